@@ -1,0 +1,1 @@
+"""Append-only evidence log: hash chaining and its verifier."""

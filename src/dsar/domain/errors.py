@@ -1,0 +1,93 @@
+"""The one error hierarchy of dsar.
+
+Every error the engine raises on purpose derives from :class:`DsarError`. Messages never
+contain personal data: they name fields, references and codes, never the values a subject gave.
+
+::
+
+    DsarError
+    ├── InvalidInput                 bad input from a person or a file (CLI exit code 2)
+    │   ├── UnknownRegime
+    │   ├── UnknownRequestType
+    │   └── UnknownJurisdiction
+    ├── NotFound                     no such request, template, system
+    ├── TransitionNotAllowed         a move the status table does not allow
+    ├── ConfigurationError           settings, key file or data map unusable
+    ├── IntegrityError               ciphertext, token or log failed its integrity check
+    ├── VerificationFailed           a wrong, expired or reused one-time code
+    └── ConnectorError               a connected system failed
+        ├── RetryableConnectorError  worth trying again (timeouts, 429, 5xx, locks)
+        └── PermanentConnectorError  trying again will not help (bad config, missing table)
+
+Only flows map these to retry or fail; services and adapters raise them and nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class DsarError(Exception):
+    """Base of every error raised on purpose by dsar."""
+
+
+class InvalidInput(DsarError):
+    """Input that cannot be accepted. ``problems`` lists each one as ``field: message``."""
+
+    def __init__(self, message: str, problems: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.problems: tuple[str, ...] = tuple(problems)
+
+    def __str__(self) -> str:
+        base = super().__str__()
+        if not self.problems:
+            return base
+        return base + "\n" + "\n".join(f"  - {p}" for p in self.problems)
+
+
+class UnknownRegime(InvalidInput):
+    """A regime code that is not one of the supported codes."""
+
+
+class UnknownRequestType(InvalidInput):
+    """A request type the regime does not provide."""
+
+
+class UnknownJurisdiction(InvalidInput):
+    """A country or subdivision that does not fit the regime."""
+
+
+class NotFound(DsarError):
+    """The thing asked for does not exist."""
+
+
+class TransitionNotAllowed(DsarError):
+    """A status move that the transition table does not allow from the current status."""
+
+
+class ConfigurationError(DsarError):
+    """Settings, key material or the data map cannot be used as configured."""
+
+
+class IntegrityError(DsarError):
+    """Ciphertext, a token or a log entry failed its integrity check (tampered or corrupt)."""
+
+
+class VerificationFailed(DsarError):
+    """A one-time code that is wrong, expired, already used or tried too often."""
+
+
+class ConnectorError(DsarError):
+    """A connected system failed. ``system`` names the system, never a subject."""
+
+    def __init__(self, system: str, message: str) -> None:
+        super().__init__(f"{system}: {message}")
+        self.system = system
+
+
+class RetryableConnectorError(ConnectorError):
+    """A failure worth retrying: timeout, throttling, server error, lock."""
+
+
+class PermanentConnectorError(ConnectorError):
+    """A failure retrying will not cure: bad configuration, missing table, refused access."""

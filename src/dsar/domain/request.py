@@ -1,0 +1,273 @@
+"""A privacy request and the state machine of its whole life.
+
+The request is an immutable value. :func:`apply_move` is the one way its status changes: it
+checks the move against :data:`MOVES`, returns the changed request and the domain events the
+move produced, and raises :class:`TransitionNotAllowed` for anything else. Nothing here does
+I/O or reads the clock: ``at`` is always passed in.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from enum import StrEnum
+
+from dsar.domain.errors import InvalidInput, TransitionNotAllowed
+from dsar.domain.regimes import AccessScope, RequestType
+
+
+class Channel(StrEnum):
+    WEB = "web"
+    EMAIL = "email"
+    PHONE = "phone"
+    MAIL = "mail"
+    API = "api"
+
+
+class Status(StrEnum):
+    RECEIVED = "received"
+    AWAITING_VERIFICATION = "awaiting_verification"
+    VERIFIED = "verified"
+    PLANNING = "planning"
+    AWAITING_SIGN_OFF = "awaiting_sign_off"
+    EXECUTING = "executing"
+    RESPONDING = "responding"
+    CLOSED = "closed"
+    DENIED = "denied"
+    WITHDRAWN = "withdrawn"
+    FAILED = "failed"
+
+    @property
+    def is_final(self) -> bool:
+        return self in FINAL_STATUSES
+
+
+FINAL_STATUSES = frozenset({Status.CLOSED, Status.DENIED, Status.WITHDRAWN, Status.FAILED})
+OPEN_STATUSES = frozenset(Status) - FINAL_STATUSES
+
+
+class Move(StrEnum):
+    """Commands that change a request's status (imperative names)."""
+
+    REQUEST_VERIFICATION = "request_verification"
+    CONFIRM_IDENTITY = "confirm_identity"
+    START_PLANNING = "start_planning"
+    SUBMIT_PLAN = "submit_plan"
+    APPROVE_PLAN = "approve_plan"
+    FINISH_EXECUTION = "finish_execution"
+    CLOSE = "close"
+    DENY = "deny"
+    WITHDRAW = "withdraw"
+    FAIL = "fail"
+
+
+_BEFORE_EXECUTION = frozenset({Status.RECEIVED, Status.AWAITING_VERIFICATION, Status.VERIFIED, Status.PLANNING, Status.AWAITING_SIGN_OFF})
+
+# The table of allowed moves: move -> (statuses it may start from, status it leads to).
+# A denial is final for processing; the denial letter is still sent from DENIED.
+MOVES: dict[Move, tuple[frozenset[Status], Status]] = {
+    Move.REQUEST_VERIFICATION: (frozenset({Status.RECEIVED}), Status.AWAITING_VERIFICATION),
+    Move.CONFIRM_IDENTITY: (frozenset({Status.AWAITING_VERIFICATION}), Status.VERIFIED),
+    Move.START_PLANNING: (frozenset({Status.VERIFIED}), Status.PLANNING),
+    Move.SUBMIT_PLAN: (frozenset({Status.PLANNING}), Status.AWAITING_SIGN_OFF),
+    Move.APPROVE_PLAN: (frozenset({Status.AWAITING_SIGN_OFF}), Status.EXECUTING),
+    Move.FINISH_EXECUTION: (frozenset({Status.EXECUTING}), Status.RESPONDING),
+    Move.CLOSE: (frozenset({Status.RESPONDING}), Status.CLOSED),
+    Move.DENY: (_BEFORE_EXECUTION, Status.DENIED),
+    Move.WITHDRAW: (OPEN_STATUSES, Status.WITHDRAWN),
+    Move.FAIL: (OPEN_STATUSES, Status.FAILED),
+}
+
+# Moves still allowed while a request is on hold: a hold stops the work, not the ending of it.
+MOVES_ALLOWED_ON_HOLD = frozenset({Move.DENY, Move.WITHDRAW, Move.FAIL})
+
+
+# --- identity -------------------------------------------------------------------------------
+
+_EMAIL = re.compile(
+    r"^[^@\s<>()\[\],;:\"\\]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+MAX_TEXT = 1000
+
+
+def normalise_email(value: str) -> str:
+    """Lower-case and strip an email; raise InvalidInput (without echoing it) if malformed."""
+    v = value.strip()
+    if len(v) > 254 or _CONTROL.search(v) or not _EMAIL.match(v):
+        raise InvalidInput("malformed email address", ["subject.emails: not a valid email address"])
+    return v.lower()
+
+
+def clean_text(value: str | None, field_name: str, *, required: bool = False, limit: int = MAX_TEXT) -> str | None:
+    """Trim free text; refuse control characters (NUL and friends) and overlong values."""
+    if value is None or not value.strip():
+        if required:
+            raise InvalidInput(f"{field_name} is required", [f"{field_name}: required"])
+        return None
+    if _CONTROL.search(value):
+        raise InvalidInput(f"{field_name} contains control characters", [f"{field_name}: control characters"])
+    if len(value) > limit:
+        raise InvalidInput(f"{field_name} is too long", [f"{field_name}: longer than {limit} characters"])
+    return value.strip()
+
+
+@dataclass(frozen=True)
+class SubjectIdentity:
+    """Who the request is about. Every field is personal data: encrypted at rest, never logged."""
+
+    name: str
+    emails: tuple[str, ...] = ()
+    phone: str | None = None
+    postal_address: str | None = None
+    account_id: str | None = None
+    extra: tuple[tuple[str, str], ...] = ()  # further data points offered for matching
+
+    def __repr__(self) -> str:  # personal data must not reach logs or tracebacks by accident
+        return "SubjectIdentity(<redacted>)"
+
+    @property
+    def primary_email(self) -> str | None:
+        return self.emails[0] if self.emails else None
+
+
+class AgentKind(StrEnum):
+    AUTHORIZED_AGENT = "authorized_agent"
+    POWER_OF_ATTORNEY = "power_of_attorney"
+    PARENT_OR_GUARDIAN = "parent_or_guardian"
+
+
+@dataclass(frozen=True)
+class AuthorizedAgent:
+    """Someone acting for the subject (11 CCR 7063; GDPR via representation)."""
+
+    name: str
+    email: str | None = None
+    kind: AgentKind = AgentKind.AUTHORIZED_AGENT
+    organisation: str | None = None
+
+    def __repr__(self) -> str:
+        return f"AuthorizedAgent(kind={self.kind.value}, <redacted>)"
+
+
+# --- events ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DomainEvent:
+    """Something that happened to a request (past-tense names). Carries no personal data."""
+
+    request_id: str
+    at: datetime
+
+    @property
+    def kind(self) -> str:
+        return type(self).__name__
+
+    def details(self) -> dict[str, str]:
+        return {}
+
+
+@dataclass(frozen=True)
+class RequestLogged(DomainEvent):
+    reference: str = ""
+    request_type: str = ""
+    regime: str = ""
+    channel: str = ""
+
+    def details(self) -> dict[str, str]:
+        return {"reference": self.reference, "type": self.request_type, "regime": self.regime, "channel": self.channel}
+
+
+@dataclass(frozen=True)
+class StatusChanged(DomainEvent):
+    move: str = ""
+    from_status: str = ""
+    to_status: str = ""
+    reason: str = ""
+
+    def details(self) -> dict[str, str]:
+        d = {"move": self.move, "from": self.from_status, "to": self.to_status}
+        if self.reason:
+            d["reason"] = self.reason
+        return d
+
+
+@dataclass(frozen=True)
+class HoldChanged(DomainEvent):
+    on_hold: bool = False
+    reason: str = ""
+
+    def details(self) -> dict[str, str]:
+        return {"on_hold": str(self.on_hold).lower(), "reason": self.reason}
+
+
+# --- the request ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PrivacyRequest:
+    id: str
+    reference: str
+    type: RequestType
+    regime: str
+    country: str
+    subdivision: str | None
+    channel: Channel
+    received_at: datetime
+    subject: SubjectIdentity
+    due: date
+    access_scope: AccessScope | None = None
+    agent: AuthorizedAgent | None = None
+    status: Status = Status.RECEIVED
+    on_hold: bool = False
+    linked_to: str | None = None
+    logged_at: datetime | None = None
+    extra: dict[str, str] = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.received_at.tzinfo is None or self.received_at.utcoffset() is None:
+            raise InvalidInput("received time must be timezone-aware", ["received_at: no timezone"])
+
+    def __repr__(self) -> str:
+        return f"PrivacyRequest({self.reference}, {self.type.value}, {self.regime}, {self.status.value})"
+
+
+def allowed_moves(request: PrivacyRequest) -> list[Move]:
+    return [m for m, (sources, _) in MOVES.items() if request.status in sources and (not request.on_hold or m in MOVES_ALLOWED_ON_HOLD)]
+
+
+def apply_move(request: PrivacyRequest, move: Move, *, at: datetime, reason: str = "") -> tuple[PrivacyRequest, list[DomainEvent]]:
+    """Apply one move from the table; return the new request and the events it produced."""
+    sources, target = MOVES[move]
+    if request.status not in sources:
+        raise TransitionNotAllowed(f"{request.reference}: cannot {move.value} from {request.status.value}")
+    if request.on_hold and move not in MOVES_ALLOWED_ON_HOLD:
+        raise TransitionNotAllowed(f"{request.reference}: on hold; cannot {move.value} until the hold is released")
+    changed = replace(request, status=target)
+    return changed, [StatusChanged(request.id, at, move.value, request.status.value, target.value, reason)]
+
+
+def set_hold(request: PrivacyRequest, on_hold: bool, *, at: datetime, reason: str) -> tuple[PrivacyRequest, list[DomainEvent]]:
+    """Put a request on hold or release it. Final requests cannot be held."""
+    if request.status.is_final:
+        raise TransitionNotAllowed(f"{request.reference}: is {request.status.value}; nothing to hold")
+    if request.on_hold == on_hold:
+        return request, []
+    return replace(request, on_hold=on_hold), [HoldChanged(request.id, at, on_hold, reason)]
+
+
+def format_reference(year: int, number: int) -> str:
+    """Human-friendly reference, e.g. DSR-2026-000123 (sequence restarts each year)."""
+    return f"DSR-{year:04d}-{number:06d}"
+
+
+_REFERENCE = re.compile(r"^DSR-\d{4}-\d{6,}$")
+
+
+def parse_reference(value: str) -> str:
+    v = value.strip().upper()
+    if not _REFERENCE.match(v):
+        raise InvalidInput("malformed reference; expected e.g. DSR-2026-000123", ["reference: malformed"])
+    return v

@@ -1,0 +1,471 @@
+"""The repository over the engine's database, inside one unit of work (one transaction).
+
+Personal data is sealed field by field under the request's own data key before it reaches a
+row, and opened only here. Services get domain objects and never see a row or a ciphertext.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from types import TracebackType
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine, func, update
+from sqlalchemy.exc import IntegrityError as SqlIntegrityError
+from sqlmodel import Session, col, select
+
+from dsar.audit.chain import ChainedEvent, associated_data, chain_hash, leaf_bytes
+from dsar.crypto import BlindIndex, KeyProvider, new_data_key, open_sealed, seal
+from dsar.domain.errors import NotFound
+from dsar.domain.regimes import AccessScope, RequestType
+from dsar.domain.request import (
+    AgentKind,
+    AuthorizedAgent,
+    Channel,
+    PrivacyRequest,
+    Status,
+    SubjectIdentity,
+)
+from dsar.persistence.tables import (
+    AuditEventRow,
+    AuditHeadRow,
+    ChallengeRow,
+    DecisionRow,
+    LetterRow,
+    PlanRow,
+    ReceiptRow,
+    ReferenceCounterRow,
+    RequestKeyRow,
+    RequestRow,
+    SubjectLookupRow,
+)
+
+
+@dataclass(frozen=True)
+class Deadline:
+    due: date
+    acknowledge_by: date | None = None
+    extension_notice_by: date | None = None
+    extended_due: date | None = None
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    seq: int
+    kind: str
+    at: datetime
+    details: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Challenge:
+    id: int
+    channel: str
+    code_digest: str
+    created_at: datetime
+    expires_at: datetime
+    attempts: int
+    consumed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Decision:
+    step: str
+    decision: str
+    approver: str
+    note: str | None
+    at: datetime
+
+
+@dataclass(frozen=True)
+class PlanStep:
+    system: str
+    operation: str
+    matches: int
+    detail: str
+
+
+@dataclass(frozen=True)
+class Receipt:
+    system: str
+    operation: str
+    records: int
+    object_key: str | None
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Letter:
+    kind: str
+    template: str
+    message_id: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class RequestQuery:
+    status: Status | None = None
+    due_before: date | None = None
+    limit: int = 200
+
+
+def lookup_tokens(index: BlindIndex, subject: SubjectIdentity) -> list[tuple[str, str]]:
+    """(kind, token) pairs for the identifiers a request can be found or linked by."""
+    pairs = [("email", index.token("email", e)) for e in subject.emails]
+    if subject.account_id:
+        pairs.append(("account_id", index.token("account_id", subject.account_id)))
+    return pairs
+
+
+class Repository:
+    """All reads and writes of one transaction. Obtain through :class:`UnitOfWork`."""
+
+    def __init__(self, session: Session, keys: KeyProvider, index: BlindIndex) -> None:
+        self._s = session
+        self._keys = keys
+        self.index = index
+        self._data_keys: dict[str, bytes] = {}
+
+    # --- keys and sealing ---------------------------------------------------------------
+    def _data_key(self, request_id: str) -> bytes:
+        if request_id not in self._data_keys:
+            row = self._s.get(RequestKeyRow, request_id)
+            if row is None:
+                raise NotFound(f"no data key for request {request_id} (shredded or unknown)")
+            self._data_keys[request_id] = self._keys.unwrap(row.wrapped_key, f"request-key/{request_id}".encode())
+        return self._data_keys[request_id]
+
+    def seal_for(self, request_id: str, plaintext: bytes, aad: str) -> bytes:
+        return seal(self._data_key(request_id), plaintext, aad.encode())
+
+    def open_for(self, request_id: str, sealed: bytes, aad: str) -> bytes:
+        return open_sealed(self._data_key(request_id), sealed, aad.encode())
+
+    def _seal_text(self, rid: str, column: str, value: str | None) -> bytes | None:
+        return None if value is None else self.seal_for(rid, value.encode(), f"privacy_request/{column}/{rid}")
+
+    def _open_text(self, rid: str, column: str, value: bytes | None) -> str | None:
+        return None if value is None else self.open_for(rid, value, f"privacy_request/{column}/{rid}").decode()
+
+    # --- requests -----------------------------------------------------------------------
+    def next_reference_number(self, year: int) -> int:
+        """Next number of the year's sequence. The UPDATE takes the row lock, so concurrent
+        loggers on PostgreSQL queue instead of handing out the same number."""
+        for _ in range(3):
+            res = self._s.execute(
+                update(ReferenceCounterRow)
+                .where(col(ReferenceCounterRow.year) == year)
+                .values(last=col(ReferenceCounterRow.last) + 1)
+                .returning(col(ReferenceCounterRow.last))
+            ).scalar_one_or_none()
+            if res is not None:
+                return int(res)
+            try:
+                with self._s.begin_nested():
+                    self._s.add(ReferenceCounterRow(year=year, last=1))
+                return 1
+            except SqlIntegrityError:
+                continue  # another writer created the year's row first; take the UPDATE path
+        raise RuntimeError("could not allocate a reference number")
+
+    def add_request(self, r: PrivacyRequest, deadline: Deadline, at: datetime) -> None:
+        key = new_data_key()
+        self._s.add(
+            RequestKeyRow(
+                request_id=r.id, key_id=self._keys.key_id, wrapped_key=self._keys.wrap(key, f"request-key/{r.id}".encode()), created_at=at
+            )
+        )
+        self._data_keys[r.id] = key
+        s = r.subject
+        row = RequestRow(
+            id=r.id,
+            reference=r.reference,
+            type=r.type.value,
+            access_scope=r.access_scope.value if r.access_scope else None,
+            regime=r.regime,
+            country=r.country,
+            subdivision=r.subdivision,
+            channel=r.channel.value,
+            received_at=r.received_at,
+            received_tz=_zone_name(r.received_at),
+            logged_at=r.logged_at or at,
+            status=r.status.value,
+            on_hold=r.on_hold,
+            due=deadline.due,
+            acknowledge_by=deadline.acknowledge_by,
+            extension_notice_by=deadline.extension_notice_by,
+            extended_due=deadline.extended_due,
+            linked_to=r.linked_to,
+            subject_name_enc=self._seal_text(r.id, "subject_name", s.name) or b"",
+            subject_emails_enc=self._seal_text(r.id, "subject_emails", json.dumps(list(s.emails))) or b"",
+            subject_phone_enc=self._seal_text(r.id, "subject_phone", s.phone),
+            subject_address_enc=self._seal_text(r.id, "subject_address", s.postal_address),
+            subject_account_id_enc=self._seal_text(r.id, "subject_account_id", s.account_id),
+            subject_extra_enc=self._seal_text(r.id, "subject_extra", json.dumps(dict(s.extra))) if s.extra else None,
+            agent_enc=self._seal_text(r.id, "agent", json.dumps(_agent_doc(r.agent))) if r.agent else None,
+        )
+        self._s.add(row)
+        for kind, token in lookup_tokens(self.index, s):
+            self._s.add(SubjectLookupRow(request_id=r.id, kind=kind, token=token))
+        self._s.flush()
+
+    def _to_domain(self, row: RequestRow) -> PrivacyRequest:
+        rid = row.id
+        extra = self._open_text(rid, "subject_extra", row.subject_extra_enc)
+        agent = self._open_text(rid, "agent", row.agent_enc)
+        subject = SubjectIdentity(
+            name=self._open_text(rid, "subject_name", row.subject_name_enc) or "",
+            emails=tuple(json.loads(self._open_text(rid, "subject_emails", row.subject_emails_enc) or "[]")),
+            phone=self._open_text(rid, "subject_phone", row.subject_phone_enc),
+            postal_address=self._open_text(rid, "subject_address", row.subject_address_enc),
+            account_id=self._open_text(rid, "subject_account_id", row.subject_account_id_enc),
+            extra=tuple(sorted(json.loads(extra).items())) if extra else (),
+        )
+        return PrivacyRequest(
+            id=rid,
+            reference=row.reference,
+            type=RequestType(row.type),
+            regime=row.regime,
+            country=row.country,
+            subdivision=row.subdivision,
+            channel=Channel(row.channel),
+            received_at=row.received_at.astimezone(_zone(row.received_tz)),
+            subject=subject,
+            due=row.due,
+            access_scope=AccessScope(row.access_scope) if row.access_scope else None,
+            agent=_agent_from(json.loads(agent)) if agent else None,
+            status=Status(row.status),
+            on_hold=row.on_hold,
+            linked_to=row.linked_to,
+            logged_at=row.logged_at,
+        )
+
+    def _row(self, request_id: str) -> RequestRow:
+        row = self._s.get(RequestRow, request_id)
+        if row is None:
+            raise NotFound(f"no request with id {request_id}")
+        return row
+
+    def get(self, request_id: str) -> PrivacyRequest:
+        return self._to_domain(self._row(request_id))
+
+    def get_by_reference(self, reference: str) -> PrivacyRequest:
+        row = self._s.exec(select(RequestRow).where(RequestRow.reference == reference)).first()
+        if row is None:
+            raise NotFound(f"no request {reference}")
+        return self._to_domain(row)
+
+    def deadline(self, request_id: str) -> Deadline:
+        row = self._row(request_id)
+        return Deadline(row.due, row.acknowledge_by, row.extension_notice_by, row.extended_due)
+
+    def save_state(self, r: PrivacyRequest) -> None:
+        """Persist status and hold flag (the only mutable parts of a logged request)."""
+        row = self._row(r.id)
+        row.status, row.on_hold, row.version = r.status.value, r.on_hold, row.version + 1
+        self._s.add(row)
+        self._s.flush()
+
+    def set_flow_run(self, request_id: str, flow_run_id: str) -> None:
+        row = self._row(request_id)
+        row.flow_run_id = flow_run_id
+        self._s.add(row)
+
+    def flow_run_id(self, request_id: str) -> str | None:
+        return self._row(request_id).flow_run_id
+
+    def list_requests(self, q: RequestQuery) -> list[PrivacyRequest]:
+        stmt = select(RequestRow)
+        if q.status is not None:
+            stmt = stmt.where(RequestRow.status == q.status.value)
+        if q.due_before is not None:
+            stmt = stmt.where(col(RequestRow.due) < q.due_before)
+        stmt = stmt.order_by(col(RequestRow.due), col(RequestRow.reference)).limit(q.limit)
+        return [self._to_domain(row) for row in self._s.exec(stmt)]
+
+    def find_linkable(
+        self, tokens: Sequence[tuple[str, str]], request_type: RequestType, regime: str, since: datetime
+    ) -> PrivacyRequest | None:
+        """The earliest unlinked request of the same type and regime, logged since ``since``,
+        sharing an identifier token with the new submission."""
+        if not tokens:
+            return None
+        stmt = (
+            select(RequestRow)
+            .join(SubjectLookupRow, col(SubjectLookupRow.request_id) == col(RequestRow.id))
+            .where(col(SubjectLookupRow.token).in_([t for _, t in tokens]))
+            .where(RequestRow.type == request_type.value, RequestRow.regime == regime)
+            .where(col(RequestRow.logged_at) >= since, col(RequestRow.linked_to).is_(None))
+            .order_by(col(RequestRow.logged_at))
+            .limit(1)
+        )
+        row = self._s.exec(stmt).first()
+        return None if row is None else self._to_domain(row)
+
+    def count_requests(self) -> int:
+        return int(self._s.exec(select(func.count()).select_from(RequestRow)).one())
+
+    # --- audit --------------------------------------------------------------------------
+    def append_audit(self, request_id: str, kind: str, at: datetime, details: dict[str, Any], idempotency_key: str) -> bool:
+        """Append one event to the hash chain unless its idempotency key is already there.
+        Returns False for a repeat (a re-run writes nothing twice)."""
+        if self._s.exec(select(AuditEventRow.seq).where(AuditEventRow.idempotency_key == idempotency_key)).first() is not None:
+            return False
+        head = self._s.exec(select(AuditHeadRow).where(AuditHeadRow.id == 1).with_for_update()).one()
+        seq = head.seq + 1
+        sealed = self.seal_for(
+            request_id, json.dumps(details, sort_keys=True, default=str).encode(), associated_data(seq, request_id, kind).decode()
+        )
+        digest = chain_hash(head.hash, leaf_bytes(seq, request_id, kind, at, idempotency_key, sealed))
+        self._s.add(
+            AuditEventRow(
+                seq=seq,
+                request_id=request_id,
+                kind=kind,
+                at=at,
+                idempotency_key=idempotency_key,
+                details_enc=sealed,
+                prev_hash=head.hash,
+                hash=digest,
+            )
+        )
+        head.seq, head.hash = seq, digest
+        self._s.add(head)
+        self._s.flush()
+        return True
+
+    def audit_events(self, request_id: str) -> list[AuditEntry]:
+        rows = self._s.exec(select(AuditEventRow).where(AuditEventRow.request_id == request_id).order_by(col(AuditEventRow.seq)))
+        return [
+            AuditEntry(
+                r.seq,
+                r.kind,
+                r.at,
+                json.loads(self.open_for(request_id, r.details_enc, associated_data(r.seq, request_id, r.kind).decode())),
+            )
+            for r in rows
+        ]
+
+    def chain(self, after_seq: int = 0, limit: int = 100_000) -> list[ChainedEvent]:
+        rows = self._s.exec(select(AuditEventRow).where(col(AuditEventRow.seq) > after_seq).order_by(col(AuditEventRow.seq)).limit(limit))
+        return [ChainedEvent(r.seq, r.request_id, r.kind, r.at, r.idempotency_key, r.details_enc, r.prev_hash, r.hash) for r in rows]
+
+    # --- verification challenges --------------------------------------------------------
+    def add_challenge(self, request_id: str, channel: str, code_digest: str, created_at: datetime, expires_at: datetime) -> None:
+        self._s.add(
+            ChallengeRow(request_id=request_id, channel=channel, code_digest=code_digest, created_at=created_at, expires_at=expires_at)
+        )
+        self._s.flush()
+
+    def latest_challenge(self, request_id: str) -> Challenge | None:
+        row = self._s.exec(select(ChallengeRow).where(ChallengeRow.request_id == request_id).order_by(col(ChallengeRow.id).desc())).first()
+        if row is None or row.id is None:
+            return None
+        return Challenge(row.id, row.channel, row.code_digest, row.created_at, row.expires_at, row.attempts, row.consumed_at)
+
+    def record_attempt(self, challenge_id: int, *, consumed_at: datetime | None) -> None:
+        row = self._s.get(ChallengeRow, challenge_id)
+        if row is None:
+            raise NotFound("no such challenge")
+        row.attempts += 1
+        row.consumed_at = consumed_at
+        self._s.add(row)
+        self._s.flush()
+
+    # --- decisions, plan, receipts, letters ---------------------------------------------
+    def record_decision(self, request_id: str, step: str, decision: str, approver: str, note: str | None, at: datetime) -> None:
+        note_enc = self.seal_for(request_id, note.encode(), f"decision/{request_id}/{step}") if note else None
+        self._s.add(DecisionRow(request_id=request_id, step=step, decision=decision, approver=approver, note_enc=note_enc, at=at))
+        self._s.flush()
+
+    def decision(self, request_id: str, step: str) -> Decision | None:
+        row = self._s.exec(select(DecisionRow).where(DecisionRow.request_id == request_id, DecisionRow.step == step)).first()
+        if row is None:
+            return None
+        note = self.open_for(request_id, row.note_enc, f"decision/{request_id}/{step}").decode() if row.note_enc else None
+        return Decision(row.step, row.decision, row.approver, note, row.at)
+
+    def save_plan(self, request_id: str, steps: Sequence[PlanStep]) -> None:
+        for st in steps:
+            self._s.add(PlanRow(request_id=request_id, system=st.system, operation=st.operation, matches=st.matches, detail=st.detail))
+        self._s.flush()
+
+    def plan(self, request_id: str) -> list[PlanStep]:
+        rows = self._s.exec(select(PlanRow).where(PlanRow.request_id == request_id).order_by(col(PlanRow.system)))
+        return [PlanStep(r.system, r.operation, r.matches, r.detail) for r in rows]
+
+    def add_receipt(self, request_id: str, system: str, operation: str, records: int, object_key: str | None, at: datetime) -> None:
+        self._s.add(ReceiptRow(request_id=request_id, system=system, operation=operation, records=records, object_key=object_key, at=at))
+        self._s.flush()
+
+    def receipts(self, request_id: str) -> list[Receipt]:
+        rows = self._s.exec(select(ReceiptRow).where(ReceiptRow.request_id == request_id).order_by(col(ReceiptRow.system)))
+        return [Receipt(r.system, r.operation, r.records, r.object_key, r.at) for r in rows]
+
+    def add_letter(self, request_id: str, kind: str, template: str, message_id: str, at: datetime) -> None:
+        self._s.add(LetterRow(request_id=request_id, kind=kind, template=template, message_id=message_id, at=at))
+        self._s.flush()
+
+    def letter(self, request_id: str, kind: str) -> Letter | None:
+        row = self._s.exec(select(LetterRow).where(LetterRow.request_id == request_id, LetterRow.kind == kind)).first()
+        return None if row is None else Letter(row.kind, row.template, row.message_id, row.at)
+
+
+class UnitOfWork:
+    """One transaction: ``with uow_factory() as uow: ...; uow.commit()``. Leaving the block
+    without commit rolls back, so a crash halfway writes nothing."""
+
+    def __init__(self, engine: Engine, keys: KeyProvider, index: BlindIndex) -> None:
+        self._engine, self._keys, self._index = engine, keys, index
+        self._session: Session | None = None
+
+    def __enter__(self) -> UnitOfWork:
+        self._session = Session(self._engine, expire_on_commit=False)
+        self.repo = Repository(self._session, self._keys, self._index)
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        assert self._session is not None
+        self._session.rollback()
+        self._session.close()
+
+    def commit(self) -> None:
+        assert self._session is not None
+        self._session.commit()
+
+
+UnitOfWorkFactory = Callable[[], UnitOfWork]
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+def _zone_name(dt: datetime) -> str:
+    tz = dt.tzinfo
+    if isinstance(tz, ZoneInfo):
+        return tz.key
+    off = dt.utcoffset()
+    return "UTC" if not off else dt.strftime("%z")
+
+
+def _zone(name: str) -> Any:
+    if name == "UTC":
+        return UTC
+    if name[:1] in "+-":
+        return datetime.strptime(name, "%z").tzinfo
+    return ZoneInfo(name)
+
+
+def _agent_doc(a: AuthorizedAgent | None) -> dict[str, str | None]:
+    assert a is not None
+    return {"name": a.name, "email": a.email, "kind": a.kind.value, "organisation": a.organisation}
+
+
+def _agent_from(d: dict[str, Any]) -> AuthorizedAgent:
+    return AuthorizedAgent(name=d["name"], email=d.get("email"), kind=AgentKind(d["kind"]), organisation=d.get("organisation"))

@@ -1,0 +1,173 @@
+"""SQLModel tables of the engine's own database, the record of truth for every request.
+
+Columns ending in ``_enc`` hold AES-256-GCM ciphertext under the request's data key (see
+:mod:`dsar.crypto`); nothing else holds personal data. Times are stored in UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Column, LargeBinary, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class RequestRow(SQLModel, table=True):
+    __tablename__ = "privacy_request"
+
+    id: str = Field(primary_key=True, max_length=32)
+    reference: str = Field(unique=True, index=True, max_length=32)
+    type: str = Field(max_length=16)
+    access_scope: str | None = Field(default=None, max_length=32)
+    regime: str = Field(max_length=16)
+    country: str = Field(max_length=2)
+    subdivision: str | None = Field(default=None, max_length=8)
+    channel: str = Field(max_length=8)
+    received_at: datetime
+    received_tz: str = Field(max_length=64)
+    logged_at: datetime
+    status: str = Field(index=True, max_length=32)
+    on_hold: bool = False
+    due: date = Field(index=True)
+    acknowledge_by: date | None = None
+    extension_notice_by: date | None = None
+    extended_due: date | None = None
+    linked_to: str | None = Field(default=None, max_length=32)
+    flow_run_id: str | None = Field(default=None, max_length=64)
+    version: int = 1
+    subject_name_enc: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    subject_emails_enc: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    subject_phone_enc: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    subject_address_enc: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    subject_account_id_enc: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    subject_extra_enc: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    agent_enc: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+
+
+class RequestKeyRow(SQLModel, table=True):
+    """The request's data key, wrapped by the key provider. Deleting it shreds the request."""
+
+    __tablename__ = "request_key"
+
+    request_id: str = Field(primary_key=True, max_length=32)
+    key_id: str = Field(max_length=128)
+    wrapped_key: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: datetime
+
+
+class SubjectLookupRow(SQLModel, table=True):
+    """Keyed blind-index tokens of a request's identifiers (lookups without plaintext)."""
+
+    __tablename__ = "subject_lookup"
+    __table_args__ = (UniqueConstraint("request_id", "kind", "token"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: str = Field(index=True, max_length=32)
+    kind: str = Field(max_length=16)
+    token: str = Field(index=True, max_length=64)
+
+
+class ReferenceCounterRow(SQLModel, table=True):
+    __tablename__ = "reference_counter"
+
+    year: int = Field(primary_key=True)
+    last: int = 0
+
+
+class AuditEventRow(SQLModel, table=True):
+    """Append-only, hash-chained audit log. ``details_enc`` is sealed under the request key;
+    the chain hashes the sealed bytes so it verifies without keys (and after shredding)."""
+
+    __tablename__ = "audit_event"
+
+    seq: int = Field(primary_key=True)
+    request_id: str = Field(index=True, max_length=32)
+    kind: str = Field(max_length=64)
+    at: datetime
+    idempotency_key: str = Field(unique=True, max_length=200)
+    details_enc: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+
+
+class AuditHeadRow(SQLModel, table=True):
+    """One row: the last sequence number and hash. Updating it serialises appends."""
+
+    __tablename__ = "audit_head"
+
+    id: int = Field(default=1, primary_key=True)
+    seq: int = 0
+    hash: str = Field(max_length=64)
+
+
+class ChallengeRow(SQLModel, table=True):
+    """A one-time verification code, kept only as a keyed digest."""
+
+    __tablename__ = "verification_challenge"
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: str = Field(index=True, max_length=32)
+    channel: str = Field(max_length=16)
+    code_digest: str = Field(max_length=64)
+    created_at: datetime
+    expires_at: datetime
+    attempts: int = 0
+    consumed_at: datetime | None = None
+
+
+class DecisionRow(SQLModel, table=True):
+    """A legal sign-off decision on a step of a request."""
+
+    __tablename__ = "decision"
+    __table_args__ = (UniqueConstraint("request_id", "step"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: str = Field(index=True, max_length=32)
+    step: str = Field(max_length=64)
+    decision: str = Field(max_length=16)
+    approver: str = Field(max_length=200)
+    note_enc: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    at: datetime
+
+
+class PlanRow(SQLModel, table=True):
+    """What will be done in each system (no personal data: entity names and counts)."""
+
+    __tablename__ = "plan_step"
+    __table_args__ = (UniqueConstraint("request_id", "system", "operation"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: str = Field(index=True, max_length=32)
+    system: str = Field(max_length=64)
+    operation: str = Field(max_length=16)
+    matches: int = 0
+    detail: str = Field(default="", max_length=2000)
+
+
+class ReceiptRow(SQLModel, table=True):
+    """What was done in one system: counts and the encrypted export's object key, never values."""
+
+    __tablename__ = "receipt"
+    __table_args__ = (UniqueConstraint("request_id", "system", "operation"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: str = Field(index=True, max_length=32)
+    system: str = Field(max_length=64)
+    operation: str = Field(max_length=16)
+    records: int = 0
+    object_key: str | None = Field(default=None, max_length=300)
+    at: datetime
+
+
+class LetterRow(SQLModel, table=True):
+    """A letter sent for a request; one per (request, kind) so a re-run never sends twice."""
+
+    __tablename__ = "letter"
+    __table_args__ = (UniqueConstraint("request_id", "kind"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: str = Field(index=True, max_length=32)
+    kind: str = Field(max_length=32)
+    template: str = Field(max_length=200)
+    message_id: str = Field(max_length=200)
+    at: datetime
