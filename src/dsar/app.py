@@ -1,0 +1,58 @@
+"""Wiring: build the engine's collaborators from settings. Called at entry points only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine
+
+from dsar.connectors.datamap import load_data_map
+from dsar.connectors.registry import DataMapConnectorFactory
+from dsar.crypto import BlindIndex, LocalKeyProvider
+from dsar.letters.outbox import FolderOutbox
+from dsar.letters.render import LetterRenderer
+from dsar.persistence.database import make_engine, migrate
+from dsar.persistence.repository import UnitOfWork
+from dsar.services.context import Policy, ServiceContext
+from dsar.settings import Settings
+from dsar.storage.local import LocalObjectStore
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class App:
+    settings: Settings
+    engine: Engine
+    ctx: ServiceContext
+
+
+def build_app(settings: Settings, *, migrate_schema: bool = True) -> App:
+    keys = LocalKeyProvider.from_file(settings.effective_key_file)
+    index = BlindIndex(keys.derive("blind-index"))
+    engine = make_engine(settings.effective_database_url)
+    if migrate_schema:
+        migrate(engine)
+    data_map = tuple(load_data_map(settings.data_map_dir)) if settings.data_map_dir.is_dir() else ()
+    ctx = ServiceContext(
+        uow=lambda: UnitOfWork(engine, keys, index),
+        clock=utc_now,
+        mailer=FolderOutbox(settings.effective_outbox_dir),
+        objects=LocalObjectStore(settings.effective_object_store_dir),
+        letters=LetterRenderer(settings.templates_dir),
+        connectors=DataMapConnectorFactory(list(data_map), settings.connection_secrets()),
+        data_map=data_map,
+        code_key=keys.derive("verification-code"),
+        policy=Policy(
+            organisation_name=settings.organisation_name,
+            privacy_contact=settings.privacy_contact,
+            timezone=settings.zone,
+            duplicate_window_hours=settings.duplicate_window_hours,
+            verification_code_ttl_hours=settings.verification_code_ttl_hours,
+            verification_max_attempts=settings.verification_max_attempts,
+        ),
+    )
+    return App(settings, engine, ctx)

@@ -1,0 +1,485 @@
+"""The `dsar` command line. Every read command takes --json.
+
+Exit codes: 0 done; 1 failed (configuration, missing request, a system down); 2 bad input
+(nothing was written).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from dsar.domain.errors import DsarError, InvalidInput, NotFound
+from dsar.domain.request import PrivacyRequest, Status, parse_reference
+from dsar.settings import Settings, load_settings
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Run data-subject requests from intake to the closing letter.")
+request_app = typer.Typer(no_args_is_help=True, help="Log, inspect and steer privacy requests.")
+config_app = typer.Typer(no_args_is_help=True, help="Configuration.")
+app.add_typer(request_app, name="request")
+app.add_typer(config_app, name="config")
+
+out = Console()
+err = Console(stderr=True)
+T = TypeVar("T")
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    try:
+        yield
+    except InvalidInput as exc:
+        _fail(str(exc), 2)
+    except NotFound as exc:
+        _fail(str(exc), 1)
+    except DsarError as exc:
+        _fail(f"{type(exc).__name__}: {exc}", 1)
+
+
+def _settings() -> Settings:
+    with _errors():
+        return load_settings()
+
+
+def _app(settings: Settings | None = None) -> Any:
+    from dsar.app import build_app
+
+    with _errors():
+        return build_app(settings or _settings())
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str, sort_keys=True) + "\n")
+
+
+def _mask(value: str | None) -> str | None:
+    """Show enough to recognise, not enough to leak: 'Jane Doe' -> 'J*** D***'."""
+    if value is None:
+        return None
+    if "@" in value:
+        local, _, domain = value.partition("@")
+        return f"{local[:1]}***@{domain}"
+    return " ".join(w[:1] + "***" for w in value.split())
+
+
+def _request_doc(r: PrivacyRequest, deadline: Any, reveal: bool) -> dict[str, Any]:
+    show: Callable[[str | None], str | None] = (lambda v: v) if reveal else _mask
+    s = r.subject
+    return {
+        "id": r.id,
+        "reference": r.reference,
+        "type": r.type.value,
+        "access_scope": r.access_scope.value if r.access_scope else None,
+        "regime": r.regime,
+        "country": r.country,
+        "subdivision": r.subdivision,
+        "channel": r.channel.value,
+        "received_at": r.received_at.isoformat(),
+        "status": r.status.value,
+        "on_hold": r.on_hold,
+        "due": deadline.due.isoformat(),
+        "acknowledge_by": deadline.acknowledge_by.isoformat() if deadline.acknowledge_by else None,
+        "extension_notice_by": deadline.extension_notice_by.isoformat() if deadline.extension_notice_by else None,
+        "extended_due": deadline.extended_due.isoformat() if deadline.extended_due else None,
+        "subject": {
+            "name": show(s.name),
+            "emails": [show(e) for e in s.emails],
+            "phone": show(s.phone),
+            "postal_address": show(s.postal_address),
+            "account_id": show(s.account_id),
+            "extra": {k: show(v) for k, v in s.extra} if reveal else sorted(k for k, _ in s.extra),
+        },
+        "agent": None if r.agent is None else {"name": show(r.agent.name), "email": show(r.agent.email), "kind": r.agent.kind.value},
+        "linked_to": r.linked_to,
+    }
+
+
+# --- request ----------------------------------------------------------------------------------
+
+
+def _submission_from_options(opts: dict[str, Any], from_json: Path | None) -> dict[str, Any]:
+    if from_json is not None:
+        try:
+            raw = json.loads(from_json.read_text())
+        except OSError:
+            raise InvalidInput(f"cannot read {from_json}") from None
+        except json.JSONDecodeError as exc:
+            raise InvalidInput(f"{from_json} is not valid JSON (line {exc.lineno}, column {exc.colno})") from None
+        if not isinstance(raw, dict):
+            raise InvalidInput(f"{from_json} must hold one JSON object")
+        return raw
+    extra: dict[str, str] = {}
+    for item in opts.pop("extra") or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise InvalidInput("--extra takes KEY=VALUE", ["extra: missing '='"])
+        extra[key] = value
+    sub: dict[str, Any] = {k: v for k, v in opts.items() if v is not None and not k.startswith(("subject_", "agent_"))}
+    sub["subject"] = {k.removeprefix("subject_"): v for k, v in opts.items() if k.startswith("subject_") and v not in (None, [])}
+    if extra:
+        sub["subject"]["extra"] = extra
+    agent = {k.removeprefix("agent_"): v for k, v in opts.items() if k.startswith("agent_") and v is not None}
+    if agent:
+        sub["agent"] = agent
+    return sub
+
+
+@request_app.command("new")
+def request_new(
+    type_: Annotated[str | None, typer.Option("--type", help="access, deletion or correction")] = None,
+    regime: Annotated[str | None, typer.Option(help="gdpr, uk-gdpr, ccpa, vcdpa, cpa, ctdpa, ucpa, tdpsa, ocpa, lgpd, pipeda")] = None,
+    access_scope: Annotated[str | None, typer.Option(help="CCPA access: categories or specific_pieces")] = None,
+    country: Annotated[str | None, typer.Option(help="ISO country code (GDPR: the member state)")] = None,
+    subdivision: Annotated[str | None, typer.Option(help="Subdivision (UK nation ENG/SCT/WLS/NIR, US state)")] = None,
+    channel: Annotated[str, typer.Option(help="web, email, phone, mail or api")] = "web",
+    received: Annotated[str | None, typer.Option(help="When it was received: ISO date or date-time (default now)")] = None,
+    name: Annotated[str | None, typer.Option(help="Subject's name")] = None,
+    email: Annotated[list[str] | None, typer.Option(help="Subject's email (repeatable; the first receives the code)")] = None,
+    phone: Annotated[str | None, typer.Option(help="Subject's phone")] = None,
+    address: Annotated[str | None, typer.Option(help="Subject's postal address")] = None,
+    account_id: Annotated[str | None, typer.Option(help="Subject's account id")] = None,
+    extra: Annotated[list[str] | None, typer.Option(help="Further data point KEY=VALUE (repeatable)")] = None,
+    agent_name: Annotated[str | None, typer.Option(help="Authorized agent's name")] = None,
+    agent_email: Annotated[str | None, typer.Option(help="Authorized agent's email")] = None,
+    agent_kind: Annotated[str | None, typer.Option(help="authorized_agent, power_of_attorney or parent_or_guardian")] = None,
+    from_json: Annotated[Path | None, typer.Option(help="Read the whole request from a JSON file instead")] = None,
+    start: Annotated[bool, typer.Option(help="Start the process-request flow run")] = True,
+    as_json: JsonOpt = False,
+) -> None:
+    """Log a new request; print its reference and due date and start its flow run."""
+    from dsar.services.intake import log_request
+
+    settings = _settings()
+    with _errors():
+        raw = _submission_from_options(
+            {
+                "type": type_,
+                "regime": regime,
+                "access_scope": access_scope,
+                "country": country,
+                "subdivision": subdivision,
+                "channel": channel,
+                "received_at": received,
+                "subject_name": name,
+                "subject_emails": email or [],
+                "subject_phone": phone,
+                "subject_postal_address": address,
+                "subject_account_id": account_id,
+                "extra": extra,
+                "agent_name": agent_name,
+                "agent_email": agent_email,
+                "agent_kind": agent_kind,
+            },
+            from_json,
+        )
+        engine = _app(settings)
+        result = log_request(engine.ctx, raw)
+    r, d = result.request, result.deadline
+    run_id, run_note = _start_flow(settings, engine, r) if start and result.created else (None, None)
+    doc = {
+        "reference": r.reference,
+        "id": r.id,
+        "created": result.created,
+        "due": d.due.isoformat(),
+        "acknowledge_by": d.acknowledge_by.isoformat() if d.acknowledge_by else None,
+        "status": r.status.value,
+        "flow_run_id": run_id,
+        "flow_run": run_note,
+    }
+    if as_json:
+        _print_json(doc)
+        return
+    if result.created:
+        out.print(
+            f"Logged [bold]{r.reference}[/] ({r.type.value}, {r.regime}); due [bold]{d.due.isoformat()}[/]"
+            + (f", acknowledge by {d.acknowledge_by.isoformat()}" if d.acknowledge_by else "")
+        )
+    else:
+        out.print(
+            f"Same subject, type and regime within {settings.duplicate_window_hours}h: linked to "
+            f"[bold]{r.reference}[/] (due {d.due.isoformat()}); nothing new was created"
+        )
+    if run_note:
+        out.print(run_note)
+
+
+def _start_flow(settings: Settings, engine: Any, r: PrivacyRequest) -> tuple[str | None, str]:
+    """Start a process-request run; returns (flow run id or None, a sentence for the user)."""
+    from flows.control import api_healthy, configure_environment, start_run
+
+    configure_environment(settings)
+    if not api_healthy(settings.effective_prefect_api_url):
+        return None, (
+            f"No Prefect API answers at {settings.effective_prefect_api_url}: the request is logged; "
+            f"start `dsar serve` and run `dsar request run {r.reference}`."
+        )
+    try:
+        run_id = start_run(r.id, r.reference)
+    except Exception as exc:  # noqa: BLE001 - report, the request itself is safely logged
+        return None, f"Could not start the flow run ({type(exc).__name__}); run `dsar request run {r.reference}` once `dsar serve` is up."
+    with engine.ctx.uow() as uow:
+        uow.repo.set_flow_run(r.id, run_id)
+        uow.commit()
+    return run_id, f"Flow run started: {settings.effective_prefect_api_url.removesuffix('/api')}/runs/flow-run/{run_id}"
+
+
+def _load(reference: str) -> tuple[Any, PrivacyRequest]:
+    engine = _app()
+    with _errors():
+        ref = parse_reference(reference)
+        with engine.ctx.uow() as uow:
+            return engine, uow.repo.get_by_reference(ref)
+
+
+@request_app.command("show")
+def request_show(
+    reference: str,
+    reveal: Annotated[bool, typer.Option(help="Show the subject's data unmasked (recorded in the audit trail)")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show one request (subject data masked unless --reveal)."""
+    engine, r = _load(reference)
+    with engine.ctx.uow() as uow:
+        d = uow.repo.deadline(r.id)
+        doc = _request_doc(r, d, reveal)
+        doc["plan"] = [vars(s) for s in uow.repo.plan(r.id)]
+        doc["receipts"] = [
+            {"system": x.system, "operation": x.operation, "records": x.records, "at": x.at.isoformat()} for x in uow.repo.receipts(r.id)
+        ]
+        doc["flow_run_id"] = uow.repo.flow_run_id(r.id)
+        if reveal:
+            now = engine.ctx.clock()
+            uow.repo.append_audit(r.id, "SubjectDataViewed", now, {"via": "cli"}, idempotency_key=f"{r.id}:viewed:{now.isoformat()}")
+            uow.commit()
+    if as_json:
+        _print_json(doc)
+        return
+    t = Table(show_header=False, box=None)
+    for k in (
+        "reference",
+        "type",
+        "access_scope",
+        "regime",
+        "country",
+        "subdivision",
+        "channel",
+        "received_at",
+        "status",
+        "on_hold",
+        "due",
+        "acknowledge_by",
+        "extension_notice_by",
+        "extended_due",
+        "flow_run_id",
+    ):
+        t.add_row(k, str(doc[k]))
+    for k, v in doc["subject"].items():
+        t.add_row(f"subject.{k}", str(v))
+    for s in doc["plan"]:
+        t.add_row("plan", f"{s['system']}: {s['operation']}, {s['matches']} matched ({s['detail']})")
+    for x in doc["receipts"]:
+        t.add_row("receipt", f"{x['system']}: {x['operation']} {x['records']} records at {x['at']}")
+    out.print(t)
+
+
+@request_app.command("list")
+def request_list(
+    status: Annotated[str | None, typer.Option(help="Only this status")] = None,
+    due_before: Annotated[str | None, typer.Option(help="Only requests due before this date (YYYY-MM-DD)")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many")] = 200,
+    as_json: JsonOpt = False,
+) -> None:
+    """List requests, soonest due first."""
+    from dsar.persistence.repository import RequestQuery
+
+    with _errors():
+        st = None
+        if status is not None:
+            try:
+                st = Status(status)
+            except ValueError:
+                raise InvalidInput(f"unknown status {status!r}; known: {', '.join(s.value for s in Status)}") from None
+        before = None
+        if due_before is not None:
+            try:
+                before = date.fromisoformat(due_before)
+            except ValueError:
+                raise InvalidInput("--due-before must be a date like 2026-12-31") from None
+    engine = _app()
+    with engine.ctx.uow() as uow:
+        rows = [(r, uow.repo.deadline(r.id)) for r in uow.repo.list_requests(RequestQuery(st, before, limit))]
+    docs = [
+        {
+            "reference": r.reference,
+            "type": r.type.value,
+            "regime": r.regime,
+            "status": r.status.value,
+            "on_hold": r.on_hold,
+            "due": d.due.isoformat(),
+            "received_at": r.received_at.isoformat(),
+        }
+        for r, d in rows
+    ]
+    if as_json:
+        _print_json(docs)
+        return
+    t = Table("reference", "type", "regime", "status", "hold", "due", "received")
+    for x in docs:
+        t.add_row(x["reference"], x["type"], x["regime"], x["status"], "yes" if x["on_hold"] else "", x["due"], x["received_at"][:16])
+    out.print(t)
+
+
+@request_app.command("events")
+def request_events(reference: str, as_json: JsonOpt = False) -> None:
+    """The request's audit trail, decrypted."""
+    engine, r = _load(reference)
+    with engine.ctx.uow() as uow:
+        events = uow.repo.audit_events(r.id)
+    docs = [{"seq": e.seq, "kind": e.kind, "at": e.at.isoformat(), "details": e.details} for e in events]
+    if as_json:
+        _print_json(docs)
+        return
+    t = Table("seq", "at", "event", "details")
+    for d in docs:
+        t.add_row(str(d["seq"]), d["at"][:19], d["kind"], json.dumps(d["details"], default=str)[:100])
+    out.print(t)
+
+
+@request_app.command("run")
+def request_run(reference: str) -> None:
+    """Start a new flow run for a request (safe at any point: finished work is not repeated)."""
+    settings = _settings()
+    engine, r = _load(reference)
+    out.print(_start_flow(settings, engine, r)[1])
+
+
+def _resume(reference: str, expected: Status, run_input: dict[str, Any]) -> None:
+    from flows.control import configure_environment, resume, run_state
+
+    settings = _settings()
+    engine, r = _load(reference)
+    with _errors():
+        if r.status is not expected:
+            raise InvalidInput(f"{r.reference} is {r.status.value}, not {expected.value}")
+        with engine.ctx.uow() as uow:
+            run_id = uow.repo.flow_run_id(r.id)
+        configure_environment(settings)
+        if run_id is None or not run_state(run_id).waiting_for_input:
+            raise InvalidInput(f"{r.reference}: no flow run is waiting for this input; try `dsar request run {r.reference}` first")
+        resume(run_id, run_input)
+    out.print(f"{r.reference}: resumed")
+
+
+@request_app.command("verify")
+def request_verify(reference: str, code: Annotated[str, typer.Option(help="The one-time code from the email")]) -> None:
+    """Hand the subject's one-time code to the waiting flow run."""
+    _resume(reference, Status.AWAITING_VERIFICATION, {"code": code})
+
+
+@request_app.command("sign-off")
+def request_sign_off(
+    reference: str,
+    approver: Annotated[str, typer.Option(help="Your name, recorded in the audit trail")],
+    approve: Annotated[bool, typer.Option("--approve/--deny", help="Release the response, or refuse the request")] = True,
+    note: Annotated[str, typer.Option(help="Reason (kept encrypted)")] = "",
+) -> None:
+    """Give legal's decision to the waiting flow run (the same as the Resume form in the UI)."""
+    _resume(reference, Status.AWAITING_SIGN_OFF, {"decision": "approve" if approve else "deny", "approver": approver, "note": note})
+
+
+@request_app.command("hold")
+def request_hold(reference: str, reason: Annotated[str, typer.Option(help="Why (recorded)")]) -> None:
+    """Put a request on hold: no step runs until it is released."""
+    from dsar.services.admin import hold_request
+
+    engine, r = _load(reference)
+    with _errors():
+        hold_request(engine.ctx, r.id, reason)
+    out.print(f"{r.reference}: on hold")
+
+
+@request_app.command("release")
+def request_release(reference: str, reason: Annotated[str, typer.Option(help="Why (recorded)")]) -> None:
+    """Release a hold; then `dsar request run REF` carries on."""
+    from dsar.services.admin import release_request
+
+    engine, r = _load(reference)
+    with _errors():
+        release_request(engine.ctx, r.id, reason)
+    out.print(f"{r.reference}: released")
+
+
+# --- config, serve, demo ----------------------------------------------------------------------
+
+
+@config_app.command("show")
+def config_show(as_json: JsonOpt = False) -> None:
+    """Print the effective configuration (secrets masked)."""
+    doc = _settings().describe()
+    if as_json:
+        _print_json(doc)
+        return
+    t = Table("setting", "value")
+    for k, v in doc.items():
+        t.add_row(k, str(v))
+    out.print(t)
+
+
+@app.command("serve")
+def serve() -> None:
+    """Serve the deployments (process-request) against the configured Prefect API; with none
+    configured, start the local server on 127.0.0.1 first."""
+    from flows.control import configure_environment, ensure_server
+
+    settings = _settings()
+    configure_environment(settings)
+    with _errors():
+        server = ensure_server(settings)
+    _app(settings)  # migrate and check configuration before taking work
+    from prefect import serve as prefect_serve
+
+    from flows.deployments import deployments
+
+    err.print(f"Serving process-request against {server.api_url}; UI at {server.ui_url}")
+    try:
+        prefect_serve(*deployments(), print_starting_message=False)
+    finally:
+        server.stop()
+
+
+@app.command("demo")
+def demo(
+    non_interactive: Annotated[bool, typer.Option("--non-interactive", help="Process every sample request to the end and exit")] = False,
+    timeout: Annotated[int, typer.Option(help="Seconds to wait for the sample requests to close (non-interactive)")] = 600,
+) -> None:
+    """Seed the demo shop, start Prefect locally if needed, and run the sample requests."""
+    from dsar.demo.run import run_demo
+
+    settings = _settings()
+    with _errors():
+        code = run_demo(settings, interactive=not non_interactive, timeout=timeout, console=out)
+    raise typer.Exit(code)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,120 @@
+"""The connector protocol: how the engine finds, exports, erases and corrects a subject's
+data in one system.
+
+A connector receives its configuration (a data-map entry) and resolved credentials; it never
+imports settings or the engine's database. Every operation is idempotent. Failures raise
+:class:`~dsar.domain.errors.RetryableConnectorError` (worth retrying) or
+:class:`~dsar.domain.errors.PermanentConnectorError` (not). Messages name the system and the
+entity, never a subject's values.
+
+Operations a connector type does not support yet are not faked: ``capabilities`` says what it
+can do, and the planner only asks for those.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from dsar.domain.errors import PermanentConnectorError
+
+
+class Capability(StrEnum):
+    LOCATE = "locate"
+    EXPORT = "export"
+    ERASE = "erase"
+    CORRECT = "correct"
+
+
+@dataclass(frozen=True)
+class SubjectKeys:
+    """Verified identifiers a connector may search by. Personal data: never log it."""
+
+    emails: tuple[str, ...] = ()
+    account_id: str | None = None
+    phone: str | None = None
+
+    def __repr__(self) -> str:
+        return "SubjectKeys(<redacted>)"
+
+    def by_kind(self) -> dict[str, tuple[str, ...]]:
+        out: dict[str, tuple[str, ...]] = {}
+        if self.emails:
+            out["email"] = self.emails
+        if self.account_id:
+            out["account_id"] = (self.account_id,)
+        if self.phone:
+            out["phone"] = (self.phone,)
+        return out
+
+
+@dataclass(frozen=True)
+class Match:
+    """One root record that matched: which entity, its key, and which identifier kinds matched."""
+
+    entity: str
+    key: str
+    matched_on: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class LocateResult:
+    system: str
+    matches: tuple[Match, ...] = ()
+
+    @property
+    def found(self) -> bool:
+        return bool(self.matches)
+
+
+@dataclass(frozen=True)
+class ExportRecord:
+    """One exported record: entity, its key, field values and each field's data category."""
+
+    entity: str
+    key: str
+    fields: Mapping[str, Any]
+    categories: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Health:
+    system: str
+    ok: bool
+    detail: str = ""
+    warnings: tuple[str, ...] = ()
+
+
+class Connector(ABC):
+    """One system of the data map."""
+
+    system: str
+    capabilities: frozenset[Capability] = frozenset({Capability.LOCATE, Capability.EXPORT})
+
+    @abstractmethod
+    def check(self) -> Health:
+        """Can the system be reached and does it look as the data map says?"""
+
+    @abstractmethod
+    def locate(self, subject: SubjectKeys) -> LocateResult:
+        """Find the subject's root records by exact match on identity fields."""
+
+    @abstractmethod
+    def export(self, located: LocateResult) -> Iterator[ExportRecord]:
+        """Stream every record of the located subject, following the data map's references."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""
+
+    def _unsupported(self, op: Capability) -> PermanentConnectorError:
+        return PermanentConnectorError(self.system, f"connector type does not support {op.value}")
+
+
+class ConnectorFactory(ABC):
+    """Builds the connectors of the data map; the engine's only way to obtain them."""
+
+    @abstractmethod
+    def connectors(self) -> list[Connector]: ...

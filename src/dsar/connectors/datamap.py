@@ -1,0 +1,191 @@
+"""The organisation's data map: one YAML file per system under ``connectors/``.
+
+Each file says how to reach a system (the NAME of the environment variable holding its
+connection, never the secret), how to find a subject in it, which fields it holds and in which
+data category, and the facts an access letter needs (GDPR Art. 15(1)(a)-(g)): purposes, legal
+basis, recipients, retention, source. Errors name the file and the line.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from dsar.domain.errors import InvalidInput
+
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+IDENTITY_KINDS = frozenset({"email", "account_id", "phone"})
+
+
+def _identifier(value: str, what: str) -> str:
+    if not _IDENT.match(value):
+        raise ValueError(f"{what} {value!r} is not a plain SQL identifier")
+    return value
+
+
+class FieldMap(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    category: str = Field(min_length=1, max_length=64)
+    description: str | None = None
+
+
+class ParentRef(BaseModel):
+    """This entity's rows belong to the subject when ``this.column = parent.parent_column``."""
+
+    model_config = ConfigDict(extra="forbid")
+    entity: str
+    column: str
+    parent_column: str
+
+    @field_validator("column", "parent_column")
+    @classmethod
+    def _ident(cls, v: str) -> str:
+        return _identifier(v, "column")
+
+
+class EntityMap(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    table: str
+    key: str
+    identity: dict[str, str] = Field(default_factory=dict)
+    parent: ParentRef | None = None
+    fields: dict[str, FieldMap]
+
+    @field_validator("table")
+    @classmethod
+    def _table(cls, v: str) -> str:
+        parts = v.split(".")
+        if len(parts) > 2:
+            raise ValueError(f"table {v!r}: at most schema.table")
+        for p in parts:
+            _identifier(p, "table")
+        return v
+
+    @field_validator("key")
+    @classmethod
+    def _key(cls, v: str) -> str:
+        return _identifier(v, "column")
+
+    @field_validator("identity")
+    @classmethod
+    def _identity(cls, v: dict[str, str]) -> dict[str, str]:
+        for kind, column in v.items():
+            if kind not in IDENTITY_KINDS:
+                raise ValueError(f"identity kind {kind!r} is not one of {', '.join(sorted(IDENTITY_KINDS))}")
+            _identifier(column, "column")
+        return v
+
+    @field_validator("fields")
+    @classmethod
+    def _fields(cls, v: dict[str, FieldMap]) -> dict[str, FieldMap]:
+        for column in v:
+            _identifier(column, "column")
+        return v
+
+    @property
+    def schema_name(self) -> str | None:
+        return self.table.split(".")[0] if "." in self.table else None
+
+    @property
+    def table_name(self) -> str:
+        return self.table.split(".")[-1]
+
+
+class SystemMap(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    system: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,62}$")
+    title: str
+    type: Literal["sql"]
+    connection: str = Field(pattern=r"^[A-Z][A-Z0-9_]*$", description="Name of the environment variable holding the URL")
+    purposes: list[str] = Field(min_length=1)
+    legal_basis: str
+    recipients: list[str] = Field(default_factory=list)
+    retention: str
+    source: str
+    third_country_transfers: list[str] = Field(default_factory=list)
+    entities: dict[str, EntityMap] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _graph(self) -> SystemMap:
+        for name, e in self.entities.items():
+            if e.parent is None and not e.identity:
+                raise ValueError(f"entity {name!r} has neither identity fields nor a parent")
+            if e.parent is not None and e.identity:
+                raise ValueError(f"entity {name!r}: only root entities (no parent) have identity fields")
+            if e.parent is not None and e.parent.entity not in self.entities:
+                raise ValueError(f"entity {name!r}: parent {e.parent.entity!r} is not an entity of this system")
+        for name in self.entities:
+            seen, cur = {name}, self.entities[name]
+            while cur.parent is not None:
+                if cur.parent.entity in seen:
+                    raise ValueError(f"entity {name!r}: parent references form a cycle")
+                seen.add(cur.parent.entity)
+                cur = self.entities[cur.parent.entity]
+        return self
+
+    def roots(self) -> list[str]:
+        return [n for n, e in self.entities.items() if e.parent is None]
+
+    def children(self, parent: str) -> list[str]:
+        return [n for n, e in self.entities.items() if e.parent is not None and e.parent.entity == parent]
+
+
+def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
+    """Line (1-based) of the YAML node at a pydantic error location, or its nearest parent."""
+    if node is None:
+        return None
+    line = node.start_mark.line + 1
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = next(((k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == str(part)), None)
+            if match is None:
+                return line
+            key, node = match
+            line = key.start_mark.line + 1
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            return line
+    return line
+
+
+def load_system_map(path: Path) -> SystemMap:
+    try:
+        text = path.read_text()
+    except OSError:
+        raise InvalidInput(f"{path}: cannot be read") from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data: Any = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark is not None else ""
+        raise InvalidInput(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', 'syntax error')})") from None
+    if not isinstance(data, dict):
+        raise InvalidInput(f"{path}:1: a system map must be a mapping")
+    try:
+        return SystemMap.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for e in exc.errors(include_input=False):
+            loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+            line = _line_of(node, loc)
+            problems.append(f"{path}:{line}: {'.'.join(str(p) for p in loc) or '(file)'}: {e['msg']}")
+        raise InvalidInput(f"{path}: invalid data map", problems) from None
+
+
+def load_data_map(directory: Path) -> list[SystemMap]:
+    maps: list[SystemMap] = []
+    seen: dict[str, Path] = {}
+    for path in sorted(directory.glob("*.yaml")) + sorted(directory.glob("*.yml")):
+        m = load_system_map(path)
+        if m.system in seen:
+            raise InvalidInput(f"system {m.system!r} is defined twice: {seen[m.system]} and {path}")
+        seen[m.system] = path
+        maps.append(m)
+    return maps

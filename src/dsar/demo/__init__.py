@@ -1,0 +1,1 @@
+"""The demo company: its shop database, sample requests and the demo driver."""

@@ -1,0 +1,187 @@
+"""`dsar demo`: the demo company end to end on embedded defaults.
+
+Non-interactive, the demo plays both outside parts itself: the subject (reads the one-time
+code from the outbox, as from a mailbox) and legal (approves the release). Interactive, it
+logs one request and leaves the run waiting for you in the Prefect UI.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass
+from email import message_from_bytes, policy
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from dsar.app import App, build_app
+from dsar.demo.shop import seed_shop
+from dsar.domain.request import Status
+from dsar.services.intake import log_request
+from dsar.settings import Settings
+
+_CODE = re.compile(r"\b(\d{8})\b")
+DEMO_APPROVER = "demo-legal (automatic approval by `dsar demo --non-interactive`)"
+
+
+def sample_requests() -> list[dict[str, Any]]:
+    data: list[dict[str, Any]] = json.loads(resources.files("dsar.demo").joinpath("samples.json").read_text())
+    return data
+
+
+def latest_code(outbox: Path, reference: str) -> str | None:
+    """Read the newest verification code mailed for a reference (what the subject would do)."""
+    mails = sorted(outbox.glob(f"{reference}.verify-*.eml"), key=lambda p: int(p.stem.split("verify-")[1].split("_")[0]))
+    if not mails:
+        return None
+    msg = message_from_bytes(mails[-1].read_bytes(), policy=policy.default)
+    body = msg.get_body(preferencelist=("plain",))
+    text = body.get_content() if body is not None else ""
+    m = _CODE.search(str(text))
+    return m.group(1) if m else None
+
+
+@dataclass
+class Tracked:
+    request_id: str
+    reference: str
+    flow_run_id: str | None = None
+
+
+def _status(engine: App, t: Tracked) -> tuple[Status, bool]:
+    with engine.ctx.uow() as uow:
+        r = uow.repo.get(t.request_id)
+        return r.status, r.on_hold
+
+
+def run_demo(settings: Settings, *, interactive: bool, timeout: int, console: Console) -> int:
+    from flows.control import (
+        PROCESS_REQUEST,
+        configure_environment,
+        ensure_server,
+        resume,
+        run_state,
+        start_run,
+        start_serving,
+        wait_for_deployment,
+    )
+
+    configure_environment(settings)
+    seed_shop(settings.demo_shop_path)
+    engine = build_app(settings)
+    console.print(f"Demo shop database: {settings.demo_shop_path}")
+    console.print("Starting Prefect (a local server on 127.0.0.1 unless PREFECT_API_URL is set)...")
+    server = ensure_server(settings)
+    serving = start_serving(settings)
+    try:
+        wait_for_deployment(PROCESS_REQUEST, timeout=settings.prefect_startup_timeout_s)
+        samples = sample_requests()[:1] if interactive else sample_requests()
+        tracked: list[Tracked] = []
+        for raw in samples:
+            result = log_request(engine.ctx, raw)
+            r = result.request
+            t = Tracked(r.id, r.reference)
+            with engine.ctx.uow() as uow:
+                t.flow_run_id = uow.repo.flow_run_id(r.id)
+            note = "logged" if result.created else "already logged within 24h: linked, not duplicated"
+            console.print(f"  {r.reference}: {r.type.value} under {r.regime}, due {result.deadline.due} ({note})")
+            if r.status.is_final:
+                tracked.append(t)
+                continue
+            if t.flow_run_id is None or run_state(t.flow_run_id).final:
+                t.flow_run_id = start_run(r.id, r.reference)
+                with engine.ctx.uow() as uow:
+                    uow.repo.set_flow_run(r.id, t.flow_run_id)
+                    uow.commit()
+            tracked.append(t)
+        ui = server.ui_url
+        if interactive:
+            return _interactive(engine, settings, tracked[0], ui, console)
+        return _drive(engine, settings, tracked, timeout, console, resume, run_state)
+    finally:
+        serving.terminate()
+        try:
+            serving.wait(timeout=30)
+        except Exception:  # noqa: BLE001
+            serving.kill()
+        server.stop()
+
+
+def _drive(engine: App, settings: Settings, tracked: list[Tracked], timeout: int, console: Console, resume: Any, run_state: Any) -> int:
+    deadline = time.monotonic() + timeout
+    given: set[tuple[str, str, str]] = set()
+    while time.monotonic() < deadline:
+        pending = 0
+        for t in tracked:
+            status, on_hold = _status(engine, t)
+            if status.is_final and status is not Status.DENIED:
+                continue
+            if on_hold:
+                continue
+            if t.flow_run_id is None:
+                continue
+            state = run_state(t.flow_run_id)
+            if status is Status.DENIED and state.final:
+                continue
+            pending += 1
+            if not state.waiting_for_input:
+                continue
+            if status is Status.AWAITING_VERIFICATION:
+                code = latest_code(settings.effective_outbox_dir, t.reference)
+                if code and (t.reference, "code", code) not in given:
+                    console.print(f"  {t.reference}: subject enters the code from the mail in the outbox")
+                    resume(t.flow_run_id, {"code": code})
+                    given.add((t.reference, "code", code))
+            elif status is Status.AWAITING_SIGN_OFF and (t.reference, "sign-off", "") not in given:
+                console.print(f"  {t.reference}: legal approves the release")
+                resume(t.flow_run_id, {"decision": "approve", "approver": DEMO_APPROVER, "note": ""})
+                given.add((t.reference, "sign-off", ""))
+        if pending == 0:
+            break
+        time.sleep(1)
+    return _summary(engine, settings, tracked, console)
+
+
+def _summary(engine: App, settings: Settings, tracked: list[Tracked], console: Console) -> int:
+    table = Table("reference", "status", "on hold", "letters in the outbox")
+    all_closed = True
+    for t in tracked:
+        status, on_hold = _status(engine, t)
+        all_closed &= status is Status.CLOSED
+        letters = sorted(p.name for p in settings.effective_outbox_dir.glob(f"{t.reference}.*.eml"))
+        table.add_row(t.reference, status.value, "yes" if on_hold else "", ", ".join(letters))
+    console.print(table)
+    console.print(f"Outbox: {settings.effective_outbox_dir}")
+    console.print("[green]every sample request closed[/]" if all_closed else "[red]not every sample request closed[/]")
+    return 0 if all_closed else 1
+
+
+def _interactive(engine: App, settings: Settings, t: Tracked, ui: str, console: Console) -> int:
+    console.print()
+    console.print(f"The run waits for you: [bold]{ui}/runs/flow-run/{t.flow_run_id}[/]")
+    console.print("1. The subject's one-time code is mailed to the outbox folder:")
+    console.print(f"   {settings.effective_outbox_dir}/{t.reference}.verify-*.eml")
+    console.print(f"   Click [bold]Resume[/] in the UI and enter it (or: dsar request verify {t.reference} --code CODE).")
+    console.print(
+        "2. Then legal signs off: [bold]Resume[/] again, choose approve and give your name "
+        f"(or: dsar request sign-off {t.reference} --approver NAME)."
+    )
+    console.print("Ctrl-C stops the demo (the request stays where it is; `dsar serve` carries on later).")
+    last: tuple[Status, bool] | None = None
+    try:
+        while True:
+            now = _status(engine, t)
+            if now != last:
+                console.print(f"  {t.reference}: {now[0].value}{' (on hold)' if now[1] else ''}")
+                last = now
+            if now[0].is_final:
+                return _summary(engine, settings, [t], console)
+            time.sleep(2)
+    except KeyboardInterrupt:
+        console.print("stopped")
+        return 130

@@ -1,0 +1,26 @@
+"""Staff actions on a request outside the normal path: holds."""
+
+from __future__ import annotations
+
+from dsar.domain.request import PrivacyRequest, set_hold
+from dsar.services.context import ServiceContext
+from dsar.services.recording import record_events
+
+
+def _set(ctx: ServiceContext, request_id: str, on_hold: bool, reason: str) -> PrivacyRequest:
+    with ctx.uow() as uow:
+        r = uow.repo.get(request_id)
+        changed, events = set_hold(r, on_hold, at=ctx.clock(), reason=reason)
+        if events:
+            uow.repo.save_state(changed)
+            record_events(uow.repo, events)
+            uow.commit()
+        return changed
+
+
+def hold_request(ctx: ServiceContext, request_id: str, reason: str) -> PrivacyRequest:
+    return _set(ctx, request_id, True, reason)
+
+
+def release_request(ctx: ServiceContext, request_id: str, reason: str) -> PrivacyRequest:
+    return _set(ctx, request_id, False, reason)

@@ -1,0 +1,37 @@
+"""What the use cases need, passed in explicitly (built by dsar.app at the entry points)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from dsar.connectors.base import ConnectorFactory
+from dsar.connectors.datamap import SystemMap
+from dsar.letters.render import LetterRenderer
+from dsar.persistence.repository import UnitOfWorkFactory
+from dsar.services.ports import Clock, Mailer, ObjectStore
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Organisation-level rules the services apply."""
+
+    organisation_name: str = "Example Shop Ltd"
+    privacy_contact: str = "privacy@example-shop.test"
+    timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
+    duplicate_window_hours: int = 24
+    verification_code_ttl_hours: int = 72
+    verification_max_attempts: int = 5
+
+
+@dataclass(frozen=True)
+class ServiceContext:
+    uow: UnitOfWorkFactory
+    clock: Clock
+    mailer: Mailer
+    objects: ObjectStore
+    letters: LetterRenderer
+    connectors: ConnectorFactory
+    data_map: tuple[SystemMap, ...]
+    code_key: bytes  # keyed digest of one-time codes
+    policy: Policy = field(default_factory=Policy)

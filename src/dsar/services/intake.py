@@ -1,0 +1,243 @@
+"""Log a request: validate the submission, link repeats, compute the deadline, persist.
+
+Validation collects every problem and raises one :class:`InvalidInput`; nothing is written
+unless the whole submission is valid. Messages name fields, never the values given.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from dsar.domain.deadlines import compute_deadlines
+from dsar.domain.errors import DsarError, InvalidInput
+from dsar.domain.regimes import AccessScope, get_regime, parse_request_type, resolve_jurisdiction
+from dsar.domain.request import (
+    AgentKind,
+    AuthorizedAgent,
+    Channel,
+    PrivacyRequest,
+    RequestLogged,
+    SubjectIdentity,
+    clean_text,
+    format_reference,
+    normalise_email,
+)
+from dsar.persistence.repository import Deadline, lookup_tokens, new_request_id
+from dsar.services.context import ServiceContext
+from dsar.services.recording import record_events
+
+# A received time may lie this far in the future (clock skew between machines).
+_FUTURE_SKEW = timedelta(minutes=5)
+
+
+class SubjectIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = None
+    emails: list[str] = Field(default_factory=list)
+    phone: str | None = None
+    postal_address: str | None = None
+    account_id: str | None = None
+    extra: dict[str, str] = Field(default_factory=dict)
+
+
+class AgentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = None
+    email: str | None = None
+    kind: str = AgentKind.AUTHORIZED_AGENT.value
+    organisation: str | None = None
+
+
+class Submission(BaseModel):
+    """A request as support, a form or the API hands it over (raw, not yet trusted)."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: str | None = None
+    regime: str | None = None
+    access_scope: str | None = None
+    country: str | None = None
+    subdivision: str | None = None
+    channel: str = Channel.WEB.value
+    received_at: datetime | date | None = None
+    subject: SubjectIn = Field(default_factory=SubjectIn)
+    agent: AgentIn | None = None
+
+    @classmethod
+    def parse(cls, data: Any) -> Submission:
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors(include_input=False)]
+            raise InvalidInput("the request is malformed", problems) from None
+
+
+@dataclass(frozen=True)
+class LogResult:
+    request: PrivacyRequest
+    created: bool
+    deadline: Deadline
+
+
+def _collect(problems: list[str], fn: Any, *args: Any, **kwargs: Any) -> Any:
+    try:
+        return fn(*args, **kwargs)
+    except InvalidInput as exc:
+        problems.extend(exc.problems or [str(exc)])
+        return None
+
+
+def _received(value: datetime | date | None, now: datetime, zone: ZoneInfo) -> datetime:
+    if value is None:
+        return now.astimezone(zone)
+    if isinstance(value, datetime):
+        # A time without an offset is read in the organisation's timezone.
+        return value if value.tzinfo is not None else value.replace(tzinfo=zone)
+    return datetime.combine(value, time(0, 0), tzinfo=zone)
+
+
+def receipt_date(received: datetime, zone: ZoneInfo) -> date:
+    """The date the clock starts from: the earlier of the date where the request was sent
+    (its own offset) and the date at the organisation (docs/deadlines.md)."""
+    return min(received.date(), received.astimezone(zone).date())
+
+
+def validate(sub: Submission, ctx: ServiceContext, now: datetime) -> tuple[PrivacyRequest, Deadline]:
+    problems: list[str] = []
+    regime = _collect(problems, get_regime, sub.regime) if sub.regime else None
+    if sub.regime is None:
+        problems.append("regime: required")
+    rtype = _collect(problems, parse_request_type, sub.type) if sub.type else None
+    if sub.type is None:
+        problems.append("type: required")
+    received = _received(sub.received_at, now, ctx.policy.timezone)
+    if received > now + _FUTURE_SKEW:
+        problems.append("received_at: lies in the future")
+    country = subdivision = None
+    if regime is not None:
+        jurisdiction = _collect(problems, resolve_jurisdiction, regime, sub.country, sub.subdivision)
+        if jurisdiction is not None:
+            country, subdivision = jurisdiction
+        if rtype is not None and not regime.provides(rtype, receipt_date(received, ctx.policy.timezone)):
+            problems.append(f"type: {regime.code} gives no {rtype.value} right for a request received on {received.date()}")
+    scope: AccessScope | None = None
+    if sub.access_scope is not None:
+        try:
+            scope = AccessScope(sub.access_scope)
+        except ValueError:
+            problems.append("access_scope: must be one of " + ", ".join(s.value for s in AccessScope))
+    if regime is not None and rtype is not None:
+        if rtype.value == "access" and regime.access_scopes and scope is None:
+            problems.append(
+                f"access_scope: {regime.code} distinguishes " + " and ".join(s.value for s in regime.access_scopes) + "; say which"
+            )
+        if scope is not None and (rtype.value != "access" or scope not in regime.access_scopes):
+            problems.append(f"access_scope: not used for a {rtype.value} request under {regime.code}")
+    try:
+        channel = Channel(sub.channel)
+    except ValueError:
+        channel = Channel.WEB
+        problems.append("channel: must be one of " + ", ".join(c.value for c in Channel))
+    s = sub.subject
+    name = _collect(problems, clean_text, s.name, "subject.name", required=True)
+    emails: list[str] = []
+    for e in s.emails:
+        ok = _collect(problems, normalise_email, e)
+        if ok and ok not in emails:
+            emails.append(ok)
+    phone = _collect(problems, clean_text, s.phone, "subject.phone", limit=40)
+    address = _collect(problems, clean_text, s.postal_address, "subject.postal_address")
+    account = _collect(problems, clean_text, s.account_id, "subject.account_id", limit=200)
+    extra = {}
+    for k, v in s.extra.items():
+        key = _collect(problems, clean_text, k, "subject.extra key", limit=100)
+        val = _collect(problems, clean_text, v, "subject.extra value")
+        if key and val:
+            extra[key] = val
+    if not (emails or phone or address):
+        problems.append("subject: at least one of emails, phone or postal_address is required to reply")
+    agent = None
+    if sub.agent is not None:
+        a_name = _collect(problems, clean_text, sub.agent.name, "agent.name", required=True)
+        a_email = _collect(problems, normalise_email, sub.agent.email) if sub.agent.email else None
+        try:
+            a_kind = AgentKind(sub.agent.kind)
+        except ValueError:
+            a_kind = AgentKind.AUTHORIZED_AGENT
+            problems.append("agent.kind: must be one of " + ", ".join(k.value for k in AgentKind))
+        a_org = _collect(problems, clean_text, sub.agent.organisation, "agent.organisation")
+        if a_name:
+            agent = AuthorizedAgent(a_name, a_email, a_kind, a_org)
+    deadlines = None
+    if not problems and regime is not None and rtype is not None:
+        deadlines = _collect(
+            problems, compute_deadlines, regime.code, receipt_date(received, ctx.policy.timezone), country=country, subdivision=subdivision, request_type=rtype
+        )
+    if problems or deadlines is None or regime is None or rtype is None or name is None or country is None:
+        raise InvalidInput("the request cannot be logged", problems)
+    request = PrivacyRequest(
+        id=new_request_id(),
+        reference="",
+        type=rtype,
+        regime=regime.code,
+        country=country,
+        subdivision=subdivision,
+        channel=channel,
+        received_at=received,
+        due=deadlines.due,
+        access_scope=scope,
+        agent=agent,
+        logged_at=now,
+        subject=SubjectIdentity(
+            name=name, emails=tuple(emails), phone=phone, postal_address=address, account_id=account, extra=tuple(sorted(extra.items()))
+        ),
+    )
+    return request, Deadline(deadlines.due, deadlines.acknowledge_by, deadlines.extension_notice_by, deadlines.extended_due)
+
+
+def log_request(ctx: ServiceContext, raw: Any) -> LogResult:
+    """Validate and store a new request, or link a repeat to the first one."""
+    now = ctx.clock()
+    sub = raw if isinstance(raw, Submission) else Submission.parse(raw)
+    candidate, deadline = validate(sub, ctx, now)
+    with ctx.uow() as uow:
+        repo = uow.repo
+        since = now - timedelta(hours=ctx.policy.duplicate_window_hours)
+        first = repo.find_linkable(lookup_tokens(repo.index, candidate.subject), candidate.type, candidate.regime, since)
+        if first is not None:
+            # GDPR Art. 12(5) / CCPA: a repeat is one request, not two clocks. Record the
+            # submission on the first request; write nothing else.
+            repo.append_audit(
+                first.id,
+                "DuplicateSubmissionLinked",
+                now,
+                {"channel": candidate.channel.value, "received_at": candidate.received_at.isoformat()},
+                idempotency_key=f"{first.id}:duplicate:{new_request_id()}",
+            )
+            uow.commit()
+            return LogResult(first, False, repo.deadline(first.id))
+        number = repo.next_reference_number(now.year)
+        request = replace(candidate, reference=format_reference(now.year, number))
+        repo.add_request(request, deadline, now)
+        record_events(repo, [RequestLogged(request.id, now, request.reference, request.type.value, request.regime, request.channel.value)])
+        repo.append_audit(
+            request.id,
+            "DeadlinesComputed",
+            now,
+            {
+                "due": deadline.due.isoformat(),
+                "acknowledge_by": deadline.acknowledge_by.isoformat() if deadline.acknowledge_by else None,
+                "extension_notice_by": deadline.extension_notice_by.isoformat() if deadline.extension_notice_by else None,
+                "extended_due": deadline.extended_due.isoformat() if deadline.extended_due else None,
+            },
+            idempotency_key=f"{request.id}:deadlines:initial",
+        )
+        uow.commit()
+        return LogResult(request, True, deadline)
+
+
+__all__ = ["DsarError", "LogResult", "Submission", "log_request", "validate"]

@@ -1,0 +1,437 @@
+"""The use cases that carry a logged request to its closing letter, one per flow task.
+
+Each function is idempotent: it reads where the record stands and does only what is left, so
+the flow can be re-run from the top at any time. Each returns the request's status after it
+ran, which carries no personal data.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+from typing import Any
+
+from dsar.connectors.base import Capability, LocateResult, SubjectKeys
+from dsar.crypto import digests_equal, keyed_digest
+from dsar.domain.errors import TransitionNotAllowed, VerificationFailed
+from dsar.domain.regimes import AccessScope, RequestType
+from dsar.domain.request import Move, PrivacyRequest, Status, apply_move, set_hold
+from dsar.persistence.repository import PlanStep, Repository
+from dsar.services.context import ServiceContext
+from dsar.services.ports import Attachment, OutgoingMail
+from dsar.services.recording import record_events
+
+SIGN_OFF_STEP = "release"
+
+
+class SignOffDecision(StrEnum):
+    APPROVE = "approve"
+    DENY = "deny"
+
+
+class VerificationOutcome(StrEnum):
+    VERIFIED = "verified"
+    WRONG_CODE = "wrong_code"
+    EXHAUSTED = "exhausted"
+    NOT_WAITING = "not_waiting"
+
+
+@dataclass(frozen=True)
+class VerificationState:
+    """What the flow needs to wait for a code: no code, no personal data."""
+
+    status: Status
+    challenge_id: int | None
+    attempts: int
+    attempts_left: int
+
+
+def _move(repo: Repository, r: PrivacyRequest, move: Move, ctx: ServiceContext, reason: str = "") -> PrivacyRequest:
+    changed, events = apply_move(r, move, at=ctx.clock(), reason=reason)
+    repo.save_state(changed)
+    record_events(repo, events)
+    return changed
+
+
+def status_of(ctx: ServiceContext, request_id: str) -> Status:
+    with ctx.uow() as uow:
+        return uow.repo.get(request_id).status
+
+
+def reference_of(ctx: ServiceContext, request_id: str) -> str:
+    with ctx.uow() as uow:
+        return uow.repo.get(request_id).reference
+
+
+# --- identity verification ------------------------------------------------------------------
+
+
+def _code_digest(ctx: ServiceContext, request_id: str, code: str) -> str:
+    return keyed_digest(ctx.code_key, f"{request_id}:{code}")
+
+
+def start_verification(ctx: ServiceContext, request_id: str) -> Status:
+    """Send a one-time code to the request's first email and wait for it.
+
+    The code is the only proof this build asks for: possession of the address the data will be
+    searched by and sent to. Only that verified address is used to search (never the other
+    identifiers given), so a request naming someone else's address finds nothing unless the
+    requester can read that mailbox (THREATS.md 1, 2, 9). A request with no email cannot get a
+    code and is put on hold for a person to verify it.
+    """
+    now = ctx.clock()
+    with ctx.uow() as uow:
+        repo = uow.repo
+        r = repo.get(request_id)
+        if r.status is not Status.RECEIVED or r.on_hold:
+            return r.status
+        email = r.subject.primary_email
+        if email is None:
+            held, events = set_hold(r, True, at=now, reason="no email for a one-time code: verify by hand")
+            repo.save_state(held)
+            record_events(repo, events)
+            uow.commit()
+            return held.status
+        code = f"{secrets.randbelow(10**8):08d}"
+        expires = now + timedelta(hours=ctx.policy.verification_code_ttl_hours)
+        repo.add_challenge(request_id, "email", _code_digest(ctx, request_id, code), now, expires)
+        challenge = repo.latest_challenge(request_id)
+        assert challenge is not None
+        deadline = repo.deadline(request_id)
+        letter = ctx.letters.render(
+            "verification_code",
+            r.regime,
+            {
+                "request": _letter_request(r),
+                "code": code,
+                "expires_at": expires,
+                "due": deadline.due,
+                "organisation": ctx.policy.organisation_name,
+                "contact": ctx.policy.privacy_contact,
+            },
+        )
+        ctx.mailer.send(
+            OutgoingMail(
+                message_id=f"{r.reference}.verify-{challenge.id}@dsar",
+                to=email,
+                sender=ctx.policy.privacy_contact,
+                subject=letter.subject,
+                body=letter.body,
+            )
+        )
+        changed = _move(repo, r, Move.REQUEST_VERIFICATION, ctx)
+        repo.append_audit(
+            request_id,
+            "VerificationCodeSent",
+            now,
+            {"channel": "email", "challenge": challenge.id, "expires_at": expires.isoformat(), "template": letter.template},
+            idempotency_key=f"{request_id}:challenge:{challenge.id}",
+        )
+        uow.commit()
+        return changed.status
+
+
+def verification_state(ctx: ServiceContext, request_id: str) -> VerificationState:
+    with ctx.uow() as uow:
+        r = uow.repo.get(request_id)
+        ch = uow.repo.latest_challenge(request_id)
+        attempts = ch.attempts if ch else 0
+        return VerificationState(r.status, ch.id if ch else None, attempts, max(0, ctx.policy.verification_max_attempts - attempts))
+
+
+def confirm_code(ctx: ServiceContext, request_id: str, code: str) -> VerificationOutcome:
+    """Check a one-time code. Three outcomes; after the last allowed wrong code the request is
+    denied as unverifiable (CCPA 11 CCR 7024(b)-style: say identity could not be verified)."""
+    now = ctx.clock()
+    with ctx.uow() as uow:
+        repo = uow.repo
+        r = repo.get(request_id)
+        if r.status is not Status.AWAITING_VERIFICATION:
+            return VerificationOutcome.NOT_WAITING
+        ch = repo.latest_challenge(request_id)
+        if ch is None:
+            raise VerificationFailed(f"{r.reference}: no code was issued")
+        usable = ch.consumed_at is None and now <= ch.expires_at and ch.attempts < ctx.policy.verification_max_attempts
+        matches = usable and digests_equal(ch.code_digest, _code_digest(ctx, request_id, code.strip()))
+        repo.record_attempt(ch.id, consumed_at=now if matches else None)
+        if matches:
+            _move(repo, r, Move.CONFIRM_IDENTITY, ctx, reason="one-time code to the email given")
+            uow.commit()
+            return VerificationOutcome.VERIFIED
+        attempt = ch.attempts + 1
+        repo.append_audit(
+            request_id,
+            "VerificationAttemptFailed",
+            now,
+            {"challenge": ch.id, "attempt": attempt, "expired": now > ch.expires_at},
+            idempotency_key=f"{request_id}:challenge:{ch.id}:attempt:{attempt}",
+        )
+        if attempt >= ctx.policy.verification_max_attempts or now > ch.expires_at:
+            _move(repo, r, Move.DENY, ctx, reason="identity could not be verified")
+            uow.commit()
+            return VerificationOutcome.EXHAUSTED
+        uow.commit()
+        return VerificationOutcome.WRONG_CODE
+
+
+# --- planning and sign-off ------------------------------------------------------------------
+
+
+def _verified_keys(r: PrivacyRequest) -> SubjectKeys:
+    # Only the address that received the code is verified; nothing else is searched.
+    return SubjectKeys(emails=(r.subject.primary_email,) if r.subject.primary_email else ())
+
+
+def _required_capability(r: PrivacyRequest) -> Capability:
+    return {RequestType.ACCESS: Capability.EXPORT, RequestType.DELETION: Capability.ERASE, RequestType.CORRECTION: Capability.CORRECT}[
+        r.type
+    ]
+
+
+def plan_request(ctx: ServiceContext, request_id: str) -> Status:
+    """Locate the subject in every system of the data map and record what will be done.
+
+    A system that cannot do what the request needs (no connector in this build erases or
+    corrects yet) is recorded as such and the request goes on hold for a person: the engine
+    never reports work it did not do.
+    """
+    with ctx.uow() as uow:
+        repo = uow.repo
+        r = repo.get(request_id)
+        if r.status is Status.VERIFIED and not r.on_hold:
+            r = _move(repo, r, Move.START_PLANNING, ctx)
+            uow.commit()
+        if r.status is not Status.PLANNING or r.on_hold:
+            return r.status
+        keys = _verified_keys(r)
+        need = _required_capability(r)
+    steps: list[PlanStep] = []
+    unsupported: list[str] = []
+    for connector in ctx.connectors.connectors():
+        try:
+            located = connector.locate(keys)
+        finally:
+            connector.close()
+        n = len(located.matches)
+        if need not in connector.capabilities and n:
+            unsupported.append(connector.system)
+        entities = sorted({m.entity for m in located.matches})
+        steps.append(PlanStep(connector.system, need.value, n, "matched " + ",".join(entities) if n else "no match"))
+    with ctx.uow() as uow:
+        repo = uow.repo
+        r = repo.get(request_id)
+        if r.status is not Status.PLANNING:
+            return r.status
+        if not repo.plan(request_id):
+            repo.save_plan(request_id, steps)
+        repo.append_audit(
+            request_id,
+            "PlanMade",
+            ctx.clock(),
+            {"steps": [{"system": s.system, "operation": s.operation, "matches": s.matches} for s in steps]},
+            idempotency_key=f"{request_id}:plan",
+        )
+        if unsupported:
+            held, events = set_hold(r, True, at=ctx.clock(), reason=f"{need.value} not supported by: {', '.join(unsupported)}")
+            repo.save_state(held)
+            record_events(repo, events)
+            uow.commit()
+            return held.status
+        r = _move(repo, r, Move.SUBMIT_PLAN, ctx)
+        uow.commit()
+        return r.status
+
+
+def plan_summary(ctx: ServiceContext, request_id: str) -> str:
+    """Markdown for the sign-off form: reference, type, regime, due date and per-system counts.
+    No personal data (Prefect shows and stores this text)."""
+    with ctx.uow() as uow:
+        r = uow.repo.get(request_id)
+        d = uow.repo.deadline(request_id)
+        lines = [
+            f"### {r.reference}: {r.type.value} request under `{r.regime}`",
+            "",
+            f"Due **{d.due.isoformat()}**. Identity verified by one-time code.",
+            "",
+            "| system | operation | records matched | detail |",
+            "|---|---|---|---|",
+        ]
+        lines += [f"| {s.system} | {s.operation} | {s.matches} | {s.detail} |" for s in uow.repo.plan(request_id)]
+    lines += ["", "Choose **approve** to release the response, or **deny** with a reason in the note."]
+    return "\n".join(lines)
+
+
+def record_sign_off(ctx: ServiceContext, request_id: str, decision: SignOffDecision, approver: str, note: str | None) -> Status:
+    approver = approver.strip()
+    with ctx.uow() as uow:
+        repo = uow.repo
+        r = repo.get(request_id)
+        if repo.decision(request_id, SIGN_OFF_STEP) is not None or r.status is not Status.AWAITING_SIGN_OFF:
+            return r.status
+        if not approver:
+            raise TransitionNotAllowed(f"{r.reference}: a sign-off needs the approver's name")
+        now = ctx.clock()
+        repo.record_decision(request_id, SIGN_OFF_STEP, decision.value, approver, note or None, now)
+        repo.append_audit(
+            request_id,
+            "SignOffRecorded",
+            now,
+            {"step": SIGN_OFF_STEP, "decision": decision.value, "approver": approver},
+            idempotency_key=f"{request_id}:decision:{SIGN_OFF_STEP}",
+        )
+        move = Move.APPROVE_PLAN if decision is SignOffDecision.APPROVE else Move.DENY
+        r = _move(repo, r, move, ctx, reason=f"{decision.value} by {approver}")
+        uow.commit()
+        return r.status
+
+
+# --- execution and response -----------------------------------------------------------------
+
+
+def _export_key(request_id: str, system: str) -> str:
+    return f"exports/{request_id}/{system}.json.enc"
+
+
+def _export_aad(request_id: str, system: str) -> str:
+    return f"export/{request_id}/{system}"
+
+
+def execute_plan(ctx: ServiceContext, request_id: str) -> Status:
+    """Export the subject's records from each system with matches; one receipt per system.
+    The export is sealed under the request's key before it reaches the object store."""
+    with ctx.uow() as uow:
+        r = uow.repo.get(request_id)
+        if r.status is not Status.EXECUTING or r.on_hold:
+            return r.status
+        done = {(x.system, x.operation) for x in uow.repo.receipts(request_id)}
+        todo = {s.system for s in uow.repo.plan(request_id) if s.matches and (s.system, s.operation) not in done}
+        keys = _verified_keys(r)
+    for connector in ctx.connectors.connectors():
+        if connector.system not in todo:
+            continue
+        try:
+            located: LocateResult = connector.locate(keys)
+            records = [
+                {"entity": rec.entity, "key": rec.key, "fields": dict(rec.fields), "categories": dict(rec.categories)}
+                for rec in connector.export(located)
+            ]
+        finally:
+            connector.close()
+        payload = json.dumps({"system": connector.system, "records": records}, default=str, sort_keys=True).encode()
+        with ctx.uow() as uow:
+            repo = uow.repo
+            key = _export_key(request_id, connector.system)
+            ctx.objects.put(key, repo.seal_for(request_id, payload, _export_aad(request_id, connector.system)))
+            now = ctx.clock()
+            repo.add_receipt(request_id, connector.system, Capability.EXPORT.value, len(records), key, now)
+            repo.append_audit(
+                request_id,
+                "SystemExported",
+                now,
+                {"system": connector.system, "records": len(records)},
+                idempotency_key=f"{request_id}:receipt:{connector.system}:export",
+            )
+            uow.commit()
+    with ctx.uow() as uow:
+        r = uow.repo.get(request_id)
+        if r.status is Status.EXECUTING:
+            r = _move(uow.repo, r, Move.FINISH_EXECUTION, ctx)
+            uow.commit()
+        return r.status
+
+
+def _letter_request(r: PrivacyRequest) -> dict[str, Any]:
+    return {
+        "reference": r.reference,
+        "type": r.type.value,
+        "regime": r.regime,
+        "received": r.received_at.date(),
+        "subject_name": r.subject.name,
+        "access_scope": r.access_scope.value if r.access_scope else None,
+    }
+
+
+def send_response(ctx: ServiceContext, request_id: str) -> Status:
+    """Render and send the closing letter once, then close (or stay denied)."""
+    with ctx.uow() as uow:
+        repo = uow.repo
+        r = repo.get(request_id)
+        kind = {Status.RESPONDING: "access_response", Status.DENIED: "denial"}.get(r.status)
+        if kind is None or repo.letter(request_id, kind) is not None:
+            return r.status
+        if kind == "access_response" and r.type is not RequestType.ACCESS:
+            raise TransitionNotAllowed(f"{r.reference}: only access responses are produced by this build")
+        email = r.subject.primary_email
+        receipts = repo.receipts(request_id)
+        exports = []
+        for rc in receipts:
+            if rc.object_key:
+                exports.append(json.loads(repo.open_for(request_id, ctx.objects.get(rc.object_key), _export_aad(request_id, rc.system))))
+        decision = repo.decision(request_id, SIGN_OFF_STEP)
+        deadline = repo.deadline(request_id)
+        systems = {m.system: m for m in ctx.data_map}
+        used = [systems[e["system"]] for e in exports if e["system"] in systems and e["records"]]
+        context = {
+            "request": _letter_request(r),
+            "organisation": ctx.policy.organisation_name,
+            "contact": ctx.policy.privacy_contact,
+            "due": deadline.due,
+            "sent_on": ctx.clock().date(),
+            "systems": [m.model_dump() for m in used],
+            "categories": sorted({c for e in exports for rec in e["records"] for c in rec["categories"].values()}),
+            "record_count": sum(len(e["records"]) for e in exports),
+            "found": any(e["records"] for e in exports),
+            "denial_reason": _denial_reason(repo, request_id, decision.note if decision else None),
+        }
+        letter = ctx.letters.render(kind, r.regime, context)
+        attachments = (
+            [
+                Attachment(
+                    f"{r.reference}-data.json", json.dumps({"reference": r.reference, "systems": exports}, indent=2, default=str).encode()
+                )
+            ]
+            if kind == "access_response" and r.access_scope is not AccessScope.CATEGORIES
+            else []
+        )
+        message_id = f"{r.reference}.{kind}@dsar"
+        if email is not None:
+            ctx.mailer.send(
+                OutgoingMail(
+                    message_id=message_id,
+                    to=email,
+                    sender=ctx.policy.privacy_contact,
+                    subject=letter.subject,
+                    body=letter.body,
+                    attachments=attachments,
+                )
+            )
+        now = ctx.clock()
+        repo.add_letter(request_id, kind, letter.template, message_id, now)
+        repo.append_audit(
+            request_id,
+            "LetterSent",
+            now,
+            {
+                "kind": kind,
+                "template": letter.template,
+                "message_id": message_id,
+                "attachments": len(attachments),
+                "channel": "email" if email else "none",
+            },
+            idempotency_key=f"{request_id}:letter:{kind}",
+        )
+        if r.status is Status.RESPONDING:
+            r = _move(repo, r, Move.CLOSE, ctx)
+        uow.commit()
+        return r.status
+
+
+def _denial_reason(repo: Repository, request_id: str, note: str | None) -> str:
+    for e in reversed(repo.audit_events(request_id)):
+        if e.kind == "StatusChanged" and e.details.get("to") == Status.DENIED.value:
+            reason = str(e.details.get("reason", ""))
+            return note or reason
+    return note or ""

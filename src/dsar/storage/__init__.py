@@ -1,0 +1,1 @@
+"""Object stores for exports: a local folder by default."""
