@@ -1,0 +1,1 @@
+"""Prefect flows and deployments: thin, ordering service calls. No business rules here."""

@@ -1,0 +1,152 @@
+"""The `process-request` flow: one request from intake to its closing letter.
+
+Only the request id goes in (no personal data in parameters, run names, logs or forms). Each
+task is one service call; each service is idempotent, so the flow can be re-run from the top
+at any point and picks up where the engine's database says. Waiting for a person (the code
+from the subject's mailbox, legal's sign-off) suspends the run: no worker is held.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.flow_runs import suspend_flow_run
+from prefect.input import RunInput
+from prefect.runtime import flow_run as current_run
+from pydantic import Field
+
+from dsar.domain.errors import DsarError, PermanentConnectorError, RetryableConnectorError
+from dsar.domain.request import Status
+from dsar.services import processing as svc
+from dsar.services.admin import hold_request
+from flows.runtime import app
+
+FLOW_NAME = "process-request"
+
+
+class IdentityCode(RunInput):
+    """The one-time code the subject received by email."""
+
+    code: str = Field(description="The 8-digit code from the verification email")
+
+
+class SignOff(RunInput):
+    """Legal's decision on releasing the response."""
+
+    # A Literal, not the enum: the UI's form renders an inline `enum` as a dropdown, but shows
+    # a `$ref` to an enum definition as an empty one.
+    decision: Literal["approve", "deny"] = Field(description="approve releases the response; deny refuses the request")
+    approver: str = Field(description="Your name, recorded in the audit trail")
+    note: str = Field(default="", description="Reason (required in practice for a denial); kept encrypted")
+
+
+def _retry_if_retryable(task: Any, task_run: Any, state: Any) -> bool:
+    try:
+        state.result()
+    except RetryableConnectorError:
+        return True
+    except Exception:  # noqa: BLE001 - anything else is not worth retrying
+        return False
+    return False
+
+
+def _run_name() -> str:
+    return f"{svc.reference_of(app().ctx, str(current_run.parameters['request_id']))}"
+
+
+_step = task(cache_policy=NO_CACHE, persist_result=False)
+_retrying_step = task(
+    cache_policy=NO_CACHE, persist_result=False, retries=3, retry_delay_seconds=[2, 10, 30], retry_condition_fn=_retry_if_retryable
+)
+
+
+@_step
+def load_status(request_id: str) -> Status:
+    return svc.status_of(app().ctx, request_id)
+
+
+@_step
+def start_verification(request_id: str) -> Status:
+    return svc.start_verification(app().ctx, request_id)
+
+
+@_step
+def verification_state(request_id: str) -> svc.VerificationState:
+    return svc.verification_state(app().ctx, request_id)
+
+
+@_step
+def confirm_code(request_id: str, code: str) -> svc.VerificationOutcome:
+    return svc.confirm_code(app().ctx, request_id, code)
+
+
+@_retrying_step
+def plan_request(request_id: str) -> Status:
+    return svc.plan_request(app().ctx, request_id)
+
+
+@_step
+def plan_summary(request_id: str) -> str:
+    return svc.plan_summary(app().ctx, request_id)
+
+
+@_step
+def record_sign_off(request_id: str, decision: svc.SignOffDecision, approver: str, note: str) -> Status:
+    return svc.record_sign_off(app().ctx, request_id, decision, approver, note)
+
+
+@_retrying_step
+def execute_plan(request_id: str) -> Status:
+    return svc.execute_plan(app().ctx, request_id)
+
+
+@_step
+def send_response(request_id: str) -> Status:
+    return svc.send_response(app().ctx, request_id)
+
+
+@_step
+def hold(request_id: str, reason: str) -> None:
+    hold_request(app().ctx, request_id, reason)
+
+
+@flow(name=FLOW_NAME, flow_run_name=_run_name, persist_result=True, log_prints=False)
+def process_request(request_id: str) -> str:
+    log = get_run_logger()
+    try:
+        status = load_status(request_id)
+        if status is Status.RECEIVED:
+            status = start_verification(request_id)
+        while status is Status.AWAITING_VERIFICATION:
+            st = verification_state(request_id)
+            log.info("waiting for the one-time code (attempt %d, %d left)", st.attempts + 1, st.attempts_left)
+            given = suspend_flow_run(
+                wait_for_input=IdentityCode.with_initial_data(description="Enter the one-time code the subject received by email."),
+                key=f"verify-{st.challenge_id}-{st.attempts}",
+                timeout=None,
+            )
+            outcome = confirm_code(request_id, given.code)
+            log.info("verification: %s", outcome.value)
+            status = load_status(request_id)
+        if status in (Status.VERIFIED, Status.PLANNING):
+            status = plan_request(request_id)
+        if status is Status.AWAITING_SIGN_OFF:
+            decision = suspend_flow_run(
+                wait_for_input=SignOff.with_initial_data(description=plan_summary(request_id)), key="sign-off", timeout=None
+            )
+            status = record_sign_off(request_id, svc.SignOffDecision(decision.decision), decision.approver, decision.note)
+        if status is Status.EXECUTING:
+            status = execute_plan(request_id)
+        if status in (Status.RESPONDING, Status.DENIED):
+            status = send_response(request_id)
+    except PermanentConnectorError as exc:
+        # A system needs a person (credentials, schema): stop here, keep the record, say which.
+        hold(request_id, f"{exc.system}: permanent connector failure")
+        raise
+    except DsarError as exc:
+        log.error("stopped: %s", type(exc).__name__)
+        raise
+    log.info("status: %s", status.value)
+    return status.value

@@ -1,0 +1,19 @@
+"""The engine as the flows see it: built once per process from settings, on first use."""
+
+from __future__ import annotations
+
+import threading
+
+from dsar.app import App, build_app
+from dsar.settings import load_settings
+
+_lock = threading.Lock()
+_app: App | None = None
+
+
+def app() -> App:
+    global _app
+    with _lock:
+        if _app is None:
+            _app = build_app(load_settings())
+        return _app
