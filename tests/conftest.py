@@ -1,0 +1,93 @@
+"""Shared fixtures: an isolated DSAR_HOME per test, the engine on SQLite or PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from dsar.app import App, build_app
+from dsar.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+PG_ADMIN_URL = os.environ.get("DSAR_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def postgres_answers() -> bool:
+    try:
+        r = subprocess.run(["pg_isready", "-q", "-h", "127.0.0.1", "-p", "5432"], timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return r.returncode == 0
+
+
+def require_postgres() -> None:
+    """PostgreSQL tests never skip silently: in CI (or via scripts/test) a missing server fails."""
+    if postgres_answers():
+        return
+    message = "PostgreSQL does not answer on 127.0.0.1:5432 (run scripts/ensure-postgres)"
+    if os.environ.get("CI") or os.environ.get("DSAR_REQUIRE_POSTGRES"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture
+def pg_database() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test; dropped afterwards."""
+    require_postgres()
+    from sqlalchemy import create_engine, text
+
+    name = f"dsar_t_{secrets.token_hex(6)}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def make_settings(home: Path, database_url: str | None = None, **overrides: object) -> Settings:
+    return Settings(
+        home=home,
+        database_url=database_url,
+        data_map_dir=ROOT / "connectors",
+        templates_dir=ROOT / "templates",
+        _env_file=None,
+        **overrides,  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    return tmp_path / "dsar-home"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def engine_app(request: pytest.FixtureRequest, home: Path) -> Iterator[App]:
+    """The engine with its collaborators, on SQLite and on PostgreSQL, with the demo shop."""
+    from dsar.demo.shop import seed_shop
+
+    url = request.getfixturevalue("pg_database") if request.param == "postgres" else None
+    settings = make_settings(home, url)
+    seed_shop(settings.demo_shop_path)
+    app = build_app(settings)
+    yield app
+    app.engine.dispose()
+
+
+@pytest.fixture
+def sqlite_app(home: Path) -> Iterator[App]:
+    from dsar.demo.shop import seed_shop
+
+    settings = make_settings(home)
+    seed_shop(settings.demo_shop_path)
+    app = build_app(settings)
+    yield app
+    app.engine.dispose()

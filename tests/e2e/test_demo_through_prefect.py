@@ -1,0 +1,65 @@
+"""The whole slice on a real Prefect server: `dsar demo --non-interactive` as a user runs it,
+then the canary search: no subject's name or address anywhere Prefect or the engine keeps
+plain files, apart from the outbox (mail leaving the organisation) and the demo shop itself."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+
+from tests.e2e.conftest import ROOT, Dsar, PrefectServer
+
+CANARIES = [b"jane.doe@example.com", b"Jane Doe", b"ana.silva@example.com", b"Ana Silva", b"robin.nobody@example.org", b"Robin Nobody"]
+
+pytestmark = pytest.mark.prefect
+
+
+def test_the_non_interactive_demo_closes_every_sample_and_leaks_nothing_to_prefect(prefect_server: PrefectServer, dsar: Dsar) -> None:
+    result = dsar("demo", "--non-interactive", "--timeout", "600")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "every sample request closed" in result.stdout
+
+    rows = dsar.json("request", "list")
+    assert len(rows) == 3 and {r["status"] for r in rows} == {"closed"}
+    assert len(list((dsar.home / "outbox").glob("*.access_response_dsar.eml"))) == 3
+
+    # Canary search: every table of Prefect's database, its logs, and every file the engine
+    # keeps, except the outbox (sent mail) and the demo shop (the organisation's own system).
+    with sqlite3.connect(prefect_server.home / "prefect.db") as db:
+        tables = [t for (t,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        dump = "\n".join(repr(row) for t in tables for row in db.execute(f'SELECT * FROM "{t}"')).encode()  # noqa: S608
+    assert b"DSR-" in dump, "flow runs are named after references"
+    for c in CANARIES:
+        assert c not in dump, f"found {c!r} in Prefect's database"
+    files = [p for p in dsar.home.rglob("*") if p.is_file() and p.relative_to(dsar.home).parts[0] not in ("outbox", "demo")]
+    files += [p for p in prefect_server.home.rglob("*") if p.is_file()]
+    assert any(p.name == "dsar.db" for p in files)
+    for f in files:
+        data = f.read_bytes()
+        for c in CANARIES:
+            assert c not in data, f"found {c!r} in {f}"
+
+
+def test_re_running_a_closed_request_from_the_top_changes_nothing(dsar: Dsar) -> None:
+    assert dsar("demo", "--non-interactive", "--timeout", "600").returncode == 0
+    ref = dsar.json("request", "list")[0]["reference"]
+    before = dsar.json("request", "events", ref)
+    mails = sorted(p.name for p in (dsar.home / "outbox").iterdir())
+
+    # A flow run of a closed request, from the top: every step finds its work done.
+    rid = dsar.json("request", "show", ref)["id"]
+    code = f"from flows.process_request import process_request; print(process_request({rid!r}))"
+    rerun = subprocess.run([sys.executable, "-c", code], env=dsar.env, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert rerun.stdout.strip().splitlines()[-1] == "closed"
+
+    # A second demo links the same samples instead of logging them again.
+    again = dsar("demo", "--non-interactive", "--timeout", "120")
+    assert again.returncode == 0, again.stdout[-2000:]
+    assert "linked, not duplicated" in again.stdout
+    after = dsar.json("request", "events", ref)
+    assert [e["kind"] for e in after] == [e["kind"] for e in before] + ["DuplicateSubmissionLinked"]
+    assert sorted(p.name for p in (dsar.home / "outbox").iterdir()) == mails

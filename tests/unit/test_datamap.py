@@ -1,0 +1,124 @@
+"""The data map: validated, with errors that name the file and the line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dsar.connectors.datamap import load_data_map, load_system_map
+from dsar.domain.errors import InvalidInput
+from tests.conftest import ROOT
+
+VALID = """\
+system: crm
+title: CRM
+type: sql
+connection: CRM_URL
+purposes: [Support]
+legal_basis: Contract
+retention: 2 years
+source: You
+entities:
+  contact:
+    table: contact
+    key: id
+    identity: {email: email}
+    fields:
+      email: {category: contact}
+  ticket:
+    table: ticket
+    key: id
+    parent: {entity: contact, column: contact_id, parent_column: id}
+    fields:
+      body: {category: correspondence}
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "crm.yaml") -> Path:
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def problems(path: Path) -> list[str]:
+    with pytest.raises(InvalidInput) as info:
+        load_system_map(path)
+    return info.value.problems
+
+
+def test_the_demo_map_and_a_valid_map_load(tmp_path: Path) -> None:
+    shop = load_system_map(ROOT / "connectors" / "shop.yaml")
+    assert shop.roots() == ["customer"]
+    assert shop.children("orders") == ["order_line"]
+    crm = load_system_map(write(tmp_path, VALID))
+    assert crm.entities["ticket"].parent is not None
+
+
+def test_an_unknown_key_is_reported_at_its_line(tmp_path: Path) -> None:
+    text = VALID.replace("      body: {category: correspondence}", "      body: {category: correspondence, colour: blue}")
+    found = problems(write(tmp_path, text))
+    assert len(found) == 1
+    line = text.splitlines().index("      body: {category: correspondence, colour: blue}") + 1
+    assert found[0].startswith(f"{tmp_path / 'crm.yaml'}:{line}: entities.ticket.fields.body.colour:")
+    assert "colour" in found[0]
+
+
+def test_a_hostile_table_or_column_name_is_refused(tmp_path: Path) -> None:
+    text = VALID.replace("    table: contact\n", '    table: "contact; DROP TABLE contact"\n')
+    found = problems(write(tmp_path, text))
+    assert any(":11:" in p and "not a plain SQL identifier" in p for p in found), found
+    text = VALID.replace("      email: {category: contact}", '      "email--": {category: contact}')
+    assert any("not a plain SQL identifier" in p for p in problems(write(tmp_path, text)))
+
+
+def test_a_secret_in_place_of_the_variable_name_is_refused(tmp_path: Path) -> None:
+    text = VALID.replace("connection: CRM_URL", "connection: postgresql://user:pw@db/crm")
+    found = problems(write(tmp_path, text))
+    assert any(":4:" in p and "connection" in p for p in found)
+    assert not any("pw@db" in p for p in found)  # the secret is not echoed back
+
+
+def test_graph_errors(tmp_path: Path) -> None:
+    missing_parent = VALID.replace("parent: {entity: contact,", "parent: {entity: account,")
+    assert any("parent 'account' is not an entity" in p for p in problems(write(tmp_path, missing_parent)))
+    orphan = VALID.replace("    identity: {email: email}\n", "")
+    assert any("neither identity fields nor a parent" in p for p in problems(write(tmp_path, orphan)))
+    unknown_kind = VALID.replace("identity: {email: email}", "identity: {passport: email}")
+    assert any("identity kind 'passport'" in p for p in problems(write(tmp_path, unknown_kind)))
+
+
+def test_a_cycle_is_refused(tmp_path: Path) -> None:
+    text = VALID + """\
+  a:
+    table: a
+    key: id
+    parent: {entity: b, column: b_id, parent_column: id}
+    fields: {}
+  b:
+    table: b
+    key: id
+    parent: {entity: a, column: a_id, parent_column: id}
+    fields: {}
+"""
+    assert any("cycle" in p for p in problems(write(tmp_path, text)))
+
+
+def test_broken_yaml_names_the_line(tmp_path: Path) -> None:
+    path = write(tmp_path, VALID.replace("  ticket:\n", "  ticket: [\n"))
+    with pytest.raises(InvalidInput) as info:
+        load_system_map(path)
+    assert "not valid YAML" in str(info.value)
+    assert f"{path}:" in str(info.value)
+
+
+def test_a_system_defined_twice_is_refused(tmp_path: Path) -> None:
+    write(tmp_path, VALID, "a.yaml")
+    write(tmp_path, VALID, "b.yaml")
+    with pytest.raises(InvalidInput, match="defined twice"):
+        load_data_map(tmp_path)
+
+
+def test_a_file_that_is_not_a_mapping_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput, match="must be a mapping"):
+        load_system_map(write(tmp_path, "- just\n- a list\n"))
