@@ -89,7 +89,9 @@ def test_graph_errors(tmp_path: Path) -> None:
 
 
 def test_a_cycle_is_refused(tmp_path: Path) -> None:
-    text = VALID + """\
+    text = (
+        VALID
+        + """\
   a:
     table: a
     key: id
@@ -101,6 +103,7 @@ def test_a_cycle_is_refused(tmp_path: Path) -> None:
     parent: {entity: a, column: a_id, parent_column: id}
     fields: {}
 """
+    )
     assert any("cycle" in p for p in problems(write(tmp_path, text)))
 
 

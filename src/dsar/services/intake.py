@@ -175,7 +175,13 @@ def validate(sub: Submission, ctx: ServiceContext, now: datetime) -> tuple[Priva
     deadlines = None
     if not problems and regime is not None and rtype is not None:
         deadlines = _collect(
-            problems, compute_deadlines, regime.code, receipt_date(received, ctx.policy.timezone), country=country, subdivision=subdivision, request_type=rtype
+            problems,
+            compute_deadlines,
+            regime.code,
+            receipt_date(received, ctx.policy.timezone),
+            country=country,
+            subdivision=subdivision,
+            request_type=rtype,
         )
     if problems or deadlines is None or regime is None or rtype is None or name is None or country is None:
         raise InvalidInput("the request cannot be logged", problems)
