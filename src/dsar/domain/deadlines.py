@@ -9,8 +9,9 @@ from __future__ import annotations
 import calendar
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 import holidays
 
@@ -54,6 +55,20 @@ class Deadlines:
             "paused_days": self.paused_days,
             "clock_stopped": self.clock_stopped,
         }
+
+
+def receipt_date(received: datetime, zone: ZoneInfo) -> date:
+    """The date the clock starts from: the earlier of the date where the request was sent
+    (its own offset) and the date at the organisation (docs/deadlines.md)."""
+    return min(received.date(), received.astimezone(zone).date())
+
+
+# Regimes whose clock can be stopped while the team waits for ID or clarification, and whether
+# the stop moves the due date. UK GDPR Art. 12A / DPA 2018 s.54(3C)-(3D): yes. EU GDPR: the
+# text has none; the engine records the pause and keeps the statutory date. The US states
+# count from receipt "regardless of time required to verify" (11 CCR 7021(b)); LGPD and PIPEDA
+# state no pause either: a pause is refused there.
+PAUSE_MOVES_DUE: dict[str, bool] = {"uk-gdpr": True, "gdpr": False}
 
 
 # --- calendars ------------------------------------------------------------------------------

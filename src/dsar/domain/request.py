@@ -45,6 +45,9 @@ class Status(StrEnum):
 
 FINAL_STATUSES = frozenset({Status.CLOSED, Status.DENIED, Status.WITHDRAWN, Status.FAILED})
 OPEN_STATUSES = frozenset(Status) - FINAL_STATUSES
+# Statuses in which the statutory clock no longer matters: the subject has had the answer (or
+# took the request back). A FAILED request still owes the subject an answer on time.
+DEADLINE_STOPPED = frozenset({Status.CLOSED, Status.DENIED, Status.WITHDRAWN})
 
 
 class Move(StrEnum):

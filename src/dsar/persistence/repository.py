@@ -16,6 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, func, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 from sqlmodel import Session, col, select
 
@@ -24,6 +25,7 @@ from dsar.crypto import BlindIndex, KeyProvider, new_data_key, open_sealed, seal
 from dsar.domain.errors import NotFound
 from dsar.domain.regimes import AccessScope, RequestType
 from dsar.domain.request import (
+    DEADLINE_STOPPED,
     AgentKind,
     AuthorizedAgent,
     Channel,
@@ -35,6 +37,8 @@ from dsar.persistence.tables import (
     AuditEventRow,
     AuditHeadRow,
     ChallengeRow,
+    ClockPauseRow,
+    DeadlineAlertRow,
     DecisionRow,
     LetterRow,
     PlanRow,
@@ -48,10 +52,72 @@ from dsar.persistence.tables import (
 
 @dataclass(frozen=True)
 class Deadline:
+    """The stored dates of a request. ``due`` is the date in force now."""
+
     due: date
     acknowledge_by: date | None = None
     extension_notice_by: date | None = None
     extended_due: date | None = None
+    statutory_due: date | None = None
+    extended: bool = False
+    paused_days: int = 0
+    clock_stopped: bool = False
+
+
+@dataclass(frozen=True)
+class AuditAppend:
+    """One event to append; ``details`` are sealed under the request's key."""
+
+    request_id: str
+    kind: str
+    at: datetime
+    details: dict[str, Any]
+    idempotency_key: str
+
+
+@dataclass(frozen=True)
+class PauseRecord:
+    id: int
+    asked_on: date
+    answered_on: date | None
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class WatchCandidate:
+    """An open request whose date in force is near or past (no personal data)."""
+
+    request_id: str
+    reference: str
+    regime: str
+    status: str
+    due: date
+    extended: bool
+
+
+@dataclass(frozen=True)
+class Alert:
+    id: int
+    request_id: str
+    reference: str
+    kind: str
+    due: date
+    days_left: int
+    raised_at: datetime
+    notify: bool
+    delivered_at: datetime | None
+    attempts: int
+    last_error: str | None
+
+
+@dataclass(frozen=True)
+class NewAlert:
+    request_id: str
+    reference: str
+    kind: str
+    due: date
+    days_left: int
+    notify: bool
 
 
 @dataclass(frozen=True)
@@ -140,6 +206,15 @@ class Repository:
             self._data_keys[request_id] = self._keys.unwrap(row.wrapped_key, f"request-key/{request_id}".encode())
         return self._data_keys[request_id]
 
+    def _load_data_keys(self, request_ids: set[str]) -> None:
+        """Unwrap the keys of many requests with one query (missing ones fail on use)."""
+        missing = sorted(request_ids - self._data_keys.keys())
+        k = RequestKeyRow.__table__.c  # type: ignore[attr-defined]
+        conn = self._s.connection()
+        for chunk in range(0, len(missing), 900):
+            for rid, wrapped in conn.execute(sa_select(k.request_id, k.wrapped_key).where(k.request_id.in_(missing[chunk : chunk + 900]))):
+                self._data_keys[rid] = self._keys.unwrap(wrapped, f"request-key/{rid}".encode())
+
     def seal_for(self, request_id: str, plaintext: bytes, aad: str) -> bytes:
         return seal(self._data_key(request_id), plaintext, aad.encode())
 
@@ -197,6 +272,8 @@ class Repository:
             status=r.status.value,
             on_hold=r.on_hold,
             due=deadline.due,
+            statutory_due=deadline.due,
+            watch_due=None if r.status in DEADLINE_STOPPED else deadline.due,
             acknowledge_by=deadline.acknowledge_by,
             extension_notice_by=deadline.extension_notice_by,
             extended_due=deadline.extended_due,
@@ -262,12 +339,37 @@ class Repository:
 
     def deadline(self, request_id: str) -> Deadline:
         row = self._row(request_id)
-        return Deadline(row.due, row.acknowledge_by, row.extension_notice_by, row.extended_due)
+        return Deadline(
+            row.due,
+            row.acknowledge_by,
+            row.extension_notice_by,
+            row.extended_due,
+            row.statutory_due or row.due,
+            row.extended,
+            row.paused_days,
+            row.clock_stopped,
+        )
 
     def save_state(self, r: PrivacyRequest) -> None:
         """Persist status and hold flag (the only mutable parts of a logged request)."""
         row = self._row(r.id)
         row.status, row.on_hold, row.version = r.status.value, r.on_hold, row.version + 1
+        _rewatch(row)
+        self._s.add(row)
+        self._s.flush()
+
+    def save_deadline(self, request_id: str, d: Deadline) -> None:
+        """Store recomputed dates (after an extension or a pause); the statutory date stays."""
+        row = self._row(request_id)
+        row.due, row.acknowledge_by, row.extension_notice_by, row.extended_due = (
+            d.due,
+            d.acknowledge_by,
+            d.extension_notice_by,
+            d.extended_due,
+        )
+        row.extended, row.paused_days, row.clock_stopped = d.extended, d.paused_days, d.clock_stopped
+        row.version += 1
+        _rewatch(row)
         self._s.add(row)
         self._s.flush()
 
@@ -307,6 +409,107 @@ class Repository:
         row = self._s.exec(stmt).first()
         return None if row is None else self._to_domain(row)
 
+    # --- stop-the-clock pauses ----------------------------------------------------------
+    def add_pause(self, request_id: str, asked_on: date, reason: str | None, at: datetime) -> int:
+        row = ClockPauseRow(request_id=request_id, asked_on=asked_on, at=at)
+        self._s.add(row)
+        self._s.flush()
+        assert row.id is not None
+        if reason:
+            row.reason_enc = self.seal_for(request_id, reason.encode(), f"pause/{request_id}/{row.id}")
+            self._s.add(row)
+            self._s.flush()
+        return row.id
+
+    def answer_pause(self, pause_id: int, answered_on: date) -> None:
+        row = self._s.get(ClockPauseRow, pause_id)
+        if row is None:
+            raise NotFound(f"no pause {pause_id}")
+        row.answered_on = answered_on
+        self._s.add(row)
+        self._s.flush()
+
+    def pauses(self, request_id: str) -> list[PauseRecord]:
+        rows = self._s.exec(select(ClockPauseRow).where(ClockPauseRow.request_id == request_id).order_by(col(ClockPauseRow.id)))
+        return [
+            PauseRecord(
+                r.id or 0,
+                r.asked_on,
+                r.answered_on,
+                self.open_for(request_id, r.reason_enc, f"pause/{request_id}/{r.id}").decode() if r.reason_enc else None,
+            )
+            for r in rows
+        ]
+
+    # --- deadline watch -----------------------------------------------------------------
+    def watch_candidates(self, horizon: date) -> list[WatchCandidate]:
+        """Open requests with a running clock due on or before ``horizon``: an index range
+        scan on ``watch_due``, which is NULL for everything else."""
+        r = RequestRow.__table__.c  # type: ignore[attr-defined]
+        stmt = (
+            sa_select(r.id, r.reference, r.regime, r.status, r.watch_due, r.extended)
+            .where(r.watch_due.is_not(None), r.watch_due <= horizon)
+            .order_by(r.watch_due, r.reference)
+        )
+        return [WatchCandidate(i, ref, reg, st, d, ext) for i, ref, reg, st, d, ext in self._s.connection().execute(stmt)]
+
+    def alerted(self, horizon: date) -> set[tuple[str, date, str]]:
+        """(request id, due, kind) of the alerts already raised for the candidates' current dates."""
+        r, a = RequestRow.__table__.c, DeadlineAlertRow.__table__.c  # type: ignore[attr-defined]
+        stmt = (
+            sa_select(a.request_id, a.due, a.kind)
+            .join_from(RequestRow.__table__, DeadlineAlertRow.__table__, (a.request_id == r.id) & (a.due == r.watch_due))  # type: ignore[attr-defined]
+            .where(r.watch_due.is_not(None), r.watch_due <= horizon)
+        )
+        return {(rid, d, k) for rid, d, k in self._s.connection().execute(stmt)}
+
+    def add_alerts(self, alerts: Sequence[NewAlert], at: datetime) -> None:
+        if not alerts:
+            return
+        self._s.connection().execute(
+            DeadlineAlertRow.__table__.insert(),  # type: ignore[attr-defined]
+            [
+                {
+                    "request_id": a.request_id,
+                    "reference": a.reference,
+                    "kind": a.kind,
+                    "due": a.due,
+                    "days_left": a.days_left,
+                    "raised_at": at,
+                    "notify": a.notify,
+                    "delivered_at": None if a.notify else at,
+                    "attempts": 0,
+                    "last_error": None,
+                }
+                for a in alerts
+            ],
+        )
+
+    def undelivered_alerts(self, max_attempts: int) -> list[Alert]:
+        stmt = (
+            select(DeadlineAlertRow)
+            .where(col(DeadlineAlertRow.delivered_at).is_(None), col(DeadlineAlertRow.attempts) < max_attempts)
+            .order_by(col(DeadlineAlertRow.id))
+        )
+        return [_alert(r) for r in self._s.exec(stmt)]
+
+    def record_delivery(self, alert_ids: Sequence[int], at: datetime, error: str | None) -> None:
+        """One more delivery attempt of these alerts: delivered at ``at``, or failed with ``error``."""
+        a = DeadlineAlertRow.__table__.c  # type: ignore[attr-defined]
+        values: dict[str, Any] = {"attempts": a.attempts + 1}
+        values.update({"delivered_at": at, "last_error": None} if error is None else {"last_error": error[:500]})
+        conn = self._s.connection()
+        ids = list(alert_ids)
+        for chunk in range(0, len(ids), 900):
+            conn.execute(update(DeadlineAlertRow.__table__).where(a.id.in_(ids[chunk : chunk + 900])).values(**values))  # type: ignore[attr-defined]
+
+    def alerts(self, request_id: str | None = None, limit: int = 500) -> list[Alert]:
+        stmt = select(DeadlineAlertRow)
+        if request_id is not None:
+            stmt = stmt.where(DeadlineAlertRow.request_id == request_id)
+        stmt = stmt.order_by(col(DeadlineAlertRow.id).desc()).limit(limit)
+        return [_alert(r) for r in self._s.exec(stmt)]
+
     def count_requests(self) -> int:
         return int(self._s.exec(select(func.count()).select_from(RequestRow)).one())
 
@@ -314,30 +517,57 @@ class Repository:
     def append_audit(self, request_id: str, kind: str, at: datetime, details: dict[str, Any], idempotency_key: str) -> bool:
         """Append one event to the hash chain unless its idempotency key is already there.
         Returns False for a repeat (a re-run writes nothing twice)."""
-        if self._s.exec(select(AuditEventRow.seq).where(AuditEventRow.idempotency_key == idempotency_key)).first() is not None:
-            return False
+        return self.append_audit_many([AuditAppend(request_id, kind, at, details, idempotency_key)]) == 1
+
+    def append_audit_many(self, events: Sequence[AuditAppend]) -> int:
+        """Append events in order under one lock of the chain head, skipping those whose
+        idempotency key is already there. One round trip per step, not per event: the rate
+        the deadline watch and bulk imports need. Returns how many were appended."""
+        if not events:
+            return 0
+        ev = self._s.connection()
+        wanted = [e.idempotency_key for e in events]
+        seen: set[str] = set()
+        t = AuditEventRow.__table__.c  # type: ignore[attr-defined]
+        for chunk in range(0, len(wanted), 900):
+            seen.update(k for (k,) in ev.execute(sa_select(t.idempotency_key).where(t.idempotency_key.in_(wanted[chunk : chunk + 900]))))
+        todo, keys_in_batch = [], set()
+        for e in events:
+            if e.idempotency_key not in seen and e.idempotency_key not in keys_in_batch:
+                todo.append(e)
+                keys_in_batch.add(e.idempotency_key)
+        if not todo:
+            return 0
+        self._load_data_keys({e.request_id for e in todo})
         head = self._s.exec(select(AuditHeadRow).where(AuditHeadRow.id == 1).with_for_update()).one()
-        seq = head.seq + 1
-        sealed = self.seal_for(
-            request_id, json.dumps(details, sort_keys=True, default=str).encode(), associated_data(seq, request_id, kind).decode()
-        )
-        digest = chain_hash(head.hash, leaf_bytes(seq, request_id, kind, at, idempotency_key, sealed))
-        self._s.add(
-            AuditEventRow(
-                seq=seq,
-                request_id=request_id,
-                kind=kind,
-                at=at,
-                idempotency_key=idempotency_key,
-                details_enc=sealed,
-                prev_hash=head.hash,
-                hash=digest,
+        seq, prev = head.seq, head.hash
+        rows = []
+        for e in todo:
+            seq += 1
+            sealed = self.seal_for(
+                e.request_id,
+                json.dumps(e.details, sort_keys=True, default=str).encode(),
+                associated_data(seq, e.request_id, e.kind).decode(),
             )
-        )
-        head.seq, head.hash = seq, digest
+            digest = chain_hash(prev, leaf_bytes(seq, e.request_id, e.kind, e.at, e.idempotency_key, sealed))
+            rows.append(
+                {
+                    "seq": seq,
+                    "request_id": e.request_id,
+                    "kind": e.kind,
+                    "at": e.at,
+                    "idempotency_key": e.idempotency_key,
+                    "details_enc": sealed,
+                    "prev_hash": prev,
+                    "hash": digest,
+                }
+            )
+            prev = digest
+        ev.execute(AuditEventRow.__table__.insert(), rows)  # type: ignore[attr-defined]
+        head.seq, head.hash = seq, prev
         self._s.add(head)
         self._s.flush()
-        return True
+        return len(rows)
 
     def audit_events(self, request_id: str) -> list[AuditEntry]:
         rows = self._s.exec(select(AuditEventRow).where(AuditEventRow.request_id == request_id).order_by(col(AuditEventRow.seq)))
@@ -440,6 +670,17 @@ class UnitOfWork:
 
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]
+
+
+def _rewatch(row: RequestRow) -> None:
+    """The watch follows a request while it is open and its clock runs."""
+    row.watch_due = None if Status(row.status) in DEADLINE_STOPPED or row.clock_stopped else row.due
+
+
+def _alert(r: DeadlineAlertRow) -> Alert:
+    return Alert(
+        r.id or 0, r.request_id, r.reference, r.kind, r.due, r.days_left, r.raised_at, r.notify, r.delivered_at, r.attempts, r.last_error
+    )
 
 
 def new_request_id() -> str:

@@ -28,10 +28,19 @@ class RequestRow(SQLModel, table=True):
     logged_at: datetime
     status: str = Field(index=True, max_length=32)
     on_hold: bool = False
+    # The date the response is due now: the statutory date, later the extended one, moved by
+    # UK stop-the-clock pauses. ``statutory_due`` keeps the first computed date.
     due: date = Field(index=True)
+    statutory_due: date | None = None
     acknowledge_by: date | None = None
     extension_notice_by: date | None = None
     extended_due: date | None = None
+    extended: bool = False
+    paused_days: int = 0
+    clock_stopped: bool = False
+    # What the deadline watch looks at: ``due`` while the request is open and its clock runs,
+    # NULL otherwise, so a sweep reads only the open requests near their date.
+    watch_due: date | None = Field(default=None, index=True)
     linked_to: str | None = Field(default=None, max_length=32)
     flow_run_id: str | None = Field(default=None, max_length=64)
     version: int = 1
@@ -171,3 +180,38 @@ class LetterRow(SQLModel, table=True):
     template: str = Field(max_length=200)
     message_id: str = Field(max_length=200)
     at: datetime
+
+
+class ClockPauseRow(SQLModel, table=True):
+    """A stop-the-clock pause: the team asked the subject for ID or clarification on
+    ``asked_on``; the answer came on ``answered_on`` (NULL: still waiting)."""
+
+    __tablename__ = "clock_pause"
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: str = Field(index=True, max_length=32)
+    asked_on: date
+    answered_on: date | None = None
+    reason_enc: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    at: datetime
+
+
+class DeadlineAlertRow(SQLModel, table=True):
+    """One deadline alert per request, kind and due date: the unique key is what makes a
+    re-run of the watch send nothing new. Holds the reference and dates, never personal data."""
+
+    __tablename__ = "deadline_alert"
+    __table_args__ = (UniqueConstraint("request_id", "due", "kind"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: str = Field(max_length=32)
+    reference: str = Field(max_length=32)
+    kind: str = Field(max_length=32)
+    due: date
+    days_left: int
+    raised_at: datetime
+    # False when a more urgent alert raised in the same sweep covers this one.
+    notify: bool = True
+    delivered_at: datetime | None = Field(default=None, index=True)
+    attempts: int = 0
+    last_error: str | None = Field(default=None, max_length=500)
