@@ -10,11 +10,13 @@ from sqlalchemy import Engine
 from dsar.connectors.datamap import load_data_map
 from dsar.connectors.registry import DataMapConnectorFactory
 from dsar.crypto import BlindIndex, LocalKeyProvider
+from dsar.domain.errors import ConfigurationError
 from dsar.letters.outbox import FolderOutbox
 from dsar.letters.render import LetterRenderer
 from dsar.persistence.database import make_engine, migrate
 from dsar.persistence.repository import UnitOfWork
 from dsar.services.context import Policy, ServiceContext
+from dsar.services.ports import Notifier
 from dsar.settings import Settings
 from dsar.storage.local import LocalObjectStore
 
@@ -56,3 +58,16 @@ def build_app(settings: Settings, *, migrate_schema: bool = True) -> App:
         ),
     )
     return App(settings, engine, ctx)
+
+
+def build_notifier(app: App) -> Notifier:
+    """Apprise when alert URLs are configured; otherwise a mail to the privacy team."""
+    from dsar.notify.adapters import AppriseNotifier, MailNotifier
+
+    s = app.settings
+    if s.alert_urls:
+        try:
+            return AppriseNotifier([u.get_secret_value() for u in s.alert_urls])
+        except ValueError as exc:
+            raise ConfigurationError(f"DSAR_ALERT_URLS: {exc}") from None
+    return MailNotifier(app.ctx.mailer, s.effective_alert_email, s.privacy_contact)

@@ -56,6 +56,35 @@ class Settings(BaseSettings):
     prefect_host: str = Field("127.0.0.1", description="Host of the local Prefect server the demo starts (loopback only).")
     prefect_port: int = Field(4200, description="Port of the local Prefect server the demo starts.")
     prefect_startup_timeout_s: int = Field(180, description="How long to wait for a local Prefect server to answer /api/health.")
+    deadline_watch_cron: str = Field(
+        "0 * * * *", description="When the deadline-watch deployment runs (cron, in DSAR_TIMEZONE). Default: every hour."
+    )
+    alert_thresholds_days: list[int] = Field(
+        default_factory=lambda: [7, 3, 1],
+        description="Alert when a request is due within this many days (JSON list); past-due requests always alert.",
+    )
+    alert_urls: list[SecretStr] = Field(
+        default_factory=list,
+        description="Apprise URLs the deadline alerts go to (JSON list: slack://, msteams://, mailto://, sns://, json://). "
+        "Empty: a mail to DSAR_ALERT_EMAIL in the outbox.",
+    )
+    alert_email: str | None = Field(None, description="Where alert mails go when no alert URL is set. Default: DSAR_PRIVACY_CONTACT.")
+    alert_max_attempts: int = Field(12, ge=1, description="Deliveries tried per alert (one per sweep) before it is given up.")
+    alert_digest_over: int = Field(20, ge=1, description="More pending alerts than this go out as one digest message.")
+
+    @field_validator("alert_thresholds_days")
+    @classmethod
+    def _thresholds(cls, v: list[int]) -> list[int]:
+        if not v or any(t < 0 for t in v):
+            raise ValueError("give one or more non-negative numbers of days, e.g. [7, 3, 1]")
+        return sorted(set(v), reverse=True)
+
+    @field_validator("deadline_watch_cron")
+    @classmethod
+    def _cron(cls, v: str) -> str:
+        if len(v.split()) != 5:
+            raise ValueError("a cron expression has five fields, e.g. '0 * * * *'")
+        return v
 
     @field_validator("timezone")
     @classmethod
@@ -102,6 +131,10 @@ class Settings(BaseSettings):
         return self.prefect_api_url or f"http://{self.prefect_host}:{self.prefect_port}/api"
 
     @property
+    def effective_alert_email(self) -> str:
+        return self.alert_email or self.privacy_contact
+
+    @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
@@ -132,6 +165,13 @@ class Settings(BaseSettings):
             "prefect_api_url": self.effective_prefect_api_url,
             "prefect_api_url_source": "configured" if self.prefect_api_url else "local server (default)",
             "prefect_startup_timeout_s": self.prefect_startup_timeout_s,
+            "deadline_watch_cron": self.deadline_watch_cron,
+            "alert_thresholds_days": self.alert_thresholds_days,
+            # an alert URL holds its token in the URL: show only where it goes
+            "alert_urls": [u.get_secret_value().split("://", 1)[0] + "://***" for u in self.alert_urls],
+            "alert_email": self.effective_alert_email,
+            "alert_max_attempts": self.alert_max_attempts,
+            "alert_digest_over": self.alert_digest_over,
         }
 
 

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from dsar.domain.deadlines import compute_deadlines
+from dsar.domain.deadlines import compute_deadlines, receipt_date
 from dsar.domain.errors import DsarError, InvalidInput
 from dsar.domain.regimes import AccessScope, get_regime, parse_request_type, resolve_jurisdiction
 from dsar.domain.request import (
@@ -98,12 +98,6 @@ def _received(value: datetime | date | None, now: datetime, zone: ZoneInfo) -> d
         # A time without an offset is read in the organisation's timezone.
         return value if value.tzinfo is not None else value.replace(tzinfo=zone)
     return datetime.combine(value, time(0, 0), tzinfo=zone)
-
-
-def receipt_date(received: datetime, zone: ZoneInfo) -> date:
-    """The date the clock starts from: the earlier of the date where the request was sent
-    (its own offset) and the date at the organisation (docs/deadlines.md)."""
-    return min(received.date(), received.astimezone(zone).date())
 
 
 def validate(sub: Submission, ctx: ServiceContext, now: datetime) -> tuple[PrivacyRequest, Deadline]:

@@ -51,3 +51,23 @@ class ObjectStore(ABC):
 
     @abstractmethod
     def exists(self, key: str) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A message to the privacy team (deadline alerts). References and dates only: never
+    personal data, since it leaves the engine for chat tools and webhooks."""
+
+    title: str
+    body: str
+    urgent: bool = False
+
+
+class NotificationFailed(Exception):
+    """The notice did not reach (all of) its destinations; worth trying again later."""
+
+
+class Notifier(ABC):
+    @abstractmethod
+    def notify(self, notice: Notice) -> None:
+        """Deliver the notice or raise :class:`NotificationFailed`."""

@@ -1,0 +1,317 @@
+"""Deadline use cases: extensions, stop-the-clock pauses, and the deadline watch.
+
+The dates themselves come from :mod:`dsar.domain.deadlines` (pure). Here they are applied to
+stored requests: an extension moves the date in force to ``extended_due`` and queues the
+extension letter; a pause is recorded and, where the regime allows it, moves the dates; the
+watch raises one alert per request, threshold and due date, and delivers it through a
+:class:`~dsar.services.ports.Notifier`. Alerts carry references and dates, never personal data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from dsar.domain.deadlines import PAUSE_MOVES_DUE, Pause, compute_deadlines, receipt_date
+from dsar.domain.errors import InvalidInput, TransitionNotAllowed
+from dsar.domain.request import DEADLINE_STOPPED, PrivacyRequest, clean_text
+from dsar.persistence.repository import Alert, AuditAppend, Deadline, NewAlert, Repository
+from dsar.services.context import ServiceContext
+from dsar.services.ports import Notice, NotificationFailed, Notifier, OutgoingMail
+
+EXTENSION_STEP = "extension"
+BREACHED = "breached"
+
+
+def local_today(ctx: ServiceContext) -> date:
+    return ctx.clock().astimezone(ctx.policy.timezone).date()
+
+
+def _recompute(repo: Repository, r: PrivacyRequest, ctx: ServiceContext, *, extended: bool) -> Deadline:
+    """The request's dates from its receipt, its pauses and whether it was extended."""
+    # For gdpr the rule records the pauses and keeps the statutory date; for uk-gdpr they move it.
+    pauses = [Pause(p.asked_on, p.answered_on) for p in repo.pauses(r.id)]
+    d = compute_deadlines(
+        r.regime,
+        receipt_date(r.received_at, ctx.policy.timezone),
+        country=r.country,
+        subdivision=r.subdivision,
+        request_type=r.type,
+        pauses=pauses,
+    )
+    paused_days = d.paused_days
+    due = d.extended_due if extended and d.extended_due is not None else d.due
+    return Deadline(due, d.acknowledge_by, d.extension_notice_by, d.extended_due, None, extended, paused_days, d.clock_stopped)
+
+
+def _open_request(repo: Repository, request_id: str) -> PrivacyRequest:
+    r = repo.get(request_id)
+    if r.status in DEADLINE_STOPPED:
+        raise TransitionNotAllowed(f"{r.reference} is {r.status.value}: its deadline no longer runs")
+    return r
+
+
+# --- extension ------------------------------------------------------------------------------
+
+
+def extend_request(ctx: ServiceContext, request_id: str, reason: str, by: str) -> Deadline:
+    """Extend once, before ``extension_notice_by``; queue the letter and record the decision."""
+    reason = clean_text(reason, "reason") or ""
+    by = clean_text(by, "by") or ""
+    problems = [f"{name}: required" for name, v in (("reason", reason), ("by", by)) if not v]
+    if problems:
+        raise InvalidInput("the extension cannot be recorded", problems)
+    today = local_today(ctx)
+    with ctx.uow() as uow:
+        repo = uow.repo
+        r = _open_request(repo, request_id)
+        current = repo.deadline(request_id)
+        if current.extended_due is None or current.extension_notice_by is None:
+            raise InvalidInput(f"{r.regime} provides no extension", [f"regime: {r.regime} has no extension"])
+        if current.extended:
+            raise InvalidInput(f"{r.reference} is already extended to {current.due}", ["extension: only one is allowed"])
+        if today > current.extension_notice_by:
+            raise InvalidInput(
+                f"too late to extend {r.reference}: the subject had to be told by {current.extension_notice_by}",
+                [f"extension: notice was due by {current.extension_notice_by}"],
+            )
+        new = _recompute(repo, r, ctx, extended=True)
+        now = ctx.clock()
+        repo.save_deadline(request_id, new)
+        repo.record_decision(request_id, EXTENSION_STEP, "extend", by, reason, now)
+        repo.append_audit(
+            request_id,
+            "DeadlineExtended",
+            now,
+            {"from": current.due.isoformat(), "to": new.due.isoformat(), "by": by, "reason": reason},
+            idempotency_key=f"{request_id}:extended",
+        )
+        _send_letter(
+            ctx,
+            repo,
+            r,
+            "extension",
+            {"new_due": new.due, "previous_due": current.due, "reasons": reason},
+        )
+        uow.commit()
+        return repo.deadline(request_id)
+
+
+def _send_letter(ctx: ServiceContext, repo: Repository, r: PrivacyRequest, kind: str, extra: dict[str, object]) -> None:
+    if repo.letter(r.id, kind) is not None:
+        return
+    context = {
+        "request": {
+            "reference": r.reference,
+            "type": r.type.value,
+            "regime": r.regime,
+            "received": r.received_at.date(),
+            "subject_name": r.subject.name,
+        },
+        "organisation": ctx.policy.organisation_name,
+        "contact": ctx.policy.privacy_contact,
+        "sent_on": local_today(ctx),
+        **extra,
+    }
+    letter = ctx.letters.render(kind, r.regime, context)
+    message_id = f"{r.reference}.{kind}@dsar"
+    email = r.subject.primary_email
+    if email is not None:
+        ctx.mailer.send(
+            OutgoingMail(message_id=message_id, to=email, sender=ctx.policy.privacy_contact, subject=letter.subject, body=letter.body)
+        )
+    now = ctx.clock()
+    repo.add_letter(r.id, kind, letter.template, message_id, now)
+    repo.append_audit(
+        r.id,
+        "LetterSent",
+        now,
+        {"kind": kind, "template": letter.template, "message_id": message_id, "attachments": 0, "channel": "email" if email else "none"},
+        idempotency_key=f"{r.id}:letter:{kind}",
+    )
+
+
+# --- stop-the-clock -------------------------------------------------------------------------
+
+
+def pause_clock(ctx: ServiceContext, request_id: str, reason: str, on: date | None = None) -> Deadline:
+    """Record that the team asked the subject for ID or clarification on ``on`` (default today)."""
+    reason = clean_text(reason, "reason") or ""
+    if not reason:
+        raise InvalidInput("the pause cannot be recorded", ["reason: required"])
+    today = local_today(ctx)
+    asked = on or today
+    with ctx.uow() as uow:
+        repo = uow.repo
+        r = _open_request(repo, request_id)
+        if r.regime not in PAUSE_MOVES_DUE:
+            raise InvalidInput(
+                f"{r.regime} has no stop-the-clock: the period runs from receipt regardless of verification",
+                [f"regime: {r.regime} cannot be paused"],
+            )
+        received = receipt_date(r.received_at, ctx.policy.timezone)
+        if not received <= asked <= today:
+            raise InvalidInput("the pause cannot be recorded", [f"on: must lie between receipt ({received}) and today ({today})"])
+        if any(p.answered_on is None for p in repo.pauses(request_id)):
+            raise InvalidInput(f"{r.reference}: the clock is already stopped", ["pause: one is already open"])
+        now = ctx.clock()
+        repo.add_pause(request_id, asked, reason, now)
+        new = _recompute(repo, r, ctx, extended=repo.deadline(request_id).extended)
+        repo.save_deadline(request_id, new)
+        repo.append_audit(
+            request_id,
+            "ClockPaused",
+            now,
+            {"asked_on": asked.isoformat(), "reason": reason, "moves_due": PAUSE_MOVES_DUE[r.regime]},
+            idempotency_key=f"{request_id}:paused:{asked.isoformat()}:{len(repo.pauses(request_id))}",
+        )
+        uow.commit()
+        return repo.deadline(request_id)
+
+
+def restart_clock(ctx: ServiceContext, request_id: str, on: date | None = None) -> Deadline:
+    """Record that the subject answered on ``on`` (default today): the clock runs again."""
+    today = local_today(ctx)
+    answered = on or today
+    with ctx.uow() as uow:
+        repo = uow.repo
+        r = _open_request(repo, request_id)
+        open_pauses = [p for p in repo.pauses(request_id) if p.answered_on is None]
+        if not open_pauses:
+            raise InvalidInput(f"{r.reference}: the clock is not stopped", ["pause: none is open"])
+        pause = open_pauses[-1]
+        if not pause.asked_on <= answered <= today:
+            raise InvalidInput("the clock cannot restart then", [f"on: must lie between {pause.asked_on} and today ({today})"])
+        repo.answer_pause(pause.id, answered)
+        new = _recompute(repo, r, ctx, extended=repo.deadline(request_id).extended)
+        repo.save_deadline(request_id, new)
+        now = ctx.clock()
+        repo.append_audit(
+            request_id,
+            "ClockRestarted",
+            now,
+            {"answered_on": answered.isoformat(), "paused_days": (answered - pause.asked_on).days, "due": new.due.isoformat()},
+            idempotency_key=f"{request_id}:restarted:{pause.id}",
+        )
+        uow.commit()
+        return repo.deadline(request_id)
+
+
+# --- the watch ------------------------------------------------------------------------------
+
+
+def alert_kind(threshold: int) -> str:
+    return f"due-in-{threshold}d"
+
+
+def _urgency(kind: str) -> int:
+    """Higher is more urgent: breached, then the smallest threshold."""
+    return 10_000 if kind == BREACHED else -int(kind.removeprefix("due-in-").removesuffix("d"))
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    as_of: date
+    considered: int
+    raised: list[NewAlert]
+
+    @property
+    def notified(self) -> list[NewAlert]:
+        return [a for a in self.raised if a.notify]
+
+
+def sweep(ctx: ServiceContext, thresholds: Sequence[int], as_of: date | None = None) -> SweepResult:
+    """Raise the alerts that are due now; a second sweep on the same day raises nothing.
+
+    A request first seen already past several thresholds gets one notification, for the most
+    urgent; the less urgent ones are recorded as covered so they never fire later."""
+    if not thresholds or any(t < 0 for t in thresholds):
+        raise InvalidInput("alert thresholds must be non-negative days", ["alert_thresholds_days: e.g. [7, 3, 1]"])
+    today = as_of or local_today(ctx)
+    horizon = today + timedelta(days=max(thresholds))
+    with ctx.uow() as uow:
+        repo = uow.repo
+        candidates = repo.watch_candidates(horizon)
+        done = repo.alerted(horizon)
+        raised: list[NewAlert] = []
+        for c in candidates:
+            days_left = (c.due - today).days
+            crossed = [alert_kind(t) for t in thresholds if days_left <= t]
+            if days_left < 0:
+                crossed.append(BREACHED)
+            had = [k for k in crossed if (c.request_id, c.due, k) in done]
+            missing = sorted((k for k in crossed if (c.request_id, c.due, k) not in done), key=_urgency, reverse=True)
+            if not missing:
+                continue
+            loudest = missing[0]
+            tell = not had or _urgency(loudest) > max(_urgency(k) for k in had)
+            for k in missing:
+                raised.append(NewAlert(c.request_id, c.reference, k, c.due, days_left, notify=tell and k == loudest))
+        now = ctx.clock()
+        repo.add_alerts(raised, now)
+        repo.append_audit_many(
+            [
+                AuditAppend(
+                    a.request_id,
+                    "DeadlineAlertRaised",
+                    now,
+                    {"kind": a.kind, "due": a.due.isoformat(), "days_left": a.days_left},
+                    f"{a.request_id}:alert:{a.due.isoformat()}:{a.kind}",
+                )
+                for a in raised
+                if a.notify
+            ]
+        )
+        uow.commit()
+    return SweepResult(today, len(candidates), raised)
+
+
+def describe(a: Alert | NewAlert) -> Notice:
+    if a.kind == BREACHED:
+        title = f"{a.reference}: statutory deadline BREACHED ({a.due}, {-a.days_left} day(s) ago)"
+    elif a.days_left == 0:
+        title = f"{a.reference}: due TODAY ({a.due})"
+    else:
+        title = f"{a.reference}: due in {a.days_left} day(s), on {a.due}"
+    body = f"Request {a.reference} is due on {a.due} ({a.kind}). Run `dsar request show {a.reference}` for the details."
+    return Notice(title, body, urgent=a.kind == BREACHED or a.days_left <= 1)
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    delivered: int
+    failed: int
+    digest: bool
+
+
+def deliver(ctx: ServiceContext, notifier: Notifier, *, max_attempts: int = 12, digest_over: int = 20) -> DeliveryReport:
+    """Deliver every alert not delivered yet (a failed one is tried again on the next sweep,
+    up to ``max_attempts``). More than ``digest_over`` at once go out as one digest."""
+    with ctx.uow() as uow:
+        pending = uow.repo.undelivered_alerts(max_attempts)
+    if not pending:
+        return DeliveryReport(0, 0, False)
+    batches: list[tuple[Notice, list[Alert]]]
+    if len(pending) > digest_over:
+        breached = sum(1 for a in pending if a.kind == BREACHED)
+        lines = [describe(a).title for a in sorted(pending, key=lambda a: (a.due, a.reference))]
+        title = f"{len(pending)} privacy requests need attention ({breached} past their statutory deadline)"
+        batches = [(Notice(title, "\n".join(lines), urgent=breached > 0), pending)]
+    else:
+        batches = [(describe(a), [a]) for a in pending]
+    delivered = failed = 0
+    for notice, alerts in batches:
+        error: str | None = None
+        try:
+            notifier.notify(notice)
+        except NotificationFailed as exc:
+            error = str(exc)
+        with ctx.uow() as uow:
+            uow.repo.record_delivery([a.id for a in alerts], ctx.clock(), error)
+            uow.commit()
+        if error is None:
+            delivered += len(alerts)
+        else:
+            failed += len(alerts)
+    return DeliveryReport(delivered, failed, len(batches) == 1 and len(pending) > digest_over)
