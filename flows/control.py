@@ -20,6 +20,7 @@ from dsar.settings import Settings
 # The deployment's full name. Kept here, free of Prefect imports, because Prefect reads its
 # settings when first imported: configure_environment() must run before that.
 PROCESS_REQUEST = "process-request/process-request"
+DEADLINE_WATCH = "deadline-watch/deadline-watch"
 
 
 def configure_environment(settings: Settings) -> dict[str, str]:

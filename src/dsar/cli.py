@@ -25,8 +25,10 @@ from dsar.settings import Settings, load_settings
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Run data-subject requests from intake to the closing letter.")
 request_app = typer.Typer(no_args_is_help=True, help="Log, inspect and steer privacy requests.")
 config_app = typer.Typer(no_args_is_help=True, help="Configuration.")
+alerts_app = typer.Typer(no_args_is_help=True, help="Deadline alerts: run a watch sweep, list what was raised.")
 app.add_typer(request_app, name="request")
 app.add_typer(config_app, name="config")
+app.add_typer(alerts_app, name="alerts")
 
 out = Console()
 err = Console(stderr=True)
@@ -97,6 +99,10 @@ def _request_doc(r: PrivacyRequest, deadline: Any, reveal: bool) -> dict[str, An
         "acknowledge_by": deadline.acknowledge_by.isoformat() if deadline.acknowledge_by else None,
         "extension_notice_by": deadline.extension_notice_by.isoformat() if deadline.extension_notice_by else None,
         "extended_due": deadline.extended_due.isoformat() if deadline.extended_due else None,
+        "statutory_due": deadline.statutory_due.isoformat() if deadline.statutory_due else None,
+        "extended": deadline.extended,
+        "paused_days": deadline.paused_days,
+        "clock_stopped": deadline.clock_stopped,
         "subject": {
             "name": show(s.name),
             "emails": [show(e) for e in s.emails],
@@ -286,6 +292,10 @@ def request_show(
         "acknowledge_by",
         "extension_notice_by",
         "extended_due",
+        "statutory_due",
+        "extended",
+        "paused_days",
+        "clock_stopped",
         "flow_run_id",
     ):
         t.add_row(k, str(doc[k]))
@@ -425,6 +435,191 @@ def request_release(reference: str, reason: Annotated[str, typer.Option(help="Wh
     out.print(f"{r.reference}: released")
 
 
+def _date_option(value: str | None, option: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(f"{option} must be a date like 2026-12-31", [f"{option.lstrip('-')}: not a date"]) from None
+
+
+def _deadline_doc(reference: str, d: Any) -> dict[str, Any]:
+    return {
+        "reference": reference,
+        "due": d.due.isoformat(),
+        "statutory_due": d.statutory_due.isoformat() if d.statutory_due else None,
+        "extension_notice_by": d.extension_notice_by.isoformat() if d.extension_notice_by else None,
+        "extended_due": d.extended_due.isoformat() if d.extended_due else None,
+        "extended": d.extended,
+        "paused_days": d.paused_days,
+        "clock_stopped": d.clock_stopped,
+    }
+
+
+@request_app.command("extend")
+def request_extend(
+    reference: str,
+    reason: Annotated[str, typer.Option(help="Why more time is needed (goes into the letter to the subject)")],
+    by: Annotated[str, typer.Option(help="Who decided (recorded in the audit trail)")] = "privacy team",
+    as_json: JsonOpt = False,
+) -> None:
+    """Extend the deadline (once, before the notice date); queue the extension letter."""
+    from dsar.services.deadlines import extend_request
+
+    engine, r = _load(reference)
+    with _errors():
+        d = extend_request(engine.ctx, r.id, reason, by)
+    if as_json:
+        _print_json(_deadline_doc(r.reference, d))
+        return
+    out.print(f"{r.reference}: extended; now due [bold]{d.due.isoformat()}[/]; the extension letter is in the outbox")
+
+
+@request_app.command("pause-clock")
+def request_pause_clock(
+    reference: str,
+    reason: Annotated[str, typer.Option(help="What the subject was asked for (ID, clarification)")],
+    on: Annotated[str | None, typer.Option(help="The date the subject was asked (default today)")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Stop the clock while waiting for the subject (uk-gdpr; recorded only for gdpr)."""
+    from dsar.services.deadlines import pause_clock
+
+    engine, r = _load(reference)
+    with _errors():
+        d = pause_clock(engine.ctx, r.id, reason, _date_option(on, "--on"))
+    if as_json:
+        _print_json(_deadline_doc(r.reference, d))
+        return
+    out.print(f"{r.reference}: clock {'stopped' if d.clock_stopped else 'pause recorded (the statutory date stands)'}; due {d.due}")
+
+
+@request_app.command("restart-clock")
+def request_restart_clock(
+    reference: str,
+    on: Annotated[str | None, typer.Option(help="The date the subject answered (default today)")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The subject answered: the clock runs again and the due date moves by the paused days."""
+    from dsar.services.deadlines import restart_clock
+
+    engine, r = _load(reference)
+    with _errors():
+        d = restart_clock(engine.ctx, r.id, _date_option(on, "--on"))
+    if as_json:
+        _print_json(_deadline_doc(r.reference, d))
+        return
+    out.print(f"{r.reference}: clock running; {d.paused_days} paused day(s); due [bold]{d.due.isoformat()}[/]")
+
+
+# --- deadlines and alerts ---------------------------------------------------------------------
+
+
+@app.command("deadline")
+def deadline(
+    regime: Annotated[str, typer.Option(help="gdpr, uk-gdpr, ccpa, vcdpa, cpa, ctdpa, ucpa, tdpsa, ocpa, lgpd, pipeda")],
+    received: Annotated[str, typer.Option(help="Date of receipt, YYYY-MM-DD")],
+    country: Annotated[str | None, typer.Option(help="ISO country (GDPR: the member state whose holidays count)")] = None,
+    subdivision: Annotated[str | None, typer.Option(help="Region for holidays (UK nation ENG/SCT/WLS/NIR, German state BY ...)")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Print the statutory dates of a request received on a date (nothing is stored)."""
+    from dsar.domain.deadlines import compute_deadlines
+
+    with _errors():
+        when = _date_option(received, "--received")
+        assert when is not None
+        d = compute_deadlines(regime.strip().lower(), when, country=country, subdivision=subdivision)
+    doc = {
+        k: v for k, v in d.as_json().items() if k in ("regime", "received", "due", "acknowledge_by", "extension_notice_by", "extended_due")
+    }
+    if as_json:
+        _print_json(doc)
+        return
+    t = Table(show_header=False, box=None)
+    for k, v in doc.items():
+        t.add_row(k, "—" if v is None else str(v))
+    out.print(t)
+
+
+def _alert_doc(a: Any) -> dict[str, Any]:
+    return {
+        "reference": a.reference,
+        "kind": a.kind,
+        "due": a.due.isoformat(),
+        "days_left": a.days_left,
+        "notify": a.notify,
+        "raised_at": a.raised_at.isoformat() if hasattr(a, "raised_at") else None,
+        "delivered_at": a.delivered_at.isoformat() if getattr(a, "delivered_at", None) else None,
+        "attempts": getattr(a, "attempts", 0),
+    }
+
+
+@alerts_app.command("sweep")
+def alerts_sweep(
+    as_of: Annotated[str | None, typer.Option(help="Sweep as if today were this date (default: today in DSAR_TIMEZONE)")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """One deadline-watch sweep without Prefect: raise what is due, deliver what is pending."""
+    from dsar.app import build_notifier
+    from dsar.services.deadlines import deliver, sweep
+
+    settings = _settings()
+    engine = _app(settings)
+    with _errors():
+        notifier = build_notifier(engine)
+        result = sweep(engine.ctx, settings.alert_thresholds_days, _date_option(as_of, "--as-of"))
+        report = deliver(engine.ctx, notifier, max_attempts=settings.alert_max_attempts, digest_over=settings.alert_digest_over)
+    doc = {
+        "as_of": result.as_of.isoformat(),
+        "considered": result.considered,
+        "raised": [_alert_doc(a) for a in result.raised],
+        "delivered": report.delivered,
+        "failed": report.failed,
+    }
+    if as_json:
+        _print_json(doc)
+    else:
+        out.print(
+            f"{result.as_of}: {result.considered} request(s) near or past due; {len(result.notified)} new alert(s); "
+            f"{report.delivered} delivered, {report.failed} failed"
+        )
+    if report.failed:
+        raise typer.Exit(1)
+
+
+@alerts_app.command("list")
+def alerts_list(
+    reference: Annotated[str | None, typer.Option("--request", help="Only this request")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many, newest first")] = 200,
+    as_json: JsonOpt = False,
+) -> None:
+    """The alerts raised so far, newest first."""
+    engine = _app()
+    with _errors(), engine.ctx.uow() as uow:
+        rid = uow.repo.get_by_reference(parse_reference(reference)).id if reference else None
+        docs = [_alert_doc(a) for a in uow.repo.alerts(rid, limit)]
+    if as_json:
+        _print_json(docs)
+        return
+    t = Table("reference", "kind", "due", "days left", "raised", "delivered")
+    for d in docs:
+        t.add_row(d["reference"], d["kind"], d["due"], str(d["days_left"]), d["raised_at"][:16], (d["delivered_at"] or "pending")[:16])
+    out.print(t)
+
+
+@request_app.command("withdraw")
+def request_withdraw(reference: str, reason: Annotated[str, typer.Option(help="How the subject withdrew (recorded)")]) -> None:
+    """The subject withdrew the request: it ends here and is no longer watched."""
+    from dsar.services.admin import withdraw_request
+
+    engine, r = _load(reference)
+    with _errors():
+        withdraw_request(engine.ctx, r.id, reason)
+    out.print(f"{r.reference}: withdrawn")
+
+
 # --- config, serve, demo ----------------------------------------------------------------------
 
 
@@ -456,9 +651,9 @@ def serve() -> None:
 
     from flows.deployments import deployments
 
-    err.print(f"Serving process-request against {server.api_url}; UI at {server.ui_url}")
+    err.print(f"Serving process-request and deadline-watch against {server.api_url}; UI at {server.ui_url}")
     try:
-        prefect_serve(*deployments(), print_starting_message=False)
+        prefect_serve(*deployments(settings), print_starting_message=False)
     finally:
         server.stop()
 

@@ -1,0 +1,69 @@
+"""The `deadline-watch` flow: one sweep of the statutory deadlines, on a schedule.
+
+It raises each alert once per request, threshold and due date (a re-run sends nothing new),
+delivers pending alerts through the configured notifier (apprise URLs, or a mail to the privacy
+team), and emits one Prefect event per new alert — `dsar.deadline.approaching` or
+`dsar.deadline.breached` — so teams can hang their own automations on them. Events, logs and
+the run's result carry references and dates only.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.events import emit_event
+
+from dsar.app import build_notifier
+from dsar.persistence.repository import NewAlert
+from dsar.services import deadlines as svc
+from flows.runtime import app
+
+FLOW_NAME = "deadline-watch"
+APPROACHING = "dsar.deadline.approaching"
+BREACHED = "dsar.deadline.breached"
+
+
+def event_for(a: NewAlert) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """(event name, resource, payload) of one alert."""
+    name = BREACHED if a.kind == svc.BREACHED else APPROACHING
+    resource = {"prefect.resource.id": f"dsar.request.{a.reference}", "prefect.resource.name": a.reference, "dsar.kind": a.kind}
+    return name, resource, {"reference": a.reference, "kind": a.kind, "due": a.due.isoformat(), "days_left": a.days_left}
+
+
+@task(cache_policy=NO_CACHE, persist_result=False)
+def sweep(as_of: date | None) -> svc.SweepResult:
+    settings = app().settings
+    return svc.sweep(app().ctx, settings.alert_thresholds_days, as_of)
+
+
+@task(cache_policy=NO_CACHE, persist_result=False)
+def deliver() -> svc.DeliveryReport:
+    engine = app()
+    s = engine.settings
+    return svc.deliver(engine.ctx, build_notifier(engine), max_attempts=s.alert_max_attempts, digest_over=s.alert_digest_over)
+
+
+@flow(name=FLOW_NAME, persist_result=False, log_prints=False)
+def deadline_watch(as_of: date | None = None) -> dict[str, int]:
+    """``as_of``: sweep as if today were this date (default: today in DSAR_TIMEZONE)."""
+    log = get_run_logger()
+    result = sweep(as_of)
+    for a in result.notified:
+        name, resource, payload = event_for(a)
+        emit_event(event=name, resource=resource, payload=payload)
+    report = deliver()
+    log.info(
+        "%s: %d request(s) near or past due, %d new alert(s), %d delivered, %d failed",
+        result.as_of,
+        result.considered,
+        len(result.notified),
+        report.delivered,
+        report.failed,
+    )
+    if report.failed:
+        # Visible as a failed run in the UI; the alerts stay pending and the next sweep retries.
+        raise RuntimeError(f"{report.failed} alert(s) could not be delivered; they will be retried on the next sweep")
+    return {"considered": result.considered, "raised": len(result.notified), "delivered": report.delivered}
