@@ -133,3 +133,69 @@ def test_config_show_masks_the_database_password(env: dict[str, str]) -> None:
     doc = json.loads(out)
     assert code == 0
     assert "s3cret" not in out and doc["database_url"] == "postgresql+psycopg://app:***@db.internal/dsar"
+
+
+def test_deadline_prints_the_dates_as_json_with_nulls(env: dict[str, str]) -> None:
+    code, out, _ = run(env, "deadline", "--regime", "uk-gdpr", "--received", "2024-11-25", "--json")
+    assert code == 0
+    assert json.loads(out) == {
+        "regime": "uk-gdpr",
+        "received": "2024-11-25",
+        "due": "2024-12-27",
+        "acknowledge_by": None,
+        "extension_notice_by": "2024-12-25",
+        "extended_due": "2025-02-25",
+    }
+    code, out, _ = run(env, "deadline", "--regime", "ccpa", "--received", "2026-01-01", "--json")
+    assert code == 0 and json.loads(out)["acknowledge_by"] == "2026-01-15"
+    code, out, _ = run(env, "deadline", "--regime", "gdpr", "--country", "de", "--subdivision", "BY", "--received", "2026-05-04")
+    assert code == 0 and "2026-06-05" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--regime", "hipaa", "--received", "2026-01-01"], "unknown regime"),
+        (["--regime", "gdpr", "--country", "US", "--received", "2026-01-01"], "not covered by gdpr"),
+        (["--regime", "gdpr", "--country", "ZZ", "--received", "2026-01-01"], "not covered by gdpr"),
+        (["--regime", "gdpr", "--country", "DE", "--received", "2026-02-30"], "must be a date"),
+        (["--regime", "gdpr", "--country", "DE", "--received", "yesterday"], "must be a date"),
+    ],
+)
+def test_deadline_refuses_bad_input_with_exit_code_2(env: dict[str, str], args: list[str], message: str) -> None:
+    code, out, err = run(env, "deadline", *args)
+    assert code == 2
+    assert message in " ".join(err.split())
+    assert out == ""
+
+
+def test_extend_then_show_and_list_alerts(env: dict[str, str]) -> None:
+    # received two days ago, so the extension is in time whatever day the test runs
+    from datetime import date, timedelta
+
+    from dsar.domain.deadlines import compute_deadlines
+
+    received = date.today() - timedelta(days=2)
+    expected = compute_deadlines("gdpr", received, country="DE")
+    new = [*NEW[:-1], received.isoformat(), "--no-start", "--json"]
+    code, out, _ = run(env, *new)
+    ref = json.loads(out)["reference"]
+    code, out, _ = run(env, "request", "extend", ref, "--reason", "ten years of orders", "--by", "Lena Legal", "--json")
+    assert code == 0, out
+    doc = json.loads(out)
+    assert expected.extended_due is not None
+    assert doc["extended"] is True
+    assert (doc["due"], doc["statutory_due"]) == (expected.extended_due.isoformat(), expected.due.isoformat())
+    code, out, err = run(env, "request", "extend", ref, "--reason", "again")
+    assert code == 2 and "already extended" in err
+    code, out, _ = run(env, "request", "show", ref, "--json")
+    assert json.loads(out)["due"] == expected.extended_due.isoformat()
+    code, out, _ = run(env, "alerts", "sweep", "--as-of", (expected.extended_due + timedelta(days=1)).isoformat(), "--json")
+    assert code == 0
+    sweep = json.loads(out)
+    assert [(a["reference"], a["kind"]) for a in sweep["raised"] if a["notify"]] == [(ref, "breached")]
+    assert sweep["delivered"] == 1
+    code, out, _ = run(env, "alerts", "list", "--request", ref, "--json")
+    assert any(a["kind"] == "breached" and a["delivered_at"] for a in json.loads(out))
+    code, _, err = run(env, "request", "pause-clock", ref, "--reason", "ID", "--on", "not-a-date")
+    assert code == 2 and "must be a date" in err

@@ -256,7 +256,7 @@ def test_the_receipt_date_is_the_earlier_of_the_senders_and_the_organisations_da
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
-    from dsar.services.intake import receipt_date
+    from dsar.domain.deadlines import receipt_date
 
     london = ZoneInfo("Europe/London")
     late_in_california = datetime(2026, 1, 1, 23, 30, tzinfo=ZoneInfo("America/Los_Angeles"))  # 07:30 on 2 Jan in London
