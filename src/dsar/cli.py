@@ -413,15 +413,19 @@ def request_sign_off(
     _resume(reference, Status.AWAITING_SIGN_OFF, {"decision": "approve" if approve else "deny", "approver": approver, "note": note})
 
 
+def _staff_action(reference: str, reason: str, action: Callable[[Any, str, str], object], done: str) -> None:
+    engine, r = _load(reference)
+    with _errors():
+        action(engine.ctx, r.id, reason)
+    out.print(f"{r.reference}: {done}")
+
+
 @request_app.command("hold")
 def request_hold(reference: str, reason: Annotated[str, typer.Option(help="Why (recorded)")]) -> None:
     """Put a request on hold: no step runs until it is released."""
     from dsar.services.admin import hold_request
 
-    engine, r = _load(reference)
-    with _errors():
-        hold_request(engine.ctx, r.id, reason)
-    out.print(f"{r.reference}: on hold")
+    _staff_action(reference, reason, hold_request, "on hold")
 
 
 @request_app.command("release")
@@ -429,10 +433,15 @@ def request_release(reference: str, reason: Annotated[str, typer.Option(help="Wh
     """Release a hold; then `dsar request run REF` carries on."""
     from dsar.services.admin import release_request
 
-    engine, r = _load(reference)
-    with _errors():
-        release_request(engine.ctx, r.id, reason)
-    out.print(f"{r.reference}: released")
+    _staff_action(reference, reason, release_request, "released")
+
+
+@request_app.command("withdraw")
+def request_withdraw(reference: str, reason: Annotated[str, typer.Option(help="How the subject withdrew (recorded)")]) -> None:
+    """The subject withdrew the request: it ends here and is no longer watched."""
+    from dsar.services.admin import withdraw_request
+
+    _staff_action(reference, reason, withdraw_request, "withdrawn")
 
 
 def _date_option(value: str | None, option: str) -> date | None:
@@ -607,17 +616,6 @@ def alerts_list(
     for d in docs:
         t.add_row(d["reference"], d["kind"], d["due"], str(d["days_left"]), d["raised_at"][:16], (d["delivered_at"] or "pending")[:16])
     out.print(t)
-
-
-@request_app.command("withdraw")
-def request_withdraw(reference: str, reason: Annotated[str, typer.Option(help="How the subject withdrew (recorded)")]) -> None:
-    """The subject withdrew the request: it ends here and is no longer watched."""
-    from dsar.services.admin import withdraw_request
-
-    engine, r = _load(reference)
-    with _errors():
-        withdraw_request(engine.ctx, r.id, reason)
-    out.print(f"{r.reference}: withdrawn")
 
 
 # --- config, serve, demo ----------------------------------------------------------------------

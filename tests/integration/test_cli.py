@@ -199,3 +199,19 @@ def test_extend_then_show_and_list_alerts(env: dict[str, str]) -> None:
     assert any(a["kind"] == "breached" and a["delivered_at"] for a in json.loads(out))
     code, _, err = run(env, "request", "pause-clock", ref, "--reason", "ID", "--on", "not-a-date")
     assert code == 2 and "must be a date" in err
+
+
+def test_hold_release_and_withdraw(env: dict[str, str]) -> None:
+    code, out, _ = run(env, *NEW, "--no-start", "--json")
+    ref = json.loads(out)["reference"]
+    assert run(env, "request", "hold", ref, "--reason", "legal review")[:2] == (0, f"{ref}: on hold\n")
+    assert json.loads(run(env, "request", "show", ref, "--json")[1])["on_hold"] is True
+    assert run(env, "request", "release", ref, "--reason", "cleared")[:2] == (0, f"{ref}: released\n")
+    code, _, err = run(env, "request", "withdraw", ref, "--reason", "")
+    assert code == 2 and "reason" in err
+    assert run(env, "request", "withdraw", ref, "--reason", "the subject called to withdraw")[:2] == (0, f"{ref}: withdrawn\n")
+    assert json.loads(run(env, "request", "show", ref, "--json")[1])["status"] == "withdrawn"
+    code, _, err = run(env, "request", "withdraw", ref, "--reason", "twice")
+    assert code == 1 and "cannot withdraw from withdrawn" in err
+    kinds = [e["kind"] for e in json.loads(run(env, "request", "events", ref, "--json")[1])]
+    assert kinds.count("HoldChanged") == 2 and kinds[-1] == "StatusChanged"
