@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from dsar.connectors.datamap import load_data_map
 from dsar.connectors.registry import DataMapConnectorFactory
 from dsar.crypto import BlindIndex, LocalKeyProvider
+from dsar.crypto.signing import Signer
 from dsar.domain.errors import ConfigurationError
 from dsar.letters.outbox import FolderOutbox
 from dsar.letters.render import LetterRenderer
@@ -71,3 +72,8 @@ def build_notifier(app: App) -> Notifier:
         except ValueError as exc:
             raise ConfigurationError(f"DSAR_ALERT_URLS: {exc}") from None
     return MailNotifier(app.ctx.mailer, s.effective_alert_email, s.privacy_contact)
+
+
+def build_signer(app: App) -> Signer:
+    """The Ed25519 key that signs checkpoints and bundles (created on first use)."""
+    return Signer.from_file(app.settings.effective_signing_key_file)

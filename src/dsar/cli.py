@@ -26,9 +26,11 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, help="Run data-sub
 request_app = typer.Typer(no_args_is_help=True, help="Log, inspect and steer privacy requests.")
 config_app = typer.Typer(no_args_is_help=True, help="Configuration.")
 alerts_app = typer.Typer(no_args_is_help=True, help="Deadline alerts: run a watch sweep, list what was raised.")
+audit_app = typer.Typer(no_args_is_help=True, help="The tamper-evident audit trail: checkpoints, evidence bundles, shredding.")
 app.add_typer(request_app, name="request")
 app.add_typer(config_app, name="config")
 app.add_typer(alerts_app, name="alerts")
+app.add_typer(audit_app, name="audit")
 
 out = Console()
 err = Console(stderr=True)
@@ -616,6 +618,128 @@ def alerts_list(
     for d in docs:
         t.add_row(d["reference"], d["kind"], d["due"], str(d["days_left"]), d["raised_at"][:16], (d["delivered_at"] or "pending")[:16])
     out.print(t)
+
+
+# --- audit -----------------------------------------------------------------------------------
+
+
+def _datetime_option(value: str | None, option: str, settings: Settings) -> Any:
+    from datetime import datetime
+
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(f"{option} must be a date or date-time like 2026-12-31", [f"{option.lstrip('-')}: not a date"]) from None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=settings.zone)
+
+
+@audit_app.command("export")
+def audit_export(
+    out_path: Annotated[Path, typer.Option("--out", help="Bundle file to write (.zip)")],
+    reference: Annotated[str | None, typer.Option("--request", help="One request's events")] = None,
+    since: Annotated[str | None, typer.Option(help="Events at or after this date/time (DSAR_TIMEZONE unless an offset is given)")] = None,
+    until: Annotated[str | None, typer.Option(help="Events before this date/time")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write a self-contained, signed evidence bundle that `dsar audit verify` checks offline."""
+    from dsar.app import build_signer
+    from dsar.services.audit import export_evidence
+
+    settings = _settings()
+    engine = _app(settings)
+    with _errors():
+        ref = parse_reference(reference) if reference else None
+        result = export_evidence(
+            engine.ctx,
+            build_signer(engine),
+            out_path,
+            reference=ref,
+            since=_datetime_option(since, "--since", settings),
+            until=_datetime_option(until, "--until", settings),
+        )
+    doc = {
+        "path": str(result.path),
+        "events": result.events,
+        "requests": result.requests,
+        "tree_size": result.tree_size,
+        "key_id": result.key_id,
+    }
+    if as_json:
+        _print_json(doc)
+        return
+    out.print(
+        f"Wrote {result.path}: {result.events} event(s) of {len(result.requests)} request(s),"
+        f" signed tree of {result.tree_size}; key {result.key_id}"
+    )
+
+
+@audit_app.command("verify")
+def audit_verify(
+    bundle: Path,
+    public_key: Annotated[Path | None, typer.Option(help="The organisation's published public key (PEM) to pin")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Check a bundle offline: exit 0 when intact, 1 naming the first bad event otherwise."""
+    from dsar.audit.bundle import verify_bundle
+
+    trusted = None
+    if public_key is not None:
+        try:
+            trusted = public_key.read_bytes()
+        except OSError:
+            _fail(f"cannot read {public_key}", 2)
+    verdict = verify_bundle(bundle, trusted)
+    if as_json:
+        _print_json(
+            {"ok": verdict.ok, "message": verdict.message, "events": verdict.events, "bad_seq": verdict.bad_seq, "key_id": verdict.key_id}
+        )
+    elif verdict.ok:
+        out.print(
+            f"[green]OK[/] {verdict.message}"
+            + ("" if trusted else "\n(no --public-key given: compare the key id with the one your organisation published)")
+        )
+    else:
+        err.print(f"[bold red]TAMPERED[/] {verdict.message}", highlight=False)
+    raise typer.Exit(0 if verdict.ok else 1)
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint(as_json: JsonOpt = False) -> None:
+    """Sign the current head of the audit log (after checking the whole chain)."""
+    from dsar.app import build_signer
+    from dsar.services.audit import sign_checkpoint
+
+    engine = _app()
+    with _errors():
+        cp = sign_checkpoint(engine.ctx, build_signer(engine))
+    doc = {
+        "tree_size": cp.tree_size,
+        "root_hash": cp.root_hash,
+        "chain_head": cp.chain_head,
+        "signed_at": cp.signed_at.isoformat(),
+        "key_id": cp.key_id,
+    }
+    if as_json:
+        _print_json(doc)
+        return
+    out.print(f"Signed tree of {cp.tree_size} event(s): root {cp.root_hash}; key {cp.key_id}")
+
+
+@audit_app.command("shred")
+def audit_shred(as_json: JsonOpt = False) -> None:
+    """Destroy the data keys of requests finished longer ago than DSAR_AUDIT_RETENTION_MONTHS."""
+    from dsar.services.audit import shred_expired
+
+    settings = _settings()
+    engine = _app(settings)
+    with _errors():
+        refs = shred_expired(engine.ctx, settings.audit_retention_months)
+    if as_json:
+        _print_json({"shredded": refs})
+        return
+    out.print(f"Shredded {len(refs)} request(s)" + (": " + ", ".join(refs) if refs else ""))
 
 
 # --- config, serve, demo ----------------------------------------------------------------------

@@ -71,6 +71,18 @@ class Settings(BaseSettings):
     alert_email: str | None = Field(None, description="Where alert mails go when no alert URL is set. Default: DSAR_PRIVACY_CONTACT.")
     alert_max_attempts: int = Field(12, ge=1, description="Deliveries tried per alert (one per sweep) before it is given up.")
     alert_digest_over: int = Field(20, ge=1, description="More pending alerts than this go out as one digest message.")
+    signing_key_file: Path | None = Field(
+        None,
+        description="Ed25519 key signing audit checkpoints and bundles, created on first use. Default: HOME/keys/audit-signing.pem.",
+    )
+    audit_maintenance_cron: str = Field(
+        "30 2 * * *",
+        description="When the audit-maintenance deployment signs a checkpoint and shreds expired requests (cron, DSAR_TIMEZONE).",
+    )
+    audit_retention_months: int = Field(
+        24, ge=1, description="Months after a request finished before its data key is destroyed (crypto-shredding); CCPA 7101 needs 24."
+    )
+    evidence_dir: Path | None = Field(None, description="Where the export-evidence deployment writes bundles. Default: HOME/evidence.")
 
     @field_validator("alert_thresholds_days")
     @classmethod
@@ -79,7 +91,7 @@ class Settings(BaseSettings):
             raise ValueError("give one or more non-negative numbers of days, e.g. [7, 3, 1]")
         return sorted(set(v), reverse=True)
 
-    @field_validator("deadline_watch_cron")
+    @field_validator("deadline_watch_cron", "audit_maintenance_cron")
     @classmethod
     def _cron(cls, v: str) -> str:
         if len(v.split()) != 5:
@@ -113,6 +125,14 @@ class Settings(BaseSettings):
     @property
     def effective_object_store_dir(self) -> Path:
         return (self.object_store_dir or self.home_dir / "objects").expanduser()
+
+    @property
+    def effective_signing_key_file(self) -> Path:
+        return (self.signing_key_file or self.home_dir / "keys" / "audit-signing.pem").expanduser()
+
+    @property
+    def effective_evidence_dir(self) -> Path:
+        return (self.evidence_dir or self.home_dir / "evidence").expanduser()
 
     @property
     def effective_outbox_dir(self) -> Path:
@@ -172,6 +192,10 @@ class Settings(BaseSettings):
             "alert_email": self.effective_alert_email,
             "alert_max_attempts": self.alert_max_attempts,
             "alert_digest_over": self.alert_digest_over,
+            "signing_key_file": str(self.effective_signing_key_file),
+            "audit_maintenance_cron": self.audit_maintenance_cron,
+            "audit_retention_months": self.audit_retention_months,
+            "evidence_dir": str(self.effective_evidence_dir),
         }
 
 

@@ -31,7 +31,12 @@ class ChainedEvent:
 
 
 def leaf_bytes(seq: int, request_id: str, kind: str, at: datetime, idempotency_key: str, details_enc: bytes) -> bytes:
-    head = json.dumps([seq, request_id, kind, at.isoformat(), idempotency_key], separators=(",", ":")).encode()
+    return leaf_bytes_iso(seq, request_id, kind, at.isoformat(), idempotency_key, details_enc)
+
+
+def leaf_bytes_iso(seq: int, request_id: str, kind: str, at_iso: str, idempotency_key: str, details_enc: bytes) -> bytes:
+    """The canonical leaf: ``JSON [seq, request_id, kind, at, idempotency_key] || 0x00 || sealed``."""
+    head = json.dumps([seq, request_id, kind, at_iso, idempotency_key], separators=(",", ":")).encode()
     return head + b"\x00" + details_enc
 
 

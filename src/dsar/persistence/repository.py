@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from types import TracebackType
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, func, update
+from sqlalchemy import delete as sa_delete
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 from sqlmodel import Session, col, select
@@ -34,6 +35,7 @@ from dsar.domain.request import (
     SubjectIdentity,
 )
 from dsar.persistence.tables import (
+    AuditCheckpointRow,
     AuditEventRow,
     AuditHeadRow,
     ChallengeRow,
@@ -73,6 +75,18 @@ class AuditAppend:
     at: datetime
     details: dict[str, Any]
     idempotency_key: str
+
+
+@dataclass(frozen=True)
+class CheckpointRecord:
+    tree_size: int
+    root_hash: str
+    chain_head: str
+    signed_at: datetime
+    key_id: str
+    statement: str
+    signature: str
+    archived_as: str | None = None
 
 
 @dataclass(frozen=True)
@@ -178,6 +192,9 @@ class RequestQuery:
     status: Status | None = None
     due_before: date | None = None
     limit: int = 200
+
+
+SHREDDED = "[shredded]"
 
 
 def lookup_tokens(index: BlindIndex, subject: SubjectIdentity) -> list[tuple[str, str]]:
@@ -293,6 +310,8 @@ class Repository:
 
     def _to_domain(self, row: RequestRow) -> PrivacyRequest:
         rid = row.id
+        if row.shredded_at is not None:
+            return self._shell(row)
         extra = self._open_text(rid, "subject_extra", row.subject_extra_enc)
         agent = self._open_text(rid, "agent", row.agent_enc)
         subject = SubjectIdentity(
@@ -316,6 +335,27 @@ class Repository:
             due=row.due,
             access_scope=AccessScope(row.access_scope) if row.access_scope else None,
             agent=_agent_from(json.loads(agent)) if agent else None,
+            status=Status(row.status),
+            on_hold=row.on_hold,
+            linked_to=row.linked_to,
+            logged_at=row.logged_at,
+        )
+
+    def _shell(self, row: RequestRow) -> PrivacyRequest:
+        """A request whose key was destroyed: everything but the personal data."""
+        return PrivacyRequest(
+            id=row.id,
+            reference=row.reference,
+            type=RequestType(row.type),
+            regime=row.regime,
+            country=row.country,
+            subdivision=row.subdivision,
+            channel=Channel(row.channel),
+            received_at=row.received_at.astimezone(_zone(row.received_tz)),
+            subject=SubjectIdentity(name=SHREDDED),
+            due=row.due,
+            access_scope=AccessScope(row.access_scope) if row.access_scope else None,
+            agent=None,
             status=Status(row.status),
             on_hold=row.on_hold,
             linked_to=row.linked_to,
@@ -350,10 +390,13 @@ class Repository:
             row.clock_stopped,
         )
 
-    def save_state(self, r: PrivacyRequest) -> None:
-        """Persist status and hold flag (the only mutable parts of a logged request)."""
+    def save_state(self, r: PrivacyRequest, at: datetime) -> None:
+        """Persist status and hold flag (the only mutable parts of a logged request); ``at`` is
+        when the change happened (a finished request's retention period starts then)."""
         row = self._row(r.id)
         row.status, row.on_hold, row.version = r.status.value, r.on_hold, row.version + 1
+        if Status(row.status) in DEADLINE_STOPPED and row.finished_at is None:
+            row.finished_at = at
         _rewatch(row)
         self._s.add(row)
         self._s.flush()
@@ -510,6 +553,24 @@ class Repository:
         stmt = stmt.order_by(col(DeadlineAlertRow.id).desc()).limit(limit)
         return [_alert(r) for r in self._s.exec(stmt)]
 
+    def references(self, request_ids: set[str]) -> dict[str, str]:
+        ids = sorted(request_ids)
+        r = RequestRow.__table__.c  # type: ignore[attr-defined]
+        out: dict[str, str] = {}
+        conn = self._s.connection()
+        for chunk in range(0, len(ids), 900):
+            out.update({i: ref for i, ref in conn.execute(sa_select(r.id, r.reference).where(r.id.in_(ids[chunk : chunk + 900])))})
+        return out
+
+    def shredded(self, request_ids: set[str]) -> set[str]:
+        r = RequestRow.__table__.c  # type: ignore[attr-defined]
+        ids = sorted(request_ids)
+        out: set[str] = set()
+        conn = self._s.connection()
+        for chunk in range(0, len(ids), 900):
+            out.update(i for (i,) in conn.execute(sa_select(r.id).where(r.id.in_(ids[chunk : chunk + 900]), r.shredded_at.is_not(None))))
+        return out
+
     def count_requests(self) -> int:
         return int(self._s.exec(select(func.count()).select_from(RequestRow)).one())
 
@@ -543,6 +604,7 @@ class Repository:
         seq, prev = head.seq, head.hash
         rows = []
         for e in todo:
+            e = replace(e, at=e.at.astimezone(UTC))  # stored and hashed in UTC, so it reads back the same
             seq += 1
             sealed = self.seal_for(
                 e.request_id,
@@ -571,15 +633,91 @@ class Repository:
 
     def audit_events(self, request_id: str) -> list[AuditEntry]:
         rows = self._s.exec(select(AuditEventRow).where(AuditEventRow.request_id == request_id).order_by(col(AuditEventRow.seq)))
-        return [
-            AuditEntry(
-                r.seq,
-                r.kind,
-                r.at,
-                json.loads(self.open_for(request_id, r.details_enc, associated_data(r.seq, request_id, r.kind).decode())),
+        return [AuditEntry(r.seq, r.kind, r.at, self.event_details(r.seq, r.request_id, r.kind, r.details_enc)) for r in rows]
+
+    def event_details(self, seq: int, request_id: str, kind: str, sealed: bytes) -> dict[str, Any]:
+        """An event's decrypted details, or ``{"shredded": true}`` once the request's key is gone."""
+        if request_id not in self._data_keys:
+            self._load_data_keys({request_id})
+            if request_id not in self._data_keys:
+                return {"shredded": True}
+        return dict(json.loads(self.open_for(request_id, sealed, associated_data(seq, request_id, kind).decode())))
+
+    def audit_head(self) -> tuple[int, str]:
+        head = self._s.exec(select(AuditHeadRow).where(AuditHeadRow.id == 1)).one()
+        return head.seq, head.hash
+
+    def iter_chain(self, first_seq: int = 1, last_seq: int | None = None, batch: int = 20_000) -> Iterator[ChainedEvent]:
+        """Events in sequence order, streamed in batches (the whole log can be large)."""
+        t = AuditEventRow.__table__.c  # type: ignore[attr-defined]
+        cols = (t.seq, t.request_id, t.kind, t.at, t.idempotency_key, t.details_enc, t.prev_hash, t.hash)
+        conn = self._s.connection()
+        nxt = first_seq
+        while True:
+            stmt = sa_select(*cols).where(t.seq >= nxt)
+            if last_seq is not None:
+                stmt = stmt.where(t.seq <= last_seq)
+            rows = conn.execute(stmt.order_by(t.seq).limit(batch)).all()
+            if not rows:
+                return
+            for r in rows:
+                yield ChainedEvent(r[0], r[1], r[2], _utc(r[3]), r[4], r[5], r[6], r[7])
+            nxt = rows[-1][0] + 1
+
+    def event_seqs(self, request_ids: Sequence[str] | None, since: datetime | None, until: datetime | None, upto: int) -> list[int]:
+        t = AuditEventRow.__table__.c  # type: ignore[attr-defined]
+        stmt = sa_select(t.seq).where(t.seq <= upto)
+        if request_ids is not None:
+            stmt = stmt.where(t.request_id.in_(list(request_ids)))
+        if since is not None:
+            stmt = stmt.where(t.at >= since)
+        if until is not None:
+            stmt = stmt.where(t.at < until)
+        return [s for (s,) in self._s.connection().execute(stmt.order_by(t.seq))]
+
+    # --- checkpoints and shredding ------------------------------------------------------
+    def add_checkpoint(self, c: CheckpointRecord) -> None:
+        self._s.add(
+            AuditCheckpointRow(
+                tree_size=c.tree_size,
+                root_hash=c.root_hash,
+                chain_head=c.chain_head,
+                signed_at=c.signed_at,
+                key_id=c.key_id,
+                statement=c.statement,
+                signature=c.signature,
+                archived_as=c.archived_as,
             )
-            for r in rows
-        ]
+        )
+        self._s.flush()
+
+    def latest_checkpoint(self) -> CheckpointRecord | None:
+        row = self._s.exec(select(AuditCheckpointRow).order_by(col(AuditCheckpointRow.id).desc()).limit(1)).first()
+        if row is None:
+            return None
+        return CheckpointRecord(
+            row.tree_size, row.root_hash, row.chain_head, row.signed_at, row.key_id, row.statement, row.signature, row.archived_as
+        )
+
+    def shred_candidates(self, finished_before: datetime) -> list[tuple[str, str]]:
+        """(id, reference) of finished requests past their retention whose key still exists."""
+        stmt = (
+            select(RequestRow.id, RequestRow.reference)
+            .where(col(RequestRow.finished_at).is_not(None), col(RequestRow.finished_at) < finished_before)
+            .where(col(RequestRow.shredded_at).is_(None))
+            .order_by(col(RequestRow.finished_at))
+        )
+        return [(i, ref) for i, ref in self._s.exec(stmt)]
+
+    def shred(self, request_id: str, at: datetime) -> None:
+        """Destroy the request's data key: its sealed fields and events can never be read again."""
+        k = RequestKeyRow.__table__.c  # type: ignore[attr-defined]
+        self._s.connection().execute(sa_delete(RequestKeyRow.__table__).where(k.request_id == request_id))  # type: ignore[attr-defined]
+        self._data_keys.pop(request_id, None)
+        row = self._row(request_id)
+        row.shredded_at = at
+        self._s.add(row)
+        self._s.flush()
 
     def chain(self, after_seq: int = 0, limit: int = 100_000) -> list[ChainedEvent]:
         rows = self._s.exec(select(AuditEventRow).where(col(AuditEventRow.seq) > after_seq).order_by(col(AuditEventRow.seq)).limit(limit))
@@ -675,6 +813,10 @@ UnitOfWorkFactory = Callable[[], UnitOfWork]
 def _rewatch(row: RequestRow) -> None:
     """The watch follows a request while it is open and its clock runs."""
     row.watch_due = None if Status(row.status) in DEADLINE_STOPPED or row.clock_stopped else row.due
+
+
+def _utc(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 def _alert(r: DeadlineAlertRow) -> Alert:

@@ -41,6 +41,10 @@ class RequestRow(SQLModel, table=True):
     # What the deadline watch looks at: ``due`` while the request is open and its clock runs,
     # NULL otherwise, so a sweep reads only the open requests near their date.
     watch_due: date | None = Field(default=None, index=True)
+    # When the request reached closed, denied or withdrawn (the retention clock's start), and
+    # when its data key was destroyed (crypto-shredding).
+    finished_at: datetime | None = None
+    shredded_at: datetime | None = None
     linked_to: str | None = Field(default=None, max_length=32)
     flow_run_id: str | None = Field(default=None, max_length=64)
     version: int = 1
@@ -215,3 +219,20 @@ class DeadlineAlertRow(SQLModel, table=True):
     delivered_at: datetime | None = Field(default=None, index=True)
     attempts: int = 0
     last_error: str | None = Field(default=None, max_length=500)
+
+
+class AuditCheckpointRow(SQLModel, table=True):
+    """A signed tree head: the RFC 9162 Merkle root and the hash-chain head over the first
+    ``tree_size`` audit events, signed with the engine's Ed25519 key."""
+
+    __tablename__ = "audit_checkpoint"
+
+    id: int | None = Field(default=None, primary_key=True)
+    tree_size: int = Field(index=True)
+    root_hash: str = Field(max_length=64)
+    chain_head: str = Field(max_length=64)
+    signed_at: datetime
+    key_id: str = Field(max_length=80)
+    statement: str = Field(max_length=2000)
+    signature: str = Field(max_length=200)
+    archived_as: str | None = Field(default=None, max_length=300)

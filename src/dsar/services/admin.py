@@ -13,7 +13,7 @@ def _set(ctx: ServiceContext, request_id: str, on_hold: bool, reason: str) -> Pr
         r = uow.repo.get(request_id)
         changed, events = set_hold(r, on_hold, at=ctx.clock(), reason=reason)
         if events:
-            uow.repo.save_state(changed)
+            uow.repo.save_state(changed, events[0].at)
             record_events(uow.repo, events)
             uow.commit()
         return changed
@@ -35,7 +35,7 @@ def withdraw_request(ctx: ServiceContext, request_id: str, reason: str) -> Priva
     with ctx.uow() as uow:
         r = uow.repo.get(request_id)
         changed, events = apply_move(r, Move.WITHDRAW, at=ctx.clock(), reason=text)
-        uow.repo.save_state(changed)
+        uow.repo.save_state(changed, events[0].at)
         record_events(uow.repo, events)
         uow.commit()
         return changed

@@ -71,3 +71,11 @@ class Notifier(ABC):
     @abstractmethod
     def notify(self, notice: Notice) -> None:
         """Deliver the notice or raise :class:`NotificationFailed`."""
+
+
+class CheckpointArchive(ABC):
+    """Where signed checkpoints are also written so history cannot be rewritten (write-once)."""
+
+    @abstractmethod
+    def put(self, name: str, document: bytes) -> str:
+        """Store the document; return where it went (e.g. ``s3://bucket/key?versionId=...``)."""

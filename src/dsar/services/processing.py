@@ -51,7 +51,7 @@ class VerificationState:
 
 def _move(repo: Repository, r: PrivacyRequest, move: Move, ctx: ServiceContext, reason: str = "") -> PrivacyRequest:
     changed, events = apply_move(r, move, at=ctx.clock(), reason=reason)
-    repo.save_state(changed)
+    repo.save_state(changed, events[0].at)
     record_events(repo, events)
     return changed
 
@@ -91,7 +91,7 @@ def start_verification(ctx: ServiceContext, request_id: str) -> Status:
         email = r.subject.primary_email
         if email is None:
             held, events = set_hold(r, True, at=now, reason="no email for a one-time code: verify by hand")
-            repo.save_state(held)
+            repo.save_state(held, events[0].at)
             record_events(repo, events)
             uow.commit()
             return held.status
@@ -236,7 +236,7 @@ def plan_request(ctx: ServiceContext, request_id: str) -> Status:
         )
         if unsupported:
             held, events = set_hold(r, True, at=ctx.clock(), reason=f"{need.value} not supported by: {', '.join(unsupported)}")
-            repo.save_state(held)
+            repo.save_state(held, events[0].at)
             record_events(repo, events)
             uow.commit()
             return held.status

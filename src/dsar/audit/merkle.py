@@ -1,0 +1,96 @@
+"""RFC 9162 (Certificate Transparency v2) Merkle tree hashing, inclusion proofs and their
+verification (pure, standard library).
+
+Leaves are the audit events' canonical bytes (:func:`dsar.audit.chain.leaf_bytes`): a leaf
+hashes as ``SHA-256(0x00 || leaf)``, an interior node as ``SHA-256(0x01 || left || right)``,
+and the tree over ``n`` leaves splits at the largest power of two below ``n`` (RFC 9162 2.1.1).
+A signed tree head over the first ``n`` events commits to every one of them; an inclusion proof
+shows one event is among them with ``log2(n)`` hashes (RFC 9162 2.1.3).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+EMPTY_ROOT = hashlib.sha256(b"").digest()
+
+
+def leaf_hash(leaf: bytes) -> bytes:
+    return hashlib.sha256(b"\x00" + leaf).digest()
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+class MerkleTree:
+    """All levels of the tree over the given leaf hashes. Pairing left to right and carrying an
+    odd last node up unchanged gives exactly RFC 9162's MTH for any size."""
+
+    def __init__(self, leaf_hashes: Sequence[bytes]) -> None:
+        self.size = len(leaf_hashes)
+        self._levels: list[list[bytes]] = [list(leaf_hashes)]
+        level = self._levels[0]
+        while len(level) > 1:
+            up = [node_hash(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+            if len(level) % 2:
+                up.append(level[-1])
+            self._levels.append(up)
+            level = up
+
+    @property
+    def root(self) -> bytes:
+        return self._levels[-1][0] if self.size else EMPTY_ROOT
+
+    def inclusion_proof(self, index: int) -> list[bytes]:
+        """The audit path of leaf ``index`` (RFC 9162 2.1.3.1), bottom-up."""
+        if not 0 <= index < self.size:
+            raise IndexError(f"leaf {index} is not in a tree of {self.size}")
+        path: list[bytes] = []
+        i = index
+        for level in self._levels[:-1]:
+            sibling = i ^ 1
+            if sibling < len(level):
+                path.append(level[sibling])
+            i //= 2
+        return path
+
+
+def root_of(leaf_hashes: Sequence[bytes]) -> bytes:
+    """RFC 9162 MTH without keeping the levels (a stack of at most log2(n) subtree roots)."""
+    stack: list[tuple[int, bytes]] = []  # (height, hash) of complete subtrees, left to right
+    for h in leaf_hashes:
+        height, node = 0, h
+        while stack and stack[-1][0] == height:
+            _, left = stack.pop()
+            node, height = node_hash(left, node), height + 1
+        stack.append((height, node))
+    if not stack:
+        return EMPTY_ROOT
+    _, node = stack.pop()
+    while stack:
+        _, left = stack.pop()
+        node = node_hash(left, node)
+    return node
+
+
+def verify_inclusion(leaf: bytes, index: int, tree_size: int, path: Sequence[bytes], root: bytes) -> bool:
+    """RFC 9162 2.1.3.2: does ``path`` prove the leaf hash ``leaf`` is at ``index`` in the tree
+    of ``tree_size`` leaves whose root is ``root``?"""
+    if not 0 <= index < tree_size:
+        return False
+    fn, sn, r = index, tree_size - 1, leaf
+    for p in path:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            r = node_hash(p, r)
+            while not fn & 1 and fn != 0:
+                fn >>= 1
+                sn >>= 1
+        else:
+            r = node_hash(r, p)
+        fn >>= 1
+        sn >>= 1
+    return sn == 0 and r == root

@@ -1,0 +1,252 @@
+"""Audit use cases: signed checkpoints, the auditor's evidence export, crypto-shredding.
+
+The log itself is appended by the repository (hash chain, payloads sealed under the request's
+key). Here the whole log is re-verified before anything is signed, an RFC 9162 Merkle tree is
+built over it, its head is signed (Ed25519) and, optionally, archived where it cannot be
+rewritten (an S3 bucket with Object Lock in compliance mode).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from dateutil.relativedelta import relativedelta
+
+from dsar.audit.bundle import LOG_ID, canonical, write_bundle
+from dsar.audit.chain import GENESIS, ChainedEvent, chain_hash, leaf_bytes
+from dsar.audit.merkle import MerkleTree, leaf_hash, root_of
+from dsar.crypto.signing import Signer
+from dsar.domain.errors import IntegrityError, InvalidInput
+from dsar.domain.request import DEADLINE_STOPPED
+from dsar.persistence.repository import SHREDDED, AuditAppend, CheckpointRecord, Repository
+from dsar.services.context import ServiceContext
+from dsar.services.ports import CheckpointArchive
+
+
+def _leaves(events: Iterable[ChainedEvent]) -> Iterable[tuple[ChainedEvent, bytes]]:
+    """Each event with its leaf hash, checking the chain on the way: nothing is signed over a
+    log that does not verify."""
+    prev, expected = GENESIS, 1
+    for e in events:
+        leaf = leaf_bytes(e.seq, e.request_id, e.kind, e.at, e.idempotency_key, e.details_enc)
+        if e.seq != expected or e.prev_hash != prev or chain_hash(prev, leaf) != e.hash:
+            raise IntegrityError(f"the audit log does not verify at event {min(e.seq, expected)}; nothing was signed")
+        yield e, leaf_hash(leaf)
+        prev, expected = e.hash, expected + 1
+
+
+def _statement(size: int, root: bytes, head: str, at: datetime, signer: Signer) -> dict[str, Any]:
+    return {
+        "log": LOG_ID,
+        "v": 1,
+        "tree_size": size,
+        "root_hash": root.hex(),
+        "chain_head": head,
+        "signed_at": at.isoformat(),
+        "key_id": signer.key_id,
+    }
+
+
+def sign_checkpoint(ctx: ServiceContext, signer: Signer, archive: CheckpointArchive | None = None) -> CheckpointRecord:
+    """Sign the current tree head (a no-op when nothing was appended since the last one)."""
+    with ctx.uow() as uow:
+        repo = uow.repo
+        size, head = repo.audit_head()
+        latest = repo.latest_checkpoint()
+        if latest is not None and latest.tree_size == size and latest.key_id == signer.key_id:
+            return latest
+        root = root_of([h for _, h in _leaves(repo.iter_chain(1, size))])
+        record = _store_checkpoint(repo, signer, archive, size, root, head, ctx.clock())
+        uow.commit()
+        return record
+
+
+def _store_checkpoint(
+    repo: Repository, signer: Signer, archive: CheckpointArchive | None, size: int, root: bytes, head: str, at: datetime
+) -> CheckpointRecord:
+    statement = _statement(size, root, head, at, signer)
+    signature = base64.b64encode(signer.sign(canonical(statement))).decode()
+    archived = None
+    if archive is not None:
+        doc = canonical({"statement": statement, "signature": signature, "public_key": signer.public_pem.decode()})
+        archived = archive.put(f"checkpoints/{size:012d}-{root.hex()[:16]}.json", doc)
+    record = CheckpointRecord(size, root.hex(), head, at, signer.key_id, canonical(statement).decode(), signature, archived)
+    repo.add_checkpoint(record)
+    return record
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    path: Path
+    events: int
+    requests: list[str]
+    tree_size: int
+    key_id: str
+
+
+def export_evidence(
+    ctx: ServiceContext,
+    signer: Signer,
+    out: Path,
+    *,
+    reference: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    archive: CheckpointArchive | None = None,
+) -> ExportResult:
+    """Write the evidence bundle for one request or a period, under a fresh signed checkpoint."""
+    if reference is None and since is None and until is None:
+        raise InvalidInput("say what to export", ["selection: --request REF, or --since and/or --until"])
+    if reference is not None and (since is not None or until is not None):
+        raise InvalidInput("export one request or one period, not both", ["selection: --request or --since/--until"])
+    if since is not None and until is not None and until <= since:
+        raise InvalidInput("the period is empty", ["until: must be after since"])
+    with ctx.uow() as uow:
+        repo = uow.repo
+        request_ids = [repo.get_by_reference(reference).id] if reference is not None else None
+        size, head = repo.audit_head()
+        wanted = set(repo.event_seqs(request_ids, since, until, size))
+        hashes: list[bytes] = []
+        chosen: list[ChainedEvent] = []
+        for e, h in _leaves(repo.iter_chain(1, size)):
+            hashes.append(h)
+            if e.seq in wanted:
+                chosen.append(e)
+        tree = MerkleTree(hashes)
+        now = ctx.clock()
+        cp = _store_checkpoint(repo, signer, archive, size, tree.root, head, now)
+        refs = repo.references({e.request_id for e in chosen})
+        events = [
+            {
+                "seq": e.seq,
+                "request_id": e.request_id,
+                "reference": refs.get(e.request_id, "?"),
+                "kind": e.kind,
+                "at": e.at.isoformat(),
+                "idempotency_key": e.idempotency_key,
+                "sealed": base64.b64encode(e.details_enc).decode(),
+                "details": repo.event_details(e.seq, e.request_id, e.kind, e.details_enc),
+                "prev_hash": e.prev_hash,
+                "hash": e.hash,
+                "proof": [p.hex() for p in tree.inclusion_proof(e.seq - 1)],
+            }
+            for e in chosen
+        ]
+        summary = _summary(repo, ctx, events, reference, since, until, cp)
+        selection = {"request": reference, "since": since.isoformat() if since else None, "until": until.isoformat() if until else None}
+        write_bundle(
+            out,
+            signer=signer,
+            checkpoint={"statement": _json_statement(cp), "signature": cp.signature},
+            events=events,
+            summary_md=summary,
+            selection=selection,
+            created_at=now.isoformat(),
+        )
+        ids = sorted({e.request_id for e in chosen})
+        # The export is recorded on each request it covers; a shredded request has no key left
+        # to seal an event with, so its exports are not recorded (docs/audit.md).
+        shredded = repo.shredded(set(ids))
+        repo.append_audit_many(
+            [
+                AuditAppend(
+                    rid,
+                    "EvidenceExported",
+                    now,
+                    {"tree_size": size, "events": len(events), "key_id": signer.key_id},
+                    f"{rid}:exported:{now.isoformat()}",
+                )
+                for rid in ids
+                if rid not in shredded
+            ]
+        )
+        uow.commit()
+    return ExportResult(out, len(events), [refs[i] for i in ids], size, signer.key_id)
+
+
+def _json_statement(cp: CheckpointRecord) -> dict[str, Any]:
+    doc = json.loads(cp.statement)
+    assert isinstance(doc, dict)
+    return doc
+
+
+def _summary(
+    repo: Repository,
+    ctx: ServiceContext,
+    events: Sequence[dict[str, Any]],
+    reference: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    cp: CheckpointRecord,
+) -> str:
+    what = f"request {reference}" if reference else f"events from {since or 'the start'} until {until or 'now'}"
+    out = [
+        f"# Evidence: {what}",
+        "",
+        f"{len(events)} audit event(s), each proven to be in the signed tree of {cp.tree_size} events "
+        f"(root `{cp.root_hash}`, signed {cp.signed_at.isoformat()} by `{cp.key_id}`).",
+        "",
+    ]
+    by_request: dict[str, list[dict[str, Any]]] = {}
+    for e in events:
+        by_request.setdefault(e["request_id"], []).append(e)
+    tz = ctx.policy.timezone
+    for rid, evs in by_request.items():
+        r = repo.get(rid)
+        d = repo.deadline(rid)
+        finished = next(
+            (e for e in reversed(evs) if e["kind"] == "StatusChanged" and e["details"].get("to") in {s.value for s in DEADLINE_STOPPED}),
+            None,
+        )
+        if finished is not None:
+            on = datetime.fromisoformat(finished["at"]).astimezone(tz).date()
+            verdict = f"answered on {on}: deadline {'met' if on <= d.due else 'MISSED'}"
+        elif r.status in DEADLINE_STOPPED:
+            verdict = f"{r.status.value} (the closing event is outside this selection)"
+        else:
+            verdict = "still open" + (f"; {'past due' if ctx.clock().astimezone(tz).date() > d.due else 'within the deadline'}")
+        out += [
+            f"## {r.reference}: {r.type.value} under {r.regime} ({r.country}{'-' + r.subdivision if r.subdivision else ''})",
+            "",
+            f"- Received {r.received_at.isoformat()}; status {r.status.value}"
+            + (" (personal data shredded)" if r.subject.name == SHREDDED else ""),
+            f"- Due {d.due}" + (f" (statutory {d.statutory_due}, extended)" if d.extended else "") + f"; {verdict}",
+        ]
+        decisions = [e for e in evs if e["kind"] in ("SignOffRecorded", "DeadlineExtended")]
+        for e in decisions:
+            det = e["details"]
+            who = det.get("approver") or det.get("by") or "?"
+            out.append(f"- Decision: {e['kind']} {det.get('decision', '')} by {who} on {e['at'][:10]}".replace("  ", " "))
+        for e in (e for e in evs if e["kind"] == "SystemExported"):
+            det = e["details"]
+            out.append(f"- System {det.get('system')}: exported {det.get('records')} record(s) on {e['at'][:10]}")
+        out += ["", "| seq | at | event |", "|---|---|---|"]
+        out += [f"| {e['seq']} | {e['at'][:19]} | {e['kind']} |" for e in evs]
+        out.append("")
+    return "\n".join(out)
+
+
+# --- crypto-shredding -----------------------------------------------------------------------
+
+
+def shred_expired(ctx: ServiceContext, retention_months: int) -> list[str]:
+    """Destroy the data keys of requests finished more than ``retention_months`` ago. Their
+    personal data and event payloads become unreadable; the log still verifies."""
+    now = ctx.clock()
+    cutoff = now - relativedelta(months=retention_months)
+    with ctx.uow() as uow:
+        candidates = uow.repo.shred_candidates(cutoff)
+    done: list[str] = []
+    for rid, ref in candidates:
+        with ctx.uow() as uow:
+            uow.repo.append_audit(rid, "KeyShredded", now, {"retention_months": retention_months}, idempotency_key=f"{rid}:shredded")
+            uow.repo.shred(rid, now)
+            uow.commit()
+        done.append(ref)
+    return done

@@ -1,0 +1,228 @@
+"""Signed checkpoints, the auditor's evidence bundle and its offline verification, and
+crypto-shredding, on SQLite and PostgreSQL. Every tamper case must be caught and named."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import text
+
+from dsar.app import App, build_signer
+from dsar.audit.bundle import read_member, rewrite_member, verify_bundle
+from dsar.crypto.signing import Signer
+from dsar.domain.errors import IntegrityError, InvalidInput
+from dsar.services import audit
+from dsar.services.admin import withdraw_request
+from dsar.services.context import ServiceContext
+from dsar.services.deadlines import extend_request
+from dsar.services.intake import log_request
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.at = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        self.at += timedelta(seconds=1)
+        return self.at
+
+
+@pytest.fixture
+def ctx(engine_app: App) -> ServiceContext:
+    return dataclasses.replace(engine_app.ctx, clock=Clock())
+
+
+def log(ctx: ServiceContext, name: str, email: str) -> Any:
+    raw = {"type": "access", "regime": "gdpr", "country": "DE", "subject": {"name": name, "emails": [email]}}
+    return log_request(ctx, raw | {"received_at": ctx.clock().isoformat()}).request
+
+
+@pytest.fixture
+def history(ctx: ServiceContext) -> dict[str, Any]:
+    """Three requests with a few events each, interleaved in the log."""
+    a = log(ctx, "Jane Doe", "jane.doe@example.com")
+    b = log(ctx, "Max Mustermann", "max.mustermann@example.de")
+    extend_request(ctx, a.id, "ten years of orders", "Lena Legal")
+    c = log(ctx, "Lee Chan", "lee.chan@example.com")
+    withdraw_request(ctx, b.id, "withdrew by phone")
+    return {"a": a, "b": b, "c": c}
+
+
+@pytest.fixture
+def signer(engine_app: App) -> Signer:
+    return build_signer(engine_app)
+
+
+def export(ctx: ServiceContext, signer: Signer, tmp_path: Path, **sel: Any) -> Path:
+    out = tmp_path / "bundle.zip"
+    audit.export_evidence(ctx, signer, out, **sel)
+    return out
+
+
+def lines(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(x) for x in read_member(path, "events.jsonl").decode().splitlines()]
+
+
+def put_lines(path: Path, events: list[dict[str, Any]]) -> None:
+    data = "".join(json.dumps(e, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n" for e in events)
+    rewrite_member(path, "events.jsonl", data.encode())
+
+
+def test_a_request_bundle_verifies_and_reads_like_the_story(
+    ctx: ServiceContext, signer: Signer, history: dict[str, Any], tmp_path: Path
+) -> None:
+    a = history["a"]
+    path = export(ctx, signer, tmp_path, reference=a.reference)
+    verdict = verify_bundle(path, signer.public_pem)
+    assert verdict.ok, verdict.message
+    events = lines(path)
+    assert {e["reference"] for e in events} == {a.reference}
+    kinds = [e["kind"] for e in events]
+    assert kinds[0] == "RequestLogged" and "DeadlineExtended" in kinds
+    extended = next(e for e in events if e["kind"] == "DeadlineExtended")
+    assert extended["details"]["reason"] == "ten years of orders"  # readable for the auditor
+    summary = read_member(path, "summary.md").decode()
+    assert a.reference in summary and "extended" in summary and "Lena Legal" in summary
+    assert history["b"].reference not in summary
+    # the export itself is on the record
+    with ctx.uow() as uow:
+        assert uow.repo.audit_events(a.id)[-1].kind == "EvidenceExported"
+
+
+def test_a_period_bundle_holds_every_event_of_the_period(
+    ctx: ServiceContext, signer: Signer, history: dict[str, Any], tmp_path: Path
+) -> None:
+    with ctx.uow() as uow:
+        all_events = [e.seq for e in uow.repo.iter_chain()]
+    path = export(ctx, signer, tmp_path, since=datetime(2026, 3, 1, tzinfo=UTC), until=datetime(2026, 3, 3, tzinfo=UTC))
+    assert verify_bundle(path).ok
+    assert [e["seq"] for e in lines(path)] == all_events
+
+
+def tamper_cases() -> dict[str, Any]:
+    def flip_sealed(es: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        sealed = bytearray(base64.b64decode(es[1]["sealed"]))
+        sealed[5] ^= 0x01
+        es[1]["sealed"] = base64.b64encode(bytes(sealed)).decode()
+        return es
+
+    def edit_details(es: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        es[2]["details"] = {**es[2]["details"], "reason": "nothing to see"}
+        return es
+
+    return {
+        "flipped byte": (flip_sealed, 1, "altered"),
+        "edited details": (edit_details, 2, "altered"),
+        "dropped": (lambda es: es[:1] + es[2:], 1, "removed"),
+        "truncated": (lambda es: es[:-1], -1, "removed"),
+        "reordered": (lambda es: [es[0], es[2], es[1], *es[3:]], 2, "out of order"),
+        "inserted": (lambda es: [*es[:2], {**es[1], "seq": 999}, *es[2:]], None, "inserted"),
+    }
+
+
+@pytest.mark.parametrize("case", list(tamper_cases()))
+def test_every_tamper_case_is_caught_and_names_the_event(
+    ctx: ServiceContext, signer: Signer, history: dict[str, Any], tmp_path: Path, case: str
+) -> None:
+    fn, index, words = tamper_cases()[case]
+    path = export(ctx, signer, tmp_path, reference=history["a"].reference)
+    original = lines(path)
+    assert len(original) >= 4
+    put_lines(path, fn([dict(e) for e in original]))
+    verdict = verify_bundle(path, signer.public_pem)
+    assert not verdict.ok
+    assert words in verdict.message
+    expected_seq = 999 if index is None else original[index]["seq"]
+    assert verdict.bad_seq == expected_seq
+    assert f"event {expected_seq}" in verdict.message
+
+
+def test_a_swapped_checkpoint_is_caught(ctx: ServiceContext, signer: Signer, history: dict[str, Any], tmp_path: Path) -> None:
+    first = export(ctx, signer, tmp_path, reference=history["a"].reference)
+    log(ctx, "New Person", "new@example.com")  # the log grows: a later, validly signed checkpoint
+    later = tmp_path / "later.zip"
+    audit.export_evidence(ctx, signer, later, reference=history["c"].reference)
+    rewrite_member(first, "checkpoint.json", read_member(later, "checkpoint.json"))
+    verdict = verify_bundle(first, signer.public_pem)
+    assert not verdict.ok and "swapped" in verdict.message
+
+
+def test_a_wrong_public_key_is_caught(ctx: ServiceContext, signer: Signer, history: dict[str, Any], tmp_path: Path) -> None:
+    path = export(ctx, signer, tmp_path, reference=history["a"].reference)
+    other = (
+        Ed25519PrivateKey.generate().public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    # an impostor's key in the bundle: the signatures no longer match
+    rewrite_member(path, "public_key.pem", other)
+    verdict = verify_bundle(path)
+    assert not verdict.ok and "signature does not match" in verdict.message
+    # the right key in the bundle, but the auditor pins another
+    fresh = export(ctx, signer, tmp_path / "fresh", reference=history["a"].reference)
+    verdict = verify_bundle(fresh, other)
+    assert not verdict.ok and "not by the trusted key" in verdict.message
+
+
+def test_a_corrupted_bundle_is_an_error_not_a_crash(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.zip"
+    junk.write_bytes(b"PK\x03\x04 not really a zip")
+    verdict = verify_bundle(junk)
+    assert not verdict.ok and "not a readable zip" in verdict.message
+    assert not verify_bundle(tmp_path / "missing.zip").ok
+
+
+def test_nothing_is_signed_over_a_log_that_does_not_verify(
+    engine_app: App, ctx: ServiceContext, signer: Signer, history: dict[str, Any]
+) -> None:
+    with engine_app.engine.begin() as c:
+        c.execute(text("UPDATE audit_event SET kind = 'Nothing' WHERE seq = 3"))
+    with pytest.raises(IntegrityError, match="event 3"):
+        audit.sign_checkpoint(ctx, signer)
+    with ctx.uow() as uow:
+        assert uow.repo.latest_checkpoint() is None
+
+
+def test_checkpoints_are_signed_once_per_head(ctx: ServiceContext, signer: Signer, history: dict[str, Any]) -> None:
+    first = audit.sign_checkpoint(ctx, signer)
+    assert audit.sign_checkpoint(ctx, signer) == first
+    log(ctx, "New Person", "new@example.com")
+    second = audit.sign_checkpoint(ctx, signer)
+    assert second.tree_size > first.tree_size and second.root_hash != first.root_hash
+
+
+def test_export_refuses_an_unclear_selection(ctx: ServiceContext, signer: Signer, tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput):
+        audit.export_evidence(ctx, signer, tmp_path / "x.zip")
+    with pytest.raises(InvalidInput):
+        audit.export_evidence(
+            ctx, signer, tmp_path / "x.zip", since=datetime(2026, 3, 2, tzinfo=UTC), until=datetime(2026, 3, 1, tzinfo=UTC)
+        )
+    assert not (tmp_path / "x.zip").exists()
+
+
+def test_shredding_after_retention_keeps_the_log_verifiable(
+    engine_app: App, ctx: ServiceContext, signer: Signer, history: dict[str, Any], tmp_path: Path
+) -> None:
+    b = history["b"]  # withdrawn on 2 Mar 2026
+    assert audit.shred_expired(ctx, 24) == []
+    later = dataclasses.replace(ctx, clock=lambda: datetime(2028, 3, 3, tzinfo=UTC))
+    assert audit.shred_expired(later, 24) == [b.reference]
+    assert audit.shred_expired(later, 24) == []
+    with ctx.uow() as uow:
+        events = uow.repo.audit_events(b.id)
+        shell = uow.repo.get(b.id)
+    assert all(e.details == {"shredded": True} for e in events)
+    assert shell.subject.name == "[shredded]" and shell.subject.emails == ()
+    with engine_app.engine.connect() as c:
+        assert c.execute(text("SELECT count(*) FROM request_key WHERE request_id = :r"), {"r": b.id}).scalar_one() == 0
+    path = export(ctx, signer, tmp_path, reference=b.reference)
+    assert verify_bundle(path, signer.public_pem).ok
+    assert {e["kind"] for e in lines(path)} >= {"RequestLogged", "KeyShredded"}
+    assert "Max" not in read_member(path, "events.jsonl").decode()

@@ -1,0 +1,75 @@
+"""RFC 9162 Merkle tree: roots against the recursive definition, inclusion proofs, tampering."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dsar.audit.merkle import EMPTY_ROOT, MerkleTree, leaf_hash, node_hash, root_of, verify_inclusion
+
+
+def mth(leaves: list[bytes]) -> bytes:
+    """RFC 9162 2.1.1, literally."""
+    n = len(leaves)
+    if n == 0:
+        return hashlib.sha256(b"").digest()
+    if n == 1:
+        return leaf_hash(leaves[0])
+    k = 1
+    while k * 2 < n:
+        k *= 2
+    return node_hash(mth(leaves[:k]), mth(leaves[k:]))
+
+
+def leaves(n: int) -> list[bytes]:
+    return [f"event-{i}".encode() for i in range(n)]
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 31, 100])
+def test_roots_match_the_rfc_definition(n: int) -> None:
+    data = leaves(n)
+    hashes = [leaf_hash(d) for d in data]
+    assert MerkleTree(hashes).root == mth(data) == root_of(hashes)
+
+
+def test_the_empty_tree_hashes_the_empty_string() -> None:
+    assert root_of([]) == EMPTY_ROOT == hashlib.sha256(b"").digest()
+
+
+def test_a_known_vector() -> None:
+    # two leaves "a", "b": SHA-256(0x01 || SHA-256(0x00 a) || SHA-256(0x00 b))
+    expected = hashlib.sha256(b"\x01" + hashlib.sha256(b"\x00a").digest() + hashlib.sha256(b"\x00b").digest()).hexdigest()
+    assert root_of([leaf_hash(b"a"), leaf_hash(b"b")]).hex() == expected
+
+
+@settings(max_examples=150, deadline=None)
+@given(n=st.integers(1, 300), data=st.data())
+def test_every_inclusion_proof_verifies_and_no_other_position_does(n: int, data: st.DataObject) -> None:
+    hashes = [leaf_hash(d) for d in leaves(n)]
+    tree = MerkleTree(hashes)
+    i = data.draw(st.integers(0, n - 1))
+    path = tree.inclusion_proof(i)
+    assert len(path) <= max(1, n - 1).bit_length()
+    assert verify_inclusion(hashes[i], i, n, path, tree.root)
+    if n > 1:
+        j = data.draw(st.integers(0, n - 1).filter(lambda j: j != i))
+        assert not verify_inclusion(hashes[i], j, n, path, tree.root)
+        assert not verify_inclusion(hashes[j], i, n, path, tree.root)
+
+
+def test_tampering_with_proof_root_or_size_fails() -> None:
+    hashes = [leaf_hash(d) for d in leaves(13)]
+    tree = MerkleTree(hashes)
+    path = tree.inclusion_proof(6)
+    assert verify_inclusion(hashes[6], 6, 13, path, tree.root)
+    flipped = bytearray(path[1])
+    flipped[0] ^= 1
+    assert not verify_inclusion(hashes[6], 6, 13, [path[0], bytes(flipped), *path[2:]], tree.root)
+    assert not verify_inclusion(hashes[6], 6, 13, path[:-1], tree.root)
+    assert not verify_inclusion(hashes[6], 6, 13, path, root_of(hashes[:12]))
+    assert not verify_inclusion(hashes[6], 13, 13, path, tree.root)
+    with pytest.raises(IndexError):
+        tree.inclusion_proof(13)
