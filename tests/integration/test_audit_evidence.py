@@ -226,3 +226,17 @@ def test_shredding_after_retention_keeps_the_log_verifiable(
     assert verify_bundle(path, signer.public_pem).ok
     assert {e["kind"] for e in lines(path)} >= {"RequestLogged", "KeyShredded"}
     assert "Max" not in read_member(path, "events.jsonl").decode()
+
+
+def test_a_large_selection_carries_all_leaves_instead_of_proofs(
+    ctx: ServiceContext, signer: Signer, history: dict[str, Any], tmp_path: Path
+) -> None:
+    out = tmp_path / "big.zip"
+    audit.export_evidence(ctx, signer, out, since=datetime(2026, 3, 1, tzinfo=UTC), proof_limit=0)
+    assert all("proof" not in e for e in lines(out))
+    assert verify_bundle(out, signer.public_pem).ok
+    leaves = bytearray(read_member(out, "leaves.bin"))
+    leaves[40] ^= 0x01
+    rewrite_member(out, "leaves.bin", bytes(leaves))
+    verdict = verify_bundle(out, signer.public_pem)
+    assert not verdict.ok and "leaves.bin" in verdict.message

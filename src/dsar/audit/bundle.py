@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from dsar.audit.chain import chain_hash, leaf_bytes_iso
-from dsar.audit.merkle import leaf_hash, verify_inclusion
+from dsar.audit.merkle import leaf_hash, root_of, verify_inclusion
 from dsar.crypto.signing import Signer, key_id_of, load_public_pem, public_raw, verify_signature
 
 FORMAT = "dsar-evidence/1"
@@ -53,8 +53,13 @@ def write_bundle(
     summary_md: str,
     selection: dict[str, Any],
     created_at: str,
+    leaves: bytes | None = None,
 ) -> dict[str, Any]:
-    """Write the bundle atomically (temporary file, then rename); return its manifest."""
+    """Write the bundle atomically (temporary file, then rename); return its manifest.
+
+    ``leaves``: every leaf hash of the signed tree, concatenated. Given for large selections,
+    where recomputing the root once is cheaper than a proof per event; events then carry no
+    ``proof``."""
     lines = [canonical(e) for e in events]
     files = {
         "checkpoint.json": canonical(checkpoint),
@@ -63,6 +68,8 @@ def write_bundle(
         "summary.md": summary_md.encode(),
         "README.txt": README.encode(),
     }
+    if leaves is not None:
+        files["leaves.bin"] = leaves
     manifest = {
         "format": FORMAT,
         "created_at": created_at,
@@ -78,7 +85,18 @@ def write_bundle(
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".part")
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as z:
-        for name in ("manifest.json", "manifest.sig", "checkpoint.json", "public_key.pem", "events.jsonl", "summary.md", "README.txt"):
+        for name in (
+            "manifest.json",
+            "manifest.sig",
+            "checkpoint.json",
+            "public_key.pem",
+            "events.jsonl",
+            "summary.md",
+            "README.txt",
+            "leaves.bin",
+        ):
+            if name not in files:
+                continue
             info = zipfile.ZipInfo(name, date_time=(2000, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED
             z.writestr(info, files[name])
@@ -117,6 +135,8 @@ def _verify(path: Path, trusted_public_pem: bytes | None) -> Verdict:
             if missing:
                 raise _Bad(f"bundle is incomplete: {', '.join(missing)} missing")
             files = {n: z.read(n) for n in REQUIRED}
+            if "leaves.bin" in names:
+                files["leaves.bin"] = z.read("leaves.bin")
     except (OSError, zipfile.BadZipFile, zipfile.LargeZipFile) as exc:
         raise _Bad(f"bundle is not a readable zip file ({type(exc).__name__})") from None
 
@@ -164,6 +184,13 @@ def _verify(path: Path, trusted_public_pem: bytes | None) -> Verdict:
 
     root = bytes.fromhex(statement["root_hash"])
     size = int(statement["tree_size"])
+    all_leaves: bytes | None = None
+    if "leaves.bin" in manifest.get("files", {}):
+        if "leaves.bin" not in files:
+            raise _Bad("leaves.bin is listed in the manifest but missing")
+        all_leaves = files["leaves.bin"]
+        if len(all_leaves) != 32 * size or root_of([all_leaves[i : i + 32] for i in range(0, len(all_leaves), 32)]) != root:
+            raise _Bad("leaves.bin does not hash to the signed root (altered, or the checkpoint was swapped)")
     expected: list[list[Any]] = manifest.get("events", [])
     expected_seqs = [int(s) for s, _ in expected]
     position = {s: i for i, s in enumerate(expected_seqs)}
@@ -191,22 +218,26 @@ def _verify(path: Path, trusted_public_pem: bytes | None) -> Verdict:
             raise _Bad(f"event {seq} is out of order" + (f": event {want} belongs here" if want is not None else ""), seq)
         if sha256_hex(line.encode()) != expected[i][1]:
             raise _Bad(f"event {seq} was altered (its line differs from the signed manifest)", seq)
-        _check_event(e, size, root, previous)
+        _check_event(e, size, root, previous, all_leaves)
         previous = e
     if len(lines) < len(expected_seqs):
         raise _Bad(f"event {expected_seqs[len(lines)]} was removed (the bundle is truncated)", expected_seqs[len(lines)])
     return Verdict(True, f"intact: {len(lines)} event(s) in a signed tree of {size}; key {key_id}", len(lines), None, key_id)
 
 
-def _check_event(e: dict[str, Any], size: int, root: bytes, previous: dict[str, Any] | None) -> None:
+def _check_event(e: dict[str, Any], size: int, root: bytes, previous: dict[str, Any] | None, all_leaves: bytes | None) -> None:
     seq = int(e["seq"])
     try:
         sealed = base64.b64decode(e["sealed"], validate=True)
         leaf = leaf_bytes_iso(seq, e["request_id"], e["kind"], e["at"], e["idempotency_key"], sealed)
-        proof = [bytes.fromhex(p) for p in e["proof"]]
+        proof = [bytes.fromhex(p) for p in e.get("proof", [])]
     except (KeyError, ValueError, TypeError):
         raise _Bad(f"event {seq} is malformed", seq) from None
-    if not verify_inclusion(leaf_hash(leaf), seq - 1, size, proof, root):
+    if all_leaves is not None:
+        inside = 0 < seq <= size and all_leaves[(seq - 1) * 32 : seq * 32] == leaf_hash(leaf)
+    else:
+        inside = verify_inclusion(leaf_hash(leaf), seq - 1, size, proof, root)
+    if not inside:
         raise _Bad(f"event {seq} is not in the signed tree (altered, or the checkpoint was swapped)", seq)
     if chain_hash(e["prev_hash"], leaf) != e["hash"]:
         raise _Bad(f"event {seq}: its hash-chain link does not match its content", seq)
