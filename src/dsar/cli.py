@@ -773,7 +773,9 @@ def serve() -> None:
 
     from flows.deployments import deployments
 
-    err.print(f"Serving process-request and deadline-watch against {server.api_url}; UI at {server.ui_url}")
+    err.print(
+        f"Serving process-request, deadline-watch, export-evidence and audit-maintenance against {server.api_url}; UI at {server.ui_url}"
+    )
     try:
         prefect_serve(*deployments(settings), print_starting_message=False)
     finally:

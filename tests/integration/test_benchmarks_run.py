@@ -32,3 +32,28 @@ def test_the_deadline_sweep_benchmark_runs_and_reports(tmp_path: object) -> None
     assert "USING INDEX ix_privacy_request_watch_due" in out  # the sweep is an index range scan
     assert "steady-state sweep over 3,000 requests" in out
     assert "alerts raised" in out
+
+
+def test_the_audit_benchmark_runs_and_reports(tmp_path: object) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "audit.py"),
+            "--events",
+            "3000",
+            "--requests",
+            "50",
+            "--single",
+            "100",
+            "--home",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "verify the hash chain" in result.stdout
+    assert "offline verify of the bundle" in result.stdout
+    assert "intact: 3000 event(s)" in result.stdout

@@ -215,3 +215,24 @@ def test_hold_release_and_withdraw(env: dict[str, str]) -> None:
     assert code == 1 and "cannot withdraw from withdrawn" in err
     kinds = [e["kind"] for e in json.loads(run(env, "request", "events", ref, "--json")[1])]
     assert kinds.count("HoldChanged") == 2 and kinds[-1] == "StatusChanged"
+
+
+def test_audit_export_and_verify_exit_codes(env: dict[str, str], tmp_path: Path) -> None:
+    from dsar.audit.bundle import read_member, rewrite_member
+
+    code, out, _ = run(env, *NEW, "--no-start", "--json")
+    ref = json.loads(out)["reference"]
+    bundle = tmp_path / "ev.zip"
+    code, out, _ = run(env, "audit", "export", "--request", ref, "--out", str(bundle), "--json")
+    assert code == 0 and json.loads(out)["requests"] == [ref]
+    code, out, _ = run(env, "audit", "verify", str(bundle))
+    assert code == 0 and "intact" in out
+    events = read_member(bundle, "events.jsonl").decode().splitlines()
+    rewrite_member(bundle, "events.jsonl", ("\n".join(events[1:]) + "\n").encode())
+    code, out, err = run(env, "audit", "verify", str(bundle), "--json")
+    assert code == 1
+    assert json.loads(out)["bad_seq"] == json.loads(events[0])["seq"]
+    code, _, err = run(env, "audit", "export", "--out", str(tmp_path / "none.zip"))
+    assert code == 2 and "selection" in err
+    code, _, err = run(env, "audit", "export", "--since", "last week", "--out", str(tmp_path / "none.zip"))
+    assert code == 2 and "must be a date" in err

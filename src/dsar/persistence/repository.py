@@ -371,6 +371,11 @@ class Repository:
     def get(self, request_id: str) -> PrivacyRequest:
         return self._to_domain(self._row(request_id))
 
+    def facts(self, request_id: str) -> tuple[PrivacyRequest, bool]:
+        """The request without its personal data (nothing is decrypted), and whether it was shredded."""
+        row = self._row(request_id)
+        return self._shell(row), row.shredded_at is not None
+
     def get_by_reference(self, reference: str) -> PrivacyRequest:
         row = self._s.exec(select(RequestRow).where(RequestRow.reference == reference)).first()
         if row is None:

@@ -24,7 +24,7 @@ from dsar.audit.merkle import MerkleTree, leaf_hash, root_of
 from dsar.crypto.signing import Signer
 from dsar.domain.errors import IntegrityError, InvalidInput
 from dsar.domain.request import DEADLINE_STOPPED
-from dsar.persistence.repository import SHREDDED, AuditAppend, CheckpointRecord, Repository
+from dsar.persistence.repository import AuditAppend, CheckpointRecord, Repository
 from dsar.services.context import ServiceContext
 from dsar.services.ports import CheckpointArchive
 
@@ -207,7 +207,7 @@ def _summary(
         by_request.setdefault(e["request_id"], []).append(e)
     tz = ctx.policy.timezone
     for rid, evs in by_request.items():
-        r = repo.get(rid)
+        r, shredded = repo.facts(rid)  # no personal data in the summary: nothing is decrypted
         d = repo.deadline(rid)
         finished = next(
             (e for e in reversed(evs) if e["kind"] == "StatusChanged" and e["details"].get("to") in {s.value for s in DEADLINE_STOPPED}),
@@ -223,8 +223,7 @@ def _summary(
         out += [
             f"## {r.reference}: {r.type.value} under {r.regime} ({r.country}{'-' + r.subdivision if r.subdivision else ''})",
             "",
-            f"- Received {r.received_at.isoformat()}; status {r.status.value}"
-            + (" (personal data shredded)" if r.subject.name == SHREDDED else ""),
+            f"- Received {r.received_at.isoformat()}; status {r.status.value}" + (" (personal data shredded)" if shredded else ""),
             f"- Due {d.due}" + (f" (statutory {d.statutory_due}, extended)" if d.extended else "") + f"; {verdict}",
         ]
         decisions = [e for e in evs if e["kind"] in ("SignOffRecorded", "DeadlineExtended")]
