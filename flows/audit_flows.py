@@ -15,7 +15,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_link_artifact, create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from dsar.app import build_signer
+from dsar.app import build_checkpoint_archive, build_signer
 from dsar.domain.errors import InvalidInput
 from dsar.domain.request import parse_reference
 from dsar.services import audit as svc
@@ -72,7 +72,7 @@ def export_evidence(reference: str | None = None, since: str | None = None, unti
 @task(cache_policy=NO_CACHE, persist_result=False)
 def checkpoint() -> int:
     engine = app()
-    return svc.sign_checkpoint(engine.ctx, build_signer(engine)).tree_size
+    return svc.sign_checkpoint(engine.ctx, build_signer(engine), build_checkpoint_archive(engine)).tree_size
 
 
 @task(cache_policy=NO_CACHE, persist_result=False)

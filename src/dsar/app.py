@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 
 from dsar.connectors.datamap import load_data_map
 from dsar.connectors.registry import DataMapConnectorFactory
-from dsar.crypto import BlindIndex, LocalKeyProvider
+from dsar.crypto import BlindIndex, KeyProvider, KmsKeyProvider, LocalKeyProvider
 from dsar.crypto.signing import Signer
 from dsar.domain.errors import ConfigurationError
 from dsar.letters.outbox import FolderOutbox
@@ -17,7 +17,7 @@ from dsar.letters.render import LetterRenderer
 from dsar.persistence.database import make_engine, migrate
 from dsar.persistence.repository import UnitOfWork
 from dsar.services.context import Policy, ServiceContext
-from dsar.services.ports import Notifier
+from dsar.services.ports import CheckpointArchive, Notifier
 from dsar.settings import Settings
 from dsar.storage.local import LocalObjectStore
 
@@ -34,7 +34,7 @@ class App:
 
 
 def build_app(settings: Settings, *, migrate_schema: bool = True) -> App:
-    keys = LocalKeyProvider.from_file(settings.effective_key_file)
+    keys = build_key_provider(settings)
     index = BlindIndex(keys.derive("blind-index"))
     engine = make_engine(settings.effective_database_url)
     if migrate_schema:
@@ -77,3 +77,29 @@ def build_notifier(app: App) -> Notifier:
 def build_signer(app: App) -> Signer:
     """The Ed25519 key that signs checkpoints and bundles (created on first use)."""
     return Signer.from_file(app.settings.effective_signing_key_file)
+
+
+def build_key_provider(settings: Settings) -> KeyProvider:
+    """AWS KMS when DSAR_KMS_KEY_ID is set (keys of an earlier local key ring still unwrap
+    through it until re-wrapped); otherwise the local key file, created on first run."""
+    if not settings.kms_key_id:
+        return LocalKeyProvider.from_file(settings.effective_key_file)
+    import boto3  # type: ignore[import-untyped]
+
+    legacy = LocalKeyProvider.from_file(settings.effective_key_file, create=False) if settings.effective_key_file.exists() else None
+    secret_file = settings.effective_key_file.with_name("kms-derivation.bin")
+    return KmsKeyProvider(boto3.client("kms"), settings.kms_key_id, secret_file, legacy)
+
+
+def build_checkpoint_archive(app: App) -> CheckpointArchive | None:
+    """The Object Lock bucket for checkpoints, when one is configured (checked on first use)."""
+    s = app.settings
+    if not s.checkpoint_bucket:
+        return None
+    import boto3
+
+    from dsar.storage.s3 import S3ObjectLockArchive
+
+    archive = S3ObjectLockArchive(boto3.client("s3"), s.checkpoint_bucket, s.checkpoint_retention_days, clock=app.ctx.clock)
+    archive.check()
+    return archive

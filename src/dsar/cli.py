@@ -644,7 +644,7 @@ def audit_export(
     as_json: JsonOpt = False,
 ) -> None:
     """Write a self-contained, signed evidence bundle that `dsar audit verify` checks offline."""
-    from dsar.app import build_signer
+    from dsar.app import build_checkpoint_archive, build_signer
     from dsar.services.audit import export_evidence
 
     settings = _settings()
@@ -658,6 +658,7 @@ def audit_export(
             reference=ref,
             since=_datetime_option(since, "--since", settings),
             until=_datetime_option(until, "--until", settings),
+            archive=build_checkpoint_archive(engine),
         )
     doc = {
         "path": str(result.path),
@@ -708,12 +709,12 @@ def audit_verify(
 @audit_app.command("checkpoint")
 def audit_checkpoint(as_json: JsonOpt = False) -> None:
     """Sign the current head of the audit log (after checking the whole chain)."""
-    from dsar.app import build_signer
+    from dsar.app import build_checkpoint_archive, build_signer
     from dsar.services.audit import sign_checkpoint
 
     engine = _app()
     with _errors():
-        cp = sign_checkpoint(engine.ctx, build_signer(engine))
+        cp = sign_checkpoint(engine.ctx, build_signer(engine), build_checkpoint_archive(engine))
     doc = {
         "tree_size": cp.tree_size,
         "root_hash": cp.root_hash,
@@ -740,6 +741,38 @@ def audit_shred(as_json: JsonOpt = False) -> None:
         _print_json({"shredded": refs})
         return
     out.print(f"Shredded {len(refs)} request(s)" + (": " + ", ".join(refs) if refs else ""))
+
+
+keys_app = typer.Typer(no_args_is_help=True, help="The keys that wrap every request's data key.")
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    retire: Annotated[bool, typer.Option(help="Afterwards drop master keys no data key uses any more")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Re-wrap every data key under the current key. With the local key file, first add a new
+    master key to the ring; with KMS, move keys wrapped by an earlier local ring to KMS."""
+    from dsar.crypto import LocalKeyProvider
+    from dsar.services.keys import key_ids_in_use, rewrap_all
+
+    settings = _settings()
+    with _errors():
+        if not settings.kms_key_id:
+            LocalKeyProvider.rotate_file(settings.effective_key_file)
+        engine = _app(settings)
+        count = rewrap_all(engine.ctx)
+        retired: list[str] = []
+        if retire and not settings.kms_key_id:
+            ring = LocalKeyProvider.from_file(settings.effective_key_file, create=False)
+            retired = ring.retire_file(settings.effective_key_file, key_ids_in_use(engine.ctx))
+        current = next(iter(key_ids_in_use(engine.ctx)), None)
+    doc = {"rewrapped": count, "current_key": current, "retired": retired}
+    if as_json:
+        _print_json(doc)
+        return
+    out.print(f"Re-wrapped {count} data key(s) under {current}" + (f"; retired {', '.join(retired)}" if retired else ""))
 
 
 # --- config, serve, demo ----------------------------------------------------------------------

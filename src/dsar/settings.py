@@ -83,6 +83,17 @@ class Settings(BaseSettings):
         24, ge=1, description="Months after a request finished before its data key is destroyed (crypto-shredding); CCPA 7101 needs 24."
     )
     evidence_dir: Path | None = Field(None, description="Where the export-evidence deployment writes bundles. Default: HOME/evidence.")
+    kms_key_id: str | None = Field(
+        None,
+        description="AWS KMS key (id, ARN or alias) that wraps the data keys instead of the local key file; "
+        "region and credentials come from the standard AWS settings.",
+    )
+    checkpoint_bucket: str | None = Field(
+        None, description="S3 bucket with Object Lock enabled where every signed checkpoint is also written (compliance mode)."
+    )
+    checkpoint_retention_days: int = Field(
+        2555, ge=1, description="Object Lock retention of archived checkpoints, in days (default 7 years)."
+    )
 
     @field_validator("alert_thresholds_days")
     @classmethod
@@ -196,6 +207,9 @@ class Settings(BaseSettings):
             "audit_maintenance_cron": self.audit_maintenance_cron,
             "audit_retention_months": self.audit_retention_months,
             "evidence_dir": str(self.effective_evidence_dir),
+            "key_provider": f"aws-kms ({self.kms_key_id})" if self.kms_key_id else "local key file",
+            "checkpoint_bucket": self.checkpoint_bucket,
+            "checkpoint_retention_days": self.checkpoint_retention_days,
         }
 
 

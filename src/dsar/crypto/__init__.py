@@ -1,11 +1,12 @@
 """Cryptography for dsar: the only package that imports ``cryptography``."""
 
 from dsar.crypto.fields import BlindIndex, digests_equal, keyed_digest, open_sealed, seal
-from dsar.crypto.keys import KeyProvider, LocalKeyProvider, new_data_key
+from dsar.crypto.keys import KeyProvider, KmsKeyProvider, LocalKeyProvider, new_data_key
 
 __all__ = [
     "BlindIndex",
     "KeyProvider",
+    "KmsKeyProvider",
     "LocalKeyProvider",
     "digests_equal",
     "keyed_digest",

@@ -558,6 +558,22 @@ class Repository:
         stmt = stmt.order_by(col(DeadlineAlertRow.id).desc()).limit(limit)
         return [_alert(r) for r in self._s.exec(stmt)]
 
+    # --- key rotation -------------------------------------------------------------------
+    def rewrap_data_keys(self, limit: int = 1000) -> int:
+        """Re-wrap up to ``limit`` data keys not yet under the provider's current key."""
+        k = RequestKeyRow.__table__.c  # type: ignore[attr-defined]
+        conn = self._s.connection()
+        rows = conn.execute(sa_select(k.request_id, k.wrapped_key).where(k.key_id != self._keys.key_id).limit(limit)).all()
+        for rid, wrapped in rows:
+            context = f"request-key/{rid}".encode()
+            rewrapped = self._keys.wrap(self._keys.unwrap(wrapped, context), context)
+            conn.execute(update(RequestKeyRow.__table__).where(k.request_id == rid).values(wrapped_key=rewrapped, key_id=self._keys.key_id))  # type: ignore[attr-defined]
+        return len(rows)
+
+    def data_key_ids(self) -> set[str]:
+        k = RequestKeyRow.__table__.c  # type: ignore[attr-defined]
+        return {kid for (kid,) in self._s.connection().execute(sa_select(k.key_id).distinct())}
+
     def references(self, request_ids: set[str]) -> dict[str, str]:
         ids = sorted(request_ids)
         r = RequestRow.__table__.c  # type: ignore[attr-defined]
