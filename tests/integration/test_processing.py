@@ -139,8 +139,63 @@ def test_only_the_verified_address_is_searched(sqlite_app: App) -> None:
     )
 
 
-def test_a_deletion_request_is_held_for_a_person_because_no_connector_erases_yet(sqlite_app: App) -> None:
-    ctx = sqlite_app.ctx
+def test_a_deletion_request_erases_per_the_data_map_after_sign_off_and_says_what_was_kept(engine_app: App) -> None:
+    import sqlite3
+
+    ctx = engine_app.ctx
+    r = log_request(
+        ctx, {"type": "deletion", "regime": "gdpr", "country": "DE", "subject": {"name": "Jane Doe", "emails": ["jane.doe@example.com"]}}
+    ).request
+    svc.start_verification(ctx, r.id)
+    code = latest_code(outbox(engine_app), r.reference)
+    assert code is not None
+    svc.confirm_code(ctx, r.id, code)
+    assert svc.plan_request(ctx, r.id) is Status.AWAITING_SIGN_OFF
+    summary = svc.plan_summary(ctx, r.id)
+    assert "customer: anonymise 1" in summary and "orders: retain 3" in summary and "German Commercial Code" in summary
+    assert "jane" not in summary.lower()
+    svc.record_sign_off(ctx, r.id, svc.SignOffDecision.APPROVE, "Lena Legal", None)
+    assert svc.execute_plan(ctx, r.id) is Status.RESPONDING
+    assert svc.send_response(ctx, r.id) is Status.CLOSED
+
+    with sqlite3.connect(engine_app.settings.demo_shop_path) as db:
+        email, name, phone = db.execute("SELECT email, name, phone FROM customer WHERE id = 1").fetchone()
+        street = db.execute("SELECT street FROM address WHERE id = 1").fetchone()[0]
+        orders = db.execute("SELECT count(*) FROM orders WHERE customer_id = 1").fetchone()[0]
+        other = db.execute("SELECT email FROM customer WHERE id = 2").fetchone()[0]
+    assert email.startswith("pseu_") and name == "Deleted customer" and phone is None and street is None
+    assert orders == 3  # kept under the stated retention duty
+    assert other == "ana.silva@example.com"  # nobody else was touched
+
+    with ctx.uow() as uow:
+        (receipt,) = uow.repo.receipts(r.id)
+        erased = next(e for e in uow.repo.audit_events(r.id) if e.kind == "SystemErased")
+    assert (receipt.system, receipt.operation) == ("shop", "erase")
+    assert erased.details["counts"]["customer"] == {"anonymise": 1}
+    assert erased.details["counts"]["orders"] == {"retain": 3}
+    letter = read_mail(outbox(engine_app) / f"{r.reference}.deletion_response_dsar.eml")
+    body = letter.get_body(preferencelist=("plain",)).get_content()
+    assert "anonymised" in body and "kept, because we must" in body and "supervisory authority" in body
+
+    # a repeat of the same deletion within 24 hours is linked to the first, not run again
+    again = log_request(
+        ctx,
+        {"type": "deletion", "regime": "gdpr", "country": "DE", "subject": {"name": "Jane Doe", "emails": ["jane.doe@example.com"]}},
+    )
+    assert again.request.id == r.id  # within 24h: linked to the first, not duplicated
+
+
+def test_an_entity_without_an_erasure_rule_holds_the_deletion_for_a_person(sqlite_app: App, tmp_path: Path) -> None:
+    import dataclasses
+
+    from dsar.connectors.registry import DataMapConnectorFactory
+
+    shop = sqlite_app.ctx.data_map[0]
+    no_rule = shop.model_copy(
+        update={"entities": {**shop.entities, "address": shop.entities["address"].model_copy(update={"erase": None})}}
+    )
+    factory = DataMapConnectorFactory([no_rule], sqlite_app.settings.connection_secrets())
+    ctx = dataclasses.replace(sqlite_app.ctx, connectors=factory, data_map=(no_rule,))
     r = log_request(
         ctx, {"type": "deletion", "regime": "gdpr", "country": "DE", "subject": {"name": "Jane Doe", "emails": ["jane.doe@example.com"]}}
     ).request
@@ -150,6 +205,5 @@ def test_a_deletion_request_is_held_for_a_person_because_no_connector_erases_yet
     svc.confirm_code(ctx, r.id, code)
     assert svc.plan_request(ctx, r.id) is Status.PLANNING
     with ctx.uow() as uow:
-        req = uow.repo.get(r.id)
-        assert req.on_hold
-        assert uow.repo.audit_events(r.id)[-1].details["reason"] == "erase not supported by: shop"
+        assert uow.repo.get(r.id).on_hold
+        assert "no erasure rule" in uow.repo.audit_events(r.id)[-1].details["reason"]

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from dsar.connectors.base import SubjectKeys
-from dsar.connectors.datamap import load_system_map
+from dsar.connectors.datamap import SystemMap, load_system_map
 from dsar.connectors.sql import SqlConnector
 from dsar.demo import shop
 from dsar.domain.errors import PermanentConnectorError
@@ -136,3 +136,110 @@ def test_a_bad_url_is_a_permanent_error_that_names_the_system() -> None:
     with pytest.raises(PermanentConnectorError) as info:
         SqlConnector(SHOP_MAP, "not a url")
     assert "shop" in str(info.value)
+
+
+# --- erasure --------------------------------------------------------------------------------
+
+
+def with_rules(**rules: object) -> SystemMap:
+    entities = {name: e.model_copy(update={"erase": rules.get(name, e.erase)}) for name, e in SHOP_MAP.entities.items()}
+    return SHOP_MAP.model_copy(update={"entities": entities})
+
+
+def count(url: str, sql: str) -> int:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as c:
+            return int(c.execute(text(sql)).scalar_one())
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def shop_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    url = request.getfixturevalue("pg_database") if request.param == "postgres" else f"sqlite:///{tmp_path / 'shop.db'}"
+    _load(url)
+    return url
+
+
+def test_deleting_everything_respects_foreign_keys_and_touches_no_one_else(shop_url: str) -> None:
+    c = SqlConnector(with_rules(customer="delete", address="delete", orders="delete", order_line="delete"), shop_url, b"k")
+    try:
+        located = c.locate(keys("jane.doe@example.com"))
+        plan = c.plan_erasure(located)
+        # rows that reference others go first: lines, orders, the customer, then its address
+        assert [(a.entity, a.action) for a in plan] == [
+            ("order_line", "delete"),
+            ("orders", "delete"),
+            ("customer", "delete"),
+            ("address", "delete"),
+        ]
+        before = count(shop_url, "SELECT count(*) FROM customer")
+        receipt = c.erase(located, plan)
+        assert receipt.counts["customer"] == {"delete": 1} and receipt.counts["orders"] == {"delete": 3}
+        assert count(shop_url, "SELECT count(*) FROM customer") == before - 1
+        assert count(shop_url, "SELECT count(*) FROM orders WHERE customer_id = 1") == 0
+        assert count(shop_url, "SELECT count(*) FROM customer WHERE email = 'ana.silva@example.com'") == 1
+        # erasing twice is harmless
+        again = c.erase(c.locate(keys("jane.doe@example.com")), plan)
+        assert again.total == 0
+    finally:
+        c.close()
+
+
+def test_anonymising_pseudonymises_consistently_and_keeps_what_the_map_keeps(shop_url: str) -> None:
+    c = SqlConnector(SHOP_MAP, shop_url, b"secret")
+    try:
+        located = c.locate(keys("jane.doe@example.com"))
+        receipt = c.erase(located, c.plan_erasure(located))
+        assert receipt.counts["orders"] == {"retain": 3}
+        engine = create_engine(shop_url)
+        with engine.connect() as conn:
+            email, name = conn.execute(text("SELECT email, name FROM customer WHERE id = 1")).one()
+        engine.dispose()
+        assert name == "Deleted customer" and email.startswith("pseu_") and "jane" not in email
+        # the same value and key give the same pseudonym; another key another one
+        assert c._pseudonym("customer", "email", "jane.doe@example.com") == email
+        assert SqlConnector(SHOP_MAP, shop_url, b"other")._pseudonym("customer", "email", "jane.doe@example.com") != email
+    finally:
+        c.close()
+
+
+def test_a_failure_halfway_through_an_erasure_changes_nothing(shop_url: str) -> None:
+    # orders.placed_at is NOT NULL: anonymising orders (after the lines were deleted) fails
+    broken = with_rules(order_line="delete", orders="anonymise", customer="delete", address="delete")
+    c = SqlConnector(broken, shop_url, b"k")
+    try:
+        located = c.locate(keys("jane.doe@example.com"))
+        lines_before = count(shop_url, "SELECT count(*) FROM order_line")
+        with pytest.raises(PermanentConnectorError, match="shop"):
+            c.erase(located, c.plan_erasure(located))
+        assert count(shop_url, "SELECT count(*) FROM order_line") == lines_before  # rolled back
+        assert count(shop_url, "SELECT count(*) FROM customer WHERE email = 'jane.doe@example.com'") == 1
+    finally:
+        c.close()
+
+
+@pytest.mark.parametrize("hostile", ["' OR 1=1 --", "%", "*", "../", "x\x00y"])
+def test_hostile_identity_values_erase_nothing(shop_url: str, hostile: str) -> None:
+    c = SqlConnector(with_rules(customer="delete", address="delete", orders="delete", order_line="delete"), shop_url, b"k")
+    try:
+        before = count(shop_url, "SELECT count(*) FROM customer")
+        located = c.locate(keys(hostile))
+        assert c.plan_erasure(located) == []
+        assert c.erase(located, []).total == 0
+        assert count(shop_url, "SELECT count(*) FROM customer") == before
+    finally:
+        c.close()
+
+
+def test_an_unmapped_entity_is_planned_as_such_and_never_erased(shop_url: str) -> None:
+    c = SqlConnector(with_rules(address=None), shop_url, b"k")
+    try:
+        located = c.locate(keys("jane.doe@example.com"))
+        plan = c.plan_erasure(located)
+        assert ("address", "unmapped") in [(a.entity, a.action) for a in plan]
+        with pytest.raises(PermanentConnectorError, match="without an erasure rule"):
+            c.erase(located, plan)
+    finally:
+        c.close()

@@ -88,6 +88,36 @@ class Health:
     warnings: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class ErasureAction:
+    """What a deletion does to one entity's matched rows: ``delete``, ``anonymise``, ``retain``
+    (with the data map's reason) or ``unmapped`` (no rule: a person must decide)."""
+
+    entity: str
+    action: str
+    rows: int
+    reason: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        return {"entity": self.entity, "action": self.action, "rows": self.rows, "reason": self.reason}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> ErasureAction:
+        return cls(str(d["entity"]), str(d["action"]), int(d["rows"]), str(d.get("reason", "")))
+
+
+@dataclass(frozen=True)
+class ErasureReceipt:
+    """What an erasure did, in counts per entity and action: never values."""
+
+    system: str
+    counts: Mapping[str, Mapping[str, int]]
+
+    @property
+    def total(self) -> int:
+        return sum(n for per in self.counts.values() for n in per.values())
+
+
 class Connector(ABC):
     """One system of the data map."""
 
@@ -105,6 +135,14 @@ class Connector(ABC):
     @abstractmethod
     def export(self, located: LocateResult) -> Iterator[ExportRecord]:
         """Stream every record of the located subject, following the data map's references."""
+
+    def plan_erasure(self, located: LocateResult) -> list[ErasureAction]:
+        """What a deletion would do, entity by entity (nothing is changed)."""
+        raise self._unsupported(Capability.ERASE)
+
+    def erase(self, located: LocateResult, approved: list[ErasureAction]) -> ErasureReceipt:
+        """Carry out exactly the approved actions; running it again changes nothing more."""
+        raise self._unsupported(Capability.ERASE)
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""

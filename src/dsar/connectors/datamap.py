@@ -27,10 +27,35 @@ def _identifier(value: str, what: str) -> str:
     return value
 
 
+class FixedText(BaseModel):
+    """Replace the value with this text (e.g. "Deleted customer")."""
+
+    model_config = ConfigDict(extra="forbid")
+    fixed: str = Field(max_length=200)
+
+
+FieldErasure = Literal["null", "pseudonymise", "keep"] | FixedText
+
+
 class FieldMap(BaseModel):
     model_config = ConfigDict(extra="forbid")
     category: str = Field(min_length=1, max_length=64)
     description: str | None = None
+    # When the entity is anonymised rather than deleted: what becomes of this field.
+    # null: emptied; pseudonymise: a keyed pseudonym (the same value gives the same pseudonym,
+    # so joins and counts still work); keep: left as it is; {fixed: TEXT}: replaced by TEXT.
+    erase: FieldErasure = "null"
+
+
+class Retain(BaseModel):
+    """Keep the entity's rows on a deletion request, for this stated reason (a retention duty
+    or a legal hold, e.g. "invoices: 10 years, German Commercial Code s.257")."""
+
+    model_config = ConfigDict(extra="forbid")
+    retain: str = Field(min_length=3, max_length=300)
+
+
+EntityErasure = Literal["delete", "anonymise"] | Retain
 
 
 class ParentRef(BaseModel):
@@ -54,6 +79,9 @@ class EntityMap(BaseModel):
     identity: dict[str, str] = Field(default_factory=dict)
     parent: ParentRef | None = None
     fields: dict[str, FieldMap]
+    # On a deletion request: delete the rows, anonymise them field by field, or keep them with
+    # a stated reason. No rule: the plan says so and a person decides (nothing is assumed).
+    erase: EntityErasure | None = None
 
     @field_validator("table")
     @classmethod

@@ -9,23 +9,25 @@ from dsar.connectors.datamap import SystemMap
 from dsar.connectors.sql import SqlConnector
 from dsar.domain.errors import ConfigurationError
 
-BUILDERS: dict[str, Callable[[SystemMap, str], Connector]] = {
+# (system map, resolved credential, pseudonym key) -> connector
+BUILDERS: dict[str, Callable[[SystemMap, str, bytes], Connector]] = {
     "sql": SqlConnector,
 }
 
 
-def connector_for(system_map: SystemMap, secrets: Mapping[str, str]) -> Connector:
+def connector_for(system_map: SystemMap, secrets: Mapping[str, str], pseudonym_key: bytes = b"") -> Connector:
     try:
         credential = secrets[system_map.connection]
     except KeyError:
         raise ConfigurationError(f"system {system_map.system}: environment variable {system_map.connection} is not set") from None
-    return BUILDERS[system_map.type](system_map, credential)
+    return BUILDERS[system_map.type](system_map, credential, pseudonym_key)
 
 
 class DataMapConnectorFactory(ConnectorFactory):
-    def __init__(self, maps: list[SystemMap], secrets: Mapping[str, str]) -> None:
+    def __init__(self, maps: list[SystemMap], secrets: Mapping[str, str], pseudonym_key: bytes = b"") -> None:
         self._maps = maps
         self._secrets = dict(secrets)
+        self._pseudonym_key = pseudonym_key
 
     def connectors(self) -> list[Connector]:
-        return [connector_for(m, self._secrets) for m in self._maps]
+        return [connector_for(m, self._secrets, self._pseudonym_key) for m in self._maps]

@@ -8,6 +8,8 @@ that an index probe, and ``check()`` warns when an identity column has no index 
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 import warnings
 from collections.abc import Iterator, Sequence
@@ -15,12 +17,22 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Column, Engine, MetaData, Table, create_engine, func, inspect, select, text
+from sqlalchemy import Column, Engine, MetaData, Table, create_engine, delete, func, inspect, select, text, update
 from sqlalchemy.exc import ArgumentError, OperationalError, SAWarning, SQLAlchemyError
 from sqlalchemy.sql.elements import ColumnElement
 
-from dsar.connectors.base import Connector, ExportRecord, Health, LocateResult, Match, SubjectKeys
-from dsar.connectors.datamap import SystemMap
+from dsar.connectors.base import (
+    Capability,
+    Connector,
+    ErasureAction,
+    ErasureReceipt,
+    ExportRecord,
+    Health,
+    LocateResult,
+    Match,
+    SubjectKeys,
+)
+from dsar.connectors.datamap import FixedText, Retain, SystemMap
 from dsar.domain.errors import PermanentConnectorError, RetryableConnectorError
 
 _CHUNK = 500
@@ -38,9 +50,12 @@ def _json_value(v: Any) -> Any:
 
 
 class SqlConnector(Connector):
-    def __init__(self, system_map: SystemMap, url: str) -> None:
+    capabilities = frozenset({Capability.LOCATE, Capability.EXPORT, Capability.ERASE})
+
+    def __init__(self, system_map: SystemMap, url: str, pseudonym_key: bytes = b"") -> None:
         self.system = system_map.system
         self.map = system_map
+        self._pseudonym_key = hmac.new(pseudonym_key, f"pseudonym/{self.system}".encode(), hashlib.sha256).digest()
         try:
             self._engine: Engine = create_engine(url, pool_pre_ping=True)
         except (ArgumentError, ValueError) as exc:
@@ -169,6 +184,130 @@ class SqlConnector(Connector):
                 except SQLAlchemyError as exc:
                     raise self._fail(exc, entity) from None
             frontier.extend((child, sorted(set(values), key=str)) for child, values in wanted.items() if values)
+
+    # --- erasure ----------------------------------------------------------------------------
+    def _keys_by_entity(self, located: LocateResult) -> dict[str, list[Any]]:
+        """Every row key of the subject, entity by entity, along the data map's references."""
+        keys: dict[str, list[Any]] = {}
+        frontier: list[tuple[str, list[Any]]] = []
+        for root in self.map.roots():
+            found = [_coerce_key(m.key) for m in located.matches if m.entity == root]
+            if found:
+                frontier.append((root, found))
+        while frontier:
+            entity, values = frontier.pop(0)
+            e = self.map.entities[entity]
+            t = self._table(entity)
+            link = e.key if e.parent is None else e.parent.column
+            children = self.map.children(entity)
+            wanted: dict[str, set[Any]] = {c: set() for c in children}
+            got: list[Any] = []
+            cols = [t.c[e.key], *(t.c[self.map.entities[c].parent.parent_column] for c in children)]  # type: ignore[union-attr]
+            try:
+                with self._engine.connect() as conn:
+                    for start in range(0, len(values), _CHUNK):
+                        for row in conn.execute(select(*cols).where(t.c[link].in_(values[start : start + _CHUNK]))):
+                            got.append(row[0])
+                            for i, c in enumerate(children, start=1):
+                                if row[i] is not None:
+                                    wanted[c].add(row[i])
+            except SQLAlchemyError as exc:
+                raise self._fail(exc, entity) from None
+            keys[entity] = list(dict.fromkeys(got))  # a tree: each entity is reached once
+            frontier.extend((c, sorted(v, key=str)) for c, v in wanted.items() if v)
+        return keys
+
+    def plan_erasure(self, located: LocateResult) -> list[ErasureAction]:
+        keys = self._keys_by_entity(located)
+        actions = []
+        for entity in self._erasure_order():
+            n = len(keys.get(entity, []))
+            if not n:
+                continue
+            rule = self.map.entities[entity].erase
+            if rule is None:
+                actions.append(ErasureAction(entity, "unmapped", n, "the data map has no erasure rule for this entity"))
+            elif isinstance(rule, Retain):
+                actions.append(ErasureAction(entity, "retain", n, rule.retain))
+            else:
+                actions.append(ErasureAction(entity, rule, n))
+        return actions
+
+    def _erasure_order(self) -> list[str]:
+        """Entities in an order that never breaks a foreign key: a row that references another
+        goes first (orders before their customer; a customer before the address it points to)."""
+        after: dict[str, set[str]] = {n: set() for n in self.map.entities}  # entity -> entities that must go before it
+        for name, e in self.map.entities.items():
+            if e.parent is None:
+                continue
+            parent = self.map.entities[e.parent.entity]
+            if e.parent.parent_column == parent.key:
+                after[e.parent.entity].add(name)  # the child references its parent
+            else:
+                after[name].add(e.parent.entity)  # the parent references the child
+        order: list[str] = []
+        while len(order) < len(after):
+            ready = sorted(n for n, deps in after.items() if n not in order and deps <= set(order))
+            if not ready:
+                raise PermanentConnectorError(self.system, "the data map's references form a cycle")
+            order.extend(ready)
+        return order
+
+    def _pseudonym(self, entity: str, column: str, value: Any) -> str | None:
+        if value is None:
+            return None
+        mac = hmac.new(self._pseudonym_key, f"{entity}.{column}\x00{value}".encode(), hashlib.sha256).hexdigest()
+        return "pseu_" + mac[:24]
+
+    def erase(self, located: LocateResult, approved: list[ErasureAction]) -> ErasureReceipt:
+        """All approved actions in one transaction: a crash halfway changes nothing, and the
+        next run does the whole erasure."""
+        by_entity = {a.entity: a for a in approved}
+        if any(a.action == "unmapped" for a in approved):
+            raise PermanentConnectorError(self.system, "the approved plan holds an entity without an erasure rule")
+        keys = self._keys_by_entity(located)
+        counts: dict[str, dict[str, int]] = {}
+        try:
+            with self._engine.begin() as conn:
+                for entity in self._erasure_order():
+                    action = by_entity.get(entity)
+                    values = keys.get(entity, [])
+                    if action is None or not values:
+                        continue
+                    e = self.map.entities[entity]
+                    t = self._table(entity)
+                    done = 0
+                    if action.action == "delete":
+                        for start in range(0, len(values), _CHUNK):
+                            done += conn.execute(delete(t).where(t.c[e.key].in_(values[start : start + _CHUNK]))).rowcount or 0
+                    elif action.action == "anonymise":
+                        done = self._anonymise(conn, entity, t, values)
+                    counts[entity] = {action.action: done if action.action != "retain" else len(values)}
+        except SQLAlchemyError as exc:
+            raise self._fail(exc, "erase") from None
+        return ErasureReceipt(self.system, counts)
+
+    def _anonymise(self, conn: Any, entity: str, t: Table, values: list[Any]) -> int:
+        e = self.map.entities[entity]
+        fixed = {f: fm.erase.fixed for f, fm in e.fields.items() if isinstance(fm.erase, FixedText)}
+        nulls = [f for f, fm in e.fields.items() if fm.erase == "null"]
+        pseudo = [f for f, fm in e.fields.items() if fm.erase == "pseudonymise"]
+        done = 0
+        for start in range(0, len(values), _CHUNK):
+            chunk = values[start : start + _CHUNK]
+            static = {**fixed, **{f: None for f in nulls}}
+            if static:
+                conn.execute(update(t).where(t.c[e.key].in_(chunk)).values(**static))
+            if pseudo:
+                rows = conn.execute(select(t.c[e.key], *(t.c[f] for f in pseudo)).where(t.c[e.key].in_(chunk))).all()
+                for row in rows:
+                    conn.execute(
+                        update(t)
+                        .where(t.c[e.key] == row[0])
+                        .values(**{f: self._pseudonym(entity, f, row[i]) for i, f in enumerate(pseudo, 1)})
+                    )
+            done += len(chunk)
+        return done
 
     def close(self) -> None:
         self._engine.dispose()

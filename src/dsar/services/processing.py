@@ -14,7 +14,7 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
-from dsar.connectors.base import Capability, LocateResult, SubjectKeys
+from dsar.connectors.base import Capability, ErasureAction, LocateResult, SubjectKeys
 from dsar.crypto import digests_equal, keyed_digest
 from dsar.domain.errors import TransitionNotAllowed, VerificationFailed
 from dsar.domain.regimes import AccessScope, RequestType
@@ -25,6 +25,7 @@ from dsar.services.ports import Attachment, OutgoingMail
 from dsar.services.recording import record_events
 
 SIGN_OFF_STEP = "release"
+RESPONSE_LETTER = {RequestType.ACCESS: "access_response", RequestType.DELETION: "deletion_response"}
 
 
 class SignOffDecision(StrEnum):
@@ -210,16 +211,23 @@ def plan_request(ctx: ServiceContext, request_id: str) -> Status:
         need = _required_capability(r)
     steps: list[PlanStep] = []
     unsupported: list[str] = []
+    unmapped: list[str] = []
     for connector in ctx.connectors.connectors():
         try:
             located = connector.locate(keys)
+            n = len(located.matches)
+            if need not in connector.capabilities and n:
+                unsupported.append(connector.system)
+            entities = sorted({m.entity for m in located.matches})
+            detail = "matched " + ",".join(entities) if n else "no match"
+            if need is Capability.ERASE and need in connector.capabilities and n:
+                actions = connector.plan_erasure(located)
+                if any(a.action == "unmapped" for a in actions):
+                    unmapped.append(connector.system)
+                detail = json.dumps({"actions": [a.as_json() for a in actions]}, sort_keys=True)
         finally:
             connector.close()
-        n = len(located.matches)
-        if need not in connector.capabilities and n:
-            unsupported.append(connector.system)
-        entities = sorted({m.entity for m in located.matches})
-        steps.append(PlanStep(connector.system, need.value, n, "matched " + ",".join(entities) if n else "no match"))
+        steps.append(PlanStep(connector.system, need.value, n, detail))
     with ctx.uow() as uow:
         repo = uow.repo
         r = repo.get(request_id)
@@ -234,8 +242,13 @@ def plan_request(ctx: ServiceContext, request_id: str) -> Status:
             {"steps": [{"system": s.system, "operation": s.operation, "matches": s.matches} for s in steps]},
             idempotency_key=f"{request_id}:plan",
         )
-        if unsupported:
-            held, events = set_hold(r, True, at=ctx.clock(), reason=f"{need.value} not supported by: {', '.join(unsupported)}")
+        if unsupported or unmapped:
+            reason = (
+                f"{need.value} not supported by: {', '.join(unsupported)}"
+                if unsupported
+                else f"no erasure rule in the data map for some entities of: {', '.join(unmapped)}"
+            )
+            held, events = set_hold(r, True, at=ctx.clock(), reason=reason)
             repo.save_state(held, events[0].at)
             record_events(repo, events)
             uow.commit()
@@ -259,9 +272,24 @@ def plan_summary(ctx: ServiceContext, request_id: str) -> str:
             "| system | operation | records matched | detail |",
             "|---|---|---|---|",
         ]
-        lines += [f"| {s.system} | {s.operation} | {s.matches} | {s.detail} |" for s in uow.repo.plan(request_id)]
+        lines += [f"| {s.system} | {s.operation} | {s.matches} | {describe_step(s)} |" for s in uow.repo.plan(request_id)]
     lines += ["", "Choose **approve** to release the response, or **deny** with a reason in the note."]
     return "\n".join(lines)
+
+
+def erasure_actions(step: PlanStep) -> list[ErasureAction]:
+    """The approved erasure actions of a plan step (empty for other operations)."""
+    if step.operation != Capability.ERASE.value or not step.detail.startswith("{"):
+        return []
+    return [ErasureAction.from_json(a) for a in json.loads(step.detail)["actions"]]
+
+
+def describe_step(step: PlanStep) -> str:
+    """A plan step for people: erasure actions spelled out, entity by entity."""
+    actions = erasure_actions(step)
+    if not actions:
+        return step.detail
+    return "; ".join(f"{a.entity}: {a.action} {a.rows}" + (f" ({a.reason})" if a.reason else "") for a in actions)
 
 
 def record_sign_off(ctx: ServiceContext, request_id: str, decision: SignOffDecision, approver: str, note: str | None) -> Status:
@@ -307,8 +335,12 @@ def execute_plan(ctx: ServiceContext, request_id: str) -> Status:
         if r.status is not Status.EXECUTING or r.on_hold:
             return r.status
         done = {(x.system, x.operation) for x in uow.repo.receipts(request_id)}
-        todo = {s.system for s in uow.repo.plan(request_id) if s.matches and (s.system, s.operation) not in done}
+        plan = [s for s in uow.repo.plan(request_id) if s.matches and (s.system, s.operation) not in done]
+        todo = {s.system for s in plan}
         keys = _verified_keys(r)
+    if r.type is RequestType.DELETION:
+        _erase(ctx, request_id, keys, plan)
+        todo = set()
     for connector in ctx.connectors.connectors():
         if connector.system not in todo:
             continue
@@ -343,6 +375,29 @@ def execute_plan(ctx: ServiceContext, request_id: str) -> Status:
         return r.status
 
 
+def _erase(ctx: ServiceContext, request_id: str, keys: SubjectKeys, plan: list[PlanStep]) -> None:
+    """Carry out the approved erasure plan, system by system; one receipt per system."""
+    approved = {s.system: erasure_actions(s) for s in plan if s.operation == Capability.ERASE.value}
+    for connector in ctx.connectors.connectors():
+        if connector.system not in approved:
+            continue
+        try:
+            receipt = connector.erase(connector.locate(keys), approved[connector.system])
+        finally:
+            connector.close()
+        with ctx.uow() as uow:
+            now = ctx.clock()
+            uow.repo.add_receipt(request_id, connector.system, Capability.ERASE.value, receipt.total, None, now)
+            uow.repo.append_audit(
+                request_id,
+                "SystemErased",
+                now,
+                {"system": connector.system, "counts": {e: dict(c) for e, c in receipt.counts.items()}},
+                idempotency_key=f"{request_id}:receipt:{connector.system}:erase",
+            )
+            uow.commit()
+
+
 def _letter_request(r: PrivacyRequest) -> dict[str, Any]:
     return {
         "reference": r.reference,
@@ -359,11 +414,11 @@ def send_response(ctx: ServiceContext, request_id: str) -> Status:
     with ctx.uow() as uow:
         repo = uow.repo
         r = repo.get(request_id)
-        kind = {Status.RESPONDING: "access_response", Status.DENIED: "denial"}.get(r.status)
+        kind = {Status.RESPONDING: RESPONSE_LETTER.get(r.type), Status.DENIED: "denial"}.get(r.status)
+        if r.status is Status.RESPONDING and kind is None:
+            raise TransitionNotAllowed(f"{r.reference}: this build writes no response letter for {r.type.value} requests")
         if kind is None or repo.letter(request_id, kind) is not None:
             return r.status
-        if kind == "access_response" and r.type is not RequestType.ACCESS:
-            raise TransitionNotAllowed(f"{r.reference}: only access responses are produced by this build")
         email = r.subject.primary_email
         receipts = repo.receipts(request_id)
         exports = []
@@ -381,6 +436,11 @@ def send_response(ctx: ServiceContext, request_id: str) -> Status:
             "due": deadline.due,
             "sent_on": ctx.clock().date(),
             "systems": [m.model_dump() for m in used],
+            "erasure": [
+                {"system": systems[st.system].title if st.system in systems else st.system, **a.as_json()}
+                for st in repo.plan(request_id)
+                for a in erasure_actions(st)
+            ],
             "categories": sorted({c for e in exports for rec in e["records"] for c in rec["categories"].values()}),
             "record_count": sum(len(e["records"]) for e in exports),
             "found": any(e["records"] for e in exports),
