@@ -42,6 +42,17 @@ class SignOff(RunInput):
     note: str = Field(default="", description="Reason (required in practice for a denial); kept encrypted")
 
 
+class ManualConfirmation(RunInput):
+    """What a person did in a system without an API."""
+
+    outcome: Literal["done", "nothing found", "cannot do it"] = Field(
+        description="done, nothing found, or cannot do it (the request is held)"
+    )
+    records: int = Field(default=0, ge=0, description="How many records you exported, erased or corrected")
+    person: str = Field(description="Your name, recorded in the audit trail")
+    note: str = Field(default="", description="Anything the auditor should know; kept encrypted")
+
+
 def _retry_if_retryable(task: Any, task_run: Any, state: Any) -> bool:
     try:
         state.result()
@@ -103,6 +114,21 @@ def execute_plan(request_id: str) -> Status:
 
 
 @_step
+def pending_manual_steps(request_id: str) -> list[svc.ManualStep]:
+    return svc.pending_manual_steps(app().ctx, request_id)
+
+
+@_step
+def manual_step_form(request_id: str, step: svc.ManualStep) -> str:
+    return svc.manual_step_form(app().ctx, request_id, step)
+
+
+@_step
+def confirm_manual_step(request_id: str, system: str, outcome: str, records: int, person: str, note: str) -> Status:
+    return svc.confirm_manual_step(app().ctx, request_id, system, outcome, records, person, note)
+
+
+@_step
 def send_response(request_id: str) -> Status:
     return svc.send_response(app().ctx, request_id)
 
@@ -139,6 +165,15 @@ def process_request(request_id: str) -> str:
             status = record_sign_off(request_id, svc.SignOffDecision(decision.decision), decision.approver, decision.note)
         if status is Status.EXECUTING:
             status = execute_plan(request_id)
+        while status is Status.EXECUTING and (pending := pending_manual_steps(request_id)):
+            step = pending[0]
+            log.info("waiting for a person to confirm the manual step in %s", step.system)
+            done = suspend_flow_run(
+                wait_for_input=ManualConfirmation.with_initial_data(description=manual_step_form(request_id, step)),
+                key=f"manual-{step.system}",
+                timeout=None,
+            )
+            status = confirm_manual_step(request_id, step.system, done.outcome, done.records, done.person, done.note)
         if status in (Status.RESPONDING, Status.DENIED):
             status = send_response(request_id)
     except PermanentConnectorError as exc:

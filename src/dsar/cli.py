@@ -381,7 +381,7 @@ def request_run(reference: str) -> None:
     out.print(_start_flow(settings, engine, r)[1])
 
 
-def _resume(reference: str, expected: Status, run_input: dict[str, Any]) -> None:
+def _resume(reference: str, expected: Status, run_input: dict[str, Any], system: str | None = None) -> None:
     from flows.control import configure_environment, resume, run_state
 
     settings = _settings()
@@ -389,6 +389,13 @@ def _resume(reference: str, expected: Status, run_input: dict[str, Any]) -> None
     with _errors():
         if r.status is not expected:
             raise InvalidInput(f"{r.reference} is {r.status.value}, not {expected.value}")
+        if system is not None:
+            from dsar.services.processing import pending_manual_steps
+
+            pending = [m.system for m in pending_manual_steps(engine.ctx, r.id)]
+            if not pending or pending[0] != system:
+                waiting = f"the run waits for {pending[0]}" if pending else "no manual step is waiting"
+                raise InvalidInput(f"{r.reference}: {waiting}", ["system: not the one waiting"])
         with engine.ctx.uow() as uow:
             run_id = uow.repo.flow_run_id(r.id)
         configure_environment(settings)
@@ -420,6 +427,21 @@ def _staff_action(reference: str, reason: str, action: Callable[[Any, str, str],
     with _errors():
         action(engine.ctx, r.id, reason)
     out.print(f"{r.reference}: {done}")
+
+
+@request_app.command("confirm")
+def request_confirm(
+    reference: str,
+    system: Annotated[str, typer.Option(help="The manual system of the plan")],
+    person: Annotated[str, typer.Option(help="Your name, recorded in the audit trail")],
+    outcome: Annotated[str, typer.Option(help="done, 'nothing found' or 'cannot do it'")] = "done",
+    records: Annotated[int, typer.Option(help="How many records you exported, erased or corrected")] = 0,
+    note: Annotated[str, typer.Option(help="Anything the auditor should know (kept encrypted)")] = "",
+) -> None:
+    """Confirm a manual step to the waiting flow run (the same as its Resume form in the UI)."""
+    if outcome not in ("done", "nothing found", "cannot do it"):
+        _fail("--outcome must be done, 'nothing found' or 'cannot do it'", 2)
+    _resume(reference, Status.EXECUTING, {"outcome": outcome, "records": records, "person": person, "note": note}, system=system)
 
 
 @request_app.command("hold")
@@ -773,6 +795,68 @@ def keys_rotate(
         _print_json(doc)
         return
     out.print(f"Re-wrapped {count} data key(s) under {current}" + (f"; retired {', '.join(retired)}" if retired else ""))
+
+
+@request_app.command("plan")
+def request_plan(reference: str, as_json: JsonOpt = False) -> None:
+    """Dry run: the plan the request would get now (systems, records, actions); nothing changes."""
+    from dsar.services.processing import describe_step, dry_run_plan, is_manual
+
+    engine, r = _load(reference)
+    with _errors():
+        steps = dry_run_plan(engine.ctx, r.id)
+    docs: list[dict[str, Any]] = [
+        {"system": st.system, "operation": st.operation, "records": None if is_manual(st) else st.matches, "detail": describe_step(st)}
+        for st in steps
+    ]
+    if as_json:
+        _print_json(docs)
+        return
+    t = Table("system", "operation", "records", "what happens")
+    for d in docs:
+        t.add_row(d["system"], d["operation"], "by hand" if d["records"] is None else str(d["records"]), d["detail"])
+    out.print(t)
+
+
+connectors_app = typer.Typer(no_args_is_help=True, help="The organisation's data map and its systems.")
+app.add_typer(connectors_app, name="connectors")
+
+
+@connectors_app.command("check")
+def connectors_check(as_json: JsonOpt = False) -> None:
+    """Validate every data-map file (errors name file and line) and test every connection."""
+    from dsar.connectors.datamap import load_data_map
+    from dsar.connectors.registry import connector_for
+    from dsar.domain.errors import ConnectorError
+
+    settings = _settings()
+    with _errors():
+        maps = load_data_map(settings.data_map_dir)
+    results: list[dict[str, Any]] = []
+    for m in maps:
+        try:
+            connector = connector_for(m, settings.connection_secrets())
+            try:
+                h = connector.check()
+            finally:
+                connector.close()
+            results.append({"system": m.system, "type": m.type, "ok": h.ok, "detail": h.detail, "warnings": list(h.warnings)})
+        except (ConnectorError, DsarError) as exc:
+            results.append({"system": m.system, "type": m.type, "ok": False, "detail": str(exc), "warnings": []})
+    if as_json:
+        _print_json(results)
+    else:
+        t = Table("system", "type", "ok", "detail")
+        for x in results:
+            t.add_row(
+                x["system"],
+                x["type"],
+                "yes" if x["ok"] else "[red]NO[/]",
+                x["detail"] + "".join(f"\n[yellow]warning:[/] {w}" for w in x["warnings"]),
+            )
+        out.print(t)
+    if not all(x["ok"] for x in results):
+        raise typer.Exit(1)
 
 
 # --- config, serve, demo ----------------------------------------------------------------------

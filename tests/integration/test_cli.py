@@ -236,3 +236,28 @@ def test_audit_export_and_verify_exit_codes(env: dict[str, str], tmp_path: Path)
     assert code == 2 and "selection" in err
     code, _, err = run(env, "audit", "export", "--since", "last week", "--out", str(tmp_path / "none.zip"))
     assert code == 2 and "must be a date" in err
+
+
+def test_connectors_check_and_plan_dry_run(env: dict[str, str], tmp_path: Path) -> None:
+    from dsar.demo.shop import seed_shop
+
+    seed_shop(Path(env["DSAR_HOME"]) / "demo" / "shop.db")
+    code, out, _ = run(env, "connectors", "check", "--json")
+    assert code == 0, out
+    assert [(x["system"], x["ok"], x["warnings"]) for x in json.loads(out)] == [("shop", True, [])]
+    deletion = [*NEW[:2], "--type", "deletion", *NEW[4:], "--no-start", "--json"]
+    code, out, _ = run(env, *deletion)
+    ref = json.loads(out)["reference"]
+    code, out, _ = run(env, "request", "plan", ref, "--json")
+    assert code == 0
+    (step,) = json.loads(out)
+    assert step["system"] == "shop" and step["operation"] == "erase" and step["records"] == 1
+    assert "customer: anonymise 1" in step["detail"]
+    code, out, _ = run(env, "request", "show", ref, "--json")
+    assert json.loads(out)["status"] == "received" and json.loads(out)["plan"] == []  # a dry run stores nothing
+
+    bad = tmp_path / "maps"
+    bad.mkdir()
+    (bad / "x.yaml").write_text("system: x\ntitle: X\ntype: sql\nconnection: lower_case\n")
+    code, _, err = run({**env, "DSAR_DATA_MAP_DIR": str(bad)}, "connectors", "check")
+    assert code == 2 and "x.yaml:4" in " ".join(err.split())

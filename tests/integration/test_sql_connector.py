@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from dsar.connectors.base import SubjectKeys
-from dsar.connectors.datamap import SystemMap, load_system_map
+from dsar.connectors.datamap import SqlSystem, load_system_map
 from dsar.connectors.sql import SqlConnector
 from dsar.demo import shop
 from dsar.domain.errors import PermanentConnectorError
@@ -141,7 +141,7 @@ def test_a_bad_url_is_a_permanent_error_that_names_the_system() -> None:
 # --- erasure --------------------------------------------------------------------------------
 
 
-def with_rules(**rules: object) -> SystemMap:
+def with_rules(**rules: object) -> SqlSystem:
     entities = {name: e.model_copy(update={"erase": rules.get(name, e.erase)}) for name, e in SHOP_MAP.entities.items()}
     return SHOP_MAP.model_copy(update={"entities": entities})
 

@@ -123,6 +123,8 @@ class Connector(ABC):
 
     system: str
     capabilities: frozenset[Capability] = frozenset({Capability.LOCATE, Capability.EXPORT})
+    # True for systems a person works on by hand: the flow waits for their confirmation.
+    manual: bool = False
 
     @abstractmethod
     def check(self) -> Health:

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
 
 from dsar.domain.errors import InvalidInput
 
@@ -123,22 +123,37 @@ class EntityMap(BaseModel):
         return self.table.split(".")[-1]
 
 
-class SystemMap(BaseModel):
+class SystemBase(BaseModel):
+    """What every system says: who it is, how to reach it, and the facts an access letter needs."""
+
     model_config = ConfigDict(extra="forbid")
     system: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,62}$")
     title: str
-    type: Literal["sql"]
-    connection: str = Field(pattern=r"^[A-Z][A-Z0-9_]*$", description="Name of the environment variable holding the URL")
+    connection: str | None = Field(
+        None, pattern=r"^[A-Z][A-Z0-9_]*$", description="Name of the environment variable holding the URL (never the URL)"
+    )
     purposes: list[str] = Field(min_length=1)
     legal_basis: str
     recipients: list[str] = Field(default_factory=list)
     retention: str
     source: str
     third_country_transfers: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _needs_connection(self) -> SystemBase:
+        if self.connection is None and getattr(self, "type", None) != "manual":
+            raise ValueError("connection: the name of the environment variable holding the system's URL is required")
+        return self
+
+
+class SqlSystem(SystemBase):
+    """A relational database reached through any SQLAlchemy URL."""
+
+    type: Literal["sql"]
     entities: dict[str, EntityMap] = Field(min_length=1)
 
     @model_validator(mode="after")
-    def _graph(self) -> SystemMap:
+    def _graph(self) -> SqlSystem:
         for name, e in self.entities.items():
             if e.parent is None and not e.identity:
                 raise ValueError(f"entity {name!r} has neither identity fields nor a parent")
@@ -162,6 +177,22 @@ class SystemMap(BaseModel):
         return [n for n, e in self.entities.items() if e.parent is not None and e.parent.entity == parent]
 
 
+class ManualSystem(SystemBase):
+    """A system without an API: a person finds, exports or erases the subject's data by hand and
+    confirms it in the Prefect UI, as legal signs off."""
+
+    type: Literal["manual"]
+    instructions: str = Field(min_length=10, max_length=4000, description="What the person does, step by step (no personal data)")
+    categories: list[str] = Field(min_length=1, description="Data categories the system holds")
+    erase: EntityErasure | None = None
+
+
+AnySystem = SqlSystem | ManualSystem
+SystemMap = Annotated[AnySystem, Field(discriminator="type")]
+SYSTEM_TYPES = ("sql", "manual")
+_ADAPTER: TypeAdapter[AnySystem] = TypeAdapter(SystemMap)
+
+
 def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
     """Line (1-based) of the YAML node at a pydantic error location, or its nearest parent."""
     if node is None:
@@ -182,7 +213,7 @@ def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
     return line
 
 
-def load_system_map(path: Path) -> SystemMap:
+def load_system_map(path: Path) -> AnySystem:
     try:
         text = path.read_text()
     except OSError:
@@ -197,18 +228,20 @@ def load_system_map(path: Path) -> SystemMap:
     if not isinstance(data, dict):
         raise InvalidInput(f"{path}:1: a system map must be a mapping")
     try:
-        return SystemMap.model_validate(data)
+        return _ADAPTER.validate_python(data)
     except ValidationError as exc:
         problems = []
         for e in exc.errors(include_input=False):
             loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+            if loc and loc[0] in SYSTEM_TYPES:  # the union's tag, not a key of the file
+                loc = loc[1:]
             line = _line_of(node, loc)
             problems.append(f"{path}:{line}: {'.'.join(str(p) for p in loc) or '(file)'}: {e['msg']}")
         raise InvalidInput(f"{path}: invalid data map", problems) from None
 
 
-def load_data_map(directory: Path) -> list[SystemMap]:
-    maps: list[SystemMap] = []
+def load_data_map(directory: Path) -> list[AnySystem]:
+    maps: list[AnySystem] = []
     seen: dict[str, Path] = {}
     for path in sorted(directory.glob("*.yaml")) + sorted(directory.glob("*.yml")):
         m = load_system_map(path)

@@ -32,7 +32,7 @@ from dsar.connectors.base import (
     Match,
     SubjectKeys,
 )
-from dsar.connectors.datamap import FixedText, Retain, SystemMap
+from dsar.connectors.datamap import FixedText, Retain, SqlSystem
 from dsar.domain.errors import PermanentConnectorError, RetryableConnectorError
 
 _CHUNK = 500
@@ -52,7 +52,7 @@ def _json_value(v: Any) -> Any:
 class SqlConnector(Connector):
     capabilities = frozenset({Capability.LOCATE, Capability.EXPORT, Capability.ERASE})
 
-    def __init__(self, system_map: SystemMap, url: str, pseudonym_key: bytes = b"") -> None:
+    def __init__(self, system_map: SqlSystem, url: str, pseudonym_key: bytes = b"") -> None:
         self.system = system_map.system
         self.map = system_map
         self._pseudonym_key = hmac.new(pseudonym_key, f"pseudonym/{self.system}".encode(), hashlib.sha256).digest()

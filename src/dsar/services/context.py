@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from dsar.connectors.base import ConnectorFactory
-from dsar.connectors.datamap import SystemMap
+from dsar.connectors.datamap import AnySystem
 from dsar.letters.render import LetterRenderer
 from dsar.persistence.repository import UnitOfWorkFactory
 from dsar.services.ports import Clock, Mailer, ObjectStore
@@ -32,6 +32,6 @@ class ServiceContext:
     objects: ObjectStore
     letters: LetterRenderer
     connectors: ConnectorFactory
-    data_map: tuple[SystemMap, ...]
+    data_map: tuple[AnySystem, ...]
     code_key: bytes  # keyed digest of one-time codes
     policy: Policy = field(default_factory=Policy)

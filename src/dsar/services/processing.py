@@ -12,11 +12,12 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from dsar.connectors.base import Capability, ErasureAction, LocateResult, SubjectKeys
+from dsar.connectors.datamap import Retain
 from dsar.crypto import digests_equal, keyed_digest
-from dsar.domain.errors import TransitionNotAllowed, VerificationFailed
+from dsar.domain.errors import InvalidInput, TransitionNotAllowed, VerificationFailed
 from dsar.domain.regimes import AccessScope, RequestType
 from dsar.domain.request import Move, PrivacyRequest, Status, apply_move, set_hold
 from dsar.persistence.repository import PlanStep, Repository
@@ -192,6 +193,42 @@ def _required_capability(r: PrivacyRequest) -> Capability:
     ]
 
 
+def _compute_plan(ctx: ServiceContext, keys: SubjectKeys, need: Capability) -> tuple[list[PlanStep], list[str], list[str]]:
+    """Locate the subject everywhere and say, per system, what the request needs done there."""
+    steps: list[PlanStep] = []
+    unsupported: list[str] = []
+    unmapped: list[str] = []
+    for connector in ctx.connectors.connectors():
+        if connector.manual:
+            steps.append(PlanStep(connector.system, need.value, 0, _manual_detail(ctx, connector.system, need)))
+            connector.close()
+            continue
+        try:
+            located = connector.locate(keys)
+            n = len(located.matches)
+            if need not in connector.capabilities and n:
+                unsupported.append(connector.system)
+            entities = sorted({m.entity for m in located.matches})
+            detail = "matched " + ",".join(entities) if n else "no match"
+            if need is Capability.ERASE and need in connector.capabilities and n:
+                actions = connector.plan_erasure(located)
+                if any(a.action == "unmapped" for a in actions):
+                    unmapped.append(connector.system)
+                detail = json.dumps({"actions": [a.as_json() for a in actions]}, sort_keys=True)
+        finally:
+            connector.close()
+        steps.append(PlanStep(connector.system, need.value, n, detail))
+    return steps, unsupported, unmapped
+
+
+def dry_run_plan(ctx: ServiceContext, request_id: str) -> list[PlanStep]:
+    """The plan the request would get now, computed without storing or changing anything."""
+    with ctx.uow() as uow:
+        r = uow.repo.get(request_id)
+    steps, _, _ = _compute_plan(ctx, _verified_keys(r), _required_capability(r))
+    return steps
+
+
 def plan_request(ctx: ServiceContext, request_id: str) -> Status:
     """Locate the subject in every system of the data map and record what will be done.
 
@@ -209,25 +246,7 @@ def plan_request(ctx: ServiceContext, request_id: str) -> Status:
             return r.status
         keys = _verified_keys(r)
         need = _required_capability(r)
-    steps: list[PlanStep] = []
-    unsupported: list[str] = []
-    unmapped: list[str] = []
-    for connector in ctx.connectors.connectors():
-        try:
-            located = connector.locate(keys)
-            n = len(located.matches)
-            if need not in connector.capabilities and n:
-                unsupported.append(connector.system)
-            entities = sorted({m.entity for m in located.matches})
-            detail = "matched " + ",".join(entities) if n else "no match"
-            if need is Capability.ERASE and need in connector.capabilities and n:
-                actions = connector.plan_erasure(located)
-                if any(a.action == "unmapped" for a in actions):
-                    unmapped.append(connector.system)
-                detail = json.dumps({"actions": [a.as_json() for a in actions]}, sort_keys=True)
-        finally:
-            connector.close()
-        steps.append(PlanStep(connector.system, need.value, n, detail))
+    steps, unsupported, unmapped = _compute_plan(ctx, keys, need)
     with ctx.uow() as uow:
         repo = uow.repo
         r = repo.get(request_id)
@@ -272,9 +291,109 @@ def plan_summary(ctx: ServiceContext, request_id: str) -> str:
             "| system | operation | records matched | detail |",
             "|---|---|---|---|",
         ]
-        lines += [f"| {s.system} | {s.operation} | {s.matches} | {describe_step(s)} |" for s in uow.repo.plan(request_id)]
+        lines += [
+            f"| {s.system} | {s.operation} | {'by hand' if is_manual(s) else s.matches} | {describe_step(s)} |"
+            for s in uow.repo.plan(request_id)
+        ]
     lines += ["", "Choose **approve** to release the response, or **deny** with a reason in the note."]
     return "\n".join(lines)
+
+
+MANUAL = "manual: "
+ManualOutcome = Literal["done", "nothing found", "cannot do it"]
+
+
+def _manual_detail(ctx: ServiceContext, system: str, need: Capability) -> str:
+    m = next((x for x in ctx.data_map if x.system == system), None)
+    rule = getattr(m, "erase", None)
+    if need is Capability.ERASE and isinstance(rule, Retain):
+        return f"{MANUAL}kept: {rule.retain}"
+    verb = {
+        Capability.EXPORT: "a person looks the subject up and exports",
+        Capability.ERASE: "a person erases",
+        Capability.CORRECT: "a person corrects",
+    }
+    return f"{MANUAL}{verb.get(need, need.value)}, then confirms"
+
+
+def is_manual(step: PlanStep) -> bool:
+    return step.detail.startswith(MANUAL)
+
+
+@dataclass(frozen=True)
+class ManualStep:
+    system: str
+    title: str
+    operation: str
+    instructions: str
+
+
+def pending_manual_steps(ctx: ServiceContext, request_id: str) -> list[ManualStep]:
+    """Manual systems of the approved plan that no one has confirmed yet (no personal data)."""
+    with ctx.uow() as uow:
+        done = {(x.system, x.operation) for x in uow.repo.receipts(request_id)}
+        plan = uow.repo.plan(request_id)
+    maps = {m.system: m for m in ctx.data_map}
+    out = []
+    for st in plan:
+        if not is_manual(st) or (st.system, st.operation) in done or st.detail.startswith(f"{MANUAL}kept"):
+            continue
+        m = maps.get(st.system)
+        out.append(ManualStep(st.system, m.title if m else st.system, st.operation, getattr(m, "instructions", "") if m else ""))
+    return out
+
+
+def manual_step_form(ctx: ServiceContext, request_id: str, step: ManualStep) -> str:
+    """Markdown above the confirmation form: what to do, for which request (no personal data:
+    the person looks the subject up with `dsar request show REF --reveal`)."""
+    ref = reference_of(ctx, request_id)
+    return "\n".join(
+        [
+            f"### {ref}: {step.operation} in **{step.title}** (by hand)",
+            "",
+            step.instructions,
+            "",
+            f"The subject's details: `dsar request show {ref} --reveal` (the look-up is audited).",
+            "",
+            "Say what you did: **done** (with the number of records), **nothing found**, or **cannot do it** (the request is held).",
+        ]
+    )
+
+
+def confirm_manual_step(
+    ctx: ServiceContext, request_id: str, system: str, outcome: str, records: int, person: str, note: str | None
+) -> Status:
+    """Record what a person did in a manual system; when none is left, execution finishes."""
+    person = person.strip()
+    if outcome not in ("done", "nothing found", "cannot do it"):
+        raise InvalidInput("outcome must be done, nothing found or cannot do it", ["outcome: unknown"])
+    if not person:
+        raise InvalidInput("say who did it", ["person: required"])
+    if records < 0:
+        raise InvalidInput("records cannot be negative", ["records: negative"])
+    pending = {m.system: m for m in pending_manual_steps(ctx, request_id)}
+    with ctx.uow() as uow:
+        repo = uow.repo
+        r = repo.get(request_id)
+        if r.status is not Status.EXECUTING or system not in pending:
+            return r.status
+        now = ctx.clock()
+        step = pending[system]
+        repo.record_decision(request_id, f"manual:{system}", outcome, person, note or None, now)
+        repo.add_receipt(request_id, system, step.operation, records if outcome == "done" else 0, None, now)
+        repo.append_audit(
+            request_id,
+            "ManualStepConfirmed",
+            now,
+            {"system": system, "operation": step.operation, "outcome": outcome, "records": records, "person": person},
+            idempotency_key=f"{request_id}:receipt:{system}:{step.operation}",
+        )
+        if outcome == "cannot do it":
+            held, events = set_hold(r, True, at=now, reason=f"{system}: the manual step could not be done")
+            repo.save_state(held, events[0].at)
+            record_events(repo, events)
+        uow.commit()
+    return execute_plan(ctx, request_id)
 
 
 def erasure_actions(step: PlanStep) -> list[ErasureAction]:
@@ -335,7 +454,7 @@ def execute_plan(ctx: ServiceContext, request_id: str) -> Status:
         if r.status is not Status.EXECUTING or r.on_hold:
             return r.status
         done = {(x.system, x.operation) for x in uow.repo.receipts(request_id)}
-        plan = [s for s in uow.repo.plan(request_id) if s.matches and (s.system, s.operation) not in done]
+        plan = [s for s in uow.repo.plan(request_id) if s.matches and not is_manual(s) and (s.system, s.operation) not in done]
         todo = {s.system for s in plan}
         keys = _verified_keys(r)
     if r.type is RequestType.DELETION:
@@ -367,9 +486,11 @@ def execute_plan(ctx: ServiceContext, request_id: str) -> Status:
                 idempotency_key=f"{request_id}:receipt:{connector.system}:export",
             )
             uow.commit()
+    if pending_manual_steps(ctx, request_id):
+        return Status.EXECUTING  # the flow waits for a person to confirm each manual system
     with ctx.uow() as uow:
         r = uow.repo.get(request_id)
-        if r.status is Status.EXECUTING:
+        if r.status is Status.EXECUTING and not r.on_hold:
             r = _move(uow.repo, r, Move.FINISH_EXECUTION, ctx)
             uow.commit()
         return r.status
@@ -429,6 +550,8 @@ def send_response(ctx: ServiceContext, request_id: str) -> Status:
         deadline = repo.deadline(request_id)
         systems = {m.system: m for m in ctx.data_map}
         used = [systems[e["system"]] for e in exports if e["system"] in systems and e["records"]]
+        by_hand = [rc for rc in receipts if rc.system in systems and systems[rc.system].type == "manual" and rc.records]
+        used += [systems[rc.system] for rc in by_hand]
         context = {
             "request": _letter_request(r),
             "organisation": ctx.policy.organisation_name,
@@ -443,7 +566,8 @@ def send_response(ctx: ServiceContext, request_id: str) -> Status:
             ],
             "categories": sorted({c for e in exports for rec in e["records"] for c in rec["categories"].values()}),
             "record_count": sum(len(e["records"]) for e in exports),
-            "found": any(e["records"] for e in exports),
+            "found": any(e["records"] for e in exports) or bool(by_hand),
+            "manual": [{"title": systems[rc.system].title, "records": rc.records} for rc in by_hand],
             "denial_reason": _denial_reason(repo, request_id, decision.note if decision else None),
         }
         letter = ctx.letters.render(kind, r.regime, context)
