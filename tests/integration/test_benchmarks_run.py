@@ -57,3 +57,27 @@ def test_the_audit_benchmark_runs_and_reports(tmp_path: object) -> None:
     assert "verify the hash chain" in result.stdout
     assert "offline verify of the bundle" in result.stdout
     assert "intact: 3000 event(s)" in result.stdout
+
+
+def test_the_connectors_benchmark_runs_and_reports() -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "connectors.py"),
+            "--rows",
+            "2000",
+            "--related",
+            "50",
+            "--objects",
+            "20",
+            "--repeat",
+            "3",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "locate in 2,000 indexed rows" in result.stdout
+    assert "export of a subject with 50 related rows" in result.stdout
