@@ -43,9 +43,10 @@ def ctx(sqlite_app: App) -> ServiceContext:
     )
 
 
-def to_execution(app: App, ctx: ServiceContext, kind: str) -> Any:
+def to_execution(app: App, ctx: ServiceContext, kind: str, **more: Any) -> Any:
     r = log_request(
-        ctx, {"type": kind, "regime": "gdpr", "country": "DE", "subject": {"name": "Jane Doe", "emails": ["jane.doe@example.com"]}}
+        ctx,
+        {"type": kind, "regime": "gdpr", "country": "DE", "subject": {"name": "Jane Doe", "emails": ["jane.doe@example.com"]}, **more},
     ).request
     svc.start_verification(ctx, r.id)
     code = latest_code(app.settings.effective_outbox_dir, r.reference)
@@ -96,3 +97,19 @@ def test_a_manual_step_that_cannot_be_done_holds_the_request(sqlite_app: App, ct
     # confirming again, or for a system that is not waiting, changes nothing
     assert svc.confirm_manual_step(ctx, r.id, "paper-archive", "done", 1, "Sam", None) is Status.EXECUTING
     assert svc.confirm_manual_step(ctx, r.id, "shop", "done", 1, "Sam", None) is Status.EXECUTING
+
+
+def test_a_correction_waits_for_the_manual_system_and_the_letter_says_what_was_done_by_hand(sqlite_app: App, ctx: ServiceContext) -> None:
+    from email import message_from_bytes, policy
+
+    r = to_execution(sqlite_app, ctx, "correction", corrections=[{"attribute": "phone", "value": "+49 30 5550777"}])
+    assert svc.execute_plan(ctx, r.id) is Status.EXECUTING  # the shop is corrected; the archive waits
+    (step,) = svc.pending_manual_steps(ctx, r.id)
+    assert (step.system, step.operation) == ("paper-archive", "correct")
+    assert svc.confirm_manual_step(ctx, r.id, "paper-archive", "done", 2, "Ines Archive", None) is Status.RESPONDING
+    assert svc.send_response(ctx, r.id) is Status.CLOSED
+    mail = sqlite_app.settings.effective_outbox_dir / f"{r.reference}.correction_response_dsar.eml"
+    body = message_from_bytes(mail.read_bytes(), policy=policy.default).get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    assert "phone: corrected in Online shop" in body
+    assert f"{ARCHIVE.title}: corrected by hand (2 records)" in body
+    assert "5550777" not in body

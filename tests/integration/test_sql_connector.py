@@ -13,6 +13,7 @@ from dsar.connectors.datamap import SqlSystem, load_system_map
 from dsar.connectors.sql import SqlConnector
 from dsar.demo import shop
 from dsar.domain.errors import PermanentConnectorError
+from dsar.domain.request import Correction
 from tests.conftest import ROOT
 
 SHOP_MAP = load_system_map(ROOT / "connectors" / "shop.yaml")
@@ -241,5 +242,98 @@ def test_an_unmapped_entity_is_planned_as_such_and_never_erased(shop_url: str) -
         assert ("address", "unmapped") in [(a.entity, a.action) for a in plan]
         with pytest.raises(PermanentConnectorError, match="without an erasure rule"):
             c.erase(located, plan)
+    finally:
+        c.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_digit_only_text_keys_stay_text(request: pytest.FixtureRequest, tmp_path: Path, backend: str) -> None:
+    """A TEXT key like '00123' is neither turned into 123 (which matches nothing) nor compared
+    as an integer (which PostgreSQL refuses)."""
+    url = request.getfixturevalue("pg_database") if backend == "postgres" else f"sqlite:///{tmp_path / 'm.db'}"
+    engine = create_engine(url)
+    with engine.begin() as c:
+        c.execute(text("CREATE TABLE member (code TEXT PRIMARY KEY, email TEXT NOT NULL, nickname TEXT)"))
+        c.execute(text("CREATE TABLE visit (id INTEGER PRIMARY KEY, member_code TEXT NOT NULL REFERENCES member(code))"))
+        c.execute(text("INSERT INTO member VALUES ('00123', 'kai@example.com', 'K'), ('123', 'other@example.com', 'O')"))
+        c.execute(text("INSERT INTO visit VALUES (1, '00123'), (2, '123')"))
+    engine.dispose()
+    system = SqlSystem.model_validate(
+        {
+            "system": "club",
+            "title": "Club",
+            "type": "sql",
+            "connection": "CLUB_URL",
+            "purposes": ["membership"],
+            "legal_basis": "contract",
+            "retention": "while a member",
+            "source": "the member",
+            "entities": {
+                "member": {
+                    "table": "member",
+                    "key": "code",
+                    "identity": {"email": "email"},
+                    "erase": "delete",
+                    "fields": {"email": {"category": "contact"}, "nickname": {"category": "identity", "correctable": "nickname"}},
+                },
+                "visit": {
+                    "table": "visit",
+                    "key": "id",
+                    "parent": {"entity": "member", "column": "member_code", "parent_column": "code"},
+                    "erase": "delete",
+                    "fields": {"id": {"category": "activity"}},
+                },
+            },
+        }
+    )
+    c = SqlConnector(system, url, b"k")
+    try:
+        found = c.locate(keys("kai@example.com"))
+        records = list(c.export(found))
+        assert [(r.entity, r.key) for r in records] == [("member", "00123"), ("visit", "1")]
+        plan = c.plan_correction(found, [Correction("nickname", "Kai")])
+        assert c.correct(found, plan, [Correction("nickname", "Kai")]).total == 1
+        assert c.erase(found, c.plan_erasure(found)).total == 2
+        assert c.locate(keys("other@example.com")).found
+    finally:
+        c.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_numeric_keys_compare_as_numbers(request: pytest.FixtureRequest, tmp_path: Path, backend: str) -> None:
+    url = request.getfixturevalue("pg_database") if backend == "postgres" else f"sqlite:///{tmp_path / 'n.db'}"
+    engine = create_engine(url)
+    with engine.begin() as c:
+        c.execute(text("CREATE TABLE ledger (no NUMERIC(12, 0) PRIMARY KEY, email TEXT NOT NULL, holder TEXT)"))
+        c.execute(text("INSERT INTO ledger VALUES (700123, 'kai@example.com', 'K'), (700124, 'other@example.com', 'O')"))
+    engine.dispose()
+    system = SqlSystem.model_validate(
+        {
+            "system": "ledger",
+            "title": "Ledger",
+            "type": "sql",
+            "connection": "LEDGER_URL",
+            "purposes": ["accounts"],
+            "legal_basis": "legal obligation",
+            "retention": "10 years",
+            "source": "the holder",
+            "entities": {
+                "ledger": {
+                    "table": "ledger",
+                    "key": "no",
+                    "identity": {"email": "email"},
+                    "erase": "delete",
+                    "fields": {"holder": {"category": "identity", "correctable": "name"}},
+                }
+            },
+        }
+    )
+    c = SqlConnector(system, url, b"k")
+    try:
+        found = c.locate(keys("kai@example.com"))
+        assert [r.fields["holder"] for r in c.export(found)] == ["K"]
+        assert c.correct(found, c.plan_correction(found, [Correction("name", "Kai")]), [Correction("name", "Kai")]).total == 1
+        assert c.erase(found, c.plan_erasure(found)).total == 1
+        assert c.locate(keys("other@example.com")).found
     finally:
         c.close()

@@ -125,3 +125,60 @@ def test_a_system_defined_twice_is_refused(tmp_path: Path) -> None:
 def test_a_file_that_is_not_a_mapping_is_refused(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput, match="must be a mapping"):
         load_system_map(write(tmp_path, "- just\n- a list\n"))
+
+
+@pytest.mark.parametrize(
+    ("name", "needle", "replacement", "message"),
+    [
+        ("files.yaml", "    format: blob\n", "    format: blob\n    colour: red\n", "objects.uploads.colour"),
+        ("files.yaml", "correctable: {first_name: name}", "correctable: {first_name: Name}", "objects.newsletter.correctable"),
+        (
+            "helpdesk.yaml",
+            "  name: {category: identity, correctable: name}",
+            "  name: {category: identity, correctable: 7}",
+            "fields.name.correctable",
+        ),
+        ("helpdesk.yaml", 'correct: {method: PATCH, path: "/contacts/{id}"}', 'correct: {method: GET, path: "/contacts/{id}"}', "correct"),
+        ("warehouse.yaml", "categories: [identity, postal_address, returns]", "categories: []", "categories"),
+    ],
+)
+def test_every_connector_type_reports_errors_at_their_line(tmp_path: Path, name: str, needle: str, replacement: str, message: str) -> None:
+    text = (ROOT / "connectors" / name).read_text()
+    assert needle in text
+    bad = text.replace(needle, replacement)
+    changed = replacement.strip().splitlines()[-1].strip()
+    line = next(i for i, x in enumerate(bad.splitlines(), 1) if x.strip() == changed)
+    path = write(tmp_path, bad, name)
+    with pytest.raises(InvalidInput) as err:
+        load_system_map(path)
+    problems = err.value.problems
+    assert any(p.startswith(f"{path}:{line}: ") and message in p for p in problems), problems
+
+
+def test_a_dynamodb_key_attribute_cannot_be_correctable(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """\
+system: profiles
+title: Profiles
+type: dynamodb
+connection: PROFILES_URL
+purposes: [Accounts]
+legal_basis: Contract
+retention: 2 years
+source: You
+tables:
+  profiles:
+    table: profiles
+    hash_key: customer_id
+    lookup:
+      account_id: {attribute: customer_id}
+    erase: delete
+    fields:
+      customer_id: {category: identity, correctable: account_id}
+""",
+        "profiles.yaml",
+    )
+    with pytest.raises(InvalidInput) as err:
+        load_system_map(path)
+    assert "key attribute" in " ".join(err.value.problems)

@@ -13,13 +13,17 @@ can do, and the planner only asks for those.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from dsar.domain.errors import PermanentConnectorError
+from dsar.domain.request import Correction
 
 
 class Capability(StrEnum):
@@ -118,6 +122,78 @@ class ErasureReceipt:
         return sum(n for per in self.counts.values() for n in per.values())
 
 
+@dataclass(frozen=True)
+class CorrectionAction:
+    """What a correction does in one entity: set ``field`` (which the data map marks as
+    correctable as ``attribute``) on the subject's ``rows`` records. No values: the new value
+    travels in the request's :class:`~dsar.domain.request.Correction`, encrypted at rest."""
+
+    entity: str
+    field: str
+    attribute: str
+    rows: int
+
+    def as_json(self) -> dict[str, Any]:
+        return {"entity": self.entity, "field": self.field, "attribute": self.attribute, "rows": self.rows}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> CorrectionAction:
+        return cls(str(d["entity"]), str(d["field"]), str(d["attribute"]), int(d["rows"]))
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """One field of one record a correction changed: the old and new values only as keyed
+    hashes (``hmac-sha256:<hex>``), so the receipt proves what changed without storing it."""
+
+    entity: str
+    key: str
+    field: str
+    old_hash: str
+    new_hash: str
+
+    def as_json(self) -> dict[str, str]:
+        return {"entity": self.entity, "key": self.key, "field": self.field, "old": self.old_hash, "new": self.new_hash}
+
+
+@dataclass(frozen=True)
+class CorrectionReceipt:
+    """What a correction did: each changed field (hashed values) and how many already held the
+    new value (a second run changes nothing and says so)."""
+
+    system: str
+    changes: tuple[FieldChange, ...] = ()
+    unchanged: int = 0
+
+    @property
+    def total(self) -> int:
+        return len(self.changes)
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {}
+        for c in self.changes:
+            per = out.setdefault(c.entity, {})
+            per[c.field] = per.get(c.field, 0) + 1
+        return out
+
+
+def receipt_key(pseudonym_key: bytes, system: str) -> bytes:
+    """The key a system's correction receipts hash values under (derived, per system)."""
+    return hmac.new(pseudonym_key, f"correction/{system}".encode(), hashlib.sha256).digest()
+
+
+def value_hash(key: bytes, value: Any) -> str:
+    """Keyed hash of a field value for correction receipts. Keyed, because a plain hash of a
+    phone number or a postcode is reversed by trying every candidate."""
+    canonical = json.dumps(value, sort_keys=True, default=str, ensure_ascii=False)
+    return "hmac-sha256:" + hmac.new(key, canonical.encode(), hashlib.sha256).hexdigest()
+
+
+def corrections_by_attribute(corrections: Sequence[Correction]) -> dict[str, str]:
+    """The requested new value per attribute (the last one wins if an attribute repeats)."""
+    return {c.attribute: c.value for c in corrections}
+
+
 class Connector(ABC):
     """One system of the data map."""
 
@@ -145,6 +221,17 @@ class Connector(ABC):
     def erase(self, located: LocateResult, approved: list[ErasureAction]) -> ErasureReceipt:
         """Carry out exactly the approved actions; running it again changes nothing more."""
         raise self._unsupported(Capability.ERASE)
+
+    def plan_correction(self, located: LocateResult, corrections: Sequence[Correction]) -> list[CorrectionAction]:
+        """Which correctable fields of the located records hold the requested attributes, with
+        how many records each (nothing is changed). Attributes the system does not hold are
+        simply absent from the plan."""
+        raise self._unsupported(Capability.CORRECT)
+
+    def correct(self, located: LocateResult, approved: Sequence[CorrectionAction], corrections: Sequence[Correction]) -> CorrectionReceipt:
+        """Set exactly the approved fields to the requested values; a field that already holds
+        the value is counted as unchanged, so running it again changes nothing more."""
+        raise self._unsupported(Capability.CORRECT)
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""

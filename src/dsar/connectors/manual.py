@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from dsar.connectors.base import Capability, Connector, ExportRecord, Health, LocateResult, SubjectKeys
-from dsar.connectors.datamap import ManualSystem
+from dsar.connectors.schema import ManualSystem
 
 
 class ManualConnector(Connector):

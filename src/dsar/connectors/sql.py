@@ -24,16 +24,23 @@ from sqlalchemy.sql.elements import ColumnElement
 from dsar.connectors.base import (
     Capability,
     Connector,
+    CorrectionAction,
+    CorrectionReceipt,
     ErasureAction,
     ErasureReceipt,
     ExportRecord,
+    FieldChange,
     Health,
     LocateResult,
     Match,
     SubjectKeys,
+    corrections_by_attribute,
+    receipt_key,
+    value_hash,
 )
-from dsar.connectors.datamap import FixedText, Retain, SqlSystem
+from dsar.connectors.schema import FixedText, Retain, SqlSystem
 from dsar.domain.errors import PermanentConnectorError, RetryableConnectorError
+from dsar.domain.request import Correction
 
 _CHUNK = 500
 _MAX_VALUE = 1000
@@ -50,7 +57,7 @@ def _json_value(v: Any) -> Any:
 
 
 class SqlConnector(Connector):
-    capabilities = frozenset({Capability.LOCATE, Capability.EXPORT, Capability.ERASE})
+    capabilities = frozenset({Capability.LOCATE, Capability.EXPORT, Capability.ERASE, Capability.CORRECT})
 
     def __init__(self, system_map: SqlSystem, url: str, pseudonym_key: bytes = b"") -> None:
         self.system = system_map.system
@@ -62,7 +69,9 @@ class SqlConnector(Connector):
             raise PermanentConnectorError(self.system, "connection URL is not a valid SQLAlchemy URL") from exc
         except ImportError as exc:
             raise PermanentConnectorError(self.system, "database driver is not installed") from exc
+        self._receipt_key = receipt_key(pseudonym_key, self.system)
         self._tables: dict[str, Table] = {}
+        self._key_types: dict[str, type] = {}
 
     # Table objects list only the mapped columns: nothing unmapped is ever selected.
     def _table(self, entity: str) -> Table:
@@ -77,6 +86,33 @@ class SqlConnector(Connector):
                 cols.add(parent.parent_column)
             self._tables[entity] = Table(e.table_name, MetaData(), *(Column(c) for c in sorted(cols)), schema=e.schema_name)
         return self._tables[entity]
+
+    def _root_keys(self, entity: str, keys: Sequence[str]) -> list[Any]:
+        """Keys come back from locate as strings: give them back the key column's type, so an
+        integer or numeric key compares as a number and a digit-only TEXT key stays text
+        (PostgreSQL refuses ``text = integer`` and ``numeric = varchar``)."""
+        if entity not in self._key_types:
+            e = self.map.entities[entity]
+            try:
+                cols = inspect(self._engine).get_columns(e.table_name, schema=e.schema_name)
+            except SQLAlchemyError as exc:
+                raise self._fail(exc, entity) from None
+            col = next((c for c in cols if c["name"] == e.key), None)
+            try:
+                kind = col["type"].python_type if col is not None else str
+            except NotImplementedError:
+                kind = str
+            self._key_types[entity] = kind if kind in (int, Decimal) else str
+        kind = self._key_types[entity]
+        if kind is str:
+            return list(keys)
+        out: list[Any] = []
+        for k in keys:
+            try:
+                out.append(kind(k))
+            except (ValueError, ArithmeticError):
+                continue  # not a key of this column: matches nothing
+        return out
 
     def _fail(self, exc: SQLAlchemyError, entity: str) -> Exception:
         if isinstance(exc, OperationalError) and "no such" not in str(exc.orig).lower():
@@ -165,7 +201,7 @@ class SqlConnector(Connector):
             for chunk_start in range(0, len(key_values), _CHUNK):
                 chunk = key_values[chunk_start : chunk_start + _CHUNK]
                 if e.parent is None:
-                    chunk = [_coerce_key(v) for v in chunk]
+                    chunk = self._root_keys(entity, chunk)
                 stmt = select(t).where(t.c[link_col].in_(chunk)).order_by(t.c[e.key])
                 try:
                     with self._engine.connect() as conn:
@@ -191,7 +227,7 @@ class SqlConnector(Connector):
         keys: dict[str, list[Any]] = {}
         frontier: list[tuple[str, list[Any]]] = []
         for root in self.map.roots():
-            found = [_coerce_key(m.key) for m in located.matches if m.entity == root]
+            found = self._root_keys(root, [m.key for m in located.matches if m.entity == root])
             if found:
                 frontier.append((root, found))
         while frontier:
@@ -309,10 +345,54 @@ class SqlConnector(Connector):
             done += len(chunk)
         return done
 
+    # --- correction -------------------------------------------------------------------------
+    def plan_correction(self, located: LocateResult, corrections: Sequence[Correction]) -> list[CorrectionAction]:
+        wanted = corrections_by_attribute(corrections)
+        keys = self._keys_by_entity(located)
+        actions = []
+        for entity, e in self.map.entities.items():
+            n = len(keys.get(entity, []))
+            for name, fm in e.fields.items():
+                if n and fm.correctable is not None and fm.correctable in wanted:
+                    actions.append(CorrectionAction(entity, name, fm.correctable, n))
+        return actions
+
+    def correct(self, located: LocateResult, approved: Sequence[CorrectionAction], corrections: Sequence[Correction]) -> CorrectionReceipt:
+        """Every approved field of every located row, in one transaction; rows already holding
+        the new value are left alone and counted as unchanged."""
+        wanted = corrections_by_attribute(corrections)
+        for a in approved:
+            e = self.map.entities.get(a.entity)
+            fm = e.fields.get(a.field) if e is not None else None
+            if fm is None or fm.correctable != a.attribute:
+                raise PermanentConnectorError(self.system, f"{a.entity}: the approved correction does not match the data map")
+            if a.attribute not in wanted:
+                raise PermanentConnectorError(self.system, f"{a.entity}.{a.field}: the request asks no new value for {a.attribute}")
+        keys = self._keys_by_entity(located)
+        changes: list[FieldChange] = []
+        unchanged = 0
+        try:
+            with self._engine.begin() as conn:
+                for a in approved:
+                    e = self.map.entities[a.entity]
+                    t = self._table(a.entity)
+                    new = wanted[a.attribute]
+                    values = keys.get(a.entity, [])
+                    for start in range(0, len(values), _CHUNK):
+                        rows = conn.execute(select(t.c[e.key], t.c[a.field]).where(t.c[e.key].in_(values[start : start + _CHUNK]))).all()
+                        for key, old in rows:
+                            if old == new:
+                                unchanged += 1
+                                continue
+                            conn.execute(update(t).where(t.c[e.key] == key).values({a.field: new}))
+                            changes.append(
+                                FieldChange(
+                                    a.entity, str(key), a.field, value_hash(self._receipt_key, old), value_hash(self._receipt_key, new)
+                                )
+                            )
+        except SQLAlchemyError as exc:
+            raise self._fail(exc, "correct") from None
+        return CorrectionReceipt(self.system, tuple(changes), unchanged)
+
     def close(self) -> None:
         self._engine.dispose()
-
-
-def _coerce_key(v: str) -> Any:
-    # Keys come back from locate as strings; integer keys must compare as integers.
-    return int(v) if v.lstrip("-").isdigit() else v

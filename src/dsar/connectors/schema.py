@@ -1,0 +1,186 @@
+"""The data map's building blocks: what every system says, field categories, erasure and
+correction rules, and the `sql` and `manual` system types. The other types (`s3`,
+`dynamodb`, `http`) live with their connectors; :mod:`dsar.connectors.datamap` joins them into
+one schema and loads the files."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+IDENTITY_KINDS = frozenset({"email", "account_id", "phone"})
+# Attributes a correction request may name; a data-map field says which one it holds with
+# ``correctable: ATTRIBUTE``. Pattern only: organisations add their own (``loyalty_tier``).
+CORRECTION_ATTRIBUTE = r"^[a-z][a-z0-9_]{0,40}$"
+
+
+def _identifier(value: str, what: str) -> str:
+    if not _IDENT.match(value):
+        raise ValueError(f"{what} {value!r} is not a plain SQL identifier")
+    return value
+
+
+class FixedText(BaseModel):
+    """Replace the value with this text (e.g. "Deleted customer")."""
+
+    model_config = ConfigDict(extra="forbid")
+    fixed: str = Field(max_length=200)
+
+
+FieldErasure = Literal["null", "pseudonymise", "keep"] | FixedText
+
+
+class FieldMap(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    category: str = Field(min_length=1, max_length=64)
+    description: str | None = None
+    # When the entity is anonymised rather than deleted: what becomes of this field.
+    # null: emptied; pseudonymise: a keyed pseudonym (the same value gives the same pseudonym,
+    # so joins and counts still work); keep: left as it is; {fixed: TEXT}: replaced by TEXT.
+    erase: FieldErasure = "null"
+    # On a correction request: the attribute a subject names to correct this field (e.g.
+    # "phone", "postal_address", "name"); absent: the field is never corrected by the engine.
+    correctable: str | None = Field(None, pattern=CORRECTION_ATTRIBUTE)
+
+
+class Retain(BaseModel):
+    """Keep the entity's rows on a deletion request, for this stated reason (a retention duty
+    or a legal hold, e.g. "invoices: 10 years, German Commercial Code s.257")."""
+
+    model_config = ConfigDict(extra="forbid")
+    retain: str = Field(min_length=3, max_length=300)
+
+
+EntityErasure = Literal["delete", "anonymise"] | Retain
+
+
+class ParentRef(BaseModel):
+    """This entity's rows belong to the subject when ``this.column = parent.parent_column``."""
+
+    model_config = ConfigDict(extra="forbid")
+    entity: str
+    column: str
+    parent_column: str
+
+    @field_validator("column", "parent_column")
+    @classmethod
+    def _ident(cls, v: str) -> str:
+        return _identifier(v, "column")
+
+
+class EntityMap(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    table: str
+    key: str
+    identity: dict[str, str] = Field(default_factory=dict)
+    parent: ParentRef | None = None
+    fields: dict[str, FieldMap]
+    # On a deletion request: delete the rows, anonymise them field by field, or keep them with
+    # a stated reason. No rule: the plan says so and a person decides (nothing is assumed).
+    erase: EntityErasure | None = None
+
+    @field_validator("table")
+    @classmethod
+    def _table(cls, v: str) -> str:
+        parts = v.split(".")
+        if len(parts) > 2:
+            raise ValueError(f"table {v!r}: at most schema.table")
+        for p in parts:
+            _identifier(p, "table")
+        return v
+
+    @field_validator("key")
+    @classmethod
+    def _key(cls, v: str) -> str:
+        return _identifier(v, "column")
+
+    @field_validator("identity")
+    @classmethod
+    def _identity(cls, v: dict[str, str]) -> dict[str, str]:
+        for kind, column in v.items():
+            if kind not in IDENTITY_KINDS:
+                raise ValueError(f"identity kind {kind!r} is not one of {', '.join(sorted(IDENTITY_KINDS))}")
+            _identifier(column, "column")
+        return v
+
+    @field_validator("fields")
+    @classmethod
+    def _fields(cls, v: dict[str, FieldMap]) -> dict[str, FieldMap]:
+        for column in v:
+            _identifier(column, "column")
+        return v
+
+    @property
+    def schema_name(self) -> str | None:
+        return self.table.split(".")[0] if "." in self.table else None
+
+    @property
+    def table_name(self) -> str:
+        return self.table.split(".")[-1]
+
+
+class SystemBase(BaseModel):
+    """What every system says: who it is, how to reach it, and the facts an access letter needs."""
+
+    model_config = ConfigDict(extra="forbid")
+    system: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,62}$")
+    title: str
+    connection: str | None = Field(
+        None, pattern=r"^[A-Z][A-Z0-9_]*$", description="Name of the environment variable holding the URL (never the URL)"
+    )
+    purposes: list[str] = Field(min_length=1)
+    legal_basis: str
+    recipients: list[str] = Field(default_factory=list)
+    retention: str
+    source: str
+    third_country_transfers: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _needs_connection(self) -> SystemBase:
+        if self.connection is None and getattr(self, "type", None) != "manual":
+            raise ValueError("connection: the name of the environment variable holding the system's URL is required")
+        return self
+
+
+class SqlSystem(SystemBase):
+    """A relational database reached through any SQLAlchemy URL."""
+
+    type: Literal["sql"]
+    entities: dict[str, EntityMap] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _graph(self) -> SqlSystem:
+        for name, e in self.entities.items():
+            if e.parent is None and not e.identity:
+                raise ValueError(f"entity {name!r} has neither identity fields nor a parent")
+            if e.parent is not None and e.identity:
+                raise ValueError(f"entity {name!r}: only root entities (no parent) have identity fields")
+            if e.parent is not None and e.parent.entity not in self.entities:
+                raise ValueError(f"entity {name!r}: parent {e.parent.entity!r} is not an entity of this system")
+        for name in self.entities:
+            seen, cur = {name}, self.entities[name]
+            while cur.parent is not None:
+                if cur.parent.entity in seen:
+                    raise ValueError(f"entity {name!r}: parent references form a cycle")
+                seen.add(cur.parent.entity)
+                cur = self.entities[cur.parent.entity]
+        return self
+
+    def roots(self) -> list[str]:
+        return [n for n, e in self.entities.items() if e.parent is None]
+
+    def children(self, parent: str) -> list[str]:
+        return [n for n, e in self.entities.items() if e.parent is not None and e.parent.entity == parent]
+
+
+class ManualSystem(SystemBase):
+    """A system without an API: a person finds, exports or erases the subject's data by hand and
+    confirms it in the Prefect UI, as legal signs off."""
+
+    type: Literal["manual"]
+    instructions: str = Field(min_length=10, max_length=4000, description="What the person does, step by step (no personal data)")
+    categories: list[str] = Field(min_length=1, description="Data categories the system holds")
+    erase: EntityErasure | None = None
