@@ -115,6 +115,7 @@ def _request_doc(r: PrivacyRequest, deadline: Any, reveal: bool) -> dict[str, An
         },
         "agent": None if r.agent is None else {"name": show(r.agent.name), "email": show(r.agent.email), "kind": r.agent.kind.value},
         "linked_to": r.linked_to,
+        "corrections": [{"attribute": c.attribute, "value": show(c.value)} for c in r.corrections],
     }
 
 
@@ -138,7 +139,15 @@ def _submission_from_options(opts: dict[str, Any], from_json: Path | None) -> di
         if not sep:
             raise InvalidInput("--extra takes KEY=VALUE", ["extra: missing '='"])
         extra[key] = value
+    corrections = []
+    for item in opts.pop("corrections") or []:
+        attribute, sep, value = item.partition("=")
+        if not sep:
+            raise InvalidInput("--correct takes ATTRIBUTE=VALUE", ["corrections: missing '='"])
+        corrections.append({"attribute": attribute, "value": value})
     sub: dict[str, Any] = {k: v for k, v in opts.items() if v is not None and not k.startswith(("subject_", "agent_"))}
+    if corrections:
+        sub["corrections"] = corrections
     sub["subject"] = {k.removeprefix("subject_"): v for k, v in opts.items() if k.startswith("subject_") and v not in (None, [])}
     if extra:
         sub["subject"]["extra"] = extra
@@ -166,6 +175,10 @@ def request_new(
     agent_name: Annotated[str | None, typer.Option(help="Authorized agent's name")] = None,
     agent_email: Annotated[str | None, typer.Option(help="Authorized agent's email")] = None,
     agent_kind: Annotated[str | None, typer.Option(help="authorized_agent, power_of_attorney or parent_or_guardian")] = None,
+    correct: Annotated[
+        list[str] | None,
+        typer.Option(help="Correction request: ATTRIBUTE=CORRECT VALUE, attributes as the data map's `correctable` (repeatable)"),
+    ] = None,
     from_json: Annotated[Path | None, typer.Option(help="Read the whole request from a JSON file instead")] = None,
     start: Annotated[bool, typer.Option(help="Start the process-request flow run")] = True,
     as_json: JsonOpt = False,
@@ -193,6 +206,7 @@ def request_new(
                 "agent_name": agent_name,
                 "agent_email": agent_email,
                 "agent_kind": agent_kind,
+                "corrections": correct,
             },
             from_json,
         )
@@ -303,6 +317,8 @@ def request_show(
         t.add_row(k, str(doc[k]))
     for k, v in doc["subject"].items():
         t.add_row(f"subject.{k}", str(v))
+    for c in doc["corrections"]:
+        t.add_row(f"correct.{c['attribute']}", str(c["value"]))
     for s in doc["plan"]:
         t.add_row("plan", f"{s['system']}: {s['operation']}, {s['matches']} matched ({s['detail']})")
     for x in doc["receipts"]:

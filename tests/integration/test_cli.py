@@ -7,6 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from dsar.cli import app
+from tests.conftest import make_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -239,18 +240,37 @@ def test_audit_export_and_verify_exit_codes(env: dict[str, str], tmp_path: Path)
 
 
 def test_connectors_check_and_plan_dry_run(env: dict[str, str], tmp_path: Path) -> None:
-    from dsar.demo.shop import seed_shop
+    """The demo company's whole data map: shop (sql), file store folder (s3 on file://), the
+    helpdesk API (http, served here as the demo serves it) and the ledger (manual)."""
+    from dsar.demo.run import seed_demo, serve_helpdesk
+    from tests.e2e.conftest import free_port
 
-    seed_shop(Path(env["DSAR_HOME"]) / "demo" / "shop.db")
+    env = {**env, "DSAR_DEMO_HELPDESK_PORT": str(free_port())}
+    settings = make_settings(Path(env["DSAR_HOME"]), demo_helpdesk_port=int(env["DSAR_DEMO_HELPDESK_PORT"]))
+    seed_demo(settings)
     code, out, _ = run(env, "connectors", "check", "--json")
-    assert code == 0, out
-    assert [(x["system"], x["ok"], x["warnings"]) for x in json.loads(out)] == [("shop", True, [])]
-    deletion = [*NEW[:2], "--type", "deletion", *NEW[4:], "--no-start", "--json"]
-    code, out, _ = run(env, *deletion)
-    ref = json.loads(out)["reference"]
-    code, out, _ = run(env, "request", "plan", ref, "--json")
-    assert code == 0
-    (step,) = json.loads(out)
+    assert code == 1 and [x["system"] for x in json.loads(out) if not x["ok"]] == ["helpdesk"]  # not served yet
+    helpdesk = serve_helpdesk(settings)
+    try:
+        code, out, _ = run(env, "connectors", "check", "--json")
+        assert code == 0, out
+        assert [(x["system"], x["ok"], x["warnings"]) for x in json.loads(out)] == [
+            ("files", True, []),
+            ("helpdesk", True, []),
+            ("shop", True, []),
+            ("warehouse", True, []),
+        ]
+        deletion = [*NEW[:2], "--type", "deletion", *NEW[4:], "--no-start", "--json"]
+        code, out, _ = run(env, *deletion)
+        ref = json.loads(out)["reference"]
+        code, out, _ = run(env, "request", "plan", ref, "--json")
+        assert code == 0
+        steps = {s["system"]: s for s in json.loads(out)}
+    finally:
+        helpdesk.stop()
+    assert set(steps) == {"files", "helpdesk", "shop", "warehouse"}
+    step = steps["shop"]
+    assert steps["warehouse"]["detail"].startswith("manual: ")
     assert step["system"] == "shop" and step["operation"] == "erase" and step["records"] == 1
     assert "customer: anonymise 1" in step["detail"]
     code, out, _ = run(env, "request", "show", ref, "--json")
@@ -261,3 +281,20 @@ def test_connectors_check_and_plan_dry_run(env: dict[str, str], tmp_path: Path) 
     (bad / "x.yaml").write_text("system: x\ntitle: X\ntype: sql\nconnection: lower_case\n")
     code, _, err = run({**env, "DSAR_DATA_MAP_DIR": str(bad)}, "connectors", "check")
     assert code == 2 and "x.yaml:4" in " ".join(err.split())
+
+
+def test_a_correction_request_from_the_command_line(env: dict[str, str]) -> None:
+    fix = [*NEW[:2], "--type", "correction", *NEW[4:], "--correct", "phone=+49 30 5550999", "--correct", "city=Lyon", "--no-start"]
+    code, out, _ = run(env, *fix, "--json")
+    assert code == 0, out
+    ref = json.loads(out)["reference"]
+    code, out, _ = run(env, "request", "show", ref, "--json")
+    assert json.loads(out)["corrections"] == [{"attribute": "phone", "value": "+*** 3*** 5***"}, {"attribute": "city", "value": "L***"}]
+    code, out, _ = run(env, "request", "show", ref)
+    assert code == 0 and "correct.city" in out and "Lyon" not in out
+    code, out, _ = run(env, "request", "show", ref, "--reveal", "--json")
+    assert json.loads(out)["corrections"][1] == {"attribute": "city", "value": "Lyon"}
+    code, _, err = run(env, *fix[:-5], "--correct", "phone", "--no-start")
+    assert code == 2 and "ATTRIBUTE=VALUE" in err
+    code, _, err = run(env, *NEW, "--correct", "phone=1", "--no-start")
+    assert code == 2 and "only a correction request carries corrections" in err

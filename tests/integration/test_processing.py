@@ -207,3 +207,116 @@ def test_an_entity_without_an_erasure_rule_holds_the_deletion_for_a_person(sqlit
     with ctx.uow() as uow:
         assert uow.repo.get(r.id).on_hold
         assert "no erasure rule" in uow.repo.audit_events(r.id)[-1].details["reason"]
+
+
+def _verified(app: App, raw: dict[str, Any]) -> Any:
+    ctx = app.ctx
+    r = log_request(ctx, raw).request
+    svc.start_verification(ctx, r.id)
+    code = latest_code(outbox(app), r.reference)
+    assert code is not None
+    svc.confirm_code(ctx, r.id, code)
+    return r
+
+
+CORRECTION = {
+    "type": "correction",
+    "regime": "gdpr",
+    "country": "DE",
+    "subject": {"name": "Jane Doe", "emails": ["jane.doe@example.com"]},
+    "corrections": [
+        {"attribute": "phone", "value": "+49 30 5550999"},
+        {"attribute": "city", "value": "Lyon"},
+        {"attribute": "loyalty_tier", "value": "gold"},
+    ],
+}
+
+
+def test_a_correction_request_changes_exactly_the_approved_fields_and_says_where(engine_app: App) -> None:
+    import sqlite3
+
+    ctx = engine_app.ctx
+    r = _verified(engine_app, CORRECTION)
+    assert svc.plan_request(ctx, r.id) is Status.AWAITING_SIGN_OFF
+    summary = svc.plan_summary(ctx, r.id)
+    assert "customer.phone: set phone in 1" in summary and "address.city: set city in 1" in summary
+    assert "`loyalty_tier` (held in no mapped system)" in summary
+    assert "tell these recipients of the change (dsar does not): Parcel carrier" in summary
+    assert "5550999" not in summary and "Lyon" not in summary  # Prefect shows this text: no values
+    svc.record_sign_off(ctx, r.id, svc.SignOffDecision.APPROVE, "Lena Legal", None)
+    assert svc.execute_plan(ctx, r.id) is Status.RESPONDING
+    assert svc.send_response(ctx, r.id) is Status.CLOSED
+
+    with sqlite3.connect(engine_app.settings.demo_shop_path) as db:
+        phone, name = db.execute("SELECT phone, name FROM customer WHERE id = 1").fetchone()
+        city = db.execute("SELECT city FROM address WHERE id = 1").fetchone()[0]
+        other = db.execute("SELECT phone FROM customer WHERE id = 2").fetchone()[0]
+    assert (phone, city, name) == ("+49 30 5550999", "Lyon", "Jane Doe")
+    assert other != "+49 30 5550999"
+
+    with ctx.uow() as uow:
+        (receipt,) = uow.repo.receipts(r.id)
+        corrected = next(e for e in uow.repo.audit_events(r.id) if e.kind == "SystemCorrected")
+        stored = uow.repo.get(r.id).corrections
+    assert (receipt.system, receipt.operation, receipt.records) == ("shop", "correct", 2)
+    assert corrected.details["counts"] == {"customer": {"phone": 1}, "address": {"city": 1}}
+    assert all(c["old"].startswith("hmac-sha256:") for c in corrected.details["changes"])
+    assert "Lyon" not in json.dumps(corrected.details) and "5550" not in json.dumps(corrected.details)
+    assert [c.attribute for c in stored] == ["phone", "city", "loyalty_tier"]
+    with engine_app.engine.connect() as c:
+        raw = c.execute(text("SELECT corrections_enc FROM privacy_request WHERE id = :i"), {"i": r.id}).scalar_one()
+    assert b"Lyon" not in bytes(raw)  # encrypted at rest
+
+    body = read_mail(outbox(engine_app) / f"{r.reference}.correction_response_dsar.eml").get_body(preferencelist=("plain",)).get_content()
+    assert "phone: corrected in Online shop" in body and "city: corrected in Online shop" in body
+    assert "loyalty tier: we do not hold this" in body
+    assert "We share data of these kinds with: Parcel carrier" in body  # Art. 19: who the recipients are
+    assert "told" not in body  # dsar does not notify recipients, so the letter does not say it did
+    assert "Lyon" not in body and "5550999" not in body
+
+
+def test_correction_input_is_checked_and_a_different_correction_is_not_swallowed(sqlite_app: App) -> None:
+    import pytest
+
+    from dsar.domain.errors import InvalidInput
+
+    ctx = sqlite_app.ctx
+    bad = [
+        {**CORRECTION, "corrections": []},
+        {**CORRECTION, "corrections": [{"attribute": "Phone Number", "value": "1"}]},
+        {**CORRECTION, "corrections": [{"attribute": "phone", "value": "a\x00b"}]},
+        {**CORRECTION, "corrections": [{"attribute": "phone", "value": "1"}, {"attribute": "phone", "value": "2"}]},
+        {**CORRECTION, "type": "access", "access_scope": None},
+    ]
+    for raw in bad:
+        with pytest.raises(InvalidInput) as err:
+            log_request(ctx, raw)
+        assert "a\x00b" not in str(err.value.problems)
+    first = log_request(ctx, CORRECTION).request
+    assert log_request(ctx, CORRECTION).request.id == first.id  # the same correction again: linked
+    other = log_request(ctx, {**CORRECTION, "corrections": [{"attribute": "name", "value": "Jane Smith"}]}).request
+    assert other.id != first.id and other.linked_to == first.id
+
+
+def test_a_correction_of_the_email_waits_for_a_person_to_verify_by_other_means(sqlite_app: App) -> None:
+    ctx = sqlite_app.ctx
+    r = _verified(sqlite_app, {**CORRECTION, "corrections": [{"attribute": "email", "value": "jane@new.example"}]})
+    assert svc.plan_request(ctx, r.id) is Status.PLANNING
+    with ctx.uow() as uow:
+        assert uow.repo.get(r.id).on_hold
+        assert "7060" in uow.repo.audit_events(r.id)[-1].details["reason"]
+
+
+def test_the_demo_file_store_works_under_a_home_with_spaces_and_accents(tmp_path: Path) -> None:
+    from dsar.connectors.base import SubjectKeys
+    from dsar.connectors.datamap import load_system_map
+    from dsar.connectors.registry import connector_for
+    from dsar.demo.files import seed_files
+    from tests.conftest import ROOT, make_settings
+
+    settings = make_settings(tmp_path / "Dossier partagé" / "dsar home")
+    seed_files(settings.demo_files_dir)
+    c = connector_for(load_system_map(ROOT / "connectors" / "files.yaml"), settings.connection_secrets(), b"k")
+    assert c.check().ok
+    found = c.locate(SubjectKeys(emails=("jane.doe@example.com",)))
+    assert {m.entity for m in found.matches} == {"uploads", "newsletter"}

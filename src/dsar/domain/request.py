@@ -135,6 +135,32 @@ class SubjectIdentity:
         return self.emails[0] if self.emails else None
 
 
+_ATTRIBUTE = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
+MAX_CORRECTIONS = 20
+
+
+@dataclass(frozen=True)
+class Correction:
+    """One thing a correction request asks to put right: the attribute (a name the data map's
+    ``correctable`` fields use, e.g. ``phone``) and the new value (personal data)."""
+
+    attribute: str
+    value: str
+
+    def __repr__(self) -> str:
+        return f"Correction({self.attribute}, <redacted>)"
+
+
+def make_correction(attribute: str, value: str) -> Correction:
+    """Validate one requested correction; errors name the attribute, never the value."""
+    a = attribute.strip().lower()
+    if not _ATTRIBUTE.match(a):
+        raise InvalidInput("malformed correction attribute", ["corrections.attribute: lower-case letters, digits and _ (e.g. phone)"])
+    v = clean_text(value, f"corrections.{a}", required=True)
+    assert v is not None
+    return Correction(a, v)
+
+
 class AgentKind(StrEnum):
     AUTHORIZED_AGENT = "authorized_agent"
     POWER_OF_ATTORNEY = "power_of_attorney"
@@ -227,6 +253,8 @@ class PrivacyRequest:
     on_hold: bool = False
     linked_to: str | None = None
     logged_at: datetime | None = None
+    # What a correction request asks to change (empty for other types); personal data.
+    corrections: tuple[Correction, ...] = ()
     extra: dict[str, str] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:

@@ -30,6 +30,7 @@ from dsar.domain.request import (
     AgentKind,
     AuthorizedAgent,
     Channel,
+    Correction,
     PrivacyRequest,
     Status,
     SubjectIdentity,
@@ -302,6 +303,9 @@ class Repository:
             subject_account_id_enc=self._seal_text(r.id, "subject_account_id", s.account_id),
             subject_extra_enc=self._seal_text(r.id, "subject_extra", json.dumps(dict(s.extra))) if s.extra else None,
             agent_enc=self._seal_text(r.id, "agent", json.dumps(_agent_doc(r.agent))) if r.agent else None,
+            corrections_enc=self._seal_text(r.id, "corrections", json.dumps([[c.attribute, c.value] for c in r.corrections]))
+            if r.corrections
+            else None,
         )
         self._s.add(row)
         for kind, token in lookup_tokens(self.index, s):
@@ -314,6 +318,7 @@ class Repository:
             return self._shell(row)
         extra = self._open_text(rid, "subject_extra", row.subject_extra_enc)
         agent = self._open_text(rid, "agent", row.agent_enc)
+        corrections = self._open_text(rid, "corrections", row.corrections_enc)
         subject = SubjectIdentity(
             name=self._open_text(rid, "subject_name", row.subject_name_enc) or "",
             emails=tuple(json.loads(self._open_text(rid, "subject_emails", row.subject_emails_enc) or "[]")),
@@ -339,6 +344,7 @@ class Repository:
             on_hold=row.on_hold,
             linked_to=row.linked_to,
             logged_at=row.logged_at,
+            corrections=tuple(Correction(a, v) for a, v in json.loads(corrections)) if corrections else (),
         )
 
     def _shell(self, row: RequestRow) -> PrivacyRequest:

@@ -55,6 +55,7 @@ class RequestRow(SQLModel, table=True):
     subject_account_id_enc: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
     subject_extra_enc: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
     agent_enc: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    corrections_enc: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
 
 
 class RequestKeyRow(SQLModel, table=True):

@@ -17,14 +17,17 @@ from dsar.domain.deadlines import compute_deadlines, receipt_date
 from dsar.domain.errors import DsarError, InvalidInput
 from dsar.domain.regimes import AccessScope, get_regime, parse_request_type, resolve_jurisdiction
 from dsar.domain.request import (
+    MAX_CORRECTIONS,
     AgentKind,
     AuthorizedAgent,
     Channel,
+    Correction,
     PrivacyRequest,
     RequestLogged,
     SubjectIdentity,
     clean_text,
     format_reference,
+    make_correction,
     normalise_email,
 )
 from dsar.persistence.repository import Deadline, lookup_tokens, new_request_id
@@ -53,6 +56,15 @@ class AgentIn(BaseModel):
     organisation: str | None = None
 
 
+class CorrectionIn(BaseModel):
+    """One thing to put right: the attribute the data map's ``correctable`` fields name (e.g.
+    ``phone``) and the correct value."""
+
+    model_config = ConfigDict(extra="forbid")
+    attribute: str
+    value: str
+
+
 class Submission(BaseModel):
     """A request as support, a form or the API hands it over (raw, not yet trusted)."""
 
@@ -66,6 +78,7 @@ class Submission(BaseModel):
     received_at: datetime | date | None = None
     subject: SubjectIn = Field(default_factory=SubjectIn)
     agent: AgentIn | None = None
+    corrections: list[CorrectionIn] = Field(default_factory=list)
 
     @classmethod
     def parse(cls, data: Any) -> Submission:
@@ -166,6 +179,19 @@ def validate(sub: Submission, ctx: ServiceContext, now: datetime) -> tuple[Priva
         a_org = _collect(problems, clean_text, sub.agent.organisation, "agent.organisation")
         if a_name:
             agent = AuthorizedAgent(a_name, a_email, a_kind, a_org)
+    corrections: list[Correction] = []
+    for c in sub.corrections:
+        ok = _collect(problems, make_correction, c.attribute, c.value)
+        if ok is not None:
+            if any(x.attribute == ok.attribute for x in corrections):
+                problems.append(f"corrections.{ok.attribute}: named twice")
+            corrections.append(ok)
+    if rtype is not None and rtype.value == "correction" and not sub.corrections:
+        problems.append("corrections: a correction request needs at least one attribute and its correct value")
+    if rtype is not None and rtype.value != "correction" and sub.corrections:
+        problems.append(f"corrections: only a correction request carries corrections, not a {rtype.value} request")
+    if len(sub.corrections) > MAX_CORRECTIONS:
+        problems.append(f"corrections: at most {MAX_CORRECTIONS}")
     deadlines = None
     if not problems and regime is not None and rtype is not None:
         deadlines = _collect(
@@ -192,6 +218,7 @@ def validate(sub: Submission, ctx: ServiceContext, now: datetime) -> tuple[Priva
         access_scope=scope,
         agent=agent,
         logged_at=now,
+        corrections=tuple(corrections),
         subject=SubjectIdentity(
             name=name, emails=tuple(emails), phone=phone, postal_address=address, account_id=account, extra=tuple(sorted(extra.items()))
         ),
@@ -208,6 +235,11 @@ def log_request(ctx: ServiceContext, raw: Any) -> LogResult:
         repo = uow.repo
         since = now - timedelta(hours=ctx.policy.duplicate_window_hours)
         first = repo.find_linkable(lookup_tokens(repo.index, candidate.subject), candidate.type, candidate.regime, since)
+        if first is not None and first.corrections != candidate.corrections:
+            # A correction asking for something else is a new request (nothing the subject asked
+            # may be dropped), linked to the first so the team sees both.
+            candidate = replace(candidate, linked_to=first.id)
+            first = None
         if first is not None:
             # GDPR Art. 12(5) / CCPA: a repeat is one request, not two clocks. Record the
             # submission on the first request; write nothing else.

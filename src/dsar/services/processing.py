@@ -14,19 +14,23 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Any, Literal
 
-from dsar.connectors.base import Capability, ErasureAction, LocateResult, SubjectKeys
+from dsar.connectors.base import Capability, CorrectionAction, ErasureAction, LocateResult, SubjectKeys
 from dsar.connectors.datamap import Retain
 from dsar.crypto import digests_equal, keyed_digest
 from dsar.domain.errors import InvalidInput, TransitionNotAllowed, VerificationFailed
 from dsar.domain.regimes import AccessScope, RequestType
-from dsar.domain.request import Move, PrivacyRequest, Status, apply_move, set_hold
+from dsar.domain.request import Correction, Move, PrivacyRequest, Status, apply_move, set_hold
 from dsar.persistence.repository import PlanStep, Repository
 from dsar.services.context import ServiceContext
 from dsar.services.ports import Attachment, OutgoingMail
 from dsar.services.recording import record_events
 
 SIGN_OFF_STEP = "release"
-RESPONSE_LETTER = {RequestType.ACCESS: "access_response", RequestType.DELETION: "deletion_response"}
+RESPONSE_LETTER = {
+    RequestType.ACCESS: "access_response",
+    RequestType.DELETION: "deletion_response",
+    RequestType.CORRECTION: "correction_response",
+}
 
 
 class SignOffDecision(StrEnum):
@@ -193,7 +197,9 @@ def _required_capability(r: PrivacyRequest) -> Capability:
     ]
 
 
-def _compute_plan(ctx: ServiceContext, keys: SubjectKeys, need: Capability) -> tuple[list[PlanStep], list[str], list[str]]:
+def _compute_plan(
+    ctx: ServiceContext, keys: SubjectKeys, need: Capability, corrections: tuple[Correction, ...] = ()
+) -> tuple[list[PlanStep], list[str], list[str]]:
     """Locate the subject everywhere and say, per system, what the request needs done there."""
     steps: list[PlanStep] = []
     unsupported: list[str] = []
@@ -215,6 +221,9 @@ def _compute_plan(ctx: ServiceContext, keys: SubjectKeys, need: Capability) -> t
                 if any(a.action == "unmapped" for a in actions):
                     unmapped.append(connector.system)
                 detail = json.dumps({"actions": [a.as_json() for a in actions]}, sort_keys=True)
+            if need is Capability.CORRECT and need in connector.capabilities and n:
+                fixes = connector.plan_correction(located, corrections)
+                detail = json.dumps({"corrections": [a.as_json() for a in fixes]}, sort_keys=True)
         finally:
             connector.close()
         steps.append(PlanStep(connector.system, need.value, n, detail))
@@ -225,7 +234,7 @@ def dry_run_plan(ctx: ServiceContext, request_id: str) -> list[PlanStep]:
     """The plan the request would get now, computed without storing or changing anything."""
     with ctx.uow() as uow:
         r = uow.repo.get(request_id)
-    steps, _, _ = _compute_plan(ctx, _verified_keys(r), _required_capability(r))
+    steps, _, _ = _compute_plan(ctx, _verified_keys(r), _required_capability(r), r.corrections)
     return steps
 
 
@@ -246,7 +255,8 @@ def plan_request(ctx: ServiceContext, request_id: str) -> Status:
             return r.status
         keys = _verified_keys(r)
         need = _required_capability(r)
-    steps, unsupported, unmapped = _compute_plan(ctx, keys, need)
+        corrections = r.corrections
+    steps, unsupported, unmapped = _compute_plan(ctx, keys, need, corrections)
     with ctx.uow() as uow:
         repo = uow.repo
         r = repo.get(request_id)
@@ -261,10 +271,16 @@ def plan_request(ctx: ServiceContext, request_id: str) -> Status:
             {"steps": [{"system": s.system, "operation": s.operation, "matches": s.matches} for s in steps]},
             idempotency_key=f"{request_id}:plan",
         )
+        if need is Capability.CORRECT and any(c.attribute == "email" for c in r.corrections):
+            # 11 CCR 7060: verify a correction with data other than the data disputed. The code
+            # went to an email, the very data in dispute: a person verifies by other means.
+            unmapped.append("email")
         if unsupported or unmapped:
             reason = (
                 f"{need.value} not supported by: {', '.join(unsupported)}"
                 if unsupported
+                else "a correction of the email address: verify the subject by other means than that email (11 CCR 7060), then release"
+                if "email" in unmapped
                 else f"no erasure rule in the data map for some entities of: {', '.join(unmapped)}"
             )
             held, events = set_hold(r, True, at=ctx.clock(), reason=reason)
@@ -283,6 +299,7 @@ def plan_summary(ctx: ServiceContext, request_id: str) -> str:
     with ctx.uow() as uow:
         r = uow.repo.get(request_id)
         d = uow.repo.deadline(request_id)
+        plan = uow.repo.plan(request_id)
         lines = [
             f"### {r.reference}: {r.type.value} request under `{r.regime}`",
             "",
@@ -291,10 +308,18 @@ def plan_summary(ctx: ServiceContext, request_id: str) -> str:
             "| system | operation | records matched | detail |",
             "|---|---|---|---|",
         ]
-        lines += [
-            f"| {s.system} | {s.operation} | {'by hand' if is_manual(s) else s.matches} | {describe_step(s)} |"
-            for s in uow.repo.plan(request_id)
-        ]
+        lines += [f"| {s.system} | {s.operation} | {'by hand' if is_manual(s) else s.matches} | {describe_step(s)} |" for s in plan]
+        if r.type in (RequestType.CORRECTION, RequestType.DELETION):
+            recipients = _recipients_to_inform(ctx, plan)
+            if recipients:
+                lines += ["", "GDPR Art. 19 / CCPA: tell these recipients of the change (dsar does not): " + "; ".join(recipients)]
+        if r.type is RequestType.CORRECTION:
+            held = {a.attribute for st in plan for a in correction_actions(st)}
+            asked = [c.attribute for c in r.corrections]
+            lines += [
+                "",
+                "Attributes to correct: " + ", ".join(f"`{a}`" + ("" if a in held else " (held in no mapped system)") for a in asked),
+            ]
     lines += ["", "Choose **approve** to release the response, or **deny** with a reason in the note."]
     return "\n".join(lines)
 
@@ -403,8 +428,20 @@ def erasure_actions(step: PlanStep) -> list[ErasureAction]:
     return [ErasureAction.from_json(a) for a in json.loads(step.detail)["actions"]]
 
 
+def correction_actions(step: PlanStep) -> list[CorrectionAction]:
+    """The approved correction actions of a plan step (empty for other operations)."""
+    if step.operation != Capability.CORRECT.value or not step.detail.startswith("{"):
+        return []
+    return [CorrectionAction.from_json(a) for a in json.loads(step.detail)["corrections"]]
+
+
 def describe_step(step: PlanStep) -> str:
-    """A plan step for people: erasure actions spelled out, entity by entity."""
+    """A plan step for people: erasure and correction actions spelled out, entity by entity."""
+    if step.operation == Capability.CORRECT.value and step.detail.startswith("{"):
+        fixes = correction_actions(step)
+        if not fixes:
+            return "holds none of the attributes to correct"
+        return "; ".join(f"{a.entity}.{a.field}: set {a.attribute} in {a.rows}" for a in fixes)
     actions = erasure_actions(step)
     if not actions:
         return step.detail
@@ -459,6 +496,9 @@ def execute_plan(ctx: ServiceContext, request_id: str) -> Status:
         keys = _verified_keys(r)
     if r.type is RequestType.DELETION:
         _erase(ctx, request_id, keys, plan)
+        todo = set()
+    if r.type is RequestType.CORRECTION:
+        _correct(ctx, request_id, keys, plan, r.corrections)
         todo = set()
     for connector in ctx.connectors.connectors():
         if connector.system not in todo:
@@ -519,6 +559,53 @@ def _erase(ctx: ServiceContext, request_id: str, keys: SubjectKeys, plan: list[P
             uow.commit()
 
 
+def _correct(ctx: ServiceContext, request_id: str, keys: SubjectKeys, plan: list[PlanStep], corrections: tuple[Correction, ...]) -> None:
+    """Carry out the approved correction plan, system by system; one receipt per system. The
+    receipt's old and new values are keyed hashes: the audit proves what changed, not what was."""
+    approved = {s.system: correction_actions(s) for s in plan if s.operation == Capability.CORRECT.value}
+    for connector in ctx.connectors.connectors():
+        if connector.system not in approved:
+            continue
+        try:
+            actions = approved[connector.system]
+            if actions:
+                receipt = connector.correct(connector.locate(keys), actions, corrections)
+                changes, unchanged, counts = [c.as_json() for c in receipt.changes], receipt.unchanged, receipt.counts()
+            else:
+                changes, unchanged, counts = [], 0, {}
+        finally:
+            connector.close()
+        with ctx.uow() as uow:
+            now = ctx.clock()
+            uow.repo.add_receipt(request_id, connector.system, Capability.CORRECT.value, len(changes), None, now)
+            uow.repo.append_audit(
+                request_id,
+                "SystemCorrected",
+                now,
+                {"system": connector.system, "counts": counts, "unchanged": unchanged, "changes": changes},
+                idempotency_key=f"{request_id}:receipt:{connector.system}:correct",
+            )
+            uow.commit()
+
+
+def _corrections_outcome(plan: list[PlanStep], r: PrivacyRequest, systems: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per requested attribute: the systems that now hold the corrected value, for the letter."""
+    where: dict[str, list[str]] = {c.attribute: [] for c in r.corrections}
+    for st in plan:
+        for a in correction_actions(st):
+            title = systems[st.system].title if st.system in systems else st.system
+            if a.attribute in where and title not in where[a.attribute]:
+                where[a.attribute].append(title)
+    return [{"attribute": a, "systems": titles} for a, titles in where.items()]
+
+
+def _recipients_to_inform(ctx: ServiceContext, plan: list[PlanStep]) -> list[str]:
+    """Recipients named in the data map for the systems a correction or erasure changes."""
+    systems = {m.system: m for m in ctx.data_map}
+    changed = [st.system for st in plan if correction_actions(st) or any(a.action in ("delete", "anonymise") for a in erasure_actions(st))]
+    return sorted({x for name in changed if name in systems for x in systems[name].recipients})
+
+
 def _letter_request(r: PrivacyRequest) -> dict[str, Any]:
     return {
         "reference": r.reference,
@@ -548,6 +635,7 @@ def send_response(ctx: ServiceContext, request_id: str) -> Status:
                 exports.append(json.loads(repo.open_for(request_id, ctx.objects.get(rc.object_key), _export_aad(request_id, rc.system))))
         decision = repo.decision(request_id, SIGN_OFF_STEP)
         deadline = repo.deadline(request_id)
+        plan = repo.plan(request_id)
         systems = {m.system: m for m in ctx.data_map}
         used = [systems[e["system"]] for e in exports if e["system"] in systems and e["records"]]
         by_hand = [rc for rc in receipts if rc.system in systems and systems[rc.system].type == "manual" and rc.records]
@@ -561,13 +649,16 @@ def send_response(ctx: ServiceContext, request_id: str) -> Status:
             "systems": [m.model_dump() for m in used],
             "erasure": [
                 {"system": systems[st.system].title if st.system in systems else st.system, **a.as_json()}
-                for st in repo.plan(request_id)
+                for st in plan
                 for a in erasure_actions(st)
             ],
             "categories": sorted({c for e in exports for rec in e["records"] for c in rec["categories"].values()}),
             "record_count": sum(len(e["records"]) for e in exports),
             "found": any(e["records"] for e in exports) or bool(by_hand),
             "manual": [{"title": systems[rc.system].title, "records": rc.records} for rc in by_hand],
+            "corrections": _corrections_outcome(plan, r, systems),
+            # GDPR Art. 19: the subject may ask who received the corrected data.
+            "recipients": _recipients_to_inform(ctx, plan) if r.type is RequestType.CORRECTION else [],
             "denial_reason": _denial_reason(repo, request_id, decision.note if decision else None),
         }
         letter = ctx.letters.render(kind, r.regime, context)
