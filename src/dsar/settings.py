@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     )
     prefect_host: str = Field("127.0.0.1", description="Host of the local Prefect server the demo starts (loopback only).")
     prefect_port: int = Field(4200, description="Port of the local Prefect server the demo starts.")
+    demo_helpdesk_port: int = Field(
+        4281, ge=0, le=65535, description="Port (127.0.0.1) of the demo company's helpdesk API, which `dsar demo` serves while it runs."
+    )
     prefect_startup_timeout_s: int = Field(180, description="How long to wait for a local Prefect server to answer /api/health.")
     deadline_watch_cron: str = Field(
         "0 * * * *", description="When the deadline-watch deployment runs (cron, in DSAR_TIMEZONE). Default: every hour."
@@ -154,6 +157,14 @@ class Settings(BaseSettings):
         return self.home_dir / "demo" / "shop.db"
 
     @property
+    def demo_files_dir(self) -> Path:
+        return self.home_dir / "demo" / "files"
+
+    @property
+    def demo_helpdesk_dir(self) -> Path:
+        return self.home_dir / "demo" / "helpdesk"
+
+    @property
     def prefect_home(self) -> Path:
         return self.home_dir / "prefect"
 
@@ -171,8 +182,15 @@ class Settings(BaseSettings):
 
     def connection_secrets(self) -> dict[str, str]:
         """Values the data map's connection references resolve to: the environment, plus the
-        demo shop's URL as a default (a path, not a secret)."""
-        secrets = {"DSAR_DEMO_SHOP_URL": f"sqlite:///{self.demo_shop_path}"}
+        demo company's systems as defaults (local paths, the loopback helpdesk and its demo token)."""
+        secrets = {
+            "DSAR_DEMO_SHOP_URL": f"sqlite:///{self.demo_shop_path}",
+            "DSAR_DEMO_FILES_URL": f"file://{self.demo_files_dir}",  # the path as it is (not percent-encoded)
+            "DSAR_DEMO_HELPDESK_URL": f"http://127.0.0.1:{self.demo_helpdesk_port}/api",
+        }
+        token = self.demo_helpdesk_dir / "token"
+        if token.is_file():  # written by `dsar demo` for the helpdesk it serves
+            secrets["DSAR_DEMO_HELPDESK_TOKEN"] = f"Bearer {token.read_text().strip()}"
         secrets.update(os.environ)
         return secrets
 
@@ -196,6 +214,7 @@ class Settings(BaseSettings):
             "prefect_api_url": self.effective_prefect_api_url,
             "prefect_api_url_source": "configured" if self.prefect_api_url else "local server (default)",
             "prefect_startup_timeout_s": self.prefect_startup_timeout_s,
+            "demo_helpdesk_port": self.demo_helpdesk_port,
             "deadline_watch_cron": self.deadline_watch_cron,
             "alert_thresholds_days": self.alert_thresholds_days,
             # an alert URL holds its token in the URL: show only where it goes

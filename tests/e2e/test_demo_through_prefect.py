@@ -17,14 +17,32 @@ CANARIES = [b"jane.doe@example.com", b"Jane Doe", b"ana.silva@example.com", b"An
 pytestmark = pytest.mark.prefect
 
 
-def test_the_non_interactive_demo_closes_every_sample_and_leaks_nothing_to_prefect(prefect_server: PrefectServer, dsar: Dsar) -> None:
+def test_the_non_interactive_demo_closes_every_sample_and_leaks_nothing_to_prefect(prefect_server: PrefectServer, demo_dsar: Dsar) -> None:
+    dsar = demo_dsar
     result = dsar("demo", "--non-interactive", "--timeout", "600")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "every sample request closed" in result.stdout
 
     rows = dsar.json("request", "list")
-    assert len(rows) == 3 and {r["status"] for r in rows} == {"closed"}
+    assert len(rows) == 4 and {r["status"] for r in rows} == {"closed"}
     assert len(list((dsar.home / "outbox").glob("*.access_response_dsar.eml"))) == 3
+    assert len(list((dsar.home / "outbox").glob("*.correction_response_dsar.eml"))) == 1
+
+    # Every system of the demo data map took part: the shop (SQL), the file store folder (s3
+    # connector on file://), the helpdesk API served by the demo (http) and the ledger (manual).
+    jane = next(r for r in rows if r["type"] == "access" and r["regime"] == "gdpr")
+    plan = {s["system"] for s in dsar.json("request", "show", jane["reference"])["plan"]}
+    assert plan == {"shop", "files", "helpdesk", "warehouse"}
+    events = dsar.json("request", "events", jane["reference"])
+    exported = {e["details"]["system"] for e in events if e["kind"] == "SystemExported"}
+    assert exported == {"shop", "files", "helpdesk"}
+    assert any(e["kind"] == "ManualStepConfirmed" for e in events)
+    ana_fix = next(r for r in rows if r["type"] == "correction")
+    corrected = [e for e in dsar.json("request", "events", ana_fix["reference"]) if e["kind"] == "SystemCorrected"]
+    assert {e["details"]["system"]: e["details"]["counts"] for e in corrected if e["details"]["counts"]} == {
+        "shop": {"customer": {"phone": 1}},
+        "helpdesk": {"records": {"phone": 1}},
+    }
 
     # Canary search: every table of Prefect's database, its logs, and every file the engine
     # keeps, except the outbox (sent mail) and the demo shop (the organisation's own system).
@@ -43,7 +61,8 @@ def test_the_non_interactive_demo_closes_every_sample_and_leaks_nothing_to_prefe
             assert c not in data, f"found {c!r} in {f}"
 
 
-def test_re_running_a_closed_request_from_the_top_changes_nothing(dsar: Dsar) -> None:
+def test_re_running_a_closed_request_from_the_top_changes_nothing(demo_dsar: Dsar) -> None:
+    dsar = demo_dsar
     assert dsar("demo", "--non-interactive", "--timeout", "600").returncode == 0
     ref = dsar.json("request", "list")[0]["reference"]
     before = dsar.json("request", "events", ref)

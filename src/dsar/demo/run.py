@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 import time
 from dataclasses import dataclass
 from email import message_from_bytes, policy
@@ -20,13 +21,42 @@ from rich.console import Console
 from rich.table import Table
 
 from dsar.app import App, build_app
+from dsar.demo.files import seed_files
+from dsar.demo.helpdesk import Helpdesk, start_helpdesk
 from dsar.demo.shop import seed_shop
 from dsar.domain.request import Status
 from dsar.services.intake import log_request
+from dsar.services.processing import pending_manual_steps
 from dsar.settings import Settings
 
 _CODE = re.compile(r"\b(\d{8})\b")
 DEMO_APPROVER = "demo-legal (automatic approval by `dsar demo --non-interactive`)"
+_NOUN = {"export": "look-up", "erase": "erasure", "correct": "correction"}
+DEMO_CLERK = "demo-warehouse (automatic confirmation by `dsar demo --non-interactive`)"
+
+
+def seed_demo(settings: Settings) -> None:
+    """The demo company's systems on embedded defaults: the shop database, the file store
+    folder and the helpdesk's data (each kept as earlier runs left it)."""
+    seed_shop(settings.demo_shop_path)
+    seed_files(settings.demo_files_dir)
+
+
+def serve_helpdesk(settings: Settings) -> Helpdesk:
+    """Serve the demo helpdesk API on 127.0.0.1 (the `http` system of the demo data map) while
+    the demo runs; its token lies in the demo folder, where `dsar serve` reads it."""
+    folder = settings.demo_helpdesk_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    token_file = folder / "token"
+    if not token_file.is_file():
+        token_file.write_text(secrets.token_urlsafe(24))
+        token_file.chmod(0o600)
+    try:
+        return start_helpdesk(folder, token_file.read_text().strip(), settings.demo_helpdesk_port)
+    except OSError as exc:
+        raise OSError(
+            f"cannot serve the demo helpdesk on 127.0.0.1:{settings.demo_helpdesk_port} ({exc.strerror}); set DSAR_DEMO_HELPDESK_PORT"
+        ) from None
 
 
 def sample_requests() -> list[dict[str, Any]]:
@@ -72,9 +102,12 @@ def run_demo(settings: Settings, *, interactive: bool, timeout: int, console: Co
     )
 
     configure_environment(settings)
-    seed_shop(settings.demo_shop_path)
+    seed_demo(settings)
+    helpdesk = serve_helpdesk(settings)
     engine = build_app(settings)
     console.print(f"Demo shop database: {settings.demo_shop_path}")
+    console.print(f"Demo file store: {settings.demo_files_dir}")
+    console.print(f"Demo helpdesk API: {helpdesk.url}")
     console.print("Starting Prefect (a local server on 127.0.0.1 unless PREFECT_API_URL is set)...")
     server = ensure_server(settings)
     serving = start_serving(settings)
@@ -110,6 +143,7 @@ def run_demo(settings: Settings, *, interactive: bool, timeout: int, console: Co
         except Exception:  # noqa: BLE001
             serving.kill()
         server.stop()
+        helpdesk.stop()
 
 
 def _drive(engine: App, settings: Settings, tracked: list[Tracked], timeout: int, console: Console, resume: Any, run_state: Any) -> int:
@@ -141,6 +175,17 @@ def _drive(engine: App, settings: Settings, tracked: list[Tracked], timeout: int
                 console.print(f"  {t.reference}: legal approves the release")
                 resume(t.flow_run_id, {"decision": "approve", "approver": DEMO_APPROVER, "note": ""})
                 given.add((t.reference, "sign-off", ""))
+            elif status is Status.EXECUTING:
+                # a manual system: the warehouse clerk looks in the ledger and confirms
+                for step in pending_manual_steps(engine.ctx, t.request_id):
+                    if (t.reference, "manual", step.system) in given:
+                        continue
+                    console.print(
+                        f"  {t.reference}: {step.title}: a person confirms the {_NOUN.get(step.operation, step.operation)} by hand"
+                    )
+                    resume(t.flow_run_id, {"outcome": "nothing found", "records": 0, "person": DEMO_CLERK, "note": ""})
+                    given.add((t.reference, "manual", step.system))
+                    break
         if pending == 0:
             break
         time.sleep(1)
@@ -170,6 +215,10 @@ def _interactive(engine: App, settings: Settings, t: Tracked, ui: str, console: 
     console.print(
         "2. Then legal signs off: [bold]Resume[/] again, choose approve and give your name "
         f"(or: dsar request sign-off {t.reference} --approver NAME)."
+    )
+    console.print(
+        "3. The warehouse ledger has no API: the run waits a third time for a person to say what they found "
+        f"(or: dsar request confirm {t.reference} --system warehouse --outcome done --records N --person NAME)."
     )
     console.print("Ctrl-C stops the demo (the request stays where it is; `dsar serve` carries on later).")
     last: tuple[Status, bool] | None = None
