@@ -48,6 +48,16 @@ def new_data_key() -> bytes:
     return AESGCM.generate_key(bit_length=256)
 
 
+def _write_ring(path: Path, keys: dict[str, bytes], current: str, derivation: str) -> None:
+    """Replace the key file atomically with this ring (mode 0600)."""
+    doc = {"version": 2, "current": current, "derivation": derivation, "keys": {k: base64.b64encode(v).decode() for k, v in keys.items()}}
+    tmp = path.with_name(path.name + ".new")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(doc, fh)
+    os.replace(tmp, path)
+
+
 class LocalKeyProvider(KeyProvider):
     """Master keys in a local JSON key ring; wrapping is AES-256-GCM under a key derived (HKDF)
     from the current master key. Rotation adds a master key and makes it current; data keys
@@ -101,35 +111,14 @@ class LocalKeyProvider(KeyProvider):
         ring = cls.from_file(path, create=False)
         kid = "local-" + secrets.token_hex(4)
         keys = {**ring._keys, kid: secrets.token_bytes(32)}
-        doc = {
-            "version": 2,
-            "current": kid,
-            "derivation": ring._derivation,
-            "keys": {k: base64.b64encode(v).decode() for k, v in keys.items()},
-        }
-        tmp = path.with_name(path.name + ".new")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(doc, fh)
-        os.replace(tmp, path)
+        _write_ring(path, keys, kid, ring._derivation)
         return cls(keys, kid, ring._derivation)
 
     def retire_file(self, path: Path, keep: set[str]) -> list[str]:
         """Drop master keys no data key is wrapped under any more (never the current or the
         derivation key). Returns the retired key ids."""
         retired = [k for k in self._keys if k not in keep | {self.key_id, self._derivation}]
-        keys = {k: v for k, v in self._keys.items() if k not in retired}
-        doc = {
-            "version": 2,
-            "current": self.key_id,
-            "derivation": self._derivation,
-            "keys": {k: base64.b64encode(v).decode() for k, v in keys.items()},
-        }
-        tmp = path.with_name(path.name + ".new")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(doc, fh)
-        os.replace(tmp, path)
+        _write_ring(path, {k: v for k, v in self._keys.items() if k not in retired}, self.key_id, self._derivation)
         return retired
 
     def derive(self, purpose: str) -> bytes:
