@@ -8,76 +8,31 @@ import sys
 from tests.conftest import ROOT
 
 
-def test_the_deadline_sweep_benchmark_runs_and_reports(tmp_path: object) -> None:
+def run_benchmark(script: str, *args: str) -> str:
     result = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "benchmarks" / "deadline_sweep.py"),
-            "--requests",
-            "3000",
-            "--open",
-            "300",
-            "--repeat",
-            "2",
-            "--home",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+        [sys.executable, str(ROOT / "benchmarks" / script), *args], capture_output=True, text=True, timeout=300, check=False
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    out = result.stdout
+    return result.stdout
+
+
+def test_the_deadline_sweep_benchmark_runs_and_reports(tmp_path: object) -> None:
+    out = run_benchmark("deadline_sweep.py", "--requests", "3000", "--open", "300", "--repeat", "2", "--home", str(tmp_path))
     assert "USING INDEX ix_privacy_request_watch_due" in out  # the sweep is an index range scan
     assert "steady-state sweep over 3,000 requests" in out
     assert "alerts raised" in out
 
 
 def test_the_audit_benchmark_runs_and_reports(tmp_path: object) -> None:
-    result = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "benchmarks" / "audit.py"),
-            "--events",
-            "3000",
-            "--requests",
-            "50",
-            "--single",
-            "100",
-            "--home",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert "verify the hash chain" in result.stdout
-    assert "offline verify of the bundle" in result.stdout
-    assert "intact: 3000 event(s)" in result.stdout
+    out = run_benchmark("audit.py", "--events", "3000", "--requests", "50", "--single", "100", "--home", str(tmp_path))
+    assert "verify the hash chain" in out
+    assert "offline verify of the bundle" in out
+    assert "intact: 3000 event(s)" in out
 
 
 def test_the_connectors_benchmark_runs_and_reports() -> None:
-    result = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "benchmarks" / "connectors.py"),
-            "--rows",
-            "2000",
-            "--related",
-            "50",
-            "--objects",
-            "20",
-            "--repeat",
-            "3",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert "locate in 2,000 indexed rows" in result.stdout
-    assert "export of a subject with 50 related rows" in result.stdout
+    out = run_benchmark("connectors.py", "--rows", "2000", "--related", "50", "--objects", "20", "--repeat", "3")
+    assert "locate in 2,000 indexed rows" in out
+    assert "export of a subject with 50 related rows" in out
+    assert "s3 (moto): locate a prefix of 20 objects" in out and "s3 (moto): export them" in out
+    assert "s3 (folder): locate a prefix of 20 objects" in out and "s3 (folder): export them" in out
