@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import secrets
+import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -53,11 +56,20 @@ def pg_database() -> Iterator[str]:
         admin.dispose()
 
 
+# The demo shop alone (a copy of connectors/shop.yaml in a folder of its own, made once per
+# test session): most tests exercise one system; the demo's whole data map (file store,
+# helpdesk API, manual ledger) runs in its own tests. A copy, not a link in the repository:
+# links do not survive every checkout.
+SHOP_ONLY = Path(tempfile.mkdtemp(prefix="dsar-test-shop-map-"))
+shutil.copy(ROOT / "connectors" / "shop.yaml", SHOP_ONLY / "shop.yaml")
+atexit.register(shutil.rmtree, SHOP_ONLY, ignore_errors=True)
+
+
 def make_settings(home: Path, database_url: str | None = None, **overrides: object) -> Settings:
     return Settings(
         home=home,
         database_url=database_url,
-        data_map_dir=ROOT / "connectors",
+        data_map_dir=SHOP_ONLY,
         templates_dir=ROOT / "templates",
         _env_file=None,
         **overrides,  # type: ignore[arg-type]

@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import SHOP_ONLY  # the demo shop alone (tests/conftest.py says why)
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -117,14 +119,32 @@ class Dsar:
 @pytest.fixture
 def dsar(prefect_server: PrefectServer, tmp_path: Path) -> Dsar:
     home = tmp_path / "dsar-home"
-    env = clean_env(tmp_path / "client-prefect") | {"DSAR_HOME": str(home), "PREFECT_API_URL": prefect_server.api}
+    env = clean_env(tmp_path / "client-prefect") | {
+        "DSAR_HOME": str(home),
+        "PREFECT_API_URL": prefect_server.api,
+        "DSAR_DATA_MAP_DIR": str(SHOP_ONLY),
+    }
     return Dsar(env, home)
 
 
-def wait_until(predicate: Any, timeout: float, what: str) -> None:
+@pytest.fixture
+def demo_dsar(prefect_server: PrefectServer, tmp_path: Path) -> Dsar:
+    """`dsar` with the demo company's whole data map (connectors/: shop, file store, helpdesk,
+    manual ledger), as `dsar demo` runs on a fresh clone."""
+    home = tmp_path / "dsar-home"
+    env = clean_env(tmp_path / "client-prefect") | {
+        "DSAR_HOME": str(home),
+        "PREFECT_API_URL": prefect_server.api,
+        "DSAR_DEMO_HELPDESK_PORT": str(free_port()),
+    }
+    return Dsar(env, home)
+
+
+def wait_until(predicate: Any, timeout: float, what: str, explain: Any = None) -> None:
+    """Poll until `predicate()` holds; on timeout fail, with `explain()` (where things stood)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
             return
         time.sleep(1)
-    pytest.fail(f"timed out waiting for {what}")
+    pytest.fail(f"timed out waiting for {what}" + (f"\n{explain()}" if explain is not None else ""))

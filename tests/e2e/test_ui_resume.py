@@ -50,7 +50,13 @@ def page(tmp_path: Path) -> Iterator[Any]:
 
 def resume_in_ui(page: Any, url: str, texts: list[str], choose: str | None = None, dump: Path | None = None) -> None:
     """Click Resume and fill the form: the dropdown (an Enum field) if any, then the text
-    areas in field order. Prefect's form does not tie labels to inputs, so order it is."""
+    areas in field order. Prefect's form does not tie labels to inputs, so order it is.
+
+    The form can re-render once its schema and initial data arrive, wiping what was typed a
+    moment before; a person would see the box empty and type again, and so does this. Then the
+    dialog must close: a form that stays open (a validation message) fails here, saying why."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     page.goto(url)
     page.get_by_role("button", name="Resume").click(timeout=60_000)
     dialog = page.get_by_role("dialog")
@@ -66,8 +72,30 @@ def resume_in_ui(page: Any, url: str, texts: list[str], choose: str | None = Non
         # the chosen value shows in the closed control before anything is submitted
         assert dialog.locator(".p-select-button__value").first.inner_text().strip() == choose
     for i, value in enumerate(texts):
-        dialog.locator("textarea").nth(i).fill(value)
+        box = dialog.locator("textarea").nth(i)
+        for _ in range(5):
+            box.fill(value)
+            page.wait_for_timeout(1_000)
+            if box.input_value() == value:
+                break
+        else:
+            pytest.fail(f"text area {i} of the resume form does not keep what is typed")
     dialog.get_by_role("button", name="Submit").click()
+    try:
+        dialog.wait_for(state="hidden", timeout=60_000)
+    except PlaywrightTimeout:
+        pytest.fail("the resume form did not close after Submit: " + dialog.inner_text()[-1500:])
+
+
+def explain(dsar: Dsar, server: PrefectServer, ref: str, run_id: str) -> str:
+    """Where things stood when a wait ran out: the request, the run, the worker's last words."""
+    events = [e["kind"] for e in dsar.json("request", "events", ref)]
+    serve_log = dsar.home.parent / "serve.log"
+    tail = serve_log.read_text(errors="replace")[-3000:] if serve_log.exists() else "(no serve.log)"
+    return (
+        f"request {dsar.json('request', 'show', ref)['status']}, run {server.run_state(run_id)}, "
+        f"events {events}\n--- dsar serve ---\n{tail}"
+    )
 
 
 def test_a_person_verifies_and_signs_off_through_the_prefect_ui(prefect_server: PrefectServer, dsar: Dsar, page: Any) -> None:
@@ -103,12 +131,18 @@ def test_a_person_verifies_and_signs_off_through_the_prefect_ui(prefect_server: 
             lambda: dsar.json("request", "show", ref)["status"] == "awaiting_sign_off" and prefect_server.run_state(run_id) == "PAUSED",
             180,
             "the sign-off form",
+            explain=lambda: explain(dsar, prefect_server, ref, run_id),
         )
 
         dump = dsar.home.parent / "sign-off-dialog.html"
         resume_in_ui(page, url, ["Lena Legal"], choose="approve", dump=dump)
         assert ref in dump.read_text()  # the plan summary is shown above the form
-        wait_until(lambda: dsar.json("request", "show", ref)["status"] == "closed", 180, "the request to close")
+        wait_until(
+            lambda: dsar.json("request", "show", ref)["status"] == "closed",
+            180,
+            "the request to close",
+            explain=lambda: explain(dsar, prefect_server, ref, run_id),
+        )
         events = dsar.json("request", "events", ref)
         sign_off = next(e for e in events if e["kind"] == "SignOffRecorded")
         assert sign_off["details"] == {"step": "release", "decision": "approve", "approver": "Lena Legal"}
