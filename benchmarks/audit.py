@@ -9,6 +9,7 @@ Prints the figures; asserts nothing about time.
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import tempfile
 import time
 from collections.abc import Callable
@@ -55,6 +56,27 @@ def seed_requests(app: App, n: int) -> list[str]:
     return ids
 
 
+def sqlite_commit_ceiling(folder: Path, n: int = 2_000) -> float:
+    """Commits per second SQLite itself manages on this disk with the engine's settings (WAL,
+    synchronous FULL: every commit reaches the disk), one tiny row per transaction through the
+    bare sqlite3 module: the ceiling for one audit event per transaction, whatever the code."""
+    path = folder / "ceiling.db"
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, body BLOB)")
+        t0 = time.perf_counter()
+        for _ in range(n):
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("INSERT INTO t (body) VALUES (?)", (b"x" * 200,))
+            db.execute("COMMIT")
+        return n / (time.perf_counter() - t0)
+    finally:
+        db.close()
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
 def event(rid: str, i: int) -> AuditAppend:
     at = START + timedelta(seconds=i)
     return AuditAppend(rid, "StatusChanged", at, {"move": "close", "from": "responding", "to": "closed", "n": i}, f"bench:{i}")
@@ -82,6 +104,7 @@ def main() -> None:
 
     t, _ = timed(single)
     print(f"append, one event per transaction: {args.single / t:,.0f} events/s ({args.single:,} events in {t:.2f} s)")
+    print(f"  for scale, bare SQLite on this disk: {sqlite_commit_ceiling(home):,.0f} commits/s (WAL, synchronous FULL, one row each)")
 
     def batched() -> int:  # events appended
         n = args.single

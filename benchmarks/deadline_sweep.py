@@ -2,7 +2,9 @@
 
 Seeds a fresh engine database (under a temporary DSAR_HOME unless --home is given) with
 1,000,000 requests: most closed long ago, --open of them still open with due dates spread from
-10 days past to 45 days ahead, as a busy privacy team's history looks. Then times:
+10 days past to 45 days ahead, as a busy privacy team's history looks; one open request in five
+is a CCPA one, and a tenth of those have no confirmation of receipt recorded yet (the watch
+follows their ``acknowledge_by`` too). Then times:
 
 * the first sweep, which raises the whole backlog of alerts at once (a new install);
 * the steady-state sweep that runs every hour afterwards (nothing new to raise);
@@ -44,8 +46,10 @@ def seed(app: App, total: int, open_count: int) -> None:
     open_ids = set(rnd.sample(range(total), open_count))
     insert = text(
         "INSERT INTO privacy_request (id, reference, type, regime, country, channel, received_at, received_tz, logged_at, status,"
-        " on_hold, due, statutory_due, extended, paused_days, clock_stopped, watch_due, version, subject_name_enc, subject_emails_enc)"
-        " VALUES (:id, :ref, 'access', 'gdpr', 'DE', 'web', :at, 'UTC', :at, :status, 0, :due, :due, 0, 0, 0, :watch, 1, :blob, :blob)"
+        " on_hold, due, statutory_due, acknowledge_by, extended, paused_days, clock_stopped, watch_due, ack_watch, version,"
+        " subject_name_enc, subject_emails_enc)"
+        " VALUES (:id, :ref, 'access', :regime, :country, 'web', :at, 'UTC', :at, :status, 0, :due, :due, :ack, 0, 0, 0, :watch,"
+        " :ack_watch, 1, :blob, :blob)"
     )
     insert_key = text("INSERT INTO request_key (request_id, key_id, wrapped_key, created_at) VALUES (:id, :kid, :wrapped, :at)")
     blob = b"\x00" * 40  # closed requests' sealed fields are never read by the watch
@@ -53,15 +57,33 @@ def seed(app: App, total: int, open_count: int) -> None:
         rows, key_rows = [], []
         for i in range(total):
             rid = f"{i:032x}"
+            regime, country, ack, ack_watch = "gdpr", "DE", None, None
             if i in open_ids:
                 due = TODAY + timedelta(days=rnd.randint(-10, 45))
                 status, watch = "awaiting_sign_off", due
+                if rnd.random() < 0.2:
+                    regime, country, ack = "ccpa", "US", due - timedelta(days=31)
+                    ack_watch = ack if rnd.random() < 0.1 else None
                 wrapped = keys.wrap(new_data_key(), f"request-key/{rid}".encode())
                 key_rows.append({"id": rid, "kid": keys.key_id, "wrapped": wrapped, "at": logged})
             else:
                 due = TODAY - timedelta(days=rnd.randint(30, 700))
                 status, watch = "closed", None
-            rows.append({"id": rid, "ref": f"DSR-2026-{i:07d}", "at": logged, "status": status, "due": due, "watch": watch, "blob": blob})
+            rows.append(
+                {
+                    "id": rid,
+                    "ref": f"DSR-2026-{i:07d}",
+                    "regime": regime,
+                    "country": country,
+                    "at": logged,
+                    "status": status,
+                    "due": due,
+                    "ack": ack,
+                    "watch": watch,
+                    "ack_watch": ack_watch,
+                    "blob": blob,
+                }
+            )
             if len(rows) >= BATCH:
                 conn.execute(insert, rows)
                 rows = []
@@ -94,13 +116,17 @@ def main() -> None:
     t_seed, _ = timed(lambda: seed(app, args.requests, args.open))
     with app.engine.connect() as c:
         c.execute(text("ANALYZE"))
-        plan = c.execute(
-            text("EXPLAIN QUERY PLAN SELECT id FROM privacy_request WHERE watch_due IS NOT NULL AND watch_due <= :h"), {"h": TODAY}
-        ).fetchall()
+        plans = [
+            c.execute(
+                text(f"EXPLAIN QUERY PLAN SELECT id FROM privacy_request WHERE {col} IS NOT NULL AND {col} <= :h"), {"h": TODAY}
+            ).fetchall()
+            for col in ("watch_due", "ack_watch")
+        ]
     thresholds = settings.alert_thresholds_days
     print(f"database: {home / 'dsar.db'} ({(home / 'dsar.db').stat().st_size / 1e6:.0f} MB)")
     print(f"seeded {args.requests:,} requests ({args.open:,} open) in {t_seed:.1f} s")
-    print(f"query plan: {' / '.join(str(r[-1]) for r in plan)}")
+    for plan in plans:
+        print(f"query plan: {' / '.join(str(r[-1]) for r in plan)}")
 
     t_first, first = timed(lambda: dl.sweep(app.ctx, thresholds, TODAY))
     print(

@@ -28,7 +28,7 @@ BREACHED = "dsar.deadline.breached"
 
 def event_for(a: NewAlert) -> tuple[str, dict[str, str], dict[str, Any]]:
     """(event name, resource, payload) of one alert."""
-    name = BREACHED if a.kind == svc.BREACHED else APPROACHING
+    name = BREACHED if svc.is_breach(a.kind) else APPROACHING
     resource = {"prefect.resource.id": f"dsar.request.{a.reference}", "prefect.resource.name": a.reference, "dsar.kind": a.kind}
     return name, resource, {"reference": a.reference, "kind": a.kind, "due": a.due.isoformat(), "days_left": a.days_left}
 

@@ -99,6 +99,7 @@ def _request_doc(r: PrivacyRequest, deadline: Any, reveal: bool) -> dict[str, An
         "on_hold": r.on_hold,
         "due": deadline.due.isoformat(),
         "acknowledge_by": deadline.acknowledge_by.isoformat() if deadline.acknowledge_by else None,
+        "acknowledged_at": deadline.acknowledged_at.isoformat() if deadline.acknowledged_at else None,
         "extension_notice_by": deadline.extension_notice_by.isoformat() if deadline.extension_notice_by else None,
         "extended_due": deadline.extended_due.isoformat() if deadline.extended_due else None,
         "statutory_due": deadline.statutory_due.isoformat() if deadline.statutory_due else None,
@@ -306,6 +307,7 @@ def request_show(
         "on_hold",
         "due",
         "acknowledge_by",
+        "acknowledged_at",
         "extension_notice_by",
         "extended_due",
         "statutory_due",
@@ -523,6 +525,38 @@ def request_extend(
         _print_json(_deadline_doc(r.reference, d))
         return
     out.print(f"{r.reference}: extended; now due [bold]{d.due.isoformat()}[/]; the extension letter is in the outbox")
+
+
+@request_app.command("acknowledge")
+def request_acknowledge(
+    reference: str,
+    how: Annotated[str, typer.Option(help="How receipt was confirmed to the subject: email, phone, mail, in-person or web")],
+    by: Annotated[str, typer.Option(help="Who confirmed it (recorded in the audit trail)")],
+    note: Annotated[str | None, typer.Option(help="Anything an auditor should know; kept encrypted")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Record a confirmation of receipt given outside dsar (the one-time code letter already
+    counts as one); the watch stops warning about acknowledge_by."""
+    from dsar.services.deadlines import acknowledge_receipt
+
+    engine, r = _load(reference)
+    with _errors():
+        d = acknowledge_receipt(engine.ctx, r.id, how, by, note)
+    assert d.acknowledged_at is not None
+    if as_json:
+        _print_json(
+            {
+                "reference": r.reference,
+                "acknowledge_by": d.acknowledge_by.isoformat() if d.acknowledge_by else None,
+                "acknowledged_at": d.acknowledged_at.isoformat(),
+            }
+        )
+        return
+    late = d.acknowledge_by is not None and d.acknowledged_at.astimezone(engine.ctx.policy.timezone).date() > d.acknowledge_by
+    out.print(
+        f"{r.reference}: receipt confirmed at {d.acknowledged_at.isoformat()}"
+        + (f" [bold red](after {d.acknowledge_by})[/]" if late else "")
+    )
 
 
 @request_app.command("pause-clock")

@@ -18,13 +18,15 @@ def run_benchmark(script: str, *args: str) -> str:
 
 def test_the_deadline_sweep_benchmark_runs_and_reports(tmp_path: object) -> None:
     out = run_benchmark("deadline_sweep.py", "--requests", "3000", "--open", "300", "--repeat", "2", "--home", str(tmp_path))
-    assert "USING INDEX ix_privacy_request_watch_due" in out  # the sweep is an index range scan
+    assert "USING INDEX ix_privacy_request_watch_due" in out  # the sweep is two index range scans
+    assert "USING INDEX ix_privacy_request_ack_watch" in out
     assert "steady-state sweep over 3,000 requests" in out
     assert "alerts raised" in out
 
 
 def test_the_audit_benchmark_runs_and_reports(tmp_path: object) -> None:
     out = run_benchmark("audit.py", "--events", "3000", "--requests", "50", "--single", "100", "--home", str(tmp_path))
+    assert "append, one event per transaction" in out and "bare SQLite on this disk" in out
     assert "verify the hash chain" in out
     assert "offline verify of the bundle" in out
     assert "intact: 3000 event(s)" in out

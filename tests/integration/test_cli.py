@@ -218,6 +218,24 @@ def test_hold_release_and_withdraw(env: dict[str, str]) -> None:
     assert kinds.count("HoldChanged") == 2 and kinds[-1] == "StatusChanged"
 
 
+def test_acknowledge_records_a_receipt_confirmation_given_by_phone(env: dict[str, str]) -> None:
+    ccpa = ["request", "new", "--type", "access", "--access-scope", "categories", "--regime", "ccpa", "--country", "US"]
+    code, out, err = run(env, *ccpa, "--subdivision", "CA", "--name", "Jane Doe", "--phone", "+1 415 555 0100", "--no-start", "--json")
+    assert code == 0, err
+    ref = json.loads(out)["reference"]
+    shown = json.loads(run(env, "request", "show", ref, "--json")[1])
+    assert shown["acknowledge_by"] and shown["acknowledged_at"] is None
+    code, _, err = run(env, "request", "acknowledge", ref, "--how", "pigeon", "--by", "Sam")
+    assert code == 2 and "unknown channel" in err
+    code, out, err = run(env, "request", "acknowledge", ref, "--how", "phone", "--by", "Sam Support", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["reference"] == ref and doc["acknowledged_at"]
+    assert json.loads(run(env, "request", "show", ref, "--json")[1])["acknowledged_at"] == doc["acknowledged_at"]
+    kinds = [e["kind"] for e in json.loads(run(env, "request", "events", ref, "--json")[1])]
+    assert kinds.count("ReceiptConfirmed") == 1
+
+
 def test_audit_export_and_verify_exit_codes(env: dict[str, str], tmp_path: Path) -> None:
     from dsar.audit.bundle import read_member, rewrite_member
 

@@ -333,3 +333,67 @@ def test_a_bad_alert_url_is_a_configuration_error_that_hides_the_url() -> None:
     with pytest.raises(ValueError, match="#1") as info:
         AppriseNotifier(["not-a-url-secret-token"])
     assert "secret-token" not in str(info.value)
+
+
+# --- confirmation of receipt (11 CCR 7021(a)) -----------------------------------------------
+
+
+def test_the_one_time_code_letter_confirms_receipt_and_the_watch_stays_quiet(ctx: ServiceContext) -> None:
+    from dsar.services import processing
+
+    r = log(ctx, regime="ccpa", country="US", subdivision="CA")
+    d = deadline(ctx, r.id)
+    assert d.acknowledge_by == date(2026, 3, 16) and d.acknowledged_at is None  # 10 business days after Mon 2 Mar
+    processing.start_verification(ctx, r.id)
+    assert deadline(ctx, r.id).acknowledged_at == ctx.clock()
+    confirmed = [e for e in events(ctx, r.id) if e.kind == "ReceiptConfirmed"]
+    assert [e.details for e in confirmed] == [{"how": "email", "by": "dsar"}]
+    assert dl.sweep(ctx, THRESHOLDS, as_of=date(2026, 3, 17)).raised == []
+
+
+def test_an_unconfirmed_receipt_is_watched_until_someone_records_it(ctx: ServiceContext, clock: Clock) -> None:
+    from dsar.services import processing
+
+    # logged by phone with no email: no code letter can go out, the request is held
+    raw = {"type": "access", "access_scope": "categories", "regime": "ccpa", "country": "US", "subdivision": "CA"}
+    r = log_request(ctx, raw | {"channel": "phone", "subject": {"name": "Jane Doe", "phone": "+1 415 555 0100"}}).request
+    processing.start_verification(ctx, r.id)
+    assert deadline(ctx, r.id).acknowledged_at is None
+    assert [a.kind for a in dl.sweep(ctx, THRESHOLDS, as_of=date(2026, 3, 9)).notified] == ["ack-in-7d"]
+    assert dl.sweep(ctx, THRESHOLDS, as_of=date(2026, 3, 9)).raised == []  # once per threshold
+    late = dl.sweep(ctx, THRESHOLDS, as_of=date(2026, 3, 17)).notified
+    assert [(a.kind, a.due, a.days_left) for a in late] == [("ack-breached", date(2026, 3, 16), -1)]
+    notice = dl.describe(late[0])
+    assert "OVERDUE" in notice.title and notice.urgent and f"dsar request acknowledge {r.reference}" in notice.body
+    from flows.deadline_watch import event_for
+
+    name, resource, _ = event_for(late[0])
+    assert (name, resource["dsar.kind"]) == ("dsar.deadline.breached", "ack-breached")
+
+    clock.set_day(date(2026, 3, 17))
+    d = dl.acknowledge_receipt(ctx, r.id, "phone", "Sam Support", "called back, explained the process")
+    assert d.acknowledged_at == clock()
+    assert dl.acknowledge_receipt(ctx, r.id, "mail", "Someone Else").acknowledged_at == d.acknowledged_at  # the first counts
+    confirmed = [e.details for e in events(ctx, r.id) if e.kind == "ReceiptConfirmed"]
+    assert confirmed == [{"how": "phone", "by": "Sam Support", "note": "called back, explained the process"}]
+    # the response date is still watched; the receipt no longer is
+    assert [a.kind for a in dl.sweep(ctx, THRESHOLDS, as_of=date(2026, 4, 10)).notified] == ["due-in-7d"]
+
+
+def test_regimes_without_a_receipt_rule_and_finished_requests_raise_no_receipt_alerts(ctx: ServiceContext) -> None:
+    log(ctx)  # gdpr: no acknowledge_by
+    done = log(ctx, regime="ccpa", country="US", subdivision="CA", name="Max Mustermann", email="max@example.com")
+    close(ctx, done.id)
+    assert [a for a in dl.sweep(ctx, THRESHOLDS, as_of=date(2026, 3, 20)).raised if a.kind.startswith("ack-")] == []
+
+
+@pytest.mark.parametrize(
+    ("how", "by", "message"),
+    [("pigeon", "Sam", "unknown channel"), ("phone", "", "by is required"), ("phone", "Sam\x00", "control characters")],
+)
+def test_a_bad_receipt_confirmation_is_refused_and_records_nothing(ctx: ServiceContext, how: str, by: str, message: str) -> None:
+    r = log(ctx, regime="ccpa", country="US", subdivision="CA")
+    with pytest.raises(InvalidInput, match=message):
+        dl.acknowledge_receipt(ctx, r.id, how, by)
+    assert deadline(ctx, r.id).acknowledged_at is None
+    assert "ReceiptConfirmed" not in [e.kind for e in events(ctx, r.id)]

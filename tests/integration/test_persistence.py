@@ -49,3 +49,39 @@ def test_a_tampered_audit_row_breaks_the_chain_at_that_event(sqlite_app: App) ->
         c.execute(text("UPDATE audit_event SET kind = 'Forged' WHERE seq = 2"))
     with sqlite_app.ctx.uow() as uow:
         assert first_broken(uow.repo.chain()) == 2
+
+
+def test_the_receipt_confirmation_migration_fills_in_what_earlier_requests_did(engine_app: App) -> None:
+    """Revision 0005 on a database that already holds requests: one whose code letter went out
+    counts as confirmed then; an open one without is watched; a finished one is not."""
+    from alembic import command
+
+    from dsar.persistence.database import alembic_config
+    from dsar.services import processing
+    from dsar.services.admin import withdraw_request
+
+    ctx = engine_app.ctx
+    ccpa = {"type": "access", "access_scope": "categories", "regime": "ccpa", "country": "US", "subdivision": "CA"}
+    coded = log_request(ctx, ccpa | {"subject": {"name": "Jane Doe", "emails": ["jane@example.com"]}}).request
+    processing.start_verification(ctx, coded.id)
+    waiting = log_request(ctx, ccpa | {"subject": {"name": "Max Muster", "phone": "+1 415 555 0100"}}).request
+    finished = log_request(ctx, ccpa | {"subject": {"name": "Erika Muster", "emails": ["erika@example.com"]}}).request
+    withdraw_request(ctx, finished.id, "withdrawn by phone")
+
+    cfg = alembic_config(engine_app.engine.url.render_as_string(hide_password=False))
+    with engine_app.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0004")
+    migrate(engine_app.engine)
+
+    with ctx.uow() as uow:
+        repo = uow.repo
+        coded_d, waiting_d, finished_d = (repo.deadline(r.id) for r in (coded, waiting, finished))
+        challenge = repo.latest_challenge(coded.id)
+    assert challenge is not None
+    assert coded_d.acknowledged_at == challenge.created_at
+    assert waiting_d.acknowledged_at is None and finished_d.acknowledged_at is None
+    with engine_app.engine.connect() as c:
+        watched = dict(c.execute(text("SELECT id, ack_watch FROM privacy_request")).all())
+    assert watched[coded.id] is None and watched[finished.id] is None
+    assert str(watched[waiting.id]) == waiting_d.acknowledge_by.isoformat()  # type: ignore[union-attr]

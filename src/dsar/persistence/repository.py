@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, func, update
@@ -65,6 +65,7 @@ class Deadline:
     extended: bool = False
     paused_days: int = 0
     clock_stopped: bool = False
+    acknowledged_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -98,9 +99,15 @@ class PauseRecord:
     reason: str | None
 
 
+# The dates the deadline watch follows: the response (``watch_due``) and the confirmation of
+# receipt (``ack_watch``).
+WatchColumn = Literal["watch_due", "ack_watch"]
+
+
 @dataclass(frozen=True)
 class WatchCandidate:
-    """An open request whose date in force is near or past (no personal data)."""
+    """An open request whose watched date is near or past (no personal data); ``due`` is
+    that date."""
 
     request_id: str
     reference: str
@@ -292,6 +299,7 @@ class Repository:
             due=deadline.due,
             statutory_due=deadline.due,
             watch_due=None if r.status in DEADLINE_STOPPED else deadline.due,
+            ack_watch=None if r.status in DEADLINE_STOPPED else deadline.acknowledge_by,
             acknowledge_by=deadline.acknowledge_by,
             extension_notice_by=deadline.extension_notice_by,
             extended_due=deadline.extended_due,
@@ -399,7 +407,20 @@ class Repository:
             row.extended,
             row.paused_days,
             row.clock_stopped,
+            _utc(row.acknowledged_at) if row.acknowledged_at is not None else None,
         )
+
+    def mark_acknowledged(self, request_id: str, at: datetime) -> bool:
+        """Record that receipt was confirmed to the subject; False if it already was (the
+        first confirmation is the one that counts against ``acknowledge_by``)."""
+        row = self._row(request_id)
+        if row.acknowledged_at is not None:
+            return False
+        row.acknowledged_at, row.version = at, row.version + 1
+        _rewatch(row)
+        self._s.add(row)
+        self._s.flush()
+        return True
 
     def save_state(self, r: PrivacyRequest, at: datetime) -> None:
         """Persist status and hold flag (the only mutable parts of a logged request); ``at`` is
@@ -496,24 +517,27 @@ class Repository:
         ]
 
     # --- deadline watch -----------------------------------------------------------------
-    def watch_candidates(self, horizon: date) -> list[WatchCandidate]:
-        """Open requests with a running clock due on or before ``horizon``: an index range
-        scan on ``watch_due``, which is NULL for everything else."""
+    def watch_candidates(self, horizon: date, column: WatchColumn = "watch_due") -> list[WatchCandidate]:
+        """Open requests whose watched date (``watch_due``: the response; ``ack_watch``: the
+        receipt confirmation) is on or before ``horizon``: an index range scan, the column
+        being NULL for everything not watched."""
         r = RequestRow.__table__.c  # type: ignore[attr-defined]
+        watched = r[column]
         stmt = (
-            sa_select(r.id, r.reference, r.regime, r.status, r.watch_due, r.extended)
-            .where(r.watch_due.is_not(None), r.watch_due <= horizon)
-            .order_by(r.watch_due, r.reference)
+            sa_select(r.id, r.reference, r.regime, r.status, watched, r.extended)
+            .where(watched.is_not(None), watched <= horizon)
+            .order_by(watched, r.reference)
         )
         return [WatchCandidate(i, ref, reg, st, d, ext) for i, ref, reg, st, d, ext in self._s.connection().execute(stmt)]
 
-    def alerted(self, horizon: date) -> set[tuple[str, date, str]]:
-        """(request id, due, kind) of the alerts already raised for the candidates' current dates."""
+    def alerted(self, horizon: date, column: WatchColumn = "watch_due") -> set[tuple[str, date, str]]:
+        """(request id, date, kind) of the alerts already raised for the candidates' current dates."""
         r, a = RequestRow.__table__.c, DeadlineAlertRow.__table__.c  # type: ignore[attr-defined]
+        watched = r[column]
         stmt = (
             sa_select(a.request_id, a.due, a.kind)
-            .join_from(RequestRow.__table__, DeadlineAlertRow.__table__, (a.request_id == r.id) & (a.due == r.watch_due))  # type: ignore[attr-defined]
-            .where(r.watch_due.is_not(None), r.watch_due <= horizon)
+            .join_from(RequestRow.__table__, DeadlineAlertRow.__table__, (a.request_id == r.id) & (a.due == watched))  # type: ignore[attr-defined]
+            .where(watched.is_not(None), watched <= horizon)
         )
         return {(rid, d, k) for rid, d, k in self._s.connection().execute(stmt)}
 
@@ -838,8 +862,11 @@ UnitOfWorkFactory = Callable[[], UnitOfWork]
 
 
 def _rewatch(row: RequestRow) -> None:
-    """The watch follows a request while it is open and its clock runs."""
-    row.watch_due = None if Status(row.status) in DEADLINE_STOPPED or row.clock_stopped else row.due
+    """The watch follows a request while it is open and its clock runs, and its receipt
+    confirmation while none is recorded (a paused clock does not excuse that one)."""
+    finished = Status(row.status) in DEADLINE_STOPPED
+    row.watch_due = None if finished or row.clock_stopped else row.due
+    row.ack_watch = None if finished or row.acknowledged_at is not None else row.acknowledge_by
 
 
 def _utc(at: datetime) -> datetime:

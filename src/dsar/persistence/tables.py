@@ -41,6 +41,11 @@ class RequestRow(SQLModel, table=True):
     # What the deadline watch looks at: ``due`` while the request is open and its clock runs,
     # NULL otherwise, so a sweep reads only the open requests near their date.
     watch_due: date | None = Field(default=None, index=True)
+    # When receipt of the request was confirmed to the subject (the regimes that require it:
+    # ``acknowledge_by``), and what the watch looks at for that: ``acknowledge_by`` while no
+    # confirmation is recorded and the request is open, NULL otherwise.
+    acknowledged_at: datetime | None = None
+    ack_watch: date | None = Field(default=None, index=True)
     # When the request reached closed, denied or withdrawn (the retention clock's start), and
     # when its data key was destroyed (crypto-shredding).
     finished_at: datetime | None = None

@@ -11,17 +11,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from dsar.domain.deadlines import PAUSE_MOVES_DUE, Pause, compute_deadlines, receipt_date
 from dsar.domain.errors import InvalidInput, TransitionNotAllowed
 from dsar.domain.request import DEADLINE_STOPPED, PrivacyRequest, clean_text
-from dsar.persistence.repository import Alert, AuditAppend, Deadline, NewAlert, Repository
+from dsar.persistence.repository import Alert, AuditAppend, Deadline, NewAlert, Repository, WatchColumn
 from dsar.services.context import ServiceContext
 from dsar.services.ports import Notice, NotificationFailed, Notifier, OutgoingMail
 
 EXTENSION_STEP = "extension"
 BREACHED = "breached"
+# The confirmation of receipt some regimes require (11 CCR 7021(a): within 10 business days).
+ACK_BREACHED = "ack-breached"
+ACK_CHANNELS = ("email", "phone", "mail", "in-person", "web")
 
 
 def local_today(ctx: ServiceContext) -> date:
@@ -132,6 +135,35 @@ def _send_letter(ctx: ServiceContext, repo: Repository, r: PrivacyRequest, kind:
     )
 
 
+# --- confirmation of receipt ----------------------------------------------------------------
+
+
+def record_receipt_confirmation(repo: Repository, request_id: str, at: datetime, how: str, by: str, note: str | None = None) -> bool:
+    """Record the first confirmation of receipt (later ones change nothing); False if one was
+    already recorded. The one-time code letter is one (it names the request, the verification
+    step and the due date: 11 CCR 7021(a)); staff record those given by other means."""
+    if not repo.mark_acknowledged(request_id, at):
+        return False
+    details = {"how": how, "by": by} | ({"note": note} if note else {})
+    repo.append_audit(request_id, "ReceiptConfirmed", at, details, idempotency_key=f"{request_id}:receipt-confirmed")
+    return True
+
+
+def acknowledge_receipt(ctx: ServiceContext, request_id: str, how: str, by: str, note: str | None = None) -> Deadline:
+    """Record a confirmation of receipt given outside dsar (a call, a letter by post): the
+    watch stops warning about ``acknowledge_by``. Repeating it changes nothing."""
+    by = clean_text(by, "by", required=True) or ""
+    note = clean_text(note, "note")
+    if how not in ACK_CHANNELS:
+        raise InvalidInput(f"unknown channel {how!r}", [f"how: one of {', '.join(ACK_CHANNELS)}"])
+    with ctx.uow() as uow:
+        repo = uow.repo
+        repo.facts(request_id)  # a clear error for an unknown request
+        record_receipt_confirmation(repo, request_id, ctx.clock(), how, by, note)
+        uow.commit()
+        return repo.deadline(request_id)
+
+
 # --- stop-the-clock -------------------------------------------------------------------------
 
 
@@ -201,13 +233,19 @@ def restart_clock(ctx: ServiceContext, request_id: str, on: date | None = None) 
 # --- the watch ------------------------------------------------------------------------------
 
 
-def alert_kind(threshold: int) -> str:
-    return f"due-in-{threshold}d"
+def alert_kind(threshold: int, *, receipt: bool = False) -> str:
+    return f"{'ack' if receipt else 'due'}-in-{threshold}d"
+
+
+def is_breach(kind: str) -> bool:
+    return kind in (BREACHED, ACK_BREACHED)
 
 
 def _urgency(kind: str) -> int:
     """Higher is more urgent: breached, then the smallest threshold."""
-    return 10_000 if kind == BREACHED else -int(kind.removeprefix("due-in-").removesuffix("d"))
+    if is_breach(kind):
+        return 10_000
+    return -int(kind.removeprefix("due-in-").removeprefix("ack-in-").removesuffix("d"))
 
 
 @dataclass(frozen=True)
@@ -224,6 +262,8 @@ class SweepResult:
 def sweep(ctx: ServiceContext, thresholds: Sequence[int], as_of: date | None = None) -> SweepResult:
     """Raise the alerts that are due now; a second sweep on the same day raises nothing.
 
+    Two dates are watched, each with its own alerts: the response's date in force, and, where
+    the regime requires a confirmation of receipt and none is recorded, ``acknowledge_by``.
     A request first seen already past several thresholds gets one notification, for the most
     urgent; the less urgent ones are recorded as covered so they never fire later."""
     if not thresholds or any(t < 0 for t in thresholds):
@@ -232,22 +272,26 @@ def sweep(ctx: ServiceContext, thresholds: Sequence[int], as_of: date | None = N
     horizon = today + timedelta(days=max(thresholds))
     with ctx.uow() as uow:
         repo = uow.repo
-        candidates = repo.watch_candidates(horizon)
-        done = repo.alerted(horizon)
         raised: list[NewAlert] = []
-        for c in candidates:
-            days_left = (c.due - today).days
-            crossed = [alert_kind(t) for t in thresholds if days_left <= t]
-            if days_left < 0:
-                crossed.append(BREACHED)
-            had = [k for k in crossed if (c.request_id, c.due, k) in done]
-            missing = sorted((k for k in crossed if (c.request_id, c.due, k) not in done), key=_urgency, reverse=True)
-            if not missing:
-                continue
-            loudest = missing[0]
-            tell = not had or _urgency(loudest) > max(_urgency(k) for k in had)
-            for k in missing:
-                raised.append(NewAlert(c.request_id, c.reference, k, c.due, days_left, notify=tell and k == loudest))
+        considered = 0
+        watched: tuple[tuple[WatchColumn, str], ...] = (("watch_due", BREACHED), ("ack_watch", ACK_BREACHED))
+        for column, breached in watched:
+            candidates = repo.watch_candidates(horizon, column)
+            done = repo.alerted(horizon, column)
+            considered += len(candidates)
+            for c in candidates:
+                days_left = (c.due - today).days
+                crossed = [alert_kind(t, receipt=column == "ack_watch") for t in thresholds if days_left <= t]
+                if days_left < 0:
+                    crossed.append(breached)
+                had = [k for k in crossed if (c.request_id, c.due, k) in done]
+                missing = sorted((k for k in crossed if (c.request_id, c.due, k) not in done), key=_urgency, reverse=True)
+                if not missing:
+                    continue
+                loudest = missing[0]
+                tell = not had or _urgency(loudest) > max(_urgency(k) for k in had)
+                for k in missing:
+                    raised.append(NewAlert(c.request_id, c.reference, k, c.due, days_left, notify=tell and k == loudest))
         now = ctx.clock()
         repo.add_alerts(raised, now)
         repo.append_audit_many(
@@ -264,18 +308,28 @@ def sweep(ctx: ServiceContext, thresholds: Sequence[int], as_of: date | None = N
             ]
         )
         uow.commit()
-    return SweepResult(today, len(candidates), raised)
+    return SweepResult(today, considered, raised)
 
 
 def describe(a: Alert | NewAlert) -> Notice:
-    if a.kind == BREACHED:
+    if a.kind == ACK_BREACHED:
+        title = f"{a.reference}: confirmation of receipt OVERDUE (was due {a.due}, {-a.days_left} day(s) ago)"
+    elif a.kind.startswith("ack-"):
+        title = f"{a.reference}: confirm receipt to the subject by {a.due} ({a.days_left} day(s) left)"
+    elif a.kind == BREACHED:
         title = f"{a.reference}: statutory deadline BREACHED ({a.due}, {-a.days_left} day(s) ago)"
     elif a.days_left == 0:
         title = f"{a.reference}: due TODAY ({a.due})"
     else:
         title = f"{a.reference}: due in {a.days_left} day(s), on {a.due}"
-    body = f"Request {a.reference} is due on {a.due} ({a.kind}). Run `dsar request show {a.reference}` for the details."
-    return Notice(title, body, urgent=a.kind == BREACHED or a.days_left <= 1)
+    if a.kind.startswith("ack-"):
+        body = (
+            f"No confirmation of receipt is recorded for {a.reference}; the regime requires one by {a.due}. "
+            f"Confirm it to the subject, then `dsar request acknowledge {a.reference} --how CHANNEL --by NAME`."
+        )
+    else:
+        body = f"Request {a.reference} is due on {a.due} ({a.kind}). Run `dsar request show {a.reference}` for the details."
+    return Notice(title, body, urgent=is_breach(a.kind) or a.days_left <= 1)
 
 
 @dataclass(frozen=True)
@@ -294,7 +348,7 @@ def deliver(ctx: ServiceContext, notifier: Notifier, *, max_attempts: int = 12, 
         return DeliveryReport(0, 0, False)
     batches: list[tuple[Notice, list[Alert]]]
     if len(pending) > digest_over:
-        breached = sum(1 for a in pending if a.kind == BREACHED)
+        breached = sum(1 for a in pending if is_breach(a.kind))
         lines = [describe(a).title for a in sorted(pending, key=lambda a: (a.due, a.reference))]
         title = f"{len(pending)} privacy requests need attention ({breached} past their statutory deadline)"
         batches = [(Notice(title, "\n".join(lines), urgent=breached > 0), pending)]

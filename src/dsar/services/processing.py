@@ -22,6 +22,7 @@ from dsar.domain.regimes import AccessScope, RequestType
 from dsar.domain.request import Correction, Move, PrivacyRequest, Status, apply_move, set_hold
 from dsar.persistence.repository import PlanStep, Repository
 from dsar.services.context import ServiceContext
+from dsar.services.deadlines import record_receipt_confirmation
 from dsar.services.ports import Attachment, OutgoingMail
 from dsar.services.recording import record_events
 
@@ -136,6 +137,9 @@ def start_verification(ctx: ServiceContext, request_id: str) -> Status:
             {"channel": "email", "challenge": challenge.id, "expires_at": expires.isoformat(), "template": letter.template},
             idempotency_key=f"{request_id}:challenge:{challenge.id}",
         )
+        # The code letter says the request was received, how it will be verified and when the
+        # answer is due: it confirms receipt (11 CCR 7021(a)) the moment it goes out.
+        record_receipt_confirmation(repo, request_id, now, "email", "dsar")
         uow.commit()
         return changed.status
 
