@@ -752,18 +752,27 @@ def audit_export(
 def audit_verify(
     bundle: Path,
     public_key: Annotated[Path | None, typer.Option(help="The organisation's published public key (PEM) to pin")] = None,
+    known_checkpoint: Annotated[
+        list[Path] | None,
+        typer.Option(help="A checkpoint you kept (an earlier bundle's checkpoint.json, or an archived one); repeatable"),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Check a bundle offline: exit 0 when intact, 1 naming the first bad event otherwise."""
     from dsar.audit.bundle import verify_bundle
 
     trusted = None
-    if public_key is not None:
+    kept: list[bytes] = []
+    for path in ([public_key] if public_key is not None else []) + list(known_checkpoint or []):
         try:
-            trusted = public_key.read_bytes()
+            data = path.read_bytes()
         except OSError:
-            _fail(f"cannot read {public_key}", 2)
-    verdict = verify_bundle(bundle, trusted)
+            _fail(f"cannot read {path}", 2)
+        if path == public_key:
+            trusted = data
+        else:
+            kept.append(data)
+    verdict = verify_bundle(bundle, trusted, kept)
     if as_json:
         _print_json(
             {"ok": verdict.ok, "message": verdict.message, "events": verdict.events, "bad_seq": verdict.bad_seq, "key_id": verdict.key_id}

@@ -240,3 +240,97 @@ def test_a_large_selection_carries_all_leaves_instead_of_proofs(
     rewrite_member(out, "leaves.bin", bytes(leaves))
     verdict = verify_bundle(out, signer.public_pem)
     assert not verdict.ok and "leaves.bin" in verdict.message
+
+
+def rewrite_log_consistently(engine_app: App, ctx: ServiceContext, seq: int) -> None:
+    """What an administrator with write access to the database could do: backdate one event by
+    a day and recompute every later hash, so the hash chain alone verifies again."""
+    from dsar.audit.chain import GENESIS, chain_hash, leaf_bytes
+
+    with ctx.uow() as uow:
+        chain = list(uow.repo.iter_chain())
+    prev = GENESIS
+    with engine_app.engine.begin() as c:
+        for e in chain:
+            at = e.at - timedelta(days=1) if e.seq == seq else e.at
+            digest = chain_hash(prev, leaf_bytes(e.seq, e.request_id, e.kind, at, e.idempotency_key, e.details_enc))
+            c.execute(
+                text("UPDATE audit_event SET at = :at, prev_hash = :p, hash = :h WHERE seq = :s"),
+                {"at": at, "p": prev, "h": digest, "s": e.seq},
+            )
+            prev = digest
+        c.execute(text("UPDATE audit_head SET hash = :h WHERE id = 1"), {"h": prev})
+
+
+def test_each_bundle_proves_the_log_only_grew_since_every_earlier_checkpoint(
+    ctx: ServiceContext, signer: Signer, history: dict[str, Any], tmp_path: Path
+) -> None:
+    audit.sign_checkpoint(ctx, signer)
+    first = export(ctx, signer, tmp_path / "first", reference=history["a"].reference)  # signs a second one
+    log(ctx, "New Person", "new@example.com")
+    audit.sign_checkpoint(ctx, signer)
+    log(ctx, "Another Person", "another@example.com")
+
+    later = export(ctx, signer, tmp_path / "later", reference=history["c"].reference)
+    entries = json.loads(read_member(later, "history.json"))["checkpoints"]
+    assert len(entries) == 3 and all(e["proof"] for e in entries)
+    kept = read_member(first, "checkpoint.json")
+    verdict = verify_bundle(later, signer.public_pem, [kept])
+    assert verdict.ok, verdict.message
+    assert "consistent with 3 earlier checkpoint(s) including the 1 you kept" in verdict.message
+    # a large selection carries every leaf hash instead: the roots are recomputed in one pass
+    big = tmp_path / "big.zip"
+    audit.export_evidence(ctx, signer, big, since=datetime(2026, 3, 1, tzinfo=UTC), proof_limit=0)
+    assert all("proof" not in e for e in json.loads(read_member(big, "history.json"))["checkpoints"])
+    verdict = verify_bundle(big, signer.public_pem, [kept, read_member(later, "checkpoint.json")])
+    assert verdict.ok and "consistent with 4 earlier checkpoint(s)" in verdict.message
+
+
+def test_a_log_rewritten_after_a_checkpoint_is_not_signed_and_a_kept_checkpoint_exposes_it(
+    engine_app: App, ctx: ServiceContext, signer: Signer, history: dict[str, Any], tmp_path: Path
+) -> None:
+    first = export(ctx, signer, tmp_path / "first", reference=history["a"].reference)
+    kept = read_member(first, "checkpoint.json")
+    rewrite_log_consistently(engine_app, ctx, seq=2)
+    with pytest.raises(IntegrityError, match="no longer extends the checkpoint"):
+        audit.sign_checkpoint(ctx, signer)
+    with pytest.raises(IntegrityError, match="no longer extends the checkpoint"):
+        export(ctx, signer, tmp_path / "second", reference=history["a"].reference)
+    # the administrator also deletes the checkpoints: the database alone can no longer tell,
+    # but the checkpoint the auditor kept from the first bundle does
+    with engine_app.engine.begin() as c:
+        c.execute(text("DELETE FROM audit_checkpoint"))
+    forged = export(ctx, signer, tmp_path / "forged", reference=history["a"].reference)
+    assert verify_bundle(forged, signer.public_pem).ok  # consistent in itself
+    verdict = verify_bundle(forged, signer.public_pem, [kept])
+    assert not verdict.ok and "is not among the checkpoints this bundle's log provably extends" in verdict.message
+
+
+def test_a_kept_checkpoint_must_be_signed_and_the_bundle_must_carry_history(
+    ctx: ServiceContext, signer: Signer, history: dict[str, Any], tmp_path: Path
+) -> None:
+    first = export(ctx, signer, tmp_path / "first", reference=history["a"].reference)
+    doc = json.loads(read_member(first, "checkpoint.json"))
+    doc["statement"]["tree_size"] = 1  # altered after signing
+    later = export(ctx, signer, tmp_path / "later", reference=history["a"].reference)
+    verdict = verify_bundle(later, signer.public_pem, [json.dumps(doc).encode()])
+    assert not verdict.ok and "kept checkpoint 1: the signature does not match" in verdict.message
+    assert not verify_bundle(later, signer.public_pem, [b"not json"]).ok
+    # a bundle from before checkpoint history (no history.json): fine alone, not with a kept one
+    old = tmp_path / "old.zip"
+    audit.export_evidence(ctx, signer, old, reference=history["a"].reference)
+    _drop_history(old, signer)
+    assert verify_bundle(old, signer.public_pem).ok
+    verdict = verify_bundle(old, signer.public_pem, [read_member(later, "checkpoint.json")])
+    assert not verdict.ok and "carries no checkpoint history" in verdict.message
+
+
+def _drop_history(path: Path, signer: Signer) -> None:
+    """Rebuild a bundle as the format before history.json was (re-signed by the same key)."""
+    from dsar.audit.bundle import canonical
+
+    manifest = json.loads(read_member(path, "manifest.json"))
+    del manifest["files"]["history.json"]
+    body = canonical(manifest)
+    rewrite_member(path, "manifest.json", body)
+    rewrite_member(path, "manifest.sig", base64.b64encode(signer.sign(body)))

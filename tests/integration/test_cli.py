@@ -246,6 +246,14 @@ def test_audit_export_and_verify_exit_codes(env: dict[str, str], tmp_path: Path)
     assert code == 0 and json.loads(out)["requests"] == [ref]
     code, out, _ = run(env, "audit", "verify", str(bundle))
     assert code == 0 and "intact" in out
+    kept = tmp_path / "kept-checkpoint.json"
+    kept.write_bytes(read_member(bundle, "checkpoint.json"))
+    later = tmp_path / "later.zip"
+    assert run(env, "audit", "export", "--request", ref, "--out", str(later))[0] == 0
+    code, out, _ = run(env, "audit", "verify", str(later), "--known-checkpoint", str(kept))
+    assert code == 0 and "including the 1 you kept" in out
+    code, _, err = run(env, "audit", "verify", str(later), "--known-checkpoint", str(tmp_path / "nowhere.json"))
+    assert code == 2 and "cannot read" in err
     events = read_member(bundle, "events.jsonl").decode().splitlines()
     rewrite_member(bundle, "events.jsonl", ("\n".join(events[1:]) + "\n").encode())
     code, out, err = run(env, "audit", "verify", str(bundle), "--json")

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dsar.audit.merkle import EMPTY_ROOT, MerkleTree, leaf_hash, node_hash, root_of, verify_inclusion
+from dsar.audit.merkle import EMPTY_ROOT, MerkleTree, leaf_hash, node_hash, prefix_roots, root_of, verify_consistency, verify_inclusion
 
 
 def mth(leaves: list[bytes]) -> bytes:
@@ -73,3 +73,42 @@ def test_tampering_with_proof_root_or_size_fails() -> None:
     assert not verify_inclusion(hashes[6], 13, 13, path, tree.root)
     with pytest.raises(IndexError):
         tree.inclusion_proof(13)
+
+
+def test_every_consistency_proof_verifies_and_prefix_roots_match() -> None:
+    """RFC 9162 2.1.4 for every pair of sizes up to 40: the proof verifies against the roots
+    of the literal definition, and one pass gives every prefix root."""
+    hashes = [leaf_hash(x) for x in leaves(40)]
+    for n in range(1, 41):
+        tree = MerkleTree(hashes[:n])
+        roots = prefix_roots(hashes[:n], range(n + 1))
+        assert roots[0] == EMPTY_ROOT
+        for m in range(1, n + 1):
+            first = mth(leaves(m))
+            assert roots[m] == first
+            proof = tree.consistency_proof(m)
+            assert verify_consistency(m, n, first, tree.root, proof), (m, n)
+            assert len(proof) <= 2 * n.bit_length()
+
+
+def test_a_consistency_proof_fails_for_a_rewritten_prefix_or_a_tampered_proof() -> None:
+    hashes = [leaf_hash(x) for x in leaves(13)]
+    tree = MerkleTree(hashes)
+    proof = tree.consistency_proof(6)
+    first = root_of(hashes[:6])
+    assert verify_consistency(6, 13, first, tree.root, proof)
+    # the later tree rewrote event 2: the earlier root is no longer its prefix
+    rewritten = MerkleTree([*hashes[:2], leaf_hash(b"forged"), *hashes[3:]])
+    assert not verify_consistency(6, 13, first, rewritten.root, rewritten.consistency_proof(6))
+    for i in range(len(proof)):
+        bad = list(proof)
+        bad[i] = bytes(32)
+        assert not verify_consistency(6, 13, first, tree.root, bad)
+    assert not verify_consistency(6, 13, first, tree.root, proof[:-1])
+    assert not verify_consistency(6, 13, first, tree.root, [*proof, bytes(32)])
+    assert not verify_consistency(0, 13, EMPTY_ROOT, tree.root, [])
+    assert not verify_consistency(14, 13, first, tree.root, proof)
+    assert verify_consistency(13, 13, tree.root, tree.root, [])
+    assert not verify_consistency(13, 13, tree.root, tree.root, [bytes(32)])
+    with pytest.raises(IndexError):
+        tree.consistency_proof(14)

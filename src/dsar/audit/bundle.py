@@ -9,6 +9,9 @@ A bundle is a zip file:
   as hashed (base64), the decrypted ``details`` for reading, its chain links and its inclusion
   proof in the signed tree;
 * ``summary.md`` — a readable account per request;
+* ``history.json`` — every earlier signed checkpoint of the log, each with an RFC 9162
+  consistency proof to this bundle's checkpoint (or, when ``leaves.bin`` holds every leaf
+  hash, the verifier recomputes their roots): the log only grew since each was signed;
 * ``manifest.json`` — the selection, the checkpoint, every event's sequence number and line
   digest, and the SHA-256 of every other file; ``manifest.sig`` signs it.
 
@@ -28,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from dsar.audit.chain import chain_hash, leaf_bytes_iso
-from dsar.audit.merkle import leaf_hash, root_of, verify_inclusion
+from dsar.audit.merkle import leaf_hash, prefix_roots, root_of, verify_consistency, verify_inclusion
 from dsar.crypto.signing import Signer, key_id_of, load_public_pem, public_raw, verify_signature
 
 FORMAT = "dsar-evidence/1"
@@ -54,6 +57,7 @@ def write_bundle(
     selection: dict[str, Any],
     created_at: str,
     leaves: bytes | None = None,
+    history: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
     """Write the bundle atomically (temporary file, then rename); return its manifest.
 
@@ -67,6 +71,7 @@ def write_bundle(
         "events.jsonl": b"".join(line + b"\n" for line in lines),
         "summary.md": summary_md.encode(),
         "README.txt": README.encode(),
+        "history.json": canonical({"checkpoints": list(history)}),
     }
     if leaves is not None:
         files["leaves.bin"] = leaves
@@ -93,6 +98,7 @@ def write_bundle(
             "events.jsonl",
             "summary.md",
             "README.txt",
+            "history.json",
             "leaves.bin",
         ):
             if name not in files:
@@ -119,15 +125,19 @@ class _Bad(Exception):
         self.seq = seq
 
 
-def verify_bundle(path: Path, trusted_public_pem: bytes | None = None) -> Verdict:
-    """Check a bundle offline. The first problem found is reported, naming the event."""
+def verify_bundle(path: Path, trusted_public_pem: bytes | None = None, known_checkpoints: Sequence[bytes] = ()) -> Verdict:
+    """Check a bundle offline. The first problem found is reported, naming the event.
+
+    ``known_checkpoints``: checkpoint documents the auditor kept from earlier (an earlier
+    bundle's checkpoint.json, or a copy from the Object Lock archive); each must be one this
+    bundle's log provably extends."""
     try:
-        return _verify(path, trusted_public_pem)
+        return _verify(path, trusted_public_pem, known_checkpoints)
     except _Bad as bad:
         return Verdict(False, str(bad), bad_seq=bad.seq)
 
 
-def _verify(path: Path, trusted_public_pem: bytes | None) -> Verdict:
+def _verify(path: Path, trusted_public_pem: bytes | None, known_checkpoints: Sequence[bytes]) -> Verdict:
     try:
         with zipfile.ZipFile(path) as z:
             names = set(z.namelist())
@@ -135,8 +145,9 @@ def _verify(path: Path, trusted_public_pem: bytes | None) -> Verdict:
             if missing:
                 raise _Bad(f"bundle is incomplete: {', '.join(missing)} missing")
             files = {n: z.read(n) for n in REQUIRED}
-            if "leaves.bin" in names:
-                files["leaves.bin"] = z.read("leaves.bin")
+            for optional in ("leaves.bin", "history.json"):
+                if optional in names:
+                    files[optional] = z.read(optional)
     except (OSError, zipfile.BadZipFile, zipfile.LargeZipFile) as exc:
         raise _Bad(f"bundle is not a readable zip file ({type(exc).__name__})") from None
 
@@ -222,7 +233,96 @@ def _verify(path: Path, trusted_public_pem: bytes | None) -> Verdict:
         previous = e
     if len(lines) < len(expected_seqs):
         raise _Bad(f"event {expected_seqs[len(lines)]} was removed (the bundle is truncated)", expected_seqs[len(lines)])
-    return Verdict(True, f"intact: {len(lines)} event(s) in a signed tree of {size}; key {key_id}", len(lines), None, key_id)
+    history = _check_history(manifest, files, key, key_id, size, root, all_leaves, known_checkpoints)
+    return Verdict(True, f"intact: {len(lines)} event(s) in a signed tree of {size}; {history}; key {key_id}", len(lines), None, key_id)
+
+
+def _signed_statement(doc: dict[str, Any], key: Any, what: str) -> dict[str, Any]:
+    statement, signature = doc.get("statement"), doc.get("signature")
+    if not isinstance(statement, dict) or not isinstance(signature, str):
+        raise _Bad(f"{what} has no statement and signature")
+    try:
+        raw = base64.b64decode(signature, validate=True)
+    except ValueError:
+        raise _Bad(f"{what}: the signature is not base64") from None
+    if not verify_signature(key, raw, canonical(statement)):
+        raise _Bad(f"{what}: the signature does not match the public key (altered, or signed by another key)")
+    if statement.get("log") != LOG_ID or not isinstance(statement.get("tree_size"), int) or not isinstance(statement.get("root_hash"), str):
+        raise _Bad(f"{what} is not a checkpoint of this log")
+    return statement
+
+
+def _check_history(
+    manifest: dict[str, Any],
+    files: dict[str, bytes],
+    key: Any,
+    key_id: str,
+    size: int,
+    root: bytes,
+    all_leaves: bytes | None,
+    known_checkpoints: Sequence[bytes],
+) -> str:
+    """Every earlier checkpoint in history.json (and every one the auditor kept) is a prefix
+    of the signed tree: the log only grew. Returns what was checked, for the verdict."""
+    if "history.json" not in manifest.get("files", {}):
+        if known_checkpoints:
+            raise _Bad("this bundle carries no checkpoint history (an older format): the checkpoints you kept cannot be checked")
+        return "no checkpoint history (older format)"
+    if "history.json" not in files:
+        raise _Bad("history.json is listed in the manifest but missing")
+    entries = _json(files["history.json"], "history.json").get("checkpoints")
+    if not isinstance(entries, list):
+        raise _Bad("history.json lists no checkpoints")
+    other_key = 0
+    proven: set[tuple[int, str]] = set()
+    pending: list[tuple[int, str, str]] = []  # (size, root, when) to check against leaves.bin
+    for i, entry in enumerate(entries):
+        what = f"history.json checkpoint {i + 1}"
+        if not isinstance(entry, dict) or not isinstance(entry.get("statement"), dict):
+            raise _Bad(f"{what} is malformed")
+        if entry["statement"].get("key_id") != key_id:
+            other_key += 1  # signed before the signing key changed: not checkable with this key
+            continue
+        st = _signed_statement(entry, key, what)
+        m, old_root, when = int(st["tree_size"]), str(st["root_hash"]), str(st.get("signed_at", "?"))
+        if m > size:
+            raise _Bad(f"{what} (signed {when}) covers {m} events, more than this bundle's tree of {size}: the log was truncated")
+        if m == 0:
+            continue
+        if "proof" in entry:
+            try:
+                proof = [bytes.fromhex(p) for p in entry["proof"]]
+                ok = verify_consistency(m, size, bytes.fromhex(old_root), root, proof)
+            except (ValueError, TypeError):
+                ok = False
+            if not ok:
+                raise _Bad(f"{what} (signed {when}, tree of {m}) is not a prefix of the signed tree: the log was rewritten after it")
+        elif all_leaves is not None:
+            pending.append((m, old_root, when))
+        else:
+            raise _Bad(f"{what} carries no consistency proof")
+        proven.add((m, old_root))
+    if pending and all_leaves is not None:
+        roots = prefix_roots((all_leaves[i : i + 32] for i in range(0, len(all_leaves), 32)), {m for m, _, _ in pending})
+        for m, old_root, when in pending:
+            if roots[m].hex() != old_root:
+                raise _Bad(f"the checkpoint signed {when} (tree of {m}) is not a prefix of the signed tree: the log was rewritten after it")
+    for i, doc_bytes in enumerate(known_checkpoints):
+        what = f"kept checkpoint {i + 1}"
+        st = _signed_statement(_json(doc_bytes, what), key, what)
+        m, old_root = int(st["tree_size"]), str(st["root_hash"])
+        same_as_this = m == size and old_root == root.hex()
+        if not same_as_this and (m, old_root) not in proven:
+            raise _Bad(
+                f"{what} (signed {st.get('signed_at', '?')}, tree of {m}) is not among the checkpoints this bundle's log provably "
+                "extends: the log was rewritten or truncated, or that checkpoint is from another log"
+            )
+    checked = f"consistent with {len(entries) - other_key} earlier checkpoint(s)"
+    if known_checkpoints:
+        checked += f" including the {len(known_checkpoints)} you kept"
+    if other_key:
+        checked += f"; {other_key} signed by another key, not checked"
+    return checked
 
 
 def _check_event(e: dict[str, Any], size: int, root: bytes, previous: dict[str, Any] | None, all_leaves: bytes | None) -> None:
@@ -283,7 +383,10 @@ standard tools as docs/audit.md shows:
    has the SHA-256 listed next to its sequence number, in order;
 3. checkpoint.json's signature covers its statement (canonical JSON: sorted keys, no spaces);
 4. each event's leaf is JSON [seq, request_id, kind, at, idempotency_key] + 0x00 + the sealed
-   bytes; SHA-256(0x00 || leaf) with its proof gives the statement's root_hash (RFC 9162).
+   bytes; SHA-256(0x00 || leaf) with its proof gives the statement's root_hash (RFC 9162);
+5. history.json lists every earlier signed checkpoint with an RFC 9162 consistency proof to
+   checkpoint.json: the log only grew since each. Pass checkpoints you kept from earlier
+   bundles with --known-checkpoint to have them checked too.
 
 Compare the key_id in manifest.json with the one your organisation published.
 """

@@ -5,13 +5,15 @@ Leaves are the audit events' canonical bytes (:func:`dsar.audit.chain.leaf_bytes
 hashes as ``SHA-256(0x00 || leaf)``, an interior node as ``SHA-256(0x01 || left || right)``,
 and the tree over ``n`` leaves splits at the largest power of two below ``n`` (RFC 9162 2.1.1).
 A signed tree head over the first ``n`` events commits to every one of them; an inclusion proof
-shows one event is among them with ``log2(n)`` hashes (RFC 9162 2.1.3).
+shows one event is among them with ``log2(n)`` hashes (RFC 9162 2.1.3); a consistency proof
+shows an earlier tree head's ``m`` events are the first ``m`` of the later one, unchanged
+(RFC 9162 2.1.4): the log only grew.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 
@@ -56,6 +58,37 @@ class MerkleTree:
             i //= 2
         return path
 
+    def _subtree_root(self, lo: int, hi: int) -> bytes:
+        """MTH of leaves ``lo`` to ``hi`` (a node of this tree: ``lo`` aligned to the split)."""
+        width = hi - lo
+        if width & (width - 1) == 0 and lo % width == 0:
+            return self._levels[width.bit_length() - 1][lo // width]
+        k = 1 << ((width - 1).bit_length() - 1)  # largest power of two below width
+        return node_hash(self._subtree_root(lo, lo + k), self._subtree_root(lo + k, hi))
+
+    def consistency_proof(self, first_size: int) -> list[bytes]:
+        """RFC 9162 2.1.4.1 PROOF(m, D[n]): the nodes that prove the tree of the first
+        ``first_size`` leaves is a prefix of this one."""
+        if not 0 < first_size <= self.size:
+            raise IndexError(f"no consistency proof from {first_size} to a tree of {self.size}")
+        proof: list[bytes] = []
+
+        def subproof(m: int, lo: int, hi: int, whole: bool) -> None:
+            if m == hi - lo:
+                if not whole:
+                    proof.append(self._subtree_root(lo, hi))
+                return
+            k = 1 << ((hi - lo - 1).bit_length() - 1)
+            if m <= k:
+                subproof(m, lo, lo + k, whole)
+                proof.append(self._subtree_root(lo + k, hi))
+            else:
+                subproof(m - k, lo + k, hi, False)
+                proof.append(self._subtree_root(lo, lo + k))
+
+        subproof(first_size, 0, self.size, True)
+        return proof
+
 
 def root_of(leaf_hashes: Sequence[bytes]) -> bytes:
     """RFC 9162 MTH without keeping the levels (a stack of at most log2(n) subtree roots)."""
@@ -73,6 +106,60 @@ def root_of(leaf_hashes: Sequence[bytes]) -> bytes:
         _, left = stack.pop()
         node = node_hash(left, node)
     return node
+
+
+def prefix_roots(leaf_hashes: Iterable[bytes], sizes: Iterable[int]) -> dict[int, bytes]:
+    """The RFC 9162 roots of the first ``m`` leaves for each ``m`` in ``sizes``, in one pass
+    (the same stack as :func:`root_of`, folded at each wanted size)."""
+    wanted = set(sizes)
+    roots = {0: EMPTY_ROOT} if 0 in wanted else {}
+    stack: list[tuple[int, bytes]] = []
+    count = 0
+    for h in leaf_hashes:
+        height, node = 0, h
+        while stack and stack[-1][0] == height:
+            _, left = stack.pop()
+            node, height = node_hash(left, node), height + 1
+        stack.append((height, node))
+        count += 1
+        if count in wanted:
+            folded = stack[-1][1]
+            for _, left in reversed(stack[:-1]):
+                folded = node_hash(left, folded)
+            roots[count] = folded
+    return roots
+
+
+def verify_consistency(first_size: int, second_size: int, first_root: bytes, second_root: bytes, proof: Sequence[bytes]) -> bool:
+    """RFC 9162 2.1.4.2: does ``proof`` show the tree of ``first_size`` leaves with root
+    ``first_root`` is the prefix of the tree of ``second_size`` leaves with root ``second_root``?"""
+    if not 0 < first_size <= second_size:
+        return False
+    if first_size == second_size:
+        return not proof and first_root == second_root
+    path = list(proof)
+    if first_size & (first_size - 1) == 0:
+        path.insert(0, first_root)
+    if not path:
+        return False
+    fn, sn = first_size - 1, second_size - 1
+    while fn & 1:
+        fn >>= 1
+        sn >>= 1
+    fr = sr = path[0]
+    for c in path[1:]:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            fr, sr = node_hash(c, fr), node_hash(c, sr)
+            while not fn & 1 and fn != 0:
+                fn >>= 1
+                sn >>= 1
+        else:
+            sr = node_hash(sr, c)
+        fn >>= 1
+        sn >>= 1
+    return sn == 0 and fr == first_root and sr == second_root
 
 
 def verify_inclusion(leaf: bytes, index: int, tree_size: int, path: Sequence[bytes], root: bytes) -> bool:

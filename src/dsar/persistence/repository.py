@@ -742,6 +742,14 @@ class Repository:
         )
         self._s.flush()
 
+    def checkpoints(self) -> list[CheckpointRecord]:
+        """Every signed checkpoint, oldest first (a few a day: signed by maintenance and exports)."""
+        rows = self._s.exec(select(AuditCheckpointRow).order_by(col(AuditCheckpointRow.id)))
+        return [
+            CheckpointRecord(r.tree_size, r.root_hash, r.chain_head, r.signed_at, r.key_id, r.statement, r.signature, r.archived_as)
+            for r in rows
+        ]
+
     def latest_checkpoint(self) -> CheckpointRecord | None:
         row = self._s.exec(select(AuditCheckpointRow).order_by(col(AuditCheckpointRow.id).desc()).limit(1)).first()
         if row is None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -20,7 +20,7 @@ from dateutil.relativedelta import relativedelta
 
 from dsar.audit.bundle import LOG_ID, canonical, write_bundle
 from dsar.audit.chain import GENESIS, ChainedEvent, chain_hash, leaf_bytes
-from dsar.audit.merkle import MerkleTree, leaf_hash, root_of
+from dsar.audit.merkle import MerkleTree, leaf_hash, prefix_roots
 from dsar.crypto.signing import Signer
 from dsar.domain.errors import IntegrityError, InvalidInput
 from dsar.domain.request import DEADLINE_STOPPED
@@ -53,6 +53,37 @@ def _statement(size: int, root: bytes, head: str, at: datetime, signer: Signer) 
     }
 
 
+@dataclass(frozen=True)
+class _Log:
+    root: bytes
+    hashes: list[bytes]
+    earlier: list[CheckpointRecord]
+    chosen: list[ChainedEvent]
+
+
+def _read_log(repo: Repository, signer: Signer, size: int, wanted: Collection[int] = ()) -> _Log:
+    """The first ``size`` events read once: their leaf hashes (checked as a hash chain on the
+    way), the root, the earlier checkpoints, and the ``wanted`` events. Refuses when the log is
+    not an extension of every earlier checkpoint this key signed (rewritten, even
+    consistently, after they were signed): nothing is signed over such a log."""
+    earlier = [c for c in repo.checkpoints() if c.tree_size <= size]
+    hashes: list[bytes] = []
+    chosen: list[ChainedEvent] = []
+    for e, h in _leaves(repo.iter_chain(1, size)):
+        hashes.append(h)
+        if e.seq in wanted:
+            chosen.append(e)
+    ours = [c for c in earlier if c.key_id == signer.key_id]
+    roots = prefix_roots(hashes, {c.tree_size for c in ours} | {size})
+    for c in ours:
+        if roots[c.tree_size].hex() != c.root_hash:
+            raise IntegrityError(
+                f"the audit log no longer extends the checkpoint of {c.tree_size} event(s) signed at "
+                f"{c.signed_at.isoformat()}: it was rewritten after that; nothing was signed"
+            )
+    return _Log(roots[size], hashes, earlier, chosen)
+
+
 def sign_checkpoint(ctx: ServiceContext, signer: Signer, archive: CheckpointArchive | None = None) -> CheckpointRecord:
     """Sign the current tree head (a no-op when nothing was appended since the last one)."""
     with ctx.uow() as uow:
@@ -61,7 +92,7 @@ def sign_checkpoint(ctx: ServiceContext, signer: Signer, archive: CheckpointArch
         latest = repo.latest_checkpoint()
         if latest is not None and latest.tree_size == size and latest.key_id == signer.key_id:
             return latest
-        root = root_of([h for _, h in _leaves(repo.iter_chain(1, size))])
+        root = _read_log(repo, signer, size).root
         record = _store_checkpoint(repo, signer, archive, size, root, head, ctx.clock())
         uow.commit()
         return record
@@ -115,18 +146,13 @@ def export_evidence(
         repo = uow.repo
         request_ids = [repo.get_by_reference(reference).id] if reference is not None else None
         size, head = repo.audit_head()
-        wanted = set(repo.event_seqs(request_ids, since, until, size))
-        hashes: list[bytes] = []
-        chosen: list[ChainedEvent] = []
-        for e, h in _leaves(repo.iter_chain(1, size)):
-            hashes.append(h)
-            if e.seq in wanted:
-                chosen.append(e)
-        # Few events: an RFC 9162 inclusion proof each. Many: all leaf hashes once (32 bytes an
-        # event), from which the verifier recomputes the root; cheaper than a proof per event.
+        log = _read_log(repo, signer, size, set(repo.event_seqs(request_ids, since, until, size)))
+        root, hashes, chosen = log.root, log.hashes, log.chosen
+        # Few events: an RFC 9162 inclusion proof each, and a consistency proof from each
+        # earlier checkpoint. Many: all leaf hashes once (32 bytes an event), from which the
+        # verifier recomputes the root and every earlier checkpoint's root in one pass.
         with_proofs = len(chosen) <= proof_limit
         tree = MerkleTree(hashes) if with_proofs else None
-        root = tree.root if tree is not None else root_of(hashes)
         now = ctx.clock()
         cp = _store_checkpoint(repo, signer, archive, size, root, head, now)
         refs = repo.references({e.request_id for e in chosen})
@@ -157,6 +183,11 @@ def export_evidence(
             selection=selection,
             created_at=now.isoformat(),
             leaves=None if with_proofs else b"".join(hashes),
+            history=[
+                {"statement": _json_statement(c), "signature": c.signature}
+                | ({"proof": [p.hex() for p in tree.consistency_proof(c.tree_size)]} if tree is not None and c.tree_size else {})
+                for c in log.earlier
+            ],
         )
         ids = sorted({e.request_id for e in chosen})
         # The export is recorded on each request it covers; a shredded request has no key left
