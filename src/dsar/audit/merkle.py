@@ -92,25 +92,14 @@ class MerkleTree:
 
 def root_of(leaf_hashes: Sequence[bytes]) -> bytes:
     """RFC 9162 MTH without keeping the levels (a stack of at most log2(n) subtree roots)."""
-    stack: list[tuple[int, bytes]] = []  # (height, hash) of complete subtrees, left to right
-    for h in leaf_hashes:
-        height, node = 0, h
-        while stack and stack[-1][0] == height:
-            _, left = stack.pop()
-            node, height = node_hash(left, node), height + 1
-        stack.append((height, node))
-    if not stack:
-        return EMPTY_ROOT
-    _, node = stack.pop()
-    while stack:
-        _, left = stack.pop()
-        node = node_hash(left, node)
-    return node
+    size = len(leaf_hashes)
+    return prefix_roots(leaf_hashes, (size,))[size]
 
 
 def prefix_roots(leaf_hashes: Iterable[bytes], sizes: Iterable[int]) -> dict[int, bytes]:
-    """The RFC 9162 roots of the first ``m`` leaves for each ``m`` in ``sizes``, in one pass
-    (the same stack as :func:`root_of`, folded at each wanted size)."""
+    """The RFC 9162 roots of the first ``m`` leaves for each ``m`` in ``sizes``, in one pass:
+    a stack of the complete subtrees so far (at most log2(n)), folded right to left at each
+    wanted size."""
     wanted = set(sizes)
     roots = {0: EMPTY_ROOT} if 0 in wanted else {}
     stack: list[tuple[int, bytes]] = []
