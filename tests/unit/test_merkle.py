@@ -83,9 +83,10 @@ def test_every_consistency_proof_verifies_and_prefix_roots_match() -> None:
         tree = MerkleTree(hashes[:n])
         roots = prefix_roots(hashes[:n], range(n + 1))
         assert roots[0] == EMPTY_ROOT
+        assert tree.root_at(0) == EMPTY_ROOT
         for m in range(1, n + 1):
             first = mth(leaves(m))
-            assert roots[m] == first
+            assert roots[m] == first == tree.root_at(m)
             proof = tree.consistency_proof(m)
             assert verify_consistency(m, n, first, tree.root, proof), (m, n)
             assert len(proof) <= 2 * n.bit_length()
@@ -112,3 +113,5 @@ def test_a_consistency_proof_fails_for_a_rewritten_prefix_or_a_tampered_proof() 
     assert not verify_consistency(13, 13, tree.root, tree.root, [bytes(32)])
     with pytest.raises(IndexError):
         tree.consistency_proof(14)
+    with pytest.raises(IndexError):
+        tree.root_at(14)

@@ -58,8 +58,16 @@ class MerkleTree:
             i //= 2
         return path
 
+    def root_at(self, size: int) -> bytes:
+        """The root of the tree of the first ``size`` leaves (an earlier tree head), from the
+        levels already built: ``log2(size)`` node hashes, no pass over the leaves."""
+        if not 0 <= size <= self.size:
+            raise IndexError(f"no tree of {size} inside a tree of {self.size}")
+        return self._subtree_root(0, size) if size else EMPTY_ROOT
+
     def _subtree_root(self, lo: int, hi: int) -> bytes:
-        """MTH of leaves ``lo`` to ``hi`` (a node of this tree: ``lo`` aligned to the split)."""
+        """MTH of leaves ``lo`` to ``hi`` (``lo`` a multiple of the largest power of two below
+        ``hi - lo``: a node of this tree, or the first leaves of it)."""
         width = hi - lo
         if width & (width - 1) == 0 and lo % width == 0:
             return self._levels[width.bit_length() - 1][lo // width]

@@ -744,19 +744,11 @@ class Repository:
 
     def checkpoints(self) -> list[CheckpointRecord]:
         """Every signed checkpoint, oldest first (a few a day: signed by maintenance and exports)."""
-        rows = self._s.exec(select(AuditCheckpointRow).order_by(col(AuditCheckpointRow.id)))
-        return [
-            CheckpointRecord(r.tree_size, r.root_hash, r.chain_head, r.signed_at, r.key_id, r.statement, r.signature, r.archived_as)
-            for r in rows
-        ]
+        return [_checkpoint(r) for r in self._s.exec(select(AuditCheckpointRow).order_by(col(AuditCheckpointRow.id)))]
 
     def latest_checkpoint(self) -> CheckpointRecord | None:
         row = self._s.exec(select(AuditCheckpointRow).order_by(col(AuditCheckpointRow.id).desc()).limit(1)).first()
-        if row is None:
-            return None
-        return CheckpointRecord(
-            row.tree_size, row.root_hash, row.chain_head, row.signed_at, row.key_id, row.statement, row.signature, row.archived_as
-        )
+        return None if row is None else _checkpoint(row)
 
     def shred_candidates(self, finished_before: datetime) -> list[tuple[str, str]]:
         """(id, reference) of finished requests past their retention whose key still exists."""
@@ -879,6 +871,10 @@ def _rewatch(row: RequestRow) -> None:
 
 def _utc(at: datetime) -> datetime:
     return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+def _checkpoint(r: AuditCheckpointRow) -> CheckpointRecord:
+    return CheckpointRecord(r.tree_size, r.root_hash, r.chain_head, r.signed_at, r.key_id, r.statement, r.signature, r.archived_as)
 
 
 def _alert(r: DeadlineAlertRow) -> Alert:

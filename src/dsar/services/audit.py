@@ -59,13 +59,15 @@ class _Log:
     hashes: list[bytes]
     earlier: list[CheckpointRecord]
     chosen: list[ChainedEvent]
+    tree: MerkleTree | None  # built when the chosen events get inclusion proofs
 
 
-def _read_log(repo: Repository, signer: Signer, size: int, wanted: Collection[int] = ()) -> _Log:
+def _read_log(repo: Repository, signer: Signer, size: int, wanted: Collection[int] = (), proof_limit: int = -1) -> _Log:
     """The first ``size`` events read once: their leaf hashes (checked as a hash chain on the
-    way), the root, the earlier checkpoints, and the ``wanted`` events. Refuses when the log is
-    not an extension of every earlier checkpoint this key signed (rewritten, even
-    consistently, after they were signed): nothing is signed over such a log."""
+    way), the root, the earlier checkpoints, the ``wanted`` events, and the whole tree when at
+    most ``proof_limit`` of them were wanted. Refuses when the log is not an extension of every
+    earlier checkpoint this key signed (rewritten, even consistently, after they were signed):
+    nothing is signed over such a log."""
     earlier = [c for c in repo.checkpoints() if c.tree_size <= size]
     hashes: list[bytes] = []
     chosen: list[ChainedEvent] = []
@@ -74,14 +76,16 @@ def _read_log(repo: Repository, signer: Signer, size: int, wanted: Collection[in
         if e.seq in wanted:
             chosen.append(e)
     ours = [c for c in earlier if c.key_id == signer.key_id]
-    roots = prefix_roots(hashes, {c.tree_size for c in ours} | {size})
+    sizes = {c.tree_size for c in ours} | {size}
+    tree = MerkleTree(hashes) if len(chosen) <= proof_limit else None
+    roots = {m: tree.root_at(m) for m in sizes} if tree is not None else prefix_roots(hashes, sizes)
     for c in ours:
         if roots[c.tree_size].hex() != c.root_hash:
             raise IntegrityError(
                 f"the audit log no longer extends the checkpoint of {c.tree_size} event(s) signed at "
                 f"{c.signed_at.isoformat()}: it was rewritten after that; nothing was signed"
             )
-    return _Log(roots[size], hashes, earlier, chosen)
+    return _Log(roots[size], hashes, earlier, chosen, tree)
 
 
 def sign_checkpoint(ctx: ServiceContext, signer: Signer, archive: CheckpointArchive | None = None) -> CheckpointRecord:
@@ -146,13 +150,11 @@ def export_evidence(
         repo = uow.repo
         request_ids = [repo.get_by_reference(reference).id] if reference is not None else None
         size, head = repo.audit_head()
-        log = _read_log(repo, signer, size, set(repo.event_seqs(request_ids, since, until, size)))
-        root, hashes, chosen = log.root, log.hashes, log.chosen
         # Few events: an RFC 9162 inclusion proof each, and a consistency proof from each
         # earlier checkpoint. Many: all leaf hashes once (32 bytes an event), from which the
         # verifier recomputes the root and every earlier checkpoint's root in one pass.
-        with_proofs = len(chosen) <= proof_limit
-        tree = MerkleTree(hashes) if with_proofs else None
+        log = _read_log(repo, signer, size, set(repo.event_seqs(request_ids, since, until, size)), proof_limit)
+        root, hashes, chosen, tree = log.root, log.hashes, log.chosen, log.tree
         now = ctx.clock()
         cp = _store_checkpoint(repo, signer, archive, size, root, head, now)
         refs = repo.references({e.request_id for e in chosen})
@@ -182,7 +184,7 @@ def export_evidence(
             summary_md=summary,
             selection=selection,
             created_at=now.isoformat(),
-            leaves=None if with_proofs else b"".join(hashes),
+            leaves=None if tree is not None else b"".join(hashes),
             history=[
                 {"statement": _json_statement(c), "signature": c.signature}
                 | ({"proof": [p.hex() for p in tree.consistency_proof(c.tree_size)]} if tree is not None and c.tree_size else {})
