@@ -63,7 +63,7 @@ from dsar.connectors.base import (
     receipt_key,
     value_hash,
 )
-from dsar.connectors.schema import IDENTITY_KINDS, FieldMap, Retain, SystemBase
+from dsar.connectors.schema import FieldMap, Retain, SystemBase, identity_kind
 from dsar.domain.errors import PermanentConnectorError, RetryableConnectorError
 from dsar.domain.request import Correction
 
@@ -146,8 +146,7 @@ class DynamoTableMap(BaseModel):
     @classmethod
     def _lookup(cls, v: dict[str, DynamoLookup]) -> dict[str, DynamoLookup]:
         for kind in v:
-            if kind not in IDENTITY_KINDS:
-                raise ValueError(f"identity kind {kind!r} is not one of {', '.join(sorted(IDENTITY_KINDS))}")
+            identity_kind(kind)
         return v
 
     @field_validator("fields")

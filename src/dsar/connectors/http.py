@@ -90,7 +90,7 @@ from dsar.connectors.base import (
     receipt_key,
     value_hash,
 )
-from dsar.connectors.schema import IDENTITY_KINDS, FieldMap, Retain, SystemBase
+from dsar.connectors.schema import IDENTITY_KINDS, FieldMap, Retain, SystemBase, identity_kind
 from dsar.domain.errors import ConfigurationError, PermanentConnectorError, RetryableConnectorError
 from dsar.domain.request import Correction
 
@@ -214,8 +214,7 @@ class HttpSystem(SystemBase):
     @model_validator(mode="after")
     def _calls(self) -> HttpSystem:
         for kind, call in self.locate.items():
-            if kind not in IDENTITY_KINDS:
-                raise ValueError(f"locate: identity kind {kind!r} is not one of {', '.join(sorted(IDENTITY_KINDS))}")
+            identity_kind(kind, "locate: identity kind")
             if call.placeholders() != {kind}:
                 raise ValueError(f"locate.{kind}: the call must use {{{kind}}} and no other placeholder")
             if call.method not in ("GET", "POST"):

@@ -118,7 +118,7 @@ from dsar.connectors.base import (
     receipt_key,
     value_hash,
 )
-from dsar.connectors.schema import CORRECTION_ATTRIBUTE, IDENTITY_KINDS, Retain, SystemBase
+from dsar.connectors.schema import CORRECTION_ATTRIBUTE, IDENTITY_KINDS, Retain, SystemBase, identity_kind
 from dsar.domain.errors import PermanentConnectorError, RetryableConnectorError
 from dsar.domain.request import Correction
 
@@ -262,8 +262,7 @@ class S3ObjectSet(BaseModel):
     @classmethod
     def _match(cls, v: dict[str, str]) -> dict[str, str]:
         for kind, field in v.items():
-            if kind not in IDENTITY_KINDS:
-                raise ValueError(f"match kind {kind!r} is not one of {', '.join(sorted(IDENTITY_KINDS))}")
+            identity_kind(kind, "match kind")
             if not field or len(field) > 255 or _CONTROL.search(field):
                 raise ValueError(f"match {kind!r}: the JSON field name must be 1 to 255 printable characters")
         return v

@@ -12,6 +12,15 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 IDENTITY_KINDS = frozenset({"email", "account_id", "phone"})
+
+
+def identity_kind(kind: str, what: str = "identity kind") -> str:
+    """A data map's name for a kind of identifier, checked (the message names ``what``)."""
+    if kind not in IDENTITY_KINDS:
+        raise ValueError(f"{what} {kind!r} is not one of {', '.join(sorted(IDENTITY_KINDS))}")
+    return kind
+
+
 # Attributes a correction request may name; a data-map field says which one it holds with
 # ``correctable: ATTRIBUTE``. Pattern only: organisations add their own (``loyalty_tier``).
 CORRECTION_ATTRIBUTE = r"^[a-z][a-z0-9_]{0,40}$"
@@ -101,8 +110,7 @@ class EntityMap(BaseModel):
     @classmethod
     def _identity(cls, v: dict[str, str]) -> dict[str, str]:
         for kind, column in v.items():
-            if kind not in IDENTITY_KINDS:
-                raise ValueError(f"identity kind {kind!r} is not one of {', '.join(sorted(IDENTITY_KINDS))}")
+            identity_kind(kind)
             _identifier(column, "column")
         return v
 
