@@ -52,6 +52,7 @@ from dsar.connectors.base import (
     CorrectionAction,
     CorrectionReceipt,
     ErasureAction,
+    ErasureKind,
     ErasureReceipt,
     ExportRecord,
     FieldChange,
@@ -426,17 +427,17 @@ class DynamoDbConnector(Connector):
             if not n:
                 continue
             if tm.erase is None:
-                actions.append(ErasureAction(name, "unmapped", n, "the data map has no erasure rule for this table"))
+                actions.append(ErasureAction(name, ErasureKind.UNMAPPED, n, "the data map has no erasure rule for this table"))
             elif isinstance(tm.erase, Retain):
-                actions.append(ErasureAction(name, "retain", n, tm.erase.retain))
+                actions.append(ErasureAction(name, ErasureKind.RETAIN, n, tm.erase.retain))
             else:
-                actions.append(ErasureAction(name, "delete", n))
+                actions.append(ErasureAction(name, ErasureKind.DELETE, n))
         return actions
 
     def erase(self, located: LocateResult, approved: list[ErasureAction]) -> ErasureReceipt:
         """Delete the matched items of every approved ``delete``; items already gone count 0,
         so running it again reports nothing more."""
-        if any(a.action == "unmapped" for a in approved):
+        if any(a.action is ErasureKind.UNMAPPED for a in approved):
             raise PermanentConnectorError(self.system, "the approved plan holds a table without an erasure rule")
         unsupported = sorted({a.action for a in approved} - {"delete", "retain"})
         if unsupported:
@@ -448,7 +449,7 @@ class DynamoDbConnector(Connector):
             keys = sorted({m.key for m in located.matches if m.entity == name})
             if action is None or not keys:
                 continue
-            if action.action == "retain":
+            if action.action is ErasureKind.RETAIN:
                 counts[name] = {"retain": len(keys)}
                 continue
             done = 0

@@ -79,6 +79,7 @@ from dsar.connectors.base import (
     CorrectionAction,
     CorrectionReceipt,
     ErasureAction,
+    ErasureKind,
     ErasureReceipt,
     ExportRecord,
     FieldChange,
@@ -522,23 +523,23 @@ class HttpConnector(Connector):
             return []
         rule = self.map.erase
         if rule is None:
-            return [ErasureAction(ENTITY, "unmapped", n, "the data map has no erasure rule for this system")]
+            return [ErasureAction(ENTITY, ErasureKind.UNMAPPED, n, "the data map has no erasure rule for this system")]
         if isinstance(rule, Retain):
-            return [ErasureAction(ENTITY, "retain", n, rule.retain)]
-        return [ErasureAction(ENTITY, "delete", n)]
+            return [ErasureAction(ENTITY, ErasureKind.RETAIN, n, rule.retain)]
+        return [ErasureAction(ENTITY, ErasureKind.DELETE, n)]
 
     def erase(self, located: LocateResult, approved: list[ErasureAction]) -> ErasureReceipt:
         """One call per record; a record already gone (404) counts nothing, so a second run is 0."""
-        if any(a.action == "unmapped" for a in approved):
+        if any(a.action is ErasureKind.UNMAPPED for a in approved):
             raise PermanentConnectorError(self.system, "the approved plan holds an entity without an erasure rule")
         action = next((a for a in approved if a.entity == ENTITY), None)
         keys = self._keys(located)
         if action is None or not keys:
             return ErasureReceipt(self.system, {})
-        if action.action == "retain":
+        if action.action is ErasureKind.RETAIN:
             return ErasureReceipt(self.system, {ENTITY: {"retain": len(keys)}})
         rule = self.map.erase
-        if action.action != "delete" or not isinstance(rule, HttpCall):
+        if action.action is not ErasureKind.DELETE or not isinstance(rule, HttpCall):
             raise PermanentConnectorError(self.system, f"{ENTITY}: the approved action {action.action!r} does not match the data map")
         done = 0
         for key in keys:

@@ -107,6 +107,7 @@ from dsar.connectors.base import (
     CorrectionAction,
     CorrectionReceipt,
     ErasureAction,
+    ErasureKind,
     ErasureReceipt,
     ExportRecord,
     FieldChange,
@@ -1097,17 +1098,17 @@ class S3Connector(Connector):
             if not n:
                 continue
             if s.erase is None:
-                actions.append(ErasureAction(name, "unmapped", n, "the data map has no erasure rule for this object set"))
+                actions.append(ErasureAction(name, ErasureKind.UNMAPPED, n, "the data map has no erasure rule for this object set"))
             elif isinstance(s.erase, Retain):
-                actions.append(ErasureAction(name, "retain", n, s.erase.retain))
+                actions.append(ErasureAction(name, ErasureKind.RETAIN, n, s.erase.retain))
             else:
-                actions.append(ErasureAction(name, "delete", n))
+                actions.append(ErasureAction(name, ErasureKind.DELETE, n))
         return actions
 
     def erase(self, located: LocateResult, approved: list[ErasureAction]) -> ErasureReceipt:
         """Carry out the approved actions; objects and lines already gone count 0, so running it
         again reports nothing more."""
-        if any(a.action == "unmapped" for a in approved):
+        if any(a.action is ErasureKind.UNMAPPED for a in approved):
             raise PermanentConnectorError(self.system, "the approved plan holds an object set without an erasure rule")
         unsupported = sorted({a.action for a in approved} - {"delete", "retain"})
         if unsupported:
@@ -1119,7 +1120,7 @@ class S3Connector(Connector):
             keys = self._keys(located, name)
             if action is None or not keys:
                 continue
-            if action.action == "retain":
+            if action.action is ErasureKind.RETAIN:
                 counts[name] = {"retain": len(keys)}
             elif s.format == "blob":
                 counts[name] = {"delete": sum(self._delete_blob(name, self._check_key(name, key)) for key in keys)}

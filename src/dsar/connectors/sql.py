@@ -27,6 +27,7 @@ from dsar.connectors.base import (
     CorrectionAction,
     CorrectionReceipt,
     ErasureAction,
+    ErasureKind,
     ErasureReceipt,
     ExportRecord,
     FieldChange,
@@ -262,11 +263,11 @@ class SqlConnector(Connector):
                 continue
             rule = self.map.entities[entity].erase
             if rule is None:
-                actions.append(ErasureAction(entity, "unmapped", n, "the data map has no erasure rule for this entity"))
+                actions.append(ErasureAction(entity, ErasureKind.UNMAPPED, n, "the data map has no erasure rule for this entity"))
             elif isinstance(rule, Retain):
-                actions.append(ErasureAction(entity, "retain", n, rule.retain))
+                actions.append(ErasureAction(entity, ErasureKind.RETAIN, n, rule.retain))
             else:
-                actions.append(ErasureAction(entity, rule, n))
+                actions.append(ErasureAction(entity, ErasureKind(rule), n))
         return actions
 
     def _erasure_order(self) -> list[str]:
@@ -299,7 +300,7 @@ class SqlConnector(Connector):
         """All approved actions in one transaction: a crash halfway changes nothing, and the
         next run does the whole erasure."""
         by_entity = {a.entity: a for a in approved}
-        if any(a.action == "unmapped" for a in approved):
+        if any(a.action is ErasureKind.UNMAPPED for a in approved):
             raise PermanentConnectorError(self.system, "the approved plan holds an entity without an erasure rule")
         keys = self._keys_by_entity(located)
         counts: dict[str, dict[str, int]] = {}
@@ -313,12 +314,12 @@ class SqlConnector(Connector):
                     e = self.map.entities[entity]
                     t = self._table(entity)
                     done = 0
-                    if action.action == "delete":
+                    if action.action is ErasureKind.DELETE:
                         for start in range(0, len(values), _CHUNK):
                             done += conn.execute(delete(t).where(t.c[e.key].in_(values[start : start + _CHUNK]))).rowcount or 0
-                    elif action.action == "anonymise":
+                    elif action.action is ErasureKind.ANONYMISE:
                         done = self._anonymise(conn, entity, t, values)
-                    counts[entity] = {action.action: done if action.action != "retain" else len(values)}
+                    counts[entity] = {action.action.value: done if action.action is not ErasureKind.RETAIN else len(values)}
         except SQLAlchemyError as exc:
             raise self._fail(exc, "erase") from None
         return ErasureReceipt(self.system, counts)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -29,16 +29,43 @@ class Pause:
 
 
 @dataclass(frozen=True)
-class Deadlines:
-    regime: str
-    received: date
-    start: date
+class PauseRecord:
+    """A stored stop-the-clock pause (its reason is sealed at rest)."""
+
+    id: int
+    asked_on: date
+    answered_on: date | None
+    reason: str | None
+
+    @property
+    def pause(self) -> Pause:
+        return Pause(self.asked_on, self.answered_on)
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """A request's dates. ``due`` is the date in force now (``extended_due`` once extended, moved
+    by UK stop-the-clock pauses); ``statutory_due`` the one first computed at intake. The
+    computation below fills the statutory fields; storage adds what happened since
+    (``extended``, ``acknowledged_at``)."""
+
     due: date
-    acknowledge_by: date | None
-    extension_notice_by: date | None
-    extended_due: date | None
+    acknowledge_by: date | None = None
+    extension_notice_by: date | None = None
+    extended_due: date | None = None
+    statutory_due: date | None = None
+    extended: bool = False
     paused_days: int = 0
     clock_stopped: bool = False
+    acknowledged_at: datetime | None = None
+    regime: str = ""
+    received: date | None = None
+    start: date | None = None
+
+    def in_force(self, *, extended: bool) -> Deadline:
+        """These dates with the extension applied (or not), for a recomputation."""
+        due = self.extended_due if extended and self.extended_due is not None else self.due
+        return replace(self, due=due, extended=extended)
 
     def as_json(self) -> dict[str, str | int | bool | None]:
         def iso(d: date | None) -> str | None:
@@ -46,8 +73,8 @@ class Deadlines:
 
         return {
             "regime": self.regime,
-            "received": self.received.isoformat(),
-            "start": self.start.isoformat(),
+            "received": iso(self.received),
+            "start": iso(self.start),
             "due": self.due.isoformat(),
             "acknowledge_by": iso(self.acknowledge_by),
             "extension_notice_by": iso(self.extension_notice_by),
@@ -132,7 +159,7 @@ def _paused_days(received: date, pauses: Sequence[Pause]) -> tuple[int, bool]:
     return total, open_pause
 
 
-def _months_rule(regime: str, received: date, country: str, sub: str | None, pauses: Sequence[Pause], *, stop_clock: bool) -> Deadlines:
+def _months_rule(regime: str, received: date, country: str, sub: str | None, pauses: Sequence[Pause], *, stop_clock: bool) -> Deadline:
     """GDPR Art. 12(3) and UK GDPR Art. 12(3): one month, extendable by two further months
     counted from the same start (three in total, ICO); Reg. 1182/71 Art. 3 for the counting."""
     paused, open_pause = _paused_days(received, pauses)
@@ -145,11 +172,22 @@ def _months_rule(regime: str, received: date, country: str, sub: str | None, pau
     extended = next_working_day_on_or_after(add_calendar_months(start, 3), country, sub)
     # The subject must be told of an extension "within one month of receipt" (Art. 12(3)):
     # the earlier reading is the plain calendar-month date, before any roll-forward.
-    return Deadlines(regime, received, start, due, None, plain_due, extended, paused, open_pause and stop_clock)
+    return Deadline(
+        due,
+        None,
+        plain_due,
+        extended,
+        due,
+        paused_days=paused,
+        clock_stopped=open_pause and stop_clock,
+        regime=regime,
+        received=received,
+        start=start,
+    )
 
 
-def _days_rule(days: int, extension: int | None, acknowledge_business_days: int | None) -> Callable[..., Deadlines]:
-    def rule(regime: str, received: date, country: str, sub: str | None, pauses: Sequence[Pause], *, stop_clock: bool) -> Deadlines:
+def _days_rule(days: int, extension: int | None, acknowledge_business_days: int | None) -> Callable[..., Deadline]:
+    def rule(regime: str, received: date, country: str, sub: str | None, pauses: Sequence[Pause], *, stop_clock: bool) -> Deadline:
         paused, _ = _paused_days(received, pauses)  # reported only: no US/LGPD/PIPEDA stop-the-clock
         # Earlier reading: the day of receipt counts as day 1 (11 CCR 7021(b): the period
         # "begins on the day that the business receives the request"), so day N is received
@@ -157,12 +195,14 @@ def _days_rule(days: int, extension: int | None, acknowledge_business_days: int 
         due = received + timedelta(days=days - 1)
         extended = received + timedelta(days=days + extension - 1) if extension else None
         ack = add_business_days(received, acknowledge_business_days, country, sub) if acknowledge_business_days else None
-        return Deadlines(regime, received, received, due, ack, due if extension else None, extended, paused, False)
+        return Deadline(
+            due, ack, due if extension else None, extended, due, paused_days=paused, regime=regime, received=received, start=received
+        )
 
     return rule
 
 
-_RULES: dict[str, Callable[..., Deadlines]] = {
+_RULES: dict[str, Callable[..., Deadline]] = {
     "gdpr": _months_rule,
     "uk-gdpr": lambda *a, **k: _months_rule(*a, **{**k, "stop_clock": True}),
     # Cal. Civ. Code 1798.130(a)(2); 11 CCR 7021(a) acknowledgement within 10 business days.
@@ -189,7 +229,7 @@ def compute_deadlines(
     subdivision: str | None = None,
     request_type: RequestType = RequestType.ACCESS,
     pauses: Sequence[Pause] = (),
-) -> Deadlines:
+) -> Deadline:
     """The statutory dates of a request received on ``received`` (the local date of receipt)."""
     reg = get_regime(regime)
     c, sub = resolve_jurisdiction(reg, country, subdivision)

@@ -14,6 +14,7 @@ from datetime import date, datetime
 from enum import StrEnum
 
 from dsar.domain.errors import InvalidInput, TransitionNotAllowed
+from dsar.domain.events import AuditEvent, HoldChanged, StatusChanged
 from dsar.domain.regimes import AccessScope, RequestType
 
 
@@ -180,58 +181,6 @@ class AuthorizedAgent:
         return f"AuthorizedAgent(kind={self.kind.value}, <redacted>)"
 
 
-# --- events ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DomainEvent:
-    """Something that happened to a request (past-tense names). Carries no personal data."""
-
-    request_id: str
-    at: datetime
-
-    @property
-    def kind(self) -> str:
-        return type(self).__name__
-
-    def details(self) -> dict[str, str]:
-        return {}
-
-
-@dataclass(frozen=True)
-class RequestLogged(DomainEvent):
-    reference: str = ""
-    request_type: str = ""
-    regime: str = ""
-    channel: str = ""
-
-    def details(self) -> dict[str, str]:
-        return {"reference": self.reference, "type": self.request_type, "regime": self.regime, "channel": self.channel}
-
-
-@dataclass(frozen=True)
-class StatusChanged(DomainEvent):
-    move: str = ""
-    from_status: str = ""
-    to_status: str = ""
-    reason: str = ""
-
-    def details(self) -> dict[str, str]:
-        d = {"move": self.move, "from": self.from_status, "to": self.to_status}
-        if self.reason:
-            d["reason"] = self.reason
-        return d
-
-
-@dataclass(frozen=True)
-class HoldChanged(DomainEvent):
-    on_hold: bool = False
-    reason: str = ""
-
-    def details(self) -> dict[str, str]:
-        return {"on_hold": str(self.on_hold).lower(), "reason": self.reason}
-
-
 # --- the request ----------------------------------------------------------------------------
 
 
@@ -269,7 +218,7 @@ def allowed_moves(request: PrivacyRequest) -> list[Move]:
     return [m for m, (sources, _) in MOVES.items() if request.status in sources and (not request.on_hold or m in MOVES_ALLOWED_ON_HOLD)]
 
 
-def apply_move(request: PrivacyRequest, move: Move, *, at: datetime, reason: str = "") -> tuple[PrivacyRequest, list[DomainEvent]]:
+def apply_move(request: PrivacyRequest, move: Move, *, at: datetime, reason: str = "") -> tuple[PrivacyRequest, list[AuditEvent]]:
     """Apply one move from the table; return the new request and the events it produced."""
     sources, target = MOVES[move]
     if request.status not in sources:
@@ -280,7 +229,7 @@ def apply_move(request: PrivacyRequest, move: Move, *, at: datetime, reason: str
     return changed, [StatusChanged(request.id, at, move.value, request.status.value, target.value, reason)]
 
 
-def set_hold(request: PrivacyRequest, on_hold: bool, *, at: datetime, reason: str) -> tuple[PrivacyRequest, list[DomainEvent]]:
+def set_hold(request: PrivacyRequest, on_hold: bool, *, at: datetime, reason: str) -> tuple[PrivacyRequest, list[AuditEvent]]:
     """Put a request on hold or release it. Final requests cannot be held."""
     if request.status.is_final:
         raise TransitionNotAllowed(f"{request.reference}: is {request.status.value}; nothing to hold")

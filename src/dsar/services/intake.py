@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from dsar.domain.deadlines import compute_deadlines, receipt_date
 from dsar.domain.errors import DsarError, InvalidInput
+from dsar.domain.events import RequestLogged
 from dsar.domain.regimes import AccessScope, get_regime, parse_request_type, resolve_jurisdiction
 from dsar.domain.request import (
     MAX_CORRECTIONS,
@@ -23,7 +24,6 @@ from dsar.domain.request import (
     Channel,
     Correction,
     PrivacyRequest,
-    RequestLogged,
     SubjectIdentity,
     clean_text,
     format_reference,

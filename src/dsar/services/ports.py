@@ -1,11 +1,37 @@
-"""Ports the services depend on. Adapters implement them; tests may fake them."""
+"""The ports the services depend on, one Protocol per area, with in-memory implementations
+shipped beside them in :mod:`dsar.services.memory` (as httpx ships ``MockTransport`` beside
+``BaseTransport``). The SQL implementation lives in :mod:`dsar.persistence`; both pass the
+same contract suite (tests/contract).
+
+A :class:`UnitOfWork` is one transaction over every repository: ``with uow_factory() as uow:
+...; uow.commit()``. Leaving the block without ``commit`` rolls back, so a crash halfway writes
+nothing. Repositories exchange domain values (:mod:`dsar.domain`), never rows; personal data is
+sealed field by field under the request's own data key on the way in and opened on the way
+out, inside the implementation.
+
+Adapters for the outside world (mail, object store, notifier, checkpoint archive, letter
+renderer) are ports too; their adapters live in ``letters/``, ``storage/``, ``notify/``.
+"""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
+from types import TracebackType
+from typing import Any, Protocol, Self
+
+from dsar.audit.chain import ChainedEvent
+from dsar.domain.alerts import Alert, NewAlert, WatchCandidate, WatchColumn
+from dsar.domain.deadlines import Deadline, PauseRecord
+from dsar.domain.decisions import Decision
+from dsar.domain.events import AuditEntry, AuditEvent, CheckpointRecord
+from dsar.domain.letters import SentLetter
+from dsar.domain.plan import PlanStep, Receipt
+from dsar.domain.regimes import RequestType
+from dsar.domain.request import PrivacyRequest, Status, SubjectIdentity
+from dsar.domain.verification import Challenge
 
 Clock = Callable[[], datetime]
 
@@ -79,3 +105,249 @@ class CheckpointArchive(ABC):
     @abstractmethod
     def put(self, name: str, document: bytes) -> str:
         """Store the document; return where it went (e.g. ``s3://bucket/key?versionId=...``)."""
+
+
+@dataclass(frozen=True)
+class RenderedLetter:
+    template: str
+    subject: str
+    body: str
+
+
+class LetterRenderer(Protocol):
+    """Renders a letter kind for a regime from the organisation's templates."""
+
+    def render(self, kind: str, regime: str, context: Mapping[str, Any], language: str = "en") -> RenderedLetter: ...
+
+
+# --- repositories ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RequestQuery:
+    status: Status | None = None
+    due_before: date | None = None
+    limit: int = 200
+
+
+class RequestRepository(Protocol):
+    """Requests: identity (sealed), type, regime, status and hold."""
+
+    def next_reference_number(self, year: int) -> int:
+        """The next number of the year's sequence; concurrent callers never get the same one."""
+        ...
+
+    def add(self, request: PrivacyRequest, deadline: Deadline, at: datetime) -> None:
+        """Store a new request with its dates, under a fresh data key."""
+        ...
+
+    def get(self, request_id: str) -> PrivacyRequest:
+        """The request with its personal data opened (``[shredded]`` once its key is gone).
+        Raises NotFound."""
+        ...
+
+    def facts(self, request_id: str) -> PrivacyRequest:
+        """The request without its personal data: nothing is decrypted (status, reference,
+        type, regime, dates). Raises NotFound."""
+        ...
+
+    def is_shredded(self, request_id: str) -> bool: ...
+
+    def id_for_reference(self, reference: str) -> str:
+        """Raises NotFound."""
+        ...
+
+    def save_state(self, request: PrivacyRequest, at: datetime) -> None:
+        """Persist status and hold (the only mutable parts); ``at`` is when it changed."""
+        ...
+
+    def set_flow_run(self, request_id: str, flow_run_id: str) -> None: ...
+
+    def flow_run_id(self, request_id: str) -> str | None: ...
+
+    def query(self, query: RequestQuery) -> list[PrivacyRequest]:
+        """Requests without personal data (as :meth:`facts`), soonest due first."""
+        ...
+
+    def find_linkable(self, subject: SubjectIdentity, request_type: RequestType, regime: str, since: datetime) -> PrivacyRequest | None:
+        """The earliest unlinked request of this type and regime logged since ``since`` that
+        shares an email or account id with ``subject`` (compared by keyed blind index in SQL)."""
+        ...
+
+    def references(self, request_ids: set[str]) -> dict[str, str]: ...
+
+    def shredded(self, request_ids: set[str]) -> set[str]: ...
+
+    def count(self) -> int: ...
+
+    def shred_candidates(self, finished_before: datetime) -> list[tuple[str, str]]:
+        """(id, reference) of finished requests past retention whose key still exists."""
+        ...
+
+    def shred(self, request_id: str, at: datetime) -> None:
+        """Destroy the request's data key: its sealed fields and events are unreadable forever."""
+        ...
+
+
+class DeadlineRepository(Protocol):
+    """A request's stored dates, its stop-the-clock pauses and its receipt confirmation."""
+
+    def get(self, request_id: str) -> Deadline: ...
+
+    def save(self, request_id: str, deadline: Deadline) -> None:
+        """Store recomputed dates (after an extension or a pause); the statutory date stays."""
+        ...
+
+    def mark_acknowledged(self, request_id: str, at: datetime) -> bool:
+        """Record the first confirmation of receipt; False if one was already recorded."""
+        ...
+
+    def add_pause(self, request_id: str, asked_on: date, reason: str | None, at: datetime) -> int: ...
+
+    def answer_pause(self, pause_id: int, answered_on: date) -> None: ...
+
+    def pauses(self, request_id: str) -> list[PauseRecord]: ...
+
+
+class AuditLog(Protocol):
+    """The append-only, hash-chained log. Payloads are sealed under the request's key."""
+
+    def append(self, events: Sequence[AuditEvent]) -> int:
+        """Append in order, skipping events whose idempotency key the log already holds (and
+        repeats within the batch). Returns how many were appended."""
+        ...
+
+    def events(self, request_id: str) -> list[AuditEntry]:
+        """The request's events in order, payloads opened (``{"shredded": true}`` once shredded)."""
+        ...
+
+    def open_details(self, event: ChainedEvent) -> dict[str, Any]: ...
+
+    def head(self) -> tuple[int, str]:
+        """(size, hash) of the chain's head."""
+        ...
+
+    def iter_chain(self, first_seq: int = 1, last_seq: int | None = None) -> Iterator[ChainedEvent]: ...
+
+    def event_seqs(self, request_ids: Sequence[str] | None, since: datetime | None, until: datetime | None, upto: int) -> list[int]: ...
+
+    def add_checkpoint(self, checkpoint: CheckpointRecord) -> None: ...
+
+    def checkpoints(self) -> list[CheckpointRecord]:
+        """Every signed checkpoint, oldest first."""
+        ...
+
+    def latest_checkpoint(self) -> CheckpointRecord | None: ...
+
+
+class ChallengeRepository(Protocol):
+    """One-time codes, stored as keyed digests only."""
+
+    def add(self, request_id: str, channel: str, code_digest: str, created_at: datetime, expires_at: datetime) -> Challenge: ...
+
+    def latest(self, request_id: str) -> Challenge | None: ...
+
+    def record_attempt(self, challenge_id: int, *, consumed_at: datetime | None) -> None: ...
+
+
+class DecisionRepository(Protocol):
+    """Decisions by people (sign-off, extension, manual steps); notes sealed at rest."""
+
+    def record(self, request_id: str, step: str, decision: str, approver: str, note: str | None, at: datetime) -> None: ...
+
+    def get(self, request_id: str, step: str) -> Decision | None: ...
+
+
+class PlanRepository(Protocol):
+    """The approved plan of a request and the receipts of what was done, per system."""
+
+    def save(self, request_id: str, steps: Sequence[PlanStep]) -> None: ...
+
+    def get(self, request_id: str) -> list[PlanStep]:
+        """The steps, ordered by system."""
+        ...
+
+    def add_receipt(self, request_id: str, receipt: Receipt) -> None: ...
+
+    def receipts(self, request_id: str) -> list[Receipt]: ...
+
+
+class LetterRepository(Protocol):
+    def add(self, request_id: str, letter: SentLetter) -> None: ...
+
+    def get(self, request_id: str, kind: str) -> SentLetter | None: ...
+
+
+class AlertRepository(Protocol):
+    """The deadline watch's alerts: one per request, date and kind."""
+
+    def watch_candidates(self, horizon: date, column: WatchColumn = "watch_due") -> list[WatchCandidate]: ...
+
+    def alerted(self, horizon: date, column: WatchColumn = "watch_due") -> set[tuple[str, date, str]]:
+        """(request id, date, kind) of the alerts already raised for the candidates' current dates."""
+        ...
+
+    def add(self, alerts: Sequence[NewAlert], at: datetime) -> None: ...
+
+    def undelivered(self, max_attempts: int) -> list[Alert]: ...
+
+    def record_delivery(self, alert_ids: Sequence[int], at: datetime, error: str | None) -> None: ...
+
+    def recent(self, request_id: str | None = None, limit: int = 500) -> list[Alert]:
+        """Alerts raised, newest first."""
+        ...
+
+
+class DataKeys(Protocol):
+    """The per-request data keys: sealing what the services store outside the repositories
+    (exports in the object store), and re-wrapping under a new master key."""
+
+    def seal(self, request_id: str, plaintext: bytes, aad: str) -> bytes: ...
+
+    def open(self, request_id: str, sealed: bytes, aad: str) -> bytes: ...
+
+    def rewrap(self, limit: int = 1000) -> int:
+        """Re-wrap up to ``limit`` data keys not yet under the current master key."""
+        ...
+
+    def key_ids(self) -> set[str]: ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction over every repository."""
+
+    @property
+    def requests(self) -> RequestRepository: ...
+
+    @property
+    def deadlines(self) -> DeadlineRepository: ...
+
+    @property
+    def audit(self) -> AuditLog: ...
+
+    @property
+    def challenges(self) -> ChallengeRepository: ...
+
+    @property
+    def decisions(self) -> DecisionRepository: ...
+
+    @property
+    def plans(self) -> PlanRepository: ...
+
+    @property
+    def letters(self) -> LetterRepository: ...
+
+    @property
+    def alerts(self) -> AlertRepository: ...
+
+    @property
+    def keys(self) -> DataKeys: ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None: ...
+
+    def commit(self) -> None: ...
+
+
+UnitOfWorkFactory = Callable[[], UnitOfWork]

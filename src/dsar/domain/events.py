@@ -1,0 +1,441 @@
+"""Audit events: everything that happens to a request, as typed values.
+
+Each event knows its ``kind`` (its class name, past tense), its ``payload`` (what goes into the
+sealed audit record) and its ``idempotency_key`` (a re-run of the step that produced it writes
+nothing twice: the log skips a key it already holds). Payloads carry no more personal data
+than the step needs; they are sealed under the request's key at rest and are shown decrypted
+only to staff and in evidence bundles.
+
+The key formats are stored in existing logs: changing one would let a re-run append an event
+a second time, so they are part of the format, not an implementation detail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, ClassVar
+
+JsonValue = Any  # str | int | bool | None | list | dict of these
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """Something that happened to a request. Subclasses name it and say what it carries."""
+
+    request_id: str
+    at: datetime
+    kind: ClassVar[str] = "AuditEvent"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.kind = cls.__name__
+
+    def payload(self) -> dict[str, JsonValue]:
+        return {}
+
+    @property
+    def idempotency_key(self) -> str:
+        # Events that can happen any number of times are unique by their moment.
+        return f"{self.request_id}:{self.kind}:{self.at.isoformat()}"
+
+
+def _iso(d: date | None) -> str | None:
+    return d.isoformat() if d is not None else None
+
+
+# --- intake and the request's state --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RequestLogged(AuditEvent):
+    reference: str = ""
+    request_type: str = ""
+    regime: str = ""
+    channel: str = ""
+
+    def payload(self) -> dict[str, JsonValue]:
+        return {"reference": self.reference, "type": self.request_type, "regime": self.regime, "channel": self.channel}
+
+
+@dataclass(frozen=True)
+class DeadlinesComputed(AuditEvent):
+    due: date | None = None
+    acknowledge_by: date | None = None
+    extension_notice_by: date | None = None
+    extended_due: date | None = None
+
+    def payload(self) -> dict[str, JsonValue]:
+        return {
+            "due": _iso(self.due),
+            "acknowledge_by": _iso(self.acknowledge_by),
+            "extension_notice_by": _iso(self.extension_notice_by),
+            "extended_due": _iso(self.extended_due),
+        }
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.request_id}:deadlines:initial"
+
+
+@dataclass(frozen=True)
+class DuplicateSubmissionLinked(AuditEvent):
+    """A repeat submission recorded on the first request; ``submission`` is its own id."""
+
+    channel: str = ""
+    received_at: datetime | None = None
+    submission: str = ""
+
+    def payload(self) -> dict[str, JsonValue]:
+        return {"channel": self.channel, "received_at": self.received_at.isoformat() if self.received_at else None}
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.request_id}:duplicate:{self.submission}"
+
+
+@dataclass(frozen=True)
+class StatusChanged(AuditEvent):
+    move: str = ""
+    from_status: str = ""
+    to_status: str = ""
+    reason: str = ""
+
+    def payload(self) -> dict[str, JsonValue]:
+        d: dict[str, JsonValue] = {"move": self.move, "from": self.from_status, "to": self.to_status}
+        if self.reason:
+            d["reason"] = self.reason
+        return d
+
+    @property
+    def idempotency_key(self) -> str:
+        # A move from a given status happens once.
+        return f"{self.request_id}:{self.move}:{self.from_status}"
+
+
+@dataclass(frozen=True)
+class HoldChanged(AuditEvent):
+    on_hold: bool = False
+    reason: str = ""
+
+    def payload(self) -> dict[str, JsonValue]:
+        return {"on_hold": str(self.on_hold).lower(), "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class SubjectDataViewed(AuditEvent):
+    """Staff revealed the subject's personal data (``dsar request show --reveal``)."""
+
+    via: str = "cli"
+
+    def payload(self) -> dict[str, JsonValue]:
+        return {"via": self.via}
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.request_id}:viewed:{self.at.isoformat()}"
+
+
+# --- verification --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VerificationCodeSent(AuditEvent):
+    channel: str = "email"
+    challenge: int = 0
+    expires_at: datetime | None = None
+    template: str = ""
+
+    def payload(self) -> dict[str, JsonValue]:
+        return {
+            "channel": self.channel,
+            "challenge": self.challenge,
+            "expires_at": self.expires_at.isoformat() if self.expires_at else None,
+            "template": self.template,
+        }
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.request_id}:challenge:{self.challenge}"
+
+
+@dataclass(frozen=True)
+class VerificationAttemptFailed(AuditEvent):
+    challenge: int = 0
+    attempt: int = 0
+    expired: bool = False
+
+    def payload(self) -> dict[str, JsonValue]:
+        return {"challenge": self.challenge, "attempt": self.attempt, "expired": self.expired}
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.request_id}:challenge:{self.challenge}:attempt:{self.attempt}"
+
+
+@dataclass(frozen=True)
+class ReceiptConfirmed(AuditEvent):
+    """The subject was told their request arrived (11 CCR 7021(a)); the first one counts."""
+
+    how: str = ""
+    by: str = ""
+    note: str | None = None
+
+    def payload(self) -> dict[str, JsonValue]:
+        return {"how": self.how, "by": self.by} | ({"note": self.note} if self.note else {})
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.request_id}:receipt-confirmed"
+
+
+# --- planning, sign-off, execution --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlanMade(AuditEvent):
+    """Per system: the operation and how many records matched (never values)."""
+
+    steps: tuple[tuple[str, str, int], ...] = ()
+
+    def payload(self) -> dict[str, JsonValue]:
+        return {"steps": [{"system": s, "operation": op, "matches": n} for s, op, n in self.steps]}
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.request_id}:plan"
+
+
+@dataclass(frozen=True)
+class SignOffRecorded(AuditEvent):
+    step: str = ""
+    decision: str = ""
+    approver: str = ""
+
+    def payload(self) -> dict[str, JsonValue]:
+        return {"step": self.step, "decision": self.decision, "approver": self.approver}
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.request_id}:decision:{self.step}"
+
+
+@dataclass(frozen=True)
+class SystemExported(AuditEvent):
+    system: str = ""
+    records: int = 0
+
+    def payload(self) -> dict[str, JsonValue]:
+        return {"system": self.system, "records": self.records}
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.request_id}:receipt:{self.system}:export"
+
+
+@dataclass(frozen=True)
+class SystemErased(AuditEvent):
+    """Counts per entity and action (``{"order": {"anonymise": 3}}``): what, not which values."""
+
+    system: str = ""
+    counts: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+
+    def payload(self) -> dict[str, JsonValue]:
+        return {"system": self.system, "counts": {e: dict(c) for e, c in self.counts.items()}}
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.request_id}:receipt:{self.system}:erase"
+
+
+@dataclass(frozen=True)
+class SystemCorrected(AuditEvent):
+    """Counts per entity and field, and each change as keyed hashes of old and new values."""
+
+    system: str = ""
+    counts: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    unchanged: int = 0
+    changes: Sequence[Mapping[str, str]] = ()
+
+    def payload(self) -> dict[str, JsonValue]:
+        return {
+            "system": self.system,
+            "counts": {e: dict(c) for e, c in self.counts.items()},
+            "unchanged": self.unchanged,
+            "changes": [dict(c) for c in self.changes],
+        }
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.request_id}:receipt:{self.system}:correct"
+
+
+@dataclass(frozen=True)
+class ManualStepConfirmed(AuditEvent):
+    system: str = ""
+    operation: str = ""
+    outcome: str = ""
+    records: int = 0
+    person: str = ""
+
+    def payload(self) -> dict[str, JsonValue]:
+        return {"system": self.system, "operation": self.operation, "outcome": self.outcome, "records": self.records, "person": self.person}
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.request_id}:receipt:{self.system}:{self.operation}"
+
+
+# --- letters and deadlines ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LetterSent(AuditEvent):
+    letter: str = ""  # the letter's kind: verification_code, access_response, denial, extension...
+    template: str = ""
+    message_id: str = ""
+    attachments: int = 0
+    channel: str = "email"
+
+    def payload(self) -> dict[str, JsonValue]:
+        return {
+            "kind": self.letter,
+            "template": self.template,
+            "message_id": self.message_id,
+            "attachments": self.attachments,
+            "channel": self.channel,
+        }
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.request_id}:letter:{self.letter}"
+
+
+@dataclass(frozen=True)
+class DeadlineExtended(AuditEvent):
+    from_due: date | None = None
+    to_due: date | None = None
+    by: str = ""
+    reason: str = ""
+
+    def payload(self) -> dict[str, JsonValue]:
+        return {"from": _iso(self.from_due), "to": _iso(self.to_due), "by": self.by, "reason": self.reason}
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.request_id}:extended"
+
+
+@dataclass(frozen=True)
+class ClockPaused(AuditEvent):
+    asked_on: date | None = None
+    reason: str = ""
+    moves_due: bool = False
+    pause_number: int = 1  # the n-th pause of this request
+
+    def payload(self) -> dict[str, JsonValue]:
+        return {"asked_on": _iso(self.asked_on), "reason": self.reason, "moves_due": self.moves_due}
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.request_id}:paused:{_iso(self.asked_on)}:{self.pause_number}"
+
+
+@dataclass(frozen=True)
+class ClockRestarted(AuditEvent):
+    pause_id: int = 0
+    answered_on: date | None = None
+    paused_days: int = 0
+    due: date | None = None
+
+    def payload(self) -> dict[str, JsonValue]:
+        return {"answered_on": _iso(self.answered_on), "paused_days": self.paused_days, "due": _iso(self.due)}
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.request_id}:restarted:{self.pause_id}"
+
+
+@dataclass(frozen=True)
+class DeadlineAlertRaised(AuditEvent):
+    alert: str = ""  # the alert's kind: due-in-7d, breached, ack-in-3d, ack-breached...
+    due: date | None = None
+    days_left: int = 0
+
+    def payload(self) -> dict[str, JsonValue]:
+        return {"kind": self.alert, "due": _iso(self.due), "days_left": self.days_left}
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.request_id}:alert:{_iso(self.due)}:{self.alert}"
+
+
+# --- evidence and retention ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EvidenceExported(AuditEvent):
+    tree_size: int = 0
+    events: int = 0
+    key_id: str = ""
+
+    def payload(self) -> dict[str, JsonValue]:
+        return {"tree_size": self.tree_size, "events": self.events, "key_id": self.key_id}
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.request_id}:exported:{self.at.isoformat()}"
+
+
+@dataclass(frozen=True)
+class KeyShredded(AuditEvent):
+    retention_months: int = 0
+
+    def payload(self) -> dict[str, JsonValue]:
+        return {"retention_months": self.retention_months}
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.request_id}:shredded"
+
+
+def _kinds() -> dict[str, type[AuditEvent]]:
+    out: dict[str, type[AuditEvent]] = {}
+    todo: list[type[AuditEvent]] = [AuditEvent]
+    while todo:
+        for sub in todo.pop().__subclasses__():
+            out[sub.kind] = sub
+            todo.append(sub)
+    return out
+
+
+EVENT_KINDS: Mapping[str, type[AuditEvent]] = _kinds()
+
+
+# --- what the log holds -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One event as read back from the log: its place, kind, time and opened payload
+    (``{"shredded": true}`` once the request's key is destroyed)."""
+
+    seq: int
+    kind: str
+    at: datetime
+    details: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class CheckpointRecord:
+    """A signed tree head of the whole log (RFC 9162), and where it was archived."""
+
+    tree_size: int
+    root_hash: str
+    chain_head: str
+    signed_at: datetime
+    key_id: str
+    statement: str
+    signature: str
+    archived_as: str | None = None

@@ -1,0 +1,231 @@
+"""The plan of a request: per system, what the request needs done there, as typed steps.
+
+Planning locates the subject in every system of the data map and produces one step per system:
+
+* :class:`ExportStep` — copy the matched records into the response (access requests);
+* :class:`EraseStep` — per entity, delete, anonymise, keep with a stated reason, or
+  ``unmapped`` (the data map has no rule: a person must decide) — :class:`ErasureAction`;
+* :class:`CorrectStep` — per entity, which correctable field takes which requested
+  attribute — :class:`CorrectionAction`;
+* :class:`ManualStep` — a system without an API: a person acts and confirms.
+
+Legal signs off the plan; execution carries out exactly the approved steps. Steps hold counts,
+entity and field names, never a subject's values. :func:`step_to_json` and
+:func:`step_from_json` are the stored form.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class Operation(StrEnum):
+    """What a request needs from a system (the values match the connector capabilities)."""
+
+    EXPORT = "export"
+    ERASE = "erase"
+    CORRECT = "correct"
+
+
+class ErasureKind(StrEnum):
+    DELETE = "delete"
+    ANONYMISE = "anonymise"
+    RETAIN = "retain"  # kept, for the reason the data map gives (GDPR 17(3), CCPA 1798.105(d))
+    UNMAPPED = "unmapped"  # no rule in the data map: a person must decide before anything runs
+
+
+CHANGES_DATA = frozenset({ErasureKind.DELETE, ErasureKind.ANONYMISE})
+
+
+@dataclass(frozen=True)
+class ErasureAction:
+    """What a deletion does to one entity's matched rows."""
+
+    entity: str
+    action: ErasureKind
+    rows: int
+    reason: str = ""
+
+    def __post_init__(self) -> None:
+        # Values read back from storage or a data map arrive as text: refuse anything unknown.
+        object.__setattr__(self, "action", ErasureKind(self.action))
+
+    def as_json(self) -> dict[str, Any]:
+        return {"entity": self.entity, "action": self.action.value, "rows": self.rows, "reason": self.reason}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> ErasureAction:
+        return cls(str(d["entity"]), ErasureKind(str(d["action"])), int(d["rows"]), str(d.get("reason", "")))
+
+
+@dataclass(frozen=True)
+class CorrectionAction:
+    """What a correction does in one entity: set ``field`` (which the data map marks as
+    correctable as ``attribute``) on the subject's ``rows`` records. No values: the new value
+    travels in the request's correction, encrypted at rest."""
+
+    entity: str
+    field: str
+    attribute: str
+    rows: int
+
+    def as_json(self) -> dict[str, Any]:
+        return {"entity": self.entity, "field": self.field, "attribute": self.attribute, "rows": self.rows}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> CorrectionAction:
+        return cls(str(d["entity"]), str(d["field"]), str(d["attribute"]), int(d["rows"]))
+
+
+@dataclass(frozen=True)
+class ExportStep:
+    system: str
+    matches: int
+    entities: tuple[str, ...] = ()
+    operation: Operation = Operation.EXPORT
+
+    def describe(self) -> str:
+        return "matched " + ",".join(self.entities) if self.matches else "no match"
+
+
+@dataclass(frozen=True)
+class EraseStep:
+    system: str
+    matches: int
+    actions: tuple[ErasureAction, ...] = ()
+    operation: Operation = Operation.ERASE
+
+    @property
+    def changes_data(self) -> bool:
+        return any(a.action in CHANGES_DATA for a in self.actions)
+
+    @property
+    def unmapped(self) -> bool:
+        return any(a.action is ErasureKind.UNMAPPED for a in self.actions)
+
+    def describe(self) -> str:
+        if not self.actions:
+            return "matched nothing to erase" if self.matches else "no match"
+        return "; ".join(f"{a.entity}: {a.action.value} {a.rows}" + (f" ({a.reason})" if a.reason else "") for a in self.actions)
+
+
+@dataclass(frozen=True)
+class CorrectStep:
+    system: str
+    matches: int
+    actions: tuple[CorrectionAction, ...] = ()
+    operation: Operation = Operation.CORRECT
+
+    @property
+    def changes_data(self) -> bool:
+        return bool(self.actions)
+
+    def describe(self) -> str:
+        if not self.matches:
+            return "no match"
+        if not self.actions:
+            return "holds none of the attributes to correct"
+        return "; ".join(f"{a.entity}.{a.field}: set {a.attribute} in {a.rows}" for a in self.actions)
+
+
+@dataclass(frozen=True)
+class ManualStep:
+    """A system without an API: a person does ``operation`` and confirms. ``kept`` is the data
+    map's reason when a deletion keeps this system's records (nothing to do by hand then)."""
+
+    system: str
+    operation: Operation
+    kept: str | None = None
+    matches: int = 0  # unknown until the person confirms
+
+    @property
+    def needs_person(self) -> bool:
+        return self.kept is None
+
+    def describe(self) -> str:
+        if self.kept is not None:
+            return f"manual: kept: {self.kept}"
+        verb = {
+            Operation.EXPORT: "a person looks the subject up and exports",
+            Operation.ERASE: "a person erases",
+            Operation.CORRECT: "a person corrects",
+        }[self.operation]
+        return f"manual: {verb}, then confirms"
+
+
+PlanStep = ExportStep | EraseStep | CorrectStep | ManualStep
+
+
+def erasure_actions(step: PlanStep) -> tuple[ErasureAction, ...]:
+    return step.actions if isinstance(step, EraseStep) else ()
+
+
+def correction_actions(step: PlanStep) -> tuple[CorrectionAction, ...]:
+    return step.actions if isinstance(step, CorrectStep) else ()
+
+
+def step_to_json(step: PlanStep) -> dict[str, Any]:
+    """The stored form of a step's detail (system, operation and matches are columns)."""
+    if isinstance(step, ExportStep):
+        return {"step": "export", "entities": list(step.entities)}
+    if isinstance(step, EraseStep):
+        return {"step": "erase", "actions": [a.as_json() for a in step.actions]}
+    if isinstance(step, CorrectStep):
+        return {"step": "correct", "corrections": [a.as_json() for a in step.actions]}
+    return {"step": "manual", "kept": step.kept}
+
+
+def step_from_json(system: str, operation: str, matches: int, detail: Mapping[str, Any]) -> PlanStep:
+    op = Operation(operation)
+    kind = detail.get("step")
+    if kind == "manual":
+        kept = detail.get("kept")
+        return ManualStep(system, op, str(kept) if kept is not None else None)
+    if kind == "erase" or (kind is None and "actions" in detail):
+        return EraseStep(system, matches, tuple(ErasureAction.from_json(a) for a in detail.get("actions", ())))
+    if kind == "correct" or (kind is None and "corrections" in detail):
+        return CorrectStep(system, matches, tuple(CorrectionAction.from_json(a) for a in detail.get("corrections", ())))
+    if kind == "export":
+        return ExportStep(system, matches, tuple(str(e) for e in detail.get("entities", ())))
+    raise ValueError(f"unknown plan step for system {system}")
+
+
+def legacy_step(system: str, operation: str, matches: int, detail: str) -> PlanStep:
+    """A step stored before plans were typed: ``manual: …`` text, ``matched a,b`` / ``no match``,
+    or the JSON of erasure or correction actions."""
+    op = Operation(operation)
+    if detail.startswith("manual: kept: "):
+        return ManualStep(system, op, detail.removeprefix("manual: kept: "))
+    if detail.startswith("manual: "):
+        return ManualStep(system, op)
+    if detail.startswith("matched "):
+        entities = tuple(e for e in detail.removeprefix("matched ").split(",") if e)
+        return _empty_step(system, op, matches, entities)
+    if detail.startswith("{"):
+        import json
+
+        return step_from_json(system, operation, matches, json.loads(detail))
+    return _empty_step(system, op, matches, ())
+
+
+def _empty_step(system: str, op: Operation, matches: int, entities: tuple[str, ...]) -> PlanStep:
+    if op is Operation.ERASE:
+        return EraseStep(system, matches)
+    if op is Operation.CORRECT:
+        return CorrectStep(system, matches)
+    return ExportStep(system, matches, entities)
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What was done in one system: the operation, how many records, where an export went."""
+
+    system: str
+    operation: str
+    records: int
+    object_key: str | None
+    at: datetime
