@@ -93,25 +93,44 @@ _EMAIL = re.compile(
     r"^[^@\s<>()\[\],;:\"\\]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
 )
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_LINE_BREAKS = re.compile(r"[\t\n\r\u0085\u2028\u2029]")
+# Characters that change the direction text is shown in, or show nothing at all: they can make
+# a name read as something else in a letter or a console (Trojan Source, CVE-2021-42574).
+_INVISIBLE = re.compile(r"[\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+# RFC 2047 encoded words: a mail library decodes them in headers, where "=?utf-8?q?a=2C_b?=" can
+# become two recipients. No real address needs one.
+_ENCODED_WORD = re.compile(r"=\?.*\?=")
 MAX_TEXT = 1000
 
 
 def normalise_email(value: str) -> str:
-    """Lower-case and strip an email; raise InvalidInput (without echoing it) if malformed."""
+    """Lower-case and strip an email; raise InvalidInput (without echoing it) if malformed,
+    if it carries an RFC 2047 encoded word, control, invisible or direction-changing characters."""
     v = value.strip()
-    if len(v) > 254 or _CONTROL.search(v) or not _EMAIL.match(v):
+    if len(v) > 254 or _CONTROL.search(v) or _LINE_BREAKS.search(v) or _INVISIBLE.search(v) or _ENCODED_WORD.search(v):
+        raise InvalidInput("malformed email address", ["subject.emails: not a valid email address"])
+    if not _EMAIL.match(v):
         raise InvalidInput("malformed email address", ["subject.emails: not a valid email address"])
     return v.lower()
 
 
-def clean_text(value: str | None, field_name: str, *, required: bool = False, limit: int = MAX_TEXT) -> str | None:
-    """Trim free text; refuse control characters (NUL and friends) and overlong values."""
+def clean_text(value: str | None, field_name: str, *, required: bool = False, limit: int = MAX_TEXT, multiline: bool = False) -> str | None:
+    """Trim free text; refuse control characters, invisible or direction-changing characters,
+    overlong values, and (unless ``multiline``) line breaks and tabs: a name printed into a letter
+    must not start a paragraph of its own."""
     if value is None or not value.strip():
         if required:
             raise InvalidInput(f"{field_name} is required", [f"{field_name}: required"])
         return None
     if _CONTROL.search(value):
         raise InvalidInput(f"{field_name} contains control characters", [f"{field_name}: control characters"])
+    if _INVISIBLE.search(value):
+        raise InvalidInput(
+            f"{field_name} contains invisible or direction-changing characters",
+            [f"{field_name}: invisible or direction-changing characters"],
+        )
+    if not multiline and _LINE_BREAKS.search(value.strip()):
+        raise InvalidInput(f"{field_name} must be one line", [f"{field_name}: line breaks or tabs"])
     if len(value) > limit:
         raise InvalidInput(f"{field_name} is too long", [f"{field_name}: longer than {limit} characters"])
     return value.strip()

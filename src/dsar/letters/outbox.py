@@ -9,13 +9,32 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate
 from pathlib import Path
 
+from dsar.domain.errors import InvalidInput
 from dsar.services.ports import Mailer, OutgoingMail
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def one_address(value: str, role: str) -> Address:
+    """Exactly one address, validated as an address (email-validator, no DNS), built as a header
+    object so nothing in it is decoded into more recipients or headers. Raises InvalidInput
+    naming the role, never the value."""
+    from email_validator import EmailNotValidError, validate_email
+
+    problem = [f"{role}: not exactly one valid email address"]
+    if "=?" in value or any(c in value for c in '\r\n,;<>"()'):
+        raise InvalidInput(f"the {role} is not one valid email address", problem)
+    try:
+        # test_environment: accept the reserved .test domain the demo company uses (RFC 2606).
+        valid = validate_email(value, check_deliverability=False, allow_smtputf8=True, test_environment=True)
+    except EmailNotValidError:
+        raise InvalidInput(f"the {role} is not one valid email address", problem) from None
+    return Address(addr_spec=valid.normalized)
 
 
 class FolderOutbox(Mailer):
@@ -32,8 +51,8 @@ class FolderOutbox(Mailer):
         msg = EmailMessage()
         msg["Message-ID"] = f"<{mail.message_id}>"
         msg["Date"] = formatdate(localtime=False)
-        msg["From"] = mail.sender
-        msg["To"] = mail.to
+        msg["From"] = one_address(mail.sender, "sender")
+        msg["To"] = one_address(mail.to, "recipient")
         msg["Subject"] = mail.subject
         for k, v in mail.headers.items():
             msg[k] = v
