@@ -45,7 +45,7 @@ class Settings(BaseSettings):
         24, ge=0, description="A second submission for the same subject, type and regime within this many hours is linked to the first."
     )
     verification_code_ttl_hours: int = Field(
-        72, ge=1, description="How long a one-time verification code stays valid (THREATS.md: at least 3 days)."
+        72, ge=1, description="How long a one-time verification code stays valid (docs/threats.md: at least 3 days)."
     )
     verification_max_attempts: int = Field(5, ge=1, description="Wrong codes allowed before the request is refused as unverifiable.")
     prefect_api_url: str | None = Field(

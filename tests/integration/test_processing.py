@@ -120,7 +120,7 @@ def test_wrong_codes_are_counted_and_the_last_allowed_one_denies_the_request(sql
 
 def test_only_the_verified_address_is_searched(sqlite_app: App) -> None:
     # An impostor lists the victim's address second: the code goes to the first, and only
-    # the first is searched, so the victim's data is never found (THREATS.md 1, 2).
+    # the first is searched, so the victim's data is never found (docs/threats.md, scenarios 1, 2).
     ctx = sqlite_app.ctx
     r = log_request(
         ctx,

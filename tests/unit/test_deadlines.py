@@ -1,4 +1,4 @@
-"""Statutory deadlines as each law counts them (shared/REGULATIONS.md)."""
+"""Statutory deadlines as each law counts them (docs/regulations.md)."""
 
 from __future__ import annotations
 

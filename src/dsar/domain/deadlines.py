@@ -1,6 +1,6 @@
 """Statutory deadlines, as each law counts them (pure: time is passed in).
 
-Sources are in shared/REGULATIONS.md; every rule cites its own. Where the law is ambiguous the
+Sources are in docs/regulations.md; every rule cites its own. Where the law is ambiguous the
 engine takes the EARLIER date, and docs/deadlines.md records each such choice.
 """
 
@@ -165,7 +165,7 @@ def _months_rule(regime: str, received: date, country: str, sub: str | None, pau
     paused, open_pause = _paused_days(received, pauses)
     # UK: DPA 2018 s.54(3C)-(3D) model — the days between asking and receiving do not count,
     # so the start moves forward by the paused days. The EU text has no such rule: gdpr keeps
-    # the statutory date and only reports the paused time (shared/REGULATIONS.md).
+    # the statutory date and only reports the paused time (docs/regulations.md).
     start = received + timedelta(days=paused) if stop_clock else received
     plain_due = add_calendar_months(start, 1)
     due = next_working_day_on_or_after(plain_due, country, sub)

@@ -1,6 +1,6 @@
 """The privacy regimes the engine knows, and what each one lets a subject ask for.
 
-Facts come from shared/REGULATIONS.md; each regime cites its law. Deadline arithmetic lives in
+Facts come from docs/regulations.md; each regime cites its law. Deadline arithmetic lives in
 :mod:`dsar.domain.deadlines`; this module only says *who* may ask *what*, and *where*.
 """
 
@@ -95,7 +95,7 @@ REGIMES: dict[str, Regime] = {
         Regime(
             "ctdpa", "Connecticut Data Privacy Act", "Conn. Gen. Stat. 42-518", country="US", subdivisions=frozenset({"CT"}), rights=_ALL
         ),
-        # Utah added correction from 2026-07-01 (shared/REGULATIONS.md).
+        # Utah added correction from 2026-07-01 (docs/regulations.md).
         Regime(
             "ucpa",
             "Utah Consumer Privacy Act",

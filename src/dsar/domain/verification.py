@@ -4,7 +4,7 @@ code is judged. Pure: the services store challenges, send letters and read the c
 This build has one proof: possession of the mailbox the request gave first, shown by an
 8-digit code sent there. Only that verified address is then searched (never the other
 identifiers given), so a request naming someone else's address finds nothing unless the
-requester can read that mailbox (threats 1, 2 and 9 in docs/architecture.md). A request with
+requester can read that mailbox (docs/threats.md, scenarios 1, 2 and 9). A request with
 no email cannot get a code and is held for a person to verify.
 """
 

@@ -86,7 +86,7 @@ def start_verification(ctx: ServiceContext, request_id: str) -> Status:
     The code is the only proof this build asks for: possession of the address the data will be
     searched by and sent to. Only that verified address is used to search (never the other
     identifiers given), so a request naming someone else's address finds nothing unless the
-    requester can read that mailbox (THREATS.md 1, 2, 9). A request with no email cannot get a
+    requester can read that mailbox (docs/threats.md, scenarios 1, 2, 9). A request with no email cannot get a
     code and is put on hold for a person to verify it.
     """
     now = ctx.clock()
