@@ -6,7 +6,7 @@ Columns ending in ``_enc`` hold AES-256-GCM ciphertext under the request's data 
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import Column, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -242,3 +242,13 @@ class AuditCheckpointRow(SQLModel, table=True):
     statement: str = Field(max_length=2000)
     signature: str = Field(max_length=200)
     archived_as: str | None = Field(default=None, max_length=300)
+
+
+def as_utc(at: datetime) -> datetime:
+    """A stored time as read back: SQLite (and ``timestamp`` columns) hand back naive values,
+    and every time is stored in UTC."""
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+def as_utc_or_none(at: datetime | None) -> datetime | None:
+    return None if at is None else as_utc(at)
