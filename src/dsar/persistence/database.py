@@ -104,7 +104,6 @@ def check_schema(engine: Engine) -> SchemaStatus:
     """Refuse to run on a schema other than the one this dsar needs (an empty database too)."""
     status = schema_status(engine)
     if not status.up_to_date:
-        raise ConfigurationError(
-            f"the database schema is at {status.current or 'nothing (empty database)'}; this dsar needs {status.head}: run `dsar db upgrade`"
-        )
+        at = status.current or "nothing (empty database)"
+        raise ConfigurationError(f"the database schema is at {at}; this dsar needs {status.head}: run `dsar db upgrade`")
     return status
