@@ -93,3 +93,11 @@ class SqlUnitOfWorkFactory:
 
     def __call__(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.engine, self.keys, self.index, self.cache)
+
+
+if TYPE_CHECKING:
+    from dsar.services import ports
+
+    def _implements_the_ports(f: SqlUnitOfWorkFactory) -> ports.UnitOfWorkFactory:
+        """mypy checks here that every repository has exactly the port's methods."""
+        return f
