@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 
 from dsar.domain.alerts import Alert, NewAlert, WatchCandidate, WatchColumn
 from dsar.persistence.sealing import IN_CHUNK
-from dsar.persistence.tables import DeadlineAlertRow, RequestRow, as_utc, as_utc_or_none
+from dsar.persistence.tables import DeadlineAlertRow, RequestRow, as_utc, as_utc_or_none, refused_if_exists
 
 
 class SqlAlerts:
@@ -49,6 +49,10 @@ class SqlAlerts:
     def add(self, alerts: Sequence[NewAlert], at: datetime) -> None:
         if not alerts:
             return
+        with refused_if_exists("an alert for one of these requests, dates and kinds"):
+            self._insert(alerts, at)
+
+    def _insert(self, alerts: Sequence[NewAlert], at: datetime) -> None:
         self._s.connection().execute(
             DeadlineAlertRow.__table__.insert(),  # type: ignore[attr-defined]
             [

@@ -20,7 +20,7 @@ from dsar.domain.letters import SentLetter
 from dsar.domain.plan import PlanStep, Receipt, legacy_step, step_from_json, step_to_json
 from dsar.domain.verification import Challenge
 from dsar.persistence.sealing import Sealer
-from dsar.persistence.tables import ChallengeRow, DecisionRow, LetterRow, PlanRow, ReceiptRow, as_utc, as_utc_or_none
+from dsar.persistence.tables import ChallengeRow, DecisionRow, LetterRow, PlanRow, ReceiptRow, as_utc, as_utc_or_none, refused_if_exists
 
 
 class SqlChallenges:
@@ -63,7 +63,8 @@ class SqlDecisions:
     def record(self, request_id: str, step: str, decision: str, approver: str, note: str | None, at: datetime) -> None:
         note_enc = self._sealer.seal(request_id, note.encode(), f"decision/{request_id}/{step}") if note else None
         self._s.add(DecisionRow(request_id=request_id, step=step, decision=decision, approver=approver, note_enc=note_enc, at=at))
-        self._s.flush()
+        with refused_if_exists(f"a decision on {step} for request {request_id}"):
+            self._s.flush()
 
     def get(self, request_id: str, step: str) -> Decision | None:
         row = self._s.exec(select(DecisionRow).where(DecisionRow.request_id == request_id, DecisionRow.step == step)).first()
@@ -83,7 +84,8 @@ class SqlPlans:
         for st in steps:
             detail = json.dumps(step_to_json(st), sort_keys=True)
             self._s.add(PlanRow(request_id=request_id, system=st.system, operation=st.operation.value, matches=st.matches, detail=detail))
-        self._s.flush()
+        with refused_if_exists(f"a plan step for request {request_id}"):
+            self._s.flush()
 
     def get(self, request_id: str) -> list[PlanStep]:
         rows = self._s.exec(select(PlanRow).where(PlanRow.request_id == request_id).order_by(col(PlanRow.system)))
@@ -93,7 +95,8 @@ class SqlPlans:
         r = receipt
         row = ReceiptRow(request_id=request_id, system=r.system, operation=r.operation, records=r.records, object_key=r.object_key, at=r.at)
         self._s.add(row)
-        self._s.flush()
+        with refused_if_exists(f"a receipt of {r.system} ({r.operation}) for request {request_id}"):
+            self._s.flush()
 
     def receipts(self, request_id: str) -> list[Receipt]:
         rows = self._s.exec(select(ReceiptRow).where(ReceiptRow.request_id == request_id).order_by(col(ReceiptRow.system)))
@@ -118,7 +121,8 @@ class SqlLetters:
     def add(self, request_id: str, letter: SentLetter) -> None:
         lt = letter
         self._s.add(LetterRow(request_id=request_id, kind=lt.kind, template=lt.template, message_id=lt.message_id, at=lt.at))
-        self._s.flush()
+        with refused_if_exists(f"a {lt.kind} letter for request {request_id}"):
+            self._s.flush()
 
     def get(self, request_id: str, kind: str) -> SentLetter | None:
         row = self._s.exec(select(LetterRow).where(LetterRow.request_id == request_id, LetterRow.kind == kind)).first()

@@ -35,7 +35,7 @@ from dsar.domain.request import (
     SubjectIdentity,
 )
 from dsar.persistence.sealing import IN_CHUNK, Sealer, wrapping_context
-from dsar.persistence.tables import ReferenceCounterRow, RequestKeyRow, RequestRow, SubjectLookupRow
+from dsar.persistence.tables import ReferenceCounterRow, RequestKeyRow, RequestRow, SubjectLookupRow, refused_if_exists
 from dsar.services.ports import RequestQuery
 
 SHREDDED = "[shredded]"
@@ -138,9 +138,10 @@ class SqlRequests:
             else None,
         )
         self._s.add(row)
-        for kind, token in lookup_tokens(self._index, s):
+        for kind, token in set(lookup_tokens(self._index, s)):
             self._s.add(SubjectLookupRow(request_id=r.id, kind=kind, token=token))
-        self._s.flush()
+        with refused_if_exists(f"request {r.reference}"):
+            self._s.flush()
 
     def get(self, request_id: str) -> PrivacyRequest:
         return self._opened(request_row(self._s, request_id))
