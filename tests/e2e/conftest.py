@@ -133,7 +133,6 @@ def demo_dsar(prefect_server: PrefectServer, tmp_path: Path) -> Dsar:
     """`dsar` with the demo company's whole data map (connectors/: shop, file store, helpdesk,
     manual ledger), as `dsar demo` runs on a fresh clone."""
     home = tmp_path / "dsar-home"
-    migrate_database(make_settings(home))  # `dsar db upgrade`: the commands only check the schema
     env = clean_env(tmp_path / "client-prefect") | {
         "DSAR_HOME": str(home),
         "PREFECT_API_URL": prefect_server.api,
