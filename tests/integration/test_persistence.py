@@ -1,17 +1,21 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import text
 from sqlmodel import SQLModel
 
-from dsar.app import App
+from dsar.app import App, build_app
 from dsar.audit.chain import first_broken
+from dsar.domain.errors import ConfigurationError
 from dsar.persistence import tables  # noqa: F401
-from dsar.persistence.database import migrate
+from dsar.persistence.database import SchemaStatus, migrate, schema_status, upgrade
 from dsar.services.intake import log_request
+from tests.conftest import make_settings, migrate_database
 
 
 def test_the_migrations_build_exactly_the_tables_the_models_declare(engine_app: App) -> None:
@@ -85,3 +89,33 @@ def test_the_receipt_confirmation_migration_fills_in_what_earlier_requests_did(e
         watched = dict(c.execute(text("SELECT id, ack_watch FROM privacy_request")).all())
     assert watched[coded.id] is None and watched[finished.id] is None
     assert str(watched[waiting.id]) == waiting_d.acknowledge_by.isoformat()  # type: ignore[union-attr]
+
+
+# --- migrations once: every other process only checks the schema ---------------------------
+
+
+def test_an_app_on_an_empty_database_refuses_to_start_and_says_to_upgrade(home: Path) -> None:
+    settings = make_settings(home)
+    with pytest.raises(ConfigurationError, match=r"schema is at nothing .*needs 0005: run `dsar db upgrade`"):
+        build_app(settings)
+    migrate_database(settings)
+    app = build_app(settings)  # the check passes now, and nothing was migrated by it
+    assert schema_status(app.engine) == SchemaStatus("0005", "0005")
+    app.engine.dispose()
+
+
+def test_an_app_on_an_older_schema_refuses_until_upgraded(engine_app: App) -> None:
+    from alembic import command
+
+    from dsar.persistence.database import alembic_config
+
+    cfg = alembic_config(engine_app.engine.url.render_as_string(hide_password=False))
+    with engine_app.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0004")
+    assert not schema_status(engine_app.engine).up_to_date
+    with pytest.raises(ConfigurationError, match=r"schema is at 0004; this dsar needs 0005: run `dsar db upgrade`"):
+        build_app(engine_app.settings)
+    upgrade(engine_app.engine)
+    assert schema_status(engine_app.engine).up_to_date
+    build_app(engine_app.settings).engine.dispose()
