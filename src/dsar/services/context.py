@@ -7,9 +7,8 @@ from zoneinfo import ZoneInfo
 
 from dsar.connectors.base import ConnectorFactory
 from dsar.connectors.datamap import AnySystem
-from dsar.letters.render import LetterRenderer
-from dsar.persistence.repository import UnitOfWorkFactory
-from dsar.services.ports import Clock, Mailer, ObjectStore
+from dsar.domain.verification import VerificationPolicy
+from dsar.services.ports import Clock, LetterRenderer, Mailer, ObjectStore, UnitOfWorkFactory
 
 
 @dataclass(frozen=True)
@@ -22,6 +21,11 @@ class Policy:
     duplicate_window_hours: int = 24
     verification_code_ttl_hours: int = 72
     verification_max_attempts: int = 5
+
+    @property
+    def verification(self) -> VerificationPolicy:
+        """How one-time codes are judged (dsar.domain.verification)."""
+        return VerificationPolicy(self.verification_code_ttl_hours, self.verification_max_attempts)
 
 
 @dataclass(frozen=True)
