@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from dsar.connectors.base import ConnectorFactory
-from dsar.connectors.datamap import AnySystem
 from dsar.domain.verification import VerificationPolicy
 from dsar.services.ports import Clock, LetterRenderer, Mailer, ObjectStore, UnitOfWorkFactory
+
+if TYPE_CHECKING:
+    # The data map's types name every connector type's model; loading them pulls in boto3 and
+    # friends, which no service needs at run time.
+    from dsar.connectors.datamap import AnySystem
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from dsar.connectors.base import Capability, Connector, SubjectKeys
-from dsar.connectors.datamap import Retain
+from dsar.connectors.schema import Retain
 from dsar.crypto import digests_equal, keyed_digest
 from dsar.domain.decisions import DENIAL_STEP, SIGN_OFF_STEP, SignOffDecision, manual_step_key
 from dsar.domain.errors import InvalidInput, TransitionNotAllowed, VerificationFailed
