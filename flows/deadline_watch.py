@@ -17,7 +17,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.events import emit_event
 
 from dsar.app import build_notifier
-from dsar.persistence.repository import NewAlert
+from dsar.domain.alerts import NewAlert
 from dsar.services import deadlines as svc
 from flows.runtime import app
 

@@ -114,12 +114,12 @@ def execute_plan(request_id: str) -> Status:
 
 
 @_step
-def pending_manual_steps(request_id: str) -> list[svc.ManualStep]:
+def pending_manual_steps(request_id: str) -> list[svc.PendingManualStep]:
     return svc.pending_manual_steps(app().ctx, request_id)
 
 
 @_step
-def manual_step_form(request_id: str, step: svc.ManualStep) -> str:
+def manual_step_form(request_id: str, step: svc.PendingManualStep) -> str:
     return svc.manual_step_form(app().ctx, request_id, step)
 
 

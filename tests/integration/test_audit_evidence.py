@@ -94,14 +94,14 @@ def test_a_request_bundle_verifies_and_reads_like_the_story(
     assert history["b"].reference not in summary
     # the export itself is on the record
     with ctx.uow() as uow:
-        assert uow.repo.audit_events(a.id)[-1].kind == "EvidenceExported"
+        assert uow.audit.events(a.id)[-1].kind == "EvidenceExported"
 
 
 def test_a_period_bundle_holds_every_event_of_the_period(
     ctx: ServiceContext, signer: Signer, history: dict[str, Any], tmp_path: Path
 ) -> None:
     with ctx.uow() as uow:
-        all_events = [e.seq for e in uow.repo.iter_chain()]
+        all_events = [e.seq for e in uow.audit.iter_chain()]
     path = export(ctx, signer, tmp_path, since=datetime(2026, 3, 1, tzinfo=UTC), until=datetime(2026, 3, 3, tzinfo=UTC))
     assert verify_bundle(path).ok
     assert [e["seq"] for e in lines(path)] == all_events
@@ -186,7 +186,7 @@ def test_nothing_is_signed_over_a_log_that_does_not_verify(
     with pytest.raises(IntegrityError, match="event 3"):
         audit.sign_checkpoint(ctx, signer)
     with ctx.uow() as uow:
-        assert uow.repo.latest_checkpoint() is None
+        assert uow.audit.latest_checkpoint() is None
 
 
 def test_checkpoints_are_signed_once_per_head(ctx: ServiceContext, signer: Signer, history: dict[str, Any]) -> None:
@@ -216,8 +216,8 @@ def test_shredding_after_retention_keeps_the_log_verifiable(
     assert audit.shred_expired(later, 24) == [b.reference]
     assert audit.shred_expired(later, 24) == []
     with ctx.uow() as uow:
-        events = uow.repo.audit_events(b.id)
-        shell = uow.repo.get(b.id)
+        events = uow.audit.events(b.id)
+        shell = uow.requests.get(b.id)
     assert all(e.details == {"shredded": True} for e in events)
     assert shell.subject.name == "[shredded]" and shell.subject.emails == ()
     with engine_app.engine.connect() as c:
@@ -248,7 +248,7 @@ def rewrite_log_consistently(engine_app: App, ctx: ServiceContext, seq: int) -> 
     from dsar.audit.chain import GENESIS, chain_hash, leaf_bytes
 
     with ctx.uow() as uow:
-        chain = list(uow.repo.iter_chain())
+        chain = list(uow.audit.iter_chain())
     prev = GENESIS
     with engine_app.engine.begin() as c:
         for e in chain:

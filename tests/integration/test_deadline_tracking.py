@@ -59,12 +59,12 @@ def log(ctx: ServiceContext, regime: str = "gdpr", name: str = "Jane Doe", email
 
 def deadline(ctx: ServiceContext, request_id: str) -> Any:
     with ctx.uow() as uow:
-        return uow.repo.deadline(request_id)
+        return uow.deadlines.get(request_id)
 
 
 def events(ctx: ServiceContext, request_id: str) -> list[Any]:
     with ctx.uow() as uow:
-        return uow.repo.audit_events(request_id)
+        return uow.audit.events(request_id)
 
 
 def close(ctx: ServiceContext, request_id: str) -> None:
@@ -99,7 +99,7 @@ def test_extension_moves_the_due_date_queues_the_letter_and_records_the_decision
     kinds = [e.kind for e in events(ctx, r.id)]
     assert "DeadlineExtended" in kinds and kinds.count("LetterSent") == 1
     with ctx.uow() as uow:
-        decision = uow.repo.decision(r.id, dl.EXTENSION_STEP)
+        decision = uow.decisions.get(r.id, dl.EXTENSION_STEP)
     assert decision is not None and decision.approver == "Lena Legal" and decision.note is not None
 
     with pytest.raises(InvalidInput, match="already extended"):
@@ -243,7 +243,7 @@ def test_a_failed_delivery_is_retried_on_the_next_sweep_and_sent_once(ctx: Servi
     assert dl.deliver(ctx, notifier) == dl.DeliveryReport(0, 0, False)
     assert [n.title for n in notifier.sent] == [f"{r.reference}: due in 7 day(s), on 2026-04-02"]
     with ctx.uow() as uow:
-        (alert,) = uow.repo.alerts(r.id)
+        (alert,) = uow.alerts.recent(r.id)
     assert alert.attempts == 2 and alert.delivered_at is not None and alert.last_error is None
 
 
@@ -326,7 +326,7 @@ def test_a_webhook_that_is_down_leaves_the_alert_pending(ctx: ServiceContext) ->
     report = dl.deliver(ctx, AppriseNotifier(["json://127.0.0.1:9/nothing-listens"]))
     assert report.failed == 1
     with ctx.uow() as uow:
-        assert len(uow.repo.undelivered_alerts(12)) == 1
+        assert len(uow.alerts.undelivered(12)) == 1
 
 
 def test_a_bad_alert_url_is_a_configuration_error_that_hides_the_url() -> None:

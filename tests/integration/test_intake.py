@@ -42,8 +42,8 @@ def test_a_request_is_logged_with_a_reference_a_due_date_and_an_audit_event(engi
     assert r.status is Status.RECEIVED
     assert result.deadline.due.isoformat() == "2026-12-02"
     with engine_app.ctx.uow() as uow:
-        stored = uow.repo.get_by_reference(r.reference)
-        kinds = [e.kind for e in uow.repo.audit_events(r.id)]
+        stored = uow.requests.get(uow.requests.id_for_reference(r.reference))
+        kinds = [e.kind for e in uow.audit.events(r.id)]
     assert stored.subject.name == "Jane Canary-7f3a Doe"
     assert stored.subject.emails == ("jane.canary-7f3a@example.com",)
     assert stored.received_at == datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
@@ -77,7 +77,7 @@ def test_a_second_identical_submission_within_24_hours_is_linked_not_duplicated(
     assert again.request.reference == first.request.reference
     assert count(engine_app, "privacy_request") == 1
     with engine_app.ctx.uow() as uow:
-        assert [e.kind for e in uow.repo.audit_events(first.request.id)][-1] == "DuplicateSubmissionLinked"
+        assert [e.kind for e in uow.audit.events(first.request.id)][-1] == "DuplicateSubmissionLinked"
 
 
 def test_a_different_type_or_regime_is_a_new_request(engine_app: App) -> None:
@@ -119,5 +119,5 @@ def test_hostile_strings_are_stored_and_returned_exactly(sqlite_app: App) -> Non
     hostile = "Robert'); DROP TABLE privacy_request;-- {{ 7*7 }} ../../etc/passwd"
     r = log_request(sqlite_app.ctx, jane(subject={"name": hostile, "emails": ["bobby@example.com"]})).request
     with sqlite_app.ctx.uow() as uow:
-        assert uow.repo.get(r.id).subject.name == hostile
+        assert uow.requests.get(r.id).subject.name == hostile
     assert count(sqlite_app, "privacy_request") == 1

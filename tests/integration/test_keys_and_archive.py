@@ -70,14 +70,14 @@ def test_the_engine_runs_on_kms_and_moves_local_keys_to_it(aws: None, tmp_path: 
     key = boto3.client("kms").create_key()["KeyMetadata"]["KeyId"]
     on_kms = build_app(make_settings(home, kms_key_id=key))
     with on_kms.ctx.uow() as uow:
-        assert uow.repo.get(before.id).subject.name == "Jane Doe"  # the legacy ring still unwraps
+        assert uow.requests.get(before.id).subject.name == "Jane Doe"  # the legacy ring still unwraps
     after = log_request(on_kms.ctx, submission("Max Mustermann", "max.mustermann@example.de")).request
     assert key_ids_in_use(on_kms.ctx) == {local_key_id, f"kms:{key}"}
     assert rewrap_all(on_kms.ctx) == 1
     assert key_ids_in_use(on_kms.ctx) == {f"kms:{key}"}
     with on_kms.ctx.uow() as uow:
-        assert uow.repo.get(before.id).subject.name == "Jane Doe"
-        assert uow.repo.get(after.id).subject.name == "Max Mustermann"
+        assert uow.requests.get(before.id).subject.name == "Jane Doe"
+        assert uow.requests.get(after.id).subject.name == "Max Mustermann"
     # blind-index tokens did not change: a repeat of the first request is still linked to it
     assert log_request(on_kms.ctx, submission()).request.id == before.id
     on_kms.engine.dispose()
@@ -123,7 +123,7 @@ def test_local_rotation_rewraps_every_key_and_retires_unused_ones(tmp_path: Path
 
     fresh = build_app(settings)
     with fresh.ctx.uow() as uow:
-        assert uow.repo.get(first.id).subject.name == "Jane Doe"
+        assert uow.requests.get(first.id).subject.name == "Jane Doe"
     assert log_request(fresh.ctx, submission()).request.id == first.id  # tokens unchanged
     assert (settings.effective_key_file.stat().st_mode & 0o777) == 0o600
     fresh.engine.dispose()

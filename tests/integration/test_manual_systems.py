@@ -76,8 +76,8 @@ def test_an_access_request_waits_for_the_manual_system_then_answers(sqlite_app: 
     body = mail.get_body(preferencelist=("plain",)).get_content()
     assert "Paper archive (signed contracts) (2)" in body and "Proof of contract" in body
     with ctx.uow() as uow:
-        confirmed = next(e for e in uow.repo.audit_events(r.id) if e.kind == "ManualStepConfirmed")
-        decision = uow.repo.decision(r.id, "manual:paper-archive")
+        confirmed = next(e for e in uow.audit.events(r.id) if e.kind == "ManualStepConfirmed")
+        decision = uow.decisions.get(r.id, "manual:paper-archive")
     assert confirmed.details == {
         "system": "paper-archive",
         "operation": "export",
@@ -93,7 +93,7 @@ def test_a_manual_step_that_cannot_be_done_holds_the_request(sqlite_app: App, ct
     assert svc.execute_plan(ctx, r.id) is Status.EXECUTING
     assert svc.confirm_manual_step(ctx, r.id, "paper-archive", "cannot do it", 0, "Sam Archivist", "binder missing") is Status.EXECUTING
     with ctx.uow() as uow:
-        assert uow.repo.get(r.id).on_hold
+        assert uow.requests.get(r.id).on_hold
     # confirming again, or for a system that is not waiting, changes nothing
     assert svc.confirm_manual_step(ctx, r.id, "paper-archive", "done", 1, "Sam", None) is Status.EXECUTING
     assert svc.confirm_manual_step(ctx, r.id, "shop", "done", 1, "Sam", None) is Status.EXECUTING

@@ -59,8 +59,8 @@ def test_an_access_request_for_a_customer_runs_to_a_closing_letter_with_the_data
     assert {"customer", "orders"} <= entities
     assert [rec["fields"]["email"] for rec in records if rec["entity"] == "customer"] == ["jane.doe@example.com"]
     with engine_app.ctx.uow() as uow:
-        kinds = [e.kind for e in uow.repo.audit_events(r.id)]
-        receipts = uow.repo.receipts(r.id)
+        kinds = [e.kind for e in uow.audit.events(r.id)]
+        receipts = uow.plans.receipts(r.id)
     assert kinds.count("StatusChanged") == 7
     assert {"VerificationCodeSent", "PlanMade", "SignOffRecorded", "SystemExported", "LetterSent"} <= set(kinds)
     assert [(x.system, x.records) for x in receipts] == [("shop", len(records))]
@@ -168,8 +168,8 @@ def test_a_deletion_request_erases_per_the_data_map_after_sign_off_and_says_what
     assert other == "ana.silva@example.com"  # nobody else was touched
 
     with ctx.uow() as uow:
-        (receipt,) = uow.repo.receipts(r.id)
-        erased = next(e for e in uow.repo.audit_events(r.id) if e.kind == "SystemErased")
+        (receipt,) = uow.plans.receipts(r.id)
+        erased = next(e for e in uow.audit.events(r.id) if e.kind == "SystemErased")
     assert (receipt.system, receipt.operation) == ("shop", "erase")
     assert erased.details["counts"]["customer"] == {"anonymise": 1}
     assert erased.details["counts"]["orders"] == {"retain": 3}
@@ -205,8 +205,8 @@ def test_an_entity_without_an_erasure_rule_holds_the_deletion_for_a_person(sqlit
     svc.confirm_code(ctx, r.id, code)
     assert svc.plan_request(ctx, r.id) is Status.PLANNING
     with ctx.uow() as uow:
-        assert uow.repo.get(r.id).on_hold
-        assert "no erasure rule" in uow.repo.audit_events(r.id)[-1].details["reason"]
+        assert uow.requests.get(r.id).on_hold
+        assert "no erasure rule" in uow.audit.events(r.id)[-1].details["reason"]
 
 
 def _verified(app: App, raw: dict[str, Any]) -> Any:
@@ -255,9 +255,9 @@ def test_a_correction_request_changes_exactly_the_approved_fields_and_says_where
     assert other != "+49 30 5550999"
 
     with ctx.uow() as uow:
-        (receipt,) = uow.repo.receipts(r.id)
-        corrected = next(e for e in uow.repo.audit_events(r.id) if e.kind == "SystemCorrected")
-        stored = uow.repo.get(r.id).corrections
+        (receipt,) = uow.plans.receipts(r.id)
+        corrected = next(e for e in uow.audit.events(r.id) if e.kind == "SystemCorrected")
+        stored = uow.requests.get(r.id).corrections
     assert (receipt.system, receipt.operation, receipt.records) == ("shop", "correct", 2)
     assert corrected.details["counts"] == {"customer": {"phone": 1}, "address": {"city": 1}}
     assert all(c["old"].startswith("hmac-sha256:") for c in corrected.details["changes"])
@@ -303,8 +303,8 @@ def test_a_correction_of_the_email_waits_for_a_person_to_verify_by_other_means(s
     r = _verified(sqlite_app, {**CORRECTION, "corrections": [{"attribute": "email", "value": "jane@new.example"}]})
     assert svc.plan_request(ctx, r.id) is Status.PLANNING
     with ctx.uow() as uow:
-        assert uow.repo.get(r.id).on_hold
-        assert "7060" in uow.repo.audit_events(r.id)[-1].details["reason"]
+        assert uow.requests.get(r.id).on_hold
+        assert "7060" in uow.audit.events(r.id)[-1].details["reason"]
 
 
 def test_the_demo_file_store_works_under_a_home_with_spaces_and_accents(tmp_path: Path) -> None:

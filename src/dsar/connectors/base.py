@@ -18,6 +18,7 @@ import hmac
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -211,3 +212,15 @@ class ConnectorFactory(ABC):
 
     @abstractmethod
     def connectors(self) -> list[Connector]: ...
+
+    @abstractmethod
+    def systems(self) -> list[str]:
+        """The systems of the data map, in its order (nothing is built or connected)."""
+
+    @abstractmethod
+    def is_manual(self, system: str) -> bool:
+        """True for a system a person works on by hand (nothing is built or connected)."""
+
+    @abstractmethod
+    def open(self, system: str) -> AbstractContextManager[Connector]:
+        """The system's connector, built when entered and closed on the way out."""

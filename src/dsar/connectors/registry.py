@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from dsar.connectors.base import Connector, ConnectorFactory
@@ -51,3 +52,23 @@ class DataMapConnectorFactory(ConnectorFactory):
 
     def connectors(self) -> list[Connector]:
         return [connector_for(m, self._secrets, self._pseudonym_key) for m in self._maps]
+
+    def systems(self) -> list[str]:
+        return [m.system for m in self._maps]
+
+    def is_manual(self, system: str) -> bool:
+        return self._map(system).type == "manual"
+
+    @contextmanager
+    def open(self, system: str) -> Iterator[Connector]:
+        connector = connector_for(self._map(system), self._secrets, self._pseudonym_key)
+        try:
+            yield connector
+        finally:
+            connector.close()
+
+    def _map(self, system: str) -> AnySystem:
+        for m in self._maps:
+            if m.system == system:
+                return m
+        raise ConfigurationError(f"system {system} is not in the data map")

@@ -85,7 +85,7 @@ class Tracked:
 
 def _status(engine: App, t: Tracked) -> tuple[Status, bool]:
     with engine.ctx.uow() as uow:
-        r = uow.repo.get(t.request_id)
+        r = uow.requests.facts(t.request_id)
         return r.status, r.on_hold
 
 
@@ -120,7 +120,7 @@ def run_demo(settings: Settings, *, interactive: bool, timeout: int, console: Co
             r = result.request
             t = Tracked(r.id, r.reference)
             with engine.ctx.uow() as uow:
-                t.flow_run_id = uow.repo.flow_run_id(r.id)
+                t.flow_run_id = uow.requests.flow_run_id(r.id)
             note = "logged" if result.created else "already logged within 24h: linked, not duplicated"
             console.print(f"  {r.reference}: {r.type.value} under {r.regime}, due {result.deadline.due} ({note})")
             if r.status.is_final:
@@ -129,7 +129,7 @@ def run_demo(settings: Settings, *, interactive: bool, timeout: int, console: Co
             if t.flow_run_id is None or run_state(t.flow_run_id).final:
                 t.flow_run_id = start_run(r.id, r.reference)
                 with engine.ctx.uow() as uow:
-                    uow.repo.set_flow_run(r.id, t.flow_run_id)
+                    uow.requests.set_flow_run(r.id, t.flow_run_id)
                     uow.commit()
             tracked.append(t)
         ui = server.ui_url

@@ -10,6 +10,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Literal
 
+BREACHED = "breached"
+# The confirmation of receipt some regimes require (11 CCR 7021(a): within 10 business days).
+ACK_BREACHED = "ack-breached"
+
 # The dates the deadline watch follows: the response (``watch_due``) and the confirmation of
 # receipt (``ack_watch``).
 WatchColumn = Literal["watch_due", "ack_watch"]
@@ -50,3 +54,19 @@ class Alert:
     delivered_at: datetime | None
     attempts: int
     last_error: str | None
+
+
+def alert_kind(threshold: int, *, receipt: bool = False) -> str:
+    """The kind of the alert raised ``threshold`` days before the date: ``due-in-7d``, ``ack-in-3d``."""
+    return f"{'ack' if receipt else 'due'}-in-{threshold}d"
+
+
+def is_breach(kind: str) -> bool:
+    return kind in (BREACHED, ACK_BREACHED)
+
+
+def urgency(kind: str) -> int:
+    """Higher is more urgent: breached, then the smallest threshold."""
+    if is_breach(kind):
+        return 10_000
+    return -int(kind.removeprefix("due-in-").removeprefix("ack-in-").removesuffix("d"))

@@ -8,6 +8,9 @@ from enum import StrEnum
 
 SIGN_OFF_STEP = "release"
 EXTENSION_STEP = "extension"
+# Why a request was denied, whoever denied it (legal at sign-off, or failed verification): the
+# denial letter states it (GDPR Art. 12(4)) without reading the audit trail back.
+DENIAL_STEP = "denial"
 
 
 def manual_step_key(system: str) -> str:

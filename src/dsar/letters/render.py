@@ -9,7 +9,6 @@ template source, so ``{{ ... }}`` in a name prints as typed.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +16,9 @@ from jinja2 import FileSystemLoader, StrictUndefined, TemplateNotFound, select_a
 from jinja2.sandbox import SandboxedEnvironment
 
 from dsar.domain.errors import ConfigurationError, NotFound
+from dsar.services.ports import RenderedLetter
 
-
-@dataclass(frozen=True)
-class RenderedLetter:
-    template: str
-    subject: str
-    body: str
+__all__ = ["LetterRenderer", "RenderedLetter"]
 
 
 class LetterRenderer:

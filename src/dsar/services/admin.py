@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 from dsar.domain.errors import InvalidInput
-from dsar.domain.request import Move, PrivacyRequest, apply_move, clean_text, set_hold
+from dsar.domain.request import Move, PrivacyRequest, clean_text
+from dsar.services import recording
 from dsar.services.context import ServiceContext
-from dsar.services.recording import record_events
 
 
 def _set(ctx: ServiceContext, request_id: str, on_hold: bool, reason: str) -> PrivacyRequest:
     with ctx.uow() as uow:
-        r = uow.repo.get(request_id)
-        changed, events = set_hold(r, on_hold, at=ctx.clock(), reason=reason)
-        if events:
-            uow.repo.save_state(changed, events[0].at)
-            record_events(uow.repo, events)
+        r = uow.requests.facts(request_id)  # status and hold only: nothing is decrypted
+        changed = recording.hold(uow, r, on_hold, ctx.clock(), reason)
+        if changed is not r:
             uow.commit()
         return changed
 
@@ -33,9 +31,7 @@ def withdraw_request(ctx: ServiceContext, request_id: str, reason: str) -> Priva
     if not text:
         raise InvalidInput("a withdrawal needs a reason", ["reason: required"])
     with ctx.uow() as uow:
-        r = uow.repo.get(request_id)
-        changed, events = apply_move(r, Move.WITHDRAW, at=ctx.clock(), reason=text)
-        uow.repo.save_state(changed, events[0].at)
-        record_events(uow.repo, events)
+        r = uow.requests.facts(request_id)
+        changed = recording.move(uow, r, Move.WITHDRAW, ctx.clock(), text)
         uow.commit()
         return changed

@@ -1,6 +1,6 @@
 """Audit use cases: signed checkpoints, the auditor's evidence export, crypto-shredding.
 
-The log itself is appended by the repository (hash chain, payloads sealed under the request's
+The log itself is appended through the AuditLog port (hash chain, payloads sealed under the request's
 key). Here the whole log is re-verified before anything is signed, an RFC 9162 Merkle tree is
 built over it, its head is signed (Ed25519) and, optionally, archived where it cannot be
 rewritten (an S3 bucket with Object Lock in compliance mode).
@@ -23,10 +23,10 @@ from dsar.audit.chain import GENESIS, ChainedEvent, chain_hash, leaf_bytes
 from dsar.audit.merkle import MerkleTree, leaf_hash, prefix_roots
 from dsar.crypto.signing import Signer
 from dsar.domain.errors import IntegrityError, InvalidInput
+from dsar.domain.events import CheckpointRecord, EvidenceExported, KeyShredded
 from dsar.domain.request import DEADLINE_STOPPED
-from dsar.persistence.repository import AuditAppend, CheckpointRecord, Repository
 from dsar.services.context import ServiceContext
-from dsar.services.ports import CheckpointArchive
+from dsar.services.ports import AuditLog, CheckpointArchive, UnitOfWork
 
 
 def _leaves(events: Iterable[ChainedEvent]) -> Iterable[tuple[ChainedEvent, bytes]]:
@@ -62,16 +62,16 @@ class _Log:
     tree: MerkleTree | None  # built when the chosen events get inclusion proofs
 
 
-def _read_log(repo: Repository, signer: Signer, size: int, wanted: Collection[int] = (), proof_limit: int = -1) -> _Log:
+def _read_log(log: AuditLog, signer: Signer, size: int, wanted: Collection[int] = (), proof_limit: int = -1) -> _Log:
     """The first ``size`` events read once: their leaf hashes (checked as a hash chain on the
     way), the root, the earlier checkpoints, the ``wanted`` events, and the whole tree when at
     most ``proof_limit`` of them were wanted. Refuses when the log is not an extension of every
     earlier checkpoint this key signed (rewritten, even consistently, after they were signed):
     nothing is signed over such a log."""
-    earlier = [c for c in repo.checkpoints() if c.tree_size <= size]
+    earlier = [c for c in log.checkpoints() if c.tree_size <= size]
     hashes: list[bytes] = []
     chosen: list[ChainedEvent] = []
-    for e, h in _leaves(repo.iter_chain(1, size)):
+    for e, h in _leaves(log.iter_chain(1, size)):
         hashes.append(h)
         if e.seq in wanted:
             chosen.append(e)
@@ -91,19 +91,18 @@ def _read_log(repo: Repository, signer: Signer, size: int, wanted: Collection[in
 def sign_checkpoint(ctx: ServiceContext, signer: Signer, archive: CheckpointArchive | None = None) -> CheckpointRecord:
     """Sign the current tree head (a no-op when nothing was appended since the last one)."""
     with ctx.uow() as uow:
-        repo = uow.repo
-        size, head = repo.audit_head()
-        latest = repo.latest_checkpoint()
+        size, head = uow.audit.head()
+        latest = uow.audit.latest_checkpoint()
         if latest is not None and latest.tree_size == size and latest.key_id == signer.key_id:
             return latest
-        root = _read_log(repo, signer, size).root
-        record = _store_checkpoint(repo, signer, archive, size, root, head, ctx.clock())
+        root = _read_log(uow.audit, signer, size).root
+        record = _store_checkpoint(uow.audit, signer, archive, size, root, head, ctx.clock())
         uow.commit()
         return record
 
 
 def _store_checkpoint(
-    repo: Repository, signer: Signer, archive: CheckpointArchive | None, size: int, root: bytes, head: str, at: datetime
+    log: AuditLog, signer: Signer, archive: CheckpointArchive | None, size: int, root: bytes, head: str, at: datetime
 ) -> CheckpointRecord:
     statement = _statement(size, root, head, at, signer)
     signature = base64.b64encode(signer.sign(canonical(statement))).decode()
@@ -112,7 +111,7 @@ def _store_checkpoint(
         doc = canonical({"statement": statement, "signature": signature, "public_key": signer.public_pem.decode()})
         archived = archive.put(f"checkpoints/{size:012d}-{root.hex()[:16]}.json", doc)
     record = CheckpointRecord(size, root.hex(), head, at, signer.key_id, canonical(statement).decode(), signature, archived)
-    repo.add_checkpoint(record)
+    log.add_checkpoint(record)
     return record
 
 
@@ -147,17 +146,16 @@ def export_evidence(
     if since is not None and until is not None and until <= since:
         raise InvalidInput("the period is empty", ["until: must be after since"])
     with ctx.uow() as uow:
-        repo = uow.repo
-        request_ids = [repo.get_by_reference(reference).id] if reference is not None else None
-        size, head = repo.audit_head()
+        request_ids = [uow.requests.id_for_reference(reference)] if reference is not None else None
+        size, head = uow.audit.head()
         # Few events: an RFC 9162 inclusion proof each, and a consistency proof from each
         # earlier checkpoint. Many: all leaf hashes once (32 bytes an event), from which the
         # verifier recomputes the root and every earlier checkpoint's root in one pass.
-        log = _read_log(repo, signer, size, set(repo.event_seqs(request_ids, since, until, size)), proof_limit)
+        log = _read_log(uow.audit, signer, size, set(uow.audit.event_seqs(request_ids, since, until, size)), proof_limit)
         root, hashes, chosen, tree = log.root, log.hashes, log.chosen, log.tree
         now = ctx.clock()
-        cp = _store_checkpoint(repo, signer, archive, size, root, head, now)
-        refs = repo.references({e.request_id for e in chosen})
+        cp = _store_checkpoint(uow.audit, signer, archive, size, root, head, now)
+        refs = uow.requests.references({e.request_id for e in chosen})
         events = [
             {
                 "seq": e.seq,
@@ -167,14 +165,16 @@ def export_evidence(
                 "at": e.at.isoformat(),
                 "idempotency_key": e.idempotency_key,
                 "sealed": base64.b64encode(e.details_enc).decode(),
-                "details": repo.event_details(e.seq, e.request_id, e.kind, e.details_enc),
+                "details": uow.audit.open_details(e),
                 "prev_hash": e.prev_hash,
                 "hash": e.hash,
             }
             | ({"proof": [p.hex() for p in tree.inclusion_proof(e.seq - 1)]} if tree is not None else {})
             for e in chosen
         ]
-        summary = _summary(repo, ctx, events, reference, since, until, cp)
+        ids = sorted({e.request_id for e in chosen})
+        shredded = uow.requests.shredded(set(ids))
+        summary = _summary(uow, ctx, events, shredded, reference, since, until, cp)
         selection = {"request": reference, "since": since.isoformat() if since else None, "until": until.isoformat() if until else None}
         write_bundle(
             out,
@@ -191,23 +191,9 @@ def export_evidence(
                 for c in log.earlier
             ],
         )
-        ids = sorted({e.request_id for e in chosen})
         # The export is recorded on each request it covers; a shredded request has no key left
         # to seal an event with, so its exports are not recorded (docs/audit.md).
-        shredded = repo.shredded(set(ids))
-        repo.append_audit_many(
-            [
-                AuditAppend(
-                    rid,
-                    "EvidenceExported",
-                    now,
-                    {"tree_size": size, "events": len(events), "key_id": signer.key_id},
-                    f"{rid}:exported:{now.isoformat()}",
-                )
-                for rid in ids
-                if rid not in shredded
-            ]
-        )
+        uow.audit.append([EvidenceExported(rid, now, size, len(events), signer.key_id) for rid in ids if rid not in shredded])
         uow.commit()
     return ExportResult(out, len(events), [refs[i] for i in ids], size, signer.key_id)
 
@@ -219,9 +205,10 @@ def _json_statement(cp: CheckpointRecord) -> dict[str, Any]:
 
 
 def _summary(
-    repo: Repository,
+    uow: UnitOfWork,
     ctx: ServiceContext,
     events: Sequence[dict[str, Any]],
+    shredded_ids: Collection[str],
     reference: str | None,
     since: datetime | None,
     until: datetime | None,
@@ -240,8 +227,9 @@ def _summary(
         by_request.setdefault(e["request_id"], []).append(e)
     tz = ctx.policy.timezone
     for rid, evs in by_request.items():
-        r, shredded = repo.facts(rid)  # no personal data in the summary: nothing is decrypted
-        d = repo.deadline(rid)
+        r = uow.requests.facts(rid)  # no personal data in the summary: nothing is decrypted
+        shredded = rid in shredded_ids
+        d = uow.deadlines.get(rid)
         finished = next(
             (e for e in reversed(evs) if e["kind"] == "StatusChanged" and e["details"].get("to") in {s.value for s in DEADLINE_STOPPED}),
             None,
@@ -282,12 +270,12 @@ def shred_expired(ctx: ServiceContext, retention_months: int) -> list[str]:
     now = ctx.clock()
     cutoff = now - relativedelta(months=retention_months)
     with ctx.uow() as uow:
-        candidates = uow.repo.shred_candidates(cutoff)
+        candidates = uow.requests.shred_candidates(cutoff)
     done: list[str] = []
     for rid, ref in candidates:
         with ctx.uow() as uow:
-            uow.repo.append_audit(rid, "KeyShredded", now, {"retention_months": retention_months}, idempotency_key=f"{rid}:shredded")
-            uow.repo.shred(rid, now)
+            uow.audit.append([KeyShredded(rid, now, retention_months)])
+            uow.requests.shred(rid, now)
             uow.commit()
         done.append(ref)
     return done

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from dsar.connectors.base import ConnectorFactory
-from dsar.connectors.datamap import AnySystem
-from dsar.letters.render import LetterRenderer
-from dsar.persistence.repository import UnitOfWorkFactory
-from dsar.services.ports import Clock, Mailer, ObjectStore
+from dsar.domain.verification import VerificationPolicy
+from dsar.services.ports import Clock, LetterRenderer, Mailer, ObjectStore, UnitOfWorkFactory
+
+if TYPE_CHECKING:
+    # The data map's types name every connector type's model; loading them pulls in boto3 and
+    # friends, which no service needs at run time.
+    from dsar.connectors.datamap import AnySystem
 
 
 @dataclass(frozen=True)
@@ -22,6 +26,11 @@ class Policy:
     duplicate_window_hours: int = 24
     verification_code_ttl_hours: int = 72
     verification_max_attempts: int = 5
+
+    @property
+    def verification(self) -> VerificationPolicy:
+        """How one-time codes are judged (dsar.domain.verification)."""
+        return VerificationPolicy(self.verification_code_ttl_hours, self.verification_max_attempts)
 
 
 @dataclass(frozen=True)

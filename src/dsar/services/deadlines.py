@@ -1,7 +1,7 @@
 """Deadline use cases: extensions, stop-the-clock pauses, and the deadline watch.
 
 The dates themselves come from :mod:`dsar.domain.deadlines` (pure). Here they are applied to
-stored requests: an extension moves the date in force to ``extended_due`` and queues the
+stored requests: an extension moves the date in force to ``extended_due`` and sends the
 extension letter; a pause is recorded and, where the regime allows it, moves the dates; the
 watch raises one alert per request, threshold and due date, and delivers it through a
 :class:`~dsar.services.ports.Notifier`. Alerts carry references and dates, never personal data.
@@ -13,17 +13,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from dsar.domain.deadlines import PAUSE_MOVES_DUE, Pause, compute_deadlines, receipt_date
+from dsar.domain.alerts import ACK_BREACHED, BREACHED, Alert, NewAlert, WatchColumn, alert_kind, is_breach, urgency
+from dsar.domain.deadlines import PAUSE_MOVES_DUE, Deadline, PauseRecord, compute_deadlines, receipt_date
+from dsar.domain.decisions import EXTENSION_STEP
 from dsar.domain.errors import InvalidInput, TransitionNotAllowed
+from dsar.domain.events import ClockPaused, ClockRestarted, DeadlineAlertRaised, DeadlineExtended, ReceiptConfirmed
+from dsar.domain.letters import EXTENSION_LETTER
 from dsar.domain.request import DEADLINE_STOPPED, PrivacyRequest, clean_text
-from dsar.persistence.repository import Alert, AuditAppend, Deadline, NewAlert, Repository, WatchColumn
 from dsar.services.context import ServiceContext
-from dsar.services.ports import Notice, NotificationFailed, Notifier, OutgoingMail
+from dsar.services.correspondence import letter_request, send_letter
+from dsar.services.ports import Notice, NotificationFailed, Notifier, UnitOfWork
 
-EXTENSION_STEP = "extension"
-BREACHED = "breached"
-# The confirmation of receipt some regimes require (11 CCR 7021(a): within 10 business days).
-ACK_BREACHED = "ack-breached"
+# Re-exported: the watch's alert kinds are domain rules (dsar.domain.alerts).
+__all__ = ["ACK_BREACHED", "BREACHED", "EXTENSION_STEP", "alert_kind", "is_breach"]
+
 ACK_CHANNELS = ("email", "phone", "mail", "in-person", "web")
 
 
@@ -31,25 +34,23 @@ def local_today(ctx: ServiceContext) -> date:
     return ctx.clock().astimezone(ctx.policy.timezone).date()
 
 
-def _recompute(repo: Repository, r: PrivacyRequest, ctx: ServiceContext, *, extended: bool) -> Deadline:
+def _recompute(r: PrivacyRequest, pauses: Sequence[PauseRecord], ctx: ServiceContext, *, extended: bool) -> Deadline:
     """The request's dates from its receipt, its pauses and whether it was extended."""
     # For gdpr the rule records the pauses and keeps the statutory date; for uk-gdpr they move it.
-    pauses = [Pause(p.asked_on, p.answered_on) for p in repo.pauses(r.id)]
     d = compute_deadlines(
         r.regime,
         receipt_date(r.received_at, ctx.policy.timezone),
         country=r.country,
         subdivision=r.subdivision,
         request_type=r.type,
-        pauses=pauses,
+        pauses=[p.pause for p in pauses],
     )
-    paused_days = d.paused_days
-    due = d.extended_due if extended and d.extended_due is not None else d.due
-    return Deadline(due, d.acknowledge_by, d.extension_notice_by, d.extended_due, None, extended, paused_days, d.clock_stopped)
+    return d.in_force(extended=extended)
 
 
-def _open_request(repo: Repository, request_id: str) -> PrivacyRequest:
-    r = repo.get(request_id)
+def _open_request(uow: UnitOfWork, request_id: str, *, personal: bool = False) -> PrivacyRequest:
+    """The request, if its deadline still runs; its personal data opened only when asked."""
+    r = uow.requests.get(request_id) if personal else uow.requests.facts(request_id)
     if r.status in DEADLINE_STOPPED:
         raise TransitionNotAllowed(f"{r.reference} is {r.status.value}: its deadline no longer runs")
     return r
@@ -59,7 +60,7 @@ def _open_request(repo: Repository, request_id: str) -> PrivacyRequest:
 
 
 def extend_request(ctx: ServiceContext, request_id: str, reason: str, by: str) -> Deadline:
-    """Extend once, before ``extension_notice_by``; queue the letter and record the decision."""
+    """Extend once, before ``extension_notice_by``; send the letter and record the decision."""
     reason = clean_text(reason, "reason") or ""
     by = clean_text(by, "by") or ""
     problems = [f"{name}: required" for name, v in (("reason", reason), ("by", by)) if not v]
@@ -67,9 +68,8 @@ def extend_request(ctx: ServiceContext, request_id: str, reason: str, by: str) -
         raise InvalidInput("the extension cannot be recorded", problems)
     today = local_today(ctx)
     with ctx.uow() as uow:
-        repo = uow.repo
-        r = _open_request(repo, request_id)
-        current = repo.deadline(request_id)
+        r = _open_request(uow, request_id, personal=True)  # the letter names the subject
+        current = uow.deadlines.get(request_id)
         if current.extended_due is None or current.extension_notice_by is None:
             raise InvalidInput(f"{r.regime} provides no extension", [f"regime: {r.regime} has no extension"])
         if current.extended:
@@ -79,73 +79,36 @@ def extend_request(ctx: ServiceContext, request_id: str, reason: str, by: str) -
                 f"too late to extend {r.reference}: the subject had to be told by {current.extension_notice_by}",
                 [f"extension: notice was due by {current.extension_notice_by}"],
             )
-        new = _recompute(repo, r, ctx, extended=True)
+        new = _recompute(r, uow.deadlines.pauses(request_id), ctx, extended=True)
         now = ctx.clock()
-        repo.save_deadline(request_id, new)
-        repo.record_decision(request_id, EXTENSION_STEP, "extend", by, reason, now)
-        repo.append_audit(
-            request_id,
-            "DeadlineExtended",
-            now,
-            {"from": current.due.isoformat(), "to": new.due.isoformat(), "by": by, "reason": reason},
-            idempotency_key=f"{request_id}:extended",
-        )
-        _send_letter(
-            ctx,
-            repo,
-            r,
-            "extension",
-            {"new_due": new.due, "previous_due": current.due, "reasons": reason},
-        )
+        uow.deadlines.save(request_id, new)
+        uow.decisions.record(request_id, EXTENSION_STEP, "extend", by, reason, now)
+        uow.audit.append([DeadlineExtended(request_id, now, current.due, new.due, by, reason)])
+        context = {
+            "request": letter_request(r),
+            "organisation": ctx.policy.organisation_name,
+            "contact": ctx.policy.privacy_contact,
+            "sent_on": today,
+            "new_due": new.due,
+            "previous_due": current.due,
+            "reasons": reason,
+        }
+        send_letter(ctx, uow, r, EXTENSION_LETTER, context)
+        stored = uow.deadlines.get(request_id)
         uow.commit()
-        return repo.deadline(request_id)
-
-
-def _send_letter(ctx: ServiceContext, repo: Repository, r: PrivacyRequest, kind: str, extra: dict[str, object]) -> None:
-    if repo.letter(r.id, kind) is not None:
-        return
-    context = {
-        "request": {
-            "reference": r.reference,
-            "type": r.type.value,
-            "regime": r.regime,
-            "received": r.received_at.date(),
-            "subject_name": r.subject.name,
-        },
-        "organisation": ctx.policy.organisation_name,
-        "contact": ctx.policy.privacy_contact,
-        "sent_on": local_today(ctx),
-        **extra,
-    }
-    letter = ctx.letters.render(kind, r.regime, context)
-    message_id = f"{r.reference}.{kind}@dsar"
-    email = r.subject.primary_email
-    if email is not None:
-        ctx.mailer.send(
-            OutgoingMail(message_id=message_id, to=email, sender=ctx.policy.privacy_contact, subject=letter.subject, body=letter.body)
-        )
-    now = ctx.clock()
-    repo.add_letter(r.id, kind, letter.template, message_id, now)
-    repo.append_audit(
-        r.id,
-        "LetterSent",
-        now,
-        {"kind": kind, "template": letter.template, "message_id": message_id, "attachments": 0, "channel": "email" if email else "none"},
-        idempotency_key=f"{r.id}:letter:{kind}",
-    )
+        return stored
 
 
 # --- confirmation of receipt ----------------------------------------------------------------
 
 
-def record_receipt_confirmation(repo: Repository, request_id: str, at: datetime, how: str, by: str, note: str | None = None) -> bool:
+def record_receipt_confirmation(uow: UnitOfWork, request_id: str, at: datetime, how: str, by: str, note: str | None = None) -> bool:
     """Record the first confirmation of receipt (later ones change nothing); False if one was
     already recorded. The one-time code letter is one (it names the request, the verification
     step and the due date: 11 CCR 7021(a)); staff record those given by other means."""
-    if not repo.mark_acknowledged(request_id, at):
+    if not uow.deadlines.mark_acknowledged(request_id, at):
         return False
-    details = {"how": how, "by": by} | ({"note": note} if note else {})
-    repo.append_audit(request_id, "ReceiptConfirmed", at, details, idempotency_key=f"{request_id}:receipt-confirmed")
+    uow.audit.append([ReceiptConfirmed(request_id, at, how, by, note)])
     return True
 
 
@@ -157,11 +120,11 @@ def acknowledge_receipt(ctx: ServiceContext, request_id: str, how: str, by: str,
     if how not in ACK_CHANNELS:
         raise InvalidInput(f"unknown channel {how!r}", [f"how: one of {', '.join(ACK_CHANNELS)}"])
     with ctx.uow() as uow:
-        repo = uow.repo
-        repo.facts(request_id)  # a clear error for an unknown request
-        record_receipt_confirmation(repo, request_id, ctx.clock(), how, by, note)
+        uow.requests.facts(request_id)  # a clear error for an unknown request
+        record_receipt_confirmation(uow, request_id, ctx.clock(), how, by, note)
+        stored = uow.deadlines.get(request_id)
         uow.commit()
-        return repo.deadline(request_id)
+        return stored
 
 
 # --- stop-the-clock -------------------------------------------------------------------------
@@ -175,8 +138,7 @@ def pause_clock(ctx: ServiceContext, request_id: str, reason: str, on: date | No
     today = local_today(ctx)
     asked = on or today
     with ctx.uow() as uow:
-        repo = uow.repo
-        r = _open_request(repo, request_id)
+        r = _open_request(uow, request_id)
         if r.regime not in PAUSE_MOVES_DUE:
             raise InvalidInput(
                 f"{r.regime} has no stop-the-clock: the period runs from receipt regardless of verification",
@@ -185,21 +147,18 @@ def pause_clock(ctx: ServiceContext, request_id: str, reason: str, on: date | No
         received = receipt_date(r.received_at, ctx.policy.timezone)
         if not received <= asked <= today:
             raise InvalidInput("the pause cannot be recorded", [f"on: must lie between receipt ({received}) and today ({today})"])
-        if any(p.answered_on is None for p in repo.pauses(request_id)):
+        pauses = uow.deadlines.pauses(request_id)
+        if any(p.answered_on is None for p in pauses):
             raise InvalidInput(f"{r.reference}: the clock is already stopped", ["pause: one is already open"])
         now = ctx.clock()
-        repo.add_pause(request_id, asked, reason, now)
-        new = _recompute(repo, r, ctx, extended=repo.deadline(request_id).extended)
-        repo.save_deadline(request_id, new)
-        repo.append_audit(
-            request_id,
-            "ClockPaused",
-            now,
-            {"asked_on": asked.isoformat(), "reason": reason, "moves_due": PAUSE_MOVES_DUE[r.regime]},
-            idempotency_key=f"{request_id}:paused:{asked.isoformat()}:{len(repo.pauses(request_id))}",
-        )
+        pause_id = uow.deadlines.add_pause(request_id, asked, reason, now)
+        pauses = [*pauses, PauseRecord(pause_id, asked, None, reason)]
+        new = _recompute(r, pauses, ctx, extended=uow.deadlines.get(request_id).extended)
+        uow.deadlines.save(request_id, new)
+        uow.audit.append([ClockPaused(request_id, now, asked, reason, PAUSE_MOVES_DUE[r.regime], pause_number=len(pauses))])
+        stored = uow.deadlines.get(request_id)
         uow.commit()
-        return repo.deadline(request_id)
+        return stored
 
 
 def restart_clock(ctx: ServiceContext, request_id: str, on: date | None = None) -> Deadline:
@@ -207,45 +166,26 @@ def restart_clock(ctx: ServiceContext, request_id: str, on: date | None = None) 
     today = local_today(ctx)
     answered = on or today
     with ctx.uow() as uow:
-        repo = uow.repo
-        r = _open_request(repo, request_id)
-        open_pauses = [p for p in repo.pauses(request_id) if p.answered_on is None]
+        r = _open_request(uow, request_id)
+        pauses = uow.deadlines.pauses(request_id)
+        open_pauses = [p for p in pauses if p.answered_on is None]
         if not open_pauses:
             raise InvalidInput(f"{r.reference}: the clock is not stopped", ["pause: none is open"])
         pause = open_pauses[-1]
         if not pause.asked_on <= answered <= today:
             raise InvalidInput("the clock cannot restart then", [f"on: must lie between {pause.asked_on} and today ({today})"])
-        repo.answer_pause(pause.id, answered)
-        new = _recompute(repo, r, ctx, extended=repo.deadline(request_id).extended)
-        repo.save_deadline(request_id, new)
+        uow.deadlines.answer_pause(pause.id, answered)
+        pauses = [PauseRecord(p.id, p.asked_on, answered, p.reason) if p.id == pause.id else p for p in pauses]
+        new = _recompute(r, pauses, ctx, extended=uow.deadlines.get(request_id).extended)
+        uow.deadlines.save(request_id, new)
         now = ctx.clock()
-        repo.append_audit(
-            request_id,
-            "ClockRestarted",
-            now,
-            {"answered_on": answered.isoformat(), "paused_days": (answered - pause.asked_on).days, "due": new.due.isoformat()},
-            idempotency_key=f"{request_id}:restarted:{pause.id}",
-        )
+        uow.audit.append([ClockRestarted(request_id, now, pause.id, answered, (answered - pause.asked_on).days, new.due)])
+        stored = uow.deadlines.get(request_id)
         uow.commit()
-        return repo.deadline(request_id)
+        return stored
 
 
 # --- the watch ------------------------------------------------------------------------------
-
-
-def alert_kind(threshold: int, *, receipt: bool = False) -> str:
-    return f"{'ack' if receipt else 'due'}-in-{threshold}d"
-
-
-def is_breach(kind: str) -> bool:
-    return kind in (BREACHED, ACK_BREACHED)
-
-
-def _urgency(kind: str) -> int:
-    """Higher is more urgent: breached, then the smallest threshold."""
-    if is_breach(kind):
-        return 10_000
-    return -int(kind.removeprefix("due-in-").removeprefix("ack-in-").removesuffix("d"))
 
 
 @dataclass(frozen=True)
@@ -271,13 +211,12 @@ def sweep(ctx: ServiceContext, thresholds: Sequence[int], as_of: date | None = N
     today = as_of or local_today(ctx)
     horizon = today + timedelta(days=max(thresholds))
     with ctx.uow() as uow:
-        repo = uow.repo
         raised: list[NewAlert] = []
         considered = 0
         watched: tuple[tuple[WatchColumn, str], ...] = (("watch_due", BREACHED), ("ack_watch", ACK_BREACHED))
         for column, breached in watched:
-            candidates = repo.watch_candidates(horizon, column)
-            done = repo.alerted(horizon, column)
+            candidates = uow.alerts.watch_candidates(horizon, column)
+            done = uow.alerts.alerted(horizon, column)
             considered += len(candidates)
             for c in candidates:
                 days_left = (c.due - today).days
@@ -285,28 +224,16 @@ def sweep(ctx: ServiceContext, thresholds: Sequence[int], as_of: date | None = N
                 if days_left < 0:
                     crossed.append(breached)
                 had = [k for k in crossed if (c.request_id, c.due, k) in done]
-                missing = sorted((k for k in crossed if (c.request_id, c.due, k) not in done), key=_urgency, reverse=True)
+                missing = sorted((k for k in crossed if (c.request_id, c.due, k) not in done), key=urgency, reverse=True)
                 if not missing:
                     continue
                 loudest = missing[0]
-                tell = not had or _urgency(loudest) > max(_urgency(k) for k in had)
+                tell = not had or urgency(loudest) > max(urgency(k) for k in had)
                 for k in missing:
                     raised.append(NewAlert(c.request_id, c.reference, k, c.due, days_left, notify=tell and k == loudest))
         now = ctx.clock()
-        repo.add_alerts(raised, now)
-        repo.append_audit_many(
-            [
-                AuditAppend(
-                    a.request_id,
-                    "DeadlineAlertRaised",
-                    now,
-                    {"kind": a.kind, "due": a.due.isoformat(), "days_left": a.days_left},
-                    f"{a.request_id}:alert:{a.due.isoformat()}:{a.kind}",
-                )
-                for a in raised
-                if a.notify
-            ]
-        )
+        uow.alerts.add(raised, now)
+        uow.audit.append([DeadlineAlertRaised(a.request_id, now, a.kind, a.due, a.days_left) for a in raised if a.notify])
         uow.commit()
     return SweepResult(today, considered, raised)
 
@@ -343,7 +270,7 @@ def deliver(ctx: ServiceContext, notifier: Notifier, *, max_attempts: int = 12, 
     """Deliver every alert not delivered yet (a failed one is tried again on the next sweep,
     up to ``max_attempts``). More than ``digest_over`` at once go out as one digest."""
     with ctx.uow() as uow:
-        pending = uow.repo.undelivered_alerts(max_attempts)
+        pending = uow.alerts.undelivered(max_attempts)
     if not pending:
         return DeliveryReport(0, 0, False)
     batches: list[tuple[Notice, list[Alert]]]
@@ -362,7 +289,7 @@ def deliver(ctx: ServiceContext, notifier: Notifier, *, max_attempts: int = 12, 
         except NotificationFailed as exc:
             error = str(exc)
         with ctx.uow() as uow:
-            uow.repo.record_delivery([a.id for a in alerts], ctx.clock(), error)
+            uow.alerts.record_delivery([a.id for a in alerts], ctx.clock(), error)
             uow.commit()
         if error is None:
             delivered += len(alerts)

@@ -6,6 +6,7 @@ unless the whole submission is valid. Messages name fields, never the values giv
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -13,9 +14,9 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from dsar.domain.deadlines import compute_deadlines, receipt_date
+from dsar.domain.deadlines import Deadline, compute_deadlines, receipt_date
 from dsar.domain.errors import DsarError, InvalidInput
-from dsar.domain.events import RequestLogged
+from dsar.domain.events import DeadlinesComputed, DuplicateSubmissionLinked, RequestLogged
 from dsar.domain.regimes import AccessScope, get_regime, parse_request_type, resolve_jurisdiction
 from dsar.domain.request import (
     MAX_CORRECTIONS,
@@ -30,9 +31,12 @@ from dsar.domain.request import (
     make_correction,
     normalise_email,
 )
-from dsar.persistence.repository import Deadline, lookup_tokens, new_request_id
 from dsar.services.context import ServiceContext
-from dsar.services.recording import record_events
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
 
 # A received time may lie this far in the future (clock skew between machines).
 _FUTURE_SKEW = timedelta(minutes=5)
@@ -223,7 +227,7 @@ def validate(sub: Submission, ctx: ServiceContext, now: datetime) -> tuple[Priva
             name=name, emails=tuple(emails), phone=phone, postal_address=address, account_id=account, extra=tuple(sorted(extra.items()))
         ),
     )
-    return request, Deadline(deadlines.due, deadlines.acknowledge_by, deadlines.extension_notice_by, deadlines.extended_due)
+    return request, deadlines
 
 
 def log_request(ctx: ServiceContext, raw: Any) -> LogResult:
@@ -232,9 +236,8 @@ def log_request(ctx: ServiceContext, raw: Any) -> LogResult:
     sub = raw if isinstance(raw, Submission) else Submission.parse(raw)
     candidate, deadline = validate(sub, ctx, now)
     with ctx.uow() as uow:
-        repo = uow.repo
         since = now - timedelta(hours=ctx.policy.duplicate_window_hours)
-        first = repo.find_linkable(lookup_tokens(repo.index, candidate.subject), candidate.type, candidate.regime, since)
+        first = uow.requests.find_linkable(candidate.subject, candidate.type, candidate.regime, since)
         if first is not None and first.corrections != candidate.corrections:
             # A correction asking for something else is a new request (nothing the subject asked
             # may be dropped), linked to the first so the team sees both.
@@ -243,30 +246,22 @@ def log_request(ctx: ServiceContext, raw: Any) -> LogResult:
         if first is not None:
             # GDPR Art. 12(5) / CCPA: a repeat is one request, not two clocks. Record the
             # submission on the first request; write nothing else.
-            repo.append_audit(
-                first.id,
-                "DuplicateSubmissionLinked",
-                now,
-                {"channel": candidate.channel.value, "received_at": candidate.received_at.isoformat()},
-                idempotency_key=f"{first.id}:duplicate:{new_request_id()}",
+            uow.audit.append(
+                [DuplicateSubmissionLinked(first.id, now, candidate.channel.value, candidate.received_at, submission=new_request_id())]
             )
+            first_deadline = uow.deadlines.get(first.id)
             uow.commit()
-            return LogResult(first, False, repo.deadline(first.id))
-        number = repo.next_reference_number(now.year)
+            return LogResult(first, False, first_deadline)
+        number = uow.requests.next_reference_number(now.year)
         request = replace(candidate, reference=format_reference(now.year, number))
-        repo.add_request(request, deadline, now)
-        record_events(repo, [RequestLogged(request.id, now, request.reference, request.type.value, request.regime, request.channel.value)])
-        repo.append_audit(
-            request.id,
-            "DeadlinesComputed",
-            now,
-            {
-                "due": deadline.due.isoformat(),
-                "acknowledge_by": deadline.acknowledge_by.isoformat() if deadline.acknowledge_by else None,
-                "extension_notice_by": deadline.extension_notice_by.isoformat() if deadline.extension_notice_by else None,
-                "extended_due": deadline.extended_due.isoformat() if deadline.extended_due else None,
-            },
-            idempotency_key=f"{request.id}:deadlines:initial",
+        uow.requests.add(request, deadline, now)
+        uow.audit.append(
+            [
+                RequestLogged(request.id, now, request.reference, request.type.value, request.regime, request.channel.value),
+                DeadlinesComputed(
+                    request.id, now, deadline.due, deadline.acknowledge_by, deadline.extension_notice_by, deadline.extended_due
+                ),
+            ]
         )
         uow.commit()
         return LogResult(request, True, deadline)

@@ -13,7 +13,7 @@ def rewrap_all(ctx: ServiceContext, batch: int = 1000) -> int:
     total = 0
     while True:
         with ctx.uow() as uow:
-            n = uow.repo.rewrap_data_keys(batch)
+            n = uow.keys.rewrap(batch)
             uow.commit()
         total += n
         if n < batch:
@@ -22,4 +22,4 @@ def rewrap_all(ctx: ServiceContext, batch: int = 1000) -> int:
 
 def key_ids_in_use(ctx: ServiceContext) -> set[str]:
     with ctx.uow() as uow:
-        return uow.repo.data_key_ids()
+        return uow.keys.key_ids()

@@ -1,13 +1,26 @@
-"""Writing domain events to the audit log, each exactly once (by its idempotency key)."""
+"""Recording a request's changes: the new state and the events that say why, in one unit of
+work. Each event is written once (the log skips an idempotency key it already holds)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from datetime import datetime
 
-from dsar.domain.events import AuditEvent
-from dsar.persistence.repository import Repository
+from dsar.domain.request import Move, PrivacyRequest, apply_move, set_hold
+from dsar.services.ports import UnitOfWork
 
 
-def record_events(repo: Repository, events: Iterable[AuditEvent]) -> None:
-    for e in events:
-        repo.append_audit(e.request_id, e.kind, e.at, dict(e.payload()), e.idempotency_key)
+def move(uow: UnitOfWork, request: PrivacyRequest, to: Move, at: datetime, reason: str = "") -> PrivacyRequest:
+    """Apply one move of the state machine and record it; raises TransitionNotAllowed."""
+    changed, events = apply_move(request, to, at=at, reason=reason)
+    uow.requests.save_state(changed, at)
+    uow.audit.append(events)
+    return changed
+
+
+def hold(uow: UnitOfWork, request: PrivacyRequest, on_hold: bool, at: datetime, reason: str) -> PrivacyRequest:
+    """Put the request on hold or release it (nothing is written when it already is)."""
+    changed, events = set_hold(request, on_hold, at=at, reason=reason)
+    if events:
+        uow.requests.save_state(changed, at)
+        uow.audit.append(events)
+    return changed

@@ -1,0 +1,147 @@
+"""The services against the in-memory unit of work and fakes of the other ports: no database,
+no network, no file system."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from dsar.connectors.base import Capability, ErasureKind
+from dsar.connectors.schema import EntityMap, FieldMap, ManualSystem, SqlSystem
+from dsar.domain.request import Status
+from dsar.services import processing
+from dsar.services.context import Policy, ServiceContext
+from dsar.services.intake import log_request
+from dsar.services.memory import InMemoryDatabase
+from tests.unit.services.fakes import (
+    FakeClock,
+    FakeConnectorFactory,
+    FakeRenderer,
+    FakeSystem,
+    MemoryObjectStore,
+    RecordingMailer,
+    counting_factory,
+)
+
+JANE = "jane.doe@example.com"
+START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday
+
+
+def shop_map(recipients: tuple[str, ...] = ("Parcel carrier",)) -> SqlSystem:
+    fields = {"email": FieldMap(category="contact"), "phone": FieldMap(category="contact", correctable="phone")}
+    return SqlSystem(
+        system="shop",
+        title="Online shop",
+        type="sql",
+        connection="SHOP_URL",
+        purposes=["Orders"],
+        legal_basis="Contract",
+        recipients=list(recipients),
+        retention="10 years",
+        source="You",
+        entities={"customer": EntityMap(table="customer", key="id", identity={"email": "email"}, fields=fields)},
+    )
+
+
+def archive_map(erase: Any = None) -> ManualSystem:
+    return ManualSystem(
+        system="paper-archive",
+        title="Paper archive",
+        type="manual",
+        purposes=["Contracts"],
+        legal_basis="Contract",
+        retention="10 years",
+        source="You",
+        instructions="Look in the binders under the subject's name.",
+        categories=["contract"],
+        erase=erase,
+    )
+
+
+def shop_data() -> FakeSystem:
+    return FakeSystem(
+        "shop",
+        rows={
+            "customer": [{"key": "1", "email": JANE, "phone": "+44 1"}, {"key": "2", "email": "someone@example.org", "phone": "+44 2"}],
+            "orders": [{"key": "10", "email": JANE}, {"key": "11", "email": JANE}],
+        },
+        erasure={"customer": ErasureKind.ANONYMISE, "orders": ErasureKind.DELETE},
+        correctable={"phone": "phone"},
+    )
+
+
+class World:
+    """Everything a service test looks at afterwards."""
+
+    def __init__(self, systems: list[FakeSystem], data_map: tuple[SqlSystem | ManualSystem, ...], manual: tuple[str, ...] = ()) -> None:
+        self.db = InMemoryDatabase()
+        self.counts: Counter[str] = Counter()
+        self.clock = FakeClock(START)
+        self.mailer = RecordingMailer()
+        self.objects = MemoryObjectStore()
+        self.letters = FakeRenderer()
+        self.connectors = FakeConnectorFactory(systems, manual)
+        self.systems = {s.name: s for s in systems}
+        self.ctx = ServiceContext(
+            uow=counting_factory(self.db, self.counts),
+            clock=self.clock,
+            mailer=self.mailer,
+            objects=self.objects,
+            letters=self.letters,
+            connectors=self.connectors,
+            data_map=data_map,
+            code_key=b"k" * 32,
+            policy=Policy(organisation_name="Example Shop Ltd", privacy_contact="privacy@example-shop.test"),
+        )
+
+    def uow(self) -> Any:
+        return self.ctx.uow()
+
+    def events(self, request_id: str) -> list[str]:
+        with self.uow() as uow:
+            return [e.kind for e in uow.audit.events(request_id)]
+
+    def details(self, request_id: str, kind: str) -> list[dict[str, Any]]:
+        with self.uow() as uow:
+            return [e.details for e in uow.audit.events(request_id) if e.kind == kind]
+
+    def log(self, **overrides: Any) -> str:
+        raw: dict[str, Any] = {"type": "access", "regime": "gdpr", "country": "DE", "subject": {"name": "Jane Doe", "emails": [JANE]}}
+        raw.update(overrides)
+        return log_request(self.ctx, raw).request.id
+
+    def verify(self, request_id: str) -> None:
+        processing.start_verification(self.ctx, request_id)
+        assert processing.confirm_code(self.ctx, request_id, self.letters.last_code()) is processing.VerificationOutcome.VERIFIED
+
+    def approve(self, request_id: str) -> Status:
+        self.verify(request_id)
+        processing.plan_request(self.ctx, request_id)
+        return processing.record_sign_off(self.ctx, request_id, processing.SignOffDecision.APPROVE, "Lena Legal", None)
+
+    def reads(self) -> Counter[str]:
+        """The reads of requests since the last call."""
+        out = Counter({k: v for k, v in self.counts.items() if k in ("get", "facts")})
+        self.counts.clear()
+        return out
+
+
+@pytest.fixture
+def world() -> World:
+    return World([shop_data()], (shop_map(),))
+
+
+@pytest.fixture
+def manual_world() -> World:
+    return World([shop_data()], (shop_map(), archive_map()), manual=("paper-archive",))
+
+
+@pytest.fixture
+def read_only_world() -> World:
+    """A shop whose connector can only find and export (no erasure, no correction)."""
+    data = shop_data()
+    data.capabilities = frozenset({Capability.LOCATE, Capability.EXPORT})
+    return World([data], (shop_map(),))

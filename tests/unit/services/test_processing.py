@@ -1,0 +1,437 @@
+"""The request's way from verification to its closing letter (dsar.services.processing)."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+
+from dsar.connectors.schema import Retain
+from dsar.domain.decisions import DENIAL_STEP, SIGN_OFF_STEP
+from dsar.domain.errors import InvalidInput, RetryableConnectorError, TransitionNotAllowed
+from dsar.domain.plan import ExportStep, ManualStep, Operation
+from dsar.domain.request import Move, Status
+from dsar.domain.verification import UNVERIFIABLE
+from dsar.services import processing as svc
+from dsar.services import recording
+from tests.unit.services.conftest import JANE, World, archive_map, shop_data, shop_map
+
+APPROVE, DENY = svc.SignOffDecision.APPROVE, svc.SignOffDecision.DENY
+
+
+def steps(w: World, rid: str) -> list[object]:
+    """Every task of the flow, in order, as the flow runs them."""
+    ctx = w.ctx
+    out: list[object] = [svc.start_verification(ctx, rid)]
+    if w.letters.contexts("verification_code"):
+        out.append(svc.confirm_code(ctx, rid, w.letters.last_code()))
+    out += [
+        svc.plan_request(ctx, rid),
+        svc.record_sign_off(ctx, rid, APPROVE, "Lena Legal", None),
+        svc.execute_plan(ctx, rid),
+        svc.send_response(ctx, rid),
+    ]
+    return out
+
+
+# --- the whole way --------------------------------------------------------------------------
+
+
+def test_an_access_request_runs_from_its_code_to_a_closing_letter_with_the_data_attached(world: World) -> None:
+    rid = world.log()
+    ctx = world.ctx
+    assert svc.start_verification(ctx, rid) is Status.AWAITING_VERIFICATION
+    assert svc.confirm_code(ctx, rid, world.letters.last_code()) is svc.VerificationOutcome.VERIFIED
+    assert svc.plan_request(ctx, rid) is Status.AWAITING_SIGN_OFF
+    assert svc.record_sign_off(ctx, rid, APPROVE, "Lena Legal", None) is Status.EXECUTING
+    assert svc.execute_plan(ctx, rid) is Status.RESPONDING
+    assert svc.send_response(ctx, rid) is Status.CLOSED
+    ref = svc.reference_of(ctx, rid)
+    letter = world.mailer.sent[f"{ref}.access_response@dsar"]
+    assert letter.to == JANE
+    (attachment,) = letter.attachments
+    data = json.loads(attachment.content)
+    assert sorted(r["entity"] for s in data["systems"] for r in s["records"]) == ["customer", "orders", "orders"]
+    kinds = world.events(rid)
+    assert kinds.count("StatusChanged") == 7
+    assert {"VerificationCodeSent", "ReceiptConfirmed", "PlanMade", "SignOffRecorded", "SystemExported", "LetterSent"} <= set(kinds)
+    (context,) = world.letters.contexts("access_response")
+    assert context["record_count"] == 3 and context["found"] and context["categories"] == ["contact"]
+    assert [s["system"] for s in context["systems"]] == ["shop"]
+
+
+def test_running_every_step_twice_writes_nothing_twice(world: World) -> None:
+    rid = world.log()
+    ctx = world.ctx
+    tasks = [
+        lambda: svc.start_verification(ctx, rid),
+        lambda: svc.confirm_code(ctx, rid, world.letters.last_code()),
+        lambda: svc.plan_request(ctx, rid),
+        lambda: svc.record_sign_off(ctx, rid, APPROVE, "Lena Legal", None),
+        lambda: svc.execute_plan(ctx, rid),
+        lambda: svc.send_response(ctx, rid),
+    ]
+    for task in tasks:
+        task()
+        events, mails, rendered = world.db.committed_events, dict(world.mailer.sent), len(world.letters.rendered)
+        status = svc.status_of(ctx, rid)
+        task()
+        assert world.db.committed_events == events
+        assert world.mailer.sent == mails
+        assert len(world.letters.rendered) == rendered
+        assert svc.status_of(ctx, rid) is status
+    assert world.systems["shop"].calls["export"] == 1
+
+
+def test_re_running_the_flow_from_the_top_repeats_nothing(world: World) -> None:
+    rid = world.log()
+    steps(world, rid)
+    events, mails, objects = world.db.committed_events, dict(world.mailer.sent), dict(world.objects.objects)
+    again = steps(world, rid)
+    assert again[-1] is Status.CLOSED
+    assert (world.db.committed_events, world.mailer.sent, world.objects.objects) == (events, mails, objects)
+
+
+def test_a_stranger_gets_the_same_kind_of_answer_with_no_data(world: World) -> None:
+    rid = world.log(subject={"name": "Robin Nobody", "emails": ["robin@example.org"]})
+    assert steps(world, rid)[-1] is Status.CLOSED
+    (context,) = world.letters.contexts("access_response")
+    assert context["found"] is False and context["record_count"] == 0 and context["systems"] == []
+
+
+# --- verification ---------------------------------------------------------------------------
+
+
+def test_the_code_goes_to_the_first_email_once_per_challenge_and_confirms_receipt(world: World) -> None:
+    rid = world.log(subject={"name": "Jane Doe", "emails": [JANE, "jane@work.example"]})
+    svc.start_verification(world.ctx, rid)
+    ref = svc.reference_of(world.ctx, rid)
+    with world.uow() as uow:
+        challenge = uow.challenges.latest(rid)
+        acknowledged = uow.deadlines.get(rid).acknowledged_at
+    assert challenge is not None
+    (mail,) = world.mailer.sent.values()
+    assert mail.message_id == f"{ref}.verify-{challenge.id}@dsar" and mail.to == JANE
+    assert world.letters.last_code() not in json.dumps(world.details(rid, "VerificationCodeSent"))
+    assert world.details(rid, "VerificationCodeSent")[0]["template"] == "verification_code/default.en.txt.j2"
+    assert world.details(rid, "ReceiptConfirmed") == [{"how": "email", "by": "dsar"}]
+    assert acknowledged == world.clock.now
+
+
+def test_a_request_without_an_email_is_held_for_a_person_to_verify(world: World) -> None:
+    rid = world.log(subject={"name": "Jane Doe", "phone": "+44 20 7946 0000"})
+    assert svc.start_verification(world.ctx, rid) is Status.RECEIVED
+    assert svc.start_verification(world.ctx, rid) is Status.RECEIVED
+    assert world.events(rid).count("HoldChanged") == 1
+    assert world.mailer.sent == {}
+
+
+def test_a_wrong_code_counts_and_the_last_allowed_one_denies_the_request_as_unverifiable(world: World) -> None:
+    rid = world.log()
+    svc.start_verification(world.ctx, rid)
+    allowed = world.ctx.policy.verification_max_attempts
+    outcomes = [svc.confirm_code(world.ctx, rid, "00000000") for _ in range(allowed)]
+    assert outcomes == [svc.VerificationOutcome.WRONG_CODE] * (allowed - 1) + [svc.VerificationOutcome.EXHAUSTED]
+    assert [d["attempt"] for d in world.details(rid, "VerificationAttemptFailed")] == list(range(1, allowed + 1))
+    assert svc.status_of(world.ctx, rid) is Status.DENIED
+    assert svc.confirm_code(world.ctx, rid, world.letters.last_code()) is svc.VerificationOutcome.NOT_WAITING
+    assert svc.send_response(world.ctx, rid) is Status.DENIED
+    (context,) = world.letters.contexts("denial")
+    assert context["denial_reason"] == UNVERIFIABLE
+
+
+def test_a_code_given_after_it_expired_denies_the_request(world: World) -> None:
+    rid = world.log()
+    svc.start_verification(world.ctx, rid)
+    world.clock.advance(hours=world.ctx.policy.verification_code_ttl_hours + 1)
+    assert svc.confirm_code(world.ctx, rid, world.letters.last_code()) is svc.VerificationOutcome.EXHAUSTED
+    assert world.details(rid, "VerificationAttemptFailed")[0]["expired"] is True
+    assert svc.status_of(world.ctx, rid) is Status.DENIED
+
+
+def test_the_verification_state_tells_the_attempts_left_and_opens_no_personal_data(world: World) -> None:
+    rid = world.log()
+    svc.start_verification(world.ctx, rid)
+    svc.confirm_code(world.ctx, rid, "00000000")
+    world.reads()
+    state = svc.verification_state(world.ctx, rid)
+    assert (state.status, state.attempts, state.attempts_left) == (Status.AWAITING_VERIFICATION, 1, 4)
+    assert world.reads()["get"] == 0
+
+
+# --- planning and sign-off ------------------------------------------------------------------
+
+
+def test_a_plan_has_one_typed_step_per_system_and_counts_no_values(manual_world: World) -> None:
+    rid = manual_world.log()
+    manual_world.verify(rid)
+    assert svc.plan_request(manual_world.ctx, rid) is Status.AWAITING_SIGN_OFF
+    with manual_world.uow() as uow:
+        plan = uow.plans.get(rid)
+    assert plan == [ManualStep("paper-archive", Operation.EXPORT), ExportStep("shop", 3, ("customer", "orders"))]
+    assert manual_world.details(rid, "PlanMade") == [
+        {
+            "steps": [
+                {"system": "paper-archive", "operation": "export", "matches": 0},
+                {"system": "shop", "operation": "export", "matches": 3},
+            ]
+        }
+    ]
+
+
+def test_the_plan_summary_lists_each_system_without_personal_data(manual_world: World) -> None:
+    rid = manual_world.log()
+    manual_world.verify(rid)
+    svc.plan_request(manual_world.ctx, rid)
+    summary = svc.plan_summary(manual_world.ctx, rid)
+    assert "| paper-archive | export | by hand |" in summary and "| shop | export | 3 | matched customer,orders |" in summary
+    assert JANE not in summary and "Jane" not in summary
+
+
+def test_a_dry_run_plan_stores_and_changes_nothing(world: World) -> None:
+    rid = world.log()
+    world.verify(rid)
+    events = world.db.committed_events
+    assert [s.system for s in svc.dry_run_plan(world.ctx, rid)] == ["shop"]
+    assert world.db.committed_events == events and svc.status_of(world.ctx, rid) is Status.VERIFIED
+
+
+def test_a_system_that_cannot_erase_puts_a_deletion_on_hold(read_only_world: World) -> None:
+    rid = read_only_world.log(type="deletion")
+    read_only_world.verify(rid)
+    assert svc.plan_request(read_only_world.ctx, rid) is Status.PLANNING
+    assert read_only_world.details(rid, "HoldChanged")[-1]["reason"] == "erase not supported by: shop"
+    assert svc.plan_request(read_only_world.ctx, rid) is Status.PLANNING
+    assert read_only_world.events(rid).count("HoldChanged") == 1
+
+
+def test_an_entity_without_an_erasure_rule_puts_a_deletion_on_hold(world: World) -> None:
+    del world.systems["shop"].erasure["orders"]
+    rid = world.log(type="deletion")
+    world.verify(rid)
+    assert svc.plan_request(world.ctx, rid) is Status.PLANNING
+    assert "no erasure rule in the data map for some entities of: shop" in world.details(rid, "HoldChanged")[-1]["reason"]
+
+
+def test_a_correction_of_the_email_is_held_for_verification_by_other_means(world: World) -> None:
+    rid = world.log(type="correction", corrections=[{"attribute": "email", "value": "jane@new.example"}])
+    world.verify(rid)
+    assert svc.plan_request(world.ctx, rid) is Status.PLANNING
+    assert "11 CCR 7060" in world.details(rid, "HoldChanged")[-1]["reason"]
+
+
+def test_a_sign_off_needs_the_approver_s_name_and_a_second_one_changes_nothing(world: World) -> None:
+    rid = world.log()
+    world.verify(rid)
+    svc.plan_request(world.ctx, rid)
+    with pytest.raises(TransitionNotAllowed):
+        svc.record_sign_off(world.ctx, rid, APPROVE, "  ", None)
+    assert svc.record_sign_off(world.ctx, rid, APPROVE, "Lena Legal", None) is Status.EXECUTING
+    assert svc.record_sign_off(world.ctx, rid, DENY, "Otto Other", "no") is Status.EXECUTING
+    assert world.details(rid, "SignOffRecorded") == [{"step": SIGN_OFF_STEP, "decision": "approve", "approver": "Lena Legal"}]
+
+
+def test_a_denial_at_sign_off_sends_the_denial_letter_with_legal_s_note(world: World) -> None:
+    rid = world.log()
+    world.verify(rid)
+    svc.plan_request(world.ctx, rid)
+    assert svc.record_sign_off(world.ctx, rid, DENY, "Lena Legal", "manifestly unfounded (Art. 12(5))") is Status.DENIED
+    assert world.details(rid, "StatusChanged")[-1]["reason"] == "deny by Lena Legal"
+    assert svc.send_response(world.ctx, rid) is Status.DENIED
+    (context,) = world.letters.contexts("denial")
+    assert context["denial_reason"] == "manifestly unfounded (Art. 12(5))"
+    ref = svc.reference_of(world.ctx, rid)
+    assert f"{ref}.denial@dsar" in world.mailer.sent
+    assert world.events(rid)[-1] == "LetterSent"
+
+
+def test_a_denial_without_a_note_gives_the_move_s_reason_and_reads_no_audit_trail(world: World) -> None:
+    rid = world.log()
+    world.verify(rid)
+    svc.plan_request(world.ctx, rid)
+    svc.record_sign_off(world.ctx, rid, DENY, "Lena Legal", None)
+    with world.uow() as uow:
+        denial = uow.decisions.get(rid, DENIAL_STEP)
+    assert denial is not None and denial.note == "deny by Lena Legal"
+    svc.send_response(world.ctx, rid)
+    assert world.letters.contexts("denial")[0]["denial_reason"] == "deny by Lena Legal"
+
+
+def test_a_request_denied_before_reasons_were_kept_takes_its_reason_from_the_trail(world: World) -> None:
+    rid = world.log()
+    with world.uow() as uow:
+        recording.move(uow, uow.requests.facts(rid), Move.DENY, world.clock.now, "a reason from last year")
+        uow.commit()
+    svc.send_response(world.ctx, rid)
+    assert world.letters.contexts("denial")[0]["denial_reason"] == "a reason from last year"
+
+
+# --- execution ------------------------------------------------------------------------------
+
+
+def test_exports_are_sealed_before_they_reach_the_object_store(world: World) -> None:
+    rid = world.log()
+    steps(world, rid)
+    (stored,) = world.objects.objects.values()
+    assert b"jane" not in stored.lower()
+    with world.uow() as uow:
+        (receipt,) = uow.plans.receipts(rid)
+    assert (receipt.system, receipt.operation, receipt.records) == ("shop", "export", 3)
+
+
+def test_a_deletion_carries_out_exactly_the_approved_actions_once(world: World) -> None:
+    rid = world.log(type="deletion")
+    assert world.approve(rid) is Status.EXECUTING
+    assert svc.execute_plan(world.ctx, rid) is Status.RESPONDING
+    assert svc.execute_plan(world.ctx, rid) is Status.RESPONDING
+    shop = world.systems["shop"]
+    assert shop.calls["erase"] == 1
+    assert shop.rows["orders"] == [] and [r["email"] for r in shop.rows["customer"]] == [None, "someone@example.org"]
+    assert world.details(rid, "SystemErased") == [{"system": "shop", "counts": {"customer": {"anonymise": 1}, "orders": {"delete": 2}}}]
+    assert svc.send_response(world.ctx, rid) is Status.CLOSED
+    (context,) = world.letters.contexts("deletion_response")
+    assert [(e["system"], e["entity"], e["action"]) for e in context["erasure"]] == [
+        ("Online shop", "customer", "anonymise"),
+        ("Online shop", "orders", "delete"),
+    ]
+
+
+def test_a_deletion_summary_names_the_recipients_to_tell(world: World) -> None:
+    rid = world.log(type="deletion")
+    world.verify(rid)
+    svc.plan_request(world.ctx, rid)
+    assert "tell these recipients of the change (dsar does not): Parcel carrier" in svc.plan_summary(world.ctx, rid)
+
+
+def test_a_correction_sets_the_approved_fields_and_the_letter_names_where(world: World) -> None:
+    rid = world.log(type="correction", corrections=[{"attribute": "phone", "value": "+44 9"}])
+    world.approve(rid)
+    assert "Attributes to correct: `phone`" in svc.plan_summary(world.ctx, rid)
+    assert svc.execute_plan(world.ctx, rid) is Status.RESPONDING
+    assert world.systems["shop"].rows["customer"][0]["phone"] == "+44 9"
+    (corrected,) = world.details(rid, "SystemCorrected")
+    assert corrected["counts"] == {"customer": {"phone": 1}} and "+44 9" not in json.dumps(corrected)
+    assert svc.send_response(world.ctx, rid) is Status.CLOSED
+    (context,) = world.letters.contexts("correction_response")
+    assert context["corrections"] == [{"attribute": "phone", "systems": ["Online shop"]}]
+    assert context["recipients"] == ["Parcel carrier"]
+
+
+# --- manual systems ---------------------------------------------------------------------------
+
+
+def test_a_manual_system_waits_for_a_person_and_their_confirmation_finishes_execution(manual_world: World) -> None:
+    w = manual_world
+    rid = w.log()
+    w.approve(rid)
+    assert svc.execute_plan(w.ctx, rid) is Status.EXECUTING
+    (step,) = svc.pending_manual_steps(w.ctx, rid)
+    assert (step.system, step.title, step.operation) == ("paper-archive", "Paper archive", "export")
+    assert "dsar request show" in svc.manual_step_form(w.ctx, rid, step)
+    with pytest.raises(InvalidInput):
+        svc.confirm_manual_step(w.ctx, rid, "paper-archive", "done", 2, "  ", None)
+    assert svc.confirm_manual_step(w.ctx, rid, "paper-archive", "done", 2, "Sam Archivist", "two contracts") is Status.RESPONDING
+    assert svc.confirm_manual_step(w.ctx, rid, "paper-archive", "done", 2, "Sam Archivist", None) is Status.RESPONDING
+    assert svc.pending_manual_steps(w.ctx, rid) == []
+    assert w.events(rid).count("ManualStepConfirmed") == 1
+    assert svc.send_response(w.ctx, rid) is Status.CLOSED
+    (context,) = w.letters.contexts("access_response")
+    assert context["manual"] == [{"title": "Paper archive", "records": 2}]
+
+
+def test_a_manual_step_that_cannot_be_done_holds_the_request(manual_world: World) -> None:
+    w = manual_world
+    rid = w.log()
+    w.approve(rid)
+    svc.execute_plan(w.ctx, rid)
+    assert svc.confirm_manual_step(w.ctx, rid, "paper-archive", "cannot do it", 0, "Sam", "binder missing") is Status.EXECUTING
+    assert w.details(rid, "HoldChanged")[-1]["reason"] == "paper-archive: the manual step could not be done"
+    assert svc.confirm_manual_step(w.ctx, rid, "shop", "done", 1, "Sam", None) is Status.EXECUTING
+
+
+def test_a_manual_system_that_keeps_its_records_needs_nobody_on_a_deletion() -> None:
+    w = World([shop_data()], (shop_map(), archive_map(Retain(retain="contracts: 10 years"))), manual=("paper-archive",))
+    rid = w.log(type="deletion")
+    w.approve(rid)
+    with w.uow() as uow:
+        archive = uow.plans.get(rid)[0]
+    assert archive == ManualStep("paper-archive", archive.operation, "contracts: 10 years")
+    assert svc.execute_plan(w.ctx, rid) is Status.RESPONDING
+    assert svc.pending_manual_steps(w.ctx, rid) == []
+
+
+# --- connectors and reads -----------------------------------------------------------------------
+
+
+def test_each_system_is_opened_when_used_and_closed_after_and_a_manual_one_never(manual_world: World) -> None:
+    rid = manual_world.log()
+    manual_world.approve(rid)
+    svc.execute_plan(manual_world.ctx, rid)
+    factory = manual_world.connectors
+    assert factory.opened == factory.closed
+    assert factory.opened["shop"] == 2  # planning, then the export
+    assert "paper-archive" not in factory.opened
+
+
+def test_a_system_failing_halfway_is_closed_and_the_re_run_does_what_is_left(world: World) -> None:
+    rid = world.log(type="deletion")
+    world.approve(rid)
+    world.systems["shop"].failing.add("erase")
+    with pytest.raises(RetryableConnectorError):
+        svc.execute_plan(world.ctx, rid)
+    assert world.connectors.opened == world.connectors.closed
+    assert world.events(rid).count("SystemErased") == 0 and svc.status_of(world.ctx, rid) is Status.EXECUTING
+    world.systems["shop"].failing.clear()
+    assert svc.execute_plan(world.ctx, rid) is Status.RESPONDING
+    assert world.events(rid).count("SystemErased") == 1
+
+
+def test_each_task_reads_the_request_at_most_once_and_status_reads_open_no_personal_data(world: World) -> None:
+    rid = world.log()
+    ctx = world.ctx
+    world.reads()
+    assert svc.status_of(ctx, rid) is Status.RECEIVED and svc.reference_of(ctx, rid).startswith("DSR-")
+    assert world.reads() == {"facts": 2}
+    svc.start_verification(ctx, rid)
+    assert world.reads() == {"get": 1}
+    svc.confirm_code(ctx, rid, world.letters.last_code())
+    assert world.reads() == {"facts": 1}
+    svc.plan_request(ctx, rid)
+    assert world.reads() == {"get": 1, "facts": 1}  # two units of work: before and after the connectors
+    svc.plan_summary(ctx, rid)
+    assert world.reads() == {"get": 1}
+    svc.record_sign_off(ctx, rid, APPROVE, "Lena Legal", None)
+    assert world.reads() == {"facts": 1}
+    svc.execute_plan(ctx, rid)
+    assert world.reads() == {"get": 1, "facts": 1}
+    svc.send_response(ctx, rid)
+    assert world.reads() == {"get": 1}
+
+
+def test_a_response_letter_for_categories_only_carries_no_attachment(world: World) -> None:
+    rid = world.log(regime="ccpa", country="US", subdivision="CA", access_scope="categories")
+    assert steps(world, rid)[-1] is Status.CLOSED
+    ref = svc.reference_of(world.ctx, rid)
+    assert world.mailer.sent[f"{ref}.access_response@dsar"].attachments == ()
+
+
+def test_a_request_without_an_email_is_answered_on_record_with_no_mail(world: World) -> None:
+    rid = world.log(subject={"name": "Jane Doe", "phone": "+44 20 7946 0000"})
+    with world.uow() as uow:
+        recording.move(uow, uow.requests.facts(rid), Move.DENY, world.clock.now, "verified by phone: not the subject")
+        uow.commit()
+    assert svc.send_response(world.ctx, rid) is Status.DENIED
+    assert world.mailer.sent == {}
+    assert world.details(rid, "LetterSent")[0]["channel"] == "none"
+
+
+def test_a_code_is_consumed_when_it_verifies_and_lasts_the_policy_s_hours(world: World) -> None:
+    rid = world.log()
+    world.clock.advance(days=1)
+    svc.start_verification(world.ctx, rid)
+    world.clock.advance(hours=71)
+    assert svc.confirm_code(world.ctx, rid, world.letters.last_code()) is svc.VerificationOutcome.VERIFIED
+    with world.uow() as uow:
+        ch = uow.challenges.latest(rid)
+    assert ch is not None and ch.consumed_at == world.clock.now and ch.expires_at - ch.created_at == timedelta(hours=72)
