@@ -18,16 +18,13 @@ import hmac
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from dsar.domain.errors import PermanentConnectorError
-from dsar.domain.plan import CorrectionAction, ErasureAction, ErasureKind
+from dsar.domain.errors import NotFound, PermanentConnectorError
 from dsar.domain.request import Correction
-
-__all__ = ["CorrectionAction", "ErasureAction", "ErasureKind"]  # the plan's actions, defined in the domain
 
 
 class Capability(StrEnum):
@@ -97,6 +94,24 @@ class Health:
 
 
 @dataclass(frozen=True)
+class ErasureAction:
+    """What a deletion does to one entity's matched rows: ``delete``, ``anonymise``, ``retain``
+    (with the data map's reason) or ``unmapped`` (no rule: a person must decide)."""
+
+    entity: str
+    action: str
+    rows: int
+    reason: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        return {"entity": self.entity, "action": self.action, "rows": self.rows, "reason": self.reason}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> ErasureAction:
+        return cls(str(d["entity"]), str(d["action"]), int(d["rows"]), str(d.get("reason", "")))
+
+
+@dataclass(frozen=True)
 class ErasureReceipt:
     """What an erasure did, in counts per entity and action: never values."""
 
@@ -106,6 +121,25 @@ class ErasureReceipt:
     @property
     def total(self) -> int:
         return sum(n for per in self.counts.values() for n in per.values())
+
+
+@dataclass(frozen=True)
+class CorrectionAction:
+    """What a correction does in one entity: set ``field`` (which the data map marks as
+    correctable as ``attribute``) on the subject's ``rows`` records. No values: the new value
+    travels in the request's :class:`~dsar.domain.request.Correction`, encrypted at rest."""
+
+    entity: str
+    field: str
+    attribute: str
+    rows: int
+
+    def as_json(self) -> dict[str, Any]:
+        return {"entity": self.entity, "field": self.field, "attribute": self.attribute, "rows": self.rows}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> CorrectionAction:
+        return cls(str(d["entity"]), str(d["field"]), str(d["attribute"]), int(d["rows"]))
 
 
 @dataclass(frozen=True)
@@ -208,19 +242,69 @@ class Connector(ABC):
 
 
 class ConnectorFactory(ABC):
-    """Builds the connectors of the data map; the engine's only way to obtain them."""
+    """Builds the connectors of the data map, one system at a time; the engine's only way to
+    obtain them. Use :meth:`open`: it builds the one connector needed, when it is needed, and
+    closes it after (an SQL engine disposed, a client's connections closed)::
 
-    @abstractmethod
-    def connectors(self) -> list[Connector]: ...
+        for system in factory.systems():
+            if factory.is_manual(system):
+                continue  # a person works on it: nothing to connect to
+            with factory.open(system) as connector:
+                located = connector.locate(keys)
+
+    A subclass says which systems there are (:meth:`systems`, :meth:`is_manual`, without
+    building anything) and how one is built (:meth:`build`)."""
 
     @abstractmethod
     def systems(self) -> list[str]:
-        """The systems of the data map, in its order (nothing is built or connected)."""
+        """The systems' names, in data-map order; nothing is built."""
 
     @abstractmethod
     def is_manual(self, system: str) -> bool:
-        """True for a system a person works on by hand (nothing is built or connected)."""
+        """Whether a person works on the system by hand (no connection); nothing is built.
+        Raises :class:`~dsar.domain.errors.NotFound` for a system not in the map."""
 
     @abstractmethod
-    def open(self, system: str) -> AbstractContextManager[Connector]:
-        """The system's connector, built when entered and closed on the way out."""
+    def build(self, system: str) -> Connector:
+        """A new connector for one system; whoever calls this closes it (prefer :meth:`open`).
+        Raises :class:`~dsar.domain.errors.NotFound` for a system not in the map."""
+
+    @contextmanager
+    def open(self, system: str) -> Iterator[Connector]:
+        """The system's connector, built now and closed when the block ends (also on errors)."""
+        connector = self.build(system)
+        try:
+            yield connector
+        finally:
+            connector.close()
+
+    def connectors(self) -> list[Connector]:
+        """Every system's connector, all built at once; the caller closes each. Kept while
+        callers move to :meth:`open`, which builds only what is used."""
+        return [self.build(system) for system in self.systems()]
+
+
+class PrebuiltConnectorFactory(ConnectorFactory):
+    """A factory over connectors built beforehand (tests, fakes): :meth:`open` hands out the
+    same connector every time and leaves closing it to whoever built it."""
+
+    def __init__(self, connectors: Sequence[Connector]) -> None:
+        self._connectors = {c.system: c for c in connectors}
+        if len(self._connectors) != len(connectors):
+            raise ValueError("two connectors for the same system")
+
+    def systems(self) -> list[str]:
+        return list(self._connectors)
+
+    def is_manual(self, system: str) -> bool:
+        return self.build(system).manual
+
+    def build(self, system: str) -> Connector:
+        try:
+            return self._connectors[system]
+        except KeyError:
+            raise NotFound(f"system {system} is not in the data map") from None
+
+    @contextmanager
+    def open(self, system: str) -> Iterator[Connector]:
+        yield self.build(system)
