@@ -17,9 +17,9 @@ from prefect.cache_policies import NO_CACHE
 from prefect.events import emit_event
 
 from dsar.app import build_notifier
+from dsar.orchestration.runtime import app
 from dsar.persistence.repository import NewAlert
 from dsar.services import deadlines as svc
-from flows.runtime import app
 
 FLOW_NAME = "deadline-watch"
 APPROACHING = "dsar.deadline.approaching"
