@@ -18,8 +18,8 @@ from prefect.cache_policies import NO_CACHE
 from dsar.app import build_checkpoint_archive, build_signer
 from dsar.domain.errors import InvalidInput
 from dsar.domain.request import parse_reference
+from dsar.orchestration.runtime import app
 from dsar.services import audit as svc
-from flows.runtime import app
 
 EXPORT_FLOW = "export-evidence"
 MAINTENANCE_FLOW = "audit-maintenance"

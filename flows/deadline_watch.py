@@ -18,8 +18,8 @@ from prefect.events import emit_event
 
 from dsar.app import build_notifier
 from dsar.domain.alerts import NewAlert
+from dsar.orchestration.runtime import app
 from dsar.services import deadlines as svc
-from flows.runtime import app
 
 FLOW_NAME = "deadline-watch"
 APPROACHING = "dsar.deadline.approaching"

@@ -19,9 +19,9 @@ from pydantic import Field
 
 from dsar.domain.errors import DsarError, PermanentConnectorError, RetryableConnectorError
 from dsar.domain.request import Status
+from dsar.orchestration.runtime import app
 from dsar.services import processing as svc
 from dsar.services.admin import hold_request
-from flows.runtime import app
 
 FLOW_NAME = "process-request"
 

@@ -10,17 +10,23 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from dsar.domain.errors import DsarError, InvalidInput, NotFound
-from dsar.domain.request import PrivacyRequest, Status, parse_reference
+from dsar.domain.request import Status, parse_reference
 from dsar.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from dsar.app import App
+    from dsar.services.context import ServiceContext
+    from dsar.services.orchestration import Orchestrator
+    from dsar.services.queries import AlertView, RequestRef, RequestView
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Run data-subject requests from intake to the closing letter.")
 request_app = typer.Typer(no_args_is_help=True, help="Log, inspect and steer privacy requests.")
@@ -61,62 +67,67 @@ def _settings() -> Settings:
         return load_settings()
 
 
-def _app(settings: Settings | None = None) -> Any:
+def _app(settings: Settings | None = None) -> App:
     from dsar.app import build_app
 
     with _errors():
         return build_app(settings or _settings())
 
 
+def _orchestrator(settings: Settings) -> Orchestrator:
+    """Prefect, configured for these settings (before anything imports it)."""
+    from dsar.orchestration.prefect import PrefectOrchestrator
+
+    with _errors():
+        return PrefectOrchestrator.configured(settings)
+
+
 def _print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str, sort_keys=True) + "\n")
 
 
-def _mask(value: str | None) -> str | None:
-    """Show enough to recognise, not enough to leak: 'Jane Doe' -> 'J*** D***'."""
-    if value is None:
-        return None
-    if "@" in value:
-        local, _, domain = value.partition("@")
-        return f"{local[:1]}***@{domain}"
-    return " ".join(w[:1] + "***" for w in value.split())
+def _iso(value: date | datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
 
 
-def _request_doc(r: PrivacyRequest, deadline: Any, reveal: bool) -> dict[str, Any]:
-    show: Callable[[str | None], str | None] = (lambda v: v) if reveal else _mask
-    s = r.subject
+def _request_doc(v: RequestView) -> dict[str, Any]:
+    d, s = v.deadline, v.subject
     return {
-        "id": r.id,
-        "reference": r.reference,
-        "type": r.type.value,
-        "access_scope": r.access_scope.value if r.access_scope else None,
-        "regime": r.regime,
-        "country": r.country,
-        "subdivision": r.subdivision,
-        "channel": r.channel.value,
-        "received_at": r.received_at.isoformat(),
-        "status": r.status.value,
-        "on_hold": r.on_hold,
-        "due": deadline.due.isoformat(),
-        "acknowledge_by": deadline.acknowledge_by.isoformat() if deadline.acknowledge_by else None,
-        "acknowledged_at": deadline.acknowledged_at.isoformat() if deadline.acknowledged_at else None,
-        "extension_notice_by": deadline.extension_notice_by.isoformat() if deadline.extension_notice_by else None,
-        "extended_due": deadline.extended_due.isoformat() if deadline.extended_due else None,
-        "statutory_due": deadline.statutory_due.isoformat() if deadline.statutory_due else None,
-        "extended": deadline.extended,
-        "paused_days": deadline.paused_days,
-        "clock_stopped": deadline.clock_stopped,
+        "id": v.id,
+        "reference": v.reference,
+        "type": v.type,
+        "access_scope": v.access_scope,
+        "regime": v.regime,
+        "country": v.country,
+        "subdivision": v.subdivision,
+        "channel": v.channel,
+        "received_at": v.received_at.isoformat(),
+        "status": v.status.value,
+        "on_hold": v.on_hold,
+        "due": d.due.isoformat(),
+        "acknowledge_by": _iso(d.acknowledge_by),
+        "acknowledged_at": _iso(d.acknowledged_at),
+        "extension_notice_by": _iso(d.extension_notice_by),
+        "extended_due": _iso(d.extended_due),
+        "statutory_due": _iso(d.statutory_due),
+        "extended": d.extended,
+        "paused_days": d.paused_days,
+        "clock_stopped": d.clock_stopped,
         "subject": {
-            "name": show(s.name),
-            "emails": [show(e) for e in s.emails],
-            "phone": show(s.phone),
-            "postal_address": show(s.postal_address),
-            "account_id": show(s.account_id),
-            "extra": {k: show(v) for k, v in s.extra} if reveal else sorted(k for k, _ in s.extra),
+            "name": s.name,
+            "emails": list(s.emails),
+            "phone": s.phone,
+            "postal_address": s.postal_address,
+            "account_id": s.account_id,
+            # masked, only which further data points were given
+            "extra": dict(s.extra) if v.revealed else sorted(k for k, _ in s.extra),
         },
-        "agent": None if r.agent is None else {"name": show(r.agent.name), "email": show(r.agent.email), "kind": r.agent.kind.value},
-        "linked_to": r.linked_to,
-        "corrections": [{"attribute": c.attribute, "value": show(c.value)} for c in r.corrections],
+        "agent": None if v.agent is None else {"name": v.agent.name, "email": v.agent.email, "kind": v.agent.kind},
+        "linked_to": v.linked_to,
+        "corrections": [{"attribute": c.attribute, "value": c.value} for c in v.corrections],
+        "plan": [{"system": p.system, "operation": p.operation, "matches": p.matches, "detail": p.detail} for p in v.plan],
+        "receipts": [{"system": x.system, "operation": x.operation, "records": x.records, "at": x.at.isoformat()} for x in v.receipts],
+        "flow_run_id": v.flow_run_id,
     }
 
 
@@ -214,7 +225,7 @@ def request_new(
         engine = _app(settings)
         result = log_request(engine.ctx, raw)
     r, d = result.request, result.deadline
-    run_id, run_note = _start_flow(settings, engine, r) if start and result.created else (None, None)
+    run_id, run_note = _start_flow(settings, engine, r.id, r.reference) if start and result.created else (None, None)
     doc = {
         "reference": r.reference,
         "id": r.id,
@@ -242,32 +253,29 @@ def request_new(
         out.print(run_note)
 
 
-def _start_flow(settings: Settings, engine: Any, r: PrivacyRequest) -> tuple[str | None, str]:
+def _start_flow(settings: Settings, engine: App, request_id: str, reference: str) -> tuple[str | None, str]:
     """Start a process-request run; returns (flow run id or None, a sentence for the user)."""
-    from flows.control import api_healthy, configure_environment, start_run
+    from dsar.services.orchestration import start_processing
 
-    configure_environment(settings)
-    if not api_healthy(settings.effective_prefect_api_url):
+    orchestrator = _orchestrator(settings)
+    if not orchestrator.available():
         return None, (
             f"No Prefect API answers at {settings.effective_prefect_api_url}: the request is logged; "
-            f"start `dsar serve` and run `dsar request run {r.reference}`."
+            f"start `dsar serve` and run `dsar request run {reference}`."
         )
     try:
-        run_id = start_run(r.id, r.reference)
+        run_id = start_processing(engine.ctx, orchestrator, request_id)
     except Exception as exc:  # noqa: BLE001 - report, the request itself is safely logged
-        return None, f"Could not start the flow run ({type(exc).__name__}); run `dsar request run {r.reference}` once `dsar serve` is up."
-    with engine.ctx.uow() as uow:
-        uow.repo.set_flow_run(r.id, run_id)
-        uow.commit()
-    return run_id, f"Flow run started: {settings.effective_prefect_api_url.removesuffix('/api')}/runs/flow-run/{run_id}"
+        return None, f"Could not start the flow run ({type(exc).__name__}); run `dsar request run {reference}` once `dsar serve` is up."
+    return run_id, f"Flow run started: {orchestrator.run_url(run_id)}"
 
 
-def _load(reference: str) -> tuple[Any, PrivacyRequest]:
+def _load(reference: str) -> tuple[App, RequestRef]:
+    from dsar.services import queries
+
     engine = _app()
     with _errors():
-        ref = parse_reference(reference)
-        with engine.ctx.uow() as uow:
-            return engine, uow.repo.get_by_reference(ref)
+        return engine, queries.lookup(engine.ctx, reference)
 
 
 @request_app.command("show")
@@ -277,19 +285,11 @@ def request_show(
     as_json: JsonOpt = False,
 ) -> None:
     """Show one request (subject data masked unless --reveal)."""
-    engine, r = _load(reference)
-    with engine.ctx.uow() as uow:
-        d = uow.repo.deadline(r.id)
-        doc = _request_doc(r, d, reveal)
-        doc["plan"] = [vars(s) for s in uow.repo.plan(r.id)]
-        doc["receipts"] = [
-            {"system": x.system, "operation": x.operation, "records": x.records, "at": x.at.isoformat()} for x in uow.repo.receipts(r.id)
-        ]
-        doc["flow_run_id"] = uow.repo.flow_run_id(r.id)
-        if reveal:
-            now = engine.ctx.clock()
-            uow.repo.append_audit(r.id, "SubjectDataViewed", now, {"via": "cli"}, idempotency_key=f"{r.id}:viewed:{now.isoformat()}")
-            uow.commit()
+    from dsar.services import queries
+
+    engine = _app()
+    with _errors():
+        doc = _request_doc(queries.request_view(engine.ctx, reference, reveal=reveal, via="cli"))
     if as_json:
         _print_json(doc)
         return
@@ -336,7 +336,7 @@ def request_list(
     as_json: JsonOpt = False,
 ) -> None:
     """List requests, soonest due first."""
-    from dsar.persistence.repository import RequestQuery
+    from dsar.services import queries
 
     with _errors():
         st = None
@@ -352,19 +352,19 @@ def request_list(
             except ValueError:
                 raise InvalidInput("--due-before must be a date like 2026-12-31") from None
     engine = _app()
-    with engine.ctx.uow() as uow:
-        rows = [(r, uow.repo.deadline(r.id)) for r in uow.repo.list_requests(RequestQuery(st, before, limit))]
-    docs = [
+    with _errors():
+        rows = queries.request_list(engine.ctx, st, before, limit)
+    docs: list[dict[str, Any]] = [
         {
             "reference": r.reference,
-            "type": r.type.value,
+            "type": r.type,
             "regime": r.regime,
             "status": r.status.value,
             "on_hold": r.on_hold,
-            "due": d.due.isoformat(),
+            "due": r.due.isoformat(),
             "received_at": r.received_at.isoformat(),
         }
-        for r, d in rows
+        for r in rows
     ]
     if as_json:
         _print_json(docs)
@@ -378,10 +378,12 @@ def request_list(
 @request_app.command("events")
 def request_events(reference: str, as_json: JsonOpt = False) -> None:
     """The request's audit trail, decrypted."""
-    engine, r = _load(reference)
-    with engine.ctx.uow() as uow:
-        events = uow.repo.audit_events(r.id)
-    docs = [{"seq": e.seq, "kind": e.kind, "at": e.at.isoformat(), "details": e.details} for e in events]
+    from dsar.services import queries
+
+    engine = _app()
+    with _errors():
+        events = queries.request_events(engine.ctx, reference)
+    docs: list[dict[str, Any]] = [{"seq": e.seq, "kind": e.kind, "at": e.at.isoformat(), "details": e.details} for e in events]
     if as_json:
         _print_json(docs)
         return
@@ -396,30 +398,17 @@ def request_run(reference: str) -> None:
     """Start a new flow run for a request (safe at any point: finished work is not repeated)."""
     settings = _settings()
     engine, r = _load(reference)
-    out.print(_start_flow(settings, engine, r)[1])
+    out.print(_start_flow(settings, engine, r.id, r.reference)[1])
 
 
 def _resume(reference: str, expected: Status, run_input: dict[str, Any], system: str | None = None) -> None:
-    from flows.control import configure_environment, resume, run_state
+    from dsar.services.orchestration import resume_waiting
 
     settings = _settings()
     engine, r = _load(reference)
+    orchestrator = _orchestrator(settings)
     with _errors():
-        if r.status is not expected:
-            raise InvalidInput(f"{r.reference} is {r.status.value}, not {expected.value}")
-        if system is not None:
-            from dsar.services.processing import pending_manual_steps
-
-            pending = [m.system for m in pending_manual_steps(engine.ctx, r.id)]
-            if not pending or pending[0] != system:
-                waiting = f"the run waits for {pending[0]}" if pending else "no manual step is waiting"
-                raise InvalidInput(f"{r.reference}: {waiting}", ["system: not the one waiting"])
-        with engine.ctx.uow() as uow:
-            run_id = uow.repo.flow_run_id(r.id)
-        configure_environment(settings)
-        if run_id is None or not run_state(run_id).waiting_for_input:
-            raise InvalidInput(f"{r.reference}: no flow run is waiting for this input; try `dsar request run {r.reference}` first")
-        resume(run_id, run_input)
+        resume_waiting(engine.ctx, orchestrator, r.id, expected, run_input, system=system)
     out.print(f"{r.reference}: resumed")
 
 
@@ -440,7 +429,7 @@ def request_sign_off(
     _resume(reference, Status.AWAITING_SIGN_OFF, {"decision": "approve" if approve else "deny", "approver": approver, "note": note})
 
 
-def _staff_action(reference: str, reason: str, action: Callable[[Any, str, str], object], done: str) -> None:
+def _staff_action(reference: str, reason: str, action: Callable[[ServiceContext, str, str], object], done: str) -> None:
     engine, r = _load(reference)
     with _errors():
         action(engine.ctx, r.id, reason)
@@ -626,16 +615,16 @@ def deadline(
     out.print(t)
 
 
-def _alert_doc(a: Any) -> dict[str, Any]:
+def _alert_doc(a: AlertView) -> dict[str, Any]:
     return {
         "reference": a.reference,
         "kind": a.kind,
         "due": a.due.isoformat(),
         "days_left": a.days_left,
         "notify": a.notify,
-        "raised_at": a.raised_at.isoformat() if hasattr(a, "raised_at") else None,
-        "delivered_at": a.delivered_at.isoformat() if getattr(a, "delivered_at", None) else None,
-        "attempts": getattr(a, "attempts", 0),
+        "raised_at": a.raised_at.isoformat(),
+        "delivered_at": _iso(a.delivered_at),
+        "attempts": a.attempts,
     }
 
 
@@ -657,7 +646,20 @@ def alerts_sweep(
     doc = {
         "as_of": result.as_of.isoformat(),
         "considered": result.considered,
-        "raised": [_alert_doc(a) for a in result.raised],
+        # just raised: not yet delivered, nor tried
+        "raised": [
+            {
+                "reference": a.reference,
+                "kind": a.kind,
+                "due": a.due.isoformat(),
+                "days_left": a.days_left,
+                "notify": a.notify,
+                "raised_at": None,
+                "delivered_at": None,
+                "attempts": 0,
+            }
+            for a in result.raised
+        ],
         "delivered": report.delivered,
         "failed": report.failed,
     }
@@ -679,10 +681,11 @@ def alerts_list(
     as_json: JsonOpt = False,
 ) -> None:
     """The alerts raised so far, newest first."""
+    from dsar.services import queries
+
     engine = _app()
-    with _errors(), engine.ctx.uow() as uow:
-        rid = uow.repo.get_by_reference(parse_reference(reference)).id if reference else None
-        docs = [_alert_doc(a) for a in uow.repo.alerts(rid, limit)]
+    with _errors():
+        docs = [_alert_doc(a) for a in queries.alerts(engine.ctx, reference or None, limit)]
     if as_json:
         _print_json(docs)
         return
@@ -695,9 +698,7 @@ def alerts_list(
 # --- audit -----------------------------------------------------------------------------------
 
 
-def _datetime_option(value: str | None, option: str, settings: Settings) -> Any:
-    from datetime import datetime
-
+def _datetime_option(value: str | None, option: str, settings: Settings) -> datetime | None:
     if value is None:
         return None
     try:
@@ -936,24 +937,24 @@ def config_show(as_json: JsonOpt = False) -> None:
 
 @app.command("serve")
 def serve() -> None:
-    """Serve the deployments (process-request) against the configured Prefect API; with none
-    configured, start the local server on 127.0.0.1 first."""
-    from flows.control import configure_environment, ensure_server
+    """Serve the deployments (process-request, deadline-watch, export-evidence,
+    audit-maintenance) against the configured Prefect API; with none configured, start the
+    local server on 127.0.0.1 first."""
+    from dsar.orchestration.prefect import configure_environment
+    from dsar.orchestration.prefect import serve as serve_deployments
+    from dsar.orchestration.server import ensure_server
 
     settings = _settings()
-    configure_environment(settings)
     with _errors():
+        configure_environment(settings)
         server = ensure_server(settings)
     _app(settings)  # migrate and check configuration before taking work
-    from prefect import serve as prefect_serve
-
-    from flows.deployments import deployments
-
     err.print(
         f"Serving process-request, deadline-watch, export-evidence and audit-maintenance against {server.api_url}; UI at {server.ui_url}"
     )
     try:
-        prefect_serve(*deployments(settings), print_starting_message=False)
+        with _errors():
+            serve_deployments(settings)
     finally:
         server.stop()
 

@@ -31,13 +31,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from dsar import resources
 from dsar.domain.errors import ConfigurationError
-
-
-def _project_dir() -> Path:
-    """The checkout's root when running from a clone (templates/ and connectors/ live there)."""
-    here = Path(__file__).resolve().parents[2]
-    return here if (here / "templates").is_dir() else Path.cwd()
 
 
 _CONFIG = SettingsConfigDict(env_prefix="DSAR_", env_file=".env", extra="ignore")
@@ -55,10 +50,8 @@ class EngineSettings(BaseSettings):
     )
     key_file: Path | None = Field(None, description="Local master key file, created on first run (0600). Default: HOME/keys/master.key.")
     object_store_dir: Path | None = Field(None, description="Folder for encrypted exports. Default: HOME/objects.")
-    data_map_dir: Path = Field(
-        default_factory=lambda: _project_dir() / "connectors", description="Folder of the data map (one YAML per system)."
-    )
-    templates_dir: Path = Field(default_factory=lambda: _project_dir() / "templates", description="Folder of the letter templates.")
+    data_map_dir: Path = Field(default_factory=resources.data_map_dir, description="Folder of the data map (one YAML per system).")
+    templates_dir: Path = Field(default_factory=resources.templates_dir, description="Folder of the letter templates.")
     timezone: str = Field("UTC", description="IANA timezone of the organisation, used for received times given without an offset.")
     organisation_name: str = Field("Example Shop Ltd", description="Controller name printed on letters.")
     privacy_contact: str = Field("privacy@example-shop.test", description="Privacy team address letters are sent from.")

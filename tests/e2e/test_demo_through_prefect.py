@@ -70,7 +70,8 @@ def test_re_running_a_closed_request_from_the_top_changes_nothing(demo_dsar: Dsa
 
     # A flow run of a closed request, from the top: every step finds its work done.
     rid = dsar.json("request", "show", ref)["id"]
-    code = f"from flows.process_request import process_request; print(process_request({rid!r}))"
+    flow = "flows/process_request.py:process_request"  # by path, as the served deployment names it
+    code = f"from prefect.flows import load_flow_from_entrypoint as load; print(load({flow!r})({rid!r}))"
     rerun = subprocess.run([sys.executable, "-c", code], env=dsar.env, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert rerun.stdout.strip().splitlines()[-1] == "closed"

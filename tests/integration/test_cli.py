@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -325,3 +327,20 @@ def test_a_correction_request_from_the_command_line(env: dict[str, str]) -> None
     assert code == 2 and "ATTRIBUTE=VALUE" in err
     code, _, err = run(env, *NEW, "--correct", "phone=1", "--no-start")
     assert code == 2 and "only a correction request carries corrections" in err
+
+
+def test_help_imports_neither_prefect_nor_the_flow_files() -> None:
+    # Prefect reads its settings when first imported: only commands that talk to it import it,
+    # after pointing it at the configured API.
+    code = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from dsar.cli import app\n"
+        "result = CliRunner().invoke(app, ['--help'])\n"
+        "assert result.exit_code == 0, result.output\n"
+        "import dsar.orchestration.prefect, dsar.orchestration.server, dsar.services.orchestration\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('prefect', 'flows', 'process_request')))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

@@ -365,7 +365,11 @@ def test_an_unconfirmed_receipt_is_watched_until_someone_records_it(ctx: Service
     assert [(a.kind, a.due, a.days_left) for a in late] == [("ack-breached", date(2026, 3, 16), -1)]
     notice = dl.describe(late[0])
     assert "OVERDUE" in notice.title and notice.urgent and f"dsar request acknowledge {r.reference}" in notice.body
-    from flows.deadline_watch import event_for
+    from prefect.utilities.importtools import import_object
+
+    from dsar.resources import entrypoint
+
+    event_for = import_object(entrypoint("deadline_watch.py", "event_for"))
 
     name, resource, _ = event_for(late[0])
     assert (name, resource["dsar.kind"]) == ("dsar.deadline.breached", "ack-breached")

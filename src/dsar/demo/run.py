@@ -25,7 +25,9 @@ from dsar.demo.files import seed_files
 from dsar.demo.helpdesk import Helpdesk, start_helpdesk
 from dsar.demo.shop import seed_shop
 from dsar.domain.request import Status
+from dsar.services import queries
 from dsar.services.intake import log_request
+from dsar.services.orchestration import Orchestrator, ensure_processing
 from dsar.services.processing import pending_manual_steps
 from dsar.settings import Settings
 
@@ -84,24 +86,15 @@ class Tracked:
 
 
 def _status(engine: App, t: Tracked) -> tuple[Status, bool]:
-    with engine.ctx.uow() as uow:
-        r = uow.requests.facts(t.request_id)
-        return r.status, r.on_hold
+    r = queries.lookup_id(engine.ctx, t.request_id)
+    return r.status, r.on_hold
 
 
 def run_demo(settings: Settings, *, interactive: bool, timeout: int, console: Console) -> int:
-    from flows.control import (
-        PROCESS_REQUEST,
-        configure_environment,
-        ensure_server,
-        resume,
-        run_state,
-        start_run,
-        start_serving,
-        wait_for_deployment,
-    )
+    from dsar.orchestration.prefect import PrefectOrchestrator
+    from dsar.orchestration.server import ensure_server, start_serving, stop_serving
 
-    configure_environment(settings)
+    orchestrator = PrefectOrchestrator.configured(settings)
     seed_demo(settings)
     helpdesk = serve_helpdesk(settings)
     engine = build_app(settings, migrate_schema=True)  # the demo sets up its own database
@@ -112,41 +105,26 @@ def run_demo(settings: Settings, *, interactive: bool, timeout: int, console: Co
     server = ensure_server(settings)
     serving = start_serving(settings)
     try:
-        wait_for_deployment(PROCESS_REQUEST, timeout=settings.prefect_startup_timeout_s)
+        orchestrator.wait_for_deployment(timeout=settings.prefect_startup_timeout_s)
         samples = sample_requests()[:1] if interactive else sample_requests()
         tracked: list[Tracked] = []
         for raw in samples:
             result = log_request(engine.ctx, raw)
             r = result.request
-            t = Tracked(r.id, r.reference)
-            with engine.ctx.uow() as uow:
-                t.flow_run_id = uow.requests.flow_run_id(r.id)
             note = "logged" if result.created else "already logged within 24h: linked, not duplicated"
             console.print(f"  {r.reference}: {r.type.value} under {r.regime}, due {result.deadline.due} ({note})")
-            if r.status.is_final:
-                tracked.append(t)
-                continue
-            if t.flow_run_id is None or run_state(t.flow_run_id).final:
-                t.flow_run_id = start_run(r.id, r.reference)
-                with engine.ctx.uow() as uow:
-                    uow.requests.set_flow_run(r.id, t.flow_run_id)
-                    uow.commit()
-            tracked.append(t)
-        ui = server.ui_url
+            # a finished request keeps its last run; an open one gets a run unless one is live
+            tracked.append(Tracked(r.id, r.reference, ensure_processing(engine.ctx, orchestrator, r.id)))
         if interactive:
-            return _interactive(engine, settings, tracked[0], ui, console)
-        return _drive(engine, settings, tracked, timeout, console, resume, run_state)
+            return _interactive(engine, settings, tracked[0], orchestrator, console)
+        return _drive(engine, settings, tracked, timeout, console, orchestrator)
     finally:
-        serving.terminate()
-        try:
-            serving.wait(timeout=30)
-        except Exception:  # noqa: BLE001
-            serving.kill()
+        stop_serving(serving)
         server.stop()
         helpdesk.stop()
 
 
-def _drive(engine: App, settings: Settings, tracked: list[Tracked], timeout: int, console: Console, resume: Any, run_state: Any) -> int:
+def _drive(engine: App, settings: Settings, tracked: list[Tracked], timeout: int, console: Console, orchestrator: Orchestrator) -> int:
     deadline = time.monotonic() + timeout
     given: set[tuple[str, str, str]] = set()
     while time.monotonic() < deadline:
@@ -159,7 +137,7 @@ def _drive(engine: App, settings: Settings, tracked: list[Tracked], timeout: int
                 continue
             if t.flow_run_id is None:
                 continue
-            state = run_state(t.flow_run_id)
+            state = orchestrator.run_state(t.flow_run_id)
             if status is Status.DENIED and state.final:
                 continue
             pending += 1
@@ -169,11 +147,11 @@ def _drive(engine: App, settings: Settings, tracked: list[Tracked], timeout: int
                 code = latest_code(settings.effective_outbox_dir, t.reference)
                 if code and (t.reference, "code", code) not in given:
                     console.print(f"  {t.reference}: subject enters the code from the mail in the outbox")
-                    resume(t.flow_run_id, {"code": code})
+                    orchestrator.resume(t.flow_run_id, {"code": code})
                     given.add((t.reference, "code", code))
             elif status is Status.AWAITING_SIGN_OFF and (t.reference, "sign-off", "") not in given:
                 console.print(f"  {t.reference}: legal approves the release")
-                resume(t.flow_run_id, {"decision": "approve", "approver": DEMO_APPROVER, "note": ""})
+                orchestrator.resume(t.flow_run_id, {"decision": "approve", "approver": DEMO_APPROVER, "note": ""})
                 given.add((t.reference, "sign-off", ""))
             elif status is Status.EXECUTING:
                 # a manual system: the warehouse clerk looks in the ledger and confirms
@@ -183,7 +161,7 @@ def _drive(engine: App, settings: Settings, tracked: list[Tracked], timeout: int
                     console.print(
                         f"  {t.reference}: {step.title}: a person confirms the {_NOUN.get(step.operation, step.operation)} by hand"
                     )
-                    resume(t.flow_run_id, {"outcome": "nothing found", "records": 0, "person": DEMO_CLERK, "note": ""})
+                    orchestrator.resume(t.flow_run_id, {"outcome": "nothing found", "records": 0, "person": DEMO_CLERK, "note": ""})
                     given.add((t.reference, "manual", step.system))
                     break
         if pending == 0:
@@ -206,9 +184,10 @@ def _summary(engine: App, settings: Settings, tracked: list[Tracked], console: C
     return 0 if all_closed else 1
 
 
-def _interactive(engine: App, settings: Settings, t: Tracked, ui: str, console: Console) -> int:
+def _interactive(engine: App, settings: Settings, t: Tracked, orchestrator: Orchestrator, console: Console) -> int:
     console.print()
-    console.print(f"The run waits for you: [bold]{ui}/runs/flow-run/{t.flow_run_id}[/]")
+    where = orchestrator.run_url(t.flow_run_id) if t.flow_run_id else "(no run: the request is already finished)"
+    console.print(f"The run waits for you: [bold]{where}[/]")
     console.print("1. The subject's one-time code is mailed to the outbox folder:")
     console.print(f"   {settings.effective_outbox_dir}/{t.reference}.verify-*.eml")
     console.print(f"   Click [bold]Resume[/] in the UI and enter it (or: dsar request verify {t.reference} --code CODE).")

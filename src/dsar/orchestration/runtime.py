@@ -1,4 +1,5 @@
-"""The engine as the flows see it: built once per process from settings, on first use."""
+"""The engine as a flow process sees it: built once per process from settings, on first use
+(never at import: the flow files import this module before Prefect has started the run)."""
 
 from __future__ import annotations
 

@@ -1,1 +1,0 @@
-"""Prefect flows and deployments: thin, ordering service calls. No business rules here."""

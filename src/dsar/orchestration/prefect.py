@@ -1,0 +1,125 @@
+"""The Orchestrator port on Prefect, and serving the deployments.
+
+Prefect reads its settings when it is first imported, so every Prefect import here is inside a
+function, and :func:`configure_environment` must run first (``PrefectOrchestrator.configured``
+does it). Nothing sent to Prefect carries personal data: a run's only parameter is the request
+id, its name the reference.
+
+How served runs find their flow: ``flows/deployments.py`` is loaded by file path, and loads each
+flow by file path (``…/flows/process_request.py:process_request``; no ``flows`` package is
+imported). ``flow.to_deployment`` records the flow file's path relative to the working folder of
+`dsar serve` as the deployment's entrypoint (``flows/process_request.py:process_request`` when
+serving from the checkout's root; a path into site-packages from an installed wheel), and the
+deployment's ``path`` as ``.``. `prefect.serve` registers deployments, not flow objects, so
+for every run the runner starts ``python -m prefect.engine`` in that same working folder,
+which reads the deployment and loads the entrypoint by path again.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Mapping
+from typing import Any
+from uuid import UUID
+
+from dsar import resources
+from dsar.domain.errors import ConfigurationError
+from dsar.orchestration import PROCESS_REQUEST
+from dsar.orchestration.server import api_healthy
+from dsar.services.orchestration import RunState
+from dsar.settings import Settings
+
+
+def configure_environment(settings: Settings) -> dict[str, str]:
+    """Point Prefect at the configured API and keep its files under DSAR_HOME. Must run
+    before prefect is imported in this process; returns the environment for child processes."""
+    if "prefect" in sys.modules and os.environ.get("PREFECT_API_URL") != settings.effective_prefect_api_url:
+        raise ConfigurationError("Prefect was imported before its API was configured; this is a bug in the entry point")
+    env = {
+        "PREFECT_API_URL": settings.effective_prefect_api_url,
+        "PREFECT_HOME": str(settings.prefect_home),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": str(settings.prefect_startup_timeout_s),
+        "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "true",
+        # A resumed run is picked up at the runner's next poll; 3 s keeps the demo brisk.
+        "PREFECT_RUNNER_POLL_FREQUENCY": "3",
+    }
+    for k, v in env.items():
+        if k == "PREFECT_API_URL" or k not in os.environ:
+            os.environ[k] = v
+    settings.prefect_home.mkdir(parents=True, exist_ok=True)
+    return dict(os.environ)
+
+
+class PrefectOrchestrator:
+    """Runs of the ``process-request`` deployment on a Prefect API (the Orchestrator port)."""
+
+    def __init__(self, api_url: str, deployment: str = PROCESS_REQUEST) -> None:
+        self.api_url = api_url
+        self.deployment = deployment
+
+    @classmethod
+    def configured(cls, settings: Settings) -> PrefectOrchestrator:
+        """The orchestrator of these settings, Prefect configured for it in this process."""
+        configure_environment(settings)
+        return cls(settings.effective_prefect_api_url)
+
+    def available(self) -> bool:
+        return api_healthy(self.api_url)
+
+    def start_run(self, request_id: str, reference: str) -> str:
+        from prefect.client.schemas.objects import FlowRun
+        from prefect.deployments import run_deployment
+
+        run = run_deployment(self.deployment, parameters={"request_id": request_id}, flow_run_name=reference, timeout=0)
+        assert isinstance(run, FlowRun)  # called outside an event loop: the synchronous form
+        return str(run.id)
+
+    def run_state(self, run_id: str) -> RunState:
+        from prefect import get_client
+        from prefect.input.actions import read_flow_run_input
+
+        with get_client(sync_client=True) as client:
+            fr = client.read_flow_run(UUID(run_id))
+        st = fr.state
+        if st is None:
+            return RunState("Unknown", "UNKNOWN")
+        ready = False
+        keyset: Any = st.state_details.run_input_keyset if st.state_details else None
+        if st.type.value == "PAUSED" and keyset:
+            ready = read_flow_run_input(keyset["schema"], flow_run_id=UUID(run_id)) is not None
+        return RunState(st.name or st.type.value, st.type.value, ready)
+
+    def resume(self, run_id: str, run_input: Mapping[str, Any]) -> None:
+        from prefect.flow_runs import resume_flow_run
+
+        resume_flow_run(UUID(run_id), run_input=dict(run_input))
+
+    def wait_for_deployment(self, timeout: float) -> None:
+        from prefect import get_client
+
+        deadline = time.monotonic() + timeout
+        with get_client(sync_client=True) as client:
+            while time.monotonic() < deadline:
+                try:
+                    client.read_deployment_by_name(self.deployment)
+                    return
+                except Exception:  # noqa: BLE001 - not there yet
+                    time.sleep(1)
+        raise ConfigurationError(f"deployment {self.deployment} did not appear within {timeout:.0f}s (is `dsar serve` running?)")
+
+    def run_url(self, run_id: str) -> str:
+        return f"{self.api_url.removesuffix('/api')}/runs/flow-run/{run_id}"
+
+
+def serve(settings: Settings) -> None:
+    """Serve the deployments of ``flows/deployments.py`` (the checkout's, or the copy in the
+    installed package) until interrupted. Call :func:`configure_environment` first."""
+    from prefect import serve as prefect_serve
+    from prefect.utilities.importtools import import_object
+
+    define = import_object(resources.entrypoint("deployments.py", "deployments"))
+    prefect_serve(*define(settings), print_starting_message=False)

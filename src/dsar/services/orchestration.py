@@ -1,0 +1,191 @@
+"""Orchestration as a port: what the entry points ask of the thing that runs flows.
+
+The engine's database stays the record of truth; the orchestrator only runs the
+``process-request`` flow for a request and holds it while it waits for a person. The entry
+points need four things of it: start a run for a request, read a run's state, resume a run that
+waits for input, and wait until the deployment is being served.
+
+* :class:`Orchestrator` is the port. The Prefect adapter lives in
+  :mod:`dsar.orchestration.prefect`.
+* :class:`InMemoryOrchestrator` is shipped beside it (as httpx ships ``MockTransport`` beside
+  ``BaseTransport``): it records what it was asked and lets a test put a run in any state.
+* :func:`start_processing`, :func:`ensure_processing` and :func:`resume_waiting` are the use
+  cases the CLI and the demo call.
+
+Only a request's id and reference cross this boundary, and run inputs hold codes, decisions and
+staff names: never the subject's personal data.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
+
+from dsar.domain.errors import ConfigurationError, InvalidInput, TransitionNotAllowed
+from dsar.domain.request import Status
+from dsar.services import queries
+from dsar.services.context import ServiceContext
+
+
+@dataclass(frozen=True)
+class RunState:
+    """Where a flow run stands. ``type`` is one of Prefect's state types (SCHEDULED, PENDING,
+    RUNNING, PAUSED, CANCELLING, COMPLETED, FAILED, CRASHED, CANCELLED) or UNKNOWN; ``name`` is
+    what the UI shows (``Suspended`` is a PAUSED run that holds no process)."""
+
+    FINAL: ClassVar[frozenset[str]] = frozenset({"COMPLETED", "FAILED", "CRASHED", "CANCELLED"})
+
+    name: str
+    type: str
+    input_ready: bool = False  # PAUSED with a form to fill in
+
+    @property
+    def final(self) -> bool:
+        return self.type in self.FINAL
+
+    @property
+    def waiting_for_input(self) -> bool:
+        return self.type == "PAUSED" and self.input_ready
+
+
+class Orchestrator(Protocol):
+    """Runs the ``process-request`` flow. Implementations: ``PrefectOrchestrator``,
+    :class:`InMemoryOrchestrator`."""
+
+    def available(self) -> bool:
+        """Whether the orchestrator answers now (a quick check, no exception)."""
+        ...
+
+    def start_run(self, request_id: str, reference: str) -> str:
+        """Start a run of process-request for one request (the id is its only parameter, the
+        reference its name); returns the run id."""
+        ...
+
+    def run_state(self, run_id: str) -> RunState:
+        """The run's current state."""
+        ...
+
+    def resume(self, run_id: str, run_input: Mapping[str, Any]) -> None:
+        """Resume a run that waits for input, with that input (the fields of its form)."""
+        ...
+
+    def wait_for_deployment(self, timeout: float) -> None:
+        """Return once process-request is served; ConfigurationError after ``timeout`` seconds."""
+        ...
+
+    def run_url(self, run_id: str) -> str:
+        """Where a person sees the run (and its Resume form)."""
+        ...
+
+
+@dataclass(frozen=True)
+class StartedRun:
+    run_id: str
+    request_id: str
+    reference: str
+
+
+@dataclass(frozen=True)
+class ResumedRun:
+    run_id: str
+    run_input: dict[str, Any]
+
+
+@dataclass
+class InMemoryOrchestrator:
+    """An orchestrator that runs nothing: it records the runs started and resumed, and a test
+    moves runs between states with :meth:`suspend` and :meth:`finish`. ``up=False`` plays an
+    orchestrator that does not answer; ``deployed=False`` one whose deployment is not served."""
+
+    up: bool = True
+    deployed: bool = True
+    started: list[StartedRun] = field(default_factory=list)
+    resumed: list[ResumedRun] = field(default_factory=list)
+    states: dict[str, RunState] = field(default_factory=dict)
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1), repr=False)
+
+    def available(self) -> bool:
+        return self.up
+
+    def start_run(self, request_id: str, reference: str) -> str:
+        if not self.up:
+            raise ConfigurationError("the orchestrator does not answer")
+        run_id = f"run-{next(self._ids)}"
+        self.started.append(StartedRun(run_id, request_id, reference))
+        self.states[run_id] = RunState("Scheduled", "SCHEDULED")
+        return run_id
+
+    def run_state(self, run_id: str) -> RunState:
+        return self.states.get(run_id, RunState("Unknown", "UNKNOWN"))
+
+    def resume(self, run_id: str, run_input: Mapping[str, Any]) -> None:
+        if not self.run_state(run_id).waiting_for_input:
+            raise TransitionNotAllowed(f"run {run_id} does not wait for input")
+        self.resumed.append(ResumedRun(run_id, dict(run_input)))
+        self.states[run_id] = RunState("Running", "RUNNING")
+
+    def wait_for_deployment(self, timeout: float) -> None:
+        if not self.deployed:
+            raise ConfigurationError(f"deployment process-request did not appear within {timeout:.0f}s")
+
+    def run_url(self, run_id: str) -> str:
+        return f"memory://flow-runs/{run_id}"
+
+    # --- for tests: what the flow would do ---------------------------------------------------
+    def suspend(self, run_id: str) -> None:
+        """The run suspends, waiting for a person's input."""
+        self.states[run_id] = RunState("Suspended", "PAUSED", input_ready=True)
+
+    def finish(self, run_id: str, type_: str = "COMPLETED") -> None:
+        self.states[run_id] = RunState(type_.title(), type_)
+
+
+def start_processing(ctx: ServiceContext, orchestrator: Orchestrator, request_id: str) -> str:
+    """Start a new process-request run for a request and record its id; returns it. Safe at
+    any point: the flow picks up where the record stands."""
+    ref = queries.lookup_id(ctx, request_id)
+    run_id = orchestrator.start_run(ref.id, ref.reference)
+    queries.record_flow_run(ctx, ref.id, run_id)
+    return run_id
+
+
+def ensure_processing(ctx: ServiceContext, orchestrator: Orchestrator, request_id: str) -> str | None:
+    """The run carrying a request: the recorded one while it is not finished, else a new one
+    (recorded). A finished request starts nothing: its last run, if any, is returned."""
+    ref = queries.lookup_id(ctx, request_id)
+    run_id = queries.flow_run_id(ctx, request_id)
+    if ref.status.is_final:
+        return run_id
+    if run_id is not None and not orchestrator.run_state(run_id).final:
+        return run_id
+    return start_processing(ctx, orchestrator, request_id)
+
+
+def resume_waiting(
+    ctx: ServiceContext,
+    orchestrator: Orchestrator,
+    request_id: str,
+    expected: Status,
+    run_input: Mapping[str, Any],
+    *,
+    system: str | None = None,
+) -> None:
+    """Hand a person's input to the run waiting for it: the one-time code, legal's sign-off or
+    a manual system's confirmation. Refused (InvalidInput, nothing resumed) unless the request is
+    in ``expected`` status, the manual step waiting is ``system``'s, and its run waits for input."""
+    from dsar.services.processing import pending_manual_steps
+
+    ref = queries.lookup_id(ctx, request_id)
+    if ref.status is not expected:
+        raise InvalidInput(f"{ref.reference} is {ref.status.value}, not {expected.value}")
+    if system is not None:
+        pending = [m.system for m in pending_manual_steps(ctx, ref.id)]
+        if not pending or pending[0] != system:
+            waiting = f"the run waits for {pending[0]}" if pending else "no manual step is waiting"
+            raise InvalidInput(f"{ref.reference}: {waiting}", ["system: not the one waiting"])
+    run_id = queries.flow_run_id(ctx, ref.id)
+    if run_id is None or not orchestrator.run_state(run_id).waiting_for_input:
+        raise InvalidInput(f"{ref.reference}: no flow run is waiting for this input; try `dsar request run {ref.reference}` first")
+    orchestrator.resume(run_id, run_input)

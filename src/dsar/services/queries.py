@@ -1,0 +1,290 @@
+"""The read side: what entry points show of requests, as typed read models (frozen
+dataclasses, never rows), plus the one small write that goes with running them (recording a
+request's flow run).
+
+Personal data leaves here masked (``J*** D***``, ``j***@example.com``) unless a caller asks to
+reveal it, and revealing is itself recorded: a ``SubjectDataViewed`` event in the request's
+audit trail, saying through which entry point.
+
+Every repository call of the read side is in this module, so that a change of the persistence
+API is made here once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from dsar.domain.request import PrivacyRequest, Status, parse_reference
+from dsar.persistence.repository import RequestQuery
+from dsar.services.context import ServiceContext
+
+
+def mask(value: str | None) -> str | None:
+    """Enough to recognise, not enough to leak: 'Jane Doe' -> 'J*** D***', an email keeps its domain."""
+    if value is None:
+        return None
+    if "@" in value:
+        local, _, domain = value.partition("@")
+        return f"{local[:1]}***@{domain}"
+    return " ".join(w[:1] + "***" for w in value.split())
+
+
+# --- read models ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RequestRef:
+    """A request as the entry points address it: ids and where it stands, no personal data."""
+
+    id: str
+    reference: str
+    status: Status
+    on_hold: bool
+
+
+@dataclass(frozen=True)
+class DeadlineView:
+    due: date
+    acknowledge_by: date | None
+    acknowledged_at: datetime | None
+    extension_notice_by: date | None
+    extended_due: date | None
+    statutory_due: date | None
+    extended: bool
+    paused_days: int
+    clock_stopped: bool
+
+
+@dataclass(frozen=True)
+class SubjectView:
+    """The subject's data, masked unless revealed. ``extra`` are further data points as
+    (name, value) pairs."""
+
+    name: str | None
+    emails: tuple[str | None, ...]
+    phone: str | None
+    postal_address: str | None
+    account_id: str | None
+    extra: tuple[tuple[str, str | None], ...]
+
+
+@dataclass(frozen=True)
+class AgentView:
+    name: str | None
+    email: str | None
+    kind: str
+
+
+@dataclass(frozen=True)
+class CorrectionView:
+    attribute: str
+    value: str | None
+
+
+@dataclass(frozen=True)
+class PlanStepView:
+    system: str
+    operation: str
+    matches: int
+    detail: str
+
+
+@dataclass(frozen=True)
+class ReceiptView:
+    system: str
+    operation: str
+    records: int
+    at: datetime
+
+
+@dataclass(frozen=True)
+class RequestView:
+    """One request as `dsar request show` prints it. ``revealed`` says whether the personal
+    data in ``subject``, ``agent`` and ``corrections`` is in clear (and so was audited)."""
+
+    id: str
+    reference: str
+    type: str
+    access_scope: str | None
+    regime: str
+    country: str
+    subdivision: str | None
+    channel: str
+    received_at: datetime
+    status: Status
+    on_hold: bool
+    deadline: DeadlineView
+    subject: SubjectView
+    agent: AgentView | None
+    linked_to: str | None
+    corrections: tuple[CorrectionView, ...]
+    plan: tuple[PlanStepView, ...]
+    receipts: tuple[ReceiptView, ...]
+    flow_run_id: str | None
+    revealed: bool
+
+
+@dataclass(frozen=True)
+class RequestSummary:
+    """A line of the queue (no personal data)."""
+
+    id: str
+    reference: str
+    type: str
+    regime: str
+    status: Status
+    on_hold: bool
+    due: date
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class EventView:
+    """An event of a request's audit trail, its details decrypted (``{"shredded": true}``
+    once the request's key is destroyed)."""
+
+    seq: int
+    kind: str
+    at: datetime
+    details: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class AlertView:
+    """A deadline alert raised by the watch, and its delivery."""
+
+    reference: str
+    kind: str
+    due: date
+    days_left: int
+    notify: bool
+    raised_at: datetime
+    delivered_at: datetime | None
+    attempts: int
+
+
+# --- queries ----------------------------------------------------------------------------------
+
+
+def _ref(r: PrivacyRequest) -> RequestRef:
+    return RequestRef(r.id, r.reference, r.status, r.on_hold)
+
+
+def lookup(ctx: ServiceContext, reference: str) -> RequestRef:
+    """The request with this reference (``DSR-2026-000123``); InvalidInput for a malformed
+    reference, NotFound for an unknown one."""
+    ref = parse_reference(reference)
+    with ctx.uow() as uow:
+        return _ref(uow.repo.get_by_reference(ref))
+
+
+def lookup_id(ctx: ServiceContext, request_id: str) -> RequestRef:
+    """The request with this id; NotFound for an unknown one."""
+    with ctx.uow() as uow:
+        return _ref(uow.repo.get(request_id))
+
+
+def request_view(ctx: ServiceContext, reference: str, *, reveal: bool = False, via: str = "cli") -> RequestView:
+    """One request. Its subject's data is masked unless ``reveal``, which is recorded in the
+    audit trail as ``SubjectDataViewed`` (``via`` names the entry point)."""
+    ref = parse_reference(reference)
+    show: Callable[[str | None], str | None] = (lambda v: v) if reveal else mask
+    with ctx.uow() as uow:
+        r = uow.repo.get_by_reference(ref)
+        d = uow.repo.deadline(r.id)
+        plan = tuple(PlanStepView(s.system, s.operation, s.matches, s.detail) for s in uow.repo.plan(r.id))
+        receipts = tuple(ReceiptView(x.system, x.operation, x.records, x.at) for x in uow.repo.receipts(r.id))
+        run_id = uow.repo.flow_run_id(r.id)
+        if reveal:
+            now = ctx.clock()
+            uow.repo.append_audit(r.id, "SubjectDataViewed", now, {"via": via}, idempotency_key=f"{r.id}:viewed:{now.isoformat()}")
+            uow.commit()
+    s = r.subject
+    return RequestView(
+        id=r.id,
+        reference=r.reference,
+        type=r.type.value,
+        access_scope=r.access_scope.value if r.access_scope else None,
+        regime=r.regime,
+        country=r.country,
+        subdivision=r.subdivision,
+        channel=r.channel.value,
+        received_at=r.received_at,
+        status=r.status,
+        on_hold=r.on_hold,
+        deadline=DeadlineView(
+            due=d.due,
+            acknowledge_by=d.acknowledge_by,
+            acknowledged_at=d.acknowledged_at,
+            extension_notice_by=d.extension_notice_by,
+            extended_due=d.extended_due,
+            statutory_due=d.statutory_due,
+            extended=d.extended,
+            paused_days=d.paused_days,
+            clock_stopped=d.clock_stopped,
+        ),
+        subject=SubjectView(
+            name=show(s.name),
+            emails=tuple(show(e) for e in s.emails),
+            phone=show(s.phone),
+            postal_address=show(s.postal_address),
+            account_id=show(s.account_id),
+            extra=tuple((k, show(v)) for k, v in s.extra),
+        ),
+        agent=None if r.agent is None else AgentView(show(r.agent.name), show(r.agent.email), r.agent.kind.value),
+        linked_to=r.linked_to,
+        corrections=tuple(CorrectionView(c.attribute, show(c.value)) for c in r.corrections),
+        plan=plan,
+        receipts=receipts,
+        flow_run_id=run_id,
+        revealed=reveal,
+    )
+
+
+def request_list(
+    ctx: ServiceContext, status: Status | None = None, due_before: date | None = None, limit: int = 200
+) -> list[RequestSummary]:
+    """The queue, soonest due first."""
+    with ctx.uow() as uow:
+        return [
+            RequestSummary(r.id, r.reference, r.type.value, r.regime, r.status, r.on_hold, uow.repo.deadline(r.id).due, r.received_at)
+            for r in uow.repo.list_requests(RequestQuery(status, due_before, limit))
+        ]
+
+
+def request_events(ctx: ServiceContext, reference: str) -> list[EventView]:
+    """A request's audit trail, oldest first."""
+    ref = parse_reference(reference)
+    with ctx.uow() as uow:
+        r = uow.repo.get_by_reference(ref)
+        return [EventView(e.seq, e.kind, e.at, e.details) for e in uow.repo.audit_events(r.id)]
+
+
+def alerts(ctx: ServiceContext, reference: str | None = None, limit: int = 200) -> list[AlertView]:
+    """The deadline alerts raised, newest first; of one request when ``reference`` is given."""
+    ref = parse_reference(reference) if reference is not None else None
+    with ctx.uow() as uow:
+        rid = uow.repo.get_by_reference(ref).id if ref is not None else None
+        return [
+            AlertView(a.reference, a.kind, a.due, a.days_left, a.notify, a.raised_at, a.delivered_at, a.attempts)
+            for a in uow.repo.alerts(rid, limit)
+        ]
+
+
+def flow_run_id(ctx: ServiceContext, request_id: str) -> str | None:
+    """The flow run last started for a request, if any."""
+    with ctx.uow() as uow:
+        return uow.repo.flow_run_id(request_id)
+
+
+# --- the one command of the read side ---------------------------------------------------------
+
+
+def record_flow_run(ctx: ServiceContext, request_id: str, run_id: str) -> None:
+    """Remember the flow run now carrying a request (the newest one started)."""
+    with ctx.uow() as uow:
+        uow.repo.set_flow_run(request_id, run_id)
+        uow.commit()
