@@ -34,7 +34,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from dsar import resources
 from dsar.domain.errors import ConfigurationError
 
-
 _CONFIG = SettingsConfigDict(env_prefix="DSAR_", env_file=".env", extra="ignore")
 
 

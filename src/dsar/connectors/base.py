@@ -24,7 +24,10 @@ from enum import StrEnum
 from typing import Any
 
 from dsar.domain.errors import NotFound, PermanentConnectorError
+from dsar.domain.plan import CorrectionAction, ErasureAction, ErasureKind
 from dsar.domain.request import Correction
+
+__all__ = ["CorrectionAction", "ErasureAction", "ErasureKind"]  # the plan's actions, defined in the domain
 
 
 class Capability(StrEnum):
@@ -94,24 +97,6 @@ class Health:
 
 
 @dataclass(frozen=True)
-class ErasureAction:
-    """What a deletion does to one entity's matched rows: ``delete``, ``anonymise``, ``retain``
-    (with the data map's reason) or ``unmapped`` (no rule: a person must decide)."""
-
-    entity: str
-    action: str
-    rows: int
-    reason: str = ""
-
-    def as_json(self) -> dict[str, Any]:
-        return {"entity": self.entity, "action": self.action, "rows": self.rows, "reason": self.reason}
-
-    @classmethod
-    def from_json(cls, d: Mapping[str, Any]) -> ErasureAction:
-        return cls(str(d["entity"]), str(d["action"]), int(d["rows"]), str(d.get("reason", "")))
-
-
-@dataclass(frozen=True)
 class ErasureReceipt:
     """What an erasure did, in counts per entity and action: never values."""
 
@@ -121,25 +106,6 @@ class ErasureReceipt:
     @property
     def total(self) -> int:
         return sum(n for per in self.counts.values() for n in per.values())
-
-
-@dataclass(frozen=True)
-class CorrectionAction:
-    """What a correction does in one entity: set ``field`` (which the data map marks as
-    correctable as ``attribute``) on the subject's ``rows`` records. No values: the new value
-    travels in the request's :class:`~dsar.domain.request.Correction`, encrypted at rest."""
-
-    entity: str
-    field: str
-    attribute: str
-    rows: int
-
-    def as_json(self) -> dict[str, Any]:
-        return {"entity": self.entity, "field": self.field, "attribute": self.attribute, "rows": self.rows}
-
-    @classmethod
-    def from_json(cls, d: Mapping[str, Any]) -> CorrectionAction:
-        return cls(str(d["entity"]), str(d["field"]), str(d["attribute"]), int(d["rows"]))
 
 
 @dataclass(frozen=True)

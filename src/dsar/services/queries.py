@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from dsar.domain.events import SubjectDataViewed
 from dsar.domain.request import PrivacyRequest, Status, parse_reference
-from dsar.persistence.repository import RequestQuery
 from dsar.services.context import ServiceContext
+from dsar.services.ports import RequestQuery
 
 
 def mask(value: str | None) -> str | None:
@@ -178,13 +179,13 @@ def lookup(ctx: ServiceContext, reference: str) -> RequestRef:
     reference, NotFound for an unknown one."""
     ref = parse_reference(reference)
     with ctx.uow() as uow:
-        return _ref(uow.repo.get_by_reference(ref))
+        return _ref(uow.requests.facts(uow.requests.id_for_reference(ref)))
 
 
 def lookup_id(ctx: ServiceContext, request_id: str) -> RequestRef:
     """The request with this id; NotFound for an unknown one."""
     with ctx.uow() as uow:
-        return _ref(uow.repo.get(request_id))
+        return _ref(uow.requests.facts(request_id))
 
 
 def request_view(ctx: ServiceContext, reference: str, *, reveal: bool = False, via: str = "cli") -> RequestView:
@@ -193,14 +194,14 @@ def request_view(ctx: ServiceContext, reference: str, *, reveal: bool = False, v
     ref = parse_reference(reference)
     show: Callable[[str | None], str | None] = (lambda v: v) if reveal else mask
     with ctx.uow() as uow:
-        r = uow.repo.get_by_reference(ref)
-        d = uow.repo.deadline(r.id)
-        plan = tuple(PlanStepView(s.system, s.operation, s.matches, s.detail) for s in uow.repo.plan(r.id))
-        receipts = tuple(ReceiptView(x.system, x.operation, x.records, x.at) for x in uow.repo.receipts(r.id))
-        run_id = uow.repo.flow_run_id(r.id)
+        r = uow.requests.get(uow.requests.id_for_reference(ref))
+        d = uow.deadlines.get(r.id)
+        plan = tuple(PlanStepView(s.system, s.operation.value, s.matches, s.describe()) for s in uow.plans.get(r.id))
+        receipts = tuple(ReceiptView(x.system, x.operation, x.records, x.at) for x in uow.plans.receipts(r.id))
+        run_id = uow.requests.flow_run_id(r.id)
         if reveal:
             now = ctx.clock()
-            uow.repo.append_audit(r.id, "SubjectDataViewed", now, {"via": via}, idempotency_key=f"{r.id}:viewed:{now.isoformat()}")
+            uow.audit.append([SubjectDataViewed(r.id, now, via)])
             uow.commit()
     s = r.subject
     return RequestView(
@@ -250,8 +251,8 @@ def request_list(
     """The queue, soonest due first."""
     with ctx.uow() as uow:
         return [
-            RequestSummary(r.id, r.reference, r.type.value, r.regime, r.status, r.on_hold, uow.repo.deadline(r.id).due, r.received_at)
-            for r in uow.repo.list_requests(RequestQuery(status, due_before, limit))
+            RequestSummary(r.id, r.reference, r.type.value, r.regime, r.status, r.on_hold, r.due, r.received_at)
+            for r in uow.requests.query(RequestQuery(status, due_before, limit))
         ]
 
 
@@ -259,25 +260,25 @@ def request_events(ctx: ServiceContext, reference: str) -> list[EventView]:
     """A request's audit trail, oldest first."""
     ref = parse_reference(reference)
     with ctx.uow() as uow:
-        r = uow.repo.get_by_reference(ref)
-        return [EventView(e.seq, e.kind, e.at, e.details) for e in uow.repo.audit_events(r.id)]
+        rid = uow.requests.id_for_reference(ref)
+        return [EventView(e.seq, e.kind, e.at, e.details) for e in uow.audit.events(rid)]
 
 
 def alerts(ctx: ServiceContext, reference: str | None = None, limit: int = 200) -> list[AlertView]:
     """The deadline alerts raised, newest first; of one request when ``reference`` is given."""
     ref = parse_reference(reference) if reference is not None else None
     with ctx.uow() as uow:
-        rid = uow.repo.get_by_reference(ref).id if ref is not None else None
+        rid = uow.requests.id_for_reference(ref) if ref is not None else None
         return [
             AlertView(a.reference, a.kind, a.due, a.days_left, a.notify, a.raised_at, a.delivered_at, a.attempts)
-            for a in uow.repo.alerts(rid, limit)
+            for a in uow.alerts.recent(rid, limit)
         ]
 
 
 def flow_run_id(ctx: ServiceContext, request_id: str) -> str | None:
     """The flow run last started for a request, if any."""
     with ctx.uow() as uow:
-        return uow.repo.flow_run_id(request_id)
+        return uow.requests.flow_run_id(request_id)
 
 
 # --- the one command of the read side ---------------------------------------------------------
@@ -286,5 +287,5 @@ def flow_run_id(ctx: ServiceContext, request_id: str) -> str | None:
 def record_flow_run(ctx: ServiceContext, request_id: str, run_id: str) -> None:
     """Remember the flow run now carrying a request (the newest one started)."""
     with ctx.uow() as uow:
-        uow.repo.set_flow_run(request_id, run_id)
+        uow.requests.set_flow_run(request_id, run_id)
         uow.commit()
