@@ -14,8 +14,9 @@ tests/contract runs both):
 * every request gets its own random data key; audit payloads, decision notes and pause reasons
   are sealed under it with real AES-GCM, and the audit log is a real hash chain
   (:mod:`dsar.audit.chain`), so heads, checkpoints and evidence verify as they do on SQL;
-* ``shred`` destroys the key and the stored personal data: ``get`` returns the ``[shredded]``
-  shell, ``events`` give ``{"shredded": True}`` payloads, ``DataKeys.open`` raises NotFound;
+* ``facts`` and ``query`` give requests without personal data (the subject's name reads
+  ``[not opened]``); ``shred`` destroys the key and the stored personal data: ``get`` returns
+  the ``[shredded]`` shell, ``events`` give ``{"shredded": True}`` payloads, ``DataKeys.open`` raises NotFound;
 * identifiers for linking duplicates are kept only as keyed blind-index tokens, as in SQL.
 
 Errors: :class:`dsar.domain.errors.NotFound` where the SQL repository raises it;
@@ -53,6 +54,7 @@ from dsar.domain.verification import Challenge
 from dsar.services.ports import RequestQuery, UnitOfWork, UnitOfWorkFactory
 
 __all__ = [
+    "NOT_OPENED",
     "SHREDDED",
     "ConcurrentCommit",
     "InMemoryDatabase",
@@ -60,7 +62,8 @@ __all__ = [
     "memory_uow_factory",
 ]
 
-SHREDDED = "[shredded]"
+SHREDDED = "[shredded]"  # the subject's name in a request whose key was destroyed
+NOT_OPENED = "[not opened]"  # ... and in one read without its personal data (facts, query)
 MEMORY_KEY_ID = "memory-1"
 
 
@@ -345,7 +348,8 @@ class _Area:
 
 
 def _shell(rec: _RequestRecord) -> PrivacyRequest:
-    """The request without its personal data (what SQL returns once the key is gone)."""
+    """The request without its personal data: ``[shredded]`` as the subject's name once the key
+    is gone, ``[not opened]`` while it exists (as SQL does)."""
     r = rec.request
     return PrivacyRequest(
         id=r.id,
@@ -356,7 +360,7 @@ def _shell(rec: _RequestRecord) -> PrivacyRequest:
         subdivision=r.subdivision,
         channel=r.channel,
         received_at=r.received_at,
-        subject=SubjectIdentity(name=SHREDDED),
+        subject=SubjectIdentity(name=SHREDDED if rec.shredded_at is not None else NOT_OPENED),
         due=rec.deadline.due,
         access_scope=r.access_scope,
         agent=None,
@@ -498,7 +502,8 @@ class InMemoryRequests(_Area):
         rec = self._record(request_id)
         self._s.keys.pop(request_id, None)
         # The personal data goes with the key: only the shell is kept.
-        self._s.requests[request_id] = replace(rec, request=_shell(rec), shredded_at=at)
+        rec = replace(rec, shredded_at=at)
+        self._s.requests[request_id] = replace(rec, request=_shell(rec))
 
 
 # --- deadlines ------------------------------------------------------------------------------
