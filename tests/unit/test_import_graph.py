@@ -7,9 +7,9 @@ Every module under src/dsar is parsed with ``ast`` (nothing is imported): every 
 node of the graph is a sub-package (``dsar.services``, ``dsar.letters`` ...) or a top-level
 module (``dsar.cli``, ``dsar.app``, ``dsar.settings``: the entry points and their wiring).
 
-Known violations, being removed under issue 9 ("Restructure the core around ports"), are listed
-below; each is an ``xfail(strict=True)`` test, so the day one is gone its test passes, fails as
-XPASS, and the entry must go from the list. Anything new fails at once.
+There are no known exceptions: the letters<->services cycle (services rendered letters through
+the concrete renderer) and the CLI's and demo's imports of flows (Prefect control) went with the
+LetterRenderer and Orchestrator ports (issue 9).
 
 ``python -m tests.unit.test_import_graph`` prints the graph and its cycles.
 """
@@ -23,24 +23,11 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-import pytest
-
 SRC = Path(__file__).resolve().parents[2] / "src"
 PACKAGE = SRC / "dsar"
 ENTRY_POINTS = frozenset({"dsar.__main__", "dsar.cli", "dsar.app", "dsar.settings"})
 # What the domain may import besides itself (docs/architecture.md: calendars).
 DOMAIN_THIRD_PARTY = frozenset({"dateutil", "holidays"})
-
-# Cycles between packages today. letters (outbox.py) and services import each other: letters
-# implements the Mailer port of services.ports while services.processing renders letters
-# (letters.render). notify and storage also import services.ports, but services imports
-# neither, so they close no cycle.
-KNOWN_CYCLES: dict[str, frozenset[str]] = {
-    "letters<->services": frozenset({"dsar.letters", "dsar.services"}),
-}
-# Modules that import the top-level flows package today (Prefect control: starting, resuming
-# and serving runs), instead of an orchestrator port inside dsar.
-KNOWN_FLOWS_IMPORTERS = frozenset({"dsar.cli", "dsar.demo.run"})
 
 
 @dataclass(frozen=True)
@@ -187,41 +174,13 @@ def test_the_domain_imports_only_the_standard_library_and_its_calendars() -> Non
     assert found == []
 
 
-def test_no_packages_import_each_other_but_the_known_cycles() -> None:
+def test_no_two_packages_import_each_other() -> None:
     found = cycles(graph())
-    print("\ncycles between packages:", *(f"{sorted(c)}: {evidence(c)}" for c in found), sep="\n  ")
-    unknown = [sorted(c) for c in found if c not in KNOWN_CYCLES.values()]
-    assert unknown == [], f"new import cycles: {[(c, evidence(frozenset(c))) for c in unknown]}"
+    assert found == [], f"import cycles: {[(sorted(c), evidence(c)) for c in found]}"
 
 
-@pytest.mark.parametrize(
-    "cycle",
-    [
-        pytest.param(c, id=name, marks=pytest.mark.xfail(strict=True, reason="known cycle, removed under issue 9"))
-        for name, c in KNOWN_CYCLES.items()
-    ],
-)
-def test_a_known_cycle_is_gone(cycle: frozenset[str]) -> None:
-    assert cycle not in cycles(graph()), evidence(cycle)
-
-
-def test_nothing_in_dsar_imports_flows_but_the_known_modules() -> None:
-    importers = flows_importers()
-    print("\nmodules importing flows:", *(line for lines in importers.values() for line in lines), sep="\n  ")
-    assert set(importers) <= KNOWN_FLOWS_IMPORTERS, {m: v for m, v in importers.items() if m not in KNOWN_FLOWS_IMPORTERS}
-
-
-@pytest.mark.parametrize(
-    "module",
-    [
-        pytest.param(
-            m, id=m, marks=pytest.mark.xfail(strict=True, reason="imports flows today; an orchestrator port replaces it (issue 9)")
-        )
-        for m in sorted(KNOWN_FLOWS_IMPORTERS)
-    ],
-)
-def test_a_known_flows_import_is_gone(module: str) -> None:
-    assert module not in flows_importers(), flows_importers().get(module)
+def test_nothing_in_dsar_imports_flows() -> None:
+    assert flows_importers() == {}
 
 
 def test_the_cycle_finder_finds_cycles_and_only_cycles() -> None:

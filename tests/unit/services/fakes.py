@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -239,16 +238,11 @@ class FakeConnectorFactory(ConnectorFactory):
     def is_manual(self, system: str) -> bool:
         return system in self.manual
 
-    @contextmanager
-    def open(self, system: str) -> Iterator[Connector]:
+    def build(self, system: str) -> Connector:
         if system in self.manual:
             raise AssertionError(f"{system} is worked on by hand: nothing to open")
         self.opened[system] += 1
-        connector = FakeConnector(self.data[system], self)
-        try:
-            yield connector
-        finally:
-            connector.close()
+        return FakeConnector(self.data[system], self)
 
 
 # --- the unit of work, counted ---------------------------------------------------------------
