@@ -121,6 +121,13 @@ def test_an_app_on_an_older_schema_refuses_until_upgraded(engine_app: App) -> No
     build_app(engine_app.settings).engine.dispose()
 
 
+def test_a_schema_newer_than_this_dsar_says_to_upgrade_dsar_not_the_database(sqlite_app: App) -> None:
+    with sqlite_app.engine.begin() as c:
+        c.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    with pytest.raises(ConfigurationError, match=r"schema is at 9999, newer than this dsar knows \(0005\): upgrade dsar"):
+        build_app(sqlite_app.settings)
+
+
 # --- the stored forms stay as they were --------------------------------------------------
 
 
