@@ -119,3 +119,70 @@ def test_an_app_on_an_older_schema_refuses_until_upgraded(engine_app: App) -> No
     upgrade(engine_app.engine)
     assert schema_status(engine_app.engine).up_to_date
     build_app(engine_app.settings).engine.dispose()
+
+
+def test_a_schema_newer_than_this_dsar_says_to_upgrade_dsar_not_the_database(sqlite_app: App) -> None:
+    with sqlite_app.engine.begin() as c:
+        c.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    with pytest.raises(ConfigurationError, match=r"schema is at 9999, newer than this dsar knows \(0005\): upgrade dsar"):
+        build_app(sqlite_app.settings)
+
+
+# --- the stored forms stay as they were --------------------------------------------------
+
+
+def test_typed_events_are_stored_exactly_as_the_raw_appends_of_before(sqlite_app: App) -> None:
+    from datetime import UTC, datetime
+
+    from dsar.domain.events import StatusChanged
+
+    rid = log_request(
+        sqlite_app.ctx, {"type": "access", "regime": "gdpr", "country": "DE", "subject": {"name": "A", "emails": ["a@example.com"]}}
+    ).request.id
+    event = StatusChanged(rid, datetime(2026, 11, 2, 10, 0, tzinfo=UTC), move="m", from_status="received", to_status="verified")
+    with sqlite_app.ctx.uow() as uow:
+        assert uow.audit.append([event, event]) == 1  # a repeat in the batch is skipped
+        assert uow.repo.append_audit(rid, event.kind, event.at, event.payload(), "raw-key")  # the old path, via the facade
+        assert uow.audit.append([event]) == 0
+        uow.commit()
+    with sqlite_app.ctx.uow() as uow:
+        chain = list(uow.audit.iter_chain())
+        typed, raw = chain[-2:]
+        assert first_broken(chain) is None
+        assert (typed.kind, typed.idempotency_key, typed.at) == ("StatusChanged", event.idempotency_key, event.at)
+        assert uow.audit.open_details(typed) == uow.audit.open_details(raw) == {"move": "m", "from": "received", "to": "verified"}
+        assert uow.audit.events(rid)[-1].details == uow.audit.open_details(raw)
+
+
+def test_plan_rows_written_before_plans_were_typed_read_back_as_typed_steps(sqlite_app: App) -> None:
+    import json
+
+    from dsar.domain.plan import EraseStep, ErasureAction, ErasureKind, ExportStep, ManualStep, Operation
+
+    rows = [
+        ("r2", "shop", "export", 3, "matched customer,orders"),
+        ("r1", "crm", "erase", 0, "manual: a person erases, then confirms"),
+        ("r1", "ledger", "erase", 0, "manual: kept: tax law"),
+        ("r1", "shop", "erase", 2, json.dumps({"actions": [{"entity": "customer", "action": "delete", "rows": 2, "reason": ""}]})),
+    ]
+    with sqlite_app.engine.begin() as c:
+        for rid, system, op, matches, detail in rows:
+            c.execute(
+                text("INSERT INTO plan_step (request_id, system, operation, matches, detail) VALUES (:r, :s, :o, :m, :d)"),
+                {"r": rid, "s": system, "o": op, "m": matches, "d": detail},
+            )
+    with sqlite_app.ctx.uow() as uow:
+        assert uow.plans.get("r1") == [
+            ManualStep("crm", Operation.ERASE),
+            ManualStep("ledger", Operation.ERASE, kept="tax law"),
+            EraseStep("shop", 2, (ErasureAction("customer", ErasureKind.DELETE, 2),)),
+        ]
+        assert uow.plans.get("r2") == [ExportStep("shop", 3, ("customer", "orders"))]
+        steps = [ExportStep("files", 0), ManualStep("ledger", Operation.EXPORT)]
+        uow.plans.save("r3", steps)
+        uow.commit()
+    with sqlite_app.engine.connect() as c:
+        stored = dict(c.execute(text("SELECT system, detail FROM plan_step WHERE request_id = 'r3'")).all())
+    assert json.loads(stored["files"]) == {"step": "export", "entities": []}
+    with sqlite_app.ctx.uow() as uow:
+        assert uow.plans.get("r3") == steps

@@ -17,6 +17,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
 from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
 from sqlmodel import create_engine
@@ -84,12 +85,24 @@ class SchemaStatus:
 
 
 @cache
+def _scripts() -> ScriptDirectory:
+    return ScriptDirectory(str(_MIGRATIONS))
+
+
+@cache
 def schema_head() -> str:
     """The newest revision of the migrations shipped with this dsar (read once per process)."""
-    head = ScriptDirectory(str(_MIGRATIONS)).get_current_head()
+    head = _scripts().get_current_head()
     if head is None:
         raise ConfigurationError("dsar ships no schema migrations")
     return head
+
+
+def _known(revision: str) -> bool:
+    try:
+        return all(_scripts().get_revision(r) is not None for r in revision.split(","))
+    except CommandError:  # a revision of a newer dsar
+        return False
 
 
 def schema_status(engine: Engine) -> SchemaStatus:
@@ -103,6 +116,8 @@ def schema_status(engine: Engine) -> SchemaStatus:
 def check_schema(engine: Engine) -> SchemaStatus:
     """Refuse to run on a schema other than the one this dsar needs (an empty database too)."""
     status = schema_status(engine)
+    if status.current is not None and not status.up_to_date and not _known(status.current):
+        raise ConfigurationError(f"the database schema is at {status.current}, newer than this dsar knows ({status.head}): upgrade dsar")
     if not status.up_to_date:
         at = status.current or "nothing (empty database)"
         raise ConfigurationError(f"the database schema is at {at}; this dsar needs {status.head}: run `dsar db upgrade`")
