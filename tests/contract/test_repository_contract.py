@@ -905,3 +905,30 @@ def test_a_unit_of_work_sees_its_own_writes_before_commit(uow_factory: UnitOfWor
         uow.audit.append([HoldChanged(r.id, T0, True, "x")])
         assert uow.requests.get(r.id).subject == r.subject
         assert [e.kind for e in uow.audit.events(r.id)] == ["HoldChanged"]
+
+
+# --- one row where one is allowed -----------------------------------------------------------
+
+DUPLICATES = {
+    "request": lambda uow, r: add(uow, r),
+    "decision": lambda uow, r: uow.decisions.record(r.id, SIGN_OFF_STEP, "deny", "legal", None, T0),
+    "letter": lambda uow, r: uow.letters.add(r.id, SentLetter("denial", "t.txt", "m@dsar", T0)),
+    "plan step": lambda uow, r: uow.plans.save(r.id, [ExportStep("crm", 2)]),
+    "receipt": lambda uow, r: uow.plans.add_receipt(r.id, Receipt("crm", "export", 1, None, T0)),
+    "alert": lambda uow, r: uow.alerts.add([NewAlert(r.id, r.reference, "due-in-7d", DUE, 7, True)], T0),
+}
+
+
+@pytest.mark.parametrize("what", list(DUPLICATES))
+def test_a_second_row_where_only_one_is_allowed_is_refused_as_an_integrity_error(uow_factory: UnitOfWorkFactory, what: str) -> None:
+    r = a_request(1)
+    stored(uow_factory, r)
+    write = DUPLICATES[what]
+    with uow_factory() as uow:
+        if what != "request":
+            write(uow, r)
+        uow.commit()
+    with uow_factory() as uow, pytest.raises(IntegrityError):
+        write(uow, r)
+    with uow_factory() as uow:
+        assert uow.requests.count() == 1
