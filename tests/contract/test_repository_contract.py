@@ -8,6 +8,7 @@ Times read back are compared as instants (a backend may hand back UTC without it
 from __future__ import annotations
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -932,3 +933,25 @@ def test_a_second_row_where_only_one_is_allowed_is_refused_as_an_integrity_error
         write(uow, r)
     with uow_factory() as uow:
         assert uow.requests.count() == 1
+
+
+# --- concurrent units of work ----------------------------------------------------------------
+
+
+def test_concurrent_units_of_work_get_distinct_reference_numbers_and_keep_one_chain(uow_factory: UnitOfWorkFactory) -> None:
+    r = a_request(1)
+    stored(uow_factory, r)
+
+    def take(i: int) -> int:
+        with uow_factory() as uow:
+            n = uow.requests.next_reference_number(2026)
+            uow.audit.append([HoldChanged(r.id, T0 + timedelta(seconds=i), True, str(i))])
+            uow.commit()
+            return n
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        numbers = list(pool.map(take, range(12)))
+    assert sorted(numbers) == list(range(1, 13))
+    with uow_factory() as uow:
+        assert uow.audit.head()[0] == 12
+        assert first_broken(uow.audit.iter_chain()) is None
