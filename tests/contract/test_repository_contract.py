@@ -8,6 +8,7 @@ Times read back are compared as instants (a backend may hand back UTC without it
 from __future__ import annotations
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -905,3 +906,52 @@ def test_a_unit_of_work_sees_its_own_writes_before_commit(uow_factory: UnitOfWor
         uow.audit.append([HoldChanged(r.id, T0, True, "x")])
         assert uow.requests.get(r.id).subject == r.subject
         assert [e.kind for e in uow.audit.events(r.id)] == ["HoldChanged"]
+
+
+# --- one row where one is allowed -----------------------------------------------------------
+
+DUPLICATES = {
+    "request": lambda uow, r: add(uow, r),
+    "decision": lambda uow, r: uow.decisions.record(r.id, SIGN_OFF_STEP, "deny", "legal", None, T0),
+    "letter": lambda uow, r: uow.letters.add(r.id, SentLetter("denial", "t.txt", "m@dsar", T0)),
+    "plan step": lambda uow, r: uow.plans.save(r.id, [ExportStep("crm", 2)]),
+    "receipt": lambda uow, r: uow.plans.add_receipt(r.id, Receipt("crm", "export", 1, None, T0)),
+    "alert": lambda uow, r: uow.alerts.add([NewAlert(r.id, r.reference, "due-in-7d", DUE, 7, True)], T0),
+}
+
+
+@pytest.mark.parametrize("what", list(DUPLICATES))
+def test_a_second_row_where_only_one_is_allowed_is_refused_as_an_integrity_error(uow_factory: UnitOfWorkFactory, what: str) -> None:
+    r = a_request(1)
+    stored(uow_factory, r)
+    write = DUPLICATES[what]
+    with uow_factory() as uow:
+        if what != "request":
+            write(uow, r)
+        uow.commit()
+    with uow_factory() as uow, pytest.raises(IntegrityError):
+        write(uow, r)
+    with uow_factory() as uow:
+        assert uow.requests.count() == 1
+
+
+# --- concurrent units of work ----------------------------------------------------------------
+
+
+def test_concurrent_units_of_work_get_distinct_reference_numbers_and_keep_one_chain(uow_factory: UnitOfWorkFactory) -> None:
+    r = a_request(1)
+    stored(uow_factory, r)
+
+    def take(i: int) -> int:
+        with uow_factory() as uow:
+            n = uow.requests.next_reference_number(2026)
+            uow.audit.append([HoldChanged(r.id, T0 + timedelta(seconds=i), True, str(i))])
+            uow.commit()
+            return n
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        numbers = list(pool.map(take, range(12)))
+    assert sorted(numbers) == list(range(1, 13))
+    with uow_factory() as uow:
+        assert uow.audit.head()[0] == 12
+        assert first_broken(uow.audit.iter_chain()) is None
