@@ -239,12 +239,15 @@ class FakeConnectorFactory(ConnectorFactory):
     def is_manual(self, system: str) -> bool:
         return system in self.manual
 
-    @contextmanager
-    def open(self, system: str) -> Iterator[Connector]:
+    def build(self, system: str) -> Connector:
         if system in self.manual:
             raise AssertionError(f"{system} is worked on by hand: nothing to open")
         self.opened[system] += 1
-        connector = FakeConnector(self.data[system], self)
+        return FakeConnector(self.data[system], self)
+
+    @contextmanager
+    def open(self, system: str) -> Iterator[Connector]:
+        connector = self.build(system)
         try:
             yield connector
         finally:
