@@ -52,9 +52,25 @@ from dsar.services.ports import Attachment, UnitOfWork
 
 __all__ = [
     "PendingManualStep",
-    "SignOffDecision",
-    "VerificationOutcome",
+    "SignOffDecision",  # re-exported from the domain, as the flows name it
+    "VerificationOutcome",  # likewise
     "VerificationState",
+    "confirm_code",
+    "confirm_manual_step",
+    "describe_step",
+    "dry_run_plan",
+    "execute_plan",
+    "is_manual",
+    "manual_step_form",
+    "pending_manual_steps",
+    "plan_request",
+    "plan_summary",
+    "record_sign_off",
+    "reference_of",
+    "send_response",
+    "start_verification",
+    "status_of",
+    "verification_state",
 ]
 
 OPERATION = {RequestType.ACCESS: Operation.EXPORT, RequestType.DELETION: Operation.ERASE, RequestType.CORRECTION: Operation.CORRECT}
