@@ -37,15 +37,10 @@ from typing import Any, Literal
 import boto3  # type: ignore[import-untyped]
 from boto3.dynamodb.types import Binary, TypeDeserializer  # type: ignore[import-untyped]
 from botocore.config import Config  # type: ignore[import-untyped]
-from botocore.exceptions import (  # type: ignore[import-untyped]
-    BotoCoreError,
-    ClientError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
-    HTTPClientError,
-)
+from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from dsar.connectors.aws import Fault, connector_error, error_code
 from dsar.connectors.base import (
     Capability,
     Connector,
@@ -74,16 +69,11 @@ _NUMBER = re.compile(r"^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$")
 _MAX_VALUE = 1000
 _MAX_KEY_BYTES = 2048  # DynamoDB's limit for a partition key value
 _CORRECT_ATTEMPTS = 3  # reads and conditional writes per item and field before giving up (concurrent writers)
-_RETRYABLE = frozenset(
-    {
-        "ProvisionedThroughputExceededException",
-        "ThrottlingException",
-        "RequestLimitExceeded",
-        "InternalServerError",
-        "InternalFailure",
-        "ServiceUnavailable",
-    }
-)
+# What a DynamoDB failure says beyond the shared wording of dsar.connectors.aws.
+_MESSAGES = {
+    Fault.MISSING: "{where}: the table or index does not exist ({code}); does the data map name it right?",
+    Fault.REFUSED: "{where}: request refused ({code}); does the data map match the table?",
+}
 
 
 def _name(value: str, what: str) -> str:
@@ -270,14 +260,7 @@ class DynamoDbConnector(Connector):
 
     # --- plumbing ---------------------------------------------------------------------------
     def _fail(self, exc: Exception, table: str) -> Exception:
-        if isinstance(exc, ClientError):
-            code = str(exc.response.get("Error", {}).get("Code", "Unknown"))
-            if code in _RETRYABLE:
-                return RetryableConnectorError(self.system, f"table {table}: DynamoDB is busy or unavailable ({code})")
-            return PermanentConnectorError(self.system, f"table {table}: request refused ({code}); does the data map match the table?")
-        if isinstance(exc, EndpointConnectionError | ConnectTimeoutError | HTTPClientError):
-            return RetryableConnectorError(self.system, f"table {table}: DynamoDB unreachable ({type(exc).__name__})")
-        return PermanentConnectorError(self.system, f"table {table}: request failed ({type(exc).__name__})")
+        return connector_error(self.system, exc, f"table {table}", "DynamoDB", _MESSAGES)
 
     def _describe(self, name: str) -> dict[str, Any]:
         """The table's description (key schema, attribute types, indexes), once per connector."""
@@ -311,7 +294,7 @@ class DynamoDbConnector(Connector):
             try:
                 desc = self._client.describe_table(TableName=tm.table)["Table"]
             except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+                if error_code(exc) == "ResourceNotFoundException":
                     return Health(self.system, False, f"table {tm.table} of table map {name} does not exist")
                 raise self._fail(exc, tm.table) from None
             except BotoCoreError as exc:
@@ -547,7 +530,7 @@ class DynamoDbConnector(Connector):
                     ExpressionAttributeValues=values,
                 )
             except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                if error_code(exc) == "ConditionalCheckFailedException":
                     continue  # deleted or changed since read: read again
                 raise self._fail(exc, tm.table) from None
             except BotoCoreError as exc:
