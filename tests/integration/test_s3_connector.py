@@ -32,7 +32,8 @@ from dsar.connectors.base import (
     receipt_key,
     value_hash,
 )
-from dsar.connectors.s3 import FolderClient, S3Connector, S3System
+from dsar.connectors.folder_store import FolderClient
+from dsar.connectors.s3 import S3Connector, S3System
 from dsar.domain.errors import PermanentConnectorError, RetryableConnectorError
 from dsar.domain.request import Correction
 

@@ -4,9 +4,11 @@ The connection variable holds ``s3://<bucket>`` or ``s3://<bucket>/<root/prefix>
 prefix is put before every set's prefix. Region, credentials and an endpoint override come from
 the standard AWS environment (``AWS_REGION``, ``AWS_ENDPOINT_URL`` ...). ``file:///<absolute
 path>`` (``"file://" + path``, the path taken literally) makes a local folder the bucket, with
-no AWS at all: object keys are ``/``-separated paths relative to it, and :class:`FolderClient`
-answers the connector's S3 calls with S3's semantics and error codes, so the same code runs
-on both (see its docstring for how keys are kept inside the folder). A folder is never
+no AWS at all: object keys are ``/``-separated paths relative to it. The connector makes its
+S3 calls through :class:`~dsar.connectors.s3_api.S3Api`, answered by boto3's client or, for a
+folder, by :class:`~dsar.connectors.folder_store.FolderClient` with S3's semantics and error
+codes, so the same code runs on both (see its docstring for how keys are kept inside the
+folder); failures are read by :mod:`dsar.connectors.aws`. A folder is never
 versioned; a missing one fails ``check()`` and every operation. Each entry of ``objects`` maps
 one set of objects in one of two layouts:
 
@@ -74,33 +76,19 @@ Messages name the system and the set, never a key or a value.
 from __future__ import annotations
 
 import base64
-import errno
-import hashlib
 import itertools
 import json
-import mimetypes
-import os
 import re
-import stat
 import string
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
-import boto3  # type: ignore[import-untyped]
-from botocore.config import Config  # type: ignore[import-untyped]
-from botocore.exceptions import (  # type: ignore[import-untyped]
-    BotoCoreError,
-    ClientError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
-    HTTPClientError,
-)
+from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from dsar.connectors.aws import RETRYABLE_FAULTS, Fault, connector_error, error_code, fault_of, http_status
 from dsar.connectors.base import (
     Capability,
     Connector,
@@ -119,6 +107,7 @@ from dsar.connectors.base import (
     receipt_key,
     value_hash,
 )
+from dsar.connectors.s3_api import S3Api, open_backend
 from dsar.connectors.schema import CORRECTION_ATTRIBUTE, IDENTITY_KINDS, Retain, SystemBase, identity_kind
 from dsar.domain.errors import PermanentConnectorError, RetryableConnectorError
 from dsar.domain.request import Correction
@@ -133,35 +122,12 @@ _IDENTITY_CHARS = frozenset(string.ascii_letters + string.digits + "_.-~%" + _KE
 _IDENTITY = "[" + "".join(re.escape(c) for c in sorted(_IDENTITY_CHARS)) + "]+"
 _MAX_WILDCARDS = 2  # per path segment of a pattern: more makes matching a long key slow
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_URL = re.compile(r"^s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:/([^?#\x00-\x1f\x7f]*))?$")
 _MAX_VALUE = 1000
 _MAX_KEY_BYTES = 1024  # S3's limit for an object key
 _MAX_INLINE = 5 * 1024 * 1024  # blobs up to this size are exported with their content
 _READ_CHUNK = 1024 * 1024
 _SPOOL = 64 * 1024 * 1024  # a rewritten jsonl object stays in memory up to this size
-_SNAPSHOT = 16 * 1024 * 1024  # a folder object read stays in memory up to this size
-_MIME = mimetypes.MimeTypes()  # content types of folder objects, from the built-in table only
 _DELETE_BATCH = 1000  # DeleteObjects takes at most 1000 keys
-_RETRYABLE = frozenset(
-    {
-        "SlowDown",
-        "ServiceUnavailable",
-        "InternalError",
-        "InternalFailure",
-        "RequestTimeout",
-        "Throttling",
-        "ThrottlingException",
-        "ThrottledException",
-        "RequestThrottled",
-        "TooManyRequests",
-        "TooManyRequestsException",
-        "RequestLimitExceeded",
-        "BandwidthLimitExceeded",
-        "OperationAborted",
-        "ConditionalRequestConflict",
-        "PreconditionFailed",
-    }
-)
 _MISSING_BUCKET = frozenset({"NoSuchBucket", "404", "NotFound"})
 _MISSING_KEY = frozenset({"NoSuchKey", "404", "NotFound"})
 
@@ -403,403 +369,27 @@ def _dump(obj: dict[str, Any]) -> bytes:
         return json.dumps(obj).encode()
 
 
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", "Unknown"))
-
-
-# --- the local-folder backend ---------------------------------------------------------------
-
-
-def _folder_error(code: str, status: int, operation: str) -> ClientError:
-    """A botocore ClientError as S3 raises it (never naming the key)."""
-    return ClientError({"Error": {"Code": code, "Message": code}, "ResponseMetadata": {"HTTPStatusCode": status}}, operation)
-
-
-def _quoted_md5(digest: Any) -> str:
-    return f'"{digest.hexdigest()}"'
-
-
-def _etag_matches(if_match: str, etag: str) -> bool:
-    return if_match == "*" or if_match.strip().removeprefix("W/").strip('"') == etag.strip('"')
-
-
-class _FileBody:
-    """The part of botocore's StreamingBody the connector uses, over a snapshot of a file."""
-
-    def __init__(self, snapshot: Any) -> None:
-        self._file = snapshot
-
-    def read(self, amt: int | None = None) -> bytes:
-        return bytes(self._file.read() if amt is None else self._file.read(amt))
-
-    def iter_chunks(self, chunk_size: int = _READ_CHUNK) -> Iterator[bytes]:
-        while chunk := self._file.read(chunk_size):
-            yield bytes(chunk)
-
-    def close(self) -> None:
-        self._file.close()
-
-
-class FolderClient:
-    """A local folder as an unversioned S3 bucket: object keys are ``/``-separated paths relative
-    to the folder. Offers exactly the calls the connector makes, with S3's answers and error codes
-    (``NoSuchBucket`` when the folder is missing, ``NoSuchKey``/``404`` for a missing object,
-    ``PreconditionFailed`` when If-Match fails), so the connector runs the same code on both.
-
-    ETags are the quoted MD5 of the content, as S3 gives for single-part uploads. A read takes a
-    snapshot of the file (hashed while copied), so the lines streamed are exactly those the ETag
-    names. A write goes to a temporary file in the same directory and replaces the object with
-    ``os.replace`` (readers see the old or the new content, never a mix); with If-Match, the
-    current content is compared just before the replace (a writer that is not this engine can
-    still slip into that moment, as with any folder). A deletion also removes the directories it
-    leaves empty: a subject's directory is named after their identifier.
-
-    Keys never leave the folder: a key with an empty, ``.`` or ``..`` segment, a backslash, NUL
-    or more than 1024 bytes is refused, symlinked directories are neither listed nor followed, and
-    a symlinked file counts only when it resolves (``Path.resolve``) to a regular file inside the
-    folder. Files that are not regular (FIFOs, devices) are never opened for reading.
-    """
-
-    _TMP = ".dsar-tmp-"  # our temporary files: never listed as objects
-
-    def __init__(self, folder: str | os.PathLike[str]) -> None:
-        self.folder = Path(folder)
-
-    # --- paths ------------------------------------------------------------------------------
-    def _root(self, operation: str) -> Path:
-        root = self.folder.resolve()
-        if not root.is_dir():
-            raise _folder_error("NoSuchBucket", 404, operation)
-        return root
-
-    @staticmethod
-    def _parts(key: Any) -> list[str] | None:
-        """The key's path segments, or None when no object of a folder can have this key."""
-        if not isinstance(key, str) or not key or "\x00" in key or "\\" in key:
-            return None
-        try:
-            if len(key.encode()) > _MAX_KEY_BYTES:
-                return None
-        except UnicodeEncodeError:
-            return None
-        parts = key.split("/")
-        if any(p in ("", ".", "..") or len(p.encode()) > 255 for p in parts):
-            return None
-        return parts
-
-    @staticmethod
-    def _plain_dir(root: Path, parts: Sequence[str]) -> Path | None:
-        """root/parts when no segment of it is a symlink (it need not exist)."""
-        path = root.joinpath(*parts)
-        try:
-            return path if path.resolve() == path else None
-        except (OSError, RuntimeError):  # a symlink loop
-            return None
-
-    def _entry(self, root: Path, key: Any) -> tuple[Path, Path] | None:
-        """(the key's directory entry, the file it resolves to), both inside the folder; None
-        when the key is malformed, lies under a symlinked directory or points out of the folder."""
-        parts = self._parts(key)
-        if parts is None:
-            return None
-        parent = self._plain_dir(root, parts[:-1])
-        if parent is None:
-            return None
-        entry = parent / parts[-1]
-        try:
-            target = entry.resolve()
-        except (OSError, RuntimeError):
-            return None
-        if target == root or not target.is_relative_to(root):
-            return None
-        return entry, target
-
-    def _open(self, target: Path, operation: str, missing: str = "NoSuchKey") -> tuple[int, os.stat_result]:
-        """A read-only descriptor of a regular file (the final component never a symlink)."""
-        try:
-            fd = os.open(target, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
-        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-            raise _folder_error(missing, 404, operation) from None
-        except OSError as exc:
-            raise self._os_error(exc, operation) from None
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            os.close(fd)
-            raise _folder_error(missing, 404, operation)
-        return fd, st
-
-    def _refused(self, key: Any, operation: str) -> ClientError:
-        if self._parts(key) is None:
-            return _folder_error("InvalidArgument", 400, operation)  # no file of a folder can have this key
-        return _folder_error("AccessDenied", 403, operation)  # under a symlinked directory or pointing out of the folder
-
-    @staticmethod
-    def _os_error(exc: OSError, operation: str) -> ClientError:
-        if isinstance(exc, PermissionError):
-            return _folder_error("AccessDenied", 403, operation)
-        if exc.errno == errno.ELOOP:
-            return _folder_error("AccessDenied", 403, operation)  # a symlink appeared where none was
-        return _folder_error("InternalError", 500, operation)
-
-    def _etag(self, target: Path, operation: str) -> str | None:
-        """The current content's ETag, or None when there is no such object."""
-        try:
-            fd, _ = self._open(target, operation)
-        except ClientError as exc:
-            if _code(exc) == "NoSuchKey":
-                return None
-            raise
-        digest = hashlib.md5(usedforsecurity=False)
-        with os.fdopen(fd, "rb") as f:
-            while chunk := f.read(_READ_CHUNK):
-                digest.update(chunk)
-        return _quoted_md5(digest)
-
-    def _walk(self, root: Path, prefix: str) -> Iterator[str]:
-        """Every object key under prefix (unsorted)."""
-        directory, _, _ = prefix.rpartition("/")
-        parts = directory.split("/") if directory else []
-        if parts and self._parts(directory) is None:
-            return
-        start = self._plain_dir(root, parts)
-        if start is None:
-            return
-        stack = [(start, f"{directory}/" if directory else "")]
-        while stack:
-            path, rel = stack.pop()
-            try:
-                with os.scandir(path) as it:
-                    entries = list(it)
-            except (FileNotFoundError, NotADirectoryError):
-                continue  # gone meanwhile, or not a directory at all
-            except OSError as exc:
-                raise self._os_error(exc, "ListObjectsV2") from None  # never skip data silently
-            for e in entries:
-                key = rel + e.name
-                if e.name.startswith(self._TMP) or not key.startswith(prefix[: len(key)]):
-                    continue
-                try:
-                    key.encode()
-                except UnicodeEncodeError:
-                    continue  # not a UTF-8 name: no S3 key can name it
-                if e.is_dir(follow_symlinks=False):
-                    stack.append((Path(e.path), key + "/"))
-                elif e.is_file(follow_symlinks=False):
-                    yield key
-                elif e.is_symlink() and (found := self._entry(root, key)) is not None and found[1].is_file():
-                    yield key
-
-    # --- the S3 calls -----------------------------------------------------------------------
-    def head_bucket(self, *, Bucket: str, **_: Any) -> dict[str, Any]:
-        root = self._root("HeadBucket")
-        if not os.access(root, os.R_OK | os.X_OK):
-            raise _folder_error("AccessDenied", 403, "HeadBucket")
-        return {}
-
-    def get_bucket_versioning(self, *, Bucket: str, **_: Any) -> dict[str, Any]:
-        self._root("GetBucketVersioning")
-        return {}  # never versioned (S3 answers without a Status for such a bucket)
-
-    def list_objects_v2(
-        self,
-        *,
-        Bucket: str,
-        Prefix: str = "",
-        ContinuationToken: str | None = None,
-        MaxKeys: int = 1000,
-        **_: Any,
-    ) -> dict[str, Any]:
-        root = self._root("ListObjectsV2")
-        keys = sorted(k for k in self._walk(root, Prefix) if k.startswith(Prefix) and (ContinuationToken is None or k > ContinuationToken))
-        page = keys[: max(MaxKeys, 1)]
-        contents = []
-        for key in page:
-            try:
-                st = (root / key).stat()
-            except OSError:
-                continue  # gone since it was listed
-            contents.append({"Key": key, "Size": st.st_size, "LastModified": datetime.fromtimestamp(st.st_mtime, UTC)})
-        out: dict[str, Any] = {"KeyCount": len(contents), "IsTruncated": len(keys) > len(page), "Prefix": Prefix}
-        if contents:
-            out["Contents"] = contents
-        if out["IsTruncated"]:
-            out["NextContinuationToken"] = page[-1]
-        return out
-
-    def head_object(self, *, Bucket: str, Key: str, **_: Any) -> dict[str, Any]:
-        found = self._entry(self._root("HeadObject"), Key)
-        if found is None:
-            raise _folder_error("404", 404, "HeadObject")
-        fd, st = self._open(found[1], "HeadObject", missing="404")
-        os.close(fd)
-        return {"ContentLength": st.st_size, "LastModified": datetime.fromtimestamp(st.st_mtime, UTC)}
-
-    def get_object(self, *, Bucket: str, Key: str, IfMatch: str | None = None, **_: Any) -> dict[str, Any]:
-        found = self._entry(self._root("GetObject"), Key)
-        if found is None:
-            raise _folder_error("NoSuchKey", 404, "GetObject")
-        fd, st = self._open(found[1], "GetObject")
-        snapshot = tempfile.SpooledTemporaryFile(max_size=_SNAPSHOT)  # closed with the body
-        digest = hashlib.md5(usedforsecurity=False)
-        size = 0
-        try:
-            with os.fdopen(fd, "rb") as f:
-                while chunk := f.read(_READ_CHUNK):
-                    digest.update(chunk)
-                    snapshot.write(chunk)
-                    size += len(chunk)
-        except OSError as exc:
-            snapshot.close()
-            raise self._os_error(exc, "GetObject") from None
-        etag = _quoted_md5(digest)
-        if IfMatch is not None and not _etag_matches(IfMatch, etag):
-            snapshot.close()
-            raise _folder_error("PreconditionFailed", 412, "GetObject")
-        snapshot.seek(0)
-        content_type = _MIME.guess_type(found[0].name)[0] or "application/octet-stream"
-        return {
-            "Body": _FileBody(snapshot),
-            "ETag": etag,
-            "ContentLength": size,
-            "LastModified": datetime.fromtimestamp(st.st_mtime, UTC),
-            "ContentType": content_type,
-        }
-
-    def put_object(self, *, Bucket: str, Key: str, Body: Any = b"", IfMatch: str | None = None, **_: Any) -> dict[str, Any]:
-        root = self._root("PutObject")
-        found = self._entry(root, Key)
-        if found is None:
-            raise self._refused(Key, "PutObject")
-        entry, target = found  # a symlinked key gets its own file: the file it pointed to stays as it is
-        try:
-            entry.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise self._os_error(exc, "PutObject") from None
-        if self._plain_dir(root, Key.split("/")[:-1]) is None:
-            raise _folder_error("AccessDenied", 403, "PutObject")  # a symlink appeared meanwhile
-        try:
-            fd, tmp = tempfile.mkstemp(prefix=self._TMP, dir=entry.parent)
-        except OSError as exc:
-            raise self._os_error(exc, "PutObject") from None
-        replaced = False
-        try:
-            digest = hashlib.md5(usedforsecurity=False)
-            with os.fdopen(fd, "wb") as out:
-                for chunk in _chunks(Body):
-                    digest.update(chunk)
-                    out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())
-            if target.is_file():
-                os.chmod(tmp, stat.S_IMODE(target.stat().st_mode))  # keep the object's permissions
-            if IfMatch is not None:
-                current = self._etag(target, "PutObject")
-                if current is None:
-                    raise _folder_error("NoSuchKey", 404, "PutObject")
-                if not _etag_matches(IfMatch, current):
-                    raise _folder_error("PreconditionFailed", 412, "PutObject")
-            os.replace(tmp, entry)
-            replaced = True
-        except OSError as exc:
-            raise self._os_error(exc, "PutObject") from None
-        finally:
-            if not replaced:
-                _unlink(tmp)
-        _fsync_dir(entry.parent)
-        return {"ETag": _quoted_md5(digest)}
-
-    def delete_object(self, *, Bucket: str, Key: str, IfMatch: str | None = None, **_: Any) -> dict[str, Any]:
-        root = self._root("DeleteObject")
-        found = self._entry(root, Key)
-        if found is None:
-            raise self._refused(Key, "DeleteObject")
-        entry, target = found
-        if IfMatch is not None:
-            current = self._etag(target, "DeleteObject")
-            if current is None:
-                raise _folder_error("NoSuchKey", 404, "DeleteObject")
-            if not _etag_matches(IfMatch, current):
-                raise _folder_error("PreconditionFailed", 412, "DeleteObject")
-        try:
-            entry.unlink()
-        except FileNotFoundError:
-            return {}  # S3 answers a deletion of a missing key with success
-        except OSError as exc:
-            raise self._os_error(exc, "DeleteObject") from None
-        for directory in entry.parents:  # S3 has no empty "directories": a prefix goes with its last object
-            if directory == root or not directory.is_relative_to(root):
-                break
-            try:
-                directory.rmdir()
-            except OSError:
-                break
-        return {}
-
-
-def _chunks(body: Any) -> Iterator[bytes]:
-    if isinstance(body, str):
-        yield body.encode()
-    elif isinstance(body, bytes | bytearray | memoryview):
-        yield bytes(body)
-    else:
-        while chunk := body.read(_READ_CHUNK):
-            yield bytes(chunk)
-
-
-def _unlink(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make a replace durable (best effort: not every platform can open a directory)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 class S3Connector(Connector):
     capabilities = frozenset({Capability.LOCATE, Capability.EXPORT, Capability.ERASE, Capability.CORRECT})
 
-    def __init__(self, system_map: S3System, url: str, pseudonym_key: bytes = b"", client: Any = None) -> None:
+    def __init__(self, system_map: S3System, url: str, pseudonym_key: bytes = b"", client: S3Api | None = None) -> None:
         self.system = system_map.system
         self.map = system_map
         self._receipt_key = receipt_key(pseudonym_key, self.system)  # correction receipts hash values under it
-        self.folder = (url or "").startswith("file://")
-        self._store = "folder" if self.folder else "bucket"
+        backend = open_backend(self.system, url, client)
+        self.folder = backend.local
+        self.bucket, self.root = backend.bucket, backend.root
+        self._client: S3Api = backend.client
+        self._store, self._service = backend.store, backend.service
+        # How a failure reads here, beyond the shared wording of dsar.connectors.aws.
+        self._messages = {
+            Fault.CHANGED: "{where}: an object changed since it was located; locate again",
+            Fault.MISSING: f"{{where}}: the {self._store} does not exist",
+            Fault.UNSUPPORTED: "{where}: the store does not support this request ({code})",
+            Fault.REFUSED: f"{{where}}: request refused ({{code}}); do the {self._store} and the data map match?",
+        }
         if self.folder:
-            path = url.removeprefix("file://")
-            if not path.startswith("/") or _CONTROL.search(path):
-                raise PermanentConnectorError(self.system, "connection URL is not file:///<absolute path of the folder>")
-            self.bucket, self.root = "local-folder", ""
-            if client is None:
-                client = FolderClient(path)
-        else:
-            m = _URL.match(url or "")
-            root = (m.group(2) or "").strip("/") if m is not None else ""
-            if m is None or (root and any(part in ("", ".", "..") for part in root.split("/"))):
-                raise PermanentConnectorError(
-                    self.system, "connection URL is not s3://<bucket>, s3://<bucket>/<root prefix> or file:///<folder>"
-                )
-            self.bucket = m.group(1)
-            self.root = f"{root}/" if root else ""
-        if client is None:
-            try:
-                client = boto3.client(
-                    "s3", config=Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=60)
-                )
-            except BotoCoreError as exc:
-                raise PermanentConnectorError(self.system, f"cannot create an S3 client ({type(exc).__name__})") from None
-        self._client = client
+            self._messages[Fault.DENIED] = "{where}: access refused ({code}); check the folder's permissions"
         # The layout every located key of a blob set is checked against (any subject's keys).
         self._layouts = {
             name: re.compile(re.escape(self.root) + _key_regex(s, None), re.DOTALL)
@@ -819,30 +409,13 @@ class S3Connector(Connector):
         self._corrected: dict[str, tuple[frozenset[str], str]] = {}
 
     # --- plumbing ---------------------------------------------------------------------------
-    @property
-    def _service(self) -> str:
-        return "the folder" if self.folder else "S3"
-
     def _fail(self, exc: Exception, where: str) -> Exception:
-        if isinstance(exc, ClientError):
-            code = _code(exc)
-            status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
-            if code == "PreconditionFailed" or status == 412:
-                return RetryableConnectorError(self.system, f"{where}: an object changed since it was located; locate again")
-            if code == "NoSuchBucket":
-                return PermanentConnectorError(self.system, f"{where}: the {self._store} does not exist")
-            if code == "NotImplemented" or status == 501:
-                return PermanentConnectorError(self.system, f"{where}: the store does not support this request ({code})")
-            if code in _RETRYABLE or status >= 500 or status == 429:
-                return RetryableConnectorError(self.system, f"{where}: {self._service} is busy or unavailable ({code})")
-            return PermanentConnectorError(self.system, f"{where}: request refused ({code}); do the {self._store} and the data map match?")
-        if isinstance(exc, EndpointConnectionError | ConnectTimeoutError | HTTPClientError):
-            return RetryableConnectorError(self.system, f"{where}: S3 unreachable ({type(exc).__name__})")
-        return PermanentConnectorError(self.system, f"{where}: request failed ({type(exc).__name__})")
+        return connector_error(self.system, exc, where, self._service, self._messages)
 
-    def _call(self, where: str, op: str, **params: Any) -> Any:
+    def _call(self, where: str, op: Callable[..., dict[str, Any]], **params: Any) -> dict[str, Any]:
+        """One S3 call on the connector's bucket; every failure becomes the engine's error."""
         try:
-            return getattr(self._client, op)(Bucket=self.bucket, **params)
+            return op(Bucket=self.bucket, **params)
         except (ClientError, BotoCoreError) as exc:
             raise self._fail(exc, where) from None
 
@@ -854,7 +427,7 @@ class S3Connector(Connector):
         try:
             return self._client.get_object(Bucket=self.bucket, **params)
         except ClientError as exc:
-            if _code(exc) in _MISSING_KEY:
+            if error_code(exc) in _MISSING_KEY:
                 return None
             raise self._fail(exc, where) from None
         except BotoCoreError as exc:
@@ -863,7 +436,7 @@ class S3Connector(Connector):
     def _list(self, where: str, prefix: str) -> Iterator[dict[str, Any]]:
         params: dict[str, Any] = {"Prefix": prefix}
         while True:
-            page = self._call(where, "list_objects_v2", **params)
+            page = self._call(where, self._client.list_objects_v2, **params)
             yield from page.get("Contents", []) or []
             token = page.get("NextContinuationToken")
             if not page.get("IsTruncated") or not token:
@@ -876,7 +449,7 @@ class S3Connector(Connector):
         markers: list[dict[str, Any]] = []
         params: dict[str, Any] = {"Prefix": key}
         while True:
-            page = self._call(where, "list_object_versions", **params)
+            page = self._call(where, self._client.list_object_versions, **params)
             versions += [v for v in page.get("Versions", []) or [] if v.get("Key") == key]
             markers += [d for d in page.get("DeleteMarkers", []) or [] if d.get("Key") == key]
             if not page.get("IsTruncated"):
@@ -889,19 +462,19 @@ class S3Connector(Connector):
     def _delete_versions(self, where: str, key: str, version_ids: Sequence[str]) -> None:
         for start in range(0, len(version_ids), _DELETE_BATCH):
             batch = [{"Key": key, "VersionId": v} for v in version_ids[start : start + _DELETE_BATCH]]
-            result = self._call(where, "delete_objects", Delete={"Objects": batch, "Quiet": True})
+            result = self._call(where, self._client.delete_objects, Delete={"Objects": batch, "Quiet": True})
             errors = result.get("Errors") or []
             if errors:
                 code = str(errors[0].get("Code", "Unknown"))
-                if code in _RETRYABLE:
-                    raise RetryableConnectorError(self.system, f"{where}: S3 is busy or unavailable ({code})")
+                if fault_of(code) in RETRYABLE_FAULTS:
+                    raise RetryableConnectorError(self.system, f"{where}: {self._service} is busy or unavailable ({code})")
                 raise PermanentConnectorError(
                     self.system, f"{where}: {len(errors)} object version(s) could not be deleted ({code}); object lock or legal hold?"
                 )
 
     def _versioning_status(self) -> str:
         if self._versioning is None:
-            answer = self._call(self._store, "get_bucket_versioning")
+            answer = self._call(self._store, self._client.get_bucket_versioning)
             self._versioning = str(answer.get("Status") or "Disabled")
         return self._versioning
 
@@ -922,7 +495,7 @@ class S3Connector(Connector):
         try:
             self._client.head_bucket(Bucket=self.bucket)
         except ClientError as exc:
-            code = _code(exc)
+            code = error_code(exc)
             if code in _MISSING_BUCKET:
                 if self.folder:
                     return Health(self.system, False, "the folder does not exist (or is not a directory)")
@@ -1138,12 +711,12 @@ class S3Connector(Connector):
             try:
                 self._client.head_object(Bucket=self.bucket, Key=key)
             except ClientError as exc:
-                if _code(exc) in _MISSING_KEY:
+                if error_code(exc) in _MISSING_KEY:
                     return 0
                 raise self._fail(exc, where) from None
             except BotoCoreError as exc:
                 raise self._fail(exc, where) from None
-            self._call(where, "delete_object", Key=key)
+            self._call(where, self._client.delete_object, Key=key)
             return 1
         versions, markers = self._versions(where, key)
         ids = [str(v["VersionId"]) for v in versions + markers]
@@ -1209,7 +782,7 @@ class S3Connector(Connector):
                 params["ServerSideEncryption"] = response["ServerSideEncryption"]
                 if response.get("SSEKMSKeyId"):
                     params["SSEKMSKeyId"] = response["SSEKMSKeyId"]
-            answer = self._call(where, "put_object", **params)
+            answer = self._call(where, self._client.put_object, **params)
         new_etag = str(answer.get("ETag") or "")
         written(new_etag)
         if self._versioning_status() == "Disabled":
@@ -1240,9 +813,7 @@ class S3Connector(Connector):
         try:
             self._client.delete_object(Bucket=self.bucket, Key=key, IfMatch=etag)
         except ClientError as exc:
-            code = _code(exc)
-            status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
-            if code in ("PreconditionFailed", "NotImplemented", *_MISSING_KEY) or status in (412, 501):
+            if error_code(exc) in _MISSING_KEY or fault_of(error_code(exc), http_status(exc)) in (Fault.CHANGED, Fault.UNSUPPORTED):
                 return
             raise self._fail(exc, where) from None
         except BotoCoreError as exc:
