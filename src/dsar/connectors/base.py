@@ -18,11 +18,12 @@ import hmac
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from dsar.domain.errors import PermanentConnectorError
+from dsar.domain.errors import NotFound, PermanentConnectorError
 from dsar.domain.plan import CorrectionAction, ErasureAction, ErasureKind
 from dsar.domain.request import Correction
 
@@ -207,7 +208,69 @@ class Connector(ABC):
 
 
 class ConnectorFactory(ABC):
-    """Builds the connectors of the data map; the engine's only way to obtain them."""
+    """Builds the connectors of the data map, one system at a time; the engine's only way to
+    obtain them. Use :meth:`open`: it builds the one connector needed, when it is needed, and
+    closes it after (an SQL engine disposed, a client's connections closed)::
+
+        for system in factory.systems():
+            if factory.is_manual(system):
+                continue  # a person works on it: nothing to connect to
+            with factory.open(system) as connector:
+                located = connector.locate(keys)
+
+    A subclass says which systems there are (:meth:`systems`, :meth:`is_manual`, without
+    building anything) and how one is built (:meth:`build`)."""
 
     @abstractmethod
-    def connectors(self) -> list[Connector]: ...
+    def systems(self) -> list[str]:
+        """The systems' names, in data-map order; nothing is built."""
+
+    @abstractmethod
+    def is_manual(self, system: str) -> bool:
+        """Whether a person works on the system by hand (no connection); nothing is built.
+        Raises :class:`~dsar.domain.errors.NotFound` for a system not in the map."""
+
+    @abstractmethod
+    def build(self, system: str) -> Connector:
+        """A new connector for one system; whoever calls this closes it (prefer :meth:`open`).
+        Raises :class:`~dsar.domain.errors.NotFound` for a system not in the map."""
+
+    @contextmanager
+    def open(self, system: str) -> Iterator[Connector]:
+        """The system's connector, built now and closed when the block ends (also on errors)."""
+        connector = self.build(system)
+        try:
+            yield connector
+        finally:
+            connector.close()
+
+    def connectors(self) -> list[Connector]:
+        """Every system's connector, all built at once; the caller closes each. Kept while
+        callers move to :meth:`open`, which builds only what is used."""
+        return [self.build(system) for system in self.systems()]
+
+
+class PrebuiltConnectorFactory(ConnectorFactory):
+    """A factory over connectors built beforehand (tests, fakes): :meth:`open` hands out the
+    same connector every time and leaves closing it to whoever built it."""
+
+    def __init__(self, connectors: Sequence[Connector]) -> None:
+        self._connectors = {c.system: c for c in connectors}
+        if len(self._connectors) != len(connectors):
+            raise ValueError("two connectors for the same system")
+
+    def systems(self) -> list[str]:
+        return list(self._connectors)
+
+    def is_manual(self, system: str) -> bool:
+        return self.build(system).manual
+
+    def build(self, system: str) -> Connector:
+        try:
+            return self._connectors[system]
+        except KeyError:
+            raise NotFound(f"system {system} is not in the data map") from None
+
+    @contextmanager
+    def open(self, system: str) -> Iterator[Connector]:
+        yield self.build(system)

@@ -245,6 +245,7 @@ class DynamoDbConnector(Connector):
         if m is None:
             raise PermanentConnectorError(self.system, "connection URL is not dynamodb://<region> (e.g. dynamodb://eu-central-1)")
         self.region = m.group(1)
+        self._owns_client = client is None  # a client handed in is closed by whoever made it
         if client is None:
             try:
                 client = boto3.client(
@@ -259,6 +260,11 @@ class DynamoDbConnector(Connector):
         self._deserializer = TypeDeserializer()
 
     # --- plumbing ---------------------------------------------------------------------------
+    def close(self) -> None:
+        """Close the connections of the client this connector made."""
+        if self._owns_client:
+            self._client.close()
+
     def _fail(self, exc: Exception, table: str) -> Exception:
         return connector_error(self.system, exc, f"table {table}", "DynamoDB", _MESSAGES)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from dsar.connectors.base import Connector, ConnectorFactory
@@ -12,7 +12,7 @@ from dsar.connectors.http import HttpConnector, HttpSystem
 from dsar.connectors.manual import ManualConnector
 from dsar.connectors.s3 import S3Connector
 from dsar.connectors.sql import SqlConnector
-from dsar.domain.errors import ConfigurationError
+from dsar.domain.errors import ConfigurationError, NotFound
 
 
 def _secret(system: str, secrets: Mapping[str, str], name: str) -> str:
@@ -44,10 +44,27 @@ def connector_for(system_map: AnySystem, secrets: Mapping[str, str], pseudonym_k
 
 
 class DataMapConnectorFactory(ConnectorFactory):
-    def __init__(self, maps: list[AnySystem], secrets: Mapping[str, str], pseudonym_key: bytes = b"") -> None:
-        self._maps = maps
+    """The connectors of a loaded data map, each built from its map entry and the secret its
+    ``connection`` names (a missing variable is a ConfigurationError when that system is opened)."""
+
+    def __init__(self, maps: Sequence[AnySystem], secrets: Mapping[str, str], pseudonym_key: bytes = b"") -> None:
+        self._maps = {m.system: m for m in maps}
+        if len(self._maps) != len(maps):
+            raise ConfigurationError("the data map names a system twice")
         self._secrets = dict(secrets)
         self._pseudonym_key = pseudonym_key
 
-    def connectors(self) -> list[Connector]:
-        return [connector_for(m, self._secrets, self._pseudonym_key) for m in self._maps]
+    def _map(self, system: str) -> AnySystem:
+        try:
+            return self._maps[system]
+        except KeyError:
+            raise NotFound(f"system {system} is not in the data map") from None
+
+    def systems(self) -> list[str]:
+        return list(self._maps)
+
+    def is_manual(self, system: str) -> bool:
+        return self._map(system).type == "manual"
+
+    def build(self, system: str) -> Connector:
+        return connector_for(self._map(system), self._secrets, self._pseudonym_key)

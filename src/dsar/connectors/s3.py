@@ -377,6 +377,7 @@ class S3Connector(Connector):
         self.map = system_map
         self._receipt_key = receipt_key(pseudonym_key, self.system)  # correction receipts hash values under it
         backend = open_backend(self.system, url, client)
+        self._owns_client = client is None  # a client handed in is closed by whoever made it
         self.folder = backend.local
         self.bucket, self.root = backend.bucket, backend.root
         self._client: S3Api = backend.client
@@ -409,6 +410,12 @@ class S3Connector(Connector):
         self._corrected: dict[str, tuple[frozenset[str], str]] = {}
 
     # --- plumbing ---------------------------------------------------------------------------
+    def close(self) -> None:
+        """Close the connections of the client this connector made (boto3's; a folder holds none)."""
+        closer = getattr(self._client, "close", None) if self._owns_client else None
+        if callable(closer):
+            closer()
+
     def _fail(self, exc: Exception, where: str) -> Exception:
         return connector_error(self.system, exc, where, self._service, self._messages)
 

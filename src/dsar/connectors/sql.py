@@ -11,7 +11,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+import threading
 import warnings
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from datetime import date, datetime
 from decimal import Decimal
@@ -47,6 +49,50 @@ _CHUNK = 500
 _MAX_VALUE = 1000
 
 
+class ReflectionCache:
+    """What a connector reflects from its database (the Python type of each root entity's key
+    column), kept per process and keyed by (database URL, mapped tables), so a connector built
+    again for the same system does not ask the database again. Bounded (least recently used
+    entries go first) and safe to share between threads. The URL is kept only as a digest:
+    it may hold a password. ``check()`` always reads the live schema, never this cache."""
+
+    def __init__(self, maxsize: int = 128) -> None:
+        self._maxsize = maxsize
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[tuple[bytes, tuple[str, ...]], dict[str, type]] = OrderedDict()
+
+    @staticmethod
+    def key(url: str, tables: Sequence[str]) -> tuple[bytes, tuple[str, ...]]:
+        return hashlib.sha256(url.encode()).digest(), tuple(tables)
+
+    def get(self, key: tuple[bytes, tuple[str, ...]], entity: str) -> type | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            self._entries.move_to_end(key)
+            return entry.get(entity)
+
+    def put(self, key: tuple[bytes, tuple[str, ...]], entity: str, kind: type) -> None:
+        with self._lock:
+            self._entries.setdefault(key, {})[entity] = kind
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._maxsize:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        """Forget everything (after a schema change in a long-running process)."""
+        with self._lock:
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
+
+REFLECTED = ReflectionCache()
+
+
 def _json_value(v: Any) -> Any:
     if isinstance(v, Decimal):
         return str(v)
@@ -60,7 +106,7 @@ def _json_value(v: Any) -> Any:
 class SqlConnector(Connector):
     capabilities = frozenset({Capability.LOCATE, Capability.EXPORT, Capability.ERASE, Capability.CORRECT})
 
-    def __init__(self, system_map: SqlSystem, url: str, pseudonym_key: bytes = b"") -> None:
+    def __init__(self, system_map: SqlSystem, url: str, pseudonym_key: bytes = b"", reflected: ReflectionCache = REFLECTED) -> None:
         self.system = system_map.system
         self.map = system_map
         self._pseudonym_key = hmac.new(pseudonym_key, f"pseudonym/{self.system}".encode(), hashlib.sha256).digest()
@@ -72,7 +118,9 @@ class SqlConnector(Connector):
             raise PermanentConnectorError(self.system, "database driver is not installed") from exc
         self._receipt_key = receipt_key(pseudonym_key, self.system)
         self._tables: dict[str, Table] = {}
-        self._key_types: dict[str, type] = {}
+        self._reflected = reflected
+        mapped = (f"{name}={e.schema_name or ''}.{e.table_name}.{e.key}" for name, e in system_map.entities.items())
+        self._reflection_key = ReflectionCache.key(url, sorted(mapped))
 
     # Table objects list only the mapped columns: nothing unmapped is ever selected.
     def _table(self, entity: str) -> Table:
@@ -92,7 +140,8 @@ class SqlConnector(Connector):
         """Keys come back from locate as strings: give them back the key column's type, so an
         integer or numeric key compares as a number and a digit-only TEXT key stays text
         (PostgreSQL refuses ``text = integer`` and ``numeric = varchar``)."""
-        if entity not in self._key_types:
+        kind = self._reflected.get(self._reflection_key, entity)
+        if kind is None:
             e = self.map.entities[entity]
             try:
                 cols = inspect(self._engine).get_columns(e.table_name, schema=e.schema_name)
@@ -103,8 +152,8 @@ class SqlConnector(Connector):
                 kind = col["type"].python_type if col is not None else str
             except NotImplementedError:
                 kind = str
-            self._key_types[entity] = kind if kind in (int, Decimal) else str
-        kind = self._key_types[entity]
+            kind = kind if kind in (int, Decimal) else str
+            self._reflected.put(self._reflection_key, entity, kind)
         if kind is str:
             return list(keys)
         out: list[Any] = []
