@@ -1,14 +1,31 @@
-"""Configuration: one pydantic-settings model, read from ``DSAR_*`` environment variables
-(and a ``.env`` file in the working folder). Built at the entry points, never at import.
+"""Configuration: one pydantic-settings model per area, read from ``DSAR_*`` environment
+variables (and a ``.env`` file in the working folder). Built at the entry points, never at import.
 
-Every field has a description; ``dsar config show`` prints the effective values without
-secrets.
+::
+
+    Settings            everything, flat: Settings(home=..., database_url=...), settings.home
+    ├── .engine         EngineSettings   the engine itself: home, database, keys, object store,
+    │                                    data map, templates, timezone, organisation, intake and
+    │                                    verification rules, audit signing and retention
+    ├── .prefect        PrefectSettings  the Prefect API or the local server, and the crons
+    ├── .mail           MailSettings     the outgoing mail transport (the outbox folder)
+    ├── .alerts         AlertSettings    where and when deadline alerts go
+    ├── .aws            AwsSettings      KMS key and the Object Lock checkpoint archive
+    └── .demo           DemoSettings     the demo company's systems
+
+Each area is a pydantic-settings model of its own (``PrefectSettings()`` reads just its part of
+the environment); :class:`Settings` inherits every area's fields, so environment variables are
+``DSAR_<FIELD>`` whatever the area (and ``PREFECT_API_URL``), callers pass flat keyword
+arguments, and ``settings.engine`` ... are views of the same values. Every field has a
+description; ``dsar config show`` prints the effective values by area, without secrets;
+:func:`load_settings` reports invalid values as a ConfigurationError naming the variable.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
@@ -23,8 +40,13 @@ def _project_dir() -> Path:
     return here if (here / "templates").is_dir() else Path.cwd()
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="DSAR_", env_file=".env", extra="ignore")
+_CONFIG = SettingsConfigDict(env_prefix="DSAR_", env_file=".env", extra="ignore")
+
+
+class EngineSettings(BaseSettings):
+    """The engine itself: where its data lives, the organisation, and the rules it applies."""
+
+    model_config = _CONFIG
 
     home: Path = Field(Path(".dsar"), description="Data folder: SQLite database, key file, object store, outbox, local Prefect home.")
     database_url: SecretStr | None = Field(
@@ -33,7 +55,6 @@ class Settings(BaseSettings):
     )
     key_file: Path | None = Field(None, description="Local master key file, created on first run (0600). Default: HOME/keys/master.key.")
     object_store_dir: Path | None = Field(None, description="Folder for encrypted exports. Default: HOME/objects.")
-    outbox_dir: Path | None = Field(None, description="Folder where outgoing mail is written as .eml files. Default: HOME/outbox.")
     data_map_dir: Path = Field(
         default_factory=lambda: _project_dir() / "connectors", description="Folder of the data map (one YAML per system)."
     )
@@ -48,69 +69,14 @@ class Settings(BaseSettings):
         72, ge=1, description="How long a one-time verification code stays valid (docs/threats.md: at least 3 days)."
     )
     verification_max_attempts: int = Field(5, ge=1, description="Wrong codes allowed before the request is refused as unverifiable.")
-    prefect_api_url: str | None = Field(
-        None,
-        validation_alias=AliasChoices("DSAR_PREFECT_API_URL", "PREFECT_API_URL"),
-        description="Prefect API to run flows against. Unset: the local server on PREFECT_HOST:PREFECT_PORT, which `dsar demo` starts.",
-    )
-    prefect_host: str = Field("127.0.0.1", description="Host of the local Prefect server the demo starts (loopback only).")
-    prefect_port: int = Field(4200, description="Port of the local Prefect server the demo starts.")
-    demo_helpdesk_port: int = Field(
-        4281, ge=0, le=65535, description="Port (127.0.0.1) of the demo company's helpdesk API, which `dsar demo` serves while it runs."
-    )
-    prefect_startup_timeout_s: int = Field(180, description="How long to wait for a local Prefect server to answer /api/health.")
-    deadline_watch_cron: str = Field(
-        "0 * * * *", description="When the deadline-watch deployment runs (cron, in DSAR_TIMEZONE). Default: every hour."
-    )
-    alert_thresholds_days: list[int] = Field(
-        default_factory=lambda: [7, 3, 1],
-        description="Alert when a request is due within this many days (JSON list); past-due requests always alert.",
-    )
-    alert_urls: list[SecretStr] = Field(
-        default_factory=list,
-        description="Apprise URLs the deadline alerts go to (JSON list: slack://, msteams://, mailto://, sns://, json://). "
-        "Empty: a mail to DSAR_ALERT_EMAIL in the outbox.",
-    )
-    alert_email: str | None = Field(None, description="Where alert mails go when no alert URL is set. Default: DSAR_PRIVACY_CONTACT.")
-    alert_max_attempts: int = Field(12, ge=1, description="Deliveries tried per alert (one per sweep) before it is given up.")
-    alert_digest_over: int = Field(20, ge=1, description="More pending alerts than this go out as one digest message.")
     signing_key_file: Path | None = Field(
         None,
         description="Ed25519 key signing audit checkpoints and bundles, created on first use. Default: HOME/keys/audit-signing.pem.",
-    )
-    audit_maintenance_cron: str = Field(
-        "30 2 * * *",
-        description="When the audit-maintenance deployment signs a checkpoint and shreds expired requests (cron, DSAR_TIMEZONE).",
     )
     audit_retention_months: int = Field(
         24, ge=1, description="Months after a request finished before its data key is destroyed (crypto-shredding); CCPA 7101 needs 24."
     )
     evidence_dir: Path | None = Field(None, description="Where the export-evidence deployment writes bundles. Default: HOME/evidence.")
-    kms_key_id: str | None = Field(
-        None,
-        description="AWS KMS key (id, ARN or alias) that wraps the data keys instead of the local key file; "
-        "region and credentials come from the standard AWS settings.",
-    )
-    checkpoint_bucket: str | None = Field(
-        None, description="S3 bucket with Object Lock enabled where every signed checkpoint is also written (compliance mode)."
-    )
-    checkpoint_retention_days: int = Field(
-        2555, ge=1, description="Object Lock retention of archived checkpoints, in days (default 7 years)."
-    )
-
-    @field_validator("alert_thresholds_days")
-    @classmethod
-    def _thresholds(cls, v: list[int]) -> list[int]:
-        if not v or any(t < 0 for t in v):
-            raise ValueError("give one or more non-negative numbers of days, e.g. [7, 3, 1]")
-        return sorted(set(v), reverse=True)
-
-    @field_validator("deadline_watch_cron", "audit_maintenance_cron")
-    @classmethod
-    def _cron(cls, v: str) -> str:
-        if len(v.split()) != 5:
-            raise ValueError("a cron expression has five fields, e.g. '0 * * * *'")
-        return v
 
     @field_validator("timezone")
     @classmethod
@@ -121,7 +87,6 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown IANA timezone {v!r}") from None
         return v
 
-    # --- derived paths ---------------------------------------------------------------------
     @property
     def home_dir(self) -> Path:
         return self.home.expanduser().resolve()
@@ -149,6 +114,180 @@ class Settings(BaseSettings):
         return (self.evidence_dir or self.home_dir / "evidence").expanduser()
 
     @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+def _cron(v: str) -> str:
+    if len(v.split()) != 5:
+        raise ValueError("a cron expression has five fields, e.g. '0 * * * *'")
+    return v
+
+
+class PrefectSettings(BaseSettings):
+    """The Prefect API the flows run against (or the local server), and the deployments' schedules."""
+
+    model_config = _CONFIG
+
+    prefect_api_url: str | None = Field(
+        None,
+        validation_alias=AliasChoices("DSAR_PREFECT_API_URL", "PREFECT_API_URL"),
+        description="Prefect API to run flows against. Unset: the local server on PREFECT_HOST:PREFECT_PORT, which `dsar demo` starts.",
+    )
+    prefect_host: str = Field("127.0.0.1", description="Host of the local Prefect server the demo starts (loopback only).")
+    prefect_port: int = Field(4200, description="Port of the local Prefect server the demo starts.")
+    prefect_startup_timeout_s: int = Field(180, description="How long to wait for a local Prefect server to answer /api/health.")
+    deadline_watch_cron: str = Field(
+        "0 * * * *", description="When the deadline-watch deployment runs (cron, in DSAR_TIMEZONE). Default: every hour."
+    )
+    audit_maintenance_cron: str = Field(
+        "30 2 * * *",
+        description="When the audit-maintenance deployment signs a checkpoint and shreds expired requests (cron, DSAR_TIMEZONE).",
+    )
+
+    @field_validator("deadline_watch_cron", "audit_maintenance_cron")
+    @classmethod
+    def _five_fields(cls, v: str) -> str:
+        return _cron(v)
+
+    @property
+    def effective_prefect_api_url(self) -> str:
+        return self.prefect_api_url or f"http://{self.prefect_host}:{self.prefect_port}/api"
+
+
+class MailSettings(BaseSettings):
+    """How outgoing mail leaves the engine: written as .eml files into an outbox folder."""
+
+    model_config = _CONFIG
+
+    outbox_dir: Path | None = Field(None, description="Folder where outgoing mail is written as .eml files. Default: HOME/outbox.")
+
+
+class AlertSettings(BaseSettings):
+    """Where deadline alerts go, when they are raised, and how their delivery is retried."""
+
+    model_config = _CONFIG
+
+    alert_thresholds_days: list[int] = Field(
+        default_factory=lambda: [7, 3, 1],
+        description="Alert when a request is due within this many days (JSON list); past-due requests always alert.",
+    )
+    alert_urls: list[SecretStr] = Field(
+        default_factory=list,
+        description="Apprise URLs the deadline alerts go to (JSON list: slack://, msteams://, mailto://, sns://, json://). "
+        "Empty: a mail to DSAR_ALERT_EMAIL in the outbox.",
+    )
+    alert_email: str | None = Field(None, description="Where alert mails go when no alert URL is set. Default: DSAR_PRIVACY_CONTACT.")
+    alert_max_attempts: int = Field(12, ge=1, description="Deliveries tried per alert (one per sweep) before it is given up.")
+    alert_digest_over: int = Field(20, ge=1, description="More pending alerts than this go out as one digest message.")
+
+    @field_validator("alert_thresholds_days")
+    @classmethod
+    def _thresholds(cls, v: list[int]) -> list[int]:
+        if not v or any(t < 0 for t in v):
+            raise ValueError("give one or more non-negative numbers of days, e.g. [7, 3, 1]")
+        return sorted(set(v), reverse=True)
+
+
+class AwsSettings(BaseSettings):
+    """AWS services the engine itself uses; region and credentials come from the standard AWS settings."""
+
+    model_config = _CONFIG
+
+    kms_key_id: str | None = Field(
+        None,
+        description="AWS KMS key (id, ARN or alias) that wraps the data keys instead of the local key file; "
+        "region and credentials come from the standard AWS settings.",
+    )
+    checkpoint_bucket: str | None = Field(
+        None, description="S3 bucket with Object Lock enabled where every signed checkpoint is also written (compliance mode)."
+    )
+    checkpoint_retention_days: int = Field(
+        2555, ge=1, description="Object Lock retention of archived checkpoints, in days (default 7 years)."
+    )
+
+
+class DemoSettings(BaseSettings):
+    """The demo company's systems: the connections its data map names, and the helpdesk `dsar demo` serves.
+    Unset URLs point at the demo's own systems under HOME/demo; any other system of a data map
+    takes its connection from the environment variable its `connection` names."""
+
+    model_config = _CONFIG
+
+    demo_shop_url: SecretStr | None = Field(
+        None, description="SQLAlchemy URL of the demo's `shop` system (DSAR_DEMO_SHOP_URL). Default: SQLite at HOME/demo/shop.db."
+    )
+    demo_files_url: str | None = Field(
+        None, description="Connection of the demo's `files` system: file:///folder or s3://bucket. Default: file://HOME/demo/files."
+    )
+    demo_helpdesk_url: SecretStr | None = Field(
+        None, description="Base URL of the demo's `helpdesk` API. Default: http://127.0.0.1:DEMO_HELPDESK_PORT/api."
+    )
+    demo_helpdesk_token: SecretStr | None = Field(
+        None,
+        description="Authorization header value for the demo's helpdesk. Default: the token `dsar demo` writes for the helpdesk it serves.",
+    )
+    demo_helpdesk_port: int = Field(
+        4281, ge=0, le=65535, description="Port (127.0.0.1) of the demo company's helpdesk API, which `dsar demo` serves while it runs."
+    )
+
+
+# The areas in the order `dsar config show` prints them: Settings attribute -> model.
+AREAS: dict[str, type[BaseSettings]] = {
+    "engine": EngineSettings,
+    "prefect": PrefectSettings,
+    "mail": MailSettings,
+    "alerts": AlertSettings,
+    "aws": AwsSettings,
+    "demo": DemoSettings,
+}
+_DEMO_VARIABLES = {
+    "demo_shop_url": "DSAR_DEMO_SHOP_URL",
+    "demo_files_url": "DSAR_DEMO_FILES_URL",
+    "demo_helpdesk_url": "DSAR_DEMO_HELPDESK_URL",
+    "demo_helpdesk_token": "DSAR_DEMO_HELPDESK_TOKEN",
+}
+
+
+# Bases listed last area first: pydantic collects fields from the last base on, so the engine's
+# fields come first in Settings.model_fields, as in AREAS.
+class Settings(DemoSettings, AwsSettings, AlertSettings, MailSettings, PrefectSettings, EngineSettings):
+    """Every area's fields in one flat model (the entry points build this one); ``.engine``,
+    ``.prefect``, ``.mail``, ``.alerts``, ``.aws`` and ``.demo`` give each area on its own."""
+
+    model_config = _CONFIG
+
+    def _values(self, area: type[BaseSettings]) -> dict[str, Any]:
+        """This area's fields as set here: already validated, so the area is built without
+        validating or reading the environment again."""
+        return {name: getattr(self, name) for name in area.model_fields}
+
+    @property
+    def engine(self) -> EngineSettings:
+        return EngineSettings.model_construct(**self._values(EngineSettings))
+
+    @property
+    def prefect(self) -> PrefectSettings:
+        return PrefectSettings.model_construct(**self._values(PrefectSettings))
+
+    @property
+    def mail(self) -> MailSettings:
+        return MailSettings.model_construct(**self._values(MailSettings))
+
+    @property
+    def alerts(self) -> AlertSettings:
+        return AlertSettings.model_construct(**self._values(AlertSettings))
+
+    @property
+    def aws(self) -> AwsSettings:
+        return AwsSettings.model_construct(**self._values(AwsSettings))
+
+    @property
+    def demo(self) -> DemoSettings:
+        return DemoSettings.model_construct(**self._values(DemoSettings))
+
+    # --- derived from more than one area ---------------------------------------------------
+    @property
     def effective_outbox_dir(self) -> Path:
         return (self.outbox_dir or self.home_dir / "outbox").expanduser()
 
@@ -169,20 +308,13 @@ class Settings(BaseSettings):
         return self.home_dir / "prefect"
 
     @property
-    def effective_prefect_api_url(self) -> str:
-        return self.prefect_api_url or f"http://{self.prefect_host}:{self.prefect_port}/api"
-
-    @property
     def effective_alert_email(self) -> str:
         return self.alert_email or self.privacy_contact
 
-    @property
-    def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
-
     def connection_secrets(self) -> dict[str, str]:
         """Values the data map's connection references resolve to: the environment, plus the
-        demo company's systems as defaults (local paths, the loopback helpdesk and its demo token)."""
+        demo company's systems (as configured, else local paths, the loopback helpdesk and its
+        demo token)."""
         secrets = {
             "DSAR_DEMO_SHOP_URL": f"sqlite:///{self.demo_shop_path}",
             "DSAR_DEMO_FILES_URL": f"file://{self.demo_files_dir}",  # the path as it is (not percent-encoded)
@@ -192,44 +324,69 @@ class Settings(BaseSettings):
         if token.is_file():  # written by `dsar demo` for the helpdesk it serves
             secrets["DSAR_DEMO_HELPDESK_TOKEN"] = f"Bearer {token.read_text().strip()}"
         secrets.update(os.environ)
+        for name, variable in _DEMO_VARIABLES.items():  # as configured (environment, .env or argument)
+            value = getattr(self, name)
+            if value is not None:
+                secrets[variable] = value.get_secret_value() if isinstance(value, SecretStr) else value
         return secrets
 
-    def describe(self) -> dict[str, object]:
-        """The effective configuration, secrets masked, for `dsar config show`."""
+    def describe(self, grouped: bool = False) -> dict[str, object]:
+        """The effective configuration, secrets masked, for `dsar config show`: one flat dict,
+        area by area, or with ``grouped`` one dict per area (keys as in AREAS)."""
         url = self.effective_database_url
-        return {
-            "home": str(self.home_dir),
-            "database_url": _mask_url(url),
-            "key_file": str(self.effective_key_file),
-            "object_store_dir": str(self.effective_object_store_dir),
-            "outbox_dir": str(self.effective_outbox_dir),
-            "data_map_dir": str(self.data_map_dir),
-            "templates_dir": str(self.templates_dir),
-            "timezone": self.timezone,
-            "organisation_name": self.organisation_name,
-            "privacy_contact": self.privacy_contact,
-            "duplicate_window_hours": self.duplicate_window_hours,
-            "verification_code_ttl_hours": self.verification_code_ttl_hours,
-            "verification_max_attempts": self.verification_max_attempts,
-            "prefect_api_url": self.effective_prefect_api_url,
-            "prefect_api_url_source": "configured" if self.prefect_api_url else "local server (default)",
-            "prefect_startup_timeout_s": self.prefect_startup_timeout_s,
-            "demo_helpdesk_port": self.demo_helpdesk_port,
-            "deadline_watch_cron": self.deadline_watch_cron,
-            "alert_thresholds_days": self.alert_thresholds_days,
-            # an alert URL holds its token in the URL: show only where it goes
-            "alert_urls": [u.get_secret_value().split("://", 1)[0] + "://***" for u in self.alert_urls],
-            "alert_email": self.effective_alert_email,
-            "alert_max_attempts": self.alert_max_attempts,
-            "alert_digest_over": self.alert_digest_over,
-            "signing_key_file": str(self.effective_signing_key_file),
-            "audit_maintenance_cron": self.audit_maintenance_cron,
-            "audit_retention_months": self.audit_retention_months,
-            "evidence_dir": str(self.effective_evidence_dir),
-            "key_provider": f"aws-kms ({self.kms_key_id})" if self.kms_key_id else "local key file",
-            "checkpoint_bucket": self.checkpoint_bucket,
-            "checkpoint_retention_days": self.checkpoint_retention_days,
+        demo = self.connection_secrets()
+        areas: dict[str, dict[str, object]] = {
+            "engine": {
+                "home": str(self.home_dir),
+                "database_url": _mask_url(url),
+                "key_file": str(self.effective_key_file),
+                "object_store_dir": str(self.effective_object_store_dir),
+                "data_map_dir": str(self.data_map_dir),
+                "templates_dir": str(self.templates_dir),
+                "timezone": self.timezone,
+                "organisation_name": self.organisation_name,
+                "privacy_contact": self.privacy_contact,
+                "duplicate_window_hours": self.duplicate_window_hours,
+                "verification_code_ttl_hours": self.verification_code_ttl_hours,
+                "verification_max_attempts": self.verification_max_attempts,
+                "signing_key_file": str(self.effective_signing_key_file),
+                "audit_retention_months": self.audit_retention_months,
+                "evidence_dir": str(self.effective_evidence_dir),
+            },
+            "prefect": {
+                "prefect_api_url": self.effective_prefect_api_url,
+                "prefect_api_url_source": "configured" if self.prefect_api_url else "local server (default)",
+                "prefect_startup_timeout_s": self.prefect_startup_timeout_s,
+                "deadline_watch_cron": self.deadline_watch_cron,
+                "audit_maintenance_cron": self.audit_maintenance_cron,
+            },
+            "mail": {
+                "outbox_dir": str(self.effective_outbox_dir),
+            },
+            "alerts": {
+                "alert_thresholds_days": self.alert_thresholds_days,
+                # an alert URL holds its token in the URL: show only where it goes
+                "alert_urls": [u.get_secret_value().split("://", 1)[0] + "://***" for u in self.alert_urls],
+                "alert_email": self.effective_alert_email,
+                "alert_max_attempts": self.alert_max_attempts,
+                "alert_digest_over": self.alert_digest_over,
+            },
+            "aws": {
+                "key_provider": f"aws-kms ({self.kms_key_id})" if self.kms_key_id else "local key file",
+                "checkpoint_bucket": self.checkpoint_bucket,
+                "checkpoint_retention_days": self.checkpoint_retention_days,
+            },
+            "demo": {
+                "demo_shop_url": _mask_url(demo["DSAR_DEMO_SHOP_URL"]),
+                "demo_files_url": _mask_url(demo["DSAR_DEMO_FILES_URL"]),
+                "demo_helpdesk_url": _mask_url(demo["DSAR_DEMO_HELPDESK_URL"]),
+                "demo_helpdesk_token": "***" if demo.get("DSAR_DEMO_HELPDESK_TOKEN") else None,
+                "demo_helpdesk_port": self.demo_helpdesk_port,
+            },
         }
+        if grouped:
+            return dict(areas)
+        return {key: value for area in areas.values() for key, value in area.items()}
 
 
 def _mask_url(url: str) -> str:
@@ -242,10 +399,23 @@ def _mask_url(url: str) -> str:
     return f"{scheme}://{user}{':***' if ':' in creds else ''}@{host}"
 
 
+def _variable(field: str) -> str:
+    """The environment variable a field is read from, and its area (``DSAR_TIMEZONE (engine)``)."""
+    area = next((name for name, model in AREAS.items() if field in model.model_fields), None)
+    if area is None:
+        return field
+    variable = "PREFECT_API_URL" if field == "prefect_api_url" else f"DSAR_{field.upper()}"
+    return f"{variable} ({area})"
+
+
 def load_settings() -> Settings:
     try:
         return Settings()
     except ValidationError as exc:
-        # Name the field and the problem, never the value (it may be a secret).
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors(include_input=False))
+        # Name the variable and the problem, never the value (it may be a secret).
+        problems = "; ".join(
+            f"{_variable(str(e['loc'][0])) if e['loc'] else 'settings'}"
+            f"{''.join(f'[{p}]' for p in e['loc'][1:])}: {e['msg'].removeprefix('Value error, ')}"
+            for e in exc.errors(include_input=False)
+        )
         raise ConfigurationError(f"invalid configuration: {problems}") from None
