@@ -63,9 +63,10 @@ class _FileBody:
 
 class FolderClient:
     """A local folder as an unversioned S3 bucket: object keys are ``/``-separated paths relative
-    to the folder. Offers the calls of :class:`~dsar.connectors.s3_api.S3Api`, with S3's answers and error codes
-    (``NoSuchBucket`` when the folder is missing, ``NoSuchKey``/``404`` for a missing object,
-    ``PreconditionFailed`` when If-Match fails), so the connector runs the same code on both.
+    to the folder. Offers the calls of :class:`~dsar.connectors.s3_api.S3Api`, with S3's answers
+    and error codes (``NoSuchBucket`` when the folder is missing, ``NoSuchKey``/``404`` for a
+    missing object, ``PreconditionFailed`` when If-Match fails), so the connector runs the same
+    code on both; the versioned calls answer as S3 does for an unversioned bucket.
 
     ETags are the quoted MD5 of the content, as S3 gives for single-part uploads. A read takes a
     snapshot of the file (hashed while copied), so the lines streamed are exactly those the ETag
