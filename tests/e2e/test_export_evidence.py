@@ -27,6 +27,9 @@ def test_export_evidence_deployment_writes_a_verifiable_bundle_linked_as_an_arti
         wait_until(lambda: prefect_server.has_deployment(name), 180, "the export-evidence deployment")
         wait_until(lambda: prefect_server.has_deployment("audit-maintenance/audit-maintenance"), 60, "the audit-maintenance deployment")
         deployment = prefect_server.get(f"/deployments/name/{name}")
+        # Served from the checkout's root (Dsar runs there), the flow file by path relative to it;
+        # every run is a `python -m prefect.engine` there, loading this entrypoint again.
+        assert (deployment["entrypoint"], deployment["path"]) == ("flows/audit_flows.py:export_evidence", ".")
         run = post(prefect_server, f"/deployments/{deployment['id']}/create_flow_run", {"parameters": {"reference": ref}})
         wait_until(lambda: prefect_server.run_state(run["id"]) in ("COMPLETED", "FAILED", "CRASHED"), 300, "the export run")
         assert prefect_server.run_state(run["id"]) == "COMPLETED"
