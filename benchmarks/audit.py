@@ -23,7 +23,7 @@ from dsar.app import App, build_app, build_signer
 from dsar.audit.bundle import verify_bundle
 from dsar.audit.chain import first_broken
 from dsar.crypto import LocalKeyProvider, new_data_key
-from dsar.persistence.repository import AuditAppend
+from dsar.domain.events import HoldChanged
 from dsar.services.audit import export_evidence
 from dsar.settings import Settings
 
@@ -77,9 +77,9 @@ def sqlite_commit_ceiling(folder: Path, n: int = 2_000) -> float:
             Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
-def event(rid: str, i: int) -> AuditAppend:
-    at = START + timedelta(seconds=i)
-    return AuditAppend(rid, "StatusChanged", at, {"move": "close", "from": "responding", "to": "closed", "n": i}, f"bench:{i}")
+def event(rid: str, i: int) -> HoldChanged:
+    # A kind that may happen any number of times: its idempotency key is its moment.
+    return HoldChanged(rid, START + timedelta(seconds=i), True, f"bench {i}")
 
 
 def main() -> None:
@@ -99,7 +99,7 @@ def main() -> None:
     def single() -> None:
         for i in range(args.single):
             with ctx.uow() as uow:
-                uow.repo.append_audit_many([event(ids[i % len(ids)], i)])
+                uow.audit.append([event(ids[i % len(ids)], i)])
                 uow.commit()
 
     t, _ = timed(single)
@@ -111,7 +111,7 @@ def main() -> None:
         while n < args.events:
             size = min(args.batch, args.events - n)
             with ctx.uow() as uow:
-                uow.repo.append_audit_many([event(ids[(n + k) % len(ids)], n + k) for k in range(size)])
+                uow.audit.append([event(ids[(n + k) % len(ids)], n + k) for k in range(size)])
                 uow.commit()
             n += size
         return int(n - args.single)
@@ -121,7 +121,7 @@ def main() -> None:
 
     t0 = time.perf_counter()
     with ctx.uow() as uow:
-        chain = list(uow.repo.iter_chain())
+        chain = list(uow.audit.iter_chain())
     t_read = time.perf_counter() - t0
     t0 = time.perf_counter()
     broken = first_broken(chain)

@@ -32,11 +32,13 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, help="Run data-sub
 request_app = typer.Typer(no_args_is_help=True, help="Log, inspect and steer privacy requests.")
 config_app = typer.Typer(no_args_is_help=True, help="Configuration.")
 alerts_app = typer.Typer(no_args_is_help=True, help="Deadline alerts: run a watch sweep, list what was raised.")
+db_app = typer.Typer(no_args_is_help=True, help="The engine's database schema.")
 audit_app = typer.Typer(no_args_is_help=True, help="The tamper-evident audit trail: checkpoints, evidence bundles, shredding.")
 app.add_typer(request_app, name="request")
 app.add_typer(config_app, name="config")
 app.add_typer(alerts_app, name="alerts")
 app.add_typer(audit_app, name="audit")
+app.add_typer(db_app, name="db")
 
 out = Console()
 err = Console(stderr=True)
@@ -67,11 +69,14 @@ def _settings() -> Settings:
         return load_settings()
 
 
-def _app(settings: Settings | None = None) -> App:
+def _app(settings: Settings | None = None, *, migrate: bool = False) -> App:
     from dsar.app import build_app
+    from dsar.filemodes import secure_home
 
+    settings = settings or _settings()
     with _errors():
-        return build_app(settings or _settings())
+        secure_home(settings.home_dir)
+        return build_app(settings, migrate_schema=migrate)
 
 
 def _orchestrator(settings: Settings) -> Orchestrator:
@@ -948,7 +953,7 @@ def serve() -> None:
     with _errors():
         configure_environment(settings)
         server = ensure_server(settings)
-    _app(settings)  # migrate and check configuration before taking work
+    _app(settings, migrate=True)  # migrate and check configuration before taking work
     err.print(
         f"Serving process-request, deadline-watch, export-evidence and audit-maintenance against {server.api_url}; UI at {server.ui_url}"
     )
@@ -973,7 +978,60 @@ def demo(
     raise typer.Exit(code)
 
 
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Bring the database schema to the one this dsar needs (safe to repeat).
+
+    Every other command checks the schema and refuses, saying so, when it is behind; `serve`
+    and `demo` upgrade by themselves."""
+    from dsar.filemodes import secure_home
+    from dsar.persistence.database import make_engine, schema_status, upgrade
+
+    settings = _settings()
+    with _errors():
+        secure_home(settings.home_dir)
+        engine = make_engine(settings.effective_database_url)
+        try:
+            before = schema_status(engine).current
+            upgrade(engine)
+            after = schema_status(engine)
+        finally:
+            engine.dispose()
+    out.print(
+        f"database schema: {before or 'empty'} -> {after.current}"
+        if before != after.current
+        else f"database schema: {after.current} (up to date)"
+    )
+
+
+@db_app.command("status")
+def db_status(as_json: JsonOpt = False) -> None:
+    """Where the database schema is, and the one this dsar needs; exit 1 when behind."""
+    from dsar.persistence.database import make_engine, schema_status
+
+    settings = _settings()
+    with _errors():
+        engine = make_engine(settings.effective_database_url)
+        try:
+            st = schema_status(engine)
+        finally:
+            engine.dispose()
+    if as_json:
+        _print_json({"current": st.current, "head": st.head, "up_to_date": st.up_to_date})
+    else:
+        out.print(
+            f"database schema: {st.current or 'empty'}; this dsar needs {st.head}" + ("" if st.up_to_date else " (run `dsar db upgrade`)")
+        )
+    if not st.up_to_date:
+        raise typer.Exit(1)
+
+
 def main() -> None:
+    from dsar.filemodes import restrict_new_files
+
+    # Databases, keys, exports, mail and evidence are private to the service account, whatever
+    # the umask of the shell (security probe, item 13).
+    restrict_new_files()
     app()
 
 

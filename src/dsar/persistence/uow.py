@@ -23,9 +23,6 @@ from dsar.persistence.deadlines import SqlDeadlines
 from dsar.persistence.requests import SqlRequests
 from dsar.persistence.sealing import DEFAULT_CACHE_KEYS, DataKeyCache, Sealer
 
-if TYPE_CHECKING:
-    from dsar.persistence.legacy import LegacyRepository
-
 
 class SqlUnitOfWork:
     """:class:`dsar.services.ports.UnitOfWork` over one SQLAlchemy session."""
@@ -45,7 +42,6 @@ class SqlUnitOfWork:
         # Without a shared cache (tests, one-off tools) the keys live as long as this unit of work.
         self._cache = cache if cache is not None else DataKeyCache()
         self._session: Session | None = None
-        self._legacy: LegacyRepository | None = None
 
     def __enter__(self) -> Self:
         s = self._session = Session(self._engine, expire_on_commit=False)
@@ -59,7 +55,6 @@ class SqlUnitOfWork:
         self.letters = SqlLetters(s)
         self.alerts = SqlAlerts(s)
         self.keys = SqlDataKeys(s, sealer)
-        self._legacy = None
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
@@ -71,16 +66,6 @@ class SqlUnitOfWork:
     def commit(self) -> None:
         assert self._session is not None
         self._session.commit()
-
-    @property
-    def repo(self) -> LegacyRepository:
-        """TRANSITIONAL: the old one-class repository, delegating to the repositories above.
-        Removed when the services use the ports (issue 9)."""
-        from dsar.persistence.legacy import LegacyRepository
-
-        if self._legacy is None:
-            self._legacy = LegacyRepository(self, self._index)
-        return self._legacy
 
 
 class SqlUnitOfWorkFactory:
