@@ -38,3 +38,9 @@ def test_the_connectors_benchmark_runs_and_reports() -> None:
     assert "export of a subject with 50 related rows" in out
     assert "s3 (moto): locate a prefix of 20 objects" in out and "s3 (moto): export them" in out
     assert "s3 (folder): locate a prefix of 20 objects" in out and "s3 (folder): export them" in out
+
+
+def test_the_crypto_calls_benchmark_runs_one_request_to_the_end_and_reports() -> None:
+    out = run_benchmark("crypto_calls.py")
+    assert "unwrap (KMS calls)" in out and "AES-GCM opens" in out
+    assert "final status: closed" in out
