@@ -1,5 +1,6 @@
-"""The ``uow_factory`` the repository contract runs against: the in-memory implementation,
-and the SQL one on SQLite and on PostgreSQL.
+"""The ``uow_factory`` the repository contract runs against: the in-memory implementation
+(:mod:`dsar.services.memory`) and the SQL one (:class:`dsar.persistence.uow.SqlUnitOfWorkFactory`,
+with its shared data-key cache, as the app builds it) on SQLite and on PostgreSQL.
 
 PostgreSQL never skips silently (``require_postgres`` fails in CI when the server does not
 answer). Its schema is migrated once per session into a database of the contract's own; after
@@ -13,27 +14,16 @@ import secrets
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import Engine, MetaData, create_engine, text
 
 from dsar.crypto import BlindIndex, LocalKeyProvider
+from dsar.persistence.database import make_engine, upgrade
+from dsar.persistence.uow import SqlUnitOfWorkFactory
 from dsar.services.memory import InMemoryDatabase, memory_uow_factory
 from dsar.services.ports import UnitOfWorkFactory
 from tests.conftest import PG_ADMIN_URL, require_postgres
-
-
-def _sql_unit_of_work() -> Any:
-    """The SQL implementation of the ports (its factory), once branch ``persistence`` provides it."""
-    try:
-        from dsar.persistence.uow import SqlUnitOfWorkFactory  # type: ignore[import-not-found, unused-ignore]
-    except ImportError:
-        return None
-    return SqlUnitOfWorkFactory
-
-
-SQL_PENDING = pytest.mark.xfail(_sql_unit_of_work() is None, reason="SQL ports land with branch persistence", strict=False)
 
 
 def _admin_execute(*statements: str) -> None:
@@ -53,11 +43,9 @@ def _url(name: str) -> str:
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A migrated SQLite database file, copied for each test (migrating each costs a second)."""
-    from dsar.persistence.database import make_engine, migrate
-
     path = tmp_path_factory.mktemp("contract") / "template.db"
     engine = make_engine(f"sqlite:///{path}")
-    migrate(engine)
+    upgrade(engine)
     engine.dispose()  # the last connection closing folds the WAL into the file
     return path
 
@@ -66,13 +54,11 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def pg_contract_engine() -> Iterator[Engine]:
     """One migrated PostgreSQL database for the session's contract tests; dropped at the end."""
     require_postgres()
-    from dsar.persistence.database import make_engine, migrate
-
     name = f"dsar_ct_{secrets.token_hex(6)}"
     _admin_execute(f'CREATE DATABASE "{name}"')
     engine = make_engine(_url(name))
     try:
-        migrate(engine)
+        upgrade(engine)
         yield engine
     finally:
         engine.dispose()
@@ -102,25 +88,20 @@ def pg_contract_database(pg_contract_engine: Engine) -> Iterator[Engine]:
 @pytest.fixture(
     params=[
         "memory",
-        pytest.param("sqlite", marks=SQL_PENDING),
-        pytest.param("postgres", marks=[SQL_PENDING, pytest.mark.postgres]),
+        "sqlite",
+        pytest.param("postgres", marks=pytest.mark.postgres),
     ]
 )
 def uow_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[UnitOfWorkFactory]:
     if request.param == "memory":
         yield memory_uow_factory(InMemoryDatabase())
         return
-    sql_uow = _sql_unit_of_work()
-    if sql_uow is None:
-        pytest.fail("no SQL unit of work implementing the ports (dsar.persistence.uow)")
-    from dsar.persistence.database import make_engine
-
     keys = LocalKeyProvider({"contract-1": secrets.token_bytes(32)}, "contract-1")
     if request.param == "postgres":
-        yield sql_uow(request.getfixturevalue("pg_contract_database"), keys, BlindIndex(keys.derive("blind-index")))
+        yield SqlUnitOfWorkFactory(request.getfixturevalue("pg_contract_database"), keys, BlindIndex(keys.derive("blind-index")))
         return
     db = tmp_path / "dsar.db"
     shutil.copy(request.getfixturevalue("sqlite_template"), db)
     engine = make_engine(f"sqlite:///{db}")
-    yield sql_uow(engine, keys, BlindIndex(keys.derive("blind-index")))
+    yield SqlUnitOfWorkFactory(engine, keys, BlindIndex(keys.derive("blind-index")))
     engine.dispose()
