@@ -92,7 +92,7 @@ def main() -> None:
     args = p.parse_args()
 
     home = args.home or Path(tempfile.mkdtemp(prefix="dsar-audit-bench-"))
-    app = build_app(Settings(home=home, _env_file=None))
+    app = build_app(Settings(home=home, _env_file=None), migrate_schema=True)
     ids = seed_requests(app, args.requests)
     ctx = app.ctx
 

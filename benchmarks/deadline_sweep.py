@@ -112,7 +112,7 @@ def main() -> None:
 
     home = args.home or Path(tempfile.mkdtemp(prefix="dsar-bench-"))
     settings = Settings(home=home, _env_file=None)
-    app = build_app(settings)
+    app = build_app(settings, migrate_schema=True)
     t_seed, _ = timed(lambda: seed(app, args.requests, args.open))
     with app.engine.connect() as c:
         c.execute(text("ANALYZE"))

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from dsar.app import App, build_app
+from dsar.persistence.database import make_engine, upgrade
 from dsar.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,6 +77,20 @@ def make_settings(home: Path, database_url: str | None = None, **overrides: obje
     )
 
 
+def migrate_database(settings: Settings) -> None:
+    """What `dsar db upgrade` does: the app itself only checks the schema."""
+    engine = make_engine(settings.effective_database_url)
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
+
+
+def build_migrated_app(settings: Settings) -> App:
+    migrate_database(settings)
+    return build_app(settings)
+
+
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
     return tmp_path / "dsar-home"
@@ -89,7 +104,7 @@ def engine_app(request: pytest.FixtureRequest, home: Path) -> Iterator[App]:
     url = request.getfixturevalue("pg_database") if request.param == "postgres" else None
     settings = make_settings(home, url)
     seed_shop(settings.demo_shop_path)
-    app = build_app(settings)
+    app = build_migrated_app(settings)
     yield app
     app.engine.dispose()
 
@@ -100,6 +115,6 @@ def sqlite_app(home: Path) -> Iterator[App]:
 
     settings = make_settings(home)
     seed_shop(settings.demo_shop_path)
-    app = build_app(settings)
+    app = build_migrated_app(settings)
     yield app
     app.engine.dispose()

@@ -14,8 +14,9 @@ from dsar.crypto.signing import Signer
 from dsar.domain.errors import ConfigurationError
 from dsar.letters.outbox import FolderOutbox
 from dsar.letters.render import LetterRenderer
-from dsar.persistence.database import make_engine, migrate
-from dsar.persistence.repository import UnitOfWork
+from dsar.persistence.database import check_schema, make_engine, upgrade
+from dsar.persistence.sealing import DEFAULT_CACHE_KEYS
+from dsar.persistence.uow import SqlUnitOfWorkFactory
 from dsar.services.context import Policy, ServiceContext
 from dsar.services.ports import CheckpointArchive, Notifier
 from dsar.settings import Settings
@@ -33,15 +34,25 @@ class App:
     ctx: ServiceContext
 
 
-def build_app(settings: Settings, *, migrate_schema: bool = True) -> App:
+def build_app(settings: Settings, *, migrate_schema: bool = False, max_cached_keys: int = DEFAULT_CACHE_KEYS) -> App:
+    """The engine's collaborators. The schema is migrated only when asked (``dsar db upgrade``,
+    ``serve``, ``demo``); otherwise it is checked, and an older one refused with
+    :class:`ConfigurationError`. One data-key cache (``max_cached_keys``) serves every unit of
+    work of this app."""
     keys = build_key_provider(settings)
     index = BlindIndex(keys.derive("blind-index"))
     engine = make_engine(settings.effective_database_url)
-    if migrate_schema:
-        migrate(engine)
+    try:
+        if migrate_schema:
+            upgrade(engine)
+        else:
+            check_schema(engine)
+    except BaseException:
+        engine.dispose()
+        raise
     data_map = tuple(load_data_map(settings.data_map_dir)) if settings.data_map_dir.is_dir() else ()
     ctx = ServiceContext(
-        uow=lambda: UnitOfWork(engine, keys, index),
+        uow=SqlUnitOfWorkFactory(engine, keys, index, max_cached_keys=max_cached_keys),
         clock=utc_now,
         mailer=FolderOutbox(settings.effective_outbox_dir),
         objects=LocalObjectStore(settings.effective_object_store_dir),

@@ -7,7 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from dsar.cli import app
-from tests.conftest import make_settings
+from tests.conftest import make_settings, migrate_database
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     for k in ("DSAR_DATABASE_URL", "PREFECT_API_URL", "DSAR_PREFECT_API_URL"):
         monkeypatch.delenv(k, raising=False)
+    migrate_database(make_settings(tmp_path / "home"))  # `dsar db upgrade`: commands only check the schema
     return {
         "DSAR_HOME": str(tmp_path / "home"),
         "DSAR_PREFECT_PORT": "9",

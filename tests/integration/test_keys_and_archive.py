@@ -20,7 +20,7 @@ from dsar.domain.errors import ConfigurationError, IntegrityError
 from dsar.services import audit
 from dsar.services.intake import log_request
 from dsar.services.keys import key_ids_in_use, rewrap_all
-from tests.conftest import make_settings
+from tests.conftest import build_migrated_app, make_settings
 
 
 @pytest.fixture
@@ -62,7 +62,7 @@ def test_kms_wraps_and_unwraps_bound_to_the_request(aws: None, tmp_path: Path) -
 
 def test_the_engine_runs_on_kms_and_moves_local_keys_to_it(aws: None, tmp_path: Path) -> None:
     home = tmp_path / "home"
-    local = build_app(make_settings(home))
+    local = build_migrated_app(make_settings(home))
     before = log_request(local.ctx, submission()).request
     local_key_id = next(iter(key_ids_in_use(local.ctx)))
     local.engine.dispose()
@@ -95,7 +95,7 @@ def test_kms_unavailable_is_a_configuration_error(aws: None, tmp_path: Path) -> 
 def test_local_rotation_rewraps_every_key_and_retires_unused_ones(tmp_path: Path) -> None:
     home = tmp_path / "home"
     settings = make_settings(home)
-    app = build_app(settings)
+    app = build_migrated_app(settings)
     first = log_request(app.ctx, submission()).request
     original = next(iter(key_ids_in_use(app.ctx)))
     token_key = LocalKeyProvider.from_file(settings.effective_key_file).derive("blind-index")
@@ -155,7 +155,7 @@ def test_checkpoints_are_archived_under_compliance_object_lock(aws: None, tmp_pa
     s3.create_bucket(
         Bucket="dsar-checkpoints", CreateBucketConfiguration={"LocationConstraint": "eu-central-1"}, ObjectLockEnabledForBucket=True
     )
-    app = build_app(make_settings(tmp_path / "home", checkpoint_bucket="dsar-checkpoints", checkpoint_retention_days=30))
+    app = build_migrated_app(make_settings(tmp_path / "home", checkpoint_bucket="dsar-checkpoints", checkpoint_retention_days=30))
     log_request(app.ctx, submission())
     archive = build_checkpoint_archive(app)
     assert archive is not None
@@ -177,7 +177,7 @@ def test_checkpoints_are_archived_under_compliance_object_lock(aws: None, tmp_pa
 
 def test_a_bucket_without_object_lock_is_refused(aws: None, tmp_path: Path) -> None:
     boto3.client("s3").create_bucket(Bucket="plain", CreateBucketConfiguration={"LocationConstraint": "eu-central-1"})
-    app = build_app(make_settings(tmp_path / "home", checkpoint_bucket="plain"))
+    app = build_migrated_app(make_settings(tmp_path / "home", checkpoint_bucket="plain"))
     with pytest.raises(ConfigurationError, match="Object Lock"):
         build_checkpoint_archive(app)
     app.engine.dispose()

@@ -104,7 +104,7 @@ def run_demo(settings: Settings, *, interactive: bool, timeout: int, console: Co
     configure_environment(settings)
     seed_demo(settings)
     helpdesk = serve_helpdesk(settings)
-    engine = build_app(settings)
+    engine = build_app(settings, migrate_schema=True)  # the demo sets up its own database
     console.print(f"Demo shop database: {settings.demo_shop_path}")
     console.print(f"Demo file store: {settings.demo_files_dir}")
     console.print(f"Demo helpdesk API: {helpdesk.url}")

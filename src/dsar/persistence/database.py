@@ -1,15 +1,28 @@
-"""Engine creation and schema migration (alembic), built at the entry points."""
+"""Engine creation and schema migration (alembic), built at the entry points.
+
+The schema is migrated once, by ``dsar db upgrade`` (and at the start of ``dsar serve`` and
+``dsar demo``), never by every command or flow process: those only compare the database's
+revision with the one this dsar needs (:func:`check_schema`, one small query) and refuse to
+run on an older schema.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
 from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
 from sqlmodel import create_engine
+
+from dsar.domain.errors import ConfigurationError
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -48,9 +61,64 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest migration (idempotent)."""
+def upgrade(engine: Engine) -> None:
+    """Bring the schema to the newest migration (idempotent): ``dsar db upgrade``."""
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
+
+
+migrate = upgrade  # the earlier name
+
+
+@dataclass(frozen=True)
+class SchemaStatus:
+    """The database's schema revision (None: never migrated) and the one this dsar needs."""
+
+    current: str | None
+    head: str
+
+    @property
+    def up_to_date(self) -> bool:
+        return self.current == self.head
+
+
+@cache
+def _scripts() -> ScriptDirectory:
+    return ScriptDirectory(str(_MIGRATIONS))
+
+
+@cache
+def schema_head() -> str:
+    """The newest revision of the migrations shipped with this dsar (read once per process)."""
+    head = _scripts().get_current_head()
+    if head is None:
+        raise ConfigurationError("dsar ships no schema migrations")
+    return head
+
+
+def _known(revision: str) -> bool:
+    try:
+        return all(_scripts().get_revision(r) is not None for r in revision.split(","))
+    except CommandError:  # a revision of a newer dsar
+        return False
+
+
+def schema_status(engine: Engine) -> SchemaStatus:
+    """Where the database's schema is: one query of alembic's version table (an empty
+    database has none)."""
+    with engine.connect() as conn:
+        heads = MigrationContext.configure(conn).get_current_heads()
+    return SchemaStatus(heads[0] if len(heads) == 1 else ",".join(heads) or None, schema_head())
+
+
+def check_schema(engine: Engine) -> SchemaStatus:
+    """Refuse to run on a schema other than the one this dsar needs (an empty database too)."""
+    status = schema_status(engine)
+    if status.current is not None and not status.up_to_date and not _known(status.current):
+        raise ConfigurationError(f"the database schema is at {status.current}, newer than this dsar knows ({status.head}): upgrade dsar")
+    if not status.up_to_date:
+        at = status.current or "nothing (empty database)"
+        raise ConfigurationError(f"the database schema is at {at}; this dsar needs {status.head}: run `dsar db upgrade`")
+    return status

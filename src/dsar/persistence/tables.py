@@ -6,10 +6,15 @@ Columns ending in ``_enc`` hold AES-256-GCM ciphertext under the request's data 
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
 
 from sqlalchemy import Column, LargeBinary, UniqueConstraint
+from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 from sqlmodel import Field, SQLModel
+
+from dsar.domain.errors import IntegrityError
 
 
 class RequestRow(SQLModel, table=True):
@@ -242,3 +247,24 @@ class AuditCheckpointRow(SQLModel, table=True):
     statement: str = Field(max_length=2000)
     signature: str = Field(max_length=200)
     archived_as: str | None = Field(default=None, max_length=300)
+
+
+def as_utc(at: datetime) -> datetime:
+    """A stored time as read back: SQLite (and ``timestamp`` columns) hand back naive values,
+    and every time is stored in UTC."""
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+def as_utc_or_none(at: datetime | None) -> datetime | None:
+    return None if at is None else as_utc(at)
+
+
+@contextmanager
+def refused_if_exists(what: str) -> Iterator[None]:
+    """A row a unique constraint refuses (a second decision for a step, a second letter of a
+    kind, ...) as the domain's :class:`IntegrityError`, naming ``what`` (ids and kinds, never
+    values); the transaction is then unusable and rolls back when its unit of work ends."""
+    try:
+        yield
+    except SqlIntegrityError:
+        raise IntegrityError(f"{what} exists already") from None

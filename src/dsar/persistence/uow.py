@@ -1,0 +1,103 @@
+"""The SQL unit of work: one transaction over every repository of :mod:`dsar.services.ports`.
+
+``with uow_factory() as uow: ...; uow.commit()``. Leaving the block without ``commit`` rolls
+back, so a crash halfway writes nothing. Build one :class:`SqlUnitOfWorkFactory` per engine
+and key provider (at the entry point): its :class:`DataKeyCache` is shared by every unit of
+work it opens, so a data key is unwrapped once per process, not once per transaction.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import TYPE_CHECKING, Self
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from dsar.crypto import BlindIndex, KeyProvider
+from dsar.persistence.alerts import SqlAlerts
+from dsar.persistence.audit_log import SqlAuditLog
+from dsar.persistence.casework import SqlChallenges, SqlDecisions, SqlLetters, SqlPlans
+from dsar.persistence.data_keys import SqlDataKeys
+from dsar.persistence.deadlines import SqlDeadlines
+from dsar.persistence.requests import SqlRequests
+from dsar.persistence.sealing import DEFAULT_CACHE_KEYS, DataKeyCache, Sealer
+
+if TYPE_CHECKING:
+    from dsar.persistence.legacy import LegacyRepository
+
+
+class SqlUnitOfWork:
+    """:class:`dsar.services.ports.UnitOfWork` over one SQLAlchemy session."""
+
+    requests: SqlRequests
+    deadlines: SqlDeadlines
+    audit: SqlAuditLog
+    challenges: SqlChallenges
+    decisions: SqlDecisions
+    plans: SqlPlans
+    letters: SqlLetters
+    alerts: SqlAlerts
+    keys: SqlDataKeys
+
+    def __init__(self, engine: Engine, keys: KeyProvider, index: BlindIndex, cache: DataKeyCache | None = None) -> None:
+        self._engine, self._keys, self._index = engine, keys, index
+        # Without a shared cache (tests, one-off tools) the keys live as long as this unit of work.
+        self._cache = cache if cache is not None else DataKeyCache()
+        self._session: Session | None = None
+        self._legacy: LegacyRepository | None = None
+
+    def __enter__(self) -> Self:
+        s = self._session = Session(self._engine, expire_on_commit=False)
+        sealer = Sealer(s, self._keys, self._cache)
+        self.requests = SqlRequests(s, sealer, self._index)
+        self.deadlines = SqlDeadlines(s, sealer)
+        self.audit = SqlAuditLog(s, sealer)
+        self.challenges = SqlChallenges(s)
+        self.decisions = SqlDecisions(s, sealer)
+        self.plans = SqlPlans(s)
+        self.letters = SqlLetters(s)
+        self.alerts = SqlAlerts(s)
+        self.keys = SqlDataKeys(s, sealer)
+        self._legacy = None
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        assert self._session is not None
+        self._session.rollback()
+        self._session.close()
+        self._session = None
+
+    def commit(self) -> None:
+        assert self._session is not None
+        self._session.commit()
+
+    @property
+    def repo(self) -> LegacyRepository:
+        """TRANSITIONAL: the old one-class repository, delegating to the repositories above.
+        Removed when the services use the ports (issue 9)."""
+        from dsar.persistence.legacy import LegacyRepository
+
+        if self._legacy is None:
+            self._legacy = LegacyRepository(self, self._index)
+        return self._legacy
+
+
+class SqlUnitOfWorkFactory:
+    """Opens units of work on one engine and key provider, sharing one cache of data keys
+    (bounded: ``max_cached_keys``, least recently used first out)."""
+
+    def __init__(self, engine: Engine, keys: KeyProvider, index: BlindIndex, *, max_cached_keys: int = DEFAULT_CACHE_KEYS) -> None:
+        self.engine, self.keys, self.index = engine, keys, index
+        self.cache = DataKeyCache(max_cached_keys)
+
+    def __call__(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.engine, self.keys, self.index, self.cache)
+
+
+if TYPE_CHECKING:
+    from dsar.services import ports
+
+    def _implements_the_ports(f: SqlUnitOfWorkFactory) -> ports.UnitOfWorkFactory:
+        """mypy checks here that every repository has exactly the port's methods."""
+        return f
