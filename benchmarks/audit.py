@@ -13,6 +13,7 @@ import sqlite3
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
@@ -23,7 +24,7 @@ from dsar.app import App, build_app, build_signer
 from dsar.audit.bundle import verify_bundle
 from dsar.audit.chain import first_broken
 from dsar.crypto import LocalKeyProvider, new_data_key
-from dsar.persistence.repository import AuditAppend
+from dsar.domain.events import AuditEvent, JsonValue
 from dsar.services.audit import export_evidence
 from dsar.settings import Settings
 
@@ -77,9 +78,22 @@ def sqlite_commit_ceiling(folder: Path, n: int = 2_000) -> float:
             Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
-def event(rid: str, i: int) -> AuditAppend:
-    at = START + timedelta(seconds=i)
-    return AuditAppend(rid, "StatusChanged", at, {"move": "close", "from": "responding", "to": "closed", "n": i}, f"bench:{i}")
+@dataclass(frozen=True)
+class BenchEvent(AuditEvent):
+    """A status change's payload, numbered so that every one is a new event."""
+
+    n: int = 0
+
+    def payload(self) -> dict[str, JsonValue]:
+        return {"move": "close", "from": "responding", "to": "closed", "n": self.n}
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"bench:{self.n}"
+
+
+def event(rid: str, i: int) -> AuditEvent:
+    return BenchEvent(rid, START + timedelta(seconds=i), i)
 
 
 def main() -> None:
@@ -99,7 +113,7 @@ def main() -> None:
     def single() -> None:
         for i in range(args.single):
             with ctx.uow() as uow:
-                uow.repo.append_audit_many([event(ids[i % len(ids)], i)])
+                uow.audit.append([event(ids[i % len(ids)], i)])
                 uow.commit()
 
     t, _ = timed(single)
@@ -111,7 +125,7 @@ def main() -> None:
         while n < args.events:
             size = min(args.batch, args.events - n)
             with ctx.uow() as uow:
-                uow.repo.append_audit_many([event(ids[(n + k) % len(ids)], n + k) for k in range(size)])
+                uow.audit.append([event(ids[(n + k) % len(ids)], n + k) for k in range(size)])
                 uow.commit()
             n += size
         return int(n - args.single)
@@ -121,7 +135,7 @@ def main() -> None:
 
     t0 = time.perf_counter()
     with ctx.uow() as uow:
-        chain = list(uow.repo.iter_chain())
+        chain = list(uow.audit.iter_chain())
     t_read = time.perf_counter() - t0
     t0 = time.perf_counter()
     broken = first_broken(chain)
