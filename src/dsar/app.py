@@ -14,7 +14,7 @@ from dsar.crypto.signing import Signer
 from dsar.domain.errors import ConfigurationError
 from dsar.letters.outbox import FolderOutbox
 from dsar.letters.render import LetterRenderer
-from dsar.persistence.database import check_schema, make_engine, upgrade
+from dsar.persistence.database import SchemaStatus, check_schema, make_engine, schema_status, upgrade
 from dsar.persistence.sealing import DEFAULT_CACHE_KEYS
 from dsar.persistence.uow import SqlUnitOfWorkFactory
 from dsar.services.context import Policy, ServiceContext
@@ -114,3 +114,24 @@ def build_checkpoint_archive(app: App) -> CheckpointArchive | None:
     archive = S3ObjectLockArchive(boto3.client("s3"), s.checkpoint_bucket, s.checkpoint_retention_days, clock=app.ctx.clock)
     archive.check()
     return archive
+
+
+def database_status(settings: Settings) -> SchemaStatus:
+    """Where the engine's database schema is, and the one this dsar needs (`dsar db status`)."""
+    engine = make_engine(settings.effective_database_url)
+    try:
+        return schema_status(engine)
+    finally:
+        engine.dispose()
+
+
+def upgrade_database(settings: Settings) -> tuple[str | None, SchemaStatus]:
+    """Bring the schema to the one this dsar needs (`dsar db upgrade`); returns where it was
+    before and where it is now."""
+    engine = make_engine(settings.effective_database_url)
+    try:
+        before = schema_status(engine).current
+        upgrade(engine)
+        return before, schema_status(engine)
+    finally:
+        engine.dispose()

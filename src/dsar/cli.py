@@ -984,44 +984,30 @@ def db_upgrade() -> None:
 
     Every other command checks the schema and refuses, saying so, when it is behind; `serve`
     and `demo` upgrade by themselves."""
+    from dsar.app import upgrade_database
     from dsar.filemodes import secure_home
-    from dsar.persistence.database import make_engine, schema_status, upgrade
 
     settings = _settings()
     with _errors():
         secure_home(settings.home_dir)
-        engine = make_engine(settings.effective_database_url)
-        try:
-            before = schema_status(engine).current
-            upgrade(engine)
-            after = schema_status(engine)
-        finally:
-            engine.dispose()
-    out.print(
-        f"database schema: {before or 'empty'} -> {after.current}"
-        if before != after.current
-        else f"database schema: {after.current} (up to date)"
-    )
+        before, after = upgrade_database(settings)
+    moved = f"{before or 'empty'} -> {after.current}" if before != after.current else f"{after.current} (up to date)"
+    out.print(f"database schema: {moved}")
 
 
 @db_app.command("status")
 def db_status(as_json: JsonOpt = False) -> None:
     """Where the database schema is, and the one this dsar needs; exit 1 when behind."""
-    from dsar.persistence.database import make_engine, schema_status
+    from dsar.app import database_status
 
     settings = _settings()
     with _errors():
-        engine = make_engine(settings.effective_database_url)
-        try:
-            st = schema_status(engine)
-        finally:
-            engine.dispose()
+        st = database_status(settings)
     if as_json:
         _print_json({"current": st.current, "head": st.head, "up_to_date": st.up_to_date})
     else:
-        out.print(
-            f"database schema: {st.current or 'empty'}; this dsar needs {st.head}" + ("" if st.up_to_date else " (run `dsar db upgrade`)")
-        )
+        advice = "" if st.up_to_date else " (run `dsar db upgrade`)"
+        out.print(f"database schema: {st.current or 'empty'}; this dsar needs {st.head}{advice}")
     if not st.up_to_date:
         raise typer.Exit(1)
 

@@ -40,7 +40,7 @@ def test_concurrent_intake_hands_out_distinct_references_and_keeps_one_audit_cha
     assert len(set(refs)) == 24
     assert sorted(int(r[-6:]) for r in refs) == list(range(1, 25))
     with engine_app.ctx.uow() as uow:
-        chain = uow.repo.chain()
+        chain = list(uow.audit.iter_chain())
     assert len(chain) == 48
     assert first_broken(chain) is None
 
@@ -52,7 +52,7 @@ def test_a_tampered_audit_row_breaks_the_chain_at_that_event(sqlite_app: App) ->
     with sqlite_app.engine.begin() as c:
         c.execute(text("UPDATE audit_event SET kind = 'Forged' WHERE seq = 2"))
     with sqlite_app.ctx.uow() as uow:
-        assert first_broken(uow.repo.chain()) == 2
+        assert first_broken(list(uow.audit.iter_chain())) == 2
 
 
 def test_the_receipt_confirmation_migration_fills_in_what_earlier_requests_did(engine_app: App) -> None:
@@ -79,9 +79,8 @@ def test_the_receipt_confirmation_migration_fills_in_what_earlier_requests_did(e
     migrate(engine_app.engine)
 
     with ctx.uow() as uow:
-        repo = uow.repo
-        coded_d, waiting_d, finished_d = (repo.deadline(r.id) for r in (coded, waiting, finished))
-        challenge = repo.latest_challenge(coded.id)
+        coded_d, waiting_d, finished_d = (uow.deadlines.get(r.id) for r in (coded, waiting, finished))
+        challenge = uow.challenges.latest(coded.id)
     assert challenge is not None
     assert coded_d.acknowledged_at == challenge.created_at
     assert waiting_d.acknowledged_at is None and finished_d.acknowledged_at is None
@@ -135,6 +134,7 @@ def test_typed_events_are_stored_exactly_as_the_raw_appends_of_before(sqlite_app
     from datetime import UTC, datetime
 
     from dsar.domain.events import StatusChanged
+    from dsar.persistence.audit_log import RawAuditRecord
 
     rid = log_request(
         sqlite_app.ctx, {"type": "access", "regime": "gdpr", "country": "DE", "subject": {"name": "A", "emails": ["a@example.com"]}}
@@ -142,7 +142,8 @@ def test_typed_events_are_stored_exactly_as_the_raw_appends_of_before(sqlite_app
     event = StatusChanged(rid, datetime(2026, 11, 2, 10, 0, tzinfo=UTC), move="m", from_status="received", to_status="verified")
     with sqlite_app.ctx.uow() as uow:
         assert uow.audit.append([event, event]) == 1  # a repeat in the batch is skipped
-        assert uow.repo.append_audit(rid, event.kind, event.at, event.payload(), "raw-key")  # the old path, via the facade
+        # the raw form the log stored before events were typed
+        assert uow.audit.append_records([RawAuditRecord(rid, event.kind, event.at, event.payload(), "raw-key")]) == 1
         assert uow.audit.append([event]) == 0
         uow.commit()
     with sqlite_app.ctx.uow() as uow:
