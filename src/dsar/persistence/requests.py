@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -273,23 +274,10 @@ class SqlRequests:
             account_id=sealer.open_text(rid, "subject_account_id", row.subject_account_id_enc),
             extra=tuple(sorted(json.loads(extra).items())) if extra else (),
         )
-        return PrivacyRequest(
-            id=rid,
-            reference=row.reference,
-            type=RequestType(row.type),
-            regime=row.regime,
-            country=row.country,
-            subdivision=row.subdivision,
-            channel=Channel(row.channel),
-            received_at=row.received_at.astimezone(_zone(row.received_tz)),
+        return replace(
+            _shell(row),
             subject=subject,
-            due=row.due,
-            access_scope=AccessScope(row.access_scope) if row.access_scope else None,
             agent=_agent_from(json.loads(agent)) if agent else None,
-            status=Status(row.status),
-            on_hold=row.on_hold,
-            linked_to=row.linked_to,
-            logged_at=row.logged_at,
             corrections=tuple(Correction(a, v) for a, v in json.loads(corrections)) if corrections else (),
         )
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -244,14 +243,6 @@ class FakeConnectorFactory(ConnectorFactory):
             raise AssertionError(f"{system} is worked on by hand: nothing to open")
         self.opened[system] += 1
         return FakeConnector(self.data[system], self)
-
-    @contextmanager
-    def open(self, system: str) -> Iterator[Connector]:
-        connector = self.build(system)
-        try:
-            yield connector
-        finally:
-            connector.close()
 
 
 # --- the unit of work, counted ---------------------------------------------------------------
