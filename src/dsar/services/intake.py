@@ -161,7 +161,7 @@ def validate(sub: Submission, ctx: ServiceContext, now: datetime) -> tuple[Priva
         if ok and ok not in emails:
             emails.append(ok)
     phone = _collect(problems, clean_text, s.phone, "subject.phone", limit=40)
-    address = _collect(problems, clean_text, s.postal_address, "subject.postal_address")
+    address = _collect(problems, clean_text, s.postal_address, "subject.postal_address", multiline=True)
     account = _collect(problems, clean_text, s.account_id, "subject.account_id", limit=200)
     extra = {}
     for k, v in s.extra.items():

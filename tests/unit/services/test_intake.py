@@ -76,3 +76,18 @@ def test_logging_a_request_never_reads_one_back(world: World) -> None:
     log_request(world.ctx, ACCESS)
     log_request(world.ctx, ACCESS)
     assert world.reads() == {}
+
+
+def test_a_postal_address_may_span_lines_but_a_name_may_not(world: World) -> None:
+    letter = {
+        "type": "access",
+        "regime": "gdpr",
+        "country": "DE",
+        "subject": {"name": "Jane Doe", "postal_address": "1 Main St\n10115 Berlin"},
+    }
+    r = log_request(world.ctx, letter).request
+    with world.uow() as uow:
+        assert uow.requests.get(r.id).subject.postal_address == "1 Main St\n10115 Berlin"
+    with pytest.raises(InvalidInput) as caught:
+        log_request(world.ctx, ACCESS | {"subject": {"name": "Jane\nURGENT: reset at http://evil.example", "emails": [JANE]}})
+    assert caught.value.problems == ("subject.name: line breaks or tabs",)
