@@ -97,9 +97,10 @@ def test_open_closes_the_connector_when_the_block_fails(demo_map: tuple[list[Any
     assert closed == ["connection"]
 
 
-def test_connectors_still_builds_every_system_in_map_order(demo_map: tuple[list[AnySystem], dict[str, str]]) -> None:
+def test_every_system_builds_in_map_order(demo_map: tuple[list[AnySystem], dict[str, str]]) -> None:
     maps, secrets = demo_map
-    built = DataMapConnectorFactory(maps, secrets, b"k").connectors()
+    factory = DataMapConnectorFactory(maps, secrets, b"k")
+    built = [factory.build(s) for s in factory.systems()]
     try:
         assert [c.system for c in built] == ["files", "helpdesk", "shop", "warehouse"]
         assert isinstance(built[0], S3Connector) and built[0].folder and built[3].manual
@@ -183,7 +184,7 @@ def test_a_prebuilt_factory_hands_out_its_connectors_and_leaves_them_open() -> N
     assert factory.systems() == ["crm", "archive"] and not factory.is_manual("crm") and factory.is_manual("archive")
     with factory.open("crm") as c:
         assert c is crm
-    assert crm.closed == 0 and factory.connectors() == [crm, archive]
+    assert crm.closed == 0 and [factory.build(s) for s in factory.systems()] == [crm, archive]
     with pytest.raises(NotFound), factory.open("nope"):
         pass
     with pytest.raises(ValueError, match="same system"):

@@ -13,7 +13,7 @@ from dsar.app import App, build_app
 from dsar.audit.chain import first_broken
 from dsar.domain.errors import ConfigurationError
 from dsar.persistence import tables  # noqa: F401
-from dsar.persistence.database import SchemaStatus, migrate, schema_status, upgrade
+from dsar.persistence.database import SchemaStatus, schema_status, upgrade
 from dsar.services.intake import log_request
 from tests.conftest import make_settings, migrate_database
 
@@ -25,7 +25,7 @@ def test_the_migrations_build_exactly_the_tables_the_models_declare(engine_app: 
 
 
 def test_migrating_again_is_harmless(engine_app: App) -> None:
-    migrate(engine_app.engine)
+    upgrade(engine_app.engine)
     with engine_app.engine.connect() as c:
         assert c.execute(text("SELECT seq FROM audit_head")).scalar_one() == 0
 
@@ -76,7 +76,7 @@ def test_the_receipt_confirmation_migration_fills_in_what_earlier_requests_did(e
     with engine_app.engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.downgrade(cfg, "0004")
-    migrate(engine_app.engine)
+    upgrade(engine_app.engine)
 
     with ctx.uow() as uow:
         coded_d, waiting_d, finished_d = (uow.deadlines.get(r.id) for r in (coded, waiting, finished))

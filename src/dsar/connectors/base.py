@@ -244,11 +244,6 @@ class ConnectorFactory(ABC):
         finally:
             connector.close()
 
-    def connectors(self) -> list[Connector]:
-        """Every system's connector, all built at once; the caller closes each. Kept while
-        callers move to :meth:`open`, which builds only what is used."""
-        return [self.build(system) for system in self.systems()]
-
 
 class PrebuiltConnectorFactory(ConnectorFactory):
     """A factory over connectors built beforehand (tests, fakes): :meth:`open` hands out the

@@ -400,19 +400,6 @@ class KeyShredded(AuditEvent):
         return f"{self.request_id}:shredded"
 
 
-def _kinds() -> dict[str, type[AuditEvent]]:
-    out: dict[str, type[AuditEvent]] = {}
-    todo: list[type[AuditEvent]] = [AuditEvent]
-    while todo:
-        for sub in todo.pop().__subclasses__():
-            out[sub.kind] = sub
-            todo.append(sub)
-    return out
-
-
-EVENT_KINDS: Mapping[str, type[AuditEvent]] = _kinds()
-
-
 # --- what the log holds -------------------------------------------------------------------
 
 

@@ -160,14 +160,6 @@ class ManualStep:
 PlanStep = ExportStep | EraseStep | CorrectStep | ManualStep
 
 
-def erasure_actions(step: PlanStep) -> tuple[ErasureAction, ...]:
-    return step.actions if isinstance(step, EraseStep) else ()
-
-
-def correction_actions(step: PlanStep) -> tuple[CorrectionAction, ...]:
-    return step.actions if isinstance(step, CorrectStep) else ()
-
-
 def step_to_json(step: PlanStep) -> dict[str, Any]:
     """The stored form of a step's detail (system, operation and matches are columns)."""
     if isinstance(step, ExportStep):

@@ -69,9 +69,6 @@ def upgrade(engine: Engine) -> None:
         command.upgrade(cfg, "head")
 
 
-migrate = upgrade  # the earlier name
-
-
 @dataclass(frozen=True)
 class SchemaStatus:
     """The database's schema revision (None: never migrated) and the one this dsar needs."""
