@@ -16,6 +16,7 @@ entity and field names, never a subject's values. :func:`step_to_json` and
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -198,8 +199,6 @@ def legacy_step(system: str, operation: str, matches: int, detail: str) -> PlanS
         entities = tuple(e for e in detail.removeprefix("matched ").split(",") if e)
         return _empty_step(system, op, matches, entities)
     if detail.startswith("{"):
-        import json
-
         return step_from_json(system, operation, matches, json.loads(detail))
     return _empty_step(system, op, matches, ())
 
