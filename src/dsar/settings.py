@@ -11,7 +11,8 @@ variables (and a ``.env`` file in the working folder). Built at the entry points
     ├── .mail           MailSettings     the outgoing mail transport (the outbox folder)
     ├── .alerts         AlertSettings    where and when deadline alerts go
     ├── .aws            AwsSettings      KMS key and the Object Lock checkpoint archive
-    └── .demo           DemoSettings     the demo company's systems
+    ├── .demo           DemoSettings     the demo company's systems
+    └── .web            WebSettings      the web app: address, cookies, limits, public-form defaults
 
 Each area is a pydantic-settings model of its own (``PrefectSettings()`` reads just its part of
 the environment); :class:`Settings` inherits every area's fields, so environment variables are
@@ -224,6 +225,23 @@ class DemoSettings(BaseSettings):
     )
 
 
+class WebSettings(BaseSettings):
+    """The web app (public form, staff console, JSON API) that `dsar serve` and the demo start."""
+
+    model_config = _CONFIG
+
+    web_host: str = Field("127.0.0.1", description="Address the web app listens on (loopback; put a TLS reverse proxy in front).")
+    web_port: int = Field(8000, ge=0, le=65535, description="Port of the web app.")
+    web_public_url: str | None = Field(
+        None, description="The address people reach the web app at (behind a proxy), used in links. Default: http://HOST:PORT."
+    )
+    web_secure_cookies: bool = Field(False, description="Mark cookies Secure (set this behind a TLS reverse proxy).")
+    web_max_body_bytes: int = Field(65536, ge=1024, description="Largest request body accepted (bytes); larger ones get 413.")
+    web_session_hours: int = Field(8, ge=1, le=24, description="How long a staff sign-in lasts.")
+    web_default_regime: str = Field("gdpr", description="Regime of a public-form request from a place no regime covers.")
+    web_default_country: str = Field("IE", description="Country recorded for such a request (the organisation's establishment).")
+
+
 # The areas in the order `dsar config show` prints them: Settings attribute -> model.
 AREAS: dict[str, type[BaseSettings]] = {
     "engine": EngineSettings,
@@ -232,6 +250,7 @@ AREAS: dict[str, type[BaseSettings]] = {
     "alerts": AlertSettings,
     "aws": AwsSettings,
     "demo": DemoSettings,
+    "web": WebSettings,
 }
 _DEMO_VARIABLES = {
     "demo_shop_url": "DSAR_DEMO_SHOP_URL",
@@ -243,7 +262,7 @@ _DEMO_VARIABLES = {
 
 # Bases listed last area first: pydantic collects fields from the last base on, so the engine's
 # fields come first in Settings.model_fields, as in AREAS.
-class Settings(DemoSettings, AwsSettings, AlertSettings, MailSettings, PrefectSettings, EngineSettings):
+class Settings(WebSettings, DemoSettings, AwsSettings, AlertSettings, MailSettings, PrefectSettings, EngineSettings):
     """Every area's fields in one flat model (the entry points build this one); ``.engine``,
     ``.prefect``, ``.mail``, ``.alerts``, ``.aws`` and ``.demo`` give each area on its own."""
 
@@ -253,6 +272,14 @@ class Settings(DemoSettings, AwsSettings, AlertSettings, MailSettings, PrefectSe
         """This area's fields as set here: already validated, so the area is built without
         validating or reading the environment again."""
         return {name: getattr(self, name) for name in area.model_fields}
+
+    @property
+    def web(self) -> WebSettings:
+        return WebSettings.model_construct(**self._values(WebSettings))
+
+    @property
+    def effective_web_url(self) -> str:
+        return (self.web_public_url or f"http://{self.web_host}:{self.web_port}").rstrip("/")
 
     @property
     def engine(self) -> EngineSettings:
@@ -374,6 +401,16 @@ class Settings(DemoSettings, AwsSettings, AlertSettings, MailSettings, PrefectSe
                 "demo_helpdesk_url": _mask_url(demo["DSAR_DEMO_HELPDESK_URL"]),
                 "demo_helpdesk_token": "***" if demo.get("DSAR_DEMO_HELPDESK_TOKEN") else None,
                 "demo_helpdesk_port": self.demo_helpdesk_port,
+            },
+            "web": {
+                "web_host": self.web_host,
+                "web_port": self.web_port,
+                "web_url": self.effective_web_url,
+                "web_secure_cookies": self.web_secure_cookies,
+                "web_max_body_bytes": self.web_max_body_bytes,
+                "web_session_hours": self.web_session_hours,
+                "web_default_regime": self.web_default_regime,
+                "web_default_country": self.web_default_country,
             },
         }
         if grouped:

@@ -1,0 +1,43 @@
+"""The one intake behind every channel (public form, staff console, JSON API, CLI): log the
+request, then start its ``process-request`` run with the request id only.
+
+A request is never lost because the orchestrator is down: it is logged first, and the result
+says that no run was started (``dsar request run`` or the reconciler starts it later).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from dsar.domain.deadlines import Deadline
+from dsar.domain.request import PrivacyRequest
+from dsar.services.context import ServiceContext
+from dsar.services.intake import LogResult, log_request
+from dsar.services.orchestration import Orchestrator, start_processing
+
+
+@dataclass(frozen=True)
+class Submitted:
+    request: PrivacyRequest
+    deadline: Deadline
+    created: bool  # False: linked to an earlier request of the same subject, type and regime
+    flow_run_id: str | None
+    run_problem: str | None  # why no run was started (no personal data), or None
+
+
+def submit(ctx: ServiceContext, orchestrator: Orchestrator | None, raw: Any, *, start: bool = True) -> Submitted:
+    """Validate and log (raises InvalidInput, nothing stored), then start the run when the
+    request is new. ``orchestrator`` None (or ``start`` False) logs only."""
+    result: LogResult = log_request(ctx, raw)
+    run_id: str | None = None
+    problem: str | None = None
+    if result.created and start and orchestrator is not None:
+        if not orchestrator.available():
+            problem = "no orchestrator answers"
+        else:
+            try:
+                run_id = start_processing(ctx, orchestrator, result.request.id)
+            except Exception as exc:  # noqa: BLE001 - the request is safely logged; say why no run
+                problem = f"could not start the flow run ({type(exc).__name__})"
+    return Submitted(result.request, result.deadline, result.created, run_id, problem)

@@ -1,0 +1,9 @@
+"""Routes of the web app: api (to be built)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+
+def router() -> APIRouter:
+    return APIRouter()
