@@ -274,6 +274,25 @@ def test_a_query_filters_by_status_and_due_before_and_stops_at_its_limit(uow_fac
     assert [r.id for r in both] == [rs[0].id, rs[2].id]
 
 
+def test_a_query_filters_by_regime_and_continues_after_a_due_date_and_reference(uow_factory: UnitOfWorkFactory) -> None:
+    rs = [a_request(i, regime="ccpa" if i == 3 else "gdpr") for i in range(1, 6)]
+    with uow_factory() as uow:
+        for i, r in enumerate(rs):
+            add(uow, r, due=DUE + timedelta(days=i // 2))  # due: 0, 0, 1, 1, 2 days after DUE
+        uow.commit()
+    with uow_factory() as uow:
+        ccpa = uow.requests.query(RequestQuery(regime="ccpa"))
+        gdpr = uow.requests.query(RequestQuery(regime="gdpr"))
+        page1 = uow.requests.query(RequestQuery(limit=2))
+        page2 = uow.requests.query(RequestQuery(limit=2, after=(DUE, rs[1].reference)))
+        page3 = uow.requests.query(RequestQuery(limit=2, after=(DUE + timedelta(days=1), rs[3].reference)))
+        mid_day = uow.requests.query(RequestQuery(after=(DUE + timedelta(days=1), rs[2].reference), regime="gdpr"))
+    assert [r.id for r in ccpa] == [rs[2].id]
+    assert [r.id for r in gdpr] == [rs[0].id, rs[1].id, rs[3].id, rs[4].id]
+    assert [r.id for r in page1 + page2 + page3] == [r.id for r in rs]
+    assert [r.id for r in mid_day] == [rs[3].id, rs[4].id]
+
+
 def test_a_query_gives_requests_without_their_personal_data(uow_factory: UnitOfWorkFactory) -> None:
     stored(uow_factory, a_request(1))
     with uow_factory() as uow:

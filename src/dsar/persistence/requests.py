@@ -16,7 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete as sa_delete
-from sqlalchemy import func, update
+from sqlalchemy import and_, func, or_, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 from sqlmodel import Session, col, select
@@ -190,6 +190,11 @@ class SqlRequests:
             stmt = stmt.where(RequestRow.status == query.status.value)
         if query.due_before is not None:
             stmt = stmt.where(col(RequestRow.due) < query.due_before)
+        if query.regime is not None:
+            stmt = stmt.where(RequestRow.regime == query.regime)
+        if query.after is not None:
+            due, reference = query.after
+            stmt = stmt.where(or_(col(RequestRow.due) > due, and_(col(RequestRow.due) == due, col(RequestRow.reference) > reference)))
         stmt = stmt.order_by(col(RequestRow.due), col(RequestRow.reference)).limit(query.limit)
         return [_shell(row) for row in self._s.exec(stmt)]
 

@@ -457,6 +457,8 @@ class InMemoryRequests(_Area):
             for rec in self._s.requests.values()
             if (query.status is None or rec.request.status is query.status)
             and (query.due_before is None or rec.deadline.due < query.due_before)
+            and (query.regime is None or rec.request.regime == query.regime)
+            and (query.after is None or (rec.deadline.due, rec.request.reference) > query.after)
         ]
         recs.sort(key=lambda rec: (rec.deadline.due, rec.request.reference))
         return [_shell(rec) for rec in recs[: max(query.limit, 0)]]

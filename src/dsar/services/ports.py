@@ -125,9 +125,14 @@ class LetterRenderer(Protocol):
 
 @dataclass(frozen=True)
 class RequestQuery:
+    """Requests soonest due first (then by reference), filtered; ``after`` continues a list
+    after the (due, reference) of its last line (keyset pagination)."""
+
     status: Status | None = None
     due_before: date | None = None
     limit: int = 200
+    regime: str | None = None
+    after: tuple[date, str] | None = None
 
 
 class RequestRepository(Protocol):

@@ -246,13 +246,20 @@ def request_view(ctx: ServiceContext, reference: str, *, reveal: bool = False, v
 
 
 def request_list(
-    ctx: ServiceContext, status: Status | None = None, due_before: date | None = None, limit: int = 200
+    ctx: ServiceContext,
+    status: Status | None = None,
+    due_before: date | None = None,
+    limit: int = 200,
+    *,
+    regime: str | None = None,
+    after: tuple[date, str] | None = None,
 ) -> list[RequestSummary]:
-    """The queue, soonest due first."""
+    """The queue, soonest due first (then by reference); ``after`` = the (due, reference) of
+    the last line already shown continues the list after it."""
     with ctx.uow() as uow:
         return [
             RequestSummary(r.id, r.reference, r.type.value, r.regime, r.status, r.on_hold, r.due, r.received_at)
-            for r in uow.requests.query(RequestQuery(status, due_before, limit))
+            for r in uow.requests.query(RequestQuery(status, due_before, limit, regime, after))
         ]
 
 
