@@ -240,6 +240,13 @@ class WebSettings(BaseSettings):
     web_session_hours: int = Field(8, ge=1, le=24, description="How long a staff sign-in lasts.")
     web_default_regime: str = Field("gdpr", description="Regime of a public-form request from a place no regime covers.")
     web_default_country: str = Field("IE", description="Country recorded for such a request (the organisation's establishment).")
+    api_rate_per_token: int = Field(60, ge=1, description="API calls one token may make per minute; more get 429 with Retry-After.")
+    api_rate_per_subject: int = Field(
+        10, ge=1, description="API submissions per subject email address per hour (counted by digest); more get 429."
+    )
+    api_idempotency_hours: int = Field(
+        24, ge=1, le=168, description="How long an Idempotency-Key is remembered (per token, in the process's memory)."
+    )
 
 
 # The areas in the order `dsar config show` prints them: Settings attribute -> model.

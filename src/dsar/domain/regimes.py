@@ -129,7 +129,7 @@ def get_regime(code: str) -> Regime:
     try:
         return REGIMES[code]
     except KeyError:
-        msg = f"unknown regime {code!r}; known regimes: {', '.join(sorted(REGIMES))}"
+        msg = f"unknown regime; known regimes: {', '.join(sorted(REGIMES))}"
         raise UnknownRegime(msg, [f"regime: {msg}"]) from None
 
 
@@ -137,7 +137,7 @@ def parse_request_type(value: str) -> RequestType:
     try:
         return RequestType(value)
     except ValueError:
-        msg = f"unknown request type {value!r}; known types: {', '.join(t.value for t in RequestType)}"
+        msg = f"unknown request type; known types: {', '.join(t.value for t in RequestType)}"
         raise UnknownRequestType(msg, [f"type: {msg}"]) from None
 
 
@@ -149,13 +149,13 @@ def resolve_jurisdiction(regime: Regime, country: str | None, subdivision: str |
     """
     c = (country or regime.country).upper()
     if c not in regime.allowed_countries():
-        msg = f"country {c!r} is not covered by {regime.code}; expected one of {', '.join(sorted(regime.allowed_countries()))}"
+        msg = f"country not covered by {regime.code}; expected one of {', '.join(sorted(regime.allowed_countries()))}"
         raise UnknownJurisdiction(msg, [f"country: {msg}"])
     sub = subdivision.upper() if subdivision else None
     if regime.subdivisions is not None:
         if sub is None:
             sub = "ENG" if regime.code == "uk-gdpr" else (next(iter(regime.subdivisions)) if len(regime.subdivisions) == 1 else None)
         if sub not in regime.subdivisions:
-            msg = f"subdivision {sub!r} is not covered by {regime.code}; expected one of {', '.join(sorted(regime.subdivisions))}"
+            msg = f"subdivision not covered by {regime.code}; expected one of {', '.join(sorted(regime.subdivisions))}"
             raise UnknownJurisdiction(msg, [f"subdivision: {msg}"])
     return c, sub

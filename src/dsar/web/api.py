@@ -1,9 +1,683 @@
-"""Routes of the web app: api (to be built)."""
+"""The JSON API for helpdesk integrations (``/api``; schema at ``/api/openapi.json``, pages at
+``/api/docs``).
+
+* ``POST /api/requests`` (scope ``requests:write``): log a request through the one intake
+  (:func:`dsar.services.submissions.submit`); an ``Idempotency-Key`` makes a retry return the
+  first answer and store nothing new.
+* ``GET /api/requests/{reference}`` (scope ``requests:read``): where one request stands, its
+  subject's data masked (the API never reveals it).
+* ``GET /api/requests`` (scope ``requests:read``): the queue, soonest due first, a page at a
+  time (``cursor``).
+
+Authentication: ``Authorization: Bearer <secret>`` of an API token (``dsar tokens create``).
+Errors are RFC 9457 problems (``application/problem+json``, built by the app's handlers):
+messages name fields and headers, never the values given, and nothing here logs personal data.
+
+Rate limits (per process, in memory): calls per token per minute, submissions per subject
+email address (by digest) per hour, refused tokens per client address per minute.
+Idempotency keys are remembered per token in the process's memory too (``api_idempotency_hours``).
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import re
+import secrets
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import date, datetime
+from time import monotonic
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Header, Query, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from dsar.domain.accounts import ApiToken, TokenScope
+from dsar.domain.errors import InvalidInput
+from dsar.domain.regimes import REGIMES
+from dsar.domain.request import Channel, Status, parse_reference
+from dsar.services import queries
+from dsar.services.context import ServiceContext
+from dsar.services.intake import Submission
+from dsar.services.submissions import Submitted, submit
+from dsar.web.context import WebContext
+from dsar.web.ratelimit import Limit, RateLimiter
+
+PROBLEM = "application/problem+json"
+REALM = 'Bearer realm="dsar"'
+MAX_PAGE = 200
+_REGIME_PATTERN = "^(" + "|".join(re.escape(code) for code in sorted(REGIMES)) + ")$"
+# Refused tokens (unknown, revoked) per client address per minute before 429.
+REFUSED_PER_MINUTE = 20
+
+
+class ApiJSONResponse(JSONResponse):
+    """JSON with ``<``, ``>`` and ``&`` written as ``\\u003c``... : a value someone typed can
+    never read as markup, even where a client mis-sniffs the response."""
+
+    def render(self, content: Any) -> bytes:
+        text = json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026").encode("utf-8")
+
+
+# --- what the API answers (documented in the schema) -------------------------------------------
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document. ``problems`` names each field that is wrong, never the value."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    problems: list[str] | None = None
+
+
+class Links(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+    self_: str = Field(alias="self", description="This resource.")
+
+
+class PageLinks(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+    self_: str = Field(alias="self", description="This page.")
+    next: str | None = Field(None, description="The next page, or null on the last one.")
+
+
+class Created(BaseModel):
+    """The answer to a submission."""
+
+    reference: str = Field(description="The request's reference, e.g. DSR-2026-000123.")
+    status: Status
+    due: date = Field(description="When the answer is due (the regime's deadline).")
+    acknowledge_by: date | None = Field(description="When receipt must be confirmed (CCPA), if the regime asks.")
+    created: bool = Field(
+        description="true: a new request. false: a repeat of a request of the same subject, type and regime made "
+        "within the duplicate window; the reference is that first request's and nothing new was stored."
+    )
+    run_started: bool = Field(description="Whether its processing run was started now (false: it starts later).")
+    links: Links
+
+
+class DeadlineOut(BaseModel):
+    due: date
+    acknowledge_by: date | None
+    acknowledged_at: datetime | None
+    extension_notice_by: date | None
+    extended_due: date | None
+    statutory_due: date | None
+    extended: bool
+    paused_days: int
+    clock_stopped: bool
+
+
+class SubjectOut(BaseModel):
+    """The subject's data, masked (``J*** D***``, ``j***@example.com``)."""
+
+    name: str | None
+    emails: list[str | None]
+    phone: str | None
+    postal_address: str | None
+    account_id: str | None
+    extra: dict[str, str | None] = Field(description="Further data points offered for matching: name -> masked value.")
+
+
+class AgentOut(BaseModel):
+    name: str | None
+    email: str | None
+    kind: str
+
+
+class CorrectionOut(BaseModel):
+    attribute: str
+    value: str | None = Field(description="Masked.")
+
+
+class FlowRunOut(BaseModel):
+    id: str
+    state: str | None = Field(description="The run's state type (SCHEDULED, RUNNING, PAUSED, COMPLETED, ...), null if unknown now.")
+    name: str | None
+
+
+class RequestOut(BaseModel):
+    """One request as the API shows it: its subject's data masked."""
+
+    reference: str
+    type: str
+    access_scope: str | None
+    regime: str
+    country: str
+    subdivision: str | None
+    channel: str
+    status: Status
+    on_hold: bool
+    received_at: datetime
+    deadline: DeadlineOut
+    subject: SubjectOut
+    agent: AgentOut | None
+    corrections: list[CorrectionOut]
+    linked_to: str | None = Field(description="Reference of the earlier request this one is linked to.")
+    flow_run: FlowRunOut | None
+    links: Links
+
+
+class SummaryOut(BaseModel):
+    reference: str
+    type: str
+    regime: str
+    status: Status
+    on_hold: bool
+    due: date
+    received_at: datetime
+    links: Links
+
+
+class RequestPage(BaseModel):
+    items: list[SummaryOut]
+    next_cursor: str | None = Field(description="Pass as ``cursor`` for the next page; null on the last one.")
+    links: PageLinks
+
+
+class SubmissionBody(Submission):
+    """A request as the helpdesk hands it over: the intake's ``Submission`` (``channel``
+    defaults to ``api``)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "type": "access",
+                    "regime": "gdpr",
+                    "country": "DE",
+                    "subject": {"name": "Jane Doe", "emails": ["jane@example.com"]},
+                },
+                {
+                    "type": "correction",
+                    "regime": "ccpa",
+                    "channel": "email",
+                    "received_at": "2026-03-01T09:30:00-08:00",
+                    "subject": {"name": "Sam Lee", "emails": ["sam@example.com"], "account_id": "C-1001"},
+                    "agent": {"name": "Pat Agent", "email": "pat@agency.example", "kind": "authorized_agent"},
+                    "corrections": [{"attribute": "phone", "value": "+1 415 555 0100"}],
+                },
+            ]
+        },
+    )
+    channel: str = Field(Channel.API.value, description="How the request reached the helpdesk: web, email, phone, mail or api.")
+
+
+def _inline(schema: dict[str, Any]) -> dict[str, Any]:
+    """A JSON schema with its ``$defs`` put in place (the request body's schema is inlined)."""
+    defs: dict[str, Any] = schema.pop("$defs", {})
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return walk(defs[ref.removeprefix("#/$defs/")])
+            return {k: walk(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    inlined: dict[str, Any] = walk(schema)
+    return inlined
+
+
+_PROBLEM_SCHEMA = Problem.model_json_schema()
+
+
+def _problem(description: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    response: dict[str, Any] = {"description": description, "content": {PROBLEM: {"schema": _PROBLEM_SCHEMA}}}
+    if headers:
+        response["headers"] = {name: {"description": text, "schema": {"type": "string"}} for name, text in headers.items()}
+    return response
+
+
+_AUTH_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    401: _problem("No token, or an unknown or revoked one.", {"WWW-Authenticate": "Bearer"}),
+    403: _problem("The token lacks the scope this call needs.", {"WWW-Authenticate": "Bearer error=insufficient_scope"}),
+    413: _problem("The request is larger than the server accepts."),
+    422: _problem("Invalid fields (each named, never its value)."),
+    429: _problem("Too many calls: of this token, for this subject, or of refused tokens from this address.", {"Retry-After": "seconds"}),
+}
+
+
+# --- per-process state: rate limits and idempotency keys --------------------------------------
+
+
+class IdempotencyConflict(Exception):
+    def __init__(self, in_flight: bool) -> None:
+        super().__init__("in flight" if in_flight else "different body")
+        self.in_flight = in_flight
+
+
+@dataclass(frozen=True)
+class Replay:
+    status: int
+    body: dict[str, Any]
+    location: str
+
+
+@dataclass
+class _Entry:
+    fingerprint: str
+    at: float
+    replay: Replay | None  # None while the first call is still running
+
+
+class IdempotencyStore:
+    """Idempotency keys per token: digest(token id, key) -> digest of the body and the first
+    answer, for ``ttl`` seconds, in this process's memory (bounded; the oldest go first). Only
+    a successful answer is remembered: a refused call may be retried with the same key."""
+
+    def __init__(self, ttl: float, clock: Any = monotonic, max_entries: int = 50_000) -> None:
+        self._ttl = ttl
+        self._clock = clock
+        self._max = max_entries
+        self._salt = secrets.token_bytes(32)
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def digest(self, *parts: str) -> str:
+        return hmac.new(self._salt, "\x00".join(parts).encode(), hashlib.sha256).hexdigest()
+
+    def begin(self, key: str, fingerprint: str) -> Replay | None:
+        """The first answer for ``key``; None if there is none (the key is then held as in
+        flight until :meth:`finish` or :meth:`abandon`). IdempotencyConflict if the key came with
+        another body, or its first call is still running."""
+        now = self._clock()
+        with self._lock:
+            while self._entries:
+                oldest = next(iter(self._entries.values()))
+                if oldest.at > now - self._ttl and len(self._entries) < self._max:
+                    break
+                self._entries.popitem(last=False)
+            entry = self._entries.get(key)
+            if entry is None:
+                self._entries[key] = _Entry(fingerprint, now, None)
+                return None
+            if entry.fingerprint != fingerprint:
+                raise IdempotencyConflict(in_flight=False)
+            if entry.replay is None:
+                raise IdempotencyConflict(in_flight=True)
+            return entry.replay
+
+    def finish(self, key: str, replay: Replay) -> None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                entry.replay = replay
+
+    def abandon(self, key: str) -> None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and entry.replay is None:
+                del self._entries[key]
+
+
+@dataclass(frozen=True)
+class _ApiState:
+    limiter: RateLimiter
+    idempotency: IdempotencyStore
+
+
+_STATE_LOCK = threading.Lock()
+
+
+def _state(request: Request) -> _ApiState:
+    web: WebContext = request.app.state.web
+    with _STATE_LOCK:
+        state = web.extra.get("api")
+        if not isinstance(state, _ApiState):
+            s = web.settings
+            state = _ApiState(
+                RateLimiter(
+                    {
+                        "token": Limit(s.api_rate_per_token, 60),
+                        "subject": Limit(s.api_rate_per_subject, 3600),
+                        "refused": Limit(REFUSED_PER_MINUTE, 60),
+                    }
+                ),
+                IdempotencyStore(s.api_idempotency_hours * 3600.0),
+            )
+            web.extra["api"] = state
+        return state
+
+
+def _too_many(retry_after: int, what: str) -> HTTPException:
+    return HTTPException(429, f"too many calls {what}; retry later", headers={"Retry-After": str(retry_after)})
+
+
+# --- authentication ---------------------------------------------------------------------------
+
+
+# TEMPORARY until dsar.services.accounts is merged (branch web-accounts): every token refused.
+class TokenRefused(Exception):
+    pass
+
+
+class ScopeMissing(Exception):
+    pass
+
+
+def authenticate_token(ctx: ServiceContext, secret: str, scope: TokenScope) -> ApiToken:
+    raise TokenRefused
+
+
+_BEARER = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearer",
+    description="An API token's secret (`dsar tokens create NAME --scope requests:write --scope requests:read`).",
+)
+
+
+def _token(request: Request, scope: TokenScope) -> ApiToken:
+    """The API token of this call, allowed ``scope``: 401 without one (or with an unknown or
+    revoked one), 403 without the scope, 429 over the token's rate (or, for refused tokens, the
+    client address's)."""
+    state = _state(request)
+    address = request.client.host if request.client else "-"
+    header = request.headers.get("authorization", "")
+    kind, _, secret = header.partition(" ")
+    secret = secret.strip()
+    if kind.lower() != "bearer" or not secret:
+        raise HTTPException(401, "an API token is required (Authorization: Bearer ...)", headers={"WWW-Authenticate": REALM})
+    web: WebContext = request.app.state.web
+    try:
+        token = authenticate_token(web.ctx, secret, scope)
+    except TokenRefused:
+        wait = state.limiter.check("refused", address)
+        if wait is not None:
+            raise _too_many(wait, "with refused tokens from this address") from None
+        raise HTTPException(
+            401, "the token is unknown or revoked", headers={"WWW-Authenticate": f'{REALM}, error="invalid_token"'}
+        ) from None
+    except ScopeMissing:
+        raise HTTPException(
+            403,
+            f"the token lacks the scope {scope.value}",
+            headers={"WWW-Authenticate": f'{REALM}, error="insufficient_scope", scope="{scope.value}"'},
+        ) from None
+    wait = state.limiter.check("token", str(token.id))
+    if wait is not None:
+        raise _too_many(wait, "of this token")
+    return token
+
+
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)]
+
+
+def write_token(request: Request, _: Credentials) -> ApiToken:
+    return _token(request, TokenScope.REQUESTS_WRITE)
+
+
+def read_token(request: Request, _: Credentials) -> ApiToken:
+    return _token(request, TokenScope.REQUESTS_READ)
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def _self(reference: str) -> str:
+    return f"/api/requests/{reference}"
+
+
+def _read_json(request: Request, raw: bytes) -> Any:
+    """The body as JSON: 415 unless ``application/json`` (UTF-8), 400 for bytes that are not
+    UTF-8 or not JSON."""
+    media, _, params = request.headers.get("content-type", "").partition(";")
+    if media.strip().lower() != "application/json":
+        raise HTTPException(415, "the body must be application/json")
+    for param in params.split(";"):
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset" and value.strip().strip('"').lower() not in ("utf-8", "utf8"):
+            raise HTTPException(415, "the body must be UTF-8")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise HTTPException(400, "the body is not valid UTF-8") from None
+    try:
+        return json.loads(text, parse_constant=_no_constant)
+    except (ValueError, RecursionError):
+        raise HTTPException(400, "the body is not valid JSON") from None
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError("NaN and Infinity are not JSON")
+
+
+def _subject_emails(data: Any) -> list[str]:
+    subject = data.get("subject") if isinstance(data, dict) else None
+    emails = subject.get("emails") if isinstance(subject, dict) else None
+    return [e for e in emails if isinstance(e, str)] if isinstance(emails, list) else []
+
+
+def _created(done: Submitted) -> Created:
+    return Created(
+        reference=done.request.reference,
+        status=done.request.status,
+        due=done.deadline.due,
+        acknowledge_by=done.deadline.acknowledge_by,
+        created=done.created,
+        run_started=done.flow_run_id is not None,
+        links=Links(self_=_self(done.request.reference)),
+    )
+
+
+def _encode_cursor(due: date, reference: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps([due.isoformat(), reference]).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[date, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        due, reference = json.loads(raw.decode("utf-8"))
+        return date.fromisoformat(due), parse_reference(reference)
+    except (binascii.Error, ValueError, TypeError, InvalidInput):
+        raise InvalidInput("the cursor is malformed", ["cursor: malformed (pass next_cursor as given)"]) from None
+
+
+def _run(web: WebContext, run_id: str | None) -> FlowRunOut | None:
+    if run_id is None:
+        return None
+    if web.orchestrator is None:
+        return FlowRunOut(id=run_id, state=None, name=None)
+    try:
+        state = web.orchestrator.run_state(run_id)
+    except Exception:  # noqa: BLE001 - the orchestrator may be down; the request still reads
+        return FlowRunOut(id=run_id, state=None, name=None)
+    return FlowRunOut(id=run_id, state=state.type, name=state.name)
+
+
+# --- routes -----------------------------------------------------------------------------------
 
 
 def router() -> APIRouter:
-    return APIRouter()
+    r = APIRouter(tags=["requests"], default_response_class=ApiJSONResponse)
+    body_schema = _inline(SubmissionBody.model_json_schema())
+
+    @r.post(
+        "/requests",
+        status_code=201,
+        response_model=Created,
+        summary="Log a request",
+        description=(
+            "Scope `requests:write`. Logs a request through the same intake as every other channel and starts "
+            "its processing. A repeat of a request of the same subject, type and regime within the duplicate "
+            "window is linked to the first: 200 with that request's reference and `created: false`, nothing new "
+            "stored. Send an `Idempotency-Key` to make retries safe: the same key with the same body returns the "
+            "first answer (with `Idempotent-Replayed: true`) and stores nothing new."
+        ),
+        openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": body_schema}}}},
+        responses={
+            201: {"description": "Logged.", "headers": {"Location": {"description": "The request.", "schema": {"type": "string"}}}},
+            200: {"model": Created, "description": "A repeat, linked to the first request (`created: false`), or a replay."},
+            400: _problem("The body is not UTF-8 or not JSON."),
+            409: _problem("A call with this Idempotency-Key is still running.", {"Retry-After": "seconds"}),
+            415: _problem("The body is not application/json."),
+            **_AUTH_PROBLEMS,
+        },
+    )
+    async def create_request(
+        request: Request,
+        token: Annotated[ApiToken, Depends(write_token)],
+        idempotency_key: Annotated[
+            str | None,
+            Header(
+                alias="Idempotency-Key",
+                min_length=1,
+                max_length=255,
+                pattern=r"^[\x21-\x7e]+$",
+                description="Any unique string per logical call (e.g. a UUID); retries send the same one.",
+            ),
+        ] = None,
+    ) -> Response:
+        raw = await request.body()
+        data = _read_json(request, raw)
+        if isinstance(data, dict):
+            data.setdefault("channel", Channel.API.value)
+        state = _state(request)
+        key = fingerprint = None
+        if idempotency_key is not None:
+            key = state.idempotency.digest(str(token.id), idempotency_key)
+            fingerprint = state.idempotency.digest(json.dumps(data, sort_keys=True, ensure_ascii=False))
+            try:
+                replay = state.idempotency.begin(key, fingerprint)
+            except IdempotencyConflict as exc:
+                if exc.in_flight:
+                    raise HTTPException(409, "a call with this Idempotency-Key is still running", headers={"Retry-After": "1"}) from None
+                raise InvalidInput("Idempotency-Key was used with another body", ["Idempotency-Key: used with another body"]) from None
+            if replay is not None:
+                return ApiJSONResponse(
+                    replay.body, status_code=replay.status, headers={"Location": replay.location, "Idempotent-Replayed": "true"}
+                )
+        try:
+            for email in _subject_emails(data):
+                wait = state.limiter.check("subject", RateLimiter.digest(email))
+                if wait is not None:
+                    raise _too_many(wait, "for this subject")
+            web: WebContext = request.app.state.web
+            done = await run_in_threadpool(submit, web.ctx, web.orchestrator, data)
+        except BaseException:  # noqa: BLE001 - re-raised: a refused call may be retried with its key
+            if key is not None:
+                state.idempotency.abandon(key)
+            raise
+        answer = _created(done)
+        body = answer.model_dump(mode="json", by_alias=True)
+        status = 201 if done.created else 200
+        if key is not None:
+            state.idempotency.finish(key, Replay(status, body, answer.links.self_))
+        return ApiJSONResponse(body, status_code=status, headers={"Location": answer.links.self_})
+
+    @r.get(
+        "/requests/{reference}",
+        response_model=RequestOut,
+        summary="One request",
+        description="Scope `requests:read`. Where the request stands; its subject's data masked.",
+        responses={404: _problem("No request has this reference."), **_AUTH_PROBLEMS},
+    )
+    def get_request(request: Request, reference: str, token: Annotated[ApiToken, Depends(read_token)]) -> RequestOut:
+        web: WebContext = request.app.state.web
+        v = queries.request_view(web.ctx, reference, reveal=False, via="api")
+        linked = queries.lookup_id(web.ctx, v.linked_to).reference if v.linked_to else None
+        d = v.deadline
+        return RequestOut(
+            reference=v.reference,
+            type=v.type,
+            access_scope=v.access_scope,
+            regime=v.regime,
+            country=v.country,
+            subdivision=v.subdivision,
+            channel=v.channel,
+            status=v.status,
+            on_hold=v.on_hold,
+            received_at=v.received_at,
+            deadline=DeadlineOut(
+                due=d.due,
+                acknowledge_by=d.acknowledge_by,
+                acknowledged_at=d.acknowledged_at,
+                extension_notice_by=d.extension_notice_by,
+                extended_due=d.extended_due,
+                statutory_due=d.statutory_due,
+                extended=d.extended,
+                paused_days=d.paused_days,
+                clock_stopped=d.clock_stopped,
+            ),
+            subject=SubjectOut(
+                name=v.subject.name,
+                emails=list(v.subject.emails),
+                phone=v.subject.phone,
+                postal_address=v.subject.postal_address,
+                account_id=v.subject.account_id,
+                extra=dict(v.subject.extra),
+            ),
+            agent=None if v.agent is None else AgentOut(name=v.agent.name, email=v.agent.email, kind=v.agent.kind),
+            corrections=[CorrectionOut(attribute=c.attribute, value=c.value) for c in v.corrections],
+            linked_to=linked,
+            flow_run=_run(web, v.flow_run_id),
+            links=Links(self_=_self(v.reference)),
+        )
+
+    @r.get(
+        "/requests",
+        response_model=RequestPage,
+        summary="List requests",
+        description=(
+            "Scope `requests:read`. Requests soonest due first (then by reference), filtered; `limit` per page, "
+            "`next_cursor` (or `links.next`) for the next one. No personal data."
+        ),
+        responses=_AUTH_PROBLEMS,
+    )
+    def list_requests(
+        request: Request,
+        token: Annotated[ApiToken, Depends(read_token)],
+        status: Annotated[Status | None, Query(description="Only requests in this status.")] = None,
+        due_before: Annotated[date | None, Query(description="Only requests due strictly before this date.")] = None,
+        regime: Annotated[str | None, Query(pattern=_REGIME_PATTERN, description="Only requests under this regime.")] = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Requests per page.")] = 50,
+        cursor: Annotated[str | None, Query(max_length=400, description="`next_cursor` of the previous page.")] = None,
+    ) -> RequestPage:
+        web: WebContext = request.app.state.web
+        after = _decode_cursor(cursor) if cursor is not None else None
+        rows = queries.request_list(web.ctx, status, due_before, limit + 1, regime=regime, after=after)
+        page, more = rows[:limit], len(rows) > limit
+        next_cursor = _encode_cursor(page[-1].due, page[-1].reference) if more and page else None
+        filters = {"status": status.value if status else None, "due_before": due_before.isoformat() if due_before else None}
+        filters |= {"regime": regime, "limit": str(limit) if "limit" in request.query_params else None}
+
+        def url(cur: str | None) -> str:
+            query = urlencode({k: v for k, v in {**filters, "cursor": cur}.items() if v is not None})
+            return "/api/requests" + (f"?{query}" if query else "")
+
+        return RequestPage(
+            items=[
+                SummaryOut(
+                    reference=s.reference,
+                    type=s.type,
+                    regime=s.regime,
+                    status=s.status,
+                    on_hold=s.on_hold,
+                    due=s.due,
+                    received_at=s.received_at,
+                    links=Links(self_=_self(s.reference)),
+                )
+                for s in page
+            ],
+            next_cursor=next_cursor,
+            links=PageLinks(self_=url(cursor), next=url(next_cursor) if next_cursor else None),
+        )
+
+    return r

@@ -97,7 +97,7 @@ def create_app(web: WebContext) -> FastAPI:
         return error_response(request, 500, f"internal error ({type(exc).__name__})")
 
     fastapi.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    fastapi.include_router(public.router())
-    fastapi.include_router(console.router(), prefix="/console")
+    fastapi.include_router(public.router(), include_in_schema=False)
+    fastapi.include_router(console.router(), prefix="/console", include_in_schema=False)
     fastapi.include_router(api.router(), prefix="/api")
     return fastapi
