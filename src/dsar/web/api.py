@@ -44,11 +44,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from dsar.domain.accounts import ApiToken, TokenScope
-from dsar.domain.errors import InvalidInput
+from dsar.domain.errors import InvalidInput, ScopeMissing, TokenRefused
 from dsar.domain.regimes import REGIMES
 from dsar.domain.request import Channel, Status, parse_reference
 from dsar.services import queries
-from dsar.services.context import ServiceContext
+from dsar.services.accounts import authenticate_token
 from dsar.services.intake import Submission
 from dsar.services.submissions import Submitted, submit
 from dsar.web.context import WebContext
@@ -362,19 +362,6 @@ def _too_many(retry_after: int, what: str) -> HTTPException:
 
 
 # --- authentication ---------------------------------------------------------------------------
-
-
-# TEMPORARY until dsar.services.accounts is merged (branch web-accounts): every token refused.
-class TokenRefused(Exception):
-    pass
-
-
-class ScopeMissing(Exception):
-    pass
-
-
-def authenticate_token(ctx: ServiceContext, secret: str, scope: TokenScope) -> ApiToken:
-    raise TokenRefused
 
 
 _BEARER = HTTPBearer(
