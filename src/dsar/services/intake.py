@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, replace
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -40,6 +40,8 @@ def new_request_id() -> str:
 
 # A received time may lie this far in the future (clock skew between machines).
 _FUTURE_SKEW = timedelta(minutes=5)
+# No law counted here was in force before this; an earlier date is a typo (0001-01-01, 1926).
+_EARLIEST_RECEIPT = date(2000, 1, 1)
 
 
 class SubjectIn(BaseModel):
@@ -125,15 +127,25 @@ def validate(sub: Submission, ctx: ServiceContext, now: datetime) -> tuple[Priva
     rtype = _collect(problems, parse_request_type, sub.type) if sub.type else None
     if sub.type is None:
         problems.append("type: required")
-    received = _received(sub.received_at, now, ctx.policy.timezone)
-    if received > now + _FUTURE_SKEW:
-        problems.append("received_at: lies in the future")
+    zone = ctx.policy.timezone
+    try:
+        received = _received(sub.received_at, now, zone)
+        received_on = receipt_date(received, zone)
+        received.astimezone(UTC)  # how it is stored
+    except OverflowError:  # e.g. 9999-12-31T23:59-12:00: past the last representable instant
+        problems.append("received_at: out of range")
+        received, received_on = now, receipt_date(now, zone)
+    else:
+        if received > now + _FUTURE_SKEW:
+            problems.append("received_at: lies in the future")
+        elif received_on < _EARLIEST_RECEIPT:
+            problems.append(f"received_at: before {_EARLIEST_RECEIPT.isoformat()}")
     country = subdivision = None
     if regime is not None:
         jurisdiction = _collect(problems, resolve_jurisdiction, regime, sub.country, sub.subdivision)
         if jurisdiction is not None:
             country, subdivision = jurisdiction
-        if rtype is not None and not regime.provides(rtype, receipt_date(received, ctx.policy.timezone)):
+        if rtype is not None and not regime.provides(rtype, received_on):
             problems.append(f"type: {regime.code} gives no {rtype.value} right for a request received on {received.date()}")
     scope: AccessScope | None = None
     if sub.access_scope is not None:
@@ -202,7 +214,7 @@ def validate(sub: Submission, ctx: ServiceContext, now: datetime) -> tuple[Priva
             problems,
             compute_deadlines,
             regime.code,
-            receipt_date(received, ctx.policy.timezone),
+            received_on,
             country=country,
             subdivision=subdivision,
             request_type=rtype,

@@ -31,11 +31,12 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date, datetime
+from enum import StrEnum
 from time import monotonic
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Header, Query, Security
+from fastapi import APIRouter, Depends, Header, Path, Query, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
@@ -45,7 +46,7 @@ from starlette.responses import JSONResponse, Response
 
 from dsar.domain.accounts import ApiToken, TokenScope
 from dsar.domain.errors import InvalidInput, ScopeMissing, TokenRefused
-from dsar.domain.regimes import REGIMES
+from dsar.domain.regimes import REGIMES, AccessScope, RequestType
 from dsar.domain.request import Channel, Status, parse_reference
 from dsar.services import queries
 from dsar.services.accounts import authenticate_token
@@ -189,6 +190,10 @@ class RequestPage(BaseModel):
     links: PageLinks
 
 
+def _values(kind: type[StrEnum]) -> list[Any]:
+    return [member.value for member in kind]
+
+
 class SubmissionBody(Submission):
     """A request as the helpdesk hands it over: the intake's ``Submission`` (``channel``
     defaults to ``api``)."""
@@ -215,7 +220,16 @@ class SubmissionBody(Submission):
             ]
         },
     )
-    channel: str = Field(Channel.API.value, description="How the request reached the helpdesk: web, email, phone, mail or api.")
+    type: str | None = Field(None, description="What the subject asks for.", json_schema_extra={"enum": [*_values(RequestType), None]})
+    regime: str | None = Field(None, description="The law the request is made under.", json_schema_extra={"enum": [*sorted(REGIMES), None]})
+    access_scope: str | None = Field(
+        None,
+        description="For an access request under a regime that distinguishes them (CCPA): categories or specific_pieces.",
+        json_schema_extra={"enum": [*_values(AccessScope), None]},
+    )
+    channel: str = Field(
+        Channel.API.value, description="How the request reached the helpdesk.", json_schema_extra={"enum": _values(Channel)}
+    )
 
 
 def _inline(schema: dict[str, Any]) -> dict[str, Any]:
@@ -424,7 +438,7 @@ def _self(reference: str) -> str:
 
 def _read_json(request: Request, raw: bytes) -> Any:
     """The body as JSON: 415 unless ``application/json`` (UTF-8), 400 for bytes that are not
-    UTF-8 or not JSON."""
+    UTF-8, not JSON, or JSON that is not Unicode (lone surrogates)."""
     media, _, params = request.headers.get("content-type", "").partition(";")
     if media.strip().lower() != "application/json":
         raise HTTPException(415, "the body must be application/json")
@@ -437,9 +451,15 @@ def _read_json(request: Request, raw: bytes) -> Any:
     except UnicodeDecodeError:
         raise HTTPException(400, "the body is not valid UTF-8") from None
     try:
-        return json.loads(text, parse_constant=_no_constant)
+        data = json.loads(text, parse_constant=_no_constant)
     except (ValueError, RecursionError):
         raise HTTPException(400, "the body is not valid JSON") from None
+    try:
+        # An escaped lone surrogate (\ud800) is valid JSON but no character: nothing could store it.
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise HTTPException(400, "the body holds an escaped lone surrogate, which is not Unicode") from None
+    return data
 
 
 def _no_constant(name: str) -> Any:
@@ -576,7 +596,11 @@ def router() -> APIRouter:
         description="Scope `requests:read`. Where the request stands; its subject's data masked.",
         responses={404: _problem("No request has this reference."), **_AUTH_PROBLEMS},
     )
-    def get_request(request: Request, reference: str, token: Annotated[ApiToken, Depends(read_token)]) -> RequestOut:
+    def get_request(
+        request: Request,
+        reference: Annotated[str, Path(pattern=r"^DSR-\d{4}-\d{6,}$", max_length=40, description="e.g. DSR-2026-000123")],
+        token: Annotated[ApiToken, Depends(read_token)],
+    ) -> RequestOut:
         web: WebContext = request.app.state.web
         v = queries.request_view(web.ctx, reference, reveal=False, via="api")
         linked = queries.lookup_id(web.ctx, v.linked_to).reference if v.linked_to else None
@@ -635,7 +659,9 @@ def router() -> APIRouter:
         due_before: Annotated[date | None, Query(description="Only requests due strictly before this date.")] = None,
         regime: Annotated[str | None, Query(pattern=_REGIME_PATTERN, description="Only requests under this regime.")] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Requests per page.")] = 50,
-        cursor: Annotated[str | None, Query(max_length=400, description="`next_cursor` of the previous page.")] = None,
+        cursor: Annotated[
+            str | None, Query(max_length=400, pattern=r"^[A-Za-z0-9_-]+$", description="`next_cursor` of the previous page.")
+        ] = None,
     ) -> RequestPage:
         web: WebContext = request.app.state.web
         after = _decode_cursor(cursor) if cursor is not None else None

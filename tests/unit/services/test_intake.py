@@ -91,3 +91,20 @@ def test_a_postal_address_may_span_lines_but_a_name_may_not(world: World) -> Non
     with pytest.raises(InvalidInput) as caught:
         log_request(world.ctx, ACCESS | {"subject": {"name": "Jane\nURGENT: reset at http://evil.example", "emails": [JANE]}})
     assert caught.value.problems == ("subject.name: line breaks or tabs",)
+
+
+@pytest.mark.parametrize(
+    ("received_at", "problem"),
+    [
+        ("9999-12-31T23:59:59-12:00", "received_at: out of range"),  # past the last representable instant in UTC
+        ("0001-01-01T00:00:00+12:00", "received_at: out of range"),
+        ("0001-01-01", "received_at: before 2000-01-01"),
+        ("1999-12-31T23:00:00+00:00", "received_at: before 2000-01-01"),
+        ("9999-12-31", "received_at: lies in the future"),
+    ],
+)
+def test_a_received_time_out_of_range_is_a_problem_not_a_crash(world: World, received_at: str, problem: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        log_request(world.ctx, ACCESS | {"received_at": received_at})
+    assert list(caught.value.problems) == [problem]
+    assert world.db.committed_requests == 0
