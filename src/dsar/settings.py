@@ -418,6 +418,9 @@ class Settings(WebSettings, DemoSettings, AwsSettings, AlertSettings, MailSettin
                 "web_session_hours": self.web_session_hours,
                 "web_default_regime": self.web_default_regime,
                 "web_default_country": self.web_default_country,
+                "api_rate_per_token": self.api_rate_per_token,
+                "api_rate_per_subject": self.api_rate_per_subject,
+                "api_idempotency_hours": self.api_idempotency_hours,
             },
         }
         if grouped:
