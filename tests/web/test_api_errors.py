@@ -162,6 +162,17 @@ def test_invalid_list_parameters_are_422(api: Api, query: str) -> None:
     assert body["problems"]
 
 
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("get", "/api/requests?statuss=received"), ("get", "/api/requests/DSR-2026-000001?reveal=1"), ("post", "/api/requests?dry_run=1")],
+)
+def test_an_unknown_query_parameter_is_422_without_echoing_it(api: Api, method: str, path: str) -> None:
+    r = api.client.request(method, path, json=a_submission(), headers=api.headers(WRITE, READ))
+    assert problem(r, 422)["problems"][0].startswith("query: unknown parameter")
+    assert "statuss" not in r.text and "reveal" not in r.text and "dry_run" not in r.text
+    nothing_stored(api)
+
+
 @pytest.mark.parametrize("key", ["", "x" * 256, "key with spaces", "schl\u00fcssel"])
 def test_a_malformed_idempotency_key_is_422(api: Api, key: str) -> None:
     headers: dict[str, str | bytes] = {**api.headers(WRITE), "Idempotency-Key": key.encode(), "Content-Type": "application/json"}

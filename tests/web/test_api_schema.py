@@ -3,8 +3,8 @@
 The run uses schemathesis' Python API (``schemathesis.openapi.from_asgi`` and each operation's
 ``as_strategy``) under Hypothesis' own ``@given``: for every operation, valid (positive) and
 invalid (negative) calls generated from the schema go to the ASGI app with a real API token,
-and each answer is checked: no 5xx, and status code, content type, headers and body conform to
-what the schema documents. Bounded and deterministic (``derandomize``, no example database).
+and each answer is checked: no 5xx; status code, content type, headers and body conform to
+what the schema documents; and a call the schema calls invalid is refused. Bounded and deterministic (``derandomize``, no example database).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    negative_data_rejection,
     response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
@@ -29,7 +30,14 @@ from schemathesis.specs.openapi.checks import (
 from tests.web.api_fixtures import READ, WRITE, Api, a_submission, api_app
 
 EXAMPLES_PER_OPERATION_AND_MODE = 60
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance, response_schema_conformance]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    negative_data_rejection,  # what the schema calls invalid is refused (4xx)
+]
 
 
 @pytest.fixture

@@ -47,10 +47,10 @@ from starlette.responses import JSONResponse, Response
 from dsar.domain.accounts import ApiToken, TokenScope
 from dsar.domain.errors import InvalidInput, ScopeMissing, TokenRefused
 from dsar.domain.regimes import REGIMES, AccessScope, RequestType
-from dsar.domain.request import Channel, Status, parse_reference
+from dsar.domain.request import MAX_CORRECTIONS, MAX_TEXT, Channel, Status, parse_reference
 from dsar.services import queries
 from dsar.services.accounts import authenticate_token
-from dsar.services.intake import Submission
+from dsar.services.intake import CorrectionIn, SubjectIn, Submission
 from dsar.services.submissions import Submitted, submit
 from dsar.web.context import WebContext
 from dsar.web.ratelimit import Limit, RateLimiter
@@ -194,9 +194,32 @@ def _values(kind: type[StrEnum]) -> list[Any]:
     return [member.value for member in kind]
 
 
+_REGIME_CODES: list[Any] = sorted(REGIMES)
+
+
+class SubjectBody(SubjectIn):
+    """Who the request is about (personal data: encrypted at rest, never logged). At least one
+    of ``emails``, ``phone`` or ``postal_address``, to reply to."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=MAX_TEXT, description="Full name, one line.")
+    emails: list[str] = Field(
+        default_factory=list,
+        description="Email addresses; the first gets the letters.",
+        json_schema_extra={"items": {"type": "string", "format": "email", "maxLength": 254}},
+    )
+
+
+class CorrectionBody(CorrectionIn):
+    model_config = ConfigDict(extra="forbid")
+    attribute: str = Field(pattern=r"^[a-z][a-z0-9_]{0,40}$", description="A correctable field of the data map, e.g. phone.")
+    value: str = Field(min_length=1, max_length=MAX_TEXT, description="The correct value.")
+
+
 class SubmissionBody(Submission):
     """A request as the helpdesk hands it over: the intake's ``Submission`` (``channel``
-    defaults to ``api``)."""
+    defaults to ``api``). The schema marks what the intake needs; the intake checks the rest
+    (a right the regime gives, a country it covers, a way to reply)."""
 
     model_config = ConfigDict(
         extra="forbid",
@@ -220,8 +243,8 @@ class SubmissionBody(Submission):
             ]
         },
     )
-    type: str | None = Field(None, description="What the subject asks for.", json_schema_extra={"enum": [*_values(RequestType), None]})
-    regime: str | None = Field(None, description="The law the request is made under.", json_schema_extra={"enum": [*sorted(REGIMES), None]})
+    type: str = Field(description="What the subject asks for.", json_schema_extra={"enum": _values(RequestType)})
+    regime: str = Field(description="The law the request is made under.", json_schema_extra={"enum": _REGIME_CODES})
     access_scope: str | None = Field(
         None,
         description="For an access request under a regime that distinguishes them (CCPA): categories or specific_pieces.",
@@ -229,6 +252,10 @@ class SubmissionBody(Submission):
     )
     channel: str = Field(
         Channel.API.value, description="How the request reached the helpdesk.", json_schema_extra={"enum": _values(Channel)}
+    )
+    subject: SubjectBody
+    corrections: list[CorrectionBody] = Field(  # type: ignore[assignment]
+        default_factory=list, max_length=MAX_CORRECTIONS, description="For a correction request: what to put right."
     )
 
 
@@ -432,6 +459,13 @@ def read_token(request: Request, _: Credentials) -> ApiToken:
 # --- helpers ----------------------------------------------------------------------------------
 
 
+def _only_query(request: Request, *allowed: str) -> None:
+    """422 for a query parameter the operation does not take (a typo must not widen a list)."""
+    if set(request.query_params) - set(allowed):
+        names = ", ".join(allowed) or "none"
+        raise InvalidInput("unknown query parameter", [f"query: unknown parameter (this call takes: {names})"])
+
+
 def _self(reference: str) -> str:
     return f"/api/requests/{reference}"
 
@@ -552,6 +586,7 @@ def router() -> APIRouter:
             ),
         ] = None,
     ) -> Response:
+        _only_query(request)
         raw = await request.body()
         data = _read_json(request, raw)
         if isinstance(data, dict):
@@ -601,6 +636,7 @@ def router() -> APIRouter:
         reference: Annotated[str, Path(pattern=r"^DSR-\d{4}-\d{6,}$", max_length=40, description="e.g. DSR-2026-000123")],
         token: Annotated[ApiToken, Depends(read_token)],
     ) -> RequestOut:
+        _only_query(request)
         web: WebContext = request.app.state.web
         v = queries.request_view(web.ctx, reference, reveal=False, via="api")
         linked = queries.lookup_id(web.ctx, v.linked_to).reference if v.linked_to else None
@@ -663,6 +699,7 @@ def router() -> APIRouter:
             str | None, Query(max_length=400, pattern=r"^[A-Za-z0-9_-]+$", description="`next_cursor` of the previous page.")
         ] = None,
     ) -> RequestPage:
+        _only_query(request, "status", "due_before", "regime", "limit", "cursor")
         web: WebContext = request.app.state.web
         after = _decode_cursor(cursor) if cursor is not None else None
         rows = queries.request_list(web.ctx, status, due_before, limit + 1, regime=regime, after=after)
