@@ -337,23 +337,22 @@ class IdempotencyStore:
 
     def begin(self, key: str, fingerprint: str) -> Replay | None:
         """The first answer for ``key``; None if there is none (the key is then held as in
-        flight until :meth:`finish` or :meth:`abandon`). IdempotencyConflict if the key came with
-        another body, or its first call is still running."""
+        flight until :meth:`finish` or :meth:`abandon`). IdempotencyConflict if its first call is
+        still running, or the key came with another body."""
         now = self._clock()
         with self._lock:
-            while self._entries:
-                oldest = next(iter(self._entries.values()))
-                if oldest.at > now - self._ttl and len(self._entries) < self._max:
-                    break
-                self._entries.popitem(last=False)
+            while self._entries and next(iter(self._entries.values())).at <= now - self._ttl:
+                self._entries.popitem(last=False)  # expired (oldest first: entries keep their order)
             entry = self._entries.get(key)
             if entry is None:
+                while len(self._entries) >= self._max:
+                    self._entries.popitem(last=False)
                 self._entries[key] = _Entry(fingerprint, now, None)
                 return None
-            if entry.fingerprint != fingerprint:
-                raise IdempotencyConflict(in_flight=False)
             if entry.replay is None:
                 raise IdempotencyConflict(in_flight=True)
+            if entry.fingerprint != fingerprint:
+                raise IdempotencyConflict(in_flight=False)
             return entry.replay
 
     def finish(self, key: str, replay: Replay) -> None:
