@@ -42,7 +42,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from dsar.domain.accounts import ApiToken, TokenScope
 from dsar.domain.errors import InvalidInput, ScopeMissing, TokenRefused
@@ -54,11 +54,12 @@ from dsar.services.intake import CorrectionIn, SubjectIn, Submission
 from dsar.services.submissions import Submitted, submit
 from dsar.web.context import WebContext
 from dsar.web.ratelimit import Limit, RateLimiter
+from dsar.web.templating import render
 
 PROBLEM = "application/problem+json"
 REALM = 'Bearer realm="dsar"'
 MAX_PAGE = 200
-_REGIME_PATTERN = "^(" + "|".join(re.escape(code) for code in sorted(REGIMES)) + ")$"
+_REGIME_PATTERN = "^(" + "|".join(sorted(REGIMES)) + ")$"  # codes are [a-z-]
 # Refused tokens (unknown, revoked) per client address per minute before 429.
 REFUSED_PER_MINUTE = 20
 
@@ -199,7 +200,7 @@ _REGIME_CODES: list[Any] = sorted(REGIMES)
 
 class SubjectBody(SubjectIn):
     """Who the request is about (personal data: encrypted at rest, never logged). At least one
-    of ``emails``, ``phone`` or ``postal_address``, to reply to."""
+    of emails, phone or postal_address, to reply to."""
 
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=MAX_TEXT, description="Full name, one line.")
@@ -250,8 +251,13 @@ class SubmissionBody(Submission):
         description="For an access request under a regime that distinguishes them (CCPA): categories or specific_pieces.",
         json_schema_extra={"enum": [*_values(AccessScope), None]},
     )
+    country: str | None = Field(None, description="ISO 3166 country where the subject lives (default: the regime's).")
+    subdivision: str | None = Field(None, description="State or nation where the regime needs one (US states, UK nations).")
     channel: str = Field(
         Channel.API.value, description="How the request reached the helpdesk.", json_schema_extra={"enum": _values(Channel)}
+    )
+    received_at: datetime | date | None = Field(
+        None, description="When the subject made it (default: now); without an offset read in the organisation's timezone."
     )
     subject: SubjectBody
     corrections: list[CorrectionBody] = Field(  # type: ignore[assignment]
@@ -542,11 +548,127 @@ def _run(web: WebContext, run_id: str | None) -> FlowRunOut | None:
     return FlowRunOut(id=run_id, state=state.type, name=state.name)
 
 
+# --- the reference page (/api/docs) -----------------------------------------------------------
+# Rendered on the server from the app's own OpenAPI schema: no script, nothing from another
+# site (the pages' CSP allows neither), readable without JavaScript. Tools read the JSON schema.
+
+
+def _spans(text: str) -> list[tuple[str, bool]]:
+    """Markdown ``code`` spans of a description: (text, is_code) pieces, escaped by the template."""
+    return [(piece, i % 2 == 1) for i, piece in enumerate(text.split("`")) if piece]
+
+
+def _resolve(schema: dict[str, Any], components: dict[str, Any]) -> dict[str, Any]:
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
+        return _resolve(components[ref.rsplit("/", 1)[1]], components)
+    return schema
+
+
+def _value(schema: dict[str, Any], components: dict[str, Any]) -> str:
+    """A schema in a few words: 'string (date)', 'one of a, b', 'list of string'."""
+    s = _resolve(schema, components)
+    if "anyOf" in s:
+        kinds = [_value(x, components) for x in s["anyOf"] if x.get("type") != "null"]
+        text = " or ".join(kinds) + (" or null" if any(x.get("type") == "null" for x in s["anyOf"]) else "")
+    elif "enum" in s:
+        text = "one of " + ", ".join("null" if v is None else str(v) for v in s["enum"])
+    elif s.get("type") == "array":
+        text = "list of " + _value(s.get("items", {}), components)
+    elif s.get("type") == "object" and "properties" not in s:
+        text = "object of " + _value(s.get("additionalProperties") or {"type": "string"}, components)
+    else:
+        text = str(s.get("type", "object"))
+        if "format" in s:
+            text += f" ({s['format']})"
+    if "enum" in s and "anyOf" in s:
+        text = "one of " + ", ".join("null" if v is None else str(v) for v in s["enum"])
+    if "pattern" in s:
+        text += f", matching {s['pattern']}"
+    if "default" in s and s["default"] not in (None, [], {}):
+        text += f", default {s['default']}"
+    return text
+
+
+def _fields(schema: dict[str, Any], components: dict[str, Any], prefix: str = "") -> list[dict[str, Any]]:
+    """The fields of an object schema, nested ones with dotted names (``subject.emails``)."""
+    s = _resolve(schema, components)
+    required = set(s.get("required", []))
+    out: list[dict[str, Any]] = []
+    for name, prop in s.get("properties", {}).items():
+        full = f"{prefix}{name}"
+        inner = _resolve(prop, components)
+        options = [_resolve(x, components) for x in inner.get("anyOf", [inner])]
+        nested = next((x for x in options if "properties" in x), None)
+        items = next((_resolve(x.get("items", {}), components) for x in options if x.get("type") == "array"), {})
+        value = "object" if nested is not None else ("list of objects" if "properties" in items else _value(prop, components))
+        out.append({"name": full, "required": name in required, "value": value, "description": inner.get("description", "")})
+        if nested is not None:
+            out += _fields(nested, components, f"{full}.")
+        elif "properties" in items:
+            out += _fields(items, components, f"{full}[].")
+    return out
+
+
+def _reference(openapi: dict[str, Any]) -> list[dict[str, Any]]:
+    components = openapi.get("components", {}).get("schemas", {})
+    operations = []
+    for path, methods in openapi["paths"].items():
+        for method, op in methods.items():
+            body = op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
+            responses = []
+            fields: list[dict[str, Any]] = []
+            for status, r in sorted(op["responses"].items()):
+                content = r.get("content", {})
+                headers = list(r.get("headers", {}))
+                responses.append({"status": status, "content": list(content), "headers": headers, "description": _spans(r["description"])})
+                ok = content.get("application/json", {}).get("schema")
+                if status.startswith("2") and ok is not None and not fields:
+                    fields = _fields(ok, components)
+            operations.append(
+                {
+                    "anchor": re.sub(r"[^a-z0-9]+", "-", f"{method} {path}".lower()).strip("-"),
+                    "method": method.upper(),
+                    "path": path,
+                    "summary": op.get("summary", ""),
+                    "description": _spans(op.get("description", "")),
+                    "parameters": [
+                        {
+                            "name": p["name"],
+                            "where": p["in"],
+                            "required": p.get("required", False),
+                            "value": _value(p.get("schema", {}), components),
+                            "description": p.get("description", ""),
+                        }
+                        for p in op.get("parameters", [])
+                    ],
+                    "body": _fields(body, components) if body else [],
+                    "examples": [json.dumps(x, indent=2, ensure_ascii=False) for x in (body or {}).get("examples", [])],
+                    "responses": responses,
+                    "response_fields": fields,
+                }
+            )
+    return operations
+
+
 # --- routes -----------------------------------------------------------------------------------
 
 
 def router() -> APIRouter:
     r = APIRouter(tags=["requests"], default_response_class=ApiJSONResponse)
+
+    @r.get("/docs", include_in_schema=False, response_class=HTMLResponse)
+    def reference(request: Request) -> HTMLResponse:
+        openapi = request.app.openapi()
+        return render(
+            request,
+            "api_docs.html",
+            info=openapi["info"],
+            version=openapi["openapi"],
+            schema_url=request.app.openapi_url,
+            operations=_reference(openapi),
+        )
+
     body_schema = _inline(SubmissionBody.model_json_schema())
 
     @r.post(
@@ -628,7 +750,7 @@ def router() -> APIRouter:
         response_model=RequestOut,
         summary="One request",
         description="Scope `requests:read`. Where the request stands; its subject's data masked.",
-        responses={404: _problem("No request has this reference."), **_AUTH_PROBLEMS},
+        responses={200: {"description": "The request."}, 404: _problem("No request has this reference."), **_AUTH_PROBLEMS},
     )
     def get_request(
         request: Request,
@@ -685,7 +807,7 @@ def router() -> APIRouter:
             "Scope `requests:read`. Requests soonest due first (then by reference), filtered; `limit` per page, "
             "`next_cursor` (or `links.next`) for the next one. No personal data."
         ),
-        responses=_AUTH_PROBLEMS,
+        responses={200: {"description": "A page of requests."}, **_AUTH_PROBLEMS},
     )
     def list_requests(
         request: Request,

@@ -54,7 +54,7 @@ def create_app(web: WebContext) -> FastAPI:
     fastapi = FastAPI(
         title="dsar",
         summary="Data-subject requests: the helpdesk API",
-        docs_url="/api/docs",
+        docs_url=None,  # /api/docs: dsar.web.api's page, rendered on the server (Swagger UI's CDN script breaks the CSP)
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )
