@@ -227,3 +227,11 @@ def test_no_personal_data_or_secret_reaches_the_log(api: Api, caplog: pytest.Log
     text = caplog.text.lower()
     for value in ("jane doe7", "jane7@", "jane8", "jane9", secret.lower()):
         assert value not in text
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [("delete", "/api/requests", 405), ("put", "/api/requests/DSR-2026-000001", 405), ("get", "/api/nothing", 404)],
+)
+def test_an_unknown_route_or_method_under_api_is_a_problem_too(api: Api, method: str, path: str, status: int) -> None:
+    problem(api.client.request(method, path, headers=api.headers(WRITE, READ)), status)
