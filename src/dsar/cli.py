@@ -20,7 +20,7 @@ from rich.table import Table
 
 from dsar.domain.errors import DsarError, InvalidInput, NotFound
 from dsar.domain.request import Status, parse_reference
-from dsar.settings import Settings, load_settings
+from dsar.settings import Settings, load_settings, mask_url
 
 if TYPE_CHECKING:
     from dsar.app import App
@@ -265,7 +265,7 @@ def _start_flow(settings: Settings, engine: App, request_id: str, reference: str
     orchestrator = _orchestrator(settings)
     if not orchestrator.available():
         return None, (
-            f"No Prefect API answers at {settings.effective_prefect_api_url}: the request is logged; "
+            f"No Prefect API answers at {mask_url(settings.effective_prefect_api_url)}: the request is logged; "
             f"start `dsar serve` and run `dsar request run {reference}`."
         )
     try:
@@ -955,7 +955,8 @@ def serve() -> None:
         server = ensure_server(settings)
     _app(settings, migrate=True)  # migrate and check configuration before taking work
     err.print(
-        f"Serving process-request, deadline-watch, export-evidence and audit-maintenance against {server.api_url}; UI at {server.ui_url}"
+        "Serving process-request, deadline-watch, export-evidence and audit-maintenance against "
+        f"{mask_url(server.api_url)}; UI at {mask_url(server.ui_url)}"
     )
     try:
         with _errors():

@@ -373,7 +373,7 @@ class Settings(WebSettings, DemoSettings, AwsSettings, AlertSettings, MailSettin
                 "evidence_dir": str(self.effective_evidence_dir),
             },
             "prefect": {
-                "prefect_api_url": self.effective_prefect_api_url,
+                "prefect_api_url": mask_url(self.effective_prefect_api_url),
                 "prefect_api_url_source": "configured" if self.prefect_api_url else "local server (default)",
                 "prefect_startup_timeout_s": self.prefect_startup_timeout_s,
                 "deadline_watch_cron": self.deadline_watch_cron,
@@ -418,14 +418,32 @@ class Settings(WebSettings, DemoSettings, AwsSettings, AlertSettings, MailSettin
         return {key: value for area in areas.values() for key, value in area.items()}
 
 
-def _mask_url(url: str) -> str:
-    """Hide the password of a database URL: scheme://user:***@host/db."""
+_SECRET_PARAMS = ("password", "passwd", "pwd", "token", "secret", "key", "apikey", "api_key", "access_token", "signature", "sig")
+
+
+def mask_url(url: str) -> str:
+    """A URL fit to print: the password of its user part and the values of query parameters
+    that look like credentials (``token=``, ``password=``, ``X-Amz-Signature=`` ...) become
+    ``***``: ``scheme://user:***@host/db?sslmode=require&password=***``."""
     scheme, sep, rest = url.partition("://")
-    if not sep or "@" not in rest:
+    if not sep:
         return url
-    creds, _, host = rest.rpartition("@")
-    user = creds.split(":", 1)[0]
-    return f"{scheme}://{user}{':***' if ':' in creds else ''}@{host}"
+    hostpart, qsep, query = rest.partition("?")
+    if "@" in hostpart:
+        creds, _, host = hostpart.rpartition("@")
+        user = creds.split(":", 1)[0]
+        hostpart = f"{user}{':***' if ':' in creds else ''}@{host}"
+    if qsep:
+        params = []
+        for item in query.split("&"):
+            name, eq, _value = item.partition("=")
+            secret = name.lower().replace("-", "_").split("_")[-1] in _SECRET_PARAMS or name.lower() in _SECRET_PARAMS
+            params.append(f"{name}=***" if eq and secret else item)
+        query = "&".join(params)
+    return f"{scheme}://{hostpart}{qsep}{query}"
+
+
+_mask_url = mask_url
 
 
 def _variable(field: str) -> str:
