@@ -722,7 +722,7 @@ def audit_export(
     as_json: JsonOpt = False,
 ) -> None:
     """Write a self-contained, signed evidence bundle that `dsar audit verify` checks offline."""
-    from dsar.app import build_checkpoint_archive, build_signer
+    from dsar.app import build_checkpoint_archive, build_signer, build_witness
     from dsar.services.audit import export_evidence
 
     settings = _settings()
@@ -737,6 +737,7 @@ def audit_export(
             since=_datetime_option(since, "--since", settings),
             until=_datetime_option(until, "--until", settings),
             archive=build_checkpoint_archive(engine),
+            witness=build_witness(engine),
         )
     doc = {
         "path": str(result.path),
@@ -764,7 +765,9 @@ def audit_verify(
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Check a bundle offline: exit 0 when intact, 1 naming the first bad event otherwise."""
+    """Check a bundle offline: exit 0 intact and checked against your trusted key or kept
+    checkpoints, 1 tampered (naming the first bad event), 3 intact but anchored to nothing you
+    trust (no --public-key and no --known-checkpoint)."""
     from dsar.audit.bundle import verify_bundle
 
     trusted = None
@@ -779,29 +782,61 @@ def audit_verify(
         else:
             kept.append(data)
     verdict = verify_bundle(bundle, trusted, kept)
+    # Intact but checked against nothing the auditor trusts: a forger with a key of their own
+    # passes that too, so it is not a pass (security probe, item 9).
+    anchored = trusted is not None or bool(kept)
     if as_json:
         _print_json(
-            {"ok": verdict.ok, "message": verdict.message, "events": verdict.events, "bad_seq": verdict.bad_seq, "key_id": verdict.key_id}
+            {
+                "ok": verdict.ok,
+                "anchored": anchored,
+                "message": verdict.message,
+                "events": verdict.events,
+                "bad_seq": verdict.bad_seq,
+                "key_id": verdict.key_id,
+            }
         )
-    elif verdict.ok:
-        out.print(
-            f"[green]OK[/] {verdict.message}"
-            + ("" if trusted else "\n(no --public-key given: compare the key id with the one your organisation published)")
-        )
-    else:
+    elif not verdict.ok:
         err.print(f"[bold red]TAMPERED[/] {verdict.message}", highlight=False)
-    raise typer.Exit(0 if verdict.ok else 1)
+    elif anchored:
+        out.print(f"[green]OK[/] {verdict.message}")
+    else:
+        out.print(
+            f"[yellow]NOT ANCHORED[/] {verdict.message}\nbut no trusted key or kept checkpoint was given, so this only shows the "
+            f"bundle agrees with itself: anyone can sign a consistent bundle with a key of their own. Verify again with "
+            f"--public-key (the organisation's published key; `dsar audit public-key` prints it) or --known-checkpoint.",
+            highlight=False,
+        )
+    raise typer.Exit(1 if not verdict.ok else 0 if anchored else 3)
+
+
+@audit_app.command("public-key")
+def audit_public_key(
+    out_path: Annotated[Path | None, typer.Option("--out", help="Write the PEM here instead of printing it")] = None,
+) -> None:
+    """The public key that signs checkpoints and bundles (PEM): publish it, and give it to
+    auditors for `dsar audit verify --public-key`."""
+    from dsar.app import build_signer
+
+    engine = _app()
+    with _errors():
+        signer = build_signer(engine)
+    if out_path is not None:
+        out_path.write_bytes(signer.public_pem)
+        err.print(f"key {signer.key_id} written to {out_path}")
+    else:
+        sys.stdout.write(signer.public_pem.decode())
 
 
 @audit_app.command("checkpoint")
 def audit_checkpoint(as_json: JsonOpt = False) -> None:
     """Sign the current head of the audit log (after checking the whole chain)."""
-    from dsar.app import build_checkpoint_archive, build_signer
+    from dsar.app import build_checkpoint_archive, build_signer, build_witness
     from dsar.services.audit import sign_checkpoint
 
     engine = _app()
     with _errors():
-        cp = sign_checkpoint(engine.ctx, build_signer(engine), build_checkpoint_archive(engine))
+        cp = sign_checkpoint(engine.ctx, build_signer(engine), build_checkpoint_archive(engine), build_witness(engine))
     doc = {
         "tree_size": cp.tree_size,
         "root_hash": cp.root_hash,

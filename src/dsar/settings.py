@@ -70,6 +70,11 @@ class EngineSettings(BaseSettings):
         24, ge=1, description="Months after a request finished before its data key is destroyed (crypto-shredding); CCPA 7101 needs 24."
     )
     evidence_dir: Path | None = Field(None, description="Where the export-evidence deployment writes bundles. Default: HOME/evidence.")
+    checkpoint_witness_file: Path | None = Field(
+        None,
+        description="Append-only file outside the database where every signed checkpoint is also written; signing refuses a "
+        "log that does not extend its latest. Default: EVIDENCE_DIR/checkpoint-witness.jsonl.",
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -105,6 +110,10 @@ class EngineSettings(BaseSettings):
     @property
     def effective_evidence_dir(self) -> Path:
         return (self.evidence_dir or self.home_dir / "evidence").expanduser()
+
+    @property
+    def effective_checkpoint_witness_file(self) -> Path:
+        return (self.checkpoint_witness_file or self.effective_evidence_dir / "checkpoint-witness.jsonl").expanduser()
 
     @property
     def zone(self) -> ZoneInfo:
@@ -371,6 +380,7 @@ class Settings(WebSettings, DemoSettings, AwsSettings, AlertSettings, MailSettin
                 "signing_key_file": str(self.effective_signing_key_file),
                 "audit_retention_months": self.audit_retention_months,
                 "evidence_dir": str(self.effective_evidence_dir),
+                "checkpoint_witness_file": str(self.effective_checkpoint_witness_file),
             },
             "prefect": {
                 "prefect_api_url": mask_url(self.effective_prefect_api_url),

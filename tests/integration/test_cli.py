@@ -248,7 +248,12 @@ def test_audit_export_and_verify_exit_codes(env: dict[str, str], tmp_path: Path)
     code, out, _ = run(env, "audit", "export", "--request", ref, "--out", str(bundle), "--json")
     assert code == 0 and json.loads(out)["requests"] == [ref]
     code, out, _ = run(env, "audit", "verify", str(bundle))
-    assert code == 0 and "intact" in out
+    assert code == 3 and "NOT ANCHORED" in out and "no trusted key" in out  # intact, but checked against nothing trusted
+    key = tmp_path / "published.pem"
+    code, _, _ = run(env, "audit", "public-key", "--out", str(key))
+    assert code == 0 and key.read_bytes().startswith(b"-----BEGIN PUBLIC KEY-----")
+    code, out, _ = run(env, "audit", "verify", str(bundle), "--public-key", str(key))
+    assert code == 0 and "OK" in out and "intact" in out
     kept = tmp_path / "kept-checkpoint.json"
     kept.write_bytes(read_member(bundle, "checkpoint.json"))
     later = tmp_path / "later.zip"

@@ -108,6 +108,27 @@ class CheckpointArchive(ABC):
 
 
 @dataclass(frozen=True)
+class WitnessedCheckpoint:
+    tree_size: int
+    root_hash: str
+    signed_at: str
+    key_id: str
+
+
+class CheckpointWitness(ABC):
+    """A record of every signed checkpoint kept outside the engine's database (append-only),
+    so that a log rewritten or truncated together with its checkpoint table is still caught."""
+
+    @abstractmethod
+    def latest(self) -> WitnessedCheckpoint | None:
+        """The last checkpoint witnessed (raises IntegrityError when the record is damaged)."""
+
+    @abstractmethod
+    def record(self, checkpoint: CheckpointRecord) -> None:
+        """Append a newly signed checkpoint (durably, before the caller commits)."""
+
+
+@dataclass(frozen=True)
 class RenderedLetter:
     template: str
     subject: str
