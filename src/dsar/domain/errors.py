@@ -77,6 +77,11 @@ class VerificationFailed(DsarError):
     """A one-time code that is wrong, expired, already used or tried too often."""
 
 
+class DeliveryFailed(DsarError):
+    """A letter could not be handed to the mail transport. The message names the letter and
+    why in words that carry no address or other personal data; the request is held with it."""
+
+
 class ConnectorError(DsarError):
     """A connected system failed. ``system`` names the system, never a subject."""
 

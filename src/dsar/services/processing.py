@@ -18,7 +18,7 @@ from dsar.connectors.base import Capability, Connector, SubjectKeys
 from dsar.connectors.schema import Retain
 from dsar.crypto import digests_equal, keyed_digest
 from dsar.domain.decisions import DENIAL_STEP, SIGN_OFF_STEP, SignOffDecision, manual_step_key
-from dsar.domain.errors import InvalidInput, TransitionNotAllowed, VerificationFailed
+from dsar.domain.errors import DeliveryFailed, InvalidInput, TransitionNotAllowed, VerificationFailed
 from dsar.domain.events import (
     ManualStepConfirmed,
     PlanMade,
@@ -46,7 +46,7 @@ from dsar.domain.verification import (
 )
 from dsar.services import recording
 from dsar.services.context import ServiceContext
-from dsar.services.correspondence import letter_request, send_code, send_letter
+from dsar.services.correspondence import hold_for_failed_delivery, letter_request, send_code, send_letter
 from dsar.services.deadlines import record_receipt_confirmation
 from dsar.services.ports import Attachment, UnitOfWork
 
@@ -110,6 +110,13 @@ def start_verification(ctx: ServiceContext, request_id: str) -> Status:
     the address the data will be searched by and sent to. A request with no email cannot get a
     code and is put on hold for a person to verify it.
     """
+    try:
+        return _start_verification(ctx, request_id)
+    except DeliveryFailed as failed:
+        return hold_for_failed_delivery(ctx, request_id, failed)
+
+
+def _start_verification(ctx: ServiceContext, request_id: str) -> Status:
     now = ctx.clock()
     with ctx.uow() as uow:
         r = uow.requests.get(request_id)
@@ -544,9 +551,19 @@ def _denial_reason(uow: UnitOfWork, request_id: str) -> str:
 
 
 def send_response(ctx: ServiceContext, request_id: str) -> Status:
-    """Render and send the closing letter once, then close (or stay denied)."""
+    """Render and send the closing letter once, then close (or stay denied). A letter that
+    cannot be sent holds the request with the reason (nothing else is recorded)."""
+    try:
+        return _send_response(ctx, request_id)
+    except DeliveryFailed as failed:
+        return hold_for_failed_delivery(ctx, request_id, failed)
+
+
+def _send_response(ctx: ServiceContext, request_id: str) -> Status:
     with ctx.uow() as uow:
         r = uow.requests.get(request_id)
+        if r.on_hold:
+            return r.status
         kind = {Status.RESPONDING: RESPONSE_LETTER.get(r.type), Status.DENIED: DENIAL_LETTER}.get(r.status)
         if r.status is Status.RESPONDING and kind is None:
             raise TransitionNotAllowed(f"{r.reference}: this build writes no response letter for {r.type.value} requests")
