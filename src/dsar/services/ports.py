@@ -268,6 +268,10 @@ class ChallengeRepository(Protocol):
 
     def latest(self, request_id: str) -> Challenge | None: ...
 
+    def count(self, request_id: str) -> int:
+        """How many challenges the request was given (the next one's ordinal is this + 1)."""
+        ...
+
     def record_attempt(self, challenge_id: int, *, consumed_at: datetime | None) -> None: ...
 
 

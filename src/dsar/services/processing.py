@@ -9,7 +9,6 @@ only opens its personal data when the step needs it (the subject's address, name
 from __future__ import annotations
 
 import json
-import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -103,6 +102,13 @@ def _code_digest(ctx: ServiceContext, request_id: str, code: str) -> str:
     return keyed_digest(ctx.code_key, f"{request_id}:{code}")
 
 
+def _issued_code(ctx: ServiceContext, request_id: str, ordinal: int) -> str:
+    """The ``ordinal``-th one-time code of a request: HMAC-SHA256 under the code key, reduced to
+    CODE_DIGITS digits (unpredictable without the key, the same on every re-run)."""
+    value = int(keyed_digest(ctx.code_key, f"issue:{request_id}:{ordinal}")[:32], 16)
+    return f"{value % 10**CODE_DIGITS:0{CODE_DIGITS}d}"
+
+
 def start_verification(ctx: ServiceContext, request_id: str) -> Status:
     """Send a one-time code to the request's first email and wait for it.
 
@@ -127,7 +133,11 @@ def _start_verification(ctx: ServiceContext, request_id: str) -> Status:
             held = recording.hold(uow, r, True, now, NO_EMAIL_HOLD)
             uow.commit()
             return held.status
-        code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
+        # The code is derived from the request and the challenge's ordinal under the secret code
+        # key, not drawn at random: a run killed after the letter went out but before this
+        # transaction committed issues the same code again, so the code the subject was mailed
+        # is always the one stored (security probe, item 5).
+        code = _issued_code(ctx, request_id, uow.challenges.count(request_id) + 1)
         expires = ctx.policy.verification.expires(now)
         challenge = uow.challenges.add(request_id, "email", _code_digest(ctx, request_id, code), now, expires)
         context = {
