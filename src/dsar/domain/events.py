@@ -240,9 +240,15 @@ class SystemErased(AuditEvent):
 
     system: str = ""
     counts: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    # True when an earlier run erased and died before keeping its receipt: the counts are
+    # then what the plan approved less what was still there afterwards.
+    recounted: bool = False
 
     def payload(self) -> dict[str, JsonValue]:
-        return {"system": self.system, "counts": {e: dict(c) for e, c in self.counts.items()}}
+        doc: dict[str, JsonValue] = {"system": self.system, "counts": {e: dict(c) for e, c in self.counts.items()}}
+        if self.recounted:
+            doc["counted"] = "after the fact: an earlier run erased and stopped before its receipt was kept"
+        return doc
 
     @property
     def idempotency_key(self) -> str:

@@ -9,6 +9,7 @@ only opens its personal data when the step needs it (the subject's address, name
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -30,7 +31,7 @@ from dsar.domain.events import (
     VerificationCodeSent,
 )
 from dsar.domain.letters import DENIAL_LETTER, RESPONSE_LETTER, VERIFICATION_LETTER
-from dsar.domain.plan import CorrectStep, EraseStep, ExportStep, ManualStep, Operation, PlanStep, Receipt
+from dsar.domain.plan import CorrectStep, EraseStep, ExportStep, ManualStep, Operation, PlanStep, Receipt, counted_after_the_fact
 from dsar.domain.regimes import AccessScope, RequestType
 from dsar.domain.request import Correction, Move, PrivacyRequest, Status
 from dsar.domain.verification import (
@@ -476,11 +477,24 @@ def _erase(ctx: ServiceContext, r: PrivacyRequest, keys: SubjectKeys, step: Eras
     """Carry out exactly the approved erasure actions in one system; one receipt."""
     with ctx.connectors.open(step.system) as connector:
         receipt = connector.erase(connector.locate(keys), list(step.actions))
+        # What is left is counted afterwards, so an erasure done by a run that died before its
+        # receipt was kept is still counted (security probe, item 6).
+        left = Counter(m.entity for m in connector.locate(keys).matches)
+    counts, recounted = counted_after_the_fact(step.actions, receipt.counts, left, _root_entities(ctx, step))
     with ctx.uow() as uow:
         now = ctx.clock()
-        uow.plans.add_receipt(r.id, Receipt(step.system, Operation.ERASE.value, receipt.total, None, now))
-        uow.audit.append([SystemErased(r.id, now, step.system, receipt.counts)])
+        total = sum(n for per in counts.values() for n in per.values())
+        uow.plans.add_receipt(r.id, Receipt(step.system, Operation.ERASE.value, total, None, now))
+        uow.audit.append([SystemErased(r.id, now, step.system, counts, recounted)])
         uow.commit()
+
+
+def _root_entities(ctx: ServiceContext, step: EraseStep) -> set[str]:
+    """The entities the system locates the subject by: an SQL system's roots (the others are
+    reached through them); every entity of the other connector types."""
+    system = next((m for m in ctx.data_map if m.system == step.system), None)
+    roots = getattr(system, "roots", None)
+    return set(roots()) if callable(roots) else {a.entity for a in step.actions}
 
 
 def _correct(ctx: ServiceContext, r: PrivacyRequest, keys: SubjectKeys, step: CorrectStep) -> None:
