@@ -41,7 +41,9 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(db_app, name="db")
 
 out = Console()
-err = Console(stderr=True)
+# Error and progress lines are never wrapped mid-sentence at the terminal's width: a line
+# pasted into a ticket or grepped from a log must read as one.
+err = Console(stderr=True, soft_wrap=True)
 T = TypeVar("T")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
@@ -340,8 +342,11 @@ def request_list(
     limit: Annotated[int, typer.Option(help="At most this many")] = 200,
     as_json: JsonOpt = False,
 ) -> None:
-    """List requests, soonest due first."""
+    """List requests, soonest due first; `run` says `none` for an open request that never had a flow run."""
+    from dsar.domain.request import FINAL_STATUSES
     from dsar.services import queries
+
+    final = {s.value for s in FINAL_STATUSES}
 
     with _errors():
         st = None
@@ -368,15 +373,18 @@ def request_list(
             "on_hold": r.on_hold,
             "due": r.due.isoformat(),
             "received_at": r.received_at.isoformat(),
+            "flow_run_id": r.flow_run_id,
         }
         for r in rows
     ]
     if as_json:
         _print_json(docs)
         return
-    t = Table("reference", "type", "regime", "status", "hold", "due", "received")
+    t = Table("reference", "type", "regime", "status", "hold", "run", "due", "received")
     for x in docs:
-        t.add_row(x["reference"], x["type"], x["regime"], x["status"], "yes" if x["on_hold"] else "", x["due"], x["received_at"][:16])
+        # an open request without a run is waiting for the reconciler (`dsar request reconcile`)
+        run = "none" if x["flow_run_id"] is None and x["status"] not in final else ("yes" if x["flow_run_id"] else "")
+        t.add_row(x["reference"], x["type"], x["regime"], x["status"], "yes" if x["on_hold"] else "", run, x["due"], x["received_at"][:16])
     out.print(t)
 
 
@@ -404,6 +412,26 @@ def request_run(reference: str) -> None:
     settings = _settings()
     engine, r = _load(reference)
     out.print(_start_flow(settings, engine, r.id, r.reference)[1])
+
+
+@request_app.command("reconcile")
+def request_reconcile(as_json: JsonOpt = False) -> None:
+    """Start a run for every open request that has none alive (never started, failed, crashed);
+    hold those whose runs keep stopping. The deadline watch does this every hour."""
+    from dsar.services.orchestration import reconcile
+
+    settings = _settings()
+    engine = _app(settings)
+    with _errors():
+        done = reconcile(engine.ctx, _orchestrator(settings))
+    if as_json:
+        _print_json([{"reference": d.reference, "action": d.action, "previous_state": d.previous_state, "run_id": d.run_id} for d in done])
+        return
+    if not done:
+        out.print("Every open request has a live flow run (or is on hold).")
+    for d in done:
+        was = f" (its run {d.previous_state.lower()})" if d.previous_state else " (no run was recorded)"
+        out.print(f"{d.reference}: {d.action}{was}")
 
 
 def _resume(reference: str, expected: Status, run_input: dict[str, Any], system: str | None = None) -> None:
