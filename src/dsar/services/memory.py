@@ -671,6 +671,9 @@ class InMemoryChallenges(_Area):
         mine = [c for rid, c in self._s.challenges.values() if rid == request_id]
         return max(mine, key=lambda c: c.id) if mine else None
 
+    def count(self, request_id: str) -> int:
+        return sum(1 for rid, _ in self._s.challenges.values() if rid == request_id)
+
     def record_attempt(self, challenge_id: int, *, consumed_at: datetime | None) -> None:
         found = self._s.challenges.get(challenge_id)
         if found is None:
@@ -832,6 +835,9 @@ class InMemoryAccounts(_Area):
 
     def get(self, account_id: int) -> StaffAccount | None:
         return self._s.accounts.get(account_id)
+
+    def lock(self, account_id: int) -> StaffAccount | None:
+        return self.get(account_id)  # units of work are serialised already
 
     def find(self, name: str) -> StaffAccount | None:
         aid = self._s.account_names.get(name.casefold())

@@ -140,6 +140,7 @@ class RequestSummary:
     on_hold: bool
     due: date
     received_at: datetime
+    flow_run_id: str | None = None  # the run last started for it; None: it never had one
 
 
 @dataclass(frozen=True)
@@ -258,7 +259,9 @@ def request_list(
     the last line already shown continues the list after it."""
     with ctx.uow() as uow:
         return [
-            RequestSummary(r.id, r.reference, r.type.value, r.regime, r.status, r.on_hold, r.due, r.received_at)
+            RequestSummary(
+                r.id, r.reference, r.type.value, r.regime, r.status, r.on_hold, r.due, r.received_at, uow.requests.flow_run_id(r.id)
+            )
             for r in uow.requests.query(RequestQuery(status, due_before, limit, regime, after))
         ]
 

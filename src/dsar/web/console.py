@@ -6,4 +6,8 @@ from fastapi import APIRouter
 
 
 def router() -> APIRouter:
-    return APIRouter()
+    from dsar.web import console_auth
+
+    r = APIRouter()
+    r.include_router(console_auth.router())
+    return r
