@@ -240,6 +240,8 @@ class WebSettings(BaseSettings):
     web_session_hours: int = Field(8, ge=1, le=24, description="How long a staff sign-in lasts.")
     web_default_regime: str = Field("gdpr", description="Regime of a public-form request from a place no regime covers.")
     web_default_country: str = Field("IE", description="Country recorded for such a request (the organisation's establishment).")
+    web_rate_per_address: int = Field(10, ge=1, description="Public-form submissions accepted per source address per hour (then 429).")
+    web_rate_per_subject: int = Field(3, ge=1, description="Public-form submissions accepted per subject email address per day (then 429).")
 
 
 # The areas in the order `dsar config show` prints them: Settings attribute -> model.
@@ -411,6 +413,8 @@ class Settings(WebSettings, DemoSettings, AwsSettings, AlertSettings, MailSettin
                 "web_session_hours": self.web_session_hours,
                 "web_default_regime": self.web_default_regime,
                 "web_default_country": self.web_default_country,
+                "web_rate_per_address": self.web_rate_per_address,
+                "web_rate_per_subject": self.web_rate_per_subject,
             },
         }
         if grouped:

@@ -47,7 +47,10 @@ def browser_id(request: Request) -> str:
     existing = request.cookies.get(BROWSER_COOKIE)
     if existing and 16 <= len(existing) <= 64 and existing.isalnum():
         return existing
-    new: str = request.state.__dict__.setdefault("new_browser_id", secrets.token_hex(16))
+    # In the scope's state, where the middleware looks (``request.state.__dict__`` is the State
+    # object's own attributes, which the middleware never sees).
+    state: dict[str, Any] = request.scope.setdefault("state", {})
+    new: str = state.setdefault("new_browser_id", secrets.token_hex(16))
     return new
 
 
