@@ -33,7 +33,7 @@ def test_every_key_in_every_language(lang: str) -> None:
 def test_the_keys_the_public_pages_name_exist() -> None:
     named: set[str] = set()
     for page in (TEMPLATES / "public").glob("*.html"):
-        named |= set((k for k in re.findall(r"""\bt\(["']([a-z_.]+)["']""", page.read_text()) if not k.endswith(".")))
+        named |= set(k for k in re.findall(r"""\bt\(["']([a-z_.]+)["']""", page.read_text()) if not k.endswith("."))
     named |= {f"type.{t.value}" for t in RequestType} | {f"type.{t.value}.hint" for t in RequestType}
     named |= {f"thanks.step3.{t.value}" for t in RequestType} | {f"scope.{s.value}" for s in AccessScope}
     named |= {f"agent.kind.{k.value}" for k in AgentKind} | {f"attr.{a}" for a in CORRECTABLE}
