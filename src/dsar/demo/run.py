@@ -30,6 +30,8 @@ from dsar.services.intake import log_request
 from dsar.services.orchestration import Orchestrator, ensure_processing
 from dsar.services.processing import pending_manual_steps
 from dsar.settings import Settings
+from dsar.web.app import build_web
+from dsar.web.server import WebServer, start_web
 
 _CODE = re.compile(r"\b(\d{8})\b")
 DEMO_APPROVER = "demo-legal (automatic approval by `dsar demo --non-interactive`)"
@@ -104,7 +106,11 @@ def run_demo(settings: Settings, *, interactive: bool, timeout: int, console: Co
     console.print("Starting Prefect (a local server on 127.0.0.1 unless PREFECT_API_URL is set)...")
     server = ensure_server(settings)
     serving = start_serving(settings)
+    web: WebServer | None = None
     try:
+        web = start_web(build_web(engine, orchestrator))
+        url = settings.web_public_url.rstrip("/") if settings.web_public_url else web.url
+        console.print(f"Web app at {url} (public form), console at {url}/console")
         orchestrator.wait_for_deployment(timeout=settings.prefect_startup_timeout_s)
         samples = sample_requests()[:1] if interactive else sample_requests()
         tracked: list[Tracked] = []
@@ -119,6 +125,8 @@ def run_demo(settings: Settings, *, interactive: bool, timeout: int, console: Co
             return _interactive(engine, settings, tracked[0], orchestrator, console)
         return _drive(engine, settings, tracked, timeout, console, orchestrator)
     finally:
+        if web is not None:
+            web.stop()
         stop_serving(serving)
         server.stop()
         helpdesk.stop()
