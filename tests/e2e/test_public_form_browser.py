@@ -179,3 +179,60 @@ def test_the_agent_section_opens_by_keyboard_and_a_narrow_screen_passes_axe(
     assert_accessible(page, "form (es, narrow, agent open)")
     shot(page, tmp_path, "form-es-narrow")
     assert page.console_problems == []
+
+
+def test_sections_follow_the_choices(served: tuple[WebApp, WebServer], page: Any, tmp_path: Path) -> None:
+    """With JavaScript the form shows only what applies: the correction rows for a correction,
+    the state list for the US, UK and Canada (that country's entries only), the California
+    question for a Californian asking for their data."""
+    _, server = served
+    page.goto(server.url + "/?lang=en")
+    corrections, scope, place = page.locator("fieldset.corrections"), page.locator("[data-when-scope]"), page.locator("[data-subdivisions]")
+    assert not corrections.is_visible() and not scope.is_visible() and not place.is_visible()
+    page.get_by_label(CATALOGS["en"]["type.correction"]).check()
+    assert corrections.is_visible()
+    page.get_by_label(CATALOGS["en"]["type.access"]).check()
+    assert not corrections.is_visible()
+    page.locator("#f-country").select_option("US")
+    assert place.is_visible()
+    assert page.locator("optgroup[data-country=US]").get_attribute("disabled") is None
+    assert page.locator("optgroup[data-country=GB]").get_attribute("disabled") is not None
+    page.locator("#f-subdivision").select_option("US-CA")
+    assert scope.is_visible()
+    assert_accessible(page, "form (en, California access)")
+    shot(page, tmp_path, "form-california")
+    page.locator("#f-country").select_option("GB")
+    assert page.locator("#f-subdivision").input_value() == ""  # a US state is no UK nation
+    assert not scope.is_visible()
+    assert page.console_problems == []
+
+
+def test_without_javascript_everything_shows_and_works(served: tuple[WebApp, WebServer], tmp_path: Path) -> None:
+    require(CHROMIUM.exists(), "Chromium is not installed (scripts/ensure-chromium installs it)")
+    from playwright.sync_api import sync_playwright
+
+    w, server = served
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        try:
+            page = browser.new_context(java_script_enabled=False).new_page()
+            page.goto(server.url + "/?lang=es")
+            for section in ("fieldset.corrections", "[data-when-scope]", "[data-subdivisions]"):
+                assert page.locator(section).is_visible()
+            page.get_by_label(CATALOGS["es"]["type.correction"]).check()
+            page.locator("#f-country").select_option("US")
+            page.locator("#f-subdivision").select_option("US-VA")
+            page.get_by_label(CATALOGS["es"]["field.name"]).fill("Ana Ejemplo")
+            page.get_by_label(CATALOGS["es"]["field.email"], exact=True).fill("ana@example.com")
+            page.get_by_label(CATALOGS["es"]["corr.attribute"].format(n=1)).select_option("city")
+            page.get_by_label(CATALOGS["es"]["corr.value"].format(n=1)).fill("Sevilla")
+            page.get_by_role("button", name=CATALOGS["es"]["form.submit"]).click()
+            page.wait_for_url("**/thanks?**")
+            assert page.locator("h1").inner_text() == CATALOGS["es"]["thanks.title"]
+            shot(page, tmp_path, "thanks-es-nojs")
+        finally:
+            browser.close()
+    rows = queries.request_list(w.web.ctx)
+    assert [(r.type, r.regime) for r in rows] == [("correction", "vcdpa")]
+    view = queries.request_view(w.web.ctx, rows[0].reference, reveal=True, via="test")
+    assert [(c.attribute, c.value) for c in view.corrections] == [("city", "Sevilla")]

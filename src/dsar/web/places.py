@@ -53,13 +53,14 @@ def country_options(t: Callable[[str], str]) -> list[tuple[str, str]]:
     return sorted(((c, t(f"country.{c}")) for c in COUNTRIES), key=lambda o: _sort_key(o[1]))
 
 
-def subdivision_groups(t: Callable[[str], str]) -> list[tuple[str, list[tuple[str, str]]]]:
-    """(group label, [(code, name)]) for the one subdivision select: US states, UK nations,
-    Canadian provinces. Codes are prefixed with the country (``US-VA``) so one select serves all."""
+def subdivision_groups(t: Callable[[str], str]) -> list[tuple[str, str, list[tuple[str, str]]]]:
+    """(country, group label, [(code, name)]) for the one subdivision select: US states, UK
+    nations, Canadian provinces. Codes are prefixed with the country (``US-VA``) so one select
+    serves all."""
     return [
-        (t("place.us_states"), [(f"US-{k}", v) for k, v in US_STATES.items()]),
-        (t("place.uk_nations"), [(f"GB-{k}", t(f"nation.{k}")) for k in UK_NATIONS]),
-        (t("place.ca_provinces"), [(f"CA-{k}", v) for k, v in CA_PROVINCES.items()]),
+        ("US", t("place.us_states"), [(f"US-{k}", v) for k, v in US_STATES.items()]),
+        ("GB", t("place.uk_nations"), [(f"GB-{k}", t(f"nation.{k}")) for k in UK_NATIONS]),
+        ("CA", t("place.ca_provinces"), [(f"CA-{k}", v) for k, v in CA_PROVINCES.items()]),
     ]
 
 

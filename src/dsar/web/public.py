@@ -278,6 +278,7 @@ def _form_page(request: Request, values: dict[str, Any] | None = None, errors: d
         countries=country_options(t),
         other_country=OTHER_COUNTRY,
         subdivision_groups=subdivision_groups(t),
+        subdivision_countries=sorted(SUBDIVISIONS),
         types=[t.value for t in RequestType],
         scopes=[s.value for s in AccessScope],
         agent_kinds=[k.value for k in AgentKind],
