@@ -238,6 +238,7 @@ def test_a_repeat_gets_the_same_page_and_no_second_request(client: TestClient, w
     second = thanks_text(other, submit_form(other, ANN))
     assert first == second
     assert web_app.request_count() == 1
+    assert len(web_app.orchestrator.started) == 1  # one request, one run
     reference = queries.request_list(web_app.web.ctx)[0].reference
     assert reference not in first
 
@@ -258,11 +259,14 @@ def test_the_thank_you_page_without_a_valid_token_goes_to_the_form(client: TestC
     assert response.status_code == 303 and response.headers["location"] == "/"
 
 
-def test_the_orchestrator_down_still_logs_and_thanks(client: TestClient, web_app: WebApp) -> None:
+def test_the_orchestrator_down_still_logs_and_thanks(client: TestClient, web_app: WebApp, caplog: pytest.LogCaptureFixture) -> None:
     web_app.orchestrator.up = False
     text = thanks_text(client, submit_form(client, ANN))
     assert CATALOGS["en"]["thanks.title"] in text
     assert web_app.request_count() == 1 and web_app.orchestrator.started == []
+    reference = queries.request_list(web_app.web.ctx)[0].reference
+    lines = [r.getMessage() for r in caplog.records if r.name == "dsar.web.public"]
+    assert lines == [f"public form: request {reference} logged, no run started: no orchestrator answers"]
 
 
 # --- bad input ---------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ picks the regime: :func:`dsar.domain.regimes.regime_for_place`, else the organis
 default), who they are, and optionally who acts for them. On submit: the form is checked
 (content type, UTF-8, CSRF: :func:`dsar.web.forms.checked_form`), rate limits apply (per source
 address and per subject email), then the one intake (:func:`dsar.services.submissions.submit`,
-channel ``web``) logs the request and starts its run.
+channel ``web``) logs the request; its run is started once the answer has gone.
 
 The thank-you page reads the same whether the request was new or linked to an earlier one
 of the same person: it never shows a reference (the reference comes in our first message, to
@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -29,7 +30,9 @@ from starlette.responses import RedirectResponse, Response
 from dsar.domain.errors import InvalidInput
 from dsar.domain.regimes import REGIMES, AccessScope, RequestType, regime_for_place
 from dsar.domain.request import MAX_TEXT, AgentKind, normalise_email
-from dsar.services.submissions import submit
+from dsar.services.orchestration import start_processing
+from dsar.services.submissions import Submitted, submit
+from dsar.web.context import WebContext
 from dsar.web.forms import Form, checked_form
 from dsar.web.i18n import Translator
 from dsar.web.places import (
@@ -291,6 +294,22 @@ def _form_page(request: Request, values: dict[str, Any] | None = None, errors: d
     )
 
 
+def _start_run(web: WebContext, result: Submitted) -> None:
+    """What :func:`submit` does with ``start=True``, once the subject has their answer. A
+    request whose run cannot start stays logged; ``dsar request run`` or the reconciler starts
+    it later."""
+    if web.orchestrator is None:
+        return
+    reference = result.request.reference
+    if not web.orchestrator.available():
+        log.warning("public form: request %s logged, no run started: no orchestrator answers", reference)
+        return
+    try:
+        start_processing(web.ctx, web.orchestrator, result.request.id)
+    except Exception as exc:  # noqa: BLE001 - the request is safely logged; say why no run
+        log.warning("public form: request %s logged, no run started (%s)", reference, type(exc).__name__)
+
+
 def _too_many(request: Request, retry_after: int) -> Response:
     minutes = max(1, math.ceil(retry_after / 60))
     wait = ("slow.hours", math.ceil(minutes / 60)) if minutes > 120 else ("slow.minutes", minutes)
@@ -323,16 +342,17 @@ def router() -> APIRouter:
         if checked.raw is None:
             return _form_page(request, checked.values, checked.errors)
         try:
-            result = await run_in_threadpool(submit, web.ctx, web.orchestrator, checked.raw)
+            # Logged now; the run is started after the answer has gone (below), so a new request
+            # and a repeat linked to an earlier one answer alike in text and in time (threats 9).
+            result = await run_in_threadpool(submit, web.ctx, web.orchestrator, checked.raw, start=False)
         except InvalidInput as exc:
             errors: dict[str, str] = {}
             for problem in exc.problems or [str(exc)]:
                 errors.setdefault(_field_for(problem, checked.values), _message_for(problem))
             return _form_page(request, checked.values, errors)
-        if result.run_problem:
-            log.warning("public form: request %s logged, no run started: %s", result.request.reference, result.run_problem)
         token = sign(web.session_key, THANKS_PURPOSE, {"type": checked.raw["type"]}, datetime.now(UTC))
-        return RedirectResponse(f"/thanks?lang={language(request)}&r={token}", status_code=303)
+        start = BackgroundTask(_start_run, web, result) if result.created else None
+        return RedirectResponse(f"/thanks?lang={language(request)}&r={token}", status_code=303, background=start)
 
     @r.get("/thanks")
     async def thanks(request: Request) -> Response:
