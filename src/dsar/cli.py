@@ -961,9 +961,10 @@ def serve() -> None:
         with _errors():
             web = start_web(build_web(app, _orchestrator(settings)))
         deployments = "process-request, deadline-watch, export-evidence and audit-maintenance"
-        err.print(f"Serving {deployments} against {server.api_url}; UI at {server.ui_url}")
+        # soft_wrap: addresses stay on one line, whatever the terminal's width
+        err.print(f"Serving {deployments} against {server.api_url}; UI at {server.ui_url}", soft_wrap=True)
         url = settings.web_public_url.rstrip("/") if settings.web_public_url else web.url
-        err.print(f"Web app at {url} (public form), console at {url}/console")
+        err.print(f"Web app at {url} (public form), console at {url}/console", soft_wrap=True)
         try:
             with _errors():
                 serve_deployments(settings)

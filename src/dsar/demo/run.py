@@ -110,7 +110,7 @@ def run_demo(settings: Settings, *, interactive: bool, timeout: int, console: Co
     try:
         web = start_web(build_web(engine, orchestrator))
         url = settings.web_public_url.rstrip("/") if settings.web_public_url else web.url
-        console.print(f"Web app at {url} (public form), console at {url}/console")
+        console.print(f"Web app at {url} (public form), console at {url}/console", soft_wrap=True)
         orchestrator.wait_for_deployment(timeout=settings.prefect_startup_timeout_s)
         samples = sample_requests()[:1] if interactive else sample_requests()
         tracked: list[Tracked] = []
