@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from dsar.domain.errors import ConfigurationError
-from dsar.web.server import start_web
+from dsar.web.server import check_web_port, start_web
 from tests.web.conftest import WebApp, csrf_from, make_web
 
 
@@ -56,5 +56,7 @@ def test_a_taken_port_names_the_setting(served: WebApp) -> None:
         try:
             with pytest.raises(ConfigurationError, match=f"127.0.0.1:{port}.*DSAR_WEB_PORT"):
                 start_web(w.web)
+            with pytest.raises(ConfigurationError, match=f"127.0.0.1:{port}.*DSAR_WEB_PORT"):
+                check_web_port(w.web.settings)  # what the demo asks before starting `dsar serve`
         finally:
             w.app.engine.dispose()

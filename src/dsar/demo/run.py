@@ -30,8 +30,6 @@ from dsar.services.intake import log_request
 from dsar.services.orchestration import Orchestrator, ensure_processing
 from dsar.services.processing import pending_manual_steps
 from dsar.settings import Settings
-from dsar.web.app import build_web
-from dsar.web.server import WebServer, start_web
 
 _CODE = re.compile(r"\b(\d{8})\b")
 DEMO_APPROVER = "demo-legal (automatic approval by `dsar demo --non-interactive`)"
@@ -95,9 +93,13 @@ def _status(engine: App, t: Tracked) -> tuple[Status, bool]:
 def run_demo(settings: Settings, *, interactive: bool, timeout: int, console: Console) -> int:
     from dsar.orchestration.prefect import PrefectOrchestrator
     from dsar.orchestration.server import ensure_server, start_serving, stop_serving
+    from dsar.web.server import check_web_port
 
     orchestrator = PrefectOrchestrator.configured(settings)
     seed_demo(settings)
+    # The `dsar serve` child serves the web app: say now that its port is taken, not after the
+    # child's deployment failed to appear.
+    check_web_port(settings)
     helpdesk = serve_helpdesk(settings)
     engine = build_app(settings, migrate_schema=True)  # the demo sets up its own database
     console.print(f"Demo shop database: {settings.demo_shop_path}")
@@ -105,13 +107,11 @@ def run_demo(settings: Settings, *, interactive: bool, timeout: int, console: Co
     console.print(f"Demo helpdesk API: {helpdesk.url}")
     console.print("Starting Prefect (a local server on 127.0.0.1 unless PREFECT_API_URL is set)...")
     server = ensure_server(settings)
-    serving = start_serving(settings)
-    web: WebServer | None = None
+    serving = start_serving(settings)  # `dsar serve`: the deployments and the web app
     try:
-        web = start_web(build_web(engine, orchestrator))
-        url = settings.web_public_url.rstrip("/") if settings.web_public_url else web.url
-        console.print(f"Web app at {url} (public form), console at {url}/console", soft_wrap=True)
         orchestrator.wait_for_deployment(timeout=settings.prefect_startup_timeout_s)
+        url = settings.effective_web_url
+        console.print(f"Web app at {url} (public form), console at {url}/console", soft_wrap=True)
         samples = sample_requests()[:1] if interactive else sample_requests()
         tracked: list[Tracked] = []
         for raw in samples:
@@ -125,8 +125,6 @@ def run_demo(settings: Settings, *, interactive: bool, timeout: int, console: Co
             return _interactive(engine, settings, tracked[0], orchestrator, console)
         return _drive(engine, settings, tracked, timeout, console, orchestrator)
     finally:
-        if web is not None:
-            web.stop()
         stop_serving(serving)
         server.stop()
         helpdesk.stop()

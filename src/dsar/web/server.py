@@ -22,6 +22,7 @@ import uvicorn
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dsar.domain.errors import ConfigurationError
+from dsar.settings import Settings
 from dsar.web.app import create_app
 from dsar.web.context import WebContext
 
@@ -85,6 +86,12 @@ def _bind(host: str, port: int) -> socket.socket:
         ) from None
     sock.setblocking(False)
     return sock
+
+
+def check_web_port(settings: Settings) -> None:
+    """Raise :class:`ConfigurationError` (naming DSAR_WEB_PORT) when ``web_host:web_port``
+    cannot be bound now; the demo asks before its `dsar serve` child tries."""
+    _bind(settings.web_host, settings.web_port).close()
 
 
 def start_web(web: WebContext, *, startup_timeout: float = 30) -> WebServer:
