@@ -342,7 +342,7 @@ def test_an_oversized_body_is_413(client: TestClient, web_app: WebApp) -> None:
     token = csrf_from(client.get("/").text)
     big = web_app.web.settings.web_max_body_bytes
     response = client.post("/", data={**ANN, "csrf_token": token, "postal_address": "x" * big})
-    assert response.status_code == 413
+    assert response.status_code == 413 and CATALOGS["en"]["error.413"] in response.text
     assert web_app.request_count() == 0
 
 
@@ -408,3 +408,13 @@ def test_the_error_summary_links_to_each_field_in_page_order(client: TestClient)
     assert 'aria-invalid="true"' in response.text
     assert response.text.count('class="error-summary" role="alert"') == 1
     assert "<title>Error: " in response.text
+
+
+def test_error_pages_explain_themselves_in_the_visitors_language(client: TestClient) -> None:
+    client.get("/?lang=de")
+    forged = client.post("/", data={**ANN, "csrf_token": "forged"})
+    assert forged.status_code == 403 and CATALOGS["de"]["error.403"] in forged.text
+    wrong = client.post("/", content=b"{}", headers={"Content-Type": "application/json"})
+    assert wrong.status_code == 415 and CATALOGS["de"]["error.415"] in wrong.text
+    missing = client.get("/no-such-page")
+    assert missing.status_code == 404 and CATALOGS["de"]["error.404"] in missing.text
