@@ -1006,24 +1006,33 @@ def config_show(as_json: JsonOpt = False) -> None:
 @app.command("serve")
 def serve() -> None:
     """Serve the deployments (process-request, deadline-watch, export-evidence,
-    audit-maintenance) against the configured Prefect API; with none configured, start the
-    local server on 127.0.0.1 first."""
+    audit-maintenance) against the configured Prefect API (with none configured, start the
+    local server on 127.0.0.1 first), and the web app (public form, staff console, JSON API) on
+    DSAR_WEB_HOST:DSAR_WEB_PORT (127.0.0.1:8000)."""
     from dsar.orchestration.prefect import configure_environment
     from dsar.orchestration.prefect import serve as serve_deployments
     from dsar.orchestration.server import ensure_server
+    from dsar.web.app import build_web
+    from dsar.web.server import start_web
 
     settings = _settings()
     with _errors():
         configure_environment(settings)
         server = ensure_server(settings)
-    _app(settings, migrate=True)  # migrate and check configuration before taking work
-    err.print(
-        "Serving process-request, deadline-watch, export-evidence and audit-maintenance against "
-        f"{mask_url(server.api_url)}; UI at {mask_url(server.ui_url)}"
-    )
     try:
+        app = _app(settings, migrate=True)  # migrate and check configuration before taking work
         with _errors():
-            serve_deployments(settings)
+            web = start_web(build_web(app, _orchestrator(settings)))
+        deployments = "process-request, deadline-watch, export-evidence and audit-maintenance"
+        # soft_wrap: addresses stay on one line, whatever the terminal's width
+        err.print(f"Serving {deployments} against {mask_url(server.api_url)}; UI at {mask_url(server.ui_url)}", soft_wrap=True)
+        url = settings.web_public_url.rstrip("/") if settings.web_public_url else web.url
+        err.print(f"Web app at {url} (public form), console at {url}/console", soft_wrap=True)
+        try:
+            with _errors():
+                serve_deployments(settings)
+        finally:
+            web.stop()
     finally:
         server.stop()
 

@@ -256,6 +256,8 @@ class WebSettings(BaseSettings):
     api_idempotency_hours: int = Field(
         24, ge=1, le=168, description="How long an Idempotency-Key is remembered (per token, in the process's memory)."
     )
+    web_rate_per_address: int = Field(10, ge=1, description="Public-form submissions accepted per source address per hour (then 429).")
+    web_rate_per_subject: int = Field(3, ge=1, description="Public-form submissions accepted per subject email address per day (then 429).")
 
 
 # The areas in the order `dsar config show` prints them: Settings attribute -> model.
@@ -431,6 +433,8 @@ class Settings(WebSettings, DemoSettings, AwsSettings, AlertSettings, MailSettin
                 "api_rate_per_token": self.api_rate_per_token,
                 "api_rate_per_subject": self.api_rate_per_subject,
                 "api_idempotency_hours": self.api_idempotency_hours,
+                "web_rate_per_address": self.web_rate_per_address,
+                "web_rate_per_subject": self.web_rate_per_subject,
             },
         }
         if grouped:

@@ -123,6 +123,7 @@ def dsar(prefect_server: PrefectServer, tmp_path: Path) -> Dsar:
     env = clean_env(tmp_path / "client-prefect") | {
         "DSAR_HOME": str(home),
         "PREFECT_API_URL": prefect_server.api,
+        "DSAR_WEB_PORT": str(free_port()),
         "DSAR_DATA_MAP_DIR": str(SHOP_ONLY),
     }
     return Dsar(env, home)
@@ -136,6 +137,7 @@ def demo_dsar(prefect_server: PrefectServer, tmp_path: Path) -> Dsar:
     env = clean_env(tmp_path / "client-prefect") | {
         "DSAR_HOME": str(home),
         "PREFECT_API_URL": prefect_server.api,
+        "DSAR_WEB_PORT": str(free_port()),
         "DSAR_DEMO_HELPDESK_PORT": str(free_port()),
     }
     return Dsar(env, home)

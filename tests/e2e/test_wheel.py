@@ -29,6 +29,7 @@ def outside_env(home: Path) -> dict[str, str]:
         "DSAR_HOME": str(home),
         "DSAR_PREFECT_PORT": str(free_port()),
         "DSAR_DEMO_HELPDESK_PORT": str(free_port()),
+        "DSAR_WEB_PORT": str(free_port()),
         "DO_NOT_TRACK": "1",
     }
 

@@ -93,9 +93,13 @@ def _status(engine: App, t: Tracked) -> tuple[Status, bool]:
 def run_demo(settings: Settings, *, interactive: bool, timeout: int, console: Console) -> int:
     from dsar.orchestration.prefect import PrefectOrchestrator
     from dsar.orchestration.server import ensure_server, start_serving, stop_serving
+    from dsar.web.server import check_web_port
 
     orchestrator = PrefectOrchestrator.configured(settings)
     seed_demo(settings)
+    # The `dsar serve` child serves the web app: say now that its port is taken, not after the
+    # child's deployment failed to appear.
+    check_web_port(settings)
     helpdesk = serve_helpdesk(settings)
     engine = build_app(settings, migrate_schema=True)  # the demo sets up its own database
     console.print(f"Demo shop database: {settings.demo_shop_path}")
@@ -103,9 +107,11 @@ def run_demo(settings: Settings, *, interactive: bool, timeout: int, console: Co
     console.print(f"Demo helpdesk API: {helpdesk.url}")
     console.print("Starting Prefect (a local server on 127.0.0.1 unless PREFECT_API_URL is set)...")
     server = ensure_server(settings)
-    serving = start_serving(settings)
+    serving = start_serving(settings)  # `dsar serve`: the deployments and the web app
     try:
         orchestrator.wait_for_deployment(timeout=settings.prefect_startup_timeout_s)
+        url = settings.effective_web_url
+        console.print(f"Web app at {url} (public form), console at {url}/console", soft_wrap=True)
         samples = sample_requests()[:1] if interactive else sample_requests()
         tracked: list[Tracked] = []
         for raw in samples:

@@ -159,3 +159,27 @@ def resolve_jurisdiction(regime: Regime, country: str | None, subdivision: str |
             msg = f"subdivision not covered by {regime.code}; expected one of {', '.join(sorted(regime.subdivisions))}"
             raise UnknownJurisdiction(msg, [f"subdivision: {msg}"])
     return c, sub
+
+
+def regime_for_place(country: str | None, subdivision: str | None = None) -> str | None:
+    """The regime that covers a person living in ``country`` (ISO 3166-1 alpha-2) and, where it
+    matters, ``subdivision`` (a US state, a UK nation as ISO 3166-2:GB, a Canadian province):
+    ``FR`` -> gdpr, ``GB``/``SCT`` -> uk-gdpr, ``US``/``VA`` -> vcdpa, ``CA`` -> pipeda. None when
+    no regime the engine knows covers the place (a US state without a privacy law, a country
+    without one here); the caller picks its configured default.
+
+    A regime whose subdivisions are a closed list (US state laws, the UK nations) needs the
+    subdivision to be one of them; a UK resident who gives no nation is still under UK GDPR (its
+    deadlines default to England's bank holidays). Pure: no settings, no I/O."""
+    if not country:
+        return None
+    c = country.strip().upper()
+    sub = subdivision.strip().upper() if subdivision else None
+    for regime in REGIMES.values():
+        if c not in regime.allowed_countries():
+            continue
+        if regime.subdivisions is None:
+            return regime.code
+        if sub in regime.subdivisions or (sub is None and regime.code == "uk-gdpr"):
+            return regime.code
+    return None

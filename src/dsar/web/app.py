@@ -18,7 +18,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
+from dsar.app import App
 from dsar.domain.errors import DsarError, InvalidInput, NotFound
+from dsar.services.orchestration import Orchestrator
 from dsar.web.context import WebContext
 from dsar.web.templating import STATIC_DIR, render
 
@@ -101,3 +103,13 @@ def create_app(web: WebContext) -> FastAPI:
     fastapi.include_router(console.router(), prefix="/console", include_in_schema=False)
     fastapi.include_router(api.router(), prefix="/api")
     return fastapi
+
+
+def build_web(app: App, orchestrator: Orchestrator | None) -> WebContext:
+    """The web app's context for an entry point (``dsar serve``, the demo): session cookies and
+    CSRF tokens signed with a key derived from the app's master key (``web-session``), cookies
+    Secure when ``DSAR_WEB_SECURE_COOKIES`` is set."""
+    from dsar.app import build_key_provider
+
+    keys = build_key_provider(app.settings)
+    return WebContext(app, orchestrator, keys.derive("web-session"), secure_cookies=app.settings.web_secure_cookies)

@@ -3,11 +3,16 @@
 The language comes from ``?lang=`` (the switch; remembered in a cookie), then the ``lang``
 cookie, then ``Accept-Language``; English when nothing matches. Catalogs are plain dicts:
 every key must exist in every language (a unit test checks), English is the fallback.
+
+Each part of the web app may keep its texts in ``locales/<part>.<lang>.json`` beside this
+module (e.g. ``public.de.json``): they are merged into ``CATALOGS`` at import.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from pathlib import Path
 
 LANGUAGES: dict[str, str] = {"en": "English", "de": "Deutsch", "es": "Español"}
 DEFAULT_LANGUAGE = "en"
@@ -32,6 +37,21 @@ CATALOGS: dict[str, dict[str, str]] = {
         "lang.switch": "Idioma",
     },
 }
+
+
+LOCALES_DIR = Path(__file__).parent / "locales"
+
+
+def _load_locales(catalogs: dict[str, dict[str, str]], folder: Path = LOCALES_DIR) -> None:
+    for path in sorted(folder.glob("*.*.json")):
+        lang = path.stem.rsplit(".", 1)[1]
+        texts = json.loads(path.read_text(encoding="utf-8"))
+        if lang not in LANGUAGES or not isinstance(texts, dict) or not all(isinstance(v, str) for v in texts.values()):
+            raise ValueError(f"{path.name}: a locale file is a JSON object of texts in one of {', '.join(LANGUAGES)}")
+        catalogs[lang].update(texts)
+
+
+_load_locales(CATALOGS)
 
 
 def negotiate(query_lang: str | None, cookie_lang: str | None, accept_language: str | None) -> str:
