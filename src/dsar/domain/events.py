@@ -190,6 +190,48 @@ class ReceiptConfirmed(AuditEvent):
         return f"{self.request_id}:receipt-confirmed"
 
 
+@dataclass(frozen=True)
+class InternalNoteAdded(AuditEvent):
+    """A note staff wrote on the request (sealed like every payload; never sent to the subject)."""
+
+    text: str = ""
+    by: str = ""
+    via: str = ""
+    note_id: str = ""  # unique per note: two notes written in the same instant are both kept
+
+    def payload(self) -> dict[str, JsonValue]:
+        return {"text": self.text, "by": self.by, "via": self.via}
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.request_id}:note:{self.note_id or self.at.isoformat()}"
+
+
+@dataclass(frozen=True)
+class LegalSensitiveFlagged(AuditEvent):
+    """Staff marked the request legal-sensitive (litigation, a regulator, a journalist...):
+    legal looks at it before anything goes out."""
+
+    reason: str = ""
+    by: str = ""
+    via: str = ""
+
+    def payload(self) -> dict[str, JsonValue]:
+        return {"reason": self.reason, "by": self.by, "via": self.via}
+
+
+@dataclass(frozen=True)
+class LegalSensitiveUnflagged(AuditEvent):
+    """The legal-sensitive mark was taken off again, saying why."""
+
+    reason: str = ""
+    by: str = ""
+    via: str = ""
+
+    def payload(self) -> dict[str, JsonValue]:
+        return {"reason": self.reason, "by": self.by, "via": self.via}
+
+
 # --- planning, sign-off, execution --------------------------------------------------------
 
 

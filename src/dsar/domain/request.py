@@ -24,6 +24,7 @@ class Channel(StrEnum):
     PHONE = "phone"
     MAIL = "mail"
     API = "api"
+    CHAT = "chat"  # a chat conversation with support, logged in the staff console
 
 
 class Status(StrEnum):

@@ -190,7 +190,13 @@ class SqlRequests:
             stmt = stmt.where(RequestRow.status == query.status.value)
         if query.due_before is not None:
             stmt = stmt.where(col(RequestRow.due) < query.due_before)
-        stmt = stmt.order_by(col(RequestRow.due), col(RequestRow.reference)).limit(query.limit)
+        if query.regime is not None:
+            stmt = stmt.where(RequestRow.regime == query.regime)
+        if query.request_type is not None:
+            stmt = stmt.where(RequestRow.type == query.request_type.value)
+        if query.reference is not None:
+            stmt = stmt.where(RequestRow.reference == query.reference)
+        stmt = stmt.order_by(col(RequestRow.due), col(RequestRow.reference)).offset(max(query.offset, 0)).limit(query.limit)
         return [_shell(row) for row in self._s.exec(stmt)]
 
     def find_linkable(self, subject: SubjectIdentity, request_type: RequestType, regime: str, since: datetime) -> PrivacyRequest | None:

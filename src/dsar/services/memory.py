@@ -457,9 +457,13 @@ class InMemoryRequests(_Area):
             for rec in self._s.requests.values()
             if (query.status is None or rec.request.status is query.status)
             and (query.due_before is None or rec.deadline.due < query.due_before)
+            and (query.regime is None or rec.request.regime == query.regime)
+            and (query.request_type is None or rec.request.type is query.request_type)
+            and (query.reference is None or rec.request.reference == query.reference)
         ]
         recs.sort(key=lambda rec: (rec.deadline.due, rec.request.reference))
-        return [_shell(rec) for rec in recs[: max(query.limit, 0)]]
+        start = max(query.offset, 0)
+        return [_shell(rec) for rec in recs[start : start + max(query.limit, 0)]]
 
     def find_linkable(self, subject: SubjectIdentity, request_type: RequestType, regime: str, since: datetime) -> PrivacyRequest | None:
         tokens = _lookup_tokens(self._uow.db.index, subject)

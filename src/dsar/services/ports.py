@@ -128,6 +128,10 @@ class RequestQuery:
     status: Status | None = None
     due_before: date | None = None
     limit: int = 200
+    regime: str | None = None
+    request_type: RequestType | None = None
+    reference: str | None = None  # exactly this reference
+    offset: int = 0  # skip this many (pages of the queue)
 
 
 class RequestRepository(Protocol):

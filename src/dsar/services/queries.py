@@ -18,6 +18,7 @@ from datetime import date, datetime
 from typing import Any
 
 from dsar.domain.events import SubjectDataViewed
+from dsar.domain.regimes import parse_request_type
 from dsar.domain.request import PrivacyRequest, Status, parse_reference
 from dsar.services.context import ServiceContext
 from dsar.services.ports import RequestQuery
@@ -246,13 +247,25 @@ def request_view(ctx: ServiceContext, reference: str, *, reveal: bool = False, v
 
 
 def request_list(
-    ctx: ServiceContext, status: Status | None = None, due_before: date | None = None, limit: int = 200
+    ctx: ServiceContext,
+    status: Status | None = None,
+    due_before: date | None = None,
+    limit: int = 200,
+    *,
+    regime: str | None = None,
+    request_type: str | None = None,
+    reference: str | None = None,
+    offset: int = 0,
 ) -> list[RequestSummary]:
-    """The queue, soonest due first."""
+    """The queue, soonest due first; filtered by status, due date, regime, type or exact
+    reference (InvalidInput for a malformed reference or an unknown type), a page at a time."""
+    rtype = parse_request_type(request_type) if request_type is not None else None
+    ref = parse_reference(reference) if reference is not None else None
+    query = RequestQuery(status, due_before, limit, regime=regime, request_type=rtype, reference=ref, offset=offset)
     with ctx.uow() as uow:
         return [
             RequestSummary(r.id, r.reference, r.type.value, r.regime, r.status, r.on_hold, r.due, r.received_at)
-            for r in uow.requests.query(RequestQuery(status, due_before, limit))
+            for r in uow.requests.query(query)
         ]
 
 
