@@ -215,9 +215,14 @@ class LegalSensitiveFlagged(AuditEvent):
     reason: str = ""
     by: str = ""
     via: str = ""
+    number: int = 0  # the n-th flag or unflag of this request (1, 2, ...)
 
     def payload(self) -> dict[str, JsonValue]:
         return {"reason": self.reason, "by": self.by, "via": self.via}
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.request_id}:legal-flag:{self.number}"
 
 
 @dataclass(frozen=True)
@@ -227,9 +232,14 @@ class LegalSensitiveUnflagged(AuditEvent):
     reason: str = ""
     by: str = ""
     via: str = ""
+    number: int = 0  # the n-th flag or unflag of this request (1, 2, ...)
 
     def payload(self) -> dict[str, JsonValue]:
         return {"reason": self.reason, "by": self.by, "via": self.via}
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.request_id}:legal-flag:{self.number}"
 
 
 # --- planning, sign-off, execution --------------------------------------------------------

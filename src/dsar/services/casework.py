@@ -91,11 +91,13 @@ def _set_flag(ctx: ServiceContext, request_id: str, flagged: bool, reason: str, 
     who = _who(by)
     with ctx.uow() as uow:
         uow.requests.facts(request_id)
-        current = flag_of(uow.audit.events(request_id))
+        events = uow.audit.events(request_id)
+        current = flag_of(events)
         if (current is not None and current.flagged) == flagged:
             return False
+        number = sum(1 for e in events if e.kind in FLAG_KINDS) + 1
         event = LegalSensitiveFlagged if flagged else LegalSensitiveUnflagged
-        uow.audit.append([event(request_id, ctx.clock(), text, who, via)])
+        uow.audit.append([event(request_id, ctx.clock(), text, who, via, number)])
         uow.commit()
         return True
 
