@@ -28,6 +28,7 @@ from dsar.web.interim_staff import signed_in_staff
 from tests.conftest import build_migrated_app, make_settings
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+REQUEST_PATH = re.compile(r"^/console/requests/DSR-\d{4}-\d{6}")
 JANE: dict[str, Any] = {
     "type": "access",
     "regime": "gdpr",
@@ -55,7 +56,8 @@ class Console:
     def sign_out(self) -> None:
         self.signed_in = None
 
-    def csrf(self, path: str = "/console") -> str:
+    def csrf(self, path: str = "/console/requests/new") -> str:
+        """A CSRF token as a page of the console carries it (tied to this browser's cookie)."""
         page = self.client.get(path)
         assert page.status_code == 200, page.text
         found = CSRF.search(page.text)
@@ -64,7 +66,8 @@ class Console:
 
     def post(self, path: str, data: dict[str, Any], *, token: str | None = None) -> Any:
         body = dict(data)
-        body["csrf_token"] = token if token is not None else self.csrf()
+        found = REQUEST_PATH.match(path)
+        body["csrf_token"] = token if token is not None else self.csrf(found.group(0) if found else "/console/requests/new")
         return self.client.post(path, data=body, follow_redirects=False)
 
     def log(self, **overrides: Any) -> queries.RequestRef:
