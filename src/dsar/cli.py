@@ -1012,6 +1012,196 @@ def db_status(as_json: JsonOpt = False) -> None:
         raise typer.Exit(1)
 
 
+# --- staff accounts and API tokens ------------------------------------------------------------
+
+users_app = typer.Typer(no_args_is_help=True, help="Staff accounts of the web console: add, roles, training, passwords.")
+tokens_app = typer.Typer(no_args_is_help=True, help="API tokens of helpdesk integrations (POST/GET /api/requests).")
+app.add_typer(users_app, name="users")
+app.add_typer(tokens_app, name="tokens")
+
+
+def _by() -> str:
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no user name for this uid (a container)
+        return "cli:unknown"
+
+
+def _set_password_link(settings: Settings, token: str, hours: int) -> None:
+    """The one-time link: the token in the URL fragment, which browsers never send to a server
+    (so no access log holds it)."""
+    sys.stdout.write(f"Set-password link (valid {hours} hours, works once):\n{settings.effective_web_url}/console/set-password#{token}\n")
+
+
+@users_app.command("add")
+def users_add(
+    name: Annotated[str, typer.Argument(help="Login name: 1-64 letters, digits, '.', '-' or '_'")],
+    role: Annotated[str, typer.Option(help="support, legal, auditor or admin")],
+) -> None:
+    """Add a staff account and print its one-time set-password link."""
+    from dsar.services import accounts
+
+    settings = _settings()
+    engine = _app(settings)
+    with _errors():
+        new = accounts.add_user(engine.ctx, name, role, by=_by())
+    out.print(f"Added {new.account.name} ({new.account.role.value}).", highlight=False, markup=False)
+    _set_password_link(settings, new.set_password_token, engine.ctx.policy.set_password_hours)
+
+
+def _user_doc(a: Any, today: date) -> dict[str, Any]:
+    return {
+        "id": a.id,
+        "name": a.name,
+        "role": a.role.value,
+        "active": a.active,
+        "password_set": a.password_set,
+        "locked_until": _iso(a.locked_until),
+        "last_login_at": _iso(a.last_login_at),
+        "trained_on": _iso(a.trained_on),
+        "training_overdue": a.training_overdue(today),
+    }
+
+
+@users_app.command("list")
+def users_list(as_json: JsonOpt = False) -> None:
+    """Every staff account: role, active, last login, training (flagged when over 12 months old)."""
+    from dsar.services import accounts
+
+    engine = _app()
+    with _errors():
+        found = accounts.list_accounts(engine.ctx)
+    today = engine.ctx.clock().astimezone(engine.ctx.policy.timezone).date()
+    docs = [_user_doc(a, today) for a in found]
+    if as_json:
+        _print_json(docs)
+        return
+    t = Table("name", "role", "active", "last login", "training")
+    for d in docs:
+        training = d["trained_on"] or "never"
+        if d["training_overdue"]:
+            training += " (over 12 months: due)" if d["trained_on"] else " (due)"
+        t.add_row(d["name"], d["role"], "yes" if d["active"] else "no", (d["last_login_at"] or "never")[:16], training)
+    out.print(t)
+    overdue = [d["name"] for d in docs if d["active"] and d["training_overdue"]]
+    if overdue:
+        err.print(f"warning: privacy training over 12 months old or never recorded: {', '.join(overdue)}", highlight=False, markup=False)
+
+
+@users_app.command("set-role")
+def users_set_role(name: str, role: Annotated[str, typer.Argument(help="support, legal, auditor or admin")]) -> None:
+    """Change an account's role (its console sessions end)."""
+    from dsar.services import accounts
+
+    engine = _app()
+    with _errors():
+        a = accounts.set_role(engine.ctx, name, role, by=_by())
+    out.print(f"{a.name}: role {a.role.value}", highlight=False, markup=False)
+
+
+@users_app.command("deactivate")
+def users_deactivate(name: str) -> None:
+    """The account can no longer sign in; its sessions end."""
+    from dsar.services import accounts
+
+    engine = _app()
+    with _errors():
+        a = accounts.deactivate(engine.ctx, name, by=_by())
+    out.print(f"{a.name}: deactivated", highlight=False, markup=False)
+
+
+@users_app.command("reset-password")
+def users_reset_password(name: str) -> None:
+    """Print a new one-time set-password link (earlier links stop working)."""
+    from dsar.services import accounts
+
+    settings = _settings()
+    engine = _app(settings)
+    with _errors():
+        token = accounts.password_reset_token(engine.ctx, name, by=_by())
+    _set_password_link(settings, token, engine.ctx.policy.set_password_hours)
+
+
+@users_app.command("trained")
+def users_trained(name: str, on: Annotated[str, typer.Option("--on", help="Date of the privacy-law training (YYYY-MM-DD)")]) -> None:
+    """Record the date of an account's latest privacy-law training."""
+    from dsar.services import accounts
+
+    with _errors():
+        when = _date_option(on, "--on")
+    assert when is not None
+    engine = _app()
+    with _errors():
+        a = accounts.record_training(engine.ctx, name, when, by=_by())
+    out.print(f"{a.name}: trained on {when.isoformat()}", highlight=False, markup=False)
+
+
+def _token_doc(t: Any) -> dict[str, Any]:
+    return {
+        "id": t.id,
+        "name": t.name,
+        "prefix": t.prefix,
+        "scopes": sorted(s.value for s in t.scopes),
+        "created_at": _iso(t.created_at),
+        "created_by": t.created_by,
+        "revoked_at": _iso(t.revoked_at),
+        "last_used_at": _iso(t.last_used_at),
+    }
+
+
+@tokens_app.command("create")
+def tokens_create(
+    name: Annotated[str, typer.Argument(help="What the token is for (e.g. helpdesk)")],
+    scope: Annotated[list[str], typer.Option("--scope", help="requests:write or requests:read (repeatable)")],
+) -> None:
+    """Create an API token; its secret is printed once and never stored."""
+    from dsar.services import accounts
+
+    engine = _app()
+    with _errors():
+        new = accounts.create_token(engine.ctx, name, scope, by=_by())
+    scopes = " ".join(sorted(s.value for s in new.token.scopes))
+    sys.stdout.write(f"API token {new.token.id} ({new.token.name}; {scopes}). The secret, shown only now:\n{new.secret}\n")
+
+
+@tokens_app.command("list")
+def tokens_list(as_json: JsonOpt = False) -> None:
+    """Every API token (never its secret)."""
+    from dsar.services import accounts
+
+    engine = _app()
+    with _errors():
+        docs = [_token_doc(t) for t in accounts.list_tokens(engine.ctx)]
+    if as_json:
+        _print_json(docs)
+        return
+    t = Table("id", "name", "prefix", "scopes", "created", "last used", "revoked")
+    for d in docs:
+        t.add_row(
+            str(d["id"]),
+            d["name"],
+            d["prefix"],
+            " ".join(d["scopes"]),
+            d["created_at"][:16],
+            (d["last_used_at"] or "never")[:16],
+            (d["revoked_at"] or "")[:16],
+        )
+    out.print(t)
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(token_id: Annotated[int, typer.Argument(metavar="ID")]) -> None:
+    """Revoke an API token: it stops working at once."""
+    from dsar.services import accounts
+
+    engine = _app()
+    with _errors():
+        t = accounts.revoke_token(engine.ctx, token_id, by=_by())
+    out.print(f"API token {t.id} ({t.name}): revoked", highlight=False, markup=False)
+
+
 def main() -> None:
     from dsar.filemodes import restrict_new_files
 

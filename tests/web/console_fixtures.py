@@ -1,14 +1,17 @@
 """The staff console's test fixtures: the real app (SQLite, migrated; the demo shop as its one
 system) behind FastAPI's TestClient, an in-memory orchestrator, and staff accounts of every role.
 
-Kept apart from tests/web/conftest.py (the public form's); the console tests import it with
-``from tests.web.console_fixtures import *``-free explicit names."""
+Staff accounts are made through dsar.services.accounts (add_user, set_password) and every
+browser signs in through the real login form. Kept apart from tests/web/conftest.py (the
+public form's)."""
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from contextlib import ExitStack
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,13 +21,12 @@ from fastapi.testclient import TestClient
 
 from dsar.app import App
 from dsar.domain.accounts import Role, StaffAccount
-from dsar.services import queries
+from dsar.services import accounts, queries
 from dsar.services.deadlines import local_today
 from dsar.services.intake import log_request
 from dsar.services.orchestration import InMemoryOrchestrator
 from dsar.web.app import create_app
 from dsar.web.context import WebContext
-from dsar.web.interim_staff import signed_in_staff
 from tests.conftest import build_migrated_app, make_settings
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -38,36 +40,57 @@ JANE: dict[str, Any] = {
 }
 
 
+PASSWORD = "a long staff password"
+NAMES = {Role.SUPPORT: "sam.support", Role.LEGAL: "lena.legal", Role.AUDITOR: "otto.auditor", Role.ADMIN: "ada.admin"}
+
+
 @dataclass
 class Console:
-    """The web app under test, and who is signed in."""
+    """The web app under test, and a browser (TestClient with its own cookies) per role, each
+    signed in through the real login form; ``client`` is the current one."""
 
     app: App
     web: WebContext
-    client: TestClient
     orchestrator: InMemoryOrchestrator
+    stack: ExitStack
+    fastapi: Any
     staff: dict[Role, StaffAccount] = field(default_factory=dict)
-    signed_in: StaffAccount | None = None
+    clients: dict[Role | None, TestClient] = field(default_factory=dict)
+    role: Role | None = None
+
+    def browser(self) -> TestClient:
+        return self.stack.enter_context(TestClient(self.fastapi, base_url="http://testserver"))
+
+    @property
+    def client(self) -> TestClient:
+        if self.role not in self.clients:
+            client = self.browser()
+            if self.role is not None:
+                signed = login(client, NAMES[self.role])
+                assert signed.status_code == 303, signed.text
+            self.clients[self.role] = client
+        return self.clients[self.role]
 
     def sign_in(self, role: Role) -> StaffAccount:
-        self.signed_in = self.staff[role]
-        return self.signed_in
+        self.role = role
+        self.client  # noqa: B018 - signs in once per role
+        return self.staff[role]
 
     def sign_out(self) -> None:
-        self.signed_in = None
+        self.role = None
 
-    def csrf(self, path: str = "/console/requests/new") -> str:
+    def csrf(self, path: str = "/console") -> str:
         """A CSRF token as a page of the console carries it (tied to this browser's cookie)."""
         page = self.client.get(path)
         assert page.status_code == 200, page.text
         found = CSRF.search(page.text)
         assert found, "no CSRF token on the page"
-        return found.group(1)
+        return html.unescape(found.group(1))
 
     def post(self, path: str, data: dict[str, Any], *, token: str | None = None) -> Any:
         body = dict(data)
         found = REQUEST_PATH.match(path)
-        body["csrf_token"] = token if token is not None else self.csrf(found.group(0) if found else "/console/requests/new")
+        body["csrf_token"] = token if token is not None else self.csrf(found.group(0) if found else "/console")
         return self.client.post(path, data=body, follow_redirects=False)
 
     def log(self, **overrides: Any) -> queries.RequestRef:
@@ -85,44 +108,45 @@ class Console:
         return [e.details for e in queries.request_events(self.app.ctx, reference) if e.kind == kind]
 
 
-def account(i: int, name: str, role: Role) -> StaffAccount:
-    return StaffAccount(id=i, name=name, role=role, active=True, created_at=datetime(2026, 1, 1, tzinfo=UTC), password_set=True)
+def login(client: TestClient, name: str, password: str = PASSWORD) -> Any:
+    """Sign in through the console's login form, as a person would."""
+    page = client.get("/console/login")
+    found = CSRF.search(page.text)
+    assert found, "the login page carries no CSRF token"
+    return client.post(
+        "/console/login",
+        data={"csrf_token": html.unescape(found.group(1)), "name": name, "password": password, "next": "/console"},
+        follow_redirects=False,
+    )
 
 
-STAFF = {
-    Role.SUPPORT: account(1, "sam.support", Role.SUPPORT),
-    Role.LEGAL: account(2, "lena.legal", Role.LEGAL),
-    Role.AUDITOR: account(3, "otto.auditor", Role.AUDITOR),
-    Role.ADMIN: account(4, "ada.admin", Role.ADMIN),
-}
+def make_console(home: Path, stack: ExitStack) -> Console:
+    from dsar.demo.shop import seed_shop
+
+    settings = make_settings(home)
+    seed_shop(settings.demo_shop_path)
+    app = build_migrated_app(settings)
+    # A cheaper scrypt keeps the suite quick (the stored hash records its parameters).
+    app = replace(app, ctx=replace(app.ctx, policy=replace(app.ctx.policy, password_scrypt_log2_n=10)))
+    orchestrator = InMemoryOrchestrator()
+    web = WebContext(app, orchestrator, session_key=b"console-test-key".ljust(32, b"."))
+    console = Console(app, web, orchestrator, stack, create_app(web))
+    for role, name in NAMES.items():
+        new = accounts.add_user(app.ctx, name, role, by="test")
+        console.staff[role] = accounts.record_training(
+            app.ctx, accounts.set_password(app.ctx, new.set_password_token, PASSWORD).name, local_today(app.ctx), by="test"
+        )
+    return console
 
 
 @pytest.fixture
 def console(tmp_path: Path) -> Iterator[Console]:
-    from dsar.demo.shop import seed_shop
-
-    settings = make_settings(tmp_path / "home")
-    seed_shop(settings.demo_shop_path)
-    app = build_migrated_app(settings)
-    orchestrator = InMemoryOrchestrator()
-    web = WebContext(app, orchestrator, session_key=b"console-test-key".ljust(32, b"."))
-    fastapi = create_app(web)
-    holder: list[Console] = []
-
-    def current() -> StaffAccount:
-        from fastapi import HTTPException
-
-        signed = holder[0].signed_in
-        if signed is None:
-            raise HTTPException(401, "sign in first")
-        return signed
-
-    fastapi.dependency_overrides[signed_in_staff] = current
-    with TestClient(fastapi, base_url="http://testserver") as client:
-        c = Console(app, web, client, orchestrator, dict(STAFF))
-        holder.append(c)
-        yield c
-    app.engine.dispose()
+    with ExitStack() as stack:
+        c = make_console(tmp_path / "home", stack)
+        try:
+            yield c
+        finally:
+            c.app.engine.dispose()
 
 
 def received_days_ago(days: int) -> str:

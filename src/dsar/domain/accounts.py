@@ -93,6 +93,8 @@ class ApiToken:
     created_by: str
     revoked_at: datetime | None = None
     last_used_at: datetime | None = None
+    # The secret's first characters (``dsar_AbCd1234``): not secret, shown in listings.
+    prefix: str = ""
 
     @property
     def active(self) -> bool:

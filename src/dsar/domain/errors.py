@@ -15,6 +15,9 @@ contain personal data: they name fields, references and codes, never the values 
     ├── ConfigurationError           settings, key file or data map unusable
     ├── IntegrityError               ciphertext, token or log failed its integrity check
     ├── VerificationFailed           a wrong, expired or reused one-time code
+    ├── LoginRefused                 a staff login refused (one message, whatever failed)
+    ├── TokenRefused                 an API token unknown or revoked
+    ├── ScopeMissing                 an API token without the scope an action needs
     └── ConnectorError               a connected system failed
         ├── RetryableConnectorError  worth trying again (timeouts, 429, 5xx, locks)
         └── PermanentConnectorError  trying again will not help (bad config, missing table)
@@ -75,6 +78,22 @@ class IntegrityError(DsarError):
 
 class VerificationFailed(DsarError):
     """A one-time code that is wrong, expired, already used or tried too often."""
+
+
+class LoginRefused(DsarError):
+    """A staff login refused: wrong name or password, locked or deactivated account. One
+    message whatever failed, so that it tells nothing about which accounts exist."""
+
+    def __init__(self, message: str = "the name or password is not right, or the account is locked") -> None:
+        super().__init__(message)
+
+
+class TokenRefused(DsarError):
+    """An API token that is unknown or revoked (HTTP 401)."""
+
+
+class ScopeMissing(DsarError):
+    """An API token without the scope the action needs (HTTP 403)."""
 
 
 class ConnectorError(DsarError):

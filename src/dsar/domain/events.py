@@ -452,6 +452,152 @@ class KeyShredded(AuditEvent):
         return f"{self.request_id}:shredded"
 
 
+# --- staff accounts and API tokens (the staff stream) -----------------------------------------
+
+# The audit stream of staff events: not a request, but sealed and chained like one. Its data
+# key is created on first use and retention never shreds it (it is no request, so never a
+# shredding candidate). Request ids are uuid4 hex: never 32 zeros.
+STAFF_STREAM = "0" * 32
+
+
+@dataclass(frozen=True)
+class StaffEvent(AuditEvent):
+    """Something that happened to a staff account or an API token. ``event_id`` is random
+    (given by the service): two logins in the same instant are two events."""
+
+    event_id: str = ""
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.request_id}:{self.kind}:{self.event_id}"
+
+
+@dataclass(frozen=True)
+class StaffLoggedIn(StaffEvent):
+    account: str = ""
+    source: str = ""
+
+    def payload(self) -> dict[str, JsonValue]:
+        return {"account": self.account, "source": self.source}
+
+
+@dataclass(frozen=True)
+class StaffLoginFailed(StaffEvent):
+    """A refused login. For a name no account has, only a keyed digest of it (``name_digest``)."""
+
+    account: str | None = None
+    name_digest: str | None = None
+    reason: str = ""
+    source: str = ""
+
+    def payload(self) -> dict[str, JsonValue]:
+        d: dict[str, JsonValue] = {"reason": self.reason, "source": self.source}
+        if self.account is not None:
+            d["account"] = self.account
+        if self.name_digest is not None:
+            d["name_digest"] = self.name_digest
+        return d
+
+
+@dataclass(frozen=True)
+class StaffLockedOut(StaffEvent):
+    account: str = ""
+    until: datetime | None = None
+    failures: int = 0
+
+    def payload(self) -> dict[str, JsonValue]:
+        return {"account": self.account, "until": self.until.isoformat() if self.until else None, "failures": self.failures}
+
+
+@dataclass(frozen=True)
+class StaffAccountAdded(StaffEvent):
+    account: str = ""
+    role: str = ""
+    by: str = ""
+
+    def payload(self) -> dict[str, JsonValue]:
+        return {"account": self.account, "role": self.role, "by": self.by}
+
+
+@dataclass(frozen=True)
+class StaffPasswordResetIssued(StaffEvent):
+    account: str = ""
+    by: str = ""
+    expires_at: datetime | None = None
+
+    def payload(self) -> dict[str, JsonValue]:
+        return {"account": self.account, "by": self.by, "expires_at": self.expires_at.isoformat() if self.expires_at else None}
+
+
+@dataclass(frozen=True)
+class StaffPasswordSet(StaffEvent):
+    account: str = ""
+
+    def payload(self) -> dict[str, JsonValue]:
+        return {"account": self.account}
+
+
+@dataclass(frozen=True)
+class StaffRoleChanged(StaffEvent):
+    account: str = ""
+    from_role: str = ""
+    to_role: str = ""
+    by: str = ""
+
+    def payload(self) -> dict[str, JsonValue]:
+        return {"account": self.account, "from": self.from_role, "to": self.to_role, "by": self.by}
+
+
+@dataclass(frozen=True)
+class StaffDeactivated(StaffEvent):
+    account: str = ""
+    by: str = ""
+
+    def payload(self) -> dict[str, JsonValue]:
+        return {"account": self.account, "by": self.by}
+
+
+@dataclass(frozen=True)
+class StaffTrainingRecorded(StaffEvent):
+    account: str = ""
+    on: date | None = None
+    by: str = ""
+
+    def payload(self) -> dict[str, JsonValue]:
+        return {"account": self.account, "on": _iso(self.on), "by": self.by}
+
+
+@dataclass(frozen=True)
+class StaffSessionsEnded(StaffEvent):
+    account: str = ""
+    by: str = ""
+    reason: str = ""
+
+    def payload(self) -> dict[str, JsonValue]:
+        return {"account": self.account, "by": self.by, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class ApiTokenCreated(StaffEvent):
+    token_id: int = 0
+    name: str = ""
+    scopes: tuple[str, ...] = ()
+    by: str = ""
+
+    def payload(self) -> dict[str, JsonValue]:
+        return {"token_id": self.token_id, "name": self.name, "scopes": list(self.scopes), "by": self.by}
+
+
+@dataclass(frozen=True)
+class ApiTokenRevoked(StaffEvent):
+    token_id: int = 0
+    name: str = ""
+    by: str = ""
+
+    def payload(self) -> dict[str, JsonValue]:
+        return {"token_id": self.token_id, "name": self.name, "by": self.by}
+
+
 # --- what the log holds -------------------------------------------------------------------
 
 

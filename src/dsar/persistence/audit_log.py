@@ -18,9 +18,10 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from dsar.audit.chain import ChainedEvent, associated_data, chain_hash, leaf_bytes
-from dsar.domain.events import AuditEntry, AuditEvent, CheckpointRecord
-from dsar.persistence.sealing import IN_CHUNK, Sealer
-from dsar.persistence.tables import AuditCheckpointRow, AuditEventRow, AuditHeadRow, as_utc
+from dsar.crypto import new_data_key
+from dsar.domain.events import STAFF_STREAM, AuditEntry, AuditEvent, CheckpointRecord
+from dsar.persistence.sealing import IN_CHUNK, Sealer, wrapping_context
+from dsar.persistence.tables import AuditCheckpointRow, AuditEventRow, AuditHeadRow, RequestKeyRow, as_utc
 
 SHREDDED_DETAILS: dict[str, Any] = {"shredded": True}
 
@@ -66,6 +67,8 @@ class SqlAuditLog:
                 seen.add(e.idempotency_key)
         if not todo:
             return 0
+        if any(e.request_id == STAFF_STREAM for e in todo):
+            self._ensure_staff_key(todo[0].at)
         self._sealer.load({e.request_id for e in todo})
         head = self._s.exec(select(AuditHeadRow).where(AuditHeadRow.id == 1).with_for_update()).one()
         seq, prev = head.seq, head.hash
@@ -97,6 +100,19 @@ class SqlAuditLog:
         self._s.add(head)
         self._s.flush()
         return len(rows)
+
+    def _ensure_staff_key(self, at: datetime) -> None:
+        """The staff stream's data key, created on first use. Under the chain head's lock, so
+        two first staff events in parallel do not both create one."""
+        self._s.exec(select(AuditHeadRow).where(AuditHeadRow.id == 1).with_for_update()).one()
+        if self._sealer.has_key(STAFF_STREAM):
+            return
+        provider = self._sealer.provider
+        key = new_data_key()
+        wrapped = provider.wrap(key, wrapping_context(STAFF_STREAM))
+        self._s.add(RequestKeyRow(request_id=STAFF_STREAM, key_id=provider.key_id, wrapped_key=wrapped, created_at=at))
+        self._s.flush()
+        self._sealer.created(STAFF_STREAM, wrapped, key)
 
     def events(self, request_id: str) -> list[AuditEntry]:
         t = AuditEventRow.__table__.c  # type: ignore[attr-defined]

@@ -249,6 +249,55 @@ class AuditCheckpointRow(SQLModel, table=True):
     archived_as: str | None = Field(default=None, max_length=300)
 
 
+class StaffAccountRow(SQLModel, table=True):
+    """A staff account (staff data, not subjects'). ``name_key`` is the casefolded name: names
+    are unique whatever their case. ``password_hash`` is scrypt with its parameters."""
+
+    __tablename__ = "staff_account"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=64)
+    name_key: str = Field(unique=True, max_length=64)
+    role: str = Field(max_length=16)
+    active: bool = True
+    created_at: datetime
+    password_hash: str | None = Field(default=None, max_length=300)
+    failed_logins: int = 0
+    locked_until: datetime | None = None
+    last_login_at: datetime | None = None
+    trained_on: date | None = None
+    session_epoch: int = 0
+
+
+class StaffPasswordTokenRow(SQLModel, table=True):
+    """A set-password link's token, as its SHA-256 digest only; single use."""
+
+    __tablename__ = "staff_password_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="staff_account.id", index=True)
+    digest: str = Field(unique=True, max_length=64)
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None = None
+
+
+class ApiTokenRow(SQLModel, table=True):
+    """An API token: the SHA-256 digest of its secret and the secret's short, non-secret prefix."""
+
+    __tablename__ = "api_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=64)
+    prefix: str = Field(index=True, max_length=16)
+    digest: str = Field(unique=True, max_length=64)
+    scopes: str = Field(max_length=200)  # space-separated, sorted
+    created_at: datetime
+    created_by: str = Field(max_length=200)
+    revoked_at: datetime | None = None
+    last_used_at: datetime | None = None
+
+
 def as_utc(at: datetime) -> datetime:
     """A stored time as read back: SQLite (and ``timestamp`` columns) hand back naive values,
     and every time is stored in UTC."""

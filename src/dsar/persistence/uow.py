@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from dsar.crypto import BlindIndex, KeyProvider
+from dsar.persistence.accounts import SqlAccounts, SqlTokens
 from dsar.persistence.alerts import SqlAlerts
 from dsar.persistence.audit_log import SqlAuditLog
 from dsar.persistence.casework import SqlChallenges, SqlDecisions, SqlLetters, SqlPlans
@@ -36,6 +37,8 @@ class SqlUnitOfWork:
     letters: SqlLetters
     alerts: SqlAlerts
     keys: SqlDataKeys
+    accounts: SqlAccounts
+    tokens: SqlTokens
 
     def __init__(self, engine: Engine, keys: KeyProvider, index: BlindIndex, cache: DataKeyCache | None = None) -> None:
         self._engine, self._keys, self._index = engine, keys, index
@@ -55,6 +58,8 @@ class SqlUnitOfWork:
         self.letters = SqlLetters(s)
         self.alerts = SqlAlerts(s)
         self.keys = SqlDataKeys(s, sealer)
+        self.accounts = SqlAccounts(s)
+        self.tokens = SqlTokens(s)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:

@@ -23,7 +23,7 @@ from dsar.audit.chain import GENESIS, ChainedEvent, chain_hash, leaf_bytes
 from dsar.audit.merkle import MerkleTree, leaf_hash, prefix_roots
 from dsar.crypto.signing import Signer
 from dsar.domain.errors import IntegrityError, InvalidInput
-from dsar.domain.events import CheckpointRecord, EvidenceExported, KeyShredded
+from dsar.domain.events import STAFF_STREAM, CheckpointRecord, EvidenceExported, KeyShredded
 from dsar.domain.request import DEADLINE_STOPPED
 from dsar.services.context import ServiceContext
 from dsar.services.ports import AuditLog, CheckpointArchive, UnitOfWork
@@ -156,6 +156,8 @@ def export_evidence(
         now = ctx.clock()
         cp = _store_checkpoint(uow.audit, signer, archive, size, root, head, now)
         refs = uow.requests.references({e.request_id for e in chosen})
+        if any(e.request_id == STAFF_STREAM for e in chosen):
+            refs[STAFF_STREAM] = STAFF_REFERENCE  # the staff stream is no request
         events = [
             {
                 "seq": e.seq,
@@ -204,6 +206,9 @@ def _json_statement(cp: CheckpointRecord) -> dict[str, Any]:
     return doc
 
 
+STAFF_REFERENCE = "staff"  # how the staff stream's events are labelled in a bundle
+
+
 def _summary(
     uow: UnitOfWork,
     ctx: ServiceContext,
@@ -227,6 +232,11 @@ def _summary(
         by_request.setdefault(e["request_id"], []).append(e)
     tz = ctx.policy.timezone
     for rid, evs in by_request.items():
+        if rid == STAFF_STREAM:
+            out += [f"## {STAFF_REFERENCE}: staff accounts and API tokens", "", "| seq | at | event |", "|---|---|---|"]
+            out += [f"| {e['seq']} | {e['at'][:19]} | {e['kind']} |" for e in evs]
+            out.append("")
+            continue
         r = uow.requests.facts(rid)  # no personal data in the summary: nothing is decrypted
         shredded = rid in shredded_ids
         d = uow.deadlines.get(rid)

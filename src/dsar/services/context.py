@@ -26,6 +26,13 @@ class Policy:
     duplicate_window_hours: int = 24
     verification_code_ttl_hours: int = 72
     verification_max_attempts: int = 5
+    # Staff accounts (dsar.services.accounts): lock-out after consecutive failed logins, how
+    # long a set-password link works, the shortest password, and scrypt's cost (log2 of n).
+    login_max_failures: int = 5
+    login_lockout_minutes: int = 15
+    set_password_hours: int = 72
+    password_min_length: int = 12
+    password_scrypt_log2_n: int = 15
 
     @property
     def verification(self) -> VerificationPolicy:

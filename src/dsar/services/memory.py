@@ -41,17 +41,18 @@ from typing import Any, Self, TypeVar
 
 from dsar.audit.chain import GENESIS, ChainedEvent, associated_data, chain_hash, leaf_bytes
 from dsar.crypto import BlindIndex, new_data_key, open_sealed, seal
+from dsar.domain.accounts import ApiToken, Role, StaffAccount, TokenScope
 from dsar.domain.alerts import Alert, NewAlert, WatchCandidate, WatchColumn
 from dsar.domain.deadlines import Deadline, PauseRecord
 from dsar.domain.decisions import Decision
 from dsar.domain.errors import IntegrityError, NotFound
-from dsar.domain.events import AuditEntry, AuditEvent, CheckpointRecord
+from dsar.domain.events import STAFF_STREAM, AuditEntry, AuditEvent, CheckpointRecord
 from dsar.domain.letters import SentLetter
 from dsar.domain.plan import PlanStep, Receipt, step_from_json, step_to_json
 from dsar.domain.regimes import RequestType
 from dsar.domain.request import DEADLINE_STOPPED, PrivacyRequest, SubjectIdentity
 from dsar.domain.verification import Challenge
-from dsar.services.ports import RequestQuery, UnitOfWork, UnitOfWorkFactory
+from dsar.services.ports import PasswordToken, RequestQuery, UnitOfWork, UnitOfWorkFactory
 
 __all__ = [
     "NOT_OPENED",
@@ -152,7 +153,12 @@ class _State:
     letters: dict[tuple[str, str], SentLetter] = field(default_factory=dict)
     alerts: dict[int, Alert] = field(default_factory=dict)
     alert_keys: set[tuple[str, date, str]] = field(default_factory=set)
-    ids: dict[str, int] = field(default_factory=dict)  # sequences: pause, challenge, alert
+    ids: dict[str, int] = field(default_factory=dict)  # sequences: pause, challenge, alert, account, token
+    accounts: dict[int, StaffAccount] = field(default_factory=dict)
+    account_names: dict[str, int] = field(default_factory=dict)  # casefolded name -> id
+    passwords: dict[int, str] = field(default_factory=dict)
+    password_tokens: dict[str, PasswordToken] = field(default_factory=dict)  # digest -> token
+    api_tokens: dict[int, tuple[ApiToken, str]] = field(default_factory=dict)  # id -> (token, digest)
 
     def copy(self) -> _State:
         return _State(
@@ -174,6 +180,11 @@ class _State:
             alerts=dict(self.alerts),
             alert_keys=set(self.alert_keys),
             ids=dict(self.ids),
+            accounts=dict(self.accounts),
+            account_names=dict(self.account_names),
+            passwords=dict(self.passwords),
+            password_tokens=dict(self.password_tokens),
+            api_tokens=dict(self.api_tokens),
         )
 
     def next_id(self, sequence: str) -> int:
@@ -231,6 +242,8 @@ class InMemoryUnitOfWork:
         self._letters = InMemoryLetters(self)
         self._alerts = InMemoryAlerts(self)
         self._keys = InMemoryDataKeys(self)
+        self._accounts = InMemoryAccounts(self)
+        self._tokens = InMemoryTokens(self)
 
     @classmethod
     def factory(cls, db: InMemoryDatabase) -> UnitOfWorkFactory:
@@ -287,6 +300,14 @@ class InMemoryUnitOfWork:
     @property
     def keys(self) -> InMemoryDataKeys:
         return self._keys
+
+    @property
+    def accounts(self) -> InMemoryAccounts:
+        return self._accounts
+
+    @property
+    def tokens(self) -> InMemoryTokens:
+        return self._tokens
 
     def __enter__(self) -> Self:
         if self._working is not None:
@@ -576,6 +597,8 @@ class InMemoryAuditLog(_Area):
             if k not in s.chain_keys and k not in keys_in_batch:
                 todo.append(e)
                 keys_in_batch.add(k)
+        if any(e.request_id == STAFF_STREAM for e in todo) and STAFF_STREAM not in s.keys:
+            s.keys[STAFF_STREAM] = _KeyRecord(new_data_key(), self._uow.db.key_id)  # the staff stream's key, on first use
         # Built aside first: an unknown or shredded request fails the whole batch (NotFound).
         seq, prev = s.head
         built: list[ChainedEvent] = []
@@ -793,3 +816,104 @@ class InMemoryDataKeys(_Area):
 
     def key_ids(self) -> set[str]:
         return {k.key_id for k in self._s.keys.values()}
+
+
+# --- staff accounts and API tokens ----------------------------------------------------------
+
+
+class InMemoryAccounts(_Area):
+    def add(self, name: str, role: Role, at: datetime) -> StaffAccount:
+        s = self._s
+        if name.casefold() in s.account_names:
+            raise IntegrityError("an account of this name exists already")
+        aid = s.next_id("account")
+        account = StaffAccount(aid, name, role, True, at)
+        s.accounts[aid] = account
+        s.account_names[name.casefold()] = aid
+        return account
+
+    def get(self, account_id: int) -> StaffAccount | None:
+        return self._s.accounts.get(account_id)
+
+    def find(self, name: str) -> StaffAccount | None:
+        aid = self._s.account_names.get(name.casefold())
+        return None if aid is None else self._s.accounts[aid]
+
+    def all(self) -> list[StaffAccount]:
+        return sorted(self._s.accounts.values(), key=lambda a: (a.name.casefold(), a.id))
+
+    def save(self, account: StaffAccount) -> None:
+        have = self._s.accounts.get(account.id)
+        if have is None:
+            raise NotFound(f"no staff account {account.id}")
+        self._s.accounts[account.id] = replace(
+            have,
+            role=account.role,
+            active=account.active,
+            failed_logins=account.failed_logins,
+            locked_until=account.locked_until,
+            last_login_at=account.last_login_at,
+            trained_on=account.trained_on,
+            session_epoch=account.session_epoch,
+        )
+
+    def password_hash(self, account_id: int) -> str | None:
+        return self._s.passwords.get(account_id)
+
+    def set_password_hash(self, account_id: int, encoded: str) -> None:
+        have = self._s.accounts.get(account_id)
+        if have is None:
+            raise NotFound(f"no staff account {account_id}")
+        self._s.passwords[account_id] = encoded
+        self._s.accounts[account_id] = replace(have, password_set=True)
+
+    def add_password_token(self, account_id: int, digest: str, created_at: datetime, expires_at: datetime) -> None:
+        s = self._s
+        if account_id not in s.accounts:
+            raise NotFound(f"no staff account {account_id}")
+        if digest in s.password_tokens:
+            raise IntegrityError("this set-password token exists already")
+        s.password_tokens = {d: t for d, t in s.password_tokens.items() if t.account_id != account_id}
+        s.password_tokens[digest] = PasswordToken(account_id, created_at, expires_at)
+
+    def password_token(self, digest: str) -> PasswordToken | None:
+        return self._s.password_tokens.get(digest)
+
+    def use_password_token(self, digest: str, at: datetime) -> None:
+        t = self._s.password_tokens.get(digest)
+        if t is None:
+            raise NotFound("no such set-password token")
+        self._s.password_tokens[digest] = replace(t, used_at=at)
+
+
+class InMemoryTokens(_Area):
+    def add(self, name: str, scopes: frozenset[TokenScope], prefix: str, digest: str, created_at: datetime, created_by: str) -> ApiToken:
+        s = self._s
+        if any(d == digest for _, d in s.api_tokens.values()):
+            raise IntegrityError("this API token exists already")
+        tid = s.next_id("api_token")
+        token = ApiToken(tid, name, frozenset(scopes), created_at, created_by, prefix=prefix)
+        s.api_tokens[tid] = (token, digest)
+        return token
+
+    def get(self, token_id: int) -> ApiToken | None:
+        found = self._s.api_tokens.get(token_id)
+        return None if found is None else found[0]
+
+    def all(self) -> list[ApiToken]:
+        return [t for _, (t, _d) in sorted(self._s.api_tokens.items())]
+
+    def with_prefix(self, prefix: str) -> list[tuple[ApiToken, str]]:
+        return [(t, d) for _, (t, d) in sorted(self._s.api_tokens.items()) if t.prefix == prefix]
+
+    def _update(self, token_id: int, **changes: Any) -> None:
+        found = self._s.api_tokens.get(token_id)
+        if found is None:
+            raise NotFound(f"no API token {token_id}")
+        self._s.api_tokens[token_id] = (replace(found[0], **changes), found[1])
+
+    def revoke(self, token_id: int, at: datetime) -> None:
+        self._update(token_id, revoked_at=at)
+
+    def touch(self, token_id: int, at: datetime) -> None:
+        self._update(token_id, last_used_at=at)

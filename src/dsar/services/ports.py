@@ -23,6 +23,7 @@ from types import TracebackType
 from typing import Any, Protocol, Self
 
 from dsar.audit.chain import ChainedEvent
+from dsar.domain.accounts import ApiToken, Role, StaffAccount, TokenScope
 from dsar.domain.alerts import Alert, NewAlert, WatchCandidate, WatchColumn
 from dsar.domain.deadlines import Deadline, PauseRecord
 from dsar.domain.decisions import Decision
@@ -214,7 +215,8 @@ class DeadlineRepository(Protocol):
 
 
 class AuditLog(Protocol):
-    """The append-only, hash-chained log. Payloads are sealed under the request's key."""
+    """The append-only, hash-chained log. Payloads are sealed under the request's key; staff
+    events (``dsar.domain.events.STAFF_STREAM``) under the staff stream's key, created on first use."""
 
     def append(self, events: Sequence[AuditEvent]) -> int:
         """Append in order, skipping events whose idempotency key the log already holds (and
@@ -317,6 +319,81 @@ class DataKeys(Protocol):
     def key_ids(self) -> set[str]: ...
 
 
+@dataclass(frozen=True)
+class PasswordToken:
+    """A set-password link's token as stored: its SHA-256 digest only."""
+
+    account_id: int
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None = None
+
+
+class AccountRepository(Protocol):
+    """Staff accounts (no subjects' data): names unique whatever their case, password hashes
+    (scrypt, parameters kept with each hash) and set-password tokens (digests only)."""
+
+    def add(self, name: str, role: Role, at: datetime) -> StaffAccount:
+        """A new active account without a password. Raises IntegrityError when the name is
+        taken in any case."""
+        ...
+
+    def get(self, account_id: int) -> StaffAccount | None: ...
+
+    def find(self, name: str) -> StaffAccount | None:
+        """The account of this name, compared case-insensitively."""
+        ...
+
+    def all(self) -> list[StaffAccount]:
+        """Every account, by name."""
+        ...
+
+    def save(self, account: StaffAccount) -> None:
+        """Store the mutable parts (role, active, failed logins, lock, last login, training,
+        session epoch); name, creation and ``password_set`` are not changed here. Raises NotFound."""
+        ...
+
+    def password_hash(self, account_id: int) -> str | None: ...
+
+    def set_password_hash(self, account_id: int, encoded: str) -> None:
+        """Raises NotFound."""
+        ...
+
+    def add_password_token(self, account_id: int, digest: str, created_at: datetime, expires_at: datetime) -> None:
+        """Store a set-password token's digest; the account's earlier tokens stop working."""
+        ...
+
+    def password_token(self, digest: str) -> PasswordToken | None: ...
+
+    def use_password_token(self, digest: str, at: datetime) -> None: ...
+
+
+class TokenRepository(Protocol):
+    """API tokens: SHA-256 digests of the secrets and a short non-secret prefix to find them by."""
+
+    def add(
+        self, name: str, scopes: frozenset[TokenScope], prefix: str, digest: str, created_at: datetime, created_by: str
+    ) -> ApiToken: ...
+
+    def get(self, token_id: int) -> ApiToken | None: ...
+
+    def all(self) -> list[ApiToken]:
+        """Every token, oldest first."""
+        ...
+
+    def with_prefix(self, prefix: str) -> list[tuple[ApiToken, str]]:
+        """(token, digest) of the tokens whose secret starts with ``prefix``."""
+        ...
+
+    def revoke(self, token_id: int, at: datetime) -> None:
+        """Raises NotFound."""
+        ...
+
+    def touch(self, token_id: int, at: datetime) -> None:
+        """Record a use (``last_used_at``)."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction over every repository."""
 
@@ -346,6 +423,12 @@ class UnitOfWork(Protocol):
 
     @property
     def keys(self) -> DataKeys: ...
+
+    @property
+    def accounts(self) -> AccountRepository: ...
+
+    @property
+    def tokens(self) -> TokenRepository: ...
 
     def __enter__(self) -> Self: ...
 

@@ -34,7 +34,7 @@ from dsar.services.submissions import submit
 from dsar.services.timeline import TimelineEntry, describe
 from dsar.web.context import WebContext
 from dsar.web.forms import Form, checked_form
-from dsar.web.interim_staff import require
+from dsar.web.staff import require
 from dsar.web.templating import render
 
 PAGE_SIZE = 50
@@ -512,7 +512,10 @@ def _export(web: WebContext, reference: str) -> tuple[str, bytes]:
 
 
 def router() -> APIRouter:
+    from dsar.web import console_auth
+
     r = APIRouter(include_in_schema=False)
+    r.include_router(console_auth.router())
 
     @r.get("", dependencies=[Depends(require(Permission.VIEW_REQUESTS))])
     def queue(request: Request) -> Response:

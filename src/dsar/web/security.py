@@ -47,9 +47,9 @@ def browser_id(request: Request) -> str:
     existing = request.cookies.get(BROWSER_COOKIE)
     if existing and 16 <= len(existing) <= 64 and existing.isalnum():
         return existing
-    # In the request's scope state, where the middleware reads it (request.state's own
-    # attribute dictionary is not that state).
-    state = request.scope.setdefault("state", {})
+    # In the scope's state, where the middleware looks (``request.state.__dict__`` is the State
+    # object's own attributes, which the middleware never sees).
+    state: dict[str, Any] = request.scope.setdefault("state", {})
     new: str = state.setdefault("new_browser_id", secrets.token_hex(16))
     return new
 

@@ -3,6 +3,7 @@ evidence bundle itself is a file: tests/integration/test_audit_evidence.py write
 
 from __future__ import annotations
 
+import zipfile
 from datetime import datetime
 from pathlib import Path
 
@@ -10,7 +11,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from dsar.crypto.signing import Signer
+from dsar.domain.accounts import Role
 from dsar.domain.errors import InvalidInput
+from dsar.services import accounts
 from dsar.services.admin import withdraw_request
 from dsar.services.audit import export_evidence, shred_expired, sign_checkpoint
 from dsar.services.ports import CheckpointArchive
@@ -78,3 +81,14 @@ def test_requests_finished_past_retention_are_shredded_once_and_the_log_still_si
         kinds = [e.kind for e in uow.audit.events(old)]
     assert kinds[-1] == "KeyShredded"
     assert sign_checkpoint(world.ctx, signer).tree_size == world.db.committed_events
+
+
+def test_a_period_export_carries_the_staff_streams_events_labelled_as_staff(world: World, signer: Signer, tmp_path: Path) -> None:
+    world.log()
+    accounts.add_user(world.ctx, "alice", Role.ADMIN, by="cli:ops")
+    result = export_evidence(world.ctx, signer, tmp_path / "period.zip", since=datetime(2026, 1, 1).astimezone())
+    assert "staff" in result.requests and result.events == 4  # the request's two and the account's two
+    with zipfile.ZipFile(tmp_path / "period.zip") as z:
+        names = z.namelist()
+        summary = next(z.read(n).decode() for n in names if n.endswith(".md"))
+    assert "## staff: staff accounts and API tokens" in summary and "StaffAccountAdded" in summary
