@@ -51,7 +51,8 @@ def test_due_soon_and_past_due_show_in_colour_and_in_words(console: Console) -> 
     assert 0 <= (due[soon.reference] - today).days <= 5, "the set-up: due within five days"
     assert (due[calm.reference] - today).days > 5
     page = console.client.get("/console").text
-    assert 'class="past-due"' in row(page, late.reference) and "past due" in row(page, late.reference)
+    assert 'class="row-past-due"' in row(page, late.reference) and 'class="past-due"' in row(page, late.reference)
+    assert "past due" in row(page, late.reference)
     assert 'class="due-soon"' in row(page, soon.reference) and "due soon" in row(page, soon.reference)
     assert "due-soon" not in row(page, calm.reference) and "past-due" not in row(page, calm.reference)
     assert "past due" not in row(page, calm.reference)

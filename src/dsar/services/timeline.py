@@ -57,7 +57,7 @@ Rule = Callable[[Details], tuple[str, list[str], str | None]]
 def _logged(d: Details) -> tuple[str, list[str], str | None]:
     return (
         f"Request logged ({d.get('type', '?')}, {d.get('regime', '?')})",
-        [f"channel: {d.get('channel', '?')}", *_opt("reference", d, "reference")],
+        [f"channel: {d.get('channel', '?')}"],
         None,
     )
 
