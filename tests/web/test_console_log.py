@@ -153,7 +153,7 @@ def test_problems_re_render_the_form_escaped_and_nothing_is_stored(console: Cons
         "/console/requests/new", {"type": "", "regime": "gdpr", "country": "DE", "channel": "phone", "email": "not-an-address"}
     )
     assert answer.status_code == 422
-    assert "type: required" in answer.text and "subject.emails: not a valid email address" in answer.text
+    assert "Type: required" in answer.text and "Email addresses: not a valid email address" in answer.text
     assert "not-an-address" in answer.text  # only in the input's value, for correcting
     assert requests_count(console) == 0
 
@@ -165,3 +165,12 @@ def test_a_channel_the_console_does_not_log_is_refused(console: Console) -> None
     )
     assert answer.status_code == 422 and "channel: one of phone, mail, email, chat" in answer.text
     assert requests_count(console) == 0
+
+
+def test_problems_name_the_fields_as_the_form_labels_them() -> None:
+    from dsar.web.console import labelled
+
+    assert labelled("subject.emails: not a valid email address") == "Email addresses: not a valid email address"
+    assert labelled("received_at: lies in the future") == "Received: lies in the future"
+    assert labelled("corrections.phone: named twice") == "Corrections (phone): named twice"
+    assert labelled("something else entirely") == "something else entirely"

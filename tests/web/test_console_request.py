@@ -305,3 +305,23 @@ def test_actions_only_for_what_the_role_allows(console: Console) -> None:
     actions = set(re.findall(r'action="/console/requests/[^"]+/([a-z-]+)"', page_of(console, r.reference)))
     assert {"reveal", "note", "flag", "hold", "run", "withdraw", "extend", "pause-clock"} <= actions
     assert "evidence" not in actions and "sign-off" not in actions
+
+
+def test_an_overdue_confirmation_of_receipt_says_so_and_a_regime_without_stop_the_clock_offers_no_pause(console: Console) -> None:
+    console.sign_in(Role.SUPPORT)
+    r = console.log(regime="ccpa", country="US", subdivision="CA", access_scope="categories", received_at=received_days_ago(20))
+    d = queries.request_view(console.app.ctx, r.reference).deadline
+    assert d.acknowledge_by is not None and d.acknowledge_by < console.today()  # the set-up: 10 business days passed
+    html = page_of(console, r.reference)
+    assert '<strong class="past-due">not yet: overdue</strong>' in html
+    assert "/pause-clock" not in html
+    assert "/pause-clock" in page_of(console, console.log(regime="uk-gdpr", country="GB", subdivision="ENG").reference)
+
+
+def test_a_refused_action_names_the_problem_once(console: Console) -> None:
+    console.sign_in(Role.SUPPORT)
+    r = console.log(regime="ccpa", country="US", subdivision="CA", access_scope="categories")
+    answer = act(console, r.reference, "pause-clock", {"reason": "ID"})
+    assert answer.status_code == 422
+    assert answer.text.count("regime: ccpa cannot be paused") == 1
+    assert "ccpa has no stop-the-clock" in answer.text

@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from dsar.domain.accounts import Permission, StaffAccount, allows
+from dsar.domain.deadlines import PAUSE_MOVES_DUE
 from dsar.domain.errors import DsarError, InvalidInput, NotFound
 from dsar.domain.regimes import REGIMES, AccessScope, RequestType
 from dsar.domain.request import DEADLINE_STOPPED, Channel, Status, parse_reference
@@ -266,6 +267,42 @@ def _new_form(request: Request, values: dict[str, Any], problems: list[str], sta
     )
 
 
+# The intake's field names as the form labels them (problems read "Email addresses: ...").
+FIELD_LABELS: dict[str, str] = {
+    "type": "Type",
+    "regime": "Regime",
+    "access_scope": "Access scope",
+    "country": "Country",
+    "subdivision": "State or nation",
+    "channel": "Received by",
+    "received_at": "Received",
+    "subject": "The subject",
+    "subject.name": "Name",
+    "subject.emails": "Email addresses",
+    "subject.phone": "Phone",
+    "subject.postal_address": "Postal address",
+    "subject.account_id": "Account id",
+    "subject.extra": "Further data points",
+    "agent": "Authorized agent",
+    "agent.name": "Agent's name",
+    "agent.email": "Agent's email",
+    "agent.kind": "Acting as",
+    "agent.organisation": "Agent's organisation",
+    "corrections": "Corrections",
+}
+
+
+def labelled(problem: str) -> str:
+    """``subject.emails: not a valid email address`` -> ``Email addresses: not a valid email address``."""
+    field, sep, rest = problem.partition(":")
+    key = field.strip()
+    if sep and key in FIELD_LABELS:
+        return f"{FIELD_LABELS[key]}:{rest}"
+    if sep and key.startswith(("corrections.", "subject.extra.")):
+        return f"{FIELD_LABELS[key.rsplit('.', 1)[0]]} ({key.rsplit('.', 1)[1]}):{rest}"
+    return problem
+
+
 def _form_values(form: Form) -> dict[str, Any]:
     values: dict[str, Any] = {k: v[0] for k, v in form.items() if v and k != "csrf_token"}
     values["emails"] = form.get("email", [])
@@ -326,6 +363,11 @@ def _request_page(
         flag=flag,
         letters=letters,
         alerts=queries.alerts(ctx, view.reference),
+        can_pause=view.regime in PAUSE_MOVES_DUE,
+        ack_late=view.deadline.acknowledged_at is None
+        and view.deadline.acknowledge_by is not None
+        and view.deadline.acknowledge_by < on
+        and view.status not in DEADLINE_STOPPED,
         pending=pending,
         run=_run_info(web, view.flow_run_id),
         orchestrator=web.orchestrator is not None,
@@ -370,8 +412,9 @@ def _action(act: Callable[[WebContext, Form, queries.RequestRef, StaffAccount], 
         except (NotFound, HTTPException):
             raise
         except DsarError as exc:
+            headline = str(exc.args[0]) if exc.args else type(exc).__name__
             listed = list(getattr(exc, "problems", None) or [])
-            problems = [str(exc), *(p for p in listed[:10] if p != str(exc))]
+            problems = [headline, *(p for p in listed[:10] if p != headline)]
             code = 422 if isinstance(exc, InvalidInput) else 409
             return await run_in_threadpool(lambda: _request_page(request, staff, r.reference, problems=problems, status_code=code))
         return RedirectResponse(f"/console/requests/{r.reference}?done={done}", status_code=303)
@@ -539,7 +582,7 @@ def router() -> APIRouter:
         try:
             done = await run_in_threadpool(submit, web.ctx, web.orchestrator, raw)
         except InvalidInput as exc:
-            return _new_form(request, _form_values(form), list(exc.problems or [str(exc)]), 422)
+            return _new_form(request, _form_values(form), [labelled(p) for p in exc.problems or [str(exc.args[0])]], 422)
         flag = "linked" if not done.created else ("logged-norun" if done.flow_run_id is None else "logged")
         return RedirectResponse(f"/console/requests/{done.request.reference}?done={flag}", status_code=303)
 
