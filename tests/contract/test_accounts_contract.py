@@ -168,3 +168,33 @@ def test_staff_events_are_chained_in_their_own_stream_whose_key_is_made_on_first
         assert first_broken(list(uow.audit.iter_chain())) is None
         # The stream is no request: never a candidate for shredding.
         assert uow.requests.shred_candidates(T0 + timedelta(days=10_000)) == []
+
+
+def test_lock_reads_the_account_as_get_does(uow_factory: UnitOfWorkFactory) -> None:
+    with uow_factory() as uow:
+        a = uow.accounts.add("alice", Role.SUPPORT, T0)
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.accounts.lock(a.id) == uow.accounts.get(a.id) and uow.accounts.lock(9999) is None
+
+
+def test_parallel_failed_logins_of_one_account_are_all_counted(uow_factory: UnitOfWorkFactory) -> None:
+    """Each unit of work locks the account, adds one failure and commits; none is lost."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with uow_factory() as uow:
+        a = uow.accounts.add("alice", Role.SUPPORT, T0)
+        uow.commit()
+
+    def fail_once(_: int) -> None:
+        with uow_factory() as uow:
+            got = uow.accounts.lock(a.id)
+            assert got is not None
+            uow.accounts.save(replace(got, failed_logins=got.failed_logins + 1))
+            uow.commit()
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(fail_once, range(8)))
+    with uow_factory() as uow:
+        got = uow.accounts.get(a.id)
+        assert got is not None and got.failed_logins == 8

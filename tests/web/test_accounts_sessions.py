@@ -198,3 +198,17 @@ def test_the_training_banner_shows_when_training_is_over_a_year_old(site: Accoun
     site.clock.advance(days=340)
     login(site.client, "alice")  # the session's age is kept by the clock too
     assert "privacy-law training is over 12 months old" in site.client.get("/console/users").text
+
+
+def test_other_pages_tests_can_stand_in_an_account_for_the_session(site: AccountsWeb) -> None:
+    from dsar.web.staff import signed_in_staff
+
+    root = site.user("root", Role.ADMIN)
+    sam = site.user("sam", Role.SUPPORT)
+    overrides = site.client.app.dependency_overrides  # type: ignore[attr-defined]
+    overrides[signed_in_staff] = lambda: root
+    assert site.client.get("/console/users").status_code == 200
+    overrides[signed_in_staff] = lambda: sam
+    assert site.client.get("/console/users").status_code == 403  # the role check still applies
+    overrides.clear()
+    assert site.client.get("/console/users", follow_redirects=False).status_code == 303

@@ -75,6 +75,11 @@ class SqlAccounts:
         row = self._s.get(StaffAccountRow, account_id)
         return None if row is None else _account(row)
 
+    def lock(self, account_id: int) -> StaffAccount | None:
+        stmt = select(StaffAccountRow).where(StaffAccountRow.id == account_id).with_for_update().execution_options(populate_existing=True)
+        row = self._s.exec(stmt).first()
+        return None if row is None else _account(row)
+
     def find(self, name: str) -> StaffAccount | None:
         row = self._s.exec(select(StaffAccountRow).where(StaffAccountRow.name_key == name.casefold())).first()
         return None if row is None else _account(row)

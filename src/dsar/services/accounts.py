@@ -278,7 +278,9 @@ def authenticate(ctx: ServiceContext, name: str, password: str, *, source: str) 
     valid_name = isinstance(name, str) and NAME_PATTERN.fullmatch(name) is not None
     pw = password if isinstance(password, str) and len(password) <= MAX_PASSWORD else ""
     with ctx.uow() as uow:
-        account = uow.accounts.find(name) if valid_name else None
+        found = uow.accounts.find(name) if valid_name else None
+        # The row stays locked to the end: parallel attempts on one account are counted in turn.
+        account = uow.accounts.lock(found.id) if found is not None else None
         stored = uow.accounts.password_hash(account.id) if account is not None else None
         ok = verify_password(pw, stored or _dummy_hash(policy.password_scrypt_log2_n)) and stored is not None and pw != ""
         if account is None:

@@ -835,6 +835,9 @@ class InMemoryAccounts(_Area):
     def get(self, account_id: int) -> StaffAccount | None:
         return self._s.accounts.get(account_id)
 
+    def lock(self, account_id: int) -> StaffAccount | None:
+        return self.get(account_id)  # units of work are serialised already
+
     def find(self, name: str) -> StaffAccount | None:
         aid = self._s.account_names.get(name.casefold())
         return None if aid is None else self._s.accounts[aid]

@@ -12,16 +12,19 @@ change, deactivation or a sign-out end every session at once).
 
 ``require`` sets ``request.state.staff`` (templates show the account) and
 ``request.state.training_overdue``; signed out -> 303 to ``/console/login``; a role without
-the permission -> a 403 page.
+the permission -> a 403 page. It builds on ``signed_in_staff``, which tests of other pages may
+replace through ``app.dependency_overrides``. Console pages extend ``console/layout.html`` and
+fill its ``content`` block.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import HTTPException
+from fastapi import Depends, HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -125,17 +128,25 @@ def safe_next(value: str | None) -> str:
     return "/console"
 
 
-def require(permission: Permission) -> Callable[[Request], StaffAccount]:
-    """A FastAPI dependency: the signed-in account whose role allows ``permission``."""
+def signed_in_staff(request: Request) -> StaffAccount:
+    """A FastAPI dependency: the signed-in account (any role), or a 303 to the sign-in page that
+    comes back here afterwards (and drops a session cookie that no longer works). Tests of other
+    pages may replace it through ``app.dependency_overrides[signed_in_staff]``."""
+    account = current_staff(request)
+    if account is None:
+        target = f"{LOGIN_PATH}?next={quote(safe_next(request.url.path), safe='/')}"
+        headers = {"Location": target}
+        if request.cookies.get(SESSION_COOKIE):
+            headers["Set-Cookie"] = f'{SESSION_COOKIE}=""; Max-Age=0; {_cookie_attributes(request)}'
+        raise HTTPException(303, "sign in first", headers=headers)
+    return account
 
-    def dependency(request: Request) -> StaffAccount:
-        account = current_staff(request)
-        if account is None:
-            target = f"{LOGIN_PATH}?next={quote(safe_next(request.url.path), safe='/')}"
-            headers = {"Location": target}
-            if request.cookies.get(SESSION_COOKIE):
-                headers["Set-Cookie"] = f'{SESSION_COOKIE}=""; Max-Age=0; {_cookie_attributes(request)}'
-            raise HTTPException(303, "sign in first", headers=headers)
+
+def require(permission: Permission) -> Callable[..., StaffAccount]:
+    """A FastAPI dependency: the signed-in account whose role allows ``permission`` (403 page
+    otherwise). Sets ``request.state.staff`` and ``request.state.training_overdue``."""
+
+    def dependency(request: Request, account: Annotated[StaffAccount, Depends(signed_in_staff)]) -> StaffAccount:
         request.state.staff = account
         today = now_of(request).astimezone(web_of(request).ctx.policy.timezone).date()
         request.state.training_overdue = account.training_overdue(today)
