@@ -120,10 +120,12 @@ def login(client: TestClient, name: str, password: str = PASSWORD) -> Any:
     )
 
 
-def make_console(home: Path, stack: ExitStack) -> Console:
+def make_console(home: Path, stack: ExitStack, data_map_dir: Path | None = None) -> Console:
     from dsar.demo.shop import seed_shop
 
     settings = make_settings(home)
+    if data_map_dir is not None:
+        settings = settings.model_copy(update={"data_map_dir": data_map_dir})
     seed_shop(settings.demo_shop_path)
     app = build_migrated_app(settings)
     # A cheaper scrypt keeps the suite quick (the stored hash records its parameters).

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import io
 import re
+import shutil
 import zipfile
+from contextlib import ExitStack
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,7 +18,8 @@ from dsar.demo.run import latest_code
 from dsar.domain.accounts import Role
 from dsar.domain.request import Status
 from dsar.services import casework, processing, queries
-from tests.web.console_fixtures import Console, console, received_days_ago
+from tests.conftest import ROOT
+from tests.web.console_fixtures import Console, console, make_console, received_days_ago
 
 __all__ = ["console"]
 
@@ -325,3 +329,30 @@ def test_a_refused_action_names_the_problem_once(console: Console) -> None:
     assert answer.status_code == 422
     assert answer.text.count("regime: ccpa cannot be paused") == 1
     assert "ccpa has no stop-the-clock" in answer.text
+
+
+def test_a_manual_systems_confirmation_goes_to_the_waiting_run_under_the_persons_name(tmp_path: Path) -> None:
+    maps = tmp_path / "maps"
+    maps.mkdir()
+    for name in ("shop.yaml", "warehouse.yaml"):
+        shutil.copy(ROOT / "connectors" / name, maps / name)
+    with ExitStack() as stack:
+        console = make_console(tmp_path / "home", stack, data_map_dir=maps)
+        try:
+            console.sign_in(Role.SUPPORT)
+            r = awaiting_sign_off(console)
+            ctx = console.app.ctx
+            processing.record_sign_off(ctx, r.id, processing.SignOffDecision.APPROVE, "lena.legal", None)
+            assert processing.execute_plan(ctx, r.id) is Status.EXECUTING
+            waiting_run(console, r.reference)
+            html = page_of(console, r.reference)
+            assert "Manual step: Warehouse returns ledger (kept by hand)" in html
+            answer = act(console, r.reference, "confirm", {"system": "warehouse", "outcome": "done", "records": "2", "note": "two rows"})
+            done(answer, r.reference, "confirmed")
+            assert [x.run_input for x in console.orchestrator.resumed] == [
+                {"outcome": "done", "records": 2, "person": "sam.support", "note": "two rows"}
+            ]
+            bad = act(console, r.reference, "confirm", {"system": "warehouse", "outcome": "done", "records": "-1"})
+            assert bad.status_code == 422 and "records: not a number" in bad.text
+        finally:
+            console.app.engine.dispose()
