@@ -15,7 +15,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_link_artifact, create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from dsar.app import build_checkpoint_archive, build_signer
+from dsar.app import build_checkpoint_archive, build_signer, build_witness
 from dsar.domain.errors import InvalidInput
 from dsar.domain.request import parse_reference
 from dsar.orchestration.runtime import app
@@ -43,7 +43,14 @@ def export(reference: str | None, since: str | None, until: str | None) -> svc.E
     label = ref or f"{since or 'start'}_{until or 'now'}".replace(":", "")
     out = engine.settings.effective_evidence_dir / f"evidence-{label}-{stamp}.zip"
     return svc.export_evidence(
-        engine.ctx, build_signer(engine), out, reference=ref, since=_when(since, "since"), until=_when(until, "until")
+        engine.ctx,
+        build_signer(engine),
+        out,
+        reference=ref,
+        since=_when(since, "since"),
+        until=_when(until, "until"),
+        archive=build_checkpoint_archive(engine),
+        witness=build_witness(engine),
     )
 
 
@@ -72,7 +79,7 @@ def export_evidence(reference: str | None = None, since: str | None = None, unti
 @task(cache_policy=NO_CACHE, persist_result=False)
 def checkpoint() -> int:
     engine = app()
-    return svc.sign_checkpoint(engine.ctx, build_signer(engine), build_checkpoint_archive(engine)).tree_size
+    return svc.sign_checkpoint(engine.ctx, build_signer(engine), build_checkpoint_archive(engine), build_witness(engine)).tree_size
 
 
 @task(cache_policy=NO_CACHE, persist_result=False)

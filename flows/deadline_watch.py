@@ -1,4 +1,5 @@
-"""The `deadline-watch` flow: one sweep of the statutory deadlines, on a schedule.
+"""The `deadline-watch` flow: one sweep of the statutory deadlines, on a schedule, and the
+reconciler (every open request without a live ``process-request`` run gets one).
 
 It raises each alert once per request, threshold and due date (a re-run sends nothing new),
 delivers pending alerts through the configured notifier (apprise URLs, or a mail to the privacy
@@ -46,6 +47,16 @@ def deliver() -> svc.DeliveryReport:
     return svc.deliver(engine.ctx, build_notifier(engine), max_attempts=s.alert_max_attempts, digest_over=s.alert_digest_over)
 
 
+@task(cache_policy=NO_CACHE, persist_result=False)
+def reconcile() -> list[str]:
+    """Open requests without a live run get one (or are held when their runs keep stopping)."""
+    from dsar.orchestration.prefect import PrefectOrchestrator
+    from dsar.services.orchestration import reconcile as reconcile_runs
+
+    engine = app()
+    return [f"{d.reference}: {d.action}" for d in reconcile_runs(engine.ctx, PrefectOrchestrator.configured(engine.settings))]
+
+
 @flow(name=FLOW_NAME, persist_result=False, log_prints=False)
 def deadline_watch(as_of: date | None = None) -> dict[str, int]:
     """``as_of``: sweep as if today were this date (default: today in DSAR_TIMEZONE)."""
@@ -55,6 +66,9 @@ def deadline_watch(as_of: date | None = None) -> dict[str, int]:
         name, resource, payload = event_for(a)
         emit_event(event=name, resource=resource, payload=payload)
     report = deliver()
+    reconciled = reconcile()
+    for line in reconciled:
+        log.info("reconciled %s", line)
     log.info(
         "%s: %d request(s) near or past due, %d new alert(s), %d delivered, %d failed",
         result.as_of,
@@ -66,4 +80,4 @@ def deadline_watch(as_of: date | None = None) -> dict[str, int]:
     if report.failed:
         # Visible as a failed run in the UI; the alerts stay pending and the next sweep retries.
         raise RuntimeError(f"{report.failed} alert(s) could not be delivered; they will be retried on the next sweep")
-    return {"considered": result.considered, "raised": len(result.notified), "delivered": report.delivered}
+    return {"considered": result.considered, "raised": len(result.notified), "delivered": report.delivered, "reconciled": len(reconciled)}

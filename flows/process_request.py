@@ -14,6 +14,8 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.flow_runs import suspend_flow_run
 from prefect.input import RunInput
+from prefect.input.actions import delete_flow_run_input
+from prefect.input.run_input import keyset_from_base_key
 from prefect.runtime import flow_run as current_run
 from pydantic import Field
 
@@ -61,6 +63,20 @@ def _retry_if_retryable(task: Any, task_run: Any, state: Any) -> bool:
     except Exception:  # noqa: BLE001 - anything else is not worth retrying
         return False
     return False
+
+
+def forget_input(key: str) -> None:
+    """Delete what a person entered at the suspension ``key`` (code, decision, names, notes)
+    from Prefect's database once the engine has recorded it (encrypted where it keeps it): the
+    orchestrator's tables keep no plain-text copy (security probe, item 11). Called after the
+    consuming step committed, so a crash in between leaves the input for the re-run to use.
+    Safe on a re-run from the top: a finished step never suspends again."""
+    keys = keyset_from_base_key(f"suspended-{key}")
+    for k in (keys["response"], keys["description"]):
+        try:
+            delete_flow_run_input(k)
+        except Exception as exc:  # noqa: BLE001 - best effort: the step is recorded; say so, never the input
+            get_run_logger().warning("could not delete the run input %s (%s)", k, type(exc).__name__)
 
 
 def _run_name() -> str:
@@ -148,12 +164,14 @@ def process_request(request_id: str) -> str:
         while status is Status.AWAITING_VERIFICATION:
             st = verification_state(request_id)
             log.info("waiting for the one-time code (attempt %d, %d left)", st.attempts + 1, st.attempts_left)
+            key = f"verify-{st.challenge_id}-{st.attempts}"
             given = suspend_flow_run(
                 wait_for_input=IdentityCode.with_initial_data(description="Enter the one-time code the subject received by email."),
-                key=f"verify-{st.challenge_id}-{st.attempts}",
+                key=key,
                 timeout=None,
             )
             outcome = confirm_code(request_id, given.code)
+            forget_input(key)
             log.info("verification: %s", outcome.value)
             status = load_status(request_id)
         if status in (Status.VERIFIED, Status.PLANNING):
@@ -163,6 +181,7 @@ def process_request(request_id: str) -> str:
                 wait_for_input=SignOff.with_initial_data(description=plan_summary(request_id)), key="sign-off", timeout=None
             )
             status = record_sign_off(request_id, svc.SignOffDecision(decision.decision), decision.approver, decision.note)
+            forget_input("sign-off")
         if status is Status.EXECUTING:
             status = execute_plan(request_id)
         while status is Status.EXECUTING and (pending := pending_manual_steps(request_id)):
@@ -174,6 +193,7 @@ def process_request(request_id: str) -> str:
                 timeout=None,
             )
             status = confirm_manual_step(request_id, step.system, done.outcome, done.records, done.person, done.note)
+            forget_input(f"manual-{step.system}")
         if status in (Status.RESPONDING, Status.DENIED):
             status = send_response(request_id)
     except PermanentConnectorError as exc:

@@ -18,7 +18,7 @@ from dsar.persistence.database import SchemaStatus, check_schema, make_engine, s
 from dsar.persistence.sealing import DEFAULT_CACHE_KEYS
 from dsar.persistence.uow import SqlUnitOfWorkFactory
 from dsar.services.context import Policy, ServiceContext
-from dsar.services.ports import CheckpointArchive, Notifier
+from dsar.services.ports import CheckpointArchive, CheckpointWitness, Notifier
 from dsar.settings import Settings
 from dsar.storage.local import LocalObjectStore
 
@@ -114,6 +114,13 @@ def build_checkpoint_archive(app: App) -> CheckpointArchive | None:
     archive = S3ObjectLockArchive(boto3.client("s3"), s.checkpoint_bucket, s.checkpoint_retention_days, clock=app.ctx.clock)
     archive.check()
     return archive
+
+
+def build_witness(app: App) -> CheckpointWitness:
+    """The file outside the database where every signed checkpoint is also written."""
+    from dsar.storage.witness import FileWitness
+
+    return FileWitness(app.settings.effective_checkpoint_witness_file)
 
 
 def database_status(settings: Settings) -> SchemaStatus:

@@ -20,7 +20,7 @@ from rich.table import Table
 
 from dsar.domain.errors import DsarError, InvalidInput, NotFound
 from dsar.domain.request import Status, parse_reference
-from dsar.settings import Settings, load_settings
+from dsar.settings import Settings, load_settings, mask_url
 
 if TYPE_CHECKING:
     from dsar.app import App
@@ -41,7 +41,9 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(db_app, name="db")
 
 out = Console()
-err = Console(stderr=True)
+# Error and progress lines are never wrapped mid-sentence at the terminal's width: a line
+# pasted into a ticket or grepped from a log must read as one.
+err = Console(stderr=True, soft_wrap=True)
 T = TypeVar("T")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
@@ -265,7 +267,7 @@ def _start_flow(settings: Settings, engine: App, request_id: str, reference: str
     orchestrator = _orchestrator(settings)
     if not orchestrator.available():
         return None, (
-            f"No Prefect API answers at {settings.effective_prefect_api_url}: the request is logged; "
+            f"No Prefect API answers at {mask_url(settings.effective_prefect_api_url)}: the request is logged; "
             f"start `dsar serve` and run `dsar request run {reference}`."
         )
     try:
@@ -340,8 +342,11 @@ def request_list(
     limit: Annotated[int, typer.Option(help="At most this many")] = 200,
     as_json: JsonOpt = False,
 ) -> None:
-    """List requests, soonest due first."""
+    """List requests, soonest due first; `run` says `none` for an open request that never had a flow run."""
+    from dsar.domain.request import FINAL_STATUSES
     from dsar.services import queries
+
+    final = {s.value for s in FINAL_STATUSES}
 
     with _errors():
         st = None
@@ -368,15 +373,18 @@ def request_list(
             "on_hold": r.on_hold,
             "due": r.due.isoformat(),
             "received_at": r.received_at.isoformat(),
+            "flow_run_id": r.flow_run_id,
         }
         for r in rows
     ]
     if as_json:
         _print_json(docs)
         return
-    t = Table("reference", "type", "regime", "status", "hold", "due", "received")
+    t = Table("reference", "type", "regime", "status", "hold", "run", "due", "received")
     for x in docs:
-        t.add_row(x["reference"], x["type"], x["regime"], x["status"], "yes" if x["on_hold"] else "", x["due"], x["received_at"][:16])
+        # an open request without a run is waiting for the reconciler (`dsar request reconcile`)
+        run = "none" if x["flow_run_id"] is None and x["status"] not in final else ("yes" if x["flow_run_id"] else "")
+        t.add_row(x["reference"], x["type"], x["regime"], x["status"], "yes" if x["on_hold"] else "", run, x["due"], x["received_at"][:16])
     out.print(t)
 
 
@@ -404,6 +412,26 @@ def request_run(reference: str) -> None:
     settings = _settings()
     engine, r = _load(reference)
     out.print(_start_flow(settings, engine, r.id, r.reference)[1])
+
+
+@request_app.command("reconcile")
+def request_reconcile(as_json: JsonOpt = False) -> None:
+    """Start a run for every open request that has none alive (never started, failed, crashed);
+    hold those whose runs keep stopping. The deadline watch does this every hour."""
+    from dsar.services.orchestration import reconcile
+
+    settings = _settings()
+    engine = _app(settings)
+    with _errors():
+        done = reconcile(engine.ctx, _orchestrator(settings))
+    if as_json:
+        _print_json([{"reference": d.reference, "action": d.action, "previous_state": d.previous_state, "run_id": d.run_id} for d in done])
+        return
+    if not done:
+        out.print("Every open request has a live flow run (or is on hold).")
+    for d in done:
+        was = f" (its run {d.previous_state.lower()})" if d.previous_state else " (no run was recorded)"
+        out.print(f"{d.reference}: {d.action}{was}")
 
 
 def _resume(reference: str, expected: Status, run_input: dict[str, Any], system: str | None = None) -> None:
@@ -722,7 +750,7 @@ def audit_export(
     as_json: JsonOpt = False,
 ) -> None:
     """Write a self-contained, signed evidence bundle that `dsar audit verify` checks offline."""
-    from dsar.app import build_checkpoint_archive, build_signer
+    from dsar.app import build_checkpoint_archive, build_signer, build_witness
     from dsar.services.audit import export_evidence
 
     settings = _settings()
@@ -737,6 +765,7 @@ def audit_export(
             since=_datetime_option(since, "--since", settings),
             until=_datetime_option(until, "--until", settings),
             archive=build_checkpoint_archive(engine),
+            witness=build_witness(engine),
         )
     doc = {
         "path": str(result.path),
@@ -764,7 +793,9 @@ def audit_verify(
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Check a bundle offline: exit 0 when intact, 1 naming the first bad event otherwise."""
+    """Check a bundle offline: exit 0 intact and checked against your trusted key or kept
+    checkpoints, 1 tampered (naming the first bad event), 3 intact but anchored to nothing you
+    trust (no --public-key and no --known-checkpoint)."""
     from dsar.audit.bundle import verify_bundle
 
     trusted = None
@@ -779,29 +810,61 @@ def audit_verify(
         else:
             kept.append(data)
     verdict = verify_bundle(bundle, trusted, kept)
+    # Intact but checked against nothing the auditor trusts: a forger with a key of their own
+    # passes that too, so it is not a pass (security probe, item 9).
+    anchored = trusted is not None or bool(kept)
     if as_json:
         _print_json(
-            {"ok": verdict.ok, "message": verdict.message, "events": verdict.events, "bad_seq": verdict.bad_seq, "key_id": verdict.key_id}
+            {
+                "ok": verdict.ok,
+                "anchored": anchored,
+                "message": verdict.message,
+                "events": verdict.events,
+                "bad_seq": verdict.bad_seq,
+                "key_id": verdict.key_id,
+            }
         )
-    elif verdict.ok:
-        out.print(
-            f"[green]OK[/] {verdict.message}"
-            + ("" if trusted else "\n(no --public-key given: compare the key id with the one your organisation published)")
-        )
-    else:
+    elif not verdict.ok:
         err.print(f"[bold red]TAMPERED[/] {verdict.message}", highlight=False)
-    raise typer.Exit(0 if verdict.ok else 1)
+    elif anchored:
+        out.print(f"[green]OK[/] {verdict.message}")
+    else:
+        out.print(
+            f"[yellow]NOT ANCHORED[/] {verdict.message}\nbut no trusted key or kept checkpoint was given, so this only shows the "
+            f"bundle agrees with itself: anyone can sign a consistent bundle with a key of their own. Verify again with "
+            f"--public-key (the organisation's published key; `dsar audit public-key` prints it) or --known-checkpoint.",
+            highlight=False,
+        )
+    raise typer.Exit(1 if not verdict.ok else 0 if anchored else 3)
+
+
+@audit_app.command("public-key")
+def audit_public_key(
+    out_path: Annotated[Path | None, typer.Option("--out", help="Write the PEM here instead of printing it")] = None,
+) -> None:
+    """The public key that signs checkpoints and bundles (PEM): publish it, and give it to
+    auditors for `dsar audit verify --public-key`."""
+    from dsar.app import build_signer
+
+    engine = _app()
+    with _errors():
+        signer = build_signer(engine)
+    if out_path is not None:
+        out_path.write_bytes(signer.public_pem)
+        err.print(f"key {signer.key_id} written to {out_path}")
+    else:
+        sys.stdout.write(signer.public_pem.decode())
 
 
 @audit_app.command("checkpoint")
 def audit_checkpoint(as_json: JsonOpt = False) -> None:
     """Sign the current head of the audit log (after checking the whole chain)."""
-    from dsar.app import build_checkpoint_archive, build_signer
+    from dsar.app import build_checkpoint_archive, build_signer, build_witness
     from dsar.services.audit import sign_checkpoint
 
     engine = _app()
     with _errors():
-        cp = sign_checkpoint(engine.ctx, build_signer(engine), build_checkpoint_archive(engine))
+        cp = sign_checkpoint(engine.ctx, build_signer(engine), build_checkpoint_archive(engine), build_witness(engine))
     doc = {
         "tree_size": cp.tree_size,
         "root_hash": cp.root_hash,
@@ -955,7 +1018,8 @@ def serve() -> None:
         server = ensure_server(settings)
     _app(settings, migrate=True)  # migrate and check configuration before taking work
     err.print(
-        f"Serving process-request, deadline-watch, export-evidence and audit-maintenance against {server.api_url}; UI at {server.ui_url}"
+        "Serving process-request, deadline-watch, export-evidence and audit-maintenance against "
+        f"{mask_url(server.api_url)}; UI at {mask_url(server.ui_url)}"
     )
     try:
         with _errors():

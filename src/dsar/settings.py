@@ -70,6 +70,11 @@ class EngineSettings(BaseSettings):
         24, ge=1, description="Months after a request finished before its data key is destroyed (crypto-shredding); CCPA 7101 needs 24."
     )
     evidence_dir: Path | None = Field(None, description="Where the export-evidence deployment writes bundles. Default: HOME/evidence.")
+    checkpoint_witness_file: Path | None = Field(
+        None,
+        description="Append-only file outside the database where every signed checkpoint is also written; signing refuses a "
+        "log that does not extend its latest. Default: EVIDENCE_DIR/checkpoint-witness.jsonl.",
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -105,6 +110,10 @@ class EngineSettings(BaseSettings):
     @property
     def effective_evidence_dir(self) -> Path:
         return (self.evidence_dir or self.home_dir / "evidence").expanduser()
+
+    @property
+    def effective_checkpoint_witness_file(self) -> Path:
+        return (self.checkpoint_witness_file or self.effective_evidence_dir / "checkpoint-witness.jsonl").expanduser()
 
     @property
     def zone(self) -> ZoneInfo:
@@ -371,9 +380,10 @@ class Settings(WebSettings, DemoSettings, AwsSettings, AlertSettings, MailSettin
                 "signing_key_file": str(self.effective_signing_key_file),
                 "audit_retention_months": self.audit_retention_months,
                 "evidence_dir": str(self.effective_evidence_dir),
+                "checkpoint_witness_file": str(self.effective_checkpoint_witness_file),
             },
             "prefect": {
-                "prefect_api_url": self.effective_prefect_api_url,
+                "prefect_api_url": mask_url(self.effective_prefect_api_url),
                 "prefect_api_url_source": "configured" if self.prefect_api_url else "local server (default)",
                 "prefect_startup_timeout_s": self.prefect_startup_timeout_s,
                 "deadline_watch_cron": self.deadline_watch_cron,
@@ -418,14 +428,32 @@ class Settings(WebSettings, DemoSettings, AwsSettings, AlertSettings, MailSettin
         return {key: value for area in areas.values() for key, value in area.items()}
 
 
-def _mask_url(url: str) -> str:
-    """Hide the password of a database URL: scheme://user:***@host/db."""
+_SECRET_PARAMS = ("password", "passwd", "pwd", "token", "secret", "key", "apikey", "api_key", "access_token", "signature", "sig")
+
+
+def mask_url(url: str) -> str:
+    """A URL fit to print: the password of its user part and the values of query parameters
+    that look like credentials (``token=``, ``password=``, ``X-Amz-Signature=`` ...) become
+    ``***``: ``scheme://user:***@host/db?sslmode=require&password=***``."""
     scheme, sep, rest = url.partition("://")
-    if not sep or "@" not in rest:
+    if not sep:
         return url
-    creds, _, host = rest.rpartition("@")
-    user = creds.split(":", 1)[0]
-    return f"{scheme}://{user}{':***' if ':' in creds else ''}@{host}"
+    hostpart, qsep, query = rest.partition("?")
+    if "@" in hostpart:
+        creds, _, host = hostpart.rpartition("@")
+        user = creds.split(":", 1)[0]
+        hostpart = f"{user}{':***' if ':' in creds else ''}@{host}"
+    if qsep:
+        params = []
+        for item in query.split("&"):
+            name, eq, _value = item.partition("=")
+            secret = name.lower().replace("-", "_").split("_")[-1] in _SECRET_PARAMS or name.lower() in _SECRET_PARAMS
+            params.append(f"{name}=***" if eq and secret else item)
+        query = "&".join(params)
+    return f"{scheme}://{hostpart}{qsep}{query}"
+
+
+_mask_url = mask_url
 
 
 def _variable(field: str) -> str:

@@ -624,6 +624,7 @@ def test_the_latest_challenge_is_the_newest_and_attempts_are_counted(uow_factory
         latest = uow.challenges.latest(r.id)
         assert latest is not None
         assert (latest.id, latest.channel, latest.code_digest, latest.attempts) == (second.id, "email", "d2", 0)
+        assert (uow.challenges.count(r.id), uow.challenges.count(other.id), uow.challenges.count("no-such-request")) == (2, 1, 0)
         assert instant(latest.expires_at) == T0 + timedelta(hours=73)
         uow.challenges.record_attempt(second.id, consumed_at=None)
         uow.challenges.record_attempt(second.id, consumed_at=T0 + timedelta(hours=2))

@@ -84,6 +84,11 @@ def test_the_watch_runs_on_schedule_alerts_a_webhook_and_emits_prefect_events(
         assert prefect_server.run_state(run["id"]) == "COMPLETED"
 
         assert [g["title"] for g in got] == [f"{ref}: statutory deadline BREACHED (2026-11-02, 1 day(s) ago)"]
+        # logged without a run (--no-start, as when Prefect was down): the watch's reconciler started one
+        started = cli.json("request", "show", ref)["flow_run_id"]
+        assert started is not None
+        kinds = [e["kind"] for e in cli.json("request", "events", ref)]
+        assert "ProcessingRestarted" in kinds
 
         def events() -> list[Any]:
             found = post(prefect_server, "/events/filter", {"filter": {"event": {"prefix": ["dsar.deadline."]}}, "limit": 50})
@@ -100,6 +105,7 @@ def test_the_watch_runs_on_schedule_alerts_a_webhook_and_emits_prefect_events(
         wait_until(lambda: prefect_server.run_state(again["id"]) == "COMPLETED", 300, "the second watch run")
         assert len(got) == 1
         assert len(events()) == 1
+        assert cli.json("request", "show", ref)["flow_run_id"] == started  # its run is alive: not started twice
         alerts = cli.json("alerts", "list", "--request", ref)
         assert [(a["kind"], a["notify"], a["delivered_at"] is not None) for a in alerts if a["notify"]] == [("breached", True, True)]
     finally:

@@ -15,7 +15,9 @@ from tests.e2e.test_deadline_watch import post
 pytestmark = pytest.mark.prefect
 
 
-def test_export_evidence_deployment_writes_a_verifiable_bundle_linked_as_an_artifact(prefect_server: PrefectServer, dsar: Dsar) -> None:
+def test_export_evidence_deployment_writes_a_verifiable_bundle_linked_as_an_artifact(
+    prefect_server: PrefectServer, dsar: Dsar, tmp_path: Path
+) -> None:
     new = dsar.json(
         "request", "new", "--no-start", "--type", "access", "--regime", "gdpr", "--country", "DE",
         "--name", "Ottoline Quibble", "--email", "ottoline.quibble@example.org",
@@ -38,7 +40,9 @@ def test_export_evidence_deployment_writes_a_verifiable_bundle_linked_as_an_arti
         path = Path(urlparse(link["data"].split("](", 1)[1].rstrip(")")).path)
         assert path.exists(), link["data"]
         assert "Quibble" not in json.dumps(artifacts)
-        verified = dsar("audit", "verify", str(path))
+        published = tmp_path / "published.pem"
+        assert dsar("audit", "public-key", "--out", str(published)).returncode == 0
+        verified = dsar("audit", "verify", str(path), "--public-key", str(published))
         assert verified.returncode == 0, verified.stderr
         assert "intact" in verified.stdout
     finally:

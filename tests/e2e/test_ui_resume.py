@@ -4,6 +4,7 @@ the request closes."""
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 
 from dsar.demo.run import latest_code
 from tests.e2e.conftest import Dsar, PrefectServer, wait_until
+from tests.e2e.test_deadline_watch import post
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = [
@@ -147,6 +149,11 @@ def test_a_person_verifies_and_signs_off_through_the_prefect_ui(prefect_server: 
         sign_off = next(e for e in events if e["kind"] == "SignOffRecorded")
         assert sign_off["details"] == {"step": "release", "decision": "approve", "approver": "Lena Legal"}
         assert (dsar.home / "outbox" / f"{ref}.access_response_dsar.eml").exists()
+        # what the person typed (the code, the approver) is gone from Prefect's database once
+        # the engine recorded it (security probe, item 11)
+        inputs = post(prefect_server, f"/flow_runs/{run_id}/input/filter", {"prefix": "suspended-", "limit": 50})
+        assert [i["key"] for i in inputs if i["key"].endswith(("-response", "-description"))] == []
+        assert code not in json.dumps(inputs) and "Lena Legal" not in json.dumps(inputs)
     finally:
         serving.terminate()
         serving.wait(timeout=60)

@@ -334,3 +334,77 @@ def _drop_history(path: Path, signer: Signer) -> None:
     body = canonical(manifest)
     rewrite_member(path, "manifest.json", body)
     rewrite_member(path, "manifest.sig", base64.b64encode(signer.sign(body)))
+
+
+def _truncate(engine_app: App, ctx: ServiceContext, keep: int, *, move_head: bool) -> None:
+    """Delete every event after ``keep``; with ``move_head`` also set the head back to the last
+    kept event, as someone covering their tracks would."""
+    with ctx.uow() as uow:
+        last = [e for e in uow.audit.iter_chain() if e.seq == keep][0]
+    with engine_app.engine.begin() as c:
+        c.execute(text("DELETE FROM audit_event WHERE seq > :k"), {"k": keep})
+        if move_head:
+            c.execute(text("UPDATE audit_head SET seq = :s, hash = :h WHERE id = 1"), {"s": keep, "h": last.hash})
+
+
+def test_a_truncated_log_is_never_re_signed(engine_app: App, ctx: ServiceContext, signer: Signer, history: dict[str, Any]) -> None:
+    """Security probe, item 8: events removed and the head moved back is tampering, not a
+    shorter log to sign."""
+    signed = audit.sign_checkpoint(ctx, signer)
+    _truncate(engine_app, ctx, signed.tree_size - 2, move_head=True)
+    with pytest.raises(IntegrityError, match=f"fewer than the {signed.tree_size} of the checkpoint signed"):
+        audit.sign_checkpoint(ctx, signer)
+    with ctx.uow() as uow:
+        assert uow.audit.latest_checkpoint() == signed  # nothing new was signed
+
+
+def test_a_truncated_log_with_its_head_left_is_an_integrity_error_not_a_crash(
+    engine_app: App, ctx: ServiceContext, signer: Signer, history: dict[str, Any]
+) -> None:
+    """Security probe, item 10: events removed but the head untouched raised KeyError."""
+    with ctx.uow() as uow:
+        size, _ = uow.audit.head()
+    _truncate(engine_app, ctx, size - 3, move_head=False)
+    with pytest.raises(IntegrityError, match=f"head says {size} event"):
+        audit.sign_checkpoint(ctx, signer)
+
+
+def test_the_witness_outside_the_database_catches_a_rewrite_with_the_checkpoints_deleted(
+    engine_app: App, ctx: ServiceContext, signer: Signer, history: dict[str, Any], tmp_path: Path
+) -> None:
+    """Security probe, item 9: backdate an event, recompute chain and head, delete
+    audit_checkpoint: the database alone cannot tell; the witness file can, and nothing is signed."""
+    from dsar.storage.witness import FileWitness
+
+    witness = FileWitness(tmp_path / "witness" / "checkpoint-witness.jsonl")
+    first = audit.sign_checkpoint(ctx, signer, witness=witness)
+    assert witness.latest() is not None and witness.latest().root_hash == first.root_hash  # type: ignore[union-attr]
+    assert (witness.path.stat().st_mode & 0o777) == 0o600
+    log(ctx, "New Person", "new@example.com")
+    second = audit.sign_checkpoint(ctx, signer, witness=witness)
+    assert len(witness.path.read_text().splitlines()) == 2 and second.tree_size > first.tree_size
+    rewrite_log_consistently(engine_app, ctx, seq=2)
+    with engine_app.engine.begin() as c:
+        c.execute(text("DELETE FROM audit_checkpoint"))
+    with pytest.raises(IntegrityError, match="witnessed at .* outside the database: it was rewritten"):
+        audit.sign_checkpoint(ctx, signer, witness=witness)
+    with pytest.raises(IntegrityError, match="outside the database"):
+        export(ctx, signer, tmp_path / "forged", reference=history["a"].reference, witness=witness)
+    # ... and a truncation below the witnessed size, with the checkpoints gone too
+    _truncate(engine_app, ctx, 3, move_head=True)
+    with pytest.raises(IntegrityError, match=f"fewer than the {second.tree_size} of the checkpoint witnessed"):
+        audit.sign_checkpoint(ctx, signer, witness=witness)
+    with ctx.uow() as uow:
+        assert uow.audit.latest_checkpoint() is None
+
+
+def test_a_damaged_witness_stops_signing(ctx: ServiceContext, signer: Signer, history: dict[str, Any], tmp_path: Path) -> None:
+    from dsar.storage.witness import FileWitness
+
+    witness = FileWitness(tmp_path / "checkpoint-witness.jsonl")
+    audit.sign_checkpoint(ctx, signer, witness=witness)
+    with open(witness.path, "a") as f:
+        f.write("{not json\n")
+    log(ctx, "New Person", "new@example.com")
+    with pytest.raises(IntegrityError, match="witness .* is damaged"):
+        audit.sign_checkpoint(ctx, signer, witness=witness)

@@ -248,7 +248,12 @@ def test_audit_export_and_verify_exit_codes(env: dict[str, str], tmp_path: Path)
     code, out, _ = run(env, "audit", "export", "--request", ref, "--out", str(bundle), "--json")
     assert code == 0 and json.loads(out)["requests"] == [ref]
     code, out, _ = run(env, "audit", "verify", str(bundle))
-    assert code == 0 and "intact" in out
+    assert code == 3 and "NOT ANCHORED" in out and "no trusted key" in out  # intact, but checked against nothing trusted
+    key = tmp_path / "published.pem"
+    code, _, _ = run(env, "audit", "public-key", "--out", str(key))
+    assert code == 0 and key.read_bytes().startswith(b"-----BEGIN PUBLIC KEY-----")
+    code, out, _ = run(env, "audit", "verify", str(bundle), "--public-key", str(key))
+    assert code == 0 and "OK" in out and "intact" in out
     kept = tmp_path / "kept-checkpoint.json"
     kept.write_bytes(read_member(bundle, "checkpoint.json"))
     later = tmp_path / "later.zip"
@@ -344,3 +349,18 @@ def test_help_imports_neither_prefect_nor_the_flow_files() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_a_request_without_a_run_shows_so_and_reconcile_says_why_it_cannot_start_one(env: dict[str, str]) -> None:
+    """Friction list, item 5: a request logged while Prefect is down is not forgotten: the list
+    says it has no run, and the reconciler (here with Prefect still down) says so plainly."""
+    code, out, _ = run(env, *NEW, "--json")
+    assert code == 0 and json.loads(out)["flow_run_id"] is None
+    ref = json.loads(out)["reference"]
+    (row,) = json.loads(run(env, "request", "list", "--json")[1])
+    assert row["reference"] == ref and row["flow_run_id"] is None
+    code, out, _ = run(env | {"COLUMNS": "200"}, "request", "list")
+    (line,) = [x for x in out.splitlines() if ref in x]
+    assert code == 0 and " none " in line
+    code, _, err = run(env, "request", "reconcile")
+    assert code == 1 and "the orchestrator does not answer: nothing was reconciled" in err

@@ -159,3 +159,32 @@ def test_the_demo_systems_connections_come_from_their_settings_else_the_demo_def
     configured = flat(demo_shop_url="sqlite:////elsewhere/shop.db", demo_helpdesk_token="Bearer x").connection_secrets()
     assert configured["DSAR_DEMO_SHOP_URL"] == "sqlite:////elsewhere/shop.db" and configured["DSAR_DEMO_HELPDESK_TOKEN"] == "Bearer x"
     assert configured["DSAR_DEMO_FILES_URL"] == "s3://from-the-environment" and configured["CRM_URL"] == "postgresql+psycopg://crm@db/crm"
+
+
+def test_prefect_api_credentials_never_printed() -> None:
+    """Security probe, item 12: a Prefect API URL with credentials is masked wherever shown."""
+    from dsar.orchestration.prefect import PrefectOrchestrator
+
+    s = Settings(prefect_api_url="http://ops:hunter2-secret@prefect.internal:4200/api")
+    described = s.describe()
+    assert described["prefect_api_url"] == "http://ops:***@prefect.internal:4200/api"
+    assert "hunter2" not in repr(described) + repr(s.describe(grouped=True))
+    url = PrefectOrchestrator(s.effective_prefect_api_url).run_url("abc")
+    assert url == "http://ops:***@prefect.internal:4200/runs/flow-run/abc"
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql+psycopg://app:pw@db/dsar?sslmode=require", "postgresql+psycopg://app:***@db/dsar?sslmode=require"),
+        ("https://h.example/api?token=abc&page=2", "https://h.example/api?token=***&page=2"),
+        ("https://b.s3.example/k?X-Amz-Signature=abcd&X-Amz-Date=1", "https://b.s3.example/k?X-Amz-Signature=***&X-Amz-Date=1"),
+        ("http://127.0.0.1:4200/api", "http://127.0.0.1:4200/api"),
+        ("sqlite:////srv/dsar.db", "sqlite:////srv/dsar.db"),
+        ("not a url", "not a url"),
+    ],
+)
+def test_mask_url(url: str, shown: str) -> None:
+    from dsar.settings import mask_url
+
+    assert mask_url(url) == shown

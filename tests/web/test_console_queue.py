@@ -125,3 +125,13 @@ def test_the_queue_comes_in_pages(console: Console) -> None:
     assert len(order(second)) == 1
     assert "Previous" in second and "Next" not in second
     assert not set(order(first)) & set(order(second))
+
+
+def test_the_queue_says_which_open_requests_never_had_a_flow_run(console: Console) -> None:
+    console.sign_in(Role.SUPPORT)
+    waiting = console.log()
+    running = console.log(type="deletion")
+    assert console.post(f"/console/requests/{running.reference}/run", {}).status_code == 303
+    page = console.client.get("/console").text
+    assert "<strong>none yet</strong>" in row(page, waiting.reference)
+    assert "started" in row(page, running.reference) and "none yet" not in row(page, running.reference)

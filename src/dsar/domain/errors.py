@@ -80,6 +80,11 @@ class VerificationFailed(DsarError):
     """A one-time code that is wrong, expired, already used or tried too often."""
 
 
+class DeliveryFailed(DsarError):
+    """A letter could not be handed to the mail transport. The message names the letter and
+    why in words that carry no address or other personal data; the request is held with it."""
+
+
 class LoginRefused(DsarError):
     """A staff login refused: wrong name or password, locked or deactivated account. One
     message whatever failed, so that it tells nothing about which accounts exist."""

@@ -122,6 +122,13 @@ class HoldChanged(AuditEvent):
     def payload(self) -> dict[str, JsonValue]:
         return {"on_hold": str(self.on_hold).lower(), "reason": self.reason}
 
+    @property
+    def idempotency_key(self) -> str:
+        # A hold and its release in the same instant are two events (the moment alone made
+        # the release vanish from the log). Keyed by the moment already, so no re-run ever
+        # depended on the older form.
+        return f"{self.request_id}:{self.kind}:{'on' if self.on_hold else 'off'}:{self.at.isoformat()}"
+
 
 @dataclass(frozen=True)
 class SubjectDataViewed(AuditEvent):
@@ -292,9 +299,15 @@ class SystemErased(AuditEvent):
 
     system: str = ""
     counts: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    # True when an earlier run erased and died before keeping its receipt: the counts are
+    # then what the plan approved less what was still there afterwards.
+    recounted: bool = False
 
     def payload(self) -> dict[str, JsonValue]:
-        return {"system": self.system, "counts": {e: dict(c) for e, c in self.counts.items()}}
+        doc: dict[str, JsonValue] = {"system": self.system, "counts": {e: dict(c) for e, c in self.counts.items()}}
+        if self.recounted:
+            doc["counted"] = "after the fact: an earlier run erased and stopped before its receipt was kept"
+        return doc
 
     @property
     def idempotency_key(self) -> str:
@@ -421,6 +434,22 @@ class DeadlineAlertRaised(AuditEvent):
     @property
     def idempotency_key(self) -> str:
         return f"{self.request_id}:alert:{_iso(self.due)}:{self.alert}"
+
+
+@dataclass(frozen=True)
+class ProcessingRestarted(AuditEvent):
+    """The reconciler found an open request without a live flow run and started one."""
+
+    previous_run: str | None = None
+    previous_state: str | None = None  # e.g. FAILED, CRASHED, COMPLETED; None: no run was recorded
+    run: str = ""
+
+    def payload(self) -> dict[str, JsonValue]:
+        return {"previous_run": self.previous_run, "previous_state": self.previous_state, "run": self.run}
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.request_id}:restarted:{self.previous_run}"
 
 
 # --- evidence and retention ---------------------------------------------------------------

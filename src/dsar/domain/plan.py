@@ -17,7 +17,7 @@ entity and field names, never a subject's values. :func:`step_to_json` and
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -61,6 +61,42 @@ class ErasureAction:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> ErasureAction:
         return cls(str(d["entity"]), ErasureKind(str(d["action"])), int(d["rows"]), str(d.get("reason", "")))
+
+
+def counted_after_the_fact(
+    approved: Sequence[ErasureAction],
+    reported: Mapping[str, Mapping[str, int]],
+    remaining: Mapping[str, int],
+    roots: Collection[str],
+) -> tuple[dict[str, dict[str, int]], bool]:
+    """The erasure's counts per entity and action, checked against what is left afterwards.
+
+    ``reported`` is what the connector counted in this run; ``remaining`` the subject's records
+    found per root entity (``roots``: the entities a system locates the subject by) once it was
+    done. A run killed after the system erased but before its receipt was kept loses that
+    count, and the re-run finds those records gone and counts nothing for them. So for each
+    deleting or anonymising action on a root the count is what the plan approved less what is
+    still there, when that is more than was reported. Entities reached through a root (an SQL
+    system's child rows) cannot be located on their own; they were erased in the same
+    transaction as their roots, so when every root's count had to be raised theirs is the
+    approved number too. Returns the counts and whether any was raised."""
+    counts = {e: dict(c) for e, c in reported.items()}
+    changing = [a for a in approved if a.action in CHANGES_DATA]
+
+    def raise_to(a: ErasureAction, n: int) -> bool:
+        if n > counts.get(a.entity, {}).get(a.action.value, 0):
+            counts.setdefault(a.entity, {})[a.action.value] = n
+            return True
+        return False
+
+    root_actions = [a for a in changing if a.entity in roots]
+    raised = [raise_to(a, max(0, a.rows - remaining.get(a.entity, 0))) for a in root_actions]
+    children_too = bool(root_actions) and all(raised)
+    if children_too:
+        for a in changing:
+            if a.entity not in roots:
+                raise_to(a, a.rows)
+    return counts, any(raised)
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from dsar.domain.errors import ConfigurationError
 from dsar.orchestration import PROCESS_REQUEST
 from dsar.orchestration.server import api_healthy
 from dsar.services.orchestration import RunState
-from dsar.settings import Settings
+from dsar.settings import Settings, mask_url
 
 
 def configure_environment(settings: Settings) -> dict[str, str]:
@@ -112,7 +112,8 @@ class PrefectOrchestrator:
         raise ConfigurationError(f"deployment {self.deployment} did not appear within {timeout:.0f}s (is `dsar serve` running?)")
 
     def run_url(self, run_id: str) -> str:
-        return f"{self.api_url.removesuffix('/api')}/runs/flow-run/{run_id}"
+        # For people to click: never with the credentials a configured URL may carry.
+        return mask_url(f"{self.api_url.removesuffix('/api')}/runs/flow-run/{run_id}")
 
 
 def serve(settings: Settings) -> None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dsar.domain.errors import ConfigurationError
-from dsar.settings import Settings
+from dsar.settings import Settings, mask_url
 
 
 def api_healthy(api_url: str, timeout: float = 2.0) -> bool:
@@ -57,7 +57,7 @@ def ensure_server(settings: Settings) -> LocalServer:
     if api_healthy(api):
         return LocalServer(None, api, None)
     if settings.prefect_api_url:
-        raise ConfigurationError(f"the configured Prefect API {api} does not answer")
+        raise ConfigurationError(f"the configured Prefect API {mask_url(api)} does not answer")
     log_path = settings.prefect_home / "server.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:

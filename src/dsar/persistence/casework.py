@@ -12,7 +12,7 @@ import json
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from dsar.domain.decisions import Decision
 from dsar.domain.errors import NotFound
@@ -42,6 +42,9 @@ class SqlChallenges:
             return None
         created, expires, consumed = as_utc(row.created_at), as_utc(row.expires_at), as_utc_or_none(row.consumed_at)
         return Challenge(row.id, row.channel, row.code_digest, created, expires, row.attempts, consumed)
+
+    def count(self, request_id: str) -> int:
+        return int(self._s.exec(select(func.count()).select_from(ChallengeRow).where(ChallengeRow.request_id == request_id)).one())
 
     def record_attempt(self, challenge_id: int, *, consumed_at: datetime | None) -> None:
         row = self._s.get(ChallengeRow, challenge_id)

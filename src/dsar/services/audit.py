@@ -26,7 +26,7 @@ from dsar.domain.errors import IntegrityError, InvalidInput
 from dsar.domain.events import STAFF_STREAM, CheckpointRecord, EvidenceExported, KeyShredded
 from dsar.domain.request import DEADLINE_STOPPED
 from dsar.services.context import ServiceContext
-from dsar.services.ports import AuditLog, CheckpointArchive, UnitOfWork
+from dsar.services.ports import AuditLog, CheckpointArchive, CheckpointWitness, UnitOfWork
 
 
 def _leaves(events: Iterable[ChainedEvent]) -> Iterable[tuple[ChainedEvent, bytes]]:
@@ -62,21 +62,47 @@ class _Log:
     tree: MerkleTree | None  # built when the chosen events get inclusion proofs
 
 
-def _read_log(log: AuditLog, signer: Signer, size: int, wanted: Collection[int] = (), proof_limit: int = -1) -> _Log:
+def _read_log(
+    log: AuditLog,
+    signer: Signer,
+    size: int,
+    wanted: Collection[int] = (),
+    proof_limit: int = -1,
+    witness: CheckpointWitness | None = None,
+) -> _Log:
     """The first ``size`` events read once: their leaf hashes (checked as a hash chain on the
     way), the root, the earlier checkpoints, the ``wanted`` events, and the whole tree when at
-    most ``proof_limit`` of them were wanted. Refuses when the log is not an extension of every
-    earlier checkpoint this key signed (rewritten, even consistently, after they were signed):
-    nothing is signed over such a log."""
-    earlier = [c for c in log.checkpoints() if c.tree_size <= size]
+    most ``proof_limit`` of them were wanted. Refuses (IntegrityError, nothing signed) when the
+    log holds fewer events than its head says, is shorter than any checkpoint signed over it or
+    than the one the witness holds, or is not an extension of every earlier checkpoint this key
+    signed and of the witnessed one (rewritten, even consistently, after they were signed)."""
+    checkpoints = log.checkpoints()
+    longer = [c for c in checkpoints if c.tree_size > size]
+    if longer:
+        c = max(longer, key=lambda c: c.tree_size)
+        raise IntegrityError(
+            f"the audit log holds {size} event(s), fewer than the {c.tree_size} of the checkpoint signed at "
+            f"{c.signed_at.isoformat()}: events were removed; nothing was signed"
+        )
+    witnessed = witness.latest() if witness is not None else None
+    if witnessed is not None and witnessed.tree_size > size:
+        raise IntegrityError(
+            f"the audit log holds {size} event(s), fewer than the {witnessed.tree_size} of the checkpoint witnessed at "
+            f"{witnessed.signed_at} outside the database: events were removed; nothing was signed"
+        )
+    earlier = list(checkpoints)
     hashes: list[bytes] = []
     chosen: list[ChainedEvent] = []
     for e, h in _leaves(log.iter_chain(1, size)):
         hashes.append(h)
         if e.seq in wanted:
             chosen.append(e)
+    if len(hashes) != size:
+        raise IntegrityError(
+            f"the audit log's head says {size} event(s) but the log holds {len(hashes)}: events were removed; nothing was signed"
+        )
     ours = [c for c in earlier if c.key_id == signer.key_id]
-    sizes = {c.tree_size for c in ours} | {size}
+    sizes = {c.tree_size for c in ours} | {size} | ({witnessed.tree_size} if witnessed is not None else set())
     tree = MerkleTree(hashes) if len(chosen) <= proof_limit else None
     roots = {m: tree.root_at(m) for m in sizes} if tree is not None else prefix_roots(hashes, sizes)
     for c in ours:
@@ -85,24 +111,45 @@ def _read_log(log: AuditLog, signer: Signer, size: int, wanted: Collection[int] 
                 f"the audit log no longer extends the checkpoint of {c.tree_size} event(s) signed at "
                 f"{c.signed_at.isoformat()}: it was rewritten after that; nothing was signed"
             )
+    if witnessed is not None and roots[witnessed.tree_size].hex() != witnessed.root_hash:
+        raise IntegrityError(
+            f"the audit log no longer extends the checkpoint of {witnessed.tree_size} event(s) witnessed at "
+            f"{witnessed.signed_at} outside the database: it was rewritten after that; nothing was signed"
+        )
     return _Log(roots[size], hashes, earlier, chosen, tree)
 
 
-def sign_checkpoint(ctx: ServiceContext, signer: Signer, archive: CheckpointArchive | None = None) -> CheckpointRecord:
-    """Sign the current tree head (a no-op when nothing was appended since the last one)."""
+def sign_checkpoint(
+    ctx: ServiceContext, signer: Signer, archive: CheckpointArchive | None = None, witness: CheckpointWitness | None = None
+) -> CheckpointRecord:
+    """Sign the current tree head (a no-op when nothing was appended since the last one and the
+    witness holds it)."""
     with ctx.uow() as uow:
         size, head = uow.audit.head()
         latest = uow.audit.latest_checkpoint()
-        if latest is not None and latest.tree_size == size and latest.key_id == signer.key_id:
+        witnessed = witness.latest() if witness is not None else None
+        if (
+            latest is not None
+            and latest.tree_size == size
+            and latest.key_id == signer.key_id
+            and (witness is None or (witnessed is not None and witnessed.root_hash == latest.root_hash))
+        ):
             return latest
-        root = _read_log(uow.audit, signer, size).root
-        record = _store_checkpoint(uow.audit, signer, archive, size, root, head, ctx.clock())
+        root = _read_log(uow.audit, signer, size, witness=witness).root
+        record = _store_checkpoint(uow.audit, signer, archive, witness, size, root, head, ctx.clock())
         uow.commit()
         return record
 
 
 def _store_checkpoint(
-    log: AuditLog, signer: Signer, archive: CheckpointArchive | None, size: int, root: bytes, head: str, at: datetime
+    log: AuditLog,
+    signer: Signer,
+    archive: CheckpointArchive | None,
+    witness: CheckpointWitness | None,
+    size: int,
+    root: bytes,
+    head: str,
+    at: datetime,
 ) -> CheckpointRecord:
     statement = _statement(size, root, head, at, signer)
     signature = base64.b64encode(signer.sign(canonical(statement))).decode()
@@ -111,6 +158,8 @@ def _store_checkpoint(
         doc = canonical({"statement": statement, "signature": signature, "public_key": signer.public_pem.decode()})
         archived = archive.put(f"checkpoints/{size:012d}-{root.hex()[:16]}.json", doc)
     record = CheckpointRecord(size, root.hex(), head, at, signer.key_id, canonical(statement).decode(), signature, archived)
+    if witness is not None:
+        witness.record(record)
     log.add_checkpoint(record)
     return record
 
@@ -137,6 +186,7 @@ def export_evidence(
     until: datetime | None = None,
     archive: CheckpointArchive | None = None,
     proof_limit: int = PROOF_LIMIT,
+    witness: CheckpointWitness | None = None,
 ) -> ExportResult:
     """Write the evidence bundle for one request or a period, under a fresh signed checkpoint."""
     if reference is None and since is None and until is None:
@@ -151,10 +201,10 @@ def export_evidence(
         # Few events: an RFC 9162 inclusion proof each, and a consistency proof from each
         # earlier checkpoint. Many: all leaf hashes once (32 bytes an event), from which the
         # verifier recomputes the root and every earlier checkpoint's root in one pass.
-        log = _read_log(uow.audit, signer, size, set(uow.audit.event_seqs(request_ids, since, until, size)), proof_limit)
+        log = _read_log(uow.audit, signer, size, set(uow.audit.event_seqs(request_ids, since, until, size)), proof_limit, witness)
         root, hashes, chosen, tree = log.root, log.hashes, log.chosen, log.tree
         now = ctx.clock()
-        cp = _store_checkpoint(uow.audit, signer, archive, size, root, head, now)
+        cp = _store_checkpoint(uow.audit, signer, archive, witness, size, root, head, now)
         refs = uow.requests.references({e.request_id for e in chosen})
         if any(e.request_id == STAFF_STREAM for e in chosen):
             refs[STAFF_STREAM] = STAFF_REFERENCE  # the staff stream is no request

@@ -11,10 +11,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from dsar.domain.errors import DeliveryFailed, DsarError
 from dsar.domain.events import LetterSent
 from dsar.domain.letters import SentLetter, message_id
-from dsar.domain.request import PrivacyRequest
+from dsar.domain.request import PrivacyRequest, Status
 from dsar.domain.verification import Challenge
+from dsar.services import recording
 from dsar.services.context import ServiceContext
 from dsar.services.ports import Attachment, OutgoingMail, RenderedLetter, UnitOfWork
 
@@ -38,17 +40,34 @@ def _deliver(
     letter = ctx.letters.render(kind, r.regime, context)
     email = r.subject.primary_email
     if email is not None:
-        ctx.mailer.send(
-            OutgoingMail(
-                message_id=mail_id,
-                to=email,
-                sender=ctx.policy.privacy_contact,
-                subject=letter.subject,
-                body=letter.body,
-                attachments=tuple(attachments),
-            )
+        mail = OutgoingMail(
+            message_id=mail_id,
+            to=email,
+            sender=ctx.policy.privacy_contact,
+            subject=letter.subject,
+            body=letter.body,
+            attachments=tuple(attachments),
         )
+        what = kind.replace("_", " ")
+        try:
+            ctx.mailer.send(mail)
+        except DsarError as exc:
+            # Our own errors name fields and roles, never the values (dsar.domain.errors).
+            raise DeliveryFailed(f"the {what} letter could not be sent: {exc.args[0] if exc.args else type(exc).__name__}") from None
+        except Exception as exc:  # noqa: BLE001 - any transport failure holds the request, said without its text
+            raise DeliveryFailed(f"the {what} letter could not be sent ({type(exc).__name__})") from None
     return letter, email
+
+
+def hold_for_failed_delivery(ctx: ServiceContext, request_id: str, failure: DeliveryFailed) -> Status:
+    """Put the request on hold with the reason a letter did not go out (in a unit of work of
+    its own: the step that tried to send wrote nothing). A person fixes the cause (the address,
+    the mail transport) and releases it; the next run sends the letter."""
+    with ctx.uow() as uow:
+        r = uow.requests.facts(request_id)
+        held = recording.hold(uow, r, True, ctx.clock(), str(failure))
+        uow.commit()
+        return held.status
 
 
 def send_letter(

@@ -16,12 +16,12 @@ from datetime import date, datetime, timedelta
 from dsar.domain.alerts import ACK_BREACHED, BREACHED, Alert, NewAlert, WatchColumn, alert_kind, is_breach, urgency
 from dsar.domain.deadlines import PAUSE_MOVES_DUE, Deadline, PauseRecord, compute_deadlines, receipt_date
 from dsar.domain.decisions import EXTENSION_STEP
-from dsar.domain.errors import InvalidInput, TransitionNotAllowed
+from dsar.domain.errors import DeliveryFailed, InvalidInput, TransitionNotAllowed
 from dsar.domain.events import ClockPaused, ClockRestarted, DeadlineAlertRaised, DeadlineExtended, ReceiptConfirmed
 from dsar.domain.letters import EXTENSION_LETTER
 from dsar.domain.request import DEADLINE_STOPPED, PrivacyRequest, clean_text
 from dsar.services.context import ServiceContext
-from dsar.services.correspondence import letter_request, send_letter
+from dsar.services.correspondence import hold_for_failed_delivery, letter_request, send_letter
 from dsar.services.ports import Notice, NotificationFailed, Notifier, UnitOfWork
 
 # Re-exported: the watch's alert kinds are domain rules (dsar.domain.alerts).
@@ -60,7 +60,17 @@ def _open_request(uow: UnitOfWork, request_id: str, *, personal: bool = False) -
 
 
 def extend_request(ctx: ServiceContext, request_id: str, reason: str, by: str) -> Deadline:
-    """Extend once, before ``extension_notice_by``; send the letter and record the decision."""
+    """Extend once, before ``extension_notice_by``; send the letter and record the decision.
+    When the letter cannot be sent nothing of the extension is recorded, the request is held
+    with the reason, and DeliveryFailed tells the caller."""
+    try:
+        return _extend_request(ctx, request_id, reason, by)
+    except DeliveryFailed as failed:
+        hold_for_failed_delivery(ctx, request_id, failed)
+        raise
+
+
+def _extend_request(ctx: ServiceContext, request_id: str, reason: str, by: str) -> Deadline:
     reason = clean_text(reason, "reason") or ""
     by = clean_text(by, "by") or ""
     problems = [f"{name}: required" for name, v in (("reason", reason), ("by", by)) if not v]

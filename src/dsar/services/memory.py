@@ -673,6 +673,9 @@ class InMemoryChallenges(_Area):
         mine = [c for rid, c in self._s.challenges.values() if rid == request_id]
         return max(mine, key=lambda c: c.id) if mine else None
 
+    def count(self, request_id: str) -> int:
+        return sum(1 for rid, _ in self._s.challenges.values() if rid == request_id)
+
     def record_attempt(self, challenge_id: int, *, consumed_at: datetime | None) -> None:
         found = self._s.challenges.get(challenge_id)
         if found is None:

@@ -24,8 +24,9 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 from dsar.domain.errors import ConfigurationError, InvalidInput, TransitionNotAllowed
-from dsar.domain.request import Status
-from dsar.services import queries
+from dsar.domain.events import HoldChanged, ProcessingRestarted
+from dsar.domain.request import OPEN_STATUSES, Status
+from dsar.services import queries, recording
 from dsar.services.context import ServiceContext
 
 
@@ -189,3 +190,65 @@ def resume_waiting(
     if run_id is None or not orchestrator.run_state(run_id).waiting_for_input:
         raise InvalidInput(f"{ref.reference}: no flow run is waiting for this input; try `dsar request run {ref.reference}` first")
     orchestrator.resume(run_id, run_input)
+
+
+# --- the reconciler ---------------------------------------------------------------------------
+
+# Runs started for a request (since it was last released) before the reconciler stops
+# restarting it and holds it for a person instead.
+RESTART_LIMIT = 3
+
+
+@dataclass(frozen=True)
+class Reconciled:
+    """What the reconciler did for one request (no personal data)."""
+
+    reference: str
+    action: str  # "started" (no run was recorded), "restarted" (its run had ended), "held"
+    previous_state: str | None
+    run_id: str | None
+
+
+def reconcile(ctx: ServiceContext, orchestrator: Orchestrator, *, restart_limit: int = RESTART_LIMIT) -> list[Reconciled]:
+    """Nothing sits unprocessed silently: every open request that is not on hold and has no
+    live flow run (none recorded — the orchestrator was down when it was logged — or its run
+    failed, crashed, was cancelled or ended early) gets a new run. A request whose runs keep
+    ending is held after ``restart_limit`` restarts, with the reason, for a person to look at.
+    Run by the deadline watch and by ``dsar request reconcile``."""
+    if not orchestrator.available():
+        raise ConfigurationError("the orchestrator does not answer: nothing was reconciled")
+    done: list[Reconciled] = []
+    for status in sorted(OPEN_STATUSES):
+        for s in queries.request_list(ctx, status, limit=100_000):
+            if s.on_hold:
+                continue
+            run_id = queries.flow_run_id(ctx, s.id)
+            state = orchestrator.run_state(run_id) if run_id is not None else None
+            if state is not None and not state.final:
+                continue
+            previous = state.type if state is not None else None
+            if _restarts_since_release(ctx, s.id) >= restart_limit:
+                reason = f"processing stopped {restart_limit + 1} times (last run {previous}); see its flow run, fix, then release"
+                with ctx.uow() as uow:
+                    recording.hold(uow, uow.requests.facts(s.id), True, ctx.clock(), reason)
+                    uow.commit()
+                done.append(Reconciled(s.reference, "held", previous, run_id))
+                continue
+            new_run = start_processing(ctx, orchestrator, s.id)
+            with ctx.uow() as uow:
+                uow.audit.append([ProcessingRestarted(s.id, ctx.clock(), run_id, previous, new_run)])
+                uow.commit()
+            done.append(Reconciled(s.reference, "restarted" if run_id is not None else "started", previous, new_run))
+    return done
+
+
+def _restarts_since_release(ctx: ServiceContext, request_id: str) -> int:
+    with ctx.uow() as uow:
+        events = uow.audit.events(request_id)
+    n = 0
+    for e in events:
+        if e.kind == ProcessingRestarted.kind:
+            n += 1
+        elif e.kind == HoldChanged.kind and e.details.get("on_hold") == "false":
+            n = 0
+    return n

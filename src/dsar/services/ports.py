@@ -109,6 +109,27 @@ class CheckpointArchive(ABC):
 
 
 @dataclass(frozen=True)
+class WitnessedCheckpoint:
+    tree_size: int
+    root_hash: str
+    signed_at: str
+    key_id: str
+
+
+class CheckpointWitness(ABC):
+    """A record of every signed checkpoint kept outside the engine's database (append-only),
+    so that a log rewritten or truncated together with its checkpoint table is still caught."""
+
+    @abstractmethod
+    def latest(self) -> WitnessedCheckpoint | None:
+        """The last checkpoint witnessed (raises IntegrityError when the record is damaged)."""
+
+    @abstractmethod
+    def record(self, checkpoint: CheckpointRecord) -> None:
+        """Append a newly signed checkpoint (durably, before the caller commits)."""
+
+
+@dataclass(frozen=True)
 class RenderedLetter:
     template: str
     subject: str
@@ -252,6 +273,10 @@ class ChallengeRepository(Protocol):
     def add(self, request_id: str, channel: str, code_digest: str, created_at: datetime, expires_at: datetime) -> Challenge: ...
 
     def latest(self, request_id: str) -> Challenge | None: ...
+
+    def count(self, request_id: str) -> int:
+        """How many challenges the request was given (the next one's ordinal is this + 1)."""
+        ...
 
     def record_attempt(self, challenge_id: int, *, consumed_at: datetime | None) -> None: ...
 

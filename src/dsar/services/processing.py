@@ -9,7 +9,7 @@ only opens its personal data when the step needs it (the subject's address, name
 from __future__ import annotations
 
 import json
-import secrets
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -18,7 +18,7 @@ from dsar.connectors.base import Capability, Connector, SubjectKeys
 from dsar.connectors.schema import Retain
 from dsar.crypto import digests_equal, keyed_digest
 from dsar.domain.decisions import DENIAL_STEP, SIGN_OFF_STEP, SignOffDecision, manual_step_key
-from dsar.domain.errors import InvalidInput, TransitionNotAllowed, VerificationFailed
+from dsar.domain.errors import DeliveryFailed, InvalidInput, TransitionNotAllowed, VerificationFailed
 from dsar.domain.events import (
     ManualStepConfirmed,
     PlanMade,
@@ -31,7 +31,7 @@ from dsar.domain.events import (
     VerificationCodeSent,
 )
 from dsar.domain.letters import DENIAL_LETTER, RESPONSE_LETTER, VERIFICATION_LETTER
-from dsar.domain.plan import CorrectStep, EraseStep, ExportStep, ManualStep, Operation, PlanStep, Receipt
+from dsar.domain.plan import CorrectStep, EraseStep, ExportStep, ManualStep, Operation, PlanStep, Receipt, counted_after_the_fact
 from dsar.domain.regimes import AccessScope, RequestType
 from dsar.domain.request import Correction, Move, PrivacyRequest, Status
 from dsar.domain.verification import (
@@ -46,7 +46,7 @@ from dsar.domain.verification import (
 )
 from dsar.services import recording
 from dsar.services.context import ServiceContext
-from dsar.services.correspondence import letter_request, send_code, send_letter
+from dsar.services.correspondence import hold_for_failed_delivery, letter_request, send_code, send_letter
 from dsar.services.deadlines import record_receipt_confirmation
 from dsar.services.ports import Attachment, UnitOfWork
 
@@ -103,6 +103,13 @@ def _code_digest(ctx: ServiceContext, request_id: str, code: str) -> str:
     return keyed_digest(ctx.code_key, f"{request_id}:{code}")
 
 
+def _issued_code(ctx: ServiceContext, request_id: str, ordinal: int) -> str:
+    """The ``ordinal``-th one-time code of a request: HMAC-SHA256 under the code key, reduced to
+    CODE_DIGITS digits (unpredictable without the key, the same on every re-run)."""
+    value = int(keyed_digest(ctx.code_key, f"issue:{request_id}:{ordinal}")[:32], 16)
+    return f"{value % 10**CODE_DIGITS:0{CODE_DIGITS}d}"
+
+
 def start_verification(ctx: ServiceContext, request_id: str) -> Status:
     """Send a one-time code to the request's first email and wait for it.
 
@@ -110,6 +117,13 @@ def start_verification(ctx: ServiceContext, request_id: str) -> Status:
     the address the data will be searched by and sent to. A request with no email cannot get a
     code and is put on hold for a person to verify it.
     """
+    try:
+        return _start_verification(ctx, request_id)
+    except DeliveryFailed as failed:
+        return hold_for_failed_delivery(ctx, request_id, failed)
+
+
+def _start_verification(ctx: ServiceContext, request_id: str) -> Status:
     now = ctx.clock()
     with ctx.uow() as uow:
         r = uow.requests.get(request_id)
@@ -120,7 +134,11 @@ def start_verification(ctx: ServiceContext, request_id: str) -> Status:
             held = recording.hold(uow, r, True, now, NO_EMAIL_HOLD)
             uow.commit()
             return held.status
-        code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
+        # The code is derived from the request and the challenge's ordinal under the secret code
+        # key, not drawn at random: a run killed after the letter went out but before this
+        # transaction committed issues the same code again, so the code the subject was mailed
+        # is always the one stored (security probe, item 5).
+        code = _issued_code(ctx, request_id, uow.challenges.count(request_id) + 1)
         expires = ctx.policy.verification.expires(now)
         challenge = uow.challenges.add(request_id, "email", _code_digest(ctx, request_id, code), now, expires)
         context = {
@@ -459,11 +477,24 @@ def _erase(ctx: ServiceContext, r: PrivacyRequest, keys: SubjectKeys, step: Eras
     """Carry out exactly the approved erasure actions in one system; one receipt."""
     with ctx.connectors.open(step.system) as connector:
         receipt = connector.erase(connector.locate(keys), list(step.actions))
+        # What is left is counted afterwards, so an erasure done by a run that died before its
+        # receipt was kept is still counted (security probe, item 6).
+        left = Counter(m.entity for m in connector.locate(keys).matches)
+    counts, recounted = counted_after_the_fact(step.actions, receipt.counts, left, _root_entities(ctx, step))
     with ctx.uow() as uow:
         now = ctx.clock()
-        uow.plans.add_receipt(r.id, Receipt(step.system, Operation.ERASE.value, receipt.total, None, now))
-        uow.audit.append([SystemErased(r.id, now, step.system, receipt.counts)])
+        total = sum(n for per in counts.values() for n in per.values())
+        uow.plans.add_receipt(r.id, Receipt(step.system, Operation.ERASE.value, total, None, now))
+        uow.audit.append([SystemErased(r.id, now, step.system, counts, recounted)])
         uow.commit()
+
+
+def _root_entities(ctx: ServiceContext, step: EraseStep) -> set[str]:
+    """The entities the system locates the subject by: an SQL system's roots (the others are
+    reached through them); every entity of the other connector types."""
+    system = next((m for m in ctx.data_map if m.system == step.system), None)
+    roots = getattr(system, "roots", None)
+    return set(roots()) if callable(roots) else {a.entity for a in step.actions}
 
 
 def _correct(ctx: ServiceContext, r: PrivacyRequest, keys: SubjectKeys, step: CorrectStep) -> None:
@@ -544,9 +575,19 @@ def _denial_reason(uow: UnitOfWork, request_id: str) -> str:
 
 
 def send_response(ctx: ServiceContext, request_id: str) -> Status:
-    """Render and send the closing letter once, then close (or stay denied)."""
+    """Render and send the closing letter once, then close (or stay denied). A letter that
+    cannot be sent holds the request with the reason (nothing else is recorded)."""
+    try:
+        return _send_response(ctx, request_id)
+    except DeliveryFailed as failed:
+        return hold_for_failed_delivery(ctx, request_id, failed)
+
+
+def _send_response(ctx: ServiceContext, request_id: str) -> Status:
     with ctx.uow() as uow:
         r = uow.requests.get(request_id)
+        if r.on_hold:
+            return r.status
         kind = {Status.RESPONDING: RESPONSE_LETTER.get(r.type), Status.DENIED: DENIAL_LETTER}.get(r.status)
         if r.status is Status.RESPONDING and kind is None:
             raise TransitionNotAllowed(f"{r.reference}: this build writes no response letter for {r.type.value} requests")

@@ -141,6 +141,7 @@ class RequestSummary:
     on_hold: bool
     due: date
     received_at: datetime
+    flow_run_id: str | None = None  # the run last started for it; None: it never had one
 
 
 @dataclass(frozen=True)
@@ -264,7 +265,9 @@ def request_list(
     query = RequestQuery(status, due_before, limit, regime=regime, request_type=rtype, reference=ref, offset=offset)
     with ctx.uow() as uow:
         return [
-            RequestSummary(r.id, r.reference, r.type.value, r.regime, r.status, r.on_hold, r.due, r.received_at)
+            RequestSummary(
+                r.id, r.reference, r.type.value, r.regime, r.status, r.on_hold, r.due, r.received_at, uow.requests.flow_run_id(r.id)
+            )
             for r in uow.requests.query(query)
         ]
 

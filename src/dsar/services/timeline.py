@@ -120,7 +120,7 @@ def _counts(d: Details) -> list[str]:
 
 
 def _erased(d: Details) -> tuple[str, list[str], str | None]:
-    return f"Erased in {d.get('system', '?')}", _counts(d), None
+    return f"Erased in {d.get('system', '?')}", _counts(d) + _opt("counted", d, "counted"), None
 
 
 def _corrected(d: Details) -> tuple[str, list[str], str | None]:
@@ -158,6 +158,11 @@ def _restarted(d: Details) -> tuple[str, list[str], str | None]:
         [f"{d.get('paused_days', 0)} paused day(s)", *_opt("now due", d, "due")],
         None,
     )
+
+
+def _restarted_processing(d: Details) -> tuple[str, list[str], str | None]:
+    before = f"the previous run {d['previous_run']} was {d.get('previous_state') or 'gone'}" if d.get("previous_run") else "no run before"
+    return "Flow run restarted by the reconciler", [before, *_opt("new run", d, "run")], None
 
 
 def _alert(d: Details) -> tuple[str, list[str], str | None]:
@@ -209,6 +214,7 @@ RULES: dict[str, Rule] = {
     "ClockPaused": _paused,
     "ClockRestarted": _restarted,
     "DeadlineAlertRaised": _alert,
+    "ProcessingRestarted": _restarted_processing,
     "EvidenceExported": _evidence,
     "KeyShredded": _shredded,
     "InternalNoteAdded": _note,

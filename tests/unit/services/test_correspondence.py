@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+import pytest
+
+from dsar.domain.errors import InvalidInput
 from dsar.domain.letters import SentLetter
+from dsar.domain.request import Status
+from dsar.services import processing
+from dsar.services.admin import release_request
 from dsar.services.correspondence import letter_request, send_code, send_letter
-from dsar.services.ports import Attachment
-from tests.unit.services.conftest import JANE, World
+from dsar.services.ports import Attachment, OutgoingMail
+from tests.unit.services.conftest import JANE, World, shop_data, shop_map
+from tests.unit.services.fakes import RecordingMailer
 
 
 def context(w: World, rid: str) -> dict[str, object]:
@@ -76,3 +85,79 @@ def test_each_one_time_code_is_its_own_letter_and_writes_no_record(world: World)
     assert letter.template == "verification_code/default.en.txt.j2"
     assert sorted(world.mailer.sent) == [f"{r.reference}.verify-{first.id}@dsar", f"{r.reference}.verify-{second.id}@dsar"]
     assert "LetterSent" not in world.events(rid)
+
+
+class BrokenMailer(RecordingMailer):
+    """A transport that fails: refuses the address (as the outbox does for a hostile one) or
+    cannot reach its server."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__()
+        self.error = error
+
+    def send(self, mail: OutgoingMail) -> bool:
+        self.attempts += 1
+        raise self.error
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        (
+            InvalidInput("the recipient is not one valid email address", ["recipient: not exactly one valid email address"]),
+            "the verification code letter could not be sent: the recipient is not one valid email address",
+        ),
+        (
+            ConnectionRefusedError("smtp.example:25 refused jane.doe@example.com"),
+            "the verification code letter could not be sent (ConnectionRefusedError)",
+        ),
+    ],
+)
+def test_a_code_letter_that_cannot_be_sent_holds_the_request_with_the_reason(error: Exception, reason: str) -> None:
+    """Security probe, item 2: a send failure left the request `received`, not held, with no
+    letter and no event. Now it is held, the reason says which letter and why (never the
+    address), and nothing of the failed step is kept (no challenge, no status change)."""
+    w = World([shop_data()], (shop_map(),))
+    w.mailer = BrokenMailer(error)
+    w.ctx = dataclasses.replace(w.ctx, mailer=w.mailer)
+    rid = w.log()
+    assert processing.start_verification(w.ctx, rid) is Status.RECEIVED
+    with w.uow() as uow:
+        r = uow.requests.facts(rid)
+        assert r.on_hold and uow.challenges.latest(rid) is None
+    assert w.details(rid, "HoldChanged") == [{"on_hold": "true", "reason": reason}]
+    assert "VerificationCodeSent" not in w.events(rid) and "jane" not in reason
+    # fixed and released: the next run sends the code
+    w.mailer.error = None  # type: ignore[assignment]
+    w.ctx = dataclasses.replace(w.ctx, mailer=RecordingMailer())
+    release_request(w.ctx, rid, "address corrected")
+    assert processing.start_verification(w.ctx, rid) is Status.AWAITING_VERIFICATION
+
+
+def test_a_closing_letter_that_cannot_be_sent_holds_the_request_and_it_stays_open(world: World) -> None:
+    rid = world.log()
+    assert world.approve(rid) is Status.EXECUTING
+    assert processing.execute_plan(world.ctx, rid) is Status.RESPONDING
+    broken = BrokenMailer(OSError("disk full"))
+    ctx = dataclasses.replace(world.ctx, mailer=broken)
+    assert processing.send_response(ctx, rid) is Status.RESPONDING
+    with world.uow() as uow:
+        assert uow.requests.facts(rid).on_hold and uow.letters.get(rid, "access_response") is None
+    assert world.details(rid, "HoldChanged")[-1]["reason"] == "the access response letter could not be sent (OSError)"
+    # held: no further step runs until someone releases it
+    assert processing.send_response(world.ctx, rid) is Status.RESPONDING
+    release_request(world.ctx, rid, "mail server back")
+    assert processing.send_response(world.ctx, rid) is Status.CLOSED
+
+
+def test_an_extension_whose_letter_cannot_be_sent_is_not_recorded_and_holds_the_request(world: World) -> None:
+    from dsar.domain.errors import DeliveryFailed
+    from dsar.services.deadlines import extend_request
+
+    rid = world.log()
+    ctx = dataclasses.replace(world.ctx, mailer=BrokenMailer(TimeoutError()))
+    with pytest.raises(DeliveryFailed, match="the extension letter could not be sent"):
+        extend_request(ctx, rid, "many systems", "Lena Legal")
+    with world.uow() as uow:
+        assert not uow.deadlines.get(rid).extended and uow.requests.facts(rid).on_hold
+    assert "DeadlineExtended" not in world.events(rid)

@@ -80,6 +80,13 @@ def test_every_event_kind_of_a_request_has_words() -> None:
             None,
         ),
         ("ReceiptConfirmed", {"how": "phone", "by": "sam"}, "Receipt confirmed to the subject by phone", (), "sam"),
+        (
+            "ProcessingRestarted",
+            {"previous_run": "r1", "previous_state": "CRASHED", "run": "r2"},
+            "Flow run restarted by the reconciler",
+            ("the previous run r1 was CRASHED", "new run: r2"),
+            None,
+        ),
     ],
 )
 def test_events_read_as_words_with_their_key_details_and_who(

@@ -1,0 +1,66 @@
+"""The reconciler: no open request sits without a live flow run (security probe, item 7;
+friction list, item 5)."""
+
+from __future__ import annotations
+
+import pytest
+
+from dsar.domain.errors import ConfigurationError
+from dsar.domain.request import Status
+from dsar.services import processing, queries
+from dsar.services.admin import hold_request, release_request, withdraw_request
+from dsar.services.orchestration import InMemoryOrchestrator, Reconciled, reconcile, start_processing
+from tests.unit.services.conftest import World
+
+
+def test_a_request_logged_while_the_orchestrator_was_down_gets_its_run() -> None:
+    w = World([], ())
+    rid = w.log()
+    ref = queries.lookup_id(w.ctx, rid).reference
+    orch = InMemoryOrchestrator()
+    assert reconcile(w.ctx, orch) == [Reconciled(ref, "started", None, "run-1")]
+    assert queries.flow_run_id(w.ctx, rid) == "run-1" and [s.request_id for s in orch.started] == [rid]
+    assert reconcile(w.ctx, orch) == []  # its run is live (scheduled): nothing to do
+    assert w.details(rid, "ProcessingRestarted") == [{"previous_run": None, "previous_state": None, "run": "run-1"}]
+
+
+def test_failed_runs_are_restarted_then_the_request_is_held_for_a_person() -> None:
+    w = World([], ())
+    rid = w.log()
+    orch = InMemoryOrchestrator()
+    start_processing(w.ctx, orch, rid)
+    actions = []
+    for _ in range(4):
+        orch.finish(queries.flow_run_id(w.ctx, rid) or "", "CRASHED")
+        actions += [(r.action, r.previous_state) for r in reconcile(w.ctx, orch)]
+    assert actions == [("restarted", "CRASHED")] * 3 + [("held", "CRASHED")]
+    with w.uow() as uow:
+        assert uow.requests.facts(rid).on_hold
+    assert "processing stopped 4 times (last run CRASHED)" in w.details(rid, "HoldChanged")[-1]["reason"]
+    assert reconcile(w.ctx, orch) == []  # held: left alone
+    release_request(w.ctx, rid, "connector credentials fixed")
+    assert [r.action for r in reconcile(w.ctx, orch)] == ["restarted"]  # the count starts again
+
+
+def test_live_held_and_finished_requests_are_left_alone() -> None:
+    w = World([], ())
+    waiting, held, withdrawn = (
+        w.log(),
+        w.log(subject={"name": "B", "emails": ["b@example.com"]}),
+        w.log(subject={"name": "C", "emails": ["c@example.com"]}),
+    )
+    orch = InMemoryOrchestrator()
+    run = start_processing(w.ctx, orch, waiting)
+    processing.start_verification(w.ctx, waiting)
+    orch.suspend(run)  # waits for the subject's code
+    hold_request(w.ctx, held, "legal hold")
+    withdraw_request(w.ctx, withdrawn, "changed their mind")
+    assert reconcile(w.ctx, orch) == []
+    assert queries.lookup_id(w.ctx, waiting).status is Status.AWAITING_VERIFICATION
+
+
+def test_an_orchestrator_that_does_not_answer_reconciles_nothing() -> None:
+    w = World([], ())
+    w.log()
+    with pytest.raises(ConfigurationError, match="nothing was reconciled"):
+        reconcile(w.ctx, InMemoryOrchestrator(up=False))
