@@ -84,9 +84,10 @@ def test_hold_and_release(console: Console) -> None:
     done(act(console, r.reference, "release", {"reason": "legal answered"}), r.reference, "released")
     assert not queries.lookup(console.app.ctx, r.reference).on_hold
     assert console.details(r.reference, "HoldChanged") == [
-        {"on_hold": "true", "reason": "waiting for legal"},
-        {"on_hold": "false", "reason": "legal answered"},
+        {"on_hold": "true", "reason": "waiting for legal", "by": "sam.support"},
+        {"on_hold": "false", "reason": "legal answered", "by": "sam.support"},
     ]
+    assert 'Put on hold</span> <span class="who">— sam.support' in page_of(console, r.reference)
 
 
 def test_withdraw(console: Console) -> None:
@@ -94,6 +95,13 @@ def test_withdraw(console: Console) -> None:
     r = console.log()
     done(act(console, r.reference, "withdraw", {"reason": "the subject withdrew by phone"}), r.reference, "withdrawn")
     assert queries.lookup(console.app.ctx, r.reference).status is Status.WITHDRAWN
+    assert console.details(r.reference, "StatusChanged")[-1] == {
+        "move": "withdraw",
+        "from": "received",
+        "to": "withdrawn",
+        "reason": "the subject withdrew by phone",
+        "by": "sam.support",
+    }
     html = page_of(console, r.reference)
     assert "Status: received → withdrawn" in html and "the subject withdrew by phone" in html
     assert 'action="/console/requests/' + r.reference + '/withdraw"' not in html  # nothing left to withdraw
@@ -117,9 +125,11 @@ def test_pause_and_restart_the_clock(console: Console) -> None:
     done(act(console, r.reference, "pause-clock", {"reason": "asked for ID", "on": asked}), r.reference, "paused")
     assert queries.request_view(console.app.ctx, r.reference).deadline.clock_stopped
     assert console.details(r.reference, "ClockPaused")[0]["reason"] == "asked for ID"
+    assert console.details(r.reference, "ClockPaused")[0]["by"] == "sam.support"
     done(act(console, r.reference, "restart-clock", {"on": asked}), r.reference, "restarted")
     assert not queries.request_view(console.app.ctx, r.reference).deadline.clock_stopped
     assert console.details(r.reference, "ClockRestarted")[0]["answered_on"] == asked
+    assert console.details(r.reference, "ClockRestarted")[0]["by"] == "sam.support"
 
 
 def test_acknowledge_records_how_and_who(console: Console) -> None:

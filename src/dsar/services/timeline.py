@@ -73,12 +73,12 @@ def _deadlines(d: Details) -> tuple[str, list[str], str | None]:
 
 
 def _status_changed(d: Details) -> tuple[str, list[str], str | None]:
-    return f"Status: {_status(d.get('from'))} → {_status(d.get('to'))}", _opt("reason", d, "reason"), None
+    return f"Status: {_status(d.get('from'))} → {_status(d.get('to'))}", _opt("reason", d, "reason"), d.get("by") or None
 
 
 def _hold(d: Details) -> tuple[str, list[str], str | None]:
     on = str(d.get("on_hold", "")).lower() in ("true", "1", "yes")
-    return ("Put on hold" if on else "Hold released"), _opt("reason", d, "reason"), None
+    return ("Put on hold" if on else "Hold released"), _opt("reason", d, "reason"), d.get("by") or None
 
 
 def _viewed(d: Details) -> tuple[str, list[str], str | None]:
@@ -149,14 +149,14 @@ def _paused(d: Details) -> tuple[str, list[str], str | None]:
     lines = [f"asked on {d.get('asked_on', '?')}", *_opt("reason", d, "reason")]
     if "moves_due" in d and not d["moves_due"]:
         lines.append("the statutory date stands (recorded only)")
-    return "Clock paused", lines, None
+    return "Clock paused", lines, d.get("by") or None
 
 
 def _restarted(d: Details) -> tuple[str, list[str], str | None]:
     return (
         f"Clock restarted: subject answered on {d.get('answered_on', '?')}",
         [f"{d.get('paused_days', 0)} paused day(s)", *_opt("now due", d, "due")],
-        None,
+        d.get("by") or None,
     )
 
 

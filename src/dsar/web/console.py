@@ -431,17 +431,17 @@ def _required(form: Form, field: str, label: str | None = None) -> str:
 
 
 def _hold(web: WebContext, form: Form, r: queries.RequestRef, staff: StaffAccount) -> str:
-    hold_request(web.ctx, r.id, _required(form, "reason"))
+    hold_request(web.ctx, r.id, _required(form, "reason"), by=staff.name)
     return "held"
 
 
 def _release(web: WebContext, form: Form, r: queries.RequestRef, staff: StaffAccount) -> str:
-    release_request(web.ctx, r.id, _required(form, "reason"))
+    release_request(web.ctx, r.id, _required(form, "reason"), by=staff.name)
     return "released"
 
 
 def _withdraw(web: WebContext, form: Form, r: queries.RequestRef, staff: StaffAccount) -> str:
-    withdraw_request(web.ctx, r.id, _required(form, "reason"))
+    withdraw_request(web.ctx, r.id, _required(form, "reason"), by=staff.name)
     return "withdrawn"
 
 
@@ -451,12 +451,12 @@ def _extend(web: WebContext, form: Form, r: queries.RequestRef, staff: StaffAcco
 
 
 def _pause(web: WebContext, form: Form, r: queries.RequestRef, staff: StaffAccount) -> str:
-    deadlines.pause_clock(web.ctx, r.id, _required(form, "reason"), _parse_date(form, "on", "asked on"))
+    deadlines.pause_clock(web.ctx, r.id, _required(form, "reason"), _parse_date(form, "on", "asked on"), by=staff.name)
     return "paused"
 
 
 def _restart(web: WebContext, form: Form, r: queries.RequestRef, staff: StaffAccount) -> str:
-    deadlines.restart_clock(web.ctx, r.id, _parse_date(form, "on", "answered on"))
+    deadlines.restart_clock(web.ctx, r.id, _parse_date(form, "on", "answered on"), by=staff.name)
     return "restarted"
 
 
