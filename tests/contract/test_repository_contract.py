@@ -293,6 +293,28 @@ def test_a_query_filters_by_regime_and_continues_after_a_due_date_and_reference(
     assert [r.id for r in mid_day] == [rs[3].id, rs[4].id]
 
 
+def test_a_query_filters_by_regime_type_and_reference_a_page_at_a_time(uow_factory: UnitOfWorkFactory) -> None:
+    gdpr_access = a_request(1)
+    ccpa_access = a_request(2, regime="ccpa")
+    gdpr_deletion = a_request(3, type=RequestType.DELETION)
+    with uow_factory() as uow:
+        for i, r in enumerate((gdpr_access, ccpa_access, gdpr_deletion)):
+            add(uow, r, due=DUE + timedelta(days=i))
+        uow.commit()
+    with uow_factory() as uow:
+        ccpa = uow.requests.query(RequestQuery(regime="ccpa"))
+        deletions = uow.requests.query(RequestQuery(request_type=RequestType.DELETION))
+        one = uow.requests.query(RequestQuery(reference=gdpr_deletion.reference))
+        none = uow.requests.query(RequestQuery(regime="ccpa", request_type=RequestType.DELETION))
+        second_page = uow.requests.query(RequestQuery(limit=2, offset=2))
+        past_the_end = uow.requests.query(RequestQuery(offset=3))
+    assert [r.id for r in ccpa] == [ccpa_access.id]
+    assert [r.id for r in deletions] == [gdpr_deletion.id]
+    assert [r.id for r in one] == [gdpr_deletion.id]
+    assert none == [] and past_the_end == []
+    assert [r.id for r in second_page] == [gdpr_deletion.id]
+
+
 def test_a_query_gives_requests_without_their_personal_data(uow_factory: UnitOfWorkFactory) -> None:
     stored(uow_factory, a_request(1))
     with uow_factory() as uow:

@@ -158,3 +158,7 @@ def test_utah_gives_a_correction_right_only_from_july_2026() -> None:
     assert not ucpa.provides(RequestType.CORRECTION, date(2026, 6, 30))
     assert ucpa.provides(RequestType.CORRECTION, date(2026, 7, 1))
     assert not get_regime("pipeda").provides(RequestType.DELETION, date(2026, 7, 1))
+
+
+def test_a_chat_is_a_channel_support_logs_requests_from() -> None:
+    assert Channel("chat") is Channel.CHAT

@@ -101,11 +101,14 @@ class StatusChanged(AuditEvent):
     from_status: str = ""
     to_status: str = ""
     reason: str = ""
+    by: str = ""  # the staff member, when a person made the move (a withdrawal)
 
     def payload(self) -> dict[str, JsonValue]:
         d: dict[str, JsonValue] = {"move": self.move, "from": self.from_status, "to": self.to_status}
         if self.reason:
             d["reason"] = self.reason
+        if self.by:
+            d["by"] = self.by
         return d
 
     @property
@@ -118,9 +121,10 @@ class StatusChanged(AuditEvent):
 class HoldChanged(AuditEvent):
     on_hold: bool = False
     reason: str = ""
+    by: str = ""  # the staff member, when a person (not the engine) held or released it
 
     def payload(self) -> dict[str, JsonValue]:
-        return {"on_hold": str(self.on_hold).lower(), "reason": self.reason}
+        return {"on_hold": str(self.on_hold).lower(), "reason": self.reason} | ({"by": self.by} if self.by else {})
 
     @property
     def idempotency_key(self) -> str:
@@ -195,6 +199,58 @@ class ReceiptConfirmed(AuditEvent):
     @property
     def idempotency_key(self) -> str:
         return f"{self.request_id}:receipt-confirmed"
+
+
+@dataclass(frozen=True)
+class InternalNoteAdded(AuditEvent):
+    """A note staff wrote on the request (sealed like every payload; never sent to the subject)."""
+
+    text: str = ""
+    by: str = ""
+    via: str = ""
+    note_id: str = ""  # unique per note: two notes written in the same instant are both kept
+
+    def payload(self) -> dict[str, JsonValue]:
+        return {"text": self.text, "by": self.by, "via": self.via}
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.request_id}:note:{self.note_id or self.at.isoformat()}"
+
+
+@dataclass(frozen=True)
+class LegalSensitiveFlagged(AuditEvent):
+    """Staff marked the request legal-sensitive (litigation, a regulator, a journalist...):
+    legal looks at it before anything goes out."""
+
+    reason: str = ""
+    by: str = ""
+    via: str = ""
+    number: int = 0  # the n-th flag or unflag of this request (1, 2, ...)
+
+    def payload(self) -> dict[str, JsonValue]:
+        return {"reason": self.reason, "by": self.by, "via": self.via}
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.request_id}:legal-flag:{self.number}"
+
+
+@dataclass(frozen=True)
+class LegalSensitiveUnflagged(AuditEvent):
+    """The legal-sensitive mark was taken off again, saying why."""
+
+    reason: str = ""
+    by: str = ""
+    via: str = ""
+    number: int = 0  # the n-th flag or unflag of this request (1, 2, ...)
+
+    def payload(self) -> dict[str, JsonValue]:
+        return {"reason": self.reason, "by": self.by, "via": self.via}
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.request_id}:legal-flag:{self.number}"
 
 
 # --- planning, sign-off, execution --------------------------------------------------------
@@ -346,9 +402,11 @@ class ClockPaused(AuditEvent):
     reason: str = ""
     moves_due: bool = False
     pause_number: int = 1  # the n-th pause of this request
+    by: str = ""  # the staff member who recorded it, when named
 
     def payload(self) -> dict[str, JsonValue]:
-        return {"asked_on": _iso(self.asked_on), "reason": self.reason, "moves_due": self.moves_due}
+        d: dict[str, JsonValue] = {"asked_on": _iso(self.asked_on), "reason": self.reason, "moves_due": self.moves_due}
+        return d | ({"by": self.by} if self.by else {})
 
     @property
     def idempotency_key(self) -> str:
@@ -361,9 +419,11 @@ class ClockRestarted(AuditEvent):
     answered_on: date | None = None
     paused_days: int = 0
     due: date | None = None
+    by: str = ""  # the staff member who recorded it, when named
 
     def payload(self) -> dict[str, JsonValue]:
-        return {"answered_on": _iso(self.answered_on), "paused_days": self.paused_days, "due": _iso(self.due)}
+        d: dict[str, JsonValue] = {"answered_on": _iso(self.answered_on), "paused_days": self.paused_days, "due": _iso(self.due)}
+        return d | ({"by": self.by} if self.by else {})
 
     @property
     def idempotency_key(self) -> str:

@@ -24,6 +24,7 @@ class Channel(StrEnum):
     PHONE = "phone"
     MAIL = "mail"
     API = "api"
+    CHAT = "chat"  # a chat conversation with support, logged in the staff console
 
 
 class Status(StrEnum):
@@ -237,7 +238,9 @@ def allowed_moves(request: PrivacyRequest) -> list[Move]:
     return [m for m, (sources, _) in MOVES.items() if request.status in sources and (not request.on_hold or m in MOVES_ALLOWED_ON_HOLD)]
 
 
-def apply_move(request: PrivacyRequest, move: Move, *, at: datetime, reason: str = "") -> tuple[PrivacyRequest, list[AuditEvent]]:
+def apply_move(
+    request: PrivacyRequest, move: Move, *, at: datetime, reason: str = "", by: str = ""
+) -> tuple[PrivacyRequest, list[AuditEvent]]:
     """Apply one move from the table; return the new request and the events it produced."""
     sources, target = MOVES[move]
     if request.status not in sources:
@@ -245,16 +248,16 @@ def apply_move(request: PrivacyRequest, move: Move, *, at: datetime, reason: str
     if request.on_hold and move not in MOVES_ALLOWED_ON_HOLD:
         raise TransitionNotAllowed(f"{request.reference}: on hold; cannot {move.value} until the hold is released")
     changed = replace(request, status=target)
-    return changed, [StatusChanged(request.id, at, move.value, request.status.value, target.value, reason)]
+    return changed, [StatusChanged(request.id, at, move.value, request.status.value, target.value, reason, by)]
 
 
-def set_hold(request: PrivacyRequest, on_hold: bool, *, at: datetime, reason: str) -> tuple[PrivacyRequest, list[AuditEvent]]:
+def set_hold(request: PrivacyRequest, on_hold: bool, *, at: datetime, reason: str, by: str = "") -> tuple[PrivacyRequest, list[AuditEvent]]:
     """Put a request on hold or release it. Final requests cannot be held."""
     if request.status.is_final:
         raise TransitionNotAllowed(f"{request.reference}: is {request.status.value}; nothing to hold")
     if request.on_hold == on_hold:
         return request, []
-    return replace(request, on_hold=on_hold), [HoldChanged(request.id, at, on_hold, reason)]
+    return replace(request, on_hold=on_hold), [HoldChanged(request.id, at, on_hold, reason, by)]
 
 
 def format_reference(year: int, number: int) -> str:

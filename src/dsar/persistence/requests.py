@@ -195,7 +195,11 @@ class SqlRequests:
         if query.after is not None:
             due, reference = query.after
             stmt = stmt.where(or_(col(RequestRow.due) > due, and_(col(RequestRow.due) == due, col(RequestRow.reference) > reference)))
-        stmt = stmt.order_by(col(RequestRow.due), col(RequestRow.reference)).limit(query.limit)
+        if query.request_type is not None:
+            stmt = stmt.where(RequestRow.type == query.request_type.value)
+        if query.reference is not None:
+            stmt = stmt.where(RequestRow.reference == query.reference)
+        stmt = stmt.order_by(col(RequestRow.due), col(RequestRow.reference)).offset(max(query.offset, 0)).limit(query.limit)
         return [_shell(row) for row in self._s.exec(stmt)]
 
     def find_linkable(self, subject: SubjectIdentity, request_type: RequestType, regime: str, since: datetime) -> PrivacyRequest | None:

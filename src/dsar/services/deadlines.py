@@ -140,9 +140,11 @@ def acknowledge_receipt(ctx: ServiceContext, request_id: str, how: str, by: str,
 # --- stop-the-clock -------------------------------------------------------------------------
 
 
-def pause_clock(ctx: ServiceContext, request_id: str, reason: str, on: date | None = None) -> Deadline:
-    """Record that the team asked the subject for ID or clarification on ``on`` (default today)."""
+def pause_clock(ctx: ServiceContext, request_id: str, reason: str, on: date | None = None, *, by: str = "") -> Deadline:
+    """Record that the team asked the subject for ID or clarification on ``on`` (default today);
+    ``by`` names the staff member (recorded when given)."""
     reason = clean_text(reason, "reason") or ""
+    by = clean_text(by, "by", limit=200) or ""
     if not reason:
         raise InvalidInput("the pause cannot be recorded", ["reason: required"])
     today = local_today(ctx)
@@ -165,14 +167,15 @@ def pause_clock(ctx: ServiceContext, request_id: str, reason: str, on: date | No
         pauses = [*pauses, PauseRecord(pause_id, asked, None, reason)]
         new = _recompute(r, pauses, ctx, extended=uow.deadlines.get(request_id).extended)
         uow.deadlines.save(request_id, new)
-        uow.audit.append([ClockPaused(request_id, now, asked, reason, PAUSE_MOVES_DUE[r.regime], pause_number=len(pauses))])
+        uow.audit.append([ClockPaused(request_id, now, asked, reason, PAUSE_MOVES_DUE[r.regime], pause_number=len(pauses), by=by)])
         stored = uow.deadlines.get(request_id)
         uow.commit()
         return stored
 
 
-def restart_clock(ctx: ServiceContext, request_id: str, on: date | None = None) -> Deadline:
+def restart_clock(ctx: ServiceContext, request_id: str, on: date | None = None, *, by: str = "") -> Deadline:
     """Record that the subject answered on ``on`` (default today): the clock runs again."""
+    by = clean_text(by, "by", limit=200) or ""
     today = local_today(ctx)
     answered = on or today
     with ctx.uow() as uow:
@@ -189,7 +192,7 @@ def restart_clock(ctx: ServiceContext, request_id: str, on: date | None = None) 
         new = _recompute(r, pauses, ctx, extended=uow.deadlines.get(request_id).extended)
         uow.deadlines.save(request_id, new)
         now = ctx.clock()
-        uow.audit.append([ClockRestarted(request_id, now, pause.id, answered, (answered - pause.asked_on).days, new.due)])
+        uow.audit.append([ClockRestarted(request_id, now, pause.id, answered, (answered - pause.asked_on).days, new.due, by)])
         stored = uow.deadlines.get(request_id)
         uow.commit()
         return stored

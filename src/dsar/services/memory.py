@@ -480,9 +480,12 @@ class InMemoryRequests(_Area):
             and (query.due_before is None or rec.deadline.due < query.due_before)
             and (query.regime is None or rec.request.regime == query.regime)
             and (query.after is None or (rec.deadline.due, rec.request.reference) > query.after)
+            and (query.request_type is None or rec.request.type is query.request_type)
+            and (query.reference is None or rec.request.reference == query.reference)
         ]
         recs.sort(key=lambda rec: (rec.deadline.due, rec.request.reference))
-        return [_shell(rec) for rec in recs[: max(query.limit, 0)]]
+        start = max(query.offset, 0)
+        return [_shell(rec) for rec in recs[start : start + max(query.limit, 0)]]
 
     def find_linkable(self, subject: SubjectIdentity, request_type: RequestType, regime: str, since: datetime) -> PrivacyRequest | None:
         tokens = _lookup_tokens(self._uow.db.index, subject)

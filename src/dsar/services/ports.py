@@ -155,6 +155,9 @@ class RequestQuery:
     limit: int = 200
     regime: str | None = None
     after: tuple[date, str] | None = None
+    request_type: RequestType | None = None
+    reference: str | None = None  # exactly this reference
+    offset: int = 0  # skip this many (pages of the queue)
 
 
 class RequestRepository(Protocol):

@@ -18,6 +18,7 @@ from datetime import date, datetime
 from typing import Any
 
 from dsar.domain.events import SubjectDataViewed
+from dsar.domain.regimes import parse_request_type
 from dsar.domain.request import PrivacyRequest, Status, parse_reference
 from dsar.services.context import ServiceContext
 from dsar.services.ports import RequestQuery
@@ -254,15 +255,23 @@ def request_list(
     *,
     regime: str | None = None,
     after: tuple[date, str] | None = None,
+    request_type: str | None = None,
+    reference: str | None = None,
+    offset: int = 0,
 ) -> list[RequestSummary]:
-    """The queue, soonest due first (then by reference); ``after`` = the (due, reference) of
-    the last line already shown continues the list after it."""
+    """The queue, soonest due first (then by reference); filtered by status, due date, regime,
+    type or exact reference (InvalidInput for a malformed reference or an unknown type), a page
+    at a time: ``offset`` rows skipped, or ``after`` = the (due, reference) of the last line
+    already shown continues the list after it."""
+    rtype = parse_request_type(request_type) if request_type is not None else None
+    ref = parse_reference(reference) if reference is not None else None
+    query = RequestQuery(status, due_before, limit, regime=regime, after=after, request_type=rtype, reference=ref, offset=offset)
     with ctx.uow() as uow:
         return [
             RequestSummary(
                 r.id, r.reference, r.type.value, r.regime, r.status, r.on_hold, r.due, r.received_at, uow.requests.flow_run_id(r.id)
             )
-            for r in uow.requests.query(RequestQuery(status, due_before, limit, regime, after))
+            for r in uow.requests.query(query)
         ]
 
 

@@ -9,17 +9,18 @@ from dsar.domain.request import Move, PrivacyRequest, apply_move, set_hold
 from dsar.services.ports import UnitOfWork
 
 
-def move(uow: UnitOfWork, request: PrivacyRequest, to: Move, at: datetime, reason: str = "") -> PrivacyRequest:
-    """Apply one move of the state machine and record it; raises TransitionNotAllowed."""
-    changed, events = apply_move(request, to, at=at, reason=reason)
+def move(uow: UnitOfWork, request: PrivacyRequest, to: Move, at: datetime, reason: str = "", by: str = "") -> PrivacyRequest:
+    """Apply one move of the state machine and record it (``by``: the person, when one made
+    it); raises TransitionNotAllowed."""
+    changed, events = apply_move(request, to, at=at, reason=reason, by=by)
     uow.requests.save_state(changed, at)
     uow.audit.append(events)
     return changed
 
 
-def hold(uow: UnitOfWork, request: PrivacyRequest, on_hold: bool, at: datetime, reason: str) -> PrivacyRequest:
+def hold(uow: UnitOfWork, request: PrivacyRequest, on_hold: bool, at: datetime, reason: str, by: str = "") -> PrivacyRequest:
     """Put the request on hold or release it (nothing is written when it already is)."""
-    changed, events = set_hold(request, on_hold, at=at, reason=reason)
+    changed, events = set_hold(request, on_hold, at=at, reason=reason, by=by)
     if events:
         uow.requests.save_state(changed, at)
         uow.audit.append(events)

@@ -47,3 +47,13 @@ def test_a_withdrawal_needs_a_reason_and_a_finished_request_cannot_be_held(world
     withdraw_request(world.ctx, rid, "withdrawn")
     with pytest.raises(TransitionNotAllowed):
         hold_request(world.ctx, rid, "too late")
+
+
+def test_the_staff_member_who_holds_releases_or_withdraws_is_recorded_when_named(world: World) -> None:
+    rid = world.log()
+    hold_request(world.ctx, rid, "waiting", by="sam.support")
+    world.clock.advance(minutes=1)
+    release_request(world.ctx, rid, "done", by="sam.support")
+    withdraw_request(world.ctx, rid, "by phone", by="lena.legal")
+    assert [d.get("by") for d in world.details(rid, "HoldChanged")] == ["sam.support", "sam.support"]
+    assert world.details(rid, "StatusChanged")[-1]["by"] == "lena.legal"

@@ -1,0 +1,238 @@
+"""A request's audit events in words, for the staff console's timeline.
+
+Pure: an event's kind and its decrypted details in, a :class:`TimelineEntry` out (what
+happened, the details that matter, who did it). An event kind this module does not know is
+still shown: its name split into words and its details as ``key: value``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+Details = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    seq: int
+    at: datetime
+    kind: str
+    title: str  # what happened, in words
+    lines: tuple[str, ...]  # the details that matter
+    who: str | None  # the person (or the system) who did it, when the event says
+
+
+def words(kind: str) -> str:
+    """``DeadlineAlertRaised`` -> ``Deadline alert raised``."""
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", kind).lower()
+    return spaced[:1].upper() + spaced[1:]
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list | tuple):
+        return ", ".join(_text(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {_text(v)}" for k, v in value.items())
+    return str(value)
+
+
+def _status(value: Any) -> str:
+    return str(value or "?").replace("_", " ")
+
+
+def _opt(label: str, d: Details, key: str) -> list[str]:
+    v = d.get(key)
+    return [f"{label}: {_text(v)}"] if v not in (None, "", [], {}) else []
+
+
+Rule = Callable[[Details], tuple[str, list[str], str | None]]
+
+
+def _logged(d: Details) -> tuple[str, list[str], str | None]:
+    return (
+        f"Request logged ({d.get('type', '?')}, {d.get('regime', '?')})",
+        [f"channel: {d.get('channel', '?')}"],
+        None,
+    )
+
+
+def _deadlines(d: Details) -> tuple[str, list[str], str | None]:
+    return (
+        f"Deadlines set: due {d.get('due', '?')}",
+        _opt("acknowledge by", d, "acknowledge_by")
+        + _opt("extension notice by", d, "extension_notice_by")
+        + _opt("if extended", d, "extended_due"),
+        None,
+    )
+
+
+def _status_changed(d: Details) -> tuple[str, list[str], str | None]:
+    return f"Status: {_status(d.get('from'))} → {_status(d.get('to'))}", _opt("reason", d, "reason"), d.get("by") or None
+
+
+def _hold(d: Details) -> tuple[str, list[str], str | None]:
+    on = str(d.get("on_hold", "")).lower() in ("true", "1", "yes")
+    return ("Put on hold" if on else "Hold released"), _opt("reason", d, "reason"), d.get("by") or None
+
+
+def _viewed(d: Details) -> tuple[str, list[str], str | None]:
+    via = str(d.get("via", ""))
+    who = via.partition(":")[2] or None
+    return "Subject's data revealed", [f"through: {via.partition(':')[0] or via}"], who
+
+
+def _code_sent(d: Details) -> tuple[str, list[str], str | None]:
+    return f"One-time code sent by {d.get('channel', 'email')}", _opt("expires", d, "expires_at"), None
+
+
+def _attempt(d: Details) -> tuple[str, list[str], str | None]:
+    why = "expired code" if d.get("expired") else "wrong code"
+    return f"Verification attempt failed ({why})", [f"attempt {d.get('attempt', '?')}"], None
+
+
+def _receipt(d: Details) -> tuple[str, list[str], str | None]:
+    return f"Receipt confirmed to the subject by {d.get('how', '?')}", _opt("note", d, "note"), d.get("by") or None
+
+
+def _plan(d: Details) -> tuple[str, list[str], str | None]:
+    steps = d.get("steps") or []
+    lines = [f"{s.get('system', '?')}: {s.get('operation', '?')}, {s.get('matches', 0)} matched" for s in steps if isinstance(s, dict)]
+    return f"Plan made ({len(lines)} system(s))", lines, None
+
+
+def _sign_off(d: Details) -> tuple[str, list[str], str | None]:
+    return f"Sign-off: {d.get('decision', '?')}", _opt("step", d, "step"), d.get("approver") or None
+
+
+def _exported(d: Details) -> tuple[str, list[str], str | None]:
+    return f"Exported from {d.get('system', '?')}: {d.get('records', 0)} record(s)", [], None
+
+
+def _counts(d: Details) -> list[str]:
+    counts = d.get("counts") or {}
+    return [f"{entity}: {_text(c)}" for entity, c in counts.items()] if isinstance(counts, dict) else []
+
+
+def _erased(d: Details) -> tuple[str, list[str], str | None]:
+    return f"Erased in {d.get('system', '?')}", _counts(d) + _opt("counted", d, "counted"), None
+
+
+def _corrected(d: Details) -> tuple[str, list[str], str | None]:
+    return f"Corrected in {d.get('system', '?')}", _counts(d) + _opt("unchanged", d, "unchanged"), None
+
+
+def _manual(d: Details) -> tuple[str, list[str], str | None]:
+    return (
+        f"Manual step in {d.get('system', '?')}: {d.get('outcome', '?')}",
+        [f"{d.get('operation', '?')}, {d.get('records', 0)} record(s)"],
+        d.get("person") or None,
+    )
+
+
+def _letter(d: Details) -> tuple[str, list[str], str | None]:
+    kind = str(d.get("kind", "?")).replace("_", " ")
+    lines = [f"by {d.get('channel', 'email')}"] + ([f"{d['attachments']} attachment(s)"] if d.get("attachments") else [])
+    return f"Letter sent: {kind}", lines, None
+
+
+def _extended(d: Details) -> tuple[str, list[str], str | None]:
+    return f"Deadline extended: {d.get('from', '?')} → {d.get('to', '?')}", _opt("reason", d, "reason"), d.get("by") or None
+
+
+def _paused(d: Details) -> tuple[str, list[str], str | None]:
+    lines = [f"asked on {d.get('asked_on', '?')}", *_opt("reason", d, "reason")]
+    if "moves_due" in d and not d["moves_due"]:
+        lines.append("the statutory date stands (recorded only)")
+    return "Clock paused", lines, d.get("by") or None
+
+
+def _restarted(d: Details) -> tuple[str, list[str], str | None]:
+    return (
+        f"Clock restarted: subject answered on {d.get('answered_on', '?')}",
+        [f"{d.get('paused_days', 0)} paused day(s)", *_opt("now due", d, "due")],
+        d.get("by") or None,
+    )
+
+
+def _restarted_processing(d: Details) -> tuple[str, list[str], str | None]:
+    before = f"the previous run {d['previous_run']} was {d.get('previous_state') or 'gone'}" if d.get("previous_run") else "no run before"
+    return "Flow run restarted by the reconciler", [before, *_opt("new run", d, "run")], None
+
+
+def _alert(d: Details) -> tuple[str, list[str], str | None]:
+    return f"Deadline alert: {d.get('kind', '?')}", [f"due {d.get('due', '?')}, {d.get('days_left', '?')} day(s) left"], None
+
+
+def _evidence(d: Details) -> tuple[str, list[str], str | None]:
+    return "Evidence exported", [f"{d.get('events', 0)} event(s), signed tree of {d.get('tree_size', 0)}"], None
+
+
+def _shredded(d: Details) -> tuple[str, list[str], str | None]:
+    return "Personal data shredded", [f"retention: {d.get('retention_months', '?')} month(s)"], None
+
+
+def _note(d: Details) -> tuple[str, list[str], str | None]:
+    return "Internal note", [str(d.get("text", ""))], d.get("by") or None
+
+
+def _flagged(d: Details) -> tuple[str, list[str], str | None]:
+    return "Flagged legal-sensitive", _opt("reason", d, "reason"), d.get("by") or None
+
+
+def _unflagged(d: Details) -> tuple[str, list[str], str | None]:
+    return "Legal-sensitive flag removed", _opt("reason", d, "reason"), d.get("by") or None
+
+
+def _duplicate(d: Details) -> tuple[str, list[str], str | None]:
+    return "The same request came in again and was linked here", _opt("channel", d, "channel") + _opt("received", d, "received_at"), None
+
+
+RULES: dict[str, Rule] = {
+    "RequestLogged": _logged,
+    "DeadlinesComputed": _deadlines,
+    "DuplicateSubmissionLinked": _duplicate,
+    "StatusChanged": _status_changed,
+    "HoldChanged": _hold,
+    "SubjectDataViewed": _viewed,
+    "VerificationCodeSent": _code_sent,
+    "VerificationAttemptFailed": _attempt,
+    "ReceiptConfirmed": _receipt,
+    "PlanMade": _plan,
+    "SignOffRecorded": _sign_off,
+    "SystemExported": _exported,
+    "SystemErased": _erased,
+    "SystemCorrected": _corrected,
+    "ManualStepConfirmed": _manual,
+    "LetterSent": _letter,
+    "DeadlineExtended": _extended,
+    "ClockPaused": _paused,
+    "ClockRestarted": _restarted,
+    "DeadlineAlertRaised": _alert,
+    "ProcessingRestarted": _restarted_processing,
+    "EvidenceExported": _evidence,
+    "KeyShredded": _shredded,
+    "InternalNoteAdded": _note,
+    "LegalSensitiveFlagged": _flagged,
+    "LegalSensitiveUnflagged": _unflagged,
+}
+
+
+def describe(seq: int, kind: str, at: datetime, details: Details) -> TimelineEntry:
+    """One event in words. A shredded event says so; an unknown kind is still shown."""
+    if details.get("shredded") is True and len(details) == 1:
+        return TimelineEntry(seq, at, kind, words(kind), ("details shredded with the request's key",), None)
+    rule = RULES.get(kind)
+    if rule is None:
+        lines = tuple(f"{k}: {_text(v)}" for k, v in details.items())
+        return TimelineEntry(seq, at, kind, words(kind), lines, None)
+    try:
+        title, found, who = rule(details)
+    except (AttributeError, TypeError, ValueError):  # an older or odd payload: show it raw, never fail the page
+        return TimelineEntry(seq, at, kind, words(kind), tuple(f"{k}: {_text(v)}" for k, v in details.items()), None)
+    return TimelineEntry(seq, at, kind, title, tuple(found), str(who) if who else None)
