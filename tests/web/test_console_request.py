@@ -118,6 +118,16 @@ def test_extend_records_who_decided(console: Console) -> None:
     assert (event["by"], event["reason"]) == ("lena.legal", "many systems to search")
 
 
+def test_an_extension_too_late_is_not_offered_and_says_why(console: Console) -> None:
+    console.sign_in(Role.LEGAL)
+    r = console.log(received_at=received_days_ago(40))  # GDPR: the notice was due within the month
+    notice_by = queries.request_view(console.app.ctx, r.reference).deadline.extension_notice_by
+    assert notice_by is not None and notice_by < console.today()
+    html = page_of(console, r.reference)
+    assert f"Too late: the subject had to be told by {notice_by.isoformat()}" in html
+    assert f'action="/console/requests/{r.reference}/extend"' not in html
+
+
 def test_pause_and_restart_the_clock(console: Console) -> None:
     console.sign_in(Role.SUPPORT)
     r = console.log(regime="uk-gdpr", country="GB", subdivision="ENG", received_at=received_days_ago(3))
@@ -366,3 +376,11 @@ def test_a_manual_systems_confirmation_goes_to_the_waiting_run_under_the_persons
             assert bad.status_code == 422 and "records: not a number" in bad.text
         finally:
             console.app.engine.dispose()
+
+
+@pytest.mark.parametrize(("role", "shown"), [(Role.SUPPORT, True), (Role.AUDITOR, False), (Role.LEGAL, False), (Role.ADMIN, True)])
+def test_the_navigation_offers_logging_a_request_only_to_roles_that_may(console: Console, role: Role, shown: bool) -> None:
+    console.sign_in(role)
+    html = console.client.get("/console").text
+    assert ('href="/console/requests/new"' in html) is shown
+    assert ('href="/console/users"' in html) is (role is Role.ADMIN)

@@ -10,6 +10,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from dsar.domain.accounts import Permission, allows
 from dsar.web.i18n import LANGUAGES, Translator, negotiate
 from dsar.web.security import csrf_token
 
@@ -34,13 +35,16 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
     None) is filled in by the console's dependency when present."""
     web = request.app.state.web
     lang = context.pop("lang", None) or language(request)
+    staff = getattr(request.state, "staff", None)
     values: dict[str, Any] = {
         "request": request,
         "lang": lang,
         "languages": LANGUAGES,
         "t": Translator(lang),
         "csrf_token": csrf_token(request, web.session_key),
-        "staff": getattr(request.state, "staff", None),
+        "staff": staff,
+        # can("log_request"): whether the signed-in role allows it (links and actions shown by it)
+        "can": lambda permission: staff is not None and allows(staff.role, Permission(permission)),
         "organisation": web.settings.organisation_name,
     }
     values.update(context)
