@@ -44,3 +44,10 @@ def test_the_crypto_calls_benchmark_runs_one_request_to_the_end_and_reports() ->
     out = run_benchmark("crypto_calls.py")
     assert "unwrap (KMS calls)" in out and "AES-GCM opens" in out
     assert "final status: closed" in out
+
+
+def test_the_web_benchmark_runs_and_reports() -> None:
+    out = run_benchmark("web.py", "--requests", "30", "--calls", "5")
+    for line in ("POST /api/requests", "GET /api/requests/{reference}", "POST / (a subject submits the form)", "GET /console (the queue"):
+        assert line in out
+    assert out.count("median") == 7
