@@ -65,6 +65,7 @@ def build_app(settings: Settings, *, migrate_schema: bool = False, max_cached_ke
             privacy_contact=settings.privacy_contact,
             timezone=settings.zone,
             duplicate_window_hours=settings.duplicate_window_hours,
+            max_backdate_days=settings.max_backdate_days,
             verification_code_ttl_hours=settings.verification_code_ttl_hours,
             verification_max_attempts=settings.verification_max_attempts,
         ),

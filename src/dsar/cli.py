@@ -185,6 +185,9 @@ def request_new(
     subdivision: Annotated[str | None, typer.Option(help="Subdivision (UK nation ENG/SCT/WLS/NIR, US state)")] = None,
     channel: Annotated[str, typer.Option(help="web, email, phone, mail or api")] = "web",
     received: Annotated[str | None, typer.Option(help="When it was received: ISO date or date-time (default now)")] = None,
+    backdated_reason: Annotated[
+        str | None, typer.Option(help="Why a request received more than DSAR_MAX_BACKDATE_DAYS ago is logged only now (recorded)")
+    ] = None,
     name: Annotated[str | None, typer.Option(help="Subject's name")] = None,
     email: Annotated[list[str] | None, typer.Option(help="Subject's email (repeatable; the first receives the code)")] = None,
     phone: Annotated[str | None, typer.Option(help="Subject's phone")] = None,
@@ -216,6 +219,7 @@ def request_new(
                 "subdivision": subdivision,
                 "channel": channel,
                 "received_at": received,
+                "backdated_reason": backdated_reason,
                 "subject_name": name,
                 "subject_emails": email or [],
                 "subject_phone": phone,

@@ -58,6 +58,9 @@ class EngineSettings(BaseSettings):
     duplicate_window_hours: int = Field(
         24, ge=0, description="A second submission for the same subject, type and regime within this many hours is linked to the first."
     )
+    max_backdate_days: int = Field(
+        90, ge=0, description="A request received longer ago than this many days is refused at intake unless a backdated reason is given."
+    )
     verification_code_ttl_hours: int = Field(
         72, ge=1, description="How long a one-time verification code stays valid (docs/threats.md: at least 3 days)."
     )

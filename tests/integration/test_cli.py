@@ -86,6 +86,8 @@ def test_a_second_identical_submission_is_linked(env: dict[str, str]) -> None:
         (["--email", "not-an-email"], "not a valid email"),
         (["--received", "2999-01-01"], "lies in the future"),
         (["--received", "yesterday"], "received_at"),
+        (["--received", "1999-01-01"], "received_at: more than 90 days ago"),
+        (["--country", "XX"], "country 'XX' is not covered by gdpr"),
     ],
 )
 def test_bad_input_exits_2_with_a_clear_message_and_writes_nothing(env: dict[str, str], change: list[str], message: str) -> None:
@@ -97,6 +99,22 @@ def test_bad_input_exits_2_with_a_clear_message_and_writes_nothing(env: dict[str
     assert code == 2
     assert message in err
     assert json.loads(run(env, "request", "list", "--json")[1]) == []
+
+
+def test_gdpr_without_a_country_exits_2_and_an_old_request_needs_a_recorded_reason(env: dict[str, str]) -> None:
+    code, _, err = run(env, *[a for a in NEW if a not in ("--country", "DE")])
+    assert code == 2 and "country: gdpr spans several countries" in err
+    old = [*NEW[: NEW.index("--received")], "--received", "1999-01-01"]
+    code, out, _ = run(env, *old, "--backdated-reason", "letter found in the archive", "--no-start", "--json")
+    assert code == 0, out
+    events = json.loads(run(env, "request", "events", json.loads(out)["reference"], "--json")[1])
+    assert events[0]["details"]["backdated_reason"] == "letter found in the archive"
+
+
+def test_a_correction_of_an_attribute_no_system_holds_exits_2_naming_it(env: dict[str, str]) -> None:
+    args = ["request", "new", "--type", "correction", *NEW[4:], "--correct", "shoe_size=42"]
+    code, _, err = run(env, *args)
+    assert code == 2 and "corrections.shoe_size: no system of the data map can correct this attribute" in err and "42" not in err
 
 
 def test_a_missing_name_exits_2(env: dict[str, str]) -> None:

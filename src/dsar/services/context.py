@@ -24,6 +24,8 @@ class Policy:
     privacy_contact: str = "privacy@example-shop.test"
     timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
     duplicate_window_hours: int = 24
+    # A request received longer ago than this is refused at intake unless a reason is given.
+    max_backdate_days: int = 90
     verification_code_ttl_hours: int = 72
     verification_max_attempts: int = 5
     # Staff accounts (dsar.services.accounts): lock-out after consecutive failed logins, how

@@ -101,7 +101,7 @@ def test_a_receipt_confirmation_by_an_unknown_channel_is_refused(world: World) -
 
 
 def test_a_uk_pause_stops_the_clock_and_its_answer_moves_the_date(world: World) -> None:
-    rid = world.log(regime="uk-gdpr", country="GB")
+    rid = world.log(regime="uk-gdpr", country="GB", subdivision="ENG")
     world.clock.advance(days=3)
     paused = dl.pause_clock(world.ctx, rid, "asked for a copy of an ID")
     assert paused.clock_stopped
@@ -113,7 +113,7 @@ def test_a_uk_pause_stops_the_clock_and_its_answer_moves_the_date(world: World) 
 
 
 def test_a_second_pause_is_a_new_event_and_an_open_one_cannot_be_opened_twice(world: World) -> None:
-    rid = world.log(regime="uk-gdpr", country="GB")
+    rid = world.log(regime="uk-gdpr", country="GB", subdivision="ENG")
     dl.pause_clock(world.ctx, rid, "ID")
     with pytest.raises(InvalidInput, match="already stopped"):
         dl.pause_clock(world.ctx, rid, "ID again")
@@ -121,7 +121,9 @@ def test_a_second_pause_is_a_new_event_and_an_open_one_cannot_be_opened_twice(wo
     dl.pause_clock(world.ctx, rid, "clarification")
     assert world.events(rid).count("ClockPaused") == 2
     with pytest.raises(InvalidInput, match="not stopped"):
-        dl.restart_clock(world.ctx, world.log(regime="uk-gdpr", country="GB", subject={"name": "O", "emails": ["o@example.com"]}))
+        dl.restart_clock(
+            world.ctx, world.log(regime="uk-gdpr", country="GB", subdivision="ENG", subject={"name": "O", "emails": ["o@example.com"]})
+        )
 
 
 def test_a_gdpr_pause_is_recorded_but_keeps_the_statutory_date(world: World) -> None:
