@@ -382,3 +382,51 @@ def test_a_request_without_a_run_shows_so_and_reconcile_says_why_it_cannot_start
     assert code == 0 and " none " in line
     code, _, err = run(env, "request", "reconcile")
     assert code == 1 and "the orchestrator does not answer: nothing was reconciled" in err
+
+
+def _tamper(env: dict[str, str], sql: str) -> None:
+    import sqlite3
+
+    with sqlite3.connect(Path(env["DSAR_HOME"]) / "dsar.db") as db:
+        db.execute(sql)
+
+
+def _flip(env: dict[str, str], table: str, column: str) -> None:
+    import sqlite3
+
+    with sqlite3.connect(Path(env["DSAR_HOME"]) / "dsar.db") as db:
+        (value,) = db.execute(f"SELECT {column} FROM {table} LIMIT 1").fetchone()
+        damaged = bytearray(value)
+        damaged[len(damaged) // 2] ^= 0x01
+        db.execute(f"UPDATE {table} SET {column} = ?", (bytes(damaged),))
+
+
+@pytest.mark.parametrize(
+    ("damage", "commands"),
+    [
+        (("flip", "privacy_request", "subject_name_enc"), [["request", "show"]]),
+        (("flip", "audit_event", "details_enc"), [["request", "events"]]),
+        (("flip", "request_key", "wrapped_key"), [["request", "show"], ["request", "events"]]),
+        (("sql", "UPDATE privacy_request SET status = 'bogus'"), [["request", "show"], ["request", "list"], ["request", "hold"]]),
+        (("sql", "UPDATE privacy_request SET received_at = 'garbage'"), [["request", "show"], ["request", "list"]]),
+        (("sql", "UPDATE audit_event SET at = 'garbage'"), [["request", "events"]]),
+    ],
+)
+def test_a_damaged_or_tampered_record_is_one_line_naming_the_reference_and_exit_1(
+    env: dict[str, str], damage: tuple[str, ...], commands: list[list[str]]
+) -> None:
+    """Issue 13, item 9: no traceback, no stored value, the reference, exit 1."""
+    ref = json.loads(run(env, *NEW, "--json")[1])["reference"]
+    if damage[0] == "flip":
+        _flip(env, damage[1], damage[2])
+    else:
+        _tamper(env, damage[1])
+    for command in commands:
+        args = [*command] if command == ["request", "list"] else [*command, ref]
+        if command[-1] == "hold":
+            args += ["--reason", "looking"]
+        result = CliRunner().invoke(app, args, env=env)
+        assert result.exit_code == 1 and isinstance(result.exception, SystemExit), (command, result.exception)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and ref in lines[0] and "damaged or tampered with" in lines[0], (command, result.stderr)
+        assert "Jane" not in result.stderr and "garbage" not in result.stderr and "bogus" not in result.stderr
