@@ -693,6 +693,7 @@ def _alert_doc(a: AlertView) -> dict[str, Any]:
         "raised_at": a.raised_at.isoformat(),
         "delivered_at": _iso(a.delivered_at),
         "attempts": a.attempts,
+        "state": a.state,
     }
 
 
@@ -746,20 +747,23 @@ def alerts_sweep(
 def alerts_list(
     reference: Annotated[str | None, typer.Option("--request", help="Only this request")] = None,
     limit: Annotated[int, typer.Option(help="At most this many, newest first")] = 200,
+    show_all: Annotated[bool, typer.Option("--all", help="Also the alerts a more urgent one superseded (never sent)")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """The alerts raised so far, newest first."""
+    """The alerts raised so far, newest first; `state` is pending, failing, delivered, or (with
+    --all) superseded by a more urgent alert for the same request (never sent). `days left`
+    is as of when the alert was raised."""
     from dsar.services import queries
 
     engine = _app()
     with _errors():
-        docs = [_alert_doc(a) for a in queries.alerts(engine.ctx, reference or None, limit)]
+        docs = [_alert_doc(a) for a in queries.alerts(engine.ctx, reference or None, limit) if show_all or a.state != "superseded"]
     if as_json:
         _print_json(docs)
         return
-    t = Table("reference", "kind", "due", "days left", "raised", "delivered")
+    t = Table("reference", "kind", "due", "days left", "raised", "state", "delivered")
     for d in docs:
-        t.add_row(d["reference"], d["kind"], d["due"], str(d["days_left"]), d["raised_at"][:16], (d["delivered_at"] or "pending")[:16])
+        t.add_row(d["reference"], d["kind"], d["due"], str(d["days_left"]), d["raised_at"][:16], d["state"], (d["delivered_at"] or "")[:16])
     out.print(t)
 
 
@@ -1028,7 +1032,8 @@ def connectors_check(as_json: JsonOpt = False) -> None:
 @config_app.command("show")
 def config_show(as_json: JsonOpt = False) -> None:
     """Print the effective configuration (secrets masked)."""
-    doc = _settings().describe()
+    settings = _settings()
+    doc = settings.describe()
     if as_json:
         _print_json(doc)
         return
@@ -1036,6 +1041,8 @@ def config_show(as_json: JsonOpt = False) -> None:
     for k, v in doc.items():
         t.add_row(k, str(v))
     out.print(t)
+    if settings.alerts_reach_nobody:
+        err.print(f"[bold yellow]warning:[/] {settings.alert_destination}", highlight=False)
 
 
 @app.command("serve")
@@ -1052,6 +1059,8 @@ def serve() -> None:
         configure_environment(settings)
         server = ensure_server(settings)
     _app(settings, migrate=True)  # migrate and check configuration before taking work
+    if settings.alerts_reach_nobody:
+        err.print(f"[bold yellow]warning:[/] {settings.alert_destination}", highlight=False)
     err.print(
         "Serving process-request, deadline-watch, export-evidence and audit-maintenance against "
         f"{mask_url(server.api_url)}; UI at {mask_url(server.ui_url)}"

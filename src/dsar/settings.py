@@ -342,6 +342,23 @@ class Settings(WebSettings, DemoSettings, AwsSettings, AlertSettings, MailSettin
     def effective_alert_email(self) -> str:
         return self.alert_email or self.privacy_contact
 
+    @property
+    def alerts_reach_nobody(self) -> bool:
+        """No alert URL is set: alerts are only written as .eml files into the outbox."""
+        return not self.alert_urls
+
+    @property
+    def alert_destination(self) -> str:
+        """Where deadline alerts go, in one sentence (loud when nobody receives them)."""
+        if self.alert_urls:
+            kinds = sorted({u.get_secret_value().split("://", 1)[0] for u in self.alert_urls})
+            return f"alerts go to {len(self.alert_urls)} alert URL(s): {', '.join(k + '://' for k in kinds)}"
+        return (
+            f"NO ALERT URL IS SET: deadline alerts are only written as .eml files into {self.effective_outbox_dir}, "
+            f"addressed to {self.effective_alert_email}; nobody receives them unless something reads that folder. "
+            "Set DSAR_ALERT_URLS (Slack, Teams, mailto://, a webhook)."
+        )
+
     def connection_secrets(self) -> dict[str, str]:
         """Values the data map's connection references resolve to: the environment, plus the
         demo company's systems (as configured, else local paths, the loopback helpdesk and its
@@ -378,6 +395,7 @@ class Settings(WebSettings, DemoSettings, AwsSettings, AlertSettings, MailSettin
                 "organisation_name": self.organisation_name,
                 "privacy_contact": self.privacy_contact,
                 "duplicate_window_hours": self.duplicate_window_hours,
+                "max_backdate_days": self.max_backdate_days,
                 "verification_code_ttl_hours": self.verification_code_ttl_hours,
                 "verification_max_attempts": self.verification_max_attempts,
                 "signing_key_file": str(self.effective_signing_key_file),
@@ -402,6 +420,7 @@ class Settings(WebSettings, DemoSettings, AwsSettings, AlertSettings, MailSettin
                 "alert_email": self.effective_alert_email,
                 "alert_max_attempts": self.alert_max_attempts,
                 "alert_digest_over": self.alert_digest_over,
+                "alerts_go_to": self.alert_destination,
             },
             "aws": {
                 "key_provider": f"aws-kms ({self.kms_key_id})" if self.kms_key_id else "local key file",

@@ -157,6 +157,14 @@ def test_config_show_masks_the_database_password(env: dict[str, str]) -> None:
     assert "s3cret" not in out and doc["database_url"] == "postgresql+psycopg://app:***@db.internal/dsar"
 
 
+def test_config_show_says_loudly_where_alerts_go_when_no_alert_url_is_set(env: dict[str, str]) -> None:
+    code, out, err = run(env, "config", "show")
+    assert code == 0 and "warning: NO ALERT URL IS SET" in err and "outbox" in err and "privacy@example-shop.test" in err
+    assert "NO ALERT URL IS SET" in json.loads(run(env, "config", "show", "--json")[1])["alerts_go_to"]
+    code, out, err = run(env | {"DSAR_ALERT_URLS": '["json://127.0.0.1:9/hook"]'}, "config", "show", "--json")
+    assert code == 0 and "warning" not in err and json.loads(out)["alerts_go_to"] == "alerts go to 1 alert URL(s): json://"
+
+
 def test_deadline_prints_the_dates_as_json_with_nulls(env: dict[str, str]) -> None:
     code, out, _ = run(env, "deadline", "--regime", "uk-gdpr", "--received", "2024-11-25", "--json")
     assert code == 0
@@ -218,7 +226,9 @@ def test_extend_then_show_and_list_alerts(env: dict[str, str]) -> None:
     assert [(a["reference"], a["kind"]) for a in sweep["raised"] if a["notify"]] == [(ref, "breached")]
     assert sweep["delivered"] == 1
     code, out, _ = run(env, "alerts", "list", "--request", ref, "--json")
-    assert any(a["kind"] == "breached" and a["delivered_at"] for a in json.loads(out))
+    assert [(a["kind"], a["state"]) for a in json.loads(out)] == [("breached", "delivered")]  # the covered thresholds are not listed
+    code, out, _ = run(env, "alerts", "list", "--request", ref, "--all", "--json")
+    assert sorted(a["state"] for a in json.loads(out)) == ["delivered", "superseded", "superseded", "superseded"]
     code, _, err = run(env, "request", "pause-clock", ref, "--reason", "ID", "--on", "not-a-date")
     assert code == 2 and "must be a date" in err
 
