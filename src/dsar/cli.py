@@ -20,13 +20,13 @@ from rich.table import Table
 
 from dsar.domain.errors import DsarError, InvalidInput, NotFound
 from dsar.domain.request import Status, parse_reference
-from dsar.settings import Settings, load_settings, mask_url
 
 if TYPE_CHECKING:
     from dsar.app import App
     from dsar.services.context import ServiceContext
     from dsar.services.orchestration import Orchestrator
     from dsar.services.queries import AlertView, RequestRef, RequestView
+    from dsar.settings import Settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Run data-subject requests from intake to the closing letter.")
 request_app = typer.Typer(no_args_is_help=True, help="Log, inspect and steer privacy requests.")
@@ -64,6 +64,20 @@ def _errors() -> Iterator[None]:
         _fail(str(exc), 1)
     except DsarError as exc:
         _fail(f"{type(exc).__name__}: {exc}", 1)
+
+
+# dsar.settings (pydantic-settings) is imported when a command first needs it, never for
+# `--help` (issue 13, item 8: the CLI's start time).
+def load_settings() -> Settings:
+    from dsar.settings import load_settings as load
+
+    return load()
+
+
+def mask_url(url: str) -> str:
+    from dsar.settings import mask_url as mask
+
+    return mask(url)
 
 
 def _settings() -> Settings:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -440,3 +441,27 @@ def test_a_damaged_or_tampered_record_is_one_line_naming_the_reference_and_exit_
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and ref in lines[0] and "damaged or tampered with" in lines[0], (command, result.stderr)
         assert "Jane" not in result.stderr and "garbage" not in result.stderr and "bogus" not in result.stderr
+
+
+def test_show_and_help_import_only_what_they_need(env: dict[str, str]) -> None:
+    """Issue 13, item 8: `--help` reads no settings; `request show` on an up-to-date schema
+    imports neither alembic nor the connector types (boto3, httpx) nor jinja2 nor Prefect."""
+    from dsar.persistence.database import schema_head, shipped_head
+
+    assert shipped_head() == schema_head()  # the fast schema check reads the same head as alembic
+    ref = json.loads(run(env, *NEW, "--no-start", "--json")[1])["reference"]
+    code = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from dsar.cli import app\n"
+        "assert CliRunner().invoke(app, ['--help']).exit_code == 0\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pydantic_settings', 'sqlalchemy')))\n"
+        f"result = CliRunner().invoke(app, ['request', 'show', '{ref}'])\n"
+        "assert result.exit_code == 0, result.output\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'alembic', 'boto3', 'botocore', 'httpx', 'prefect', 'jinja2'}))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False, env={**os.environ, **env}
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["[]", "[]"]

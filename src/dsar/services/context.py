@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -50,6 +51,6 @@ class ServiceContext:
     objects: ObjectStore
     letters: LetterRenderer
     connectors: ConnectorFactory
-    data_map: tuple[AnySystem, ...]
+    data_map: Sequence[AnySystem]  # a tuple, or dsar.app's LazyDataMap (read on first use)
     code_key: bytes  # keyed digest of one-time codes
     policy: Policy = field(default_factory=Policy)

@@ -210,8 +210,9 @@ def validate(sub: Submission, ctx: ServiceContext, now: datetime) -> tuple[Priva
     # An attribute no system can correct would only be found out at sign-off. An empty data map
     # says nothing about what can be corrected (a fresh install, tests of intake alone, a
     # company whose systems are all corrected by hand): then nothing is refused here.
-    correctable = correctable_attributes(ctx.data_map)
-    if ctx.data_map:
+    systems = tuple(ctx.data_map)
+    correctable = correctable_attributes(systems)
+    if systems:
         for wanted in corrections:
             if wanted.attribute not in correctable:
                 problems.append(f"corrections.{wanted.attribute}: no system of the data map can correct this attribute")
