@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, overload
 
 from sqlalchemy import Engine
 
-from dsar.connectors.datamap import load_data_map
-from dsar.connectors.registry import DataMapConnectorFactory
+from dsar.connectors.base import Connector, ConnectorFactory
 from dsar.crypto import BlindIndex, KeyProvider, KmsKeyProvider, LocalKeyProvider
 from dsar.crypto.signing import Signer
 from dsar.domain.errors import ConfigurationError
@@ -22,9 +24,65 @@ from dsar.services.ports import CheckpointArchive, CheckpointWitness, Notifier
 from dsar.settings import Settings
 from dsar.storage.local import LocalObjectStore
 
+if TYPE_CHECKING:
+    from dsar.connectors.datamap import AnySystem
+
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+class LazyDataMap(Sequence["AnySystem"]):
+    """The data map, read from its folder when first used. Reading it imports every connector
+    type's model (boto3, httpx ...): a command that never looks at the map (`request show`,
+    `list`, `events`) does not pay for that (issue 13, item 8)."""
+
+    def __init__(self, folder: Path) -> None:
+        self._folder = folder
+        self._systems: tuple[AnySystem, ...] | None = None
+
+    def systems(self) -> tuple[AnySystem, ...]:
+        if self._systems is None:
+            from dsar.connectors.datamap import load_data_map
+
+            self._systems = tuple(load_data_map(self._folder)) if self._folder.is_dir() else ()
+        return self._systems
+
+    @overload
+    def __getitem__(self, index: int) -> AnySystem: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[AnySystem]: ...
+    def __getitem__(self, index: int | slice) -> AnySystem | Sequence[AnySystem]:
+        return self.systems()[index]
+
+    def __len__(self) -> int:
+        return len(self.systems())
+
+    def __iter__(self) -> Iterator[AnySystem]:
+        return iter(self.systems())
+
+
+class LazyConnectorFactory(ConnectorFactory):
+    """The data map's connector factory, built when a connector is first asked for (the
+    connector modules import boto3, httpx and SQL drivers)."""
+
+    def __init__(self, build: Callable[[], ConnectorFactory]) -> None:
+        self._build = build
+        self._factory: ConnectorFactory | None = None
+
+    def _real(self) -> ConnectorFactory:
+        if self._factory is None:
+            self._factory = self._build()
+        return self._factory
+
+    def systems(self) -> list[str]:
+        return self._real().systems()
+
+    def is_manual(self, system: str) -> bool:
+        return self._real().is_manual(system)
+
+    def build(self, system: str) -> Connector:
+        return self._real().build(system)
 
 
 @dataclass(frozen=True)
@@ -50,14 +108,22 @@ def build_app(settings: Settings, *, migrate_schema: bool = False, max_cached_ke
     except BaseException:
         engine.dispose()
         raise
-    data_map = tuple(load_data_map(settings.data_map_dir)) if settings.data_map_dir.is_dir() else ()
+    data_map = LazyDataMap(settings.data_map_dir)
+    if migrate_schema:
+        data_map.systems()  # serve, demo, db upgrade: a broken data map stops them at start
+
+    def connector_factory() -> ConnectorFactory:
+        from dsar.connectors.registry import DataMapConnectorFactory
+
+        return DataMapConnectorFactory(list(data_map), settings.connection_secrets(), keys.derive("pseudonym"))
+
     ctx = ServiceContext(
         uow=SqlUnitOfWorkFactory(engine, keys, index, max_cached_keys=max_cached_keys),
         clock=utc_now,
         mailer=FolderOutbox(settings.effective_outbox_dir),
         objects=LocalObjectStore(settings.effective_object_store_dir),
         letters=LetterRenderer(settings.templates_dir),
-        connectors=DataMapConnectorFactory(list(data_map), settings.connection_secrets(), keys.derive("pseudonym")),
+        connectors=LazyConnectorFactory(connector_factory),
         data_map=data_map,
         code_key=keys.derive("verification-code"),
         policy=Policy(
@@ -65,6 +131,7 @@ def build_app(settings: Settings, *, migrate_schema: bool = False, max_cached_ke
             privacy_contact=settings.privacy_contact,
             timezone=settings.zone,
             duplicate_window_hours=settings.duplicate_window_hours,
+            max_backdate_days=settings.max_backdate_days,
             verification_code_ttl_hours=settings.verification_code_ttl_hours,
             verification_max_attempts=settings.verification_max_attempts,
         ),

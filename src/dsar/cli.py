@@ -20,13 +20,13 @@ from rich.table import Table
 
 from dsar.domain.errors import DsarError, InvalidInput, NotFound
 from dsar.domain.request import Status, parse_reference
-from dsar.settings import Settings, load_settings, mask_url
 
 if TYPE_CHECKING:
     from dsar.app import App
     from dsar.services.context import ServiceContext
     from dsar.services.orchestration import Orchestrator
     from dsar.services.queries import AlertView, RequestRef, RequestView
+    from dsar.settings import Settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Run data-subject requests from intake to the closing letter.")
 request_app = typer.Typer(no_args_is_help=True, help="Log, inspect and steer privacy requests.")
@@ -64,6 +64,20 @@ def _errors() -> Iterator[None]:
         _fail(str(exc), 1)
     except DsarError as exc:
         _fail(f"{type(exc).__name__}: {exc}", 1)
+
+
+# dsar.settings (pydantic-settings) is imported when a command first needs it, never for
+# `--help` (issue 13, item 8: the CLI's start time).
+def load_settings() -> Settings:
+    from dsar.settings import load_settings as load
+
+    return load()
+
+
+def mask_url(url: str) -> str:
+    from dsar.settings import mask_url as mask
+
+    return mask(url)
 
 
 def _settings() -> Settings:
@@ -185,6 +199,9 @@ def request_new(
     subdivision: Annotated[str | None, typer.Option(help="Subdivision (UK nation ENG/SCT/WLS/NIR, US state)")] = None,
     channel: Annotated[str, typer.Option(help="web, email, phone, mail or api")] = "web",
     received: Annotated[str | None, typer.Option(help="When it was received: ISO date or date-time (default now)")] = None,
+    backdated_reason: Annotated[
+        str | None, typer.Option(help="Why a request received more than DSAR_MAX_BACKDATE_DAYS ago is logged only now (recorded)")
+    ] = None,
     name: Annotated[str | None, typer.Option(help="Subject's name")] = None,
     email: Annotated[list[str] | None, typer.Option(help="Subject's email (repeatable; the first receives the code)")] = None,
     phone: Annotated[str | None, typer.Option(help="Subject's phone")] = None,
@@ -216,6 +233,7 @@ def request_new(
                 "subdivision": subdivision,
                 "channel": channel,
                 "received_at": received,
+                "backdated_reason": backdated_reason,
                 "subject_name": name,
                 "subject_emails": email or [],
                 "subject_phone": phone,
@@ -446,9 +464,40 @@ def _resume(reference: str, expected: Status, run_input: dict[str, Any], system:
 
 
 @request_app.command("verify")
-def request_verify(reference: str, code: Annotated[str, typer.Option(help="The one-time code from the email")]) -> None:
-    """Hand the subject's one-time code to the waiting flow run."""
-    _resume(reference, Status.AWAITING_VERIFICATION, {"code": code})
+def request_verify(
+    reference: str,
+    code: Annotated[str, typer.Option(help="The one-time code from the email")],
+    wait: Annotated[float, typer.Option(help="Seconds to wait for the run to judge the code")] = 30.0,
+) -> None:
+    """Hand the subject's one-time code to the waiting flow run and say how the run judged it.
+
+    The run checks the code (so the attempt is counted once, as from the Prefect UI); this
+    waits up to --wait seconds for its verdict. Exit 0: verified. Exit 1: wrong code (with the
+    tries left), the code had expired or too many tries (the request is then refused as
+    unverifiable), or no verdict in time (the code was handed over: do not send it again; see
+    `dsar request show REF`). Exit 2: the request does not wait for a code."""
+    from dsar.domain.verification import VerificationOutcome as V
+    from dsar.services.orchestration import submit_code
+
+    settings = _settings()
+    engine, r = _load(reference)
+    orchestrator = _orchestrator(settings)
+    with _errors():
+        result = submit_code(engine.ctx, orchestrator, r.id, code, wait_seconds=wait)
+    if result.outcome is V.VERIFIED:
+        out.print(f"{r.reference}: code accepted, identity verified")
+        return
+    if result.outcome is V.WRONG_CODE:
+        _fail(f"{r.reference}: wrong code; {result.attempts_left} {'try' if result.attempts_left == 1 else 'tries'} left", 1)
+    if result.outcome is V.EXHAUSTED and result.expired:
+        _fail(f"{r.reference}: the code had expired; the request is refused as unverifiable", 1)
+    if result.outcome is V.EXHAUSTED:
+        _fail(f"{r.reference}: wrong code and no tries left; the request is refused as unverifiable", 1)
+    _fail(
+        f"{r.reference}: the code was handed to its flow run, which has not judged it within {wait:g}s "
+        f"(is `dsar serve` running?); do not send it again, see `dsar request show {r.reference}`",
+        1,
+    )
 
 
 @request_app.command("sign-off")
@@ -658,6 +707,7 @@ def _alert_doc(a: AlertView) -> dict[str, Any]:
         "raised_at": a.raised_at.isoformat(),
         "delivered_at": _iso(a.delivered_at),
         "attempts": a.attempts,
+        "state": a.state,
     }
 
 
@@ -711,20 +761,23 @@ def alerts_sweep(
 def alerts_list(
     reference: Annotated[str | None, typer.Option("--request", help="Only this request")] = None,
     limit: Annotated[int, typer.Option(help="At most this many, newest first")] = 200,
+    show_all: Annotated[bool, typer.Option("--all", help="Also the alerts a more urgent one superseded (never sent)")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """The alerts raised so far, newest first."""
+    """The alerts raised so far, newest first; `state` is pending, failing, delivered, or (with
+    --all) superseded by a more urgent alert for the same request (never sent). `days left`
+    is as of when the alert was raised."""
     from dsar.services import queries
 
     engine = _app()
     with _errors():
-        docs = [_alert_doc(a) for a in queries.alerts(engine.ctx, reference or None, limit)]
+        docs = [_alert_doc(a) for a in queries.alerts(engine.ctx, reference or None, limit) if show_all or a.state != "superseded"]
     if as_json:
         _print_json(docs)
         return
-    t = Table("reference", "kind", "due", "days left", "raised", "delivered")
+    t = Table("reference", "kind", "due", "days left", "raised", "state", "delivered")
     for d in docs:
-        t.add_row(d["reference"], d["kind"], d["due"], str(d["days_left"]), d["raised_at"][:16], (d["delivered_at"] or "pending")[:16])
+        t.add_row(d["reference"], d["kind"], d["due"], str(d["days_left"]), d["raised_at"][:16], d["state"], (d["delivered_at"] or "")[:16])
     out.print(t)
 
 
@@ -993,7 +1046,8 @@ def connectors_check(as_json: JsonOpt = False) -> None:
 @config_app.command("show")
 def config_show(as_json: JsonOpt = False) -> None:
     """Print the effective configuration (secrets masked)."""
-    doc = _settings().describe()
+    settings = _settings()
+    doc = settings.describe()
     if as_json:
         _print_json(doc)
         return
@@ -1001,6 +1055,8 @@ def config_show(as_json: JsonOpt = False) -> None:
     for k, v in doc.items():
         t.add_row(k, str(v))
     out.print(t)
+    if settings.alerts_reach_nobody:
+        err.print(f"[bold yellow]warning:[/] {settings.alert_destination}", highlight=False)
 
 
 @app.command("serve")
@@ -1021,6 +1077,8 @@ def serve() -> None:
         server = ensure_server(settings)
     try:
         app = _app(settings, migrate=True)  # migrate and check configuration before taking work
+        if settings.alerts_reach_nobody:
+            err.print(f"[bold yellow]warning:[/] {settings.alert_destination}", highlight=False)
         with _errors():
             web = start_web(build_web(app, _orchestrator(settings)))
         deployments = "process-request, deadline-watch, export-evidence and audit-maintenance"

@@ -58,6 +58,9 @@ class EngineSettings(BaseSettings):
     duplicate_window_hours: int = Field(
         24, ge=0, description="A second submission for the same subject, type and regime within this many hours is linked to the first."
     )
+    max_backdate_days: int = Field(
+        90, ge=0, description="A request received longer ago than this many days is refused at intake unless a backdated reason is given."
+    )
     verification_code_ttl_hours: int = Field(
         72, ge=1, description="How long a one-time verification code stays valid (docs/threats.md: at least 3 days)."
     )
@@ -249,6 +252,9 @@ class WebSettings(BaseSettings):
     web_session_hours: int = Field(8, ge=1, le=24, description="How long a staff sign-in lasts.")
     web_default_regime: str = Field("gdpr", description="Regime of a public-form request from a place no regime covers.")
     web_default_country: str = Field("IE", description="Country recorded for such a request (the organisation's establishment).")
+    web_default_subdivision: str | None = Field(
+        None, description="Subdivision recorded for such a request where the default regime needs one (uk-gdpr: ENG, SCT, WLS or NIR)."
+    )
     api_rate_per_token: int = Field(60, ge=1, description="API calls one token may make per minute; more get 429 with Retry-After.")
     api_rate_per_subject: int = Field(
         10, ge=1, description="API submissions per subject email address per hour (counted by digest); more get 429."
@@ -348,6 +354,23 @@ class Settings(WebSettings, DemoSettings, AwsSettings, AlertSettings, MailSettin
     def effective_alert_email(self) -> str:
         return self.alert_email or self.privacy_contact
 
+    @property
+    def alerts_reach_nobody(self) -> bool:
+        """No alert URL is set: alerts are only written as .eml files into the outbox."""
+        return not self.alert_urls
+
+    @property
+    def alert_destination(self) -> str:
+        """Where deadline alerts go, in one sentence (loud when nobody receives them)."""
+        if self.alert_urls:
+            kinds = sorted({u.get_secret_value().split("://", 1)[0] for u in self.alert_urls})
+            return f"alerts go to {len(self.alert_urls)} alert URL(s): {', '.join(k + '://' for k in kinds)}"
+        return (
+            f"NO ALERT URL IS SET: deadline alerts are only written as .eml files into {self.effective_outbox_dir}, "
+            f"addressed to {self.effective_alert_email}; nobody receives them unless something reads that folder. "
+            "Set DSAR_ALERT_URLS (Slack, Teams, mailto://, a webhook)."
+        )
+
     def connection_secrets(self) -> dict[str, str]:
         """Values the data map's connection references resolve to: the environment, plus the
         demo company's systems (as configured, else local paths, the loopback helpdesk and its
@@ -384,6 +407,7 @@ class Settings(WebSettings, DemoSettings, AwsSettings, AlertSettings, MailSettin
                 "organisation_name": self.organisation_name,
                 "privacy_contact": self.privacy_contact,
                 "duplicate_window_hours": self.duplicate_window_hours,
+                "max_backdate_days": self.max_backdate_days,
                 "verification_code_ttl_hours": self.verification_code_ttl_hours,
                 "verification_max_attempts": self.verification_max_attempts,
                 "signing_key_file": str(self.effective_signing_key_file),
@@ -408,6 +432,7 @@ class Settings(WebSettings, DemoSettings, AwsSettings, AlertSettings, MailSettin
                 "alert_email": self.effective_alert_email,
                 "alert_max_attempts": self.alert_max_attempts,
                 "alert_digest_over": self.alert_digest_over,
+                "alerts_go_to": self.alert_destination,
             },
             "aws": {
                 "key_provider": f"aws-kms ({self.kms_key_id})" if self.kms_key_id else "local key file",
@@ -430,6 +455,7 @@ class Settings(WebSettings, DemoSettings, AwsSettings, AlertSettings, MailSettin
                 "web_session_hours": self.web_session_hours,
                 "web_default_regime": self.web_default_regime,
                 "web_default_country": self.web_default_country,
+                "web_default_subdivision": self.web_default_subdivision,
                 "api_rate_per_token": self.api_rate_per_token,
                 "api_rate_per_subject": self.api_rate_per_subject,
                 "api_idempotency_hours": self.api_idempotency_hours,

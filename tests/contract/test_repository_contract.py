@@ -846,6 +846,29 @@ def test_alerts_wait_for_delivery_until_delivered_or_out_of_attempts(uow_factory
     assert (covered.notify, instant(covered.delivered_at), covered.attempts) == (False, T0, 0)
 
 
+def test_a_superseded_alert_is_settled_unsent_and_a_delivered_one_is_left_alone(uow_factory: UnitOfWorkFactory) -> None:
+    r = a_request(1)
+    stored(uow_factory, r)
+    with uow_factory() as uow:
+        uow.alerts.add([NewAlert(r.id, r.reference, "due-in-7d", DUE, 7, True), NewAlert(r.id, r.reference, "due-in-1d", DUE, 1, True)], T0)
+        uow.commit()
+    with uow_factory() as uow:
+        seven, one = uow.alerts.undelivered(3)
+        uow.alerts.record_delivery([one.id], T0, "down")
+        uow.alerts.record_delivery([seven.id], T0, None)
+        uow.alerts.supersede([seven.id, one.id], T0 + timedelta(hours=1))
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.alerts.undelivered(3) == []
+        by_kind = {a.kind: a for a in uow.alerts.recent(r.id)}
+    assert (by_kind["due-in-1d"].notify, instant(by_kind["due-in-1d"].delivered_at), by_kind["due-in-1d"].last_error) == (
+        False,
+        T0 + timedelta(hours=1),
+        None,
+    )
+    assert (by_kind["due-in-7d"].notify, instant(by_kind["due-in-7d"].delivered_at)) == (True, T0)
+
+
 def test_recent_alerts_come_newest_first_for_one_request_or_all(uow_factory: UnitOfWorkFactory) -> None:
     a, b = a_request(1), a_request(2)
     stored(uow_factory, a, b)

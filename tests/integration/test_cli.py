@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -86,6 +87,8 @@ def test_a_second_identical_submission_is_linked(env: dict[str, str]) -> None:
         (["--email", "not-an-email"], "not a valid email"),
         (["--received", "2999-01-01"], "lies in the future"),
         (["--received", "yesterday"], "received_at"),
+        (["--received", "2020-01-01"], "received_at: more than 90 days ago"),
+        (["--country", "XX"], "country: country not covered by gdpr"),
     ],
 )
 def test_bad_input_exits_2_with_a_clear_message_and_writes_nothing(env: dict[str, str], change: list[str], message: str) -> None:
@@ -97,6 +100,22 @@ def test_bad_input_exits_2_with_a_clear_message_and_writes_nothing(env: dict[str
     assert code == 2
     assert message in err
     assert json.loads(run(env, "request", "list", "--json")[1]) == []
+
+
+def test_gdpr_without_a_country_exits_2_and_an_old_request_needs_a_recorded_reason(env: dict[str, str]) -> None:
+    code, _, err = run(env, *[a for a in NEW if a not in ("--country", "DE")])
+    assert code == 2 and "country: gdpr spans several countries" in err
+    old = [*NEW[: NEW.index("--received")], "--received", "2020-01-01"]
+    code, out, _ = run(env, *old, "--backdated-reason", "letter found in the archive", "--no-start", "--json")
+    assert code == 0, out
+    events = json.loads(run(env, "request", "events", json.loads(out)["reference"], "--json")[1])
+    assert events[0]["details"]["backdated_reason"] == "letter found in the archive"
+
+
+def test_a_correction_of_an_attribute_no_system_holds_exits_2_naming_it(env: dict[str, str]) -> None:
+    args = ["request", "new", "--type", "correction", *NEW[4:], "--correct", "shoe_size=42"]
+    code, _, err = run(env, *args)
+    assert code == 2 and "corrections.shoe_size: no system of the data map can correct this attribute" in err and "42" not in err
 
 
 def test_a_missing_name_exits_2(env: dict[str, str]) -> None:
@@ -137,6 +156,14 @@ def test_config_show_masks_the_database_password(env: dict[str, str]) -> None:
     doc = json.loads(out)
     assert code == 0
     assert "s3cret" not in out and doc["database_url"] == "postgresql+psycopg://app:***@db.internal/dsar"
+
+
+def test_config_show_says_loudly_where_alerts_go_when_no_alert_url_is_set(env: dict[str, str]) -> None:
+    code, out, err = run(env, "config", "show")
+    assert code == 0 and "warning: NO ALERT URL IS SET" in err and "outbox" in err and "privacy@example-shop.test" in err
+    assert "NO ALERT URL IS SET" in json.loads(run(env, "config", "show", "--json")[1])["alerts_go_to"]
+    code, out, err = run(env | {"DSAR_ALERT_URLS": '["json://127.0.0.1:9/hook"]'}, "config", "show", "--json")
+    assert code == 0 and "warning" not in err and json.loads(out)["alerts_go_to"] == "alerts go to 1 alert URL(s): json://"
 
 
 def test_deadline_prints_the_dates_as_json_with_nulls(env: dict[str, str]) -> None:
@@ -200,7 +227,9 @@ def test_extend_then_show_and_list_alerts(env: dict[str, str]) -> None:
     assert [(a["reference"], a["kind"]) for a in sweep["raised"] if a["notify"]] == [(ref, "breached")]
     assert sweep["delivered"] == 1
     code, out, _ = run(env, "alerts", "list", "--request", ref, "--json")
-    assert any(a["kind"] == "breached" and a["delivered_at"] for a in json.loads(out))
+    assert [(a["kind"], a["state"]) for a in json.loads(out)] == [("breached", "delivered")]  # the covered thresholds are not listed
+    code, out, _ = run(env, "alerts", "list", "--request", ref, "--all", "--json")
+    assert sorted(a["state"] for a in json.loads(out)) == ["delivered", "superseded", "superseded", "superseded"]
     code, _, err = run(env, "request", "pause-clock", ref, "--reason", "ID", "--on", "not-a-date")
     assert code == 2 and "must be a date" in err
 
@@ -363,3 +392,75 @@ def test_a_request_without_a_run_shows_so_and_reconcile_says_why_it_cannot_start
     assert code == 0 and " run " in out.splitlines()[1] and " none " in out  # the only row says it has no run
     code, _, err = run(env, "request", "reconcile")
     assert code == 1 and "the orchestrator does not answer: nothing was reconciled" in err
+
+
+def _tamper(env: dict[str, str], sql: str) -> None:
+    import sqlite3
+
+    with sqlite3.connect(Path(env["DSAR_HOME"]) / "dsar.db") as db:
+        db.execute(sql)
+
+
+def _flip(env: dict[str, str], table: str, column: str) -> None:
+    import sqlite3
+
+    with sqlite3.connect(Path(env["DSAR_HOME"]) / "dsar.db") as db:
+        (value,) = db.execute(f"SELECT {column} FROM {table} LIMIT 1").fetchone()
+        damaged = bytearray(value)
+        damaged[len(damaged) // 2] ^= 0x01
+        db.execute(f"UPDATE {table} SET {column} = ?", (bytes(damaged),))
+
+
+@pytest.mark.parametrize(
+    ("damage", "commands"),
+    [
+        (("flip", "privacy_request", "subject_name_enc"), [["request", "show"]]),
+        (("flip", "audit_event", "details_enc"), [["request", "events"]]),
+        (("flip", "request_key", "wrapped_key"), [["request", "show"], ["request", "events"]]),
+        (("sql", "UPDATE privacy_request SET status = 'bogus'"), [["request", "show"], ["request", "list"], ["request", "hold"]]),
+        (("sql", "UPDATE privacy_request SET received_at = 'garbage'"), [["request", "show"], ["request", "list"]]),
+        (("sql", "UPDATE audit_event SET at = 'garbage'"), [["request", "events"]]),
+    ],
+)
+def test_a_damaged_or_tampered_record_is_one_line_naming_the_reference_and_exit_1(
+    env: dict[str, str], damage: tuple[str, ...], commands: list[list[str]]
+) -> None:
+    """Issue 13, item 9: no traceback, no stored value, the reference, exit 1."""
+    ref = json.loads(run(env, *NEW, "--json")[1])["reference"]
+    if damage[0] == "flip":
+        _flip(env, damage[1], damage[2])
+    else:
+        _tamper(env, damage[1])
+    for command in commands:
+        args = [*command] if command == ["request", "list"] else [*command, ref]
+        if command[-1] == "hold":
+            args += ["--reason", "looking"]
+        result = CliRunner().invoke(app, args, env=env)
+        assert result.exit_code == 1 and isinstance(result.exception, SystemExit), (command, result.exception)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and ref in lines[0] and "damaged or tampered with" in lines[0], (command, result.stderr)
+        assert "Jane" not in result.stderr and "garbage" not in result.stderr and "bogus" not in result.stderr
+
+
+def test_show_and_help_import_only_what_they_need(env: dict[str, str]) -> None:
+    """Issue 13, item 8: `--help` reads no settings; `request show` on an up-to-date schema
+    imports neither alembic nor the connector types (boto3, httpx) nor jinja2 nor Prefect."""
+    from dsar.persistence.database import schema_head, shipped_head
+
+    assert shipped_head() == schema_head()  # the fast schema check reads the same head as alembic
+    ref = json.loads(run(env, *NEW, "--no-start", "--json")[1])["reference"]
+    code = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from dsar.cli import app\n"
+        "assert CliRunner().invoke(app, ['--help']).exit_code == 0\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pydantic_settings', 'sqlalchemy')))\n"
+        f"result = CliRunner().invoke(app, ['request', 'show', '{ref}'])\n"
+        "assert result.exit_code == 0, result.output\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'alembic', 'boto3', 'botocore', 'httpx', 'prefect', 'jinja2'}))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False, env={**os.environ, **env}
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["[]", "[]"]

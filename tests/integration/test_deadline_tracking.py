@@ -135,7 +135,7 @@ def test_regimes_without_an_extension_and_finished_requests_cannot_be_extended(c
 
 
 def test_uk_stop_the_clock_stops_the_watch_and_moves_the_date(ctx: ServiceContext, clock: Clock) -> None:
-    r = log(ctx, regime="uk-gdpr", country="GB")
+    r = log(ctx, regime="uk-gdpr", country="GB", subdivision="ENG")
     assert deadline(ctx, r.id).due == date(2026, 4, 2)
     clock.set_day(date(2026, 3, 4))
     d = dl.pause_clock(ctx, r.id, "asked for proof of address")
@@ -167,7 +167,7 @@ def test_regimes_without_stop_the_clock_refuse_a_pause(ctx: ServiceContext) -> N
 
 
 def test_a_pause_outside_the_request_life_is_refused(ctx: ServiceContext) -> None:
-    r = log(ctx, regime="uk-gdpr", country="GB")
+    r = log(ctx, regime="uk-gdpr", country="GB", subdivision="ENG")
     with pytest.raises(InvalidInput):
         dl.pause_clock(ctx, r.id, "asked for ID", on=date(2026, 3, 1))  # before receipt
     with pytest.raises(InvalidInput):

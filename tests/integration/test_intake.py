@@ -83,7 +83,7 @@ def test_a_second_identical_submission_within_24_hours_is_linked_not_duplicated(
 def test_a_different_type_or_regime_is_a_new_request(engine_app: App) -> None:
     log_request(engine_app.ctx, jane())
     assert log_request(engine_app.ctx, jane(type="deletion")).created
-    assert log_request(engine_app.ctx, jane(regime="uk-gdpr", country=None)).created
+    assert log_request(engine_app.ctx, jane(regime="uk-gdpr", country=None, subdivision="WLS")).created
     assert count(engine_app, "privacy_request") == 3
 
 

@@ -76,6 +76,7 @@ def test_the_request_body_is_the_intakes_submission_with_examples(api: Api) -> N
         "subdivision",
         "channel",
         "received_at",
+        "backdated_reason",
         "subject",
         "agent",
         "corrections",

@@ -89,7 +89,6 @@ def test_errors_come_in_the_pages_language(client: TestClient, web_app: WebApp) 
         ("US", "US-VA", "vcdpa", "US", "VA"),
         ("US", "US-TX", "tdpsa", "US", "TX"),
         ("GB", "GB-SCT", "uk-gdpr", "GB", "SCT"),
-        ("GB", "", "uk-gdpr", "GB", "ENG"),
         ("CA", "CA-ON", "pipeda", "CA", "ON"),
         ("FR", "", "gdpr", "FR", None),
         ("BR", "", "lgpd", "BR", None),
@@ -110,12 +109,18 @@ def test_the_place_picks_the_regime(
 
 
 def test_the_default_regime_is_the_organisations(tmp_path: Path) -> None:
-    w = make_web(tmp_path / "home", web_default_regime="uk-gdpr", web_default_country="GB")
+    w = make_web(tmp_path / "home", web_default_regime="uk-gdpr", web_default_country="GB", web_default_subdivision="WLS")
     with TestClient(w.fastapi) as c:
         assert submit_form(c, {**ANN, "country": "other"}).status_code == 303
     view = only_request(w)
-    assert (view.regime, view.country) == ("uk-gdpr", "GB")
+    assert (view.regime, view.country, view.subdivision) == ("uk-gdpr", "GB", "WLS")
     w.app.engine.dispose()
+
+
+def test_the_uk_needs_its_nation(client: TestClient, web_app: WebApp) -> None:
+    response = submit_form(client, {**ANN, "country": "GB", "subdivision": ""})
+    assert response.status_code == 422 and 'href="#f-subdivision"' in response.text
+    assert web_app.request_count() == 0
 
 
 def test_california_access_asks_which_kind(client: TestClient, web_app: WebApp) -> None:

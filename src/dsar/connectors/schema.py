@@ -192,3 +192,26 @@ class ManualSystem(SystemBase):
     instructions: str = Field(min_length=10, max_length=4000, description="What the person does, step by step (no personal data)")
     categories: list[str] = Field(min_length=1, description="Data categories the system holds")
     erase: EntityErasure | None = None
+
+
+def correctable_attributes(systems: object) -> frozenset[str]:
+    """Every attribute some field of these systems names as ``correctable`` (any system type:
+    the models are walked for their :class:`FieldMap` values, so a new type needs no change)."""
+    found: set[str] = set()
+
+    def walk(value: object) -> None:
+        if isinstance(value, FieldMap):
+            if value.correctable is not None:
+                found.add(value.correctable)
+        elif isinstance(value, BaseModel):
+            for name in type(value).model_fields:
+                walk(getattr(value, name))
+        elif isinstance(value, dict):
+            for v in value.values():
+                walk(v)
+        elif isinstance(value, list | tuple):
+            for v in value:
+                walk(v)
+
+    walk(systems)
+    return frozenset(found)

@@ -70,3 +70,37 @@ def urgency(kind: str) -> int:
     if is_breach(kind):
         return 10_000
     return -int(kind.removeprefix("due-in-").removeprefix("ack-in-").removesuffix("d"))
+
+
+def family(kind: str) -> str:
+    """Which date an alert watches: ``ack`` (the confirmation of receipt) or ``due``."""
+    return "ack" if kind.startswith("ack-") else "due"
+
+
+def alert_state(notify: bool, delivered_at: datetime | None, last_error: str | None) -> str:
+    """pending, failing (its last delivery failed; tried again), delivered, or superseded (a
+    more urgent alert for the same request covers it: never sent)."""
+    if not notify:
+        return "superseded"
+    if delivered_at is not None:
+        return "delivered"
+    return "failing" if last_error else "pending"
+
+
+# What a request in each status waits for, for a person reading an alert.
+WAITS_FOR: dict[str, str] = {
+    "received": "its flow run to start (is `dsar serve` running? `dsar request reconcile`)",
+    "awaiting_verification": "the subject's one-time code",
+    "verified": "planning: locating the subject in every system",
+    "planning": "planning: locating the subject in every system",
+    "awaiting_sign_off": "legal's sign-off",
+    "executing": "its plan to be carried out, or a person to confirm a manual system's step",
+    "responding": "the response letter to go out",
+}
+
+
+def waits_for(status: str, on_hold: bool) -> str:
+    """What the request waits for, in words (no personal data)."""
+    if on_hold:
+        return "a person: it is ON HOLD (`dsar request events` gives the reason; `dsar request release` when fixed)"
+    return WAITS_FOR.get(status, "nothing: it is finished")

@@ -54,9 +54,15 @@ class RequestLogged(AuditEvent):
     request_type: str = ""
     regime: str = ""
     channel: str = ""
+    # Why a request received long ago was logged only now (intake's backdating bound); absent
+    # from the payload when not given, so earlier events keep their hashes.
+    backdated_reason: str | None = None
 
     def payload(self) -> dict[str, JsonValue]:
-        return {"reference": self.reference, "type": self.request_type, "regime": self.regime, "channel": self.channel}
+        doc: dict[str, JsonValue] = {"reference": self.reference, "type": self.request_type, "regime": self.regime, "channel": self.channel}
+        if self.backdated_reason is not None:
+            doc["backdated_reason"] = self.backdated_reason
+        return doc
 
 
 @dataclass(frozen=True)

@@ -141,12 +141,22 @@ def parse_request_type(value: str) -> RequestType:
         raise UnknownRequestType(msg, [f"type: {msg}"]) from None
 
 
-def resolve_jurisdiction(regime: Regime, country: str | None, subdivision: str | None) -> tuple[str, str | None]:
+def resolve_jurisdiction(regime: Regime, country: str | None, subdivision: str | None, *, required: bool = False) -> tuple[str, str | None]:
     """Check (country, subdivision) against the regime and fill the regime's defaults.
 
     US state laws imply their state; PIPEDA and LGPD their country; GDPR needs the member state
-    whose holidays apply, UK GDPR the nation whose bank holidays apply (defaults: DE, ENG).
+    whose holidays apply, UK GDPR the nation whose bank holidays apply. With ``required`` (intake)
+    a regime spanning several countries or subdivisions refuses to guess; without it (the
+    `dsar deadline` calculator) the defaults are DE and ENG.
     """
+    if required:
+        problems: list[str] = []
+        if country is None and len(regime.allowed_countries()) > 1:
+            problems.append(f"country: {regime.code} spans several countries; say which (e.g. DE, FR, IE)")
+        if subdivision is None and regime.subdivisions is not None and len(regime.subdivisions) > 1:
+            problems.append(f"subdivision: {regime.code} spans {', '.join(sorted(regime.subdivisions))}; say which")
+        if problems:
+            raise UnknownJurisdiction(f"{regime.code} needs the jurisdiction", problems)
     c = (country or regime.country).upper()
     if c not in regime.allowed_countries():
         msg = f"country not covered by {regime.code}; expected one of {', '.join(sorted(regime.allowed_countries()))}"

@@ -9,14 +9,15 @@ template source, so ``{{ ... }}`` in a name prints as typed.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cached_property
 from pathlib import Path
-from typing import Any
-
-from jinja2 import FileSystemLoader, StrictUndefined, TemplateNotFound, select_autoescape
-from jinja2.sandbox import SandboxedEnvironment
+from typing import TYPE_CHECKING, Any
 
 from dsar.domain.errors import ConfigurationError, NotFound
 from dsar.services.ports import RenderedLetter
+
+if TYPE_CHECKING:
+    from jinja2.sandbox import SandboxedEnvironment
 
 __all__ = ["LetterRenderer", "RenderedLetter"]
 
@@ -25,8 +26,16 @@ class LetterRenderer:
     def __init__(self, templates_dir: Path) -> None:
         if not templates_dir.is_dir():
             raise ConfigurationError(f"templates folder {templates_dir} does not exist")
-        self._env = SandboxedEnvironment(
-            loader=FileSystemLoader(str(templates_dir)),
+        self._templates_dir = templates_dir
+
+    @cached_property
+    def _env(self) -> SandboxedEnvironment:
+        """jinja2, imported when the first letter is rendered (not by every command)."""
+        from jinja2 import FileSystemLoader, StrictUndefined, select_autoescape
+        from jinja2.sandbox import SandboxedEnvironment
+
+        return SandboxedEnvironment(
+            loader=FileSystemLoader(str(self._templates_dir)),
             undefined=StrictUndefined,
             autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
             keep_trailing_newline=True,
@@ -45,8 +54,11 @@ class LetterRenderer:
 
     def render(self, kind: str, regime: str, context: Mapping[str, Any], language: str = "en") -> RenderedLetter:
         names = self.candidates(kind, regime, language)
+        env = self._env
+        from jinja2 import TemplateNotFound  # imported with the environment above
+
         try:
-            template = self._env.select_template(names)
+            template = env.select_template(names)
         except TemplateNotFound:
             raise NotFound(f"no template for {kind} ({regime}, {language}); looked for {', '.join(names)}") from None
         text = template.render(**context)

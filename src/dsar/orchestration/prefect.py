@@ -74,7 +74,9 @@ class PrefectOrchestrator:
         from prefect.client.schemas.objects import FlowRun
         from prefect.deployments import run_deployment
 
-        run = run_deployment(self.deployment, parameters={"request_id": request_id}, flow_run_name=reference, timeout=0)
+        # as_subflow=False: started from inside another flow run (the deadline watch's reconciler)
+        # it would otherwise become that run's subflow, which Prefect refuses to suspend.
+        run = run_deployment(self.deployment, parameters={"request_id": request_id}, flow_run_name=reference, timeout=0, as_subflow=False)
         assert isinstance(run, FlowRun)  # called outside an event loop: the synchronous form
         return str(run.id)
 

@@ -91,6 +91,17 @@ class SqlAlerts:
         for chunk in range(0, len(ids), IN_CHUNK):
             conn.execute(update(DeadlineAlertRow.__table__).where(a.id.in_(ids[chunk : chunk + IN_CHUNK])).values(**values))  # type: ignore[attr-defined]
 
+    def supersede(self, alert_ids: Sequence[int], at: datetime) -> None:
+        a = DeadlineAlertRow.__table__.c  # type: ignore[attr-defined]
+        conn = self._s.connection()
+        ids = list(alert_ids)
+        for chunk in range(0, len(ids), IN_CHUNK):
+            conn.execute(
+                update(DeadlineAlertRow.__table__)  # type: ignore[attr-defined]
+                .where(a.id.in_(ids[chunk : chunk + IN_CHUNK]), a.delivered_at.is_(None))
+                .values(notify=False, delivered_at=at, last_error=None)
+            )
+
     def recent(self, request_id: str | None = None, limit: int = 500) -> list[Alert]:
         stmt = select(DeadlineAlertRow)
         if request_id is not None:

@@ -12,6 +12,7 @@ import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select as sa_select
@@ -20,6 +21,7 @@ from sqlmodel import Session, col, select
 from dsar.audit.chain import ChainedEvent, associated_data, chain_hash, leaf_bytes
 from dsar.crypto import new_data_key
 from dsar.domain.events import STAFF_STREAM, AuditEntry, AuditEvent, CheckpointRecord
+from dsar.persistence.damage import intact, request_name
 from dsar.persistence.sealing import IN_CHUNK, Sealer, wrapping_context
 from dsar.persistence.tables import AuditCheckpointRow, AuditEventRow, AuditHeadRow, RequestKeyRow, as_utc
 
@@ -116,8 +118,17 @@ class SqlAuditLog:
 
     def events(self, request_id: str) -> list[AuditEntry]:
         t = AuditEventRow.__table__.c  # type: ignore[attr-defined]
-        rows = self._s.connection().execute(sa_select(t.seq, t.kind, t.at, t.details_enc).where(t.request_id == request_id).order_by(t.seq))
-        return [AuditEntry(seq, kind, as_utc(at), self._details(seq, request_id, kind, sealed)) for seq, kind, at, sealed in rows]
+        stmt = sa_select(t.seq, t.kind, t.at, t.details_enc).where(t.request_id == request_id).order_by(t.seq)
+        with intact(lambda: f"the audit trail of {request_name(self._s, request_id)}"):
+            rows = self._s.connection().execute(stmt).all()
+        entries = []
+        for seq, kind, at, sealed in rows:
+            with intact(partial(self._event_name, seq, request_id)):
+                entries.append(AuditEntry(seq, kind, as_utc(at), self._details(seq, request_id, kind, sealed)))
+        return entries
+
+    def _event_name(self, seq: int, request_id: str) -> str:
+        return f"audit event {seq} of {request_name(self._s, request_id)}"
 
     def open_details(self, event: ChainedEvent) -> dict[str, Any]:
         """An event's decrypted details, or ``{"shredded": true}`` once the request's key is gone."""

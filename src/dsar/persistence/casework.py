@@ -19,6 +19,7 @@ from dsar.domain.errors import NotFound
 from dsar.domain.letters import SentLetter
 from dsar.domain.plan import PlanStep, Receipt, legacy_step, step_from_json, step_to_json
 from dsar.domain.verification import Challenge
+from dsar.persistence.damage import intact, request_name
 from dsar.persistence.sealing import Sealer
 from dsar.persistence.tables import ChallengeRow, DecisionRow, LetterRow, PlanRow, ReceiptRow, as_utc, as_utc_or_none, refused_if_exists
 
@@ -70,11 +71,12 @@ class SqlDecisions:
             self._s.flush()
 
     def get(self, request_id: str, step: str) -> Decision | None:
-        row = self._s.exec(select(DecisionRow).where(DecisionRow.request_id == request_id, DecisionRow.step == step)).first()
-        if row is None:
-            return None
-        note = self._sealer.open(request_id, row.note_enc, f"decision/{request_id}/{step}").decode() if row.note_enc else None
-        return Decision(row.step, row.decision, row.approver, note, as_utc(row.at))
+        with intact(lambda: f"the {step} decision of {request_name(self._s, request_id)}"):
+            row = self._s.exec(select(DecisionRow).where(DecisionRow.request_id == request_id, DecisionRow.step == step)).first()
+            if row is None:
+                return None
+            note = self._sealer.open(request_id, row.note_enc, f"decision/{request_id}/{step}").decode() if row.note_enc else None
+            return Decision(row.step, row.decision, row.approver, note, as_utc(row.at))
 
 
 class SqlPlans:
@@ -91,8 +93,9 @@ class SqlPlans:
             self._s.flush()
 
     def get(self, request_id: str) -> list[PlanStep]:
-        rows = self._s.exec(select(PlanRow).where(PlanRow.request_id == request_id).order_by(col(PlanRow.system)))
-        return [stored_step(r.system, r.operation, r.matches, r.detail) for r in rows]
+        with intact(lambda: f"the plan of {request_name(self._s, request_id)}"):
+            rows = self._s.exec(select(PlanRow).where(PlanRow.request_id == request_id).order_by(col(PlanRow.system)))
+            return [stored_step(r.system, r.operation, r.matches, r.detail) for r in rows]
 
     def add_receipt(self, request_id: str, receipt: Receipt) -> None:
         r = receipt
@@ -102,8 +105,9 @@ class SqlPlans:
             self._s.flush()
 
     def receipts(self, request_id: str) -> list[Receipt]:
-        rows = self._s.exec(select(ReceiptRow).where(ReceiptRow.request_id == request_id).order_by(col(ReceiptRow.system)))
-        return [Receipt(r.system, r.operation, r.records, r.object_key, as_utc(r.at)) for r in rows]
+        with intact(lambda: f"the receipts of {request_name(self._s, request_id)}"):
+            rows = self._s.exec(select(ReceiptRow).where(ReceiptRow.request_id == request_id).order_by(col(ReceiptRow.system)))
+            return [Receipt(r.system, r.operation, r.records, r.object_key, as_utc(r.at)) for r in rows]
 
 
 def stored_step(system: str, operation: str, matches: int, detail: str) -> PlanStep:

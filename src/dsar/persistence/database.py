@@ -8,21 +8,23 @@ run on an older schema.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from alembic.util.exc import CommandError
 from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
 from sqlmodel import create_engine
 
 from dsar.domain.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    # alembic is imported where it is used: a command on an up-to-date schema needs none of it
+    # (issue 13, item 8: the CLI's start time).
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -55,6 +57,8 @@ def make_engine(url: str) -> Engine:
 
 
 def alembic_config(url: str) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(_MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
@@ -63,6 +67,8 @@ def alembic_config(url: str) -> Config:
 
 def upgrade(engine: Engine) -> None:
     """Bring the schema to the newest migration (idempotent): ``dsar db upgrade``."""
+    from alembic import command
+
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
@@ -83,7 +89,30 @@ class SchemaStatus:
 
 @cache
 def _scripts() -> ScriptDirectory:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory(str(_MIGRATIONS))
+
+
+_REVISION = re.compile(r"^(down_)?revision\s*(?::[^=]+)?=\s*(?:[\"']([^\"']+)[\"']|None)\s*$", re.MULTILINE)
+
+
+@cache
+def shipped_head() -> str | None:
+    """The newest shipped revision read from the migration files' text (``revision = "0006"``,
+    ``down_revision = "0005"``) without importing alembic; None when the files do not read as one
+    straight line of revisions (then alembic decides)."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in sorted((_MIGRATIONS / "versions").glob("*.py")):
+        found = {bool(m.group(1)): m.group(2) for m in _REVISION.finditer(path.read_text())}
+        if False not in found or True not in found:
+            return None
+        revisions.add(found[False])
+        if found[True] is not None:
+            parents.add(found[True])
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
 
 
 @cache
@@ -96,6 +125,8 @@ def schema_head() -> str:
 
 
 def _known(revision: str) -> bool:
+    from alembic.util.exc import CommandError
+
     try:
         return all(_scripts().get_revision(r) is not None for r in revision.split(","))
     except CommandError:  # a revision of a newer dsar
@@ -105,13 +136,25 @@ def _known(revision: str) -> bool:
 def schema_status(engine: Engine) -> SchemaStatus:
     """Where the database's schema is: one query of alembic's version table (an empty
     database has none)."""
+    from alembic.runtime.migration import MigrationContext
+
     with engine.connect() as conn:
         heads = MigrationContext.configure(conn).get_current_heads()
     return SchemaStatus(heads[0] if len(heads) == 1 else ",".join(heads) or None, schema_head())
 
 
 def check_schema(engine: Engine) -> SchemaStatus:
-    """Refuse to run on a schema other than the one this dsar needs (an empty database too)."""
+    """Refuse to run on a schema other than the one this dsar needs (an empty database too).
+    The common case, a database at the shipped head, is one query and no alembic import."""
+    head = shipped_head()
+    if head is not None:
+        try:
+            with engine.connect() as conn:
+                current = [str(v) for v in conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalars()]
+        except Exception:  # noqa: BLE001 - no version table (empty database): alembic says so below
+            current = []
+        if current == [head]:
+            return SchemaStatus(head, head)
     status = schema_status(engine)
     if status.current is not None and not status.up_to_date and not _known(status.current):
         raise ConfigurationError(f"the database schema is at {status.current}, newer than this dsar knows ({status.head}): upgrade dsar")

@@ -12,9 +12,10 @@ from sqlmodel import Session, col, select
 
 from dsar.domain.deadlines import Deadline, PauseRecord
 from dsar.domain.errors import NotFound
+from dsar.persistence.damage import intact
 from dsar.persistence.requests import request_row, rewatch
 from dsar.persistence.sealing import Sealer
-from dsar.persistence.tables import ClockPauseRow, as_utc_or_none
+from dsar.persistence.tables import ClockPauseRow, RequestRow, as_utc_or_none
 
 
 class SqlDeadlines:
@@ -26,6 +27,11 @@ class SqlDeadlines:
 
     def get(self, request_id: str) -> Deadline:
         row = request_row(self._s, request_id)
+        with intact(f"the deadline of request {row.reference}"):
+            return self._deadline(row)
+
+    @staticmethod
+    def _deadline(row: RequestRow) -> Deadline:
         return Deadline(
             due=row.due,
             acknowledge_by=row.acknowledge_by,

@@ -35,6 +35,7 @@ from dsar.domain.request import (
     Status,
     SubjectIdentity,
 )
+from dsar.persistence.damage import READ_FAILURES, intact, request_name
 from dsar.persistence.sealing import IN_CHUNK, Sealer, wrapping_context
 from dsar.persistence.tables import ReferenceCounterRow, RequestKeyRow, RequestRow, SubjectLookupRow, refused_if_exists
 from dsar.services.ports import RequestQuery
@@ -64,7 +65,8 @@ def rewatch(row: RequestRow) -> None:
 
 
 def request_row(session: Session, request_id: str) -> RequestRow:
-    row = session.get(RequestRow, request_id)
+    with intact(lambda: request_name(session, request_id)):
+        row = session.get(RequestRow, request_id)
     if row is None:
         raise NotFound(f"no request with id {request_id}")
     return row
@@ -145,10 +147,14 @@ class SqlRequests:
             self._s.flush()
 
     def get(self, request_id: str) -> PrivacyRequest:
-        return self._opened(request_row(self._s, request_id))
+        row = request_row(self._s, request_id)
+        with intact(f"request {row.reference}"):
+            return self._opened(row)
 
     def facts(self, request_id: str) -> PrivacyRequest:
-        return _shell(request_row(self._s, request_id))
+        row = request_row(self._s, request_id)
+        with intact(f"request {row.reference}"):
+            return _shell(row)
 
     def is_shredded(self, request_id: str) -> bool:
         r = RequestRow.__table__.c  # type: ignore[attr-defined]
@@ -200,7 +206,21 @@ class SqlRequests:
         if query.reference is not None:
             stmt = stmt.where(RequestRow.reference == query.reference)
         stmt = stmt.order_by(col(RequestRow.due), col(RequestRow.reference)).offset(max(query.offset, 0)).limit(query.limit)
-        return [_shell(row) for row in self._s.exec(stmt)]
+        try:
+            return [_shell(row) for row in self._s.exec(stmt)]
+        except READ_FAILURES:
+            self._name_the_damaged(query)
+            raise
+
+    def _name_the_damaged(self, query: RequestQuery) -> None:
+        """A list failed on a damaged row: read the candidates one by one (plain columns only
+        to find them) and raise for the first that cannot be read, by its reference."""
+        r = RequestRow.__table__.c  # type: ignore[attr-defined]
+        stmt = sa_select(r.id)
+        if query.status is not None:
+            stmt = stmt.where(r.status == query.status.value)
+        for (request_id,) in self._s.connection().execute(stmt.order_by(r.reference)).all():
+            self.facts(request_id)
 
     def find_linkable(self, subject: SubjectIdentity, request_type: RequestType, regime: str, since: datetime) -> PrivacyRequest | None:
         return self.find_linkable_by_tokens(lookup_tokens(self._index, subject), request_type, regime, since)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -24,6 +25,8 @@ class Policy:
     privacy_contact: str = "privacy@example-shop.test"
     timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
     duplicate_window_hours: int = 24
+    # A request received longer ago than this is refused at intake unless a reason is given.
+    max_backdate_days: int = 90
     verification_code_ttl_hours: int = 72
     verification_max_attempts: int = 5
     # Staff accounts (dsar.services.accounts): lock-out after consecutive failed logins, how
@@ -48,6 +51,6 @@ class ServiceContext:
     objects: ObjectStore
     letters: LetterRenderer
     connectors: ConnectorFactory
-    data_map: tuple[AnySystem, ...]
+    data_map: Sequence[AnySystem]  # a tuple, or dsar.app's LazyDataMap (read on first use)
     code_key: bytes  # keyed digest of one-time codes
     policy: Policy = field(default_factory=Policy)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from dsar.domain.alerts import ACK_BREACHED, BREACHED, Alert, NewAlert, WatchColumn, alert_kind, is_breach, urgency
+from dsar.domain.alerts import ACK_BREACHED, BREACHED, Alert, NewAlert, WatchColumn, alert_kind, family, is_breach, urgency, waits_for
 from dsar.domain.deadlines import PAUSE_MOVES_DUE, Deadline, PauseRecord, compute_deadlines, receipt_date
 from dsar.domain.decisions import EXTENSION_STEP
 from dsar.domain.errors import DeliveryFailed, InvalidInput, TransitionNotAllowed
@@ -245,13 +245,22 @@ def sweep(ctx: ServiceContext, thresholds: Sequence[int], as_of: date | None = N
                 for k in missing:
                     raised.append(NewAlert(c.request_id, c.reference, k, c.due, days_left, notify=tell and k == loudest))
         now = ctx.clock()
+        # An alert still waiting to go out is superseded by a louder one raised now for the
+        # same request and date kind (a due-in-7d never delivered, then the breach): only the
+        # latest is sent, and `alerts list` does not show the earlier one as pending.
+        louder = {(a.request_id, family(a.kind)) for a in raised if a.notify}
+        if louder:
+            stale = [a.id for a in uow.alerts.undelivered(2**31 - 1) if (a.request_id, family(a.kind)) in louder]
+            uow.alerts.supersede(stale, now)
         uow.alerts.add(raised, now)
         uow.audit.append([DeadlineAlertRaised(a.request_id, now, a.kind, a.due, a.days_left) for a in raised if a.notify])
         uow.commit()
     return SweepResult(today, considered, raised)
 
 
-def describe(a: Alert | NewAlert) -> Notice:
+def describe(a: Alert | NewAlert, request: PrivacyRequest | None = None) -> Notice:
+    """The notice of one alert; with the request's facts (status, type, regime: no personal
+    data) the body says where it stands and what it waits for."""
     if a.kind == ACK_BREACHED:
         title = f"{a.reference}: confirmation of receipt OVERDUE (was due {a.due}, {-a.days_left} day(s) ago)"
     elif a.kind.startswith("ack-"):
@@ -269,6 +278,11 @@ def describe(a: Alert | NewAlert) -> Notice:
         )
     else:
         body = f"Request {a.reference} is due on {a.due} ({a.kind}). Run `dsar request show {a.reference}` for the details."
+    if request is not None:
+        body += (
+            f"\nType: {request.type.value}; regime: {request.regime}; status: {request.status.value}"
+            f"{' (on hold)' if request.on_hold else ''}.\nIt waits for {waits_for(request.status.value, request.on_hold)}."
+        )
     return Notice(title, body, urgent=is_breach(a.kind) or a.days_left <= 1)
 
 
@@ -284,16 +298,21 @@ def deliver(ctx: ServiceContext, notifier: Notifier, *, max_attempts: int = 12, 
     up to ``max_attempts``). More than ``digest_over`` at once go out as one digest."""
     with ctx.uow() as uow:
         pending = uow.alerts.undelivered(max_attempts)
+        facts = {rid: uow.requests.facts(rid) for rid in {a.request_id for a in pending}}  # decrypts nothing
     if not pending:
         return DeliveryReport(0, 0, False)
     batches: list[tuple[Notice, list[Alert]]]
     if len(pending) > digest_over:
         breached = sum(1 for a in pending if is_breach(a.kind))
-        lines = [describe(a).title for a in sorted(pending, key=lambda a: (a.due, a.reference))]
+        lines = [
+            f"{describe(a).title}; {facts[a.request_id].status.value}, waits for "
+            + waits_for(facts[a.request_id].status.value, facts[a.request_id].on_hold)
+            for a in sorted(pending, key=lambda a: (a.due, a.reference))
+        ]
         title = f"{len(pending)} privacy requests need attention ({breached} past their statutory deadline)"
         batches = [(Notice(title, "\n".join(lines), urgent=breached > 0), pending)]
     else:
-        batches = [(describe(a), [a]) for a in pending]
+        batches = [(describe(a, facts[a.request_id]), [a]) for a in pending]
     delivered = failed = 0
     for notice, alerts in batches:
         error: str | None = None

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from dsar.connectors.schema import correctable_attributes
 from dsar.domain.deadlines import Deadline, compute_deadlines, receipt_date
 from dsar.domain.errors import DsarError, InvalidInput
 from dsar.domain.events import DeadlinesComputed, DuplicateSubmissionLinked, RequestLogged
@@ -85,6 +86,9 @@ class Submission(BaseModel):
     subject: SubjectIn = Field(default_factory=SubjectIn)
     agent: AgentIn | None = None
     corrections: list[CorrectionIn] = Field(default_factory=list)
+    # Why a request received more than Policy.max_backdate_days ago is logged only now (e.g.
+    # "letter found in the post room"): required then, recorded in the RequestLogged event.
+    backdated_reason: str | None = None
 
     @classmethod
     def parse(cls, data: Any) -> Submission:
@@ -140,9 +144,16 @@ def validate(sub: Submission, ctx: ServiceContext, now: datetime) -> tuple[Priva
             problems.append("received_at: lies in the future")
         elif received_on < _EARLIEST_RECEIPT:
             problems.append(f"received_at: before {_EARLIEST_RECEIPT.isoformat()}")
+    backdated_reason = _collect(problems, clean_text, sub.backdated_reason, "backdated_reason", limit=500)
+    oldest = now - timedelta(days=ctx.policy.max_backdate_days)
+    if received < oldest and not backdated_reason and received_on >= _EARLIEST_RECEIPT:
+        problems.append(
+            f"received_at: more than {ctx.policy.max_backdate_days} days ago (its deadlines may have passed); "
+            "give backdated_reason to log it anyway"
+        )
     country = subdivision = None
     if regime is not None:
-        jurisdiction = _collect(problems, resolve_jurisdiction, regime, sub.country, sub.subdivision)
+        jurisdiction = _collect(problems, resolve_jurisdiction, regime, sub.country, sub.subdivision, required=True)
         if jurisdiction is not None:
             country, subdivision = jurisdiction
         if rtype is not None and not regime.provides(rtype, received_on):
@@ -208,6 +219,15 @@ def validate(sub: Submission, ctx: ServiceContext, now: datetime) -> tuple[Priva
         problems.append(f"corrections: only a correction request carries corrections, not a {rtype.value} request")
     if len(sub.corrections) > MAX_CORRECTIONS:
         problems.append(f"corrections: at most {MAX_CORRECTIONS}")
+    # An attribute no system can correct would only be found out at sign-off. An empty data map
+    # says nothing about what can be corrected (a fresh install, tests of intake alone, a
+    # company whose systems are all corrected by hand): then nothing is refused here.
+    systems = tuple(ctx.data_map)
+    correctable = correctable_attributes(systems)
+    if systems:
+        for wanted in corrections:
+            if wanted.attribute not in correctable:
+                problems.append(f"corrections.{wanted.attribute}: no system of the data map can correct this attribute")
     deadlines = None
     if not problems and regime is not None and rtype is not None:
         deadlines = _collect(
@@ -269,7 +289,15 @@ def log_request(ctx: ServiceContext, raw: Any) -> LogResult:
         uow.requests.add(request, deadline, now)
         uow.audit.append(
             [
-                RequestLogged(request.id, now, request.reference, request.type.value, request.regime, request.channel.value),
+                RequestLogged(
+                    request.id,
+                    now,
+                    request.reference,
+                    request.type.value,
+                    request.regime,
+                    request.channel.value,
+                    backdated_reason=sub.backdated_reason.strip() if sub.backdated_reason else None,
+                ),
                 DeadlinesComputed(
                     request.id, now, deadline.due, deadline.acknowledge_by, deadline.extension_notice_by, deadline.extended_due
                 ),

@@ -796,6 +796,12 @@ class InMemoryAlerts(_Area):
                 a = replace(a, attempts=a.attempts + 1, last_error=error[:500])
             self._s.alerts[aid] = a
 
+    def supersede(self, alert_ids: Sequence[int], at: datetime) -> None:
+        for aid in alert_ids:
+            a = self._s.alerts.get(aid)
+            if a is not None and a.delivered_at is None:
+                self._s.alerts[aid] = replace(a, notify=False, delivered_at=at, last_error=None)
+
     def recent(self, request_id: str | None = None, limit: int = 500) -> list[Alert]:
         mine = _by_id(self._s.alerts, lambda a: request_id is None or a.request_id == request_id)
         return [a for _, a in reversed(mine)][: max(limit, 0)]

@@ -19,15 +19,19 @@ staff names: never the subject's personal data.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from dsar.domain.errors import ConfigurationError, InvalidInput, TransitionNotAllowed
 from dsar.domain.events import HoldChanged, ProcessingRestarted
 from dsar.domain.request import OPEN_STATUSES, Status
 from dsar.services import queries, recording
 from dsar.services.context import ServiceContext
+
+if TYPE_CHECKING:
+    from dsar.services.processing import AttemptResult
 
 
 @dataclass(frozen=True)
@@ -190,6 +194,41 @@ def resume_waiting(
     if run_id is None or not orchestrator.run_state(run_id).waiting_for_input:
         raise InvalidInput(f"{ref.reference}: no flow run is waiting for this input; try `dsar request run {ref.reference}` first")
     orchestrator.resume(run_id, run_input)
+
+
+# How long `submit_code` waits, by default, for the run to record how it judged a code: the
+# served run starts a process (`python -m prefect.engine`) and re-runs the flow from the top.
+CODE_WAIT_SECONDS = 30.0
+
+
+def submit_code(
+    ctx: ServiceContext,
+    orchestrator: Orchestrator,
+    request_id: str,
+    code: str,
+    *,
+    wait_seconds: float = CODE_WAIT_SECONDS,
+    poll_seconds: float = 0.5,
+    sleep: Callable[[float], None] = time.sleep,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> AttemptResult:
+    """Hand the subject's one-time code to the run waiting for it, then wait (at most
+    ``wait_seconds``, polling the engine's record) for the run to judge it, and say how.
+
+    The run judges the code (``confirm_code`` in process-request), so the attempt is counted
+    once, by the same step whether the code came from here, the console or the Prefect UI;
+    this only reads the record afterwards. ``outcome`` None: the run did not record it in time
+    (is ``dsar serve`` running?); the code was handed over and must not be sent again."""
+    from dsar.services.processing import attempt_result, verification_state
+
+    before = verification_state(ctx, request_id)
+    resume_waiting(ctx, orchestrator, request_id, Status.AWAITING_VERIFICATION, {"code": code})
+    stop = monotonic() + wait_seconds
+    while True:
+        result = attempt_result(ctx, request_id, before)
+        if result.outcome is not None or monotonic() >= stop:
+            return result
+        sleep(poll_seconds)
 
 
 # --- the reconciler ---------------------------------------------------------------------------

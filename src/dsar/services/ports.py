@@ -328,6 +328,11 @@ class AlertRepository(Protocol):
 
     def record_delivery(self, alert_ids: Sequence[int], at: datetime, error: str | None) -> None: ...
 
+    def supersede(self, alert_ids: Sequence[int], at: datetime) -> None:
+        """These undelivered alerts are covered by a more urgent one raised later: never sent
+        (``notify`` false, settled at ``at``), as an alert covered when it was raised."""
+        ...
+
     def recent(self, request_id: str | None = None, limit: int = 500) -> list[Alert]:
         """Alerts raised, newest first."""
         ...

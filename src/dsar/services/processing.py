@@ -167,6 +167,42 @@ def verification_state(ctx: ServiceContext, request_id: str) -> VerificationStat
     return VerificationState(status, ch.id if ch else None, attempts, ctx.policy.verification.attempts_left(attempts))
 
 
+@dataclass(frozen=True)
+class AttemptResult:
+    """How the engine judged the one attempt made since ``before`` (see
+    :func:`attempt_result`): ``outcome`` is None while no attempt has been recorded. Nothing
+    here is more than the subject may know: verified, wrong (with the tries left), expired,
+    or refused after too many tries."""
+
+    outcome: VerificationOutcome | None
+    attempts_left: int
+    expired: bool
+
+
+def attempt_result(ctx: ServiceContext, request_id: str, before: VerificationState) -> AttemptResult:
+    """What became of the code handed to the run after ``before`` was read: VERIFIED once the
+    challenge was used, EXHAUSTED once the request was refused for it (too many tries, or a code
+    given after expiry), WRONG_CODE once one more attempt was counted; None until the run records
+    it. Reads status and the challenge only: nothing is judged or counted here (the run's
+    :func:`confirm_code` counts the attempt, once)."""
+    now = ctx.clock()
+    with ctx.uow() as uow:
+        status = uow.requests.facts(request_id).status
+        ch = uow.challenges.latest(request_id)
+    if ch is None:
+        return AttemptResult(None, ctx.policy.verification.attempts_left(0), False)
+    left = ctx.policy.verification.attempts_left(ch.attempts)
+    expired = now > ch.expires_at
+    if ch.consumed_at is not None and status is not Status.AWAITING_VERIFICATION:
+        return AttemptResult(VerificationOutcome.VERIFIED, left, False)
+    counted = ch.id != before.challenge_id or ch.attempts > before.attempts
+    if counted and status is Status.DENIED:
+        return AttemptResult(VerificationOutcome.EXHAUSTED, 0, expired)
+    if counted:
+        return AttemptResult(VerificationOutcome.WRONG_CODE, left, expired)
+    return AttemptResult(None, left, expired)
+
+
 def confirm_code(ctx: ServiceContext, request_id: str, code: str) -> VerificationOutcome:
     """Check a one-time code. Three outcomes; after the last allowed wrong code the request is
     denied as unverifiable (CCPA 11 CCR 7024(b)-style: say identity could not be verified)."""

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from dsar.domain.alerts import alert_state
 from dsar.domain.events import SubjectDataViewed
 from dsar.domain.regimes import parse_request_type
 from dsar.domain.request import PrivacyRequest, Status, parse_reference
@@ -167,6 +168,8 @@ class AlertView:
     raised_at: datetime
     delivered_at: datetime | None
     attempts: int
+    # pending, failing, delivered or superseded (covered by a more urgent alert: never sent)
+    state: str = "pending"
 
 
 # --- queries ----------------------------------------------------------------------------------
@@ -289,7 +292,17 @@ def alerts(ctx: ServiceContext, reference: str | None = None, limit: int = 200) 
     with ctx.uow() as uow:
         rid = uow.requests.id_for_reference(ref) if ref is not None else None
         return [
-            AlertView(a.reference, a.kind, a.due, a.days_left, a.notify, a.raised_at, a.delivered_at, a.attempts)
+            AlertView(
+                a.reference,
+                a.kind,
+                a.due,
+                a.days_left,
+                a.notify,
+                a.raised_at,
+                a.delivered_at,
+                a.attempts,
+                alert_state(a.notify, a.delivered_at, a.last_error),
+            )
             for a in uow.alerts.recent(rid, limit)
         ]
 

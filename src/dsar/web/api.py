@@ -237,6 +237,7 @@ class SubmissionBody(Submission):
                     "regime": "ccpa",
                     "channel": "email",
                     "received_at": "2026-03-01T09:30:00-08:00",
+                    "backdated_reason": "sent to a retired support address; found in its archive",
                     "subject": {"name": "Sam Lee", "emails": ["sam@example.com"], "account_id": "C-1001"},
                     "agent": {"name": "Pat Agent", "email": "pat@agency.example", "kind": "authorized_agent"},
                     "corrections": [{"attribute": "phone", "value": "+1 415 555 0100"}],
@@ -251,13 +252,18 @@ class SubmissionBody(Submission):
         description="For an access request under a regime that distinguishes them (CCPA): categories or specific_pieces.",
         json_schema_extra={"enum": [*_values(AccessScope), None]},
     )
-    country: str | None = Field(None, description="ISO 3166 country where the subject lives (default: the regime's).")
+    country: str | None = Field(
+        None, description="ISO 3166 country where the subject lives; required where the regime spans several (gdpr)."
+    )
     subdivision: str | None = Field(None, description="State or nation where the regime needs one (US states, UK nations).")
     channel: str = Field(
         Channel.API.value, description="How the request reached the helpdesk.", json_schema_extra={"enum": _values(Channel)}
     )
     received_at: datetime | date | None = Field(
         None, description="When the subject made it (default: now); without an offset read in the organisation's timezone."
+    )
+    backdated_reason: str | None = Field(
+        None, description="Why a request received more than DSAR_MAX_BACKDATE_DAYS ago is logged only now (required then; recorded)."
     )
     subject: SubjectBody
     corrections: list[CorrectionBody] = Field(  # type: ignore[assignment]

@@ -41,7 +41,8 @@ UK_NATIONS: tuple[str, ...] = ("ENG", "SCT", "WLS", "NIR")
 
 # Country -> the subdivisions a person of that country picks from; the state is needed in the US.
 SUBDIVISIONS: dict[str, tuple[str, ...]] = {"US": tuple(US_STATES), "GB": UK_NATIONS, "CA": tuple(CA_PROVINCES)}
-SUBDIVISION_REQUIRED: frozenset[str] = frozenset({"US"})
+# The UK too: uk-gdpr counts its deadlines by the nation's bank holidays, and intake refuses to guess one.
+SUBDIVISION_REQUIRED: frozenset[str] = frozenset({"US", "GB"})
 
 
 def _sort_key(text: str) -> str:

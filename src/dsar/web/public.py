@@ -169,7 +169,8 @@ def _read(form: Form, web: Any) -> _Checked:
         if country in COUNTRIES:
             regime = regime_for_place(country, subdivision)
         if regime is None:  # another country, a place no regime covers, or a forged value
-            regime, country, subdivision = web.settings.web_default_regime, web.settings.web_default_country.upper(), None
+            s = web.settings
+            regime, country, subdivision = s.web_default_regime, s.web_default_country.upper(), s.web_default_subdivision
         elif country not in SUBDIVISIONS:
             subdivision = None
 

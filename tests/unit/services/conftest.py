@@ -31,7 +31,7 @@ START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday
 
 
 def shop_map(recipients: tuple[str, ...] = ("Parcel carrier",)) -> SqlSystem:
-    fields = {"email": FieldMap(category="contact"), "phone": FieldMap(category="contact", correctable="phone")}
+    fields = {"email": FieldMap(category="contact", correctable="email"), "phone": FieldMap(category="contact", correctable="phone")}
     return SqlSystem(
         system="shop",
         title="Online shop",

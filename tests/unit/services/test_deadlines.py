@@ -9,7 +9,8 @@ import pytest
 from dsar.domain.decisions import EXTENSION_STEP
 from dsar.domain.errors import InvalidInput, TransitionNotAllowed
 from dsar.services import deadlines as dl
-from dsar.services.admin import withdraw_request
+from dsar.services import processing, queries
+from dsar.services.admin import hold_request, withdraw_request
 from tests.unit.services.conftest import World
 from tests.unit.services.fakes import FailingNotifier
 
@@ -101,7 +102,7 @@ def test_a_receipt_confirmation_by_an_unknown_channel_is_refused(world: World) -
 
 
 def test_a_uk_pause_stops_the_clock_and_its_answer_moves_the_date(world: World) -> None:
-    rid = world.log(regime="uk-gdpr", country="GB")
+    rid = world.log(regime="uk-gdpr", country="GB", subdivision="ENG")
     world.clock.advance(days=3)
     paused = dl.pause_clock(world.ctx, rid, "asked for a copy of an ID")
     assert paused.clock_stopped
@@ -113,7 +114,7 @@ def test_a_uk_pause_stops_the_clock_and_its_answer_moves_the_date(world: World) 
 
 
 def test_a_second_pause_is_a_new_event_and_an_open_one_cannot_be_opened_twice(world: World) -> None:
-    rid = world.log(regime="uk-gdpr", country="GB")
+    rid = world.log(regime="uk-gdpr", country="GB", subdivision="ENG")
     dl.pause_clock(world.ctx, rid, "ID")
     with pytest.raises(InvalidInput, match="already stopped"):
         dl.pause_clock(world.ctx, rid, "ID again")
@@ -121,7 +122,9 @@ def test_a_second_pause_is_a_new_event_and_an_open_one_cannot_be_opened_twice(wo
     dl.pause_clock(world.ctx, rid, "clarification")
     assert world.events(rid).count("ClockPaused") == 2
     with pytest.raises(InvalidInput, match="not stopped"):
-        dl.restart_clock(world.ctx, world.log(regime="uk-gdpr", country="GB", subject={"name": "O", "emails": ["o@example.com"]}))
+        dl.restart_clock(
+            world.ctx, world.log(regime="uk-gdpr", country="GB", subdivision="ENG", subject={"name": "O", "emails": ["o@example.com"]})
+        )
 
 
 def test_a_gdpr_pause_is_recorded_but_keeps_the_statutory_date(world: World) -> None:
@@ -199,3 +202,40 @@ def test_thresholds_must_be_days_ahead(world: World) -> None:
         dl.sweep(world.ctx, [], date(2026, 3, 26))
     with pytest.raises(InvalidInput):
         dl.sweep(world.ctx, [-1], date(2026, 3, 26))
+
+
+# --- issue 13, item 10: alerts say where the request stands; superseded ones are not pending ---
+
+
+def test_an_alert_says_status_type_regime_and_what_the_request_waits_for(world: World) -> None:
+    rid = world.log()
+    processing.start_verification(world.ctx, rid)
+    dl.sweep(world.ctx, [7], date(2026, 3, 26))
+    notifier = FailingNotifier(failures=0)
+    dl.deliver(world.ctx, notifier)
+    (notice,) = notifier.delivered
+    assert "Type: access; regime: gdpr; status: awaiting_verification." in notice.body
+    assert "It waits for the subject's one-time code." in notice.body
+    assert "Jane" not in notice.body and "example.com" not in notice.body
+
+
+def test_a_held_request_s_alert_says_a_person_must_act(world: World) -> None:
+    rid = world.log()
+    hold_request(world.ctx, rid, "the shop database is down")
+    dl.sweep(world.ctx, [7], date(2026, 3, 26))
+    notifier = FailingNotifier(failures=0)
+    dl.deliver(world.ctx, notifier)
+    assert "ON HOLD" in notifier.delivered[0].body and "database" not in notifier.delivered[0].body
+
+
+def test_an_undelivered_threshold_is_superseded_by_the_breach_and_never_sent(world: World) -> None:
+    world.log()
+    dl.sweep(world.ctx, [7, 3], date(2026, 3, 26))
+    assert dl.deliver(world.ctx, FailingNotifier()) == dl.DeliveryReport(0, 1, False)  # the chat tool is down
+    assert [(a.kind, a.state) for a in queries.alerts(world.ctx)] == [("due-in-7d", "failing")]
+    dl.sweep(world.ctx, [7, 3], date(2026, 4, 3))
+    states = {a.kind: a.state for a in queries.alerts(world.ctx)}
+    assert states == {"due-in-7d": "superseded", "due-in-3d": "superseded", "breached": "pending"}
+    notifier = FailingNotifier(failures=0)
+    assert dl.deliver(world.ctx, notifier) == dl.DeliveryReport(1, 0, False)
+    assert [n.title for n in notifier.delivered] == ["DSR-2026-000001: statutory deadline BREACHED (2026-04-02, 1 day(s) ago)"]

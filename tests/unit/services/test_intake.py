@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import replace
+from datetime import date, timedelta
 
 import pytest
 
@@ -108,3 +109,64 @@ def test_a_received_time_out_of_range_is_a_problem_not_a_crash(world: World, rec
         log_request(world.ctx, ACCESS | {"received_at": received_at})
     assert list(caught.value.problems) == [problem]
     assert world.db.committed_requests == 0
+
+
+# --- issue 13, item 7: no silent guesses, no silent backdating, no uncorrectable attributes ---
+
+
+def _problems(world: World, **changes: object) -> tuple[str, ...]:
+    with pytest.raises(InvalidInput) as caught:
+        log_request(world.ctx, {**ACCESS, **changes})
+    assert world.db.committed_requests == 0 and world.db.committed_events == 0
+    return caught.value.problems
+
+
+def test_gdpr_without_a_country_is_refused_instead_of_becoming_germany(world: World) -> None:
+    problems = _problems(world, country=None)
+    assert problems == ("country: gdpr spans several countries; say which (e.g. DE, FR, IE)",)
+
+
+def test_uk_gdpr_without_its_nation_is_refused_and_a_single_state_law_needs_none(world: World) -> None:
+    problems = _problems(world, regime="uk-gdpr", country=None)
+    assert problems == ("subdivision: uk-gdpr spans ENG, NIR, SCT, WLS; say which",)
+    r = log_request(world.ctx, {**ACCESS, "regime": "vcdpa", "country": None}).request
+    assert (r.country, r.subdivision) == ("US", "VA")
+
+
+def test_a_request_received_long_ago_needs_a_reason_which_is_recorded(world: World) -> None:
+    old = (world.clock() - timedelta(days=91)).date().isoformat()
+    assert _problems(world, received_at=old) == (
+        "received_at: more than 90 days ago (its deadlines may have passed); give backdated_reason to log it anyway",
+    )
+    edge = (world.clock() - timedelta(days=89)).date().isoformat()
+    assert log_request(world.ctx, {**ACCESS, "received_at": edge}).created
+    r = log_request(
+        world.ctx,
+        {
+            **ACCESS,
+            "received_at": old,
+            "subject": {"name": "Jo Bloggs", "emails": ["jo@example.org"]},
+            "backdated_reason": "found in the post room",
+        },
+    ).request
+    assert world.details(r.id, "RequestLogged")[0]["backdated_reason"] == "found in the post room"
+
+
+def test_the_backdating_bound_is_a_setting(world: World) -> None:
+    ctx = replace(world.ctx, policy=replace(world.ctx.policy, max_backdate_days=10))
+    old = (world.clock() - timedelta(days=11)).date().isoformat()
+    with pytest.raises(InvalidInput, match="more than 10 days ago"):
+        log_request(ctx, {**ACCESS, "received_at": old})
+
+
+def test_a_correction_no_system_can_make_is_refused_naming_the_attribute_not_the_value(world: World) -> None:
+    problems = _problems(
+        world, type="correction", corrections=[{"attribute": "shoe_size", "value": "42"}, {"attribute": "phone", "value": "+44 9"}]
+    )
+    assert problems == ("corrections.shoe_size: no system of the data map can correct this attribute",)
+    assert "42" not in " ".join(problems)
+
+
+def test_with_an_empty_data_map_any_attribute_is_taken(world: World) -> None:
+    ctx = replace(world.ctx, data_map=())
+    assert log_request(ctx, {**ACCESS, "type": "correction", "corrections": [{"attribute": "shoe_size", "value": "42"}]}).created
