@@ -369,6 +369,8 @@ def test_the_received_window_compares_instants_whatever_the_zone_received_in(uow
     verified(uow_factory, (berlin, "jane@example.com"))
     with uow_factory() as uow:
         at = uow.requests.verified_with("jane@example.com", RequestType.ACCESS, "gdpr", T0, T0)
+        local = T0.astimezone(ZoneInfo("America/Los_Angeles"))  # bounds in another zone: the same instant
+        assert [r.id for r in uow.requests.verified_with("jane@example.com", RequestType.ACCESS, "gdpr", local, local)] == [berlin.id]
         earlier = (T0 - timedelta(hours=2), T0 - timedelta(minutes=1))
         before = uow.requests.verified_with("jane@example.com", RequestType.ACCESS, "gdpr", *earlier)
     assert [r.id for r in at] == [berlin.id] and before == []

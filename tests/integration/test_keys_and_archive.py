@@ -16,8 +16,8 @@ from sqlalchemy import text
 
 from dsar.app import App, build_app, build_checkpoint_archive, build_signer
 from dsar.crypto import KmsKeyProvider, LocalKeyProvider, new_data_key
-from dsar.domain.errors import ConfigurationError, IntegrityError
 from dsar.demo.run import latest_code
+from dsar.domain.errors import ConfigurationError, IntegrityError
 from dsar.domain.request import PrivacyRequest
 from dsar.services import audit, processing
 from dsar.services.intake import log_request
