@@ -250,11 +250,10 @@ def request_new(
         engine = _app(settings)
         result = log_request(engine.ctx, raw)
     r, d = result.request, result.deadline
-    run_id, run_note = _start_flow(settings, engine, r.id, r.reference) if start and result.created else (None, None)
+    run_id, run_note = _start_flow(settings, engine, r.id, r.reference) if start else (None, None)
     doc = {
         "reference": r.reference,
         "id": r.id,
-        "created": result.created,
         "due": d.due.isoformat(),
         "acknowledge_by": d.acknowledge_by.isoformat() if d.acknowledge_by else None,
         "status": r.status.value,
@@ -264,16 +263,10 @@ def request_new(
     if as_json:
         _print_json(doc)
         return
-    if result.created:
-        out.print(
-            f"Logged [bold]{r.reference}[/] ({r.type.value}, {r.regime}); due [bold]{d.due.isoformat()}[/]"
-            + (f", acknowledge by {d.acknowledge_by.isoformat()}" if d.acknowledge_by else "")
-        )
-    else:
-        out.print(
-            f"Same subject, type and regime within {settings.duplicate_window_hours}h: linked to "
-            f"[bold]{r.reference}[/] (due {d.due.isoformat()}); nothing new was created"
-        )
+    out.print(
+        f"Logged [bold]{r.reference}[/] ({r.type.value}, {r.regime}); due [bold]{d.due.isoformat()}[/]"
+        + (f", acknowledge by {d.acknowledge_by.isoformat()}" if d.acknowledge_by else "")
+    )
     if run_note:
         out.print(run_note)
 

@@ -56,7 +56,10 @@ class EngineSettings(BaseSettings):
     organisation_name: str = Field("Example Shop Ltd", description="Controller name printed on letters.")
     privacy_contact: str = Field("privacy@example-shop.test", description="Privacy team address letters are sent from.")
     duplicate_window_hours: int = Field(
-        24, ge=0, description="A second submission for the same subject, type and regime within this many hours is linked to the first."
+        24,
+        ge=0,
+        description="A request verified with the same address as an earlier one of the same type and regime received "
+        "within this many hours is linked to it as its duplicate and ends (the earlier one's letters answer both).",
     )
     max_backdate_days: int = Field(
         90, ge=0, description="A request received longer ago than this many days is refused at intake unless a backdated reason is given."

@@ -43,6 +43,7 @@ from dsar.domain.plan import (
 )
 from dsar.domain.regimes import AccessScope, RequestType
 from dsar.domain.request import (
+    ANSWERING,
     AgentKind,
     AuthorizedAgent,
     Channel,
@@ -322,41 +323,101 @@ def test_a_query_gives_requests_without_their_personal_data(uow_factory: UnitOfW
     assert listed.subject == SubjectIdentity(name=NOT_OPENED)
 
 
-def test_a_new_submission_links_to_the_earliest_unlinked_request_sharing_an_email(uow_factory: UnitOfWorkFactory) -> None:
-    first = a_request(1, emails=("other@example.com", "jane@example.com"), logged_at=T0)
-    second = a_request(2, emails=("jane@example.com",), logged_at=T0 + timedelta(hours=1))
-    stored(uow_factory, second, first)
+def verified(factory: UnitOfWorkFactory, *pairs: tuple[PrivacyRequest, str | None]) -> None:
+    """Store requests, each recorded as verified with its contact (None: never verified)."""
+    with factory() as uow:
+        for r, contact in pairs:
+            add(uow, r)
+            if contact is not None:
+                uow.requests.record_verified_contact(r.id, contact)
+        uow.commit()
+
+
+def test_requests_verified_with_a_contact_are_found_by_it_earliest_received_first(uow_factory: UnitOfWorkFactory) -> None:
+    jane = "jane@example.com"
+    a = a_request(1, status=Status.VERIFIED, logged_at=T0)
+    b = a_request(2, status=Status.CLOSED, logged_at=T0 + timedelta(hours=1))
+    c = a_request(3, status=Status.PLANNING, logged_at=T0 + timedelta(hours=2))
+    other = a_request(4, status=Status.VERIFIED, emails=("other@example.com", jane))
+    unverified = a_request(5, status=Status.VERIFIED)  # gave jane's address, never verified with it
+    verified(uow_factory, (c, jane), (other, "other@example.com"), (a, jane), (unverified, None), (b, jane))
     with uow_factory() as uow:
-        found = uow.requests.find_linkable(SubjectIdentity("J", ("jane@example.com",)), RequestType.ACCESS, "gdpr", T0 - timedelta(days=1))
-    assert found is not None
-    assert found.id == first.id
-    assert found.subject.name == "Jane Doe"  # opened, as get
+        found = uow.requests.verified_with(jane, RequestType.ACCESS, "gdpr", T0 - timedelta(hours=1), T0 + timedelta(hours=3))
+        inclusive = uow.requests.verified_with(jane, RequestType.ACCESS, "gdpr", T0 + timedelta(hours=1), T0 + timedelta(hours=2))
+        nobody = uow.requests.verified_with("nobody@example.com", RequestType.ACCESS, "gdpr", T0 - timedelta(days=9), T0)
+    assert [r.id for r in found] == [a.id, b.id, c.id]
+    assert {r.subject.name for r in found} == {NOT_OPENED}  # nothing decrypted
+    assert [r.id for r in inclusive] == [b.id, c.id] and nobody == []
 
 
-def test_a_new_submission_links_by_account_id_too(uow_factory: UnitOfWorkFactory) -> None:
-    r = a_request(1, emails=(), account_id="C-42")
-    stored(uow_factory, r)
+def test_verified_with_skips_other_types_regimes_linked_and_unanswering_requests(uow_factory: UnitOfWorkFactory) -> None:
+    jane = "jane@example.com"
+    first = a_request(1, status=Status.EXECUTING)
+    pairs: list[tuple[PrivacyRequest, str | None]] = [(first, jane)]
+    pairs += [(a_request(2, status=Status.VERIFIED, type=RequestType.DELETION), jane)]
+    pairs += [(a_request(3, status=Status.VERIFIED, regime="uk-gdpr"), jane)]
+    pairs += [(a_request(4, status=Status.WITHDRAWN, linked_to=first.id), jane)]
+    pairs += [(a_request(10 + n, status=s), jane) for n, s in enumerate(Status) if s not in ANSWERING]
+    verified(uow_factory, *pairs)
     with uow_factory() as uow:
-        found = uow.requests.find_linkable(SubjectIdentity("J", ("x@example.com",), account_id="C-42"), RequestType.ACCESS, "gdpr", T0)
-    assert found is not None and found.id == r.id
+        found = uow.requests.verified_with(jane, RequestType.ACCESS, "gdpr", T0 - timedelta(days=1), T0 + timedelta(days=1))
+    assert [r.id for r in found] == [first.id]
 
 
-def test_linking_ignores_other_types_other_regimes_linked_requests_and_older_ones(uow_factory: UnitOfWorkFactory) -> None:
-    original = a_request(1, logged_at=T0 - timedelta(days=30))
-    stored(
-        uow_factory,
-        original,
-        a_request(2, type=RequestType.DELETION),
-        a_request(3, regime="uk-gdpr"),
-        a_request(4, linked_to=original.id),
-        a_request(5, emails=("someone@example.com",)),
-    )
-    jane = SubjectIdentity("Jane", ("jane@example.com",))
+def test_the_received_window_compares_instants_whatever_the_zone_received_in(uow_factory: UnitOfWorkFactory) -> None:
+    berlin = replace(a_request(1, status=Status.VERIFIED), received_at=T0.astimezone(ZoneInfo("Europe/Berlin")))
+    verified(uow_factory, (berlin, "jane@example.com"))
     with uow_factory() as uow:
-        assert uow.requests.find_linkable(jane, RequestType.ACCESS, "gdpr", T0 - timedelta(days=1)) is None
-        assert uow.requests.find_linkable(SubjectIdentity("Nobody"), RequestType.ACCESS, "gdpr", T0 - timedelta(days=90)) is None
-        found = uow.requests.find_linkable(jane, RequestType.ACCESS, "gdpr", T0 - timedelta(days=90))
-    assert found is not None and found.id == original.id
+        at = uow.requests.verified_with("jane@example.com", RequestType.ACCESS, "gdpr", T0, T0)
+        local = T0.astimezone(ZoneInfo("America/Los_Angeles"))  # bounds in another zone: the same instant
+        assert [r.id for r in uow.requests.verified_with("jane@example.com", RequestType.ACCESS, "gdpr", local, local)] == [berlin.id]
+        earlier = (T0 - timedelta(hours=2), T0 - timedelta(minutes=1))
+        before = uow.requests.verified_with("jane@example.com", RequestType.ACCESS, "gdpr", *earlier)
+    assert [r.id for r in at] == [berlin.id] and before == []
+
+
+def test_a_verified_contact_recorded_again_is_kept_once_and_an_unknown_request_is_refused(uow_factory: UnitOfWorkFactory) -> None:
+    r = a_request(1, status=Status.VERIFIED)
+    verified(uow_factory, (r, "jane@example.com"))
+    with uow_factory() as uow:
+        uow.requests.record_verified_contact(r.id, "jane@example.com")
+        uow.commit()
+    with uow_factory() as uow:
+        found = uow.requests.verified_with("jane@example.com", RequestType.ACCESS, "gdpr", T0, T0)
+        with pytest.raises(NotFound):
+            uow.requests.record_verified_contact(uuid.uuid4().hex, "jane@example.com")
+    assert [x.id for x in found] == [r.id]
+
+
+def test_a_link_to_an_earlier_request_is_stored_and_read_back(uow_factory: UnitOfWorkFactory) -> None:
+    first, second = a_request(1, status=Status.VERIFIED), a_request(2, status=Status.VERIFIED)
+    verified(uow_factory, (first, "jane@example.com"), (second, "jane@example.com"))
+    with uow_factory() as uow:
+        uow.requests.link(second.id, first.id)
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.requests.facts(second.id).linked_to == first.id
+        assert uow.requests.get(second.id).linked_to == first.id and uow.requests.get(first.id).linked_to is None
+        # a linked request is nobody's original
+        found = uow.requests.verified_with("jane@example.com", RequestType.ACCESS, "gdpr", T0, T0)
+        assert [r.id for r in found] == [first.id]
+        with pytest.raises(NotFound):
+            uow.requests.link(second.id, uuid.uuid4().hex)
+    with uow_factory() as uow:
+        with pytest.raises(NotFound):
+            uow.requests.link(uuid.uuid4().hex, first.id)
+
+
+def test_a_link_is_undone_with_its_unit_of_work(uow_factory: UnitOfWorkFactory) -> None:
+    first, second = a_request(1, status=Status.VERIFIED), a_request(2, status=Status.VERIFIED)
+    verified(uow_factory, (first, "jane@example.com"), (second, None))
+    with uow_factory() as uow:
+        uow.requests.link(second.id, first.id)
+        uow.requests.record_verified_contact(second.id, "jane@example.com")  # no commit
+    with uow_factory() as uow:
+        assert uow.requests.facts(second.id).linked_to is None
+        found = uow.requests.verified_with("jane@example.com", RequestType.ACCESS, "gdpr", T0, T0)
+    assert [r.id for r in found] == [first.id]
 
 
 def test_references_count_and_shredded_answer_for_the_ids_asked(uow_factory: UnitOfWorkFactory) -> None:

@@ -76,10 +76,13 @@ def test_re_running_a_closed_request_from_the_top_changes_nothing(demo_dsar: Dsa
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert rerun.stdout.strip().splitlines()[-1] == "closed"
 
-    # A second demo links the same samples instead of logging them again.
-    again = dsar("demo", "--non-interactive", "--timeout", "120")
+    # A second demo logs the same samples again, each as a request of its own (nothing is linked
+    # before verification); once its code is entered it is linked to the first as its duplicate
+    # and ends: no second answer (security probe, item 4).
+    again = dsar("demo", "--non-interactive", "--timeout", "600")
     assert again.returncode == 0, again.stdout[-2000:]
-    assert "linked, not duplicated" in again.stdout
+    assert "duplicate" in again.stdout
     after = dsar.json("request", "events", ref)
-    assert [e["kind"] for e in after] == [e["kind"] for e in before] + ["DuplicateSubmissionLinked"]
-    assert sorted(p.name for p in (dsar.home / "outbox").iterdir()) == mails
+    assert [e["kind"] for e in after] == [e["kind"] for e in before] + ["DuplicateLinked"]
+    new = sorted({p.name for p in (dsar.home / "outbox").iterdir()} - set(mails))
+    assert new and all(".verify-" in name for name in new)  # their code letters, nothing else

@@ -61,7 +61,7 @@ def test_logging_a_request_prints_reference_and_due_date_and_says_when_prefect_i
 def test_new_with_json_prints_one_object_and_list_and_show_read_it_back(env: dict[str, str]) -> None:
     code, out, _ = run(env, *NEW, "--json")
     doc = json.loads(out)
-    assert code == 0 and doc["created"] and doc["due"] == "2026-12-02"
+    assert code == 0 and doc["due"] == "2026-12-02" and "created" not in doc
     code, out, _ = run(env, "request", "list", "--json")
     assert [r["reference"] for r in json.loads(out)] == [doc["reference"]]
     code, out, _ = run(env, "request", "show", doc["reference"], "--json")
@@ -73,10 +73,17 @@ def test_new_with_json_prints_one_object_and_list_and_show_read_it_back(env: dic
     assert [e["kind"] for e in json.loads(out)][-1] == "SubjectDataViewed"
 
 
-def test_a_second_identical_submission_is_linked(env: dict[str, str]) -> None:
-    first = json.loads(run(env, *NEW, "--json")[1])
-    second = json.loads(run(env, *NEW, "--json")[1])
-    assert not second["created"] and second["reference"] == first["reference"]
+def test_a_request_naming_someone_else_s_address_never_swallows_theirs_nor_shows_its_reference(env: dict[str, str]) -> None:
+    # Security probe, item 4: the attacker files first, naming the victim's address too.
+    code, out, _ = run(env, *NEW[:-4], "--email", "mallory@evil.example", "--email", "jane.doe@example.com", *NEW[-2:])
+    assert code == 0, out
+    attacker = out.split("Logged ")[1].split(" ")[0]
+    code, out, _ = run(env, *NEW)  # the victim's own request
+    assert code == 0 and "Logged DSR-" in out and attacker not in out and "nothing new" not in out
+    victim = json.loads(run(env, *NEW, "--json")[1])["reference"]
+    assert victim != attacker
+    listed = [r["reference"] for r in json.loads(run(env, "request", "list", "--json")[1])]
+    assert len(listed) == 3 and attacker in listed and victim in listed
 
 
 @pytest.mark.parametrize(

@@ -37,7 +37,6 @@ def count(app: App, table: str) -> int:
 def test_a_request_is_logged_with_a_reference_a_due_date_and_an_audit_event(engine_app: App) -> None:
     result = log_request(engine_app.ctx, jane(received_at="2026-11-02T09:00:00+01:00"))
     r = result.request
-    assert result.created
     assert r.reference == f"DSR-{datetime.now(UTC).year}-000001"
     assert r.status is Status.RECEIVED
     assert result.deadline.due.isoformat() == "2026-12-02"
@@ -70,20 +69,20 @@ def test_personal_data_is_encrypted_at_rest_and_found_by_blind_index_only(engine
         assert canary not in dump
 
 
-def test_a_second_identical_submission_within_24_hours_is_linked_not_duplicated(engine_app: App) -> None:
+def test_a_second_identical_submission_is_a_request_of_its_own(engine_app: App) -> None:
+    # Nothing is verified at intake, so nothing is linked there (security probe, item 4).
     first = log_request(engine_app.ctx, jane())
     again = log_request(engine_app.ctx, jane(channel="phone"))
-    assert not again.created
-    assert again.request.reference == first.request.reference
-    assert count(engine_app, "privacy_request") == 1
+    assert again.request.reference != first.request.reference and again.request.linked_to is None
+    assert count(engine_app, "privacy_request") == 2
     with engine_app.ctx.uow() as uow:
-        assert [e.kind for e in uow.audit.events(first.request.id)][-1] == "DuplicateSubmissionLinked"
+        assert [e.kind for e in uow.audit.events(first.request.id)] == ["RequestLogged", "DeadlinesComputed"]
 
 
 def test_a_different_type_or_regime_is_a_new_request(engine_app: App) -> None:
     log_request(engine_app.ctx, jane())
-    assert log_request(engine_app.ctx, jane(type="deletion")).created
-    assert log_request(engine_app.ctx, jane(regime="uk-gdpr", country=None, subdivision="WLS")).created
+    log_request(engine_app.ctx, jane(type="deletion"))
+    log_request(engine_app.ctx, jane(regime="uk-gdpr", country=None, subdivision="WLS"))
     assert count(engine_app, "privacy_request") == 3
 
 

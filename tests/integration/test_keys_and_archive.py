@@ -14,10 +14,12 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 from sqlalchemy import text
 
-from dsar.app import build_app, build_checkpoint_archive, build_signer
+from dsar.app import App, build_app, build_checkpoint_archive, build_signer
 from dsar.crypto import KmsKeyProvider, LocalKeyProvider, new_data_key
+from dsar.demo.run import latest_code
 from dsar.domain.errors import ConfigurationError, IntegrityError
-from dsar.services import audit
+from dsar.domain.request import PrivacyRequest
+from dsar.services import audit, processing
 from dsar.services.intake import log_request
 from dsar.services.keys import key_ids_in_use, rewrap_all
 from tests.conftest import build_migrated_app, make_settings
@@ -39,6 +41,22 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 def submission(name: str = "Jane Doe", email: str = "jane.doe@example.com") -> dict[str, Any]:
     return {"type": "access", "regime": "gdpr", "country": "DE", "subject": {"name": name, "emails": [email]}}
+
+
+def verified(app: App, raw: dict[str, Any]) -> PrivacyRequest:
+    """Log and verify a request with the code from the outbox (records its verified contact's
+    blind-index token)."""
+    r = log_request(app.ctx, raw).request
+    processing.start_verification(app.ctx, r.id)
+    code = latest_code(app.settings.effective_outbox_dir, r.reference)
+    assert code is not None
+    assert processing.confirm_code(app.ctx, r.id, code) is processing.VerificationOutcome.VERIFIED
+    return r
+
+
+def linked_to(app: App, request_id: str) -> str | None:
+    with app.ctx.uow() as uow:
+        return uow.requests.facts(request_id).linked_to
 
 
 # --- KMS ------------------------------------------------------------------------------------
@@ -63,7 +81,7 @@ def test_kms_wraps_and_unwraps_bound_to_the_request(aws: None, tmp_path: Path) -
 def test_the_engine_runs_on_kms_and_moves_local_keys_to_it(aws: None, tmp_path: Path) -> None:
     home = tmp_path / "home"
     local = build_migrated_app(make_settings(home))
-    before = log_request(local.ctx, submission()).request
+    before = verified(local, submission())
     local_key_id = next(iter(key_ids_in_use(local.ctx)))
     local.engine.dispose()
 
@@ -78,8 +96,8 @@ def test_the_engine_runs_on_kms_and_moves_local_keys_to_it(aws: None, tmp_path: 
     with on_kms.ctx.uow() as uow:
         assert uow.requests.get(before.id).subject.name == "Jane Doe"
         assert uow.requests.get(after.id).subject.name == "Max Mustermann"
-    # blind-index tokens did not change: a repeat of the first request is still linked to it
-    assert log_request(on_kms.ctx, submission()).request.id == before.id
+    # blind-index tokens did not change: a repeat verified with the same address is still linked to it
+    assert linked_to(on_kms, verified(on_kms, submission()).id) == before.id
     on_kms.engine.dispose()
 
 
@@ -96,7 +114,7 @@ def test_local_rotation_rewraps_every_key_and_retires_unused_ones(tmp_path: Path
     home = tmp_path / "home"
     settings = make_settings(home)
     app = build_migrated_app(settings)
-    first = log_request(app.ctx, submission()).request
+    first = verified(app, submission())
     original = next(iter(key_ids_in_use(app.ctx)))
     token_key = LocalKeyProvider.from_file(settings.effective_key_file).derive("blind-index")
     app.engine.dispose()
@@ -124,7 +142,7 @@ def test_local_rotation_rewraps_every_key_and_retires_unused_ones(tmp_path: Path
     fresh = build_app(settings)
     with fresh.ctx.uow() as uow:
         assert uow.requests.get(first.id).subject.name == "Jane Doe"
-    assert log_request(fresh.ctx, submission()).request.id == first.id  # tokens unchanged
+    assert linked_to(fresh, verified(fresh, submission()).id) == first.id  # tokens unchanged
     assert (settings.effective_key_file.stat().st_mode & 0o777) == 0o600
     fresh.engine.dispose()
 

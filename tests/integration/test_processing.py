@@ -179,12 +179,19 @@ def test_a_deletion_request_erases_per_the_data_map_after_sign_off_and_says_what
     body = letter.get_body(preferencelist=("plain",)).get_content()
     assert "anonymised" in body and "kept, because we must" in body and "supervisory authority" in body
 
-    # a repeat of the same deletion within 24 hours is linked to the first, not run again
+    # a repeat of the same deletion within 24 hours is a request of its own until it is verified
+    # with the same address: then it is linked to the first and ends, not run again
     again = log_request(
         ctx,
         {"type": "deletion", "regime": "gdpr", "country": "DE", "subject": {"name": "Jane Doe", "emails": ["jane.doe@example.com"]}},
-    )
-    assert again.request.id == r.id  # within 24h: linked to the first, not duplicated
+    ).request
+    assert again.id != r.id
+    svc.start_verification(ctx, again.id)
+    code = latest_code(outbox(engine_app), again.reference)
+    assert code is not None
+    svc.confirm_code(ctx, again.id, code)
+    assert svc.status_of(ctx, again.id) is Status.WITHDRAWN and svc.plan_request(ctx, again.id) is Status.WITHDRAWN
+    assert not (outbox(engine_app) / f"{again.reference}.deletion_response_dsar.eml").exists()
 
 
 def test_an_entity_without_an_erasure_rule_holds_the_deletion_for_a_person(sqlite_app: App, tmp_path: Path) -> None:
@@ -299,10 +306,13 @@ def test_correction_input_is_checked_and_a_different_correction_is_not_swallowed
         assert "a\x00b" not in str(err.value.problems)
     with pytest.raises(InvalidInput, match="loyalty_tier"):
         log_request(ctx, CORRECTION)  # held in no mapped system: refused at intake
-    first = log_request(ctx, CORRECTION_MAPPED).request
-    assert log_request(ctx, CORRECTION_MAPPED).request.id == first.id  # the same correction again: linked
-    other = log_request(ctx, {**CORRECTION_MAPPED, "corrections": [{"attribute": "name", "value": "Jane Smith"}]}).request
-    assert other.id != first.id and other.linked_to == first.id
+    first = _verified(sqlite_app, CORRECTION_MAPPED)
+    other = _verified(sqlite_app, {**CORRECTION_MAPPED, "corrections": [{"attribute": "name", "value": "Jane Smith"}]})
+    assert svc.status_of(ctx, other.id) is Status.VERIFIED  # asks for something else: not a duplicate
+    same = _verified(sqlite_app, CORRECTION_MAPPED)  # the same correction again, verified with the same address
+    assert same.id != first.id and svc.status_of(ctx, same.id) is Status.WITHDRAWN
+    with ctx.uow() as uow:
+        assert uow.requests.facts(same.id).linked_to == first.id and uow.requests.facts(other.id).linked_to is None
 
 
 def test_a_correction_of_the_email_waits_for_a_person_to_verify_by_other_means(sqlite_app: App) -> None:

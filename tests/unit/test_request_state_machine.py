@@ -7,6 +7,9 @@ import pytest
 from dsar.domain.errors import InvalidInput, TransitionNotAllowed, UnknownJurisdiction, UnknownRegime
 from dsar.domain.regimes import REGIMES, RequestType, get_regime, resolve_jurisdiction
 from dsar.domain.request import (
+    ANSWERING,
+    DEADLINE_STOPPED,
+    FINAL_STATUSES,
     MOVES,
     Channel,
     HoldChanged,
@@ -17,6 +20,7 @@ from dsar.domain.request import (
     SubjectIdentity,
     allowed_moves,
     apply_move,
+    duplicate_reason,
     format_reference,
     normalise_email,
     parse_reference,
@@ -162,3 +166,16 @@ def test_utah_gives_a_correction_right_only_from_july_2026() -> None:
 
 def test_a_chat_is_a_channel_support_logs_requests_from() -> None:
     assert Channel("chat") is Channel.CHAT
+
+
+def test_a_verified_duplicate_ends_by_withdrawal_and_only_an_answering_request_answers_it() -> None:
+    # What dsar.services.processing does with a request verified with the same contact as an
+    # earlier one: the move exists from VERIFIED and stops its clock.
+    r = a_request(Status.VERIFIED)
+    ended, (event,) = apply_move(r, Move.WITHDRAW, at=AT, reason=duplicate_reason("DSR-2026-000001"))
+    assert ended.status is Status.WITHDRAWN and ended.status in DEADLINE_STOPPED
+    assert isinstance(event, StatusChanged) and event.reason == "duplicate of DSR-2026-000001 (same verified contact)"
+    # Verified and answered, or on the way to it; never one that will not answer.
+    assert ANSWERING == {Status.VERIFIED, Status.PLANNING, Status.AWAITING_SIGN_OFF, Status.EXECUTING, Status.RESPONDING, Status.CLOSED}
+    assert ANSWERING & FINAL_STATUSES == {Status.CLOSED}
+    assert all(s not in ANSWERING for s in (Status.RECEIVED, Status.AWAITING_VERIFICATION, Status.DENIED, Status.WITHDRAWN, Status.FAILED))

@@ -1,5 +1,6 @@
-"""The JSON API's happy paths: submitting (new, linked repeat, idempotent retry), reading one
-request (masked) and listing them a page at a time."""
+"""The JSON API's happy paths: submitting (new, a repeat is a request of its own, idempotent
+retry), reading one request (masked, with the request it duplicates) and listing them a page at
+a time."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from dsar.services import queries
+from dsar.demo.run import latest_code
+from dsar.services import processing, queries
 from tests.web.api_fixtures import READ, WRITE, Api, a_submission, api_app
 
 
@@ -28,8 +30,8 @@ def test_a_submission_is_logged_through_the_intake_and_its_run_started_with_the_
 
     assert r.status_code == 201
     body = r.json()
-    assert set(body) == {"reference", "status", "due", "acknowledge_by", "created", "run_started", "links"}
-    assert body["created"] is True and body["run_started"] is True and body["status"] == "received"
+    assert set(body) == {"reference", "status", "due", "acknowledge_by", "run_started", "links"}
+    assert body["run_started"] is True and body["status"] == "received"
     assert r.headers["location"] == body["links"]["self"] == f"/api/requests/{body['reference']}"
     assert stored_references(api) == [body["reference"]]
     (run,) = api.orchestrator.started
@@ -54,17 +56,19 @@ def test_a_ccpa_request_answers_with_its_acknowledge_by_date(api: Api) -> None:
     assert r.json()["acknowledge_by"] is not None
 
 
-def test_a_repeat_of_the_same_subject_type_and_regime_is_linked_to_the_first(api: Api) -> None:
+def test_a_repeat_of_the_same_subject_type_and_regime_is_a_request_of_its_own(api: Api) -> None:
+    # Nothing is verified at intake: a repeat answers 201 with its own reference, never another
+    # request's (security probe, item 4). Repeats are linked after verification.
     headers = api.headers(WRITE)
     first = api.client.post("/api/requests", json=a_submission(), headers=headers)
     again = api.client.post("/api/requests", json=a_submission(), headers=headers)
 
-    assert (first.status_code, again.status_code) == (201, 200)
-    assert again.json()["created"] is False and again.json()["run_started"] is False
-    assert again.json()["reference"] == first.json()["reference"]
-    assert again.headers["location"] == first.headers["location"]
-    assert stored_references(api) == [first.json()["reference"]]
-    assert len(api.orchestrator.started) == 1
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.json()["run_started"] is True
+    assert again.json()["reference"] != first.json()["reference"]
+    assert again.headers["location"] == f"/api/requests/{again.json()['reference']}"
+    assert sorted(stored_references(api)) == sorted([first.json()["reference"], again.json()["reference"]])
+    assert len(api.orchestrator.started) == 2
 
 
 def test_a_retry_with_the_same_idempotency_key_returns_the_first_answer_and_stores_nothing(api: Api) -> None:
@@ -139,16 +143,27 @@ def test_one_request_reads_with_its_dates_state_and_run_and_the_subject_masked(a
     assert "SubjectDataViewed" not in {e.kind for e in queries.request_events(api.web.ctx, ref)}
 
 
-def test_a_linked_request_names_the_first_by_reference(api: Api) -> None:
-    headers = api.headers(WRITE, READ)
-    sub = a_submission(type="correction", corrections=[{"attribute": "phone", "value": "+49 1"}])
-    first = api.client.post("/api/requests", json=sub, headers=headers).json()["reference"]
-    sub["corrections"] = [{"attribute": "phone", "value": "+49 2"}]  # asks for something else: a new, linked request
-    second = api.client.post("/api/requests", json=sub, headers=headers)
+def verify(api: Api, reference: str) -> None:
+    ctx = api.web.ctx
+    rid = queries.lookup(ctx, reference).id
+    processing.start_verification(ctx, rid)
+    code = latest_code(api.web.app.settings.effective_outbox_dir, reference)
+    assert code is not None
+    assert processing.confirm_code(ctx, rid, code) is processing.VerificationOutcome.VERIFIED
 
+
+def test_a_duplicate_names_the_first_by_reference_once_both_are_verified_with_the_same_address(api: Api) -> None:
+    headers = api.headers(WRITE, READ)
+    first = api.client.post("/api/requests", json=a_submission(), headers=headers).json()["reference"]
+    second = api.client.post("/api/requests", json=a_submission(), headers=headers)
     assert second.status_code == 201
+    assert api.client.get(second.headers["location"], headers=headers).json()["linked_to"] is None  # nothing verified yet
+
+    verify(api, first)
+    verify(api, second.json()["reference"])
     got = api.client.get(second.headers["location"], headers=headers).json()
-    assert got["linked_to"] == first and got["corrections"] == [{"attribute": "phone", "value": "+*** 2***"}]
+    assert (got["linked_to"], got["status"]) == (first, "withdrawn")
+    assert api.client.get(f"/api/requests/{first}", headers=headers).json()["linked_to"] is None
 
 
 HOSTILE = "<script>alert('x')</script>"

@@ -384,3 +384,24 @@ def test_the_navigation_offers_logging_a_request_only_to_roles_that_may(console:
     html = console.client.get("/console").text
     assert ('href="/console/requests/new"' in html) is shown
     assert ('href="/console/users"' in html) is (role is Role.ADMIN)
+
+
+def verified(console: Console) -> queries.RequestRef:
+    r = console.log()
+    ctx = console.app.ctx
+    processing.start_verification(ctx, r.id)
+    code = latest_code(console.app.settings.effective_outbox_dir, r.reference)
+    assert code is not None
+    assert processing.confirm_code(ctx, r.id, code) is processing.VerificationOutcome.VERIFIED
+    return r
+
+
+def test_a_duplicate_s_page_links_to_the_request_it_duplicates_and_both_timelines_say_so(console: Console) -> None:
+    console.sign_in(Role.AUDITOR)
+    first, second = verified(console), verified(console)  # the same subject's address, verified twice
+    html = page_of(console, second.reference)
+    assert f'<a href="/console/requests/{first.reference}">{first.reference}</a>' in html
+    assert f"Duplicate of {first.reference} (same verified contact)" in html
+    assert f"duplicate of {first.reference} (same verified contact)" in html  # the withdrawal's reason
+    assert f"{second.reference} was verified with the same contact" in page_of(console, first.reference)
+    assert queries.lookup(console.app.ctx, second.reference).status is Status.WITHDRAWN

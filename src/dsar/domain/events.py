@@ -87,7 +87,9 @@ class DeadlinesComputed(AuditEvent):
 
 @dataclass(frozen=True)
 class DuplicateSubmissionLinked(AuditEvent):
-    """A repeat submission recorded on the first request; ``submission`` is its own id."""
+    """A repeat submission recorded on the first request at intake; ``submission`` is its own
+    id. No longer written (intake linked unverified submissions, security probe item 4); kept
+    so that logs which hold it still read."""
 
     channel: str = ""
     received_at: datetime | None = None
@@ -99,6 +101,26 @@ class DuplicateSubmissionLinked(AuditEvent):
     @property
     def idempotency_key(self) -> str:
         return f"{self.request_id}:duplicate:{self.submission}"
+
+
+@dataclass(frozen=True)
+class DuplicateLinked(AuditEvent):
+    """Two requests of the same type and regime, verified with the same contact within the
+    duplicate window: one request, answered once. Recorded on both: on the later request
+    (``role`` "duplicate", which then ends) and on the earlier one (``role`` "original", whose
+    letters answer both). ``other`` is the other request's id, ``other_reference`` its
+    reference."""
+
+    other: str = ""
+    other_reference: str = ""
+    role: str = "duplicate"
+
+    def payload(self) -> dict[str, JsonValue]:
+        return {"role": self.role, "other": self.other_reference}
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.request_id}:duplicate-linked:{self.other}"
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,10 @@ OPEN_STATUSES = frozenset(Status) - FINAL_STATUSES
 # Statuses in which the statutory clock no longer matters: the subject has had the answer (or
 # took the request back). A FAILED request still owes the subject an answer on time.
 DEADLINE_STOPPED = frozenset({Status.CLOSED, Status.DENIED, Status.WITHDRAWN})
+# Statuses of a verified request that has been answered or is on its way to an answer: an
+# earlier request in one of these answers a later duplicate (same type and regime, verified
+# with the same contact) too. A denied, withdrawn or failed request answers nothing more.
+ANSWERING = frozenset({Status.VERIFIED, Status.PLANNING, Status.AWAITING_SIGN_OFF, Status.EXECUTING, Status.RESPONDING, Status.CLOSED})
 
 
 class Move(StrEnum):
@@ -258,6 +262,12 @@ def set_hold(request: PrivacyRequest, on_hold: bool, *, at: datetime, reason: st
     if request.on_hold == on_hold:
         return request, []
     return replace(request, on_hold=on_hold), [HoldChanged(request.id, at, on_hold, reason, by)]
+
+
+def duplicate_reason(reference: str) -> str:
+    """Why a verified request was ended as the duplicate of an earlier one (no personal data:
+    the earlier request's reference only)."""
+    return f"duplicate of {reference} (same verified contact)"
 
 
 def format_reference(year: int, number: int) -> str:

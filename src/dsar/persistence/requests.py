@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -26,6 +25,7 @@ from dsar.domain.deadlines import Deadline
 from dsar.domain.errors import NotFound
 from dsar.domain.regimes import AccessScope, RequestType
 from dsar.domain.request import (
+    ANSWERING,
     DEADLINE_STOPPED,
     AgentKind,
     AuthorizedAgent,
@@ -41,6 +41,8 @@ from dsar.persistence.tables import ReferenceCounterRow, RequestKeyRow, RequestR
 from dsar.services.ports import RequestQuery
 
 SHREDDED = "[shredded]"
+# The blind-index kind of the address a request was verified with (the one its code went to).
+VERIFIED_EMAIL = "verified_email"
 NOT_OPENED = "[not opened]"
 
 
@@ -49,7 +51,7 @@ def new_request_id() -> str:
 
 
 def lookup_tokens(index: BlindIndex, subject: SubjectIdentity) -> list[tuple[str, str]]:
-    """(kind, token) pairs for the identifiers a request can be found or linked by."""
+    """(kind, token) pairs for the identifiers a request gave at intake (unverified)."""
     pairs = [("email", index.token("email", e)) for e in subject.emails]
     if subject.account_id:
         pairs.append(("account_id", index.token("account_id", subject.account_id)))
@@ -222,27 +224,41 @@ class SqlRequests:
         for (request_id,) in self._s.connection().execute(stmt.order_by(r.reference)).all():
             self.facts(request_id)
 
-    def find_linkable(self, subject: SubjectIdentity, request_type: RequestType, regime: str, since: datetime) -> PrivacyRequest | None:
-        return self.find_linkable_by_tokens(lookup_tokens(self._index, subject), request_type, regime, since)
+    def record_verified_contact(self, request_id: str, contact: str) -> None:
+        request_row(self._s, request_id)
+        token = self._index.token("email", contact)
+        found = self._s.exec(
+            select(SubjectLookupRow).where(SubjectLookupRow.request_id == request_id, SubjectLookupRow.kind == VERIFIED_EMAIL)
+        ).first()
+        if found is not None:
+            found.token = token
+        else:
+            found = SubjectLookupRow(request_id=request_id, kind=VERIFIED_EMAIL, token=token)
+        self._s.add(found)
+        self._s.flush()
 
-    def find_linkable_by_tokens(
-        self, tokens: Sequence[tuple[str, str]], request_type: RequestType, regime: str, since: datetime
-    ) -> PrivacyRequest | None:
-        """The earliest unlinked request of the same type and regime, logged since ``since``,
-        sharing an identifier token with the new submission."""
-        if not tokens:
-            return None
+    def verified_with(
+        self, contact: str, request_type: RequestType, regime: str, received_from: datetime, received_to: datetime
+    ) -> list[PrivacyRequest]:
+        """One join on the blind-index table (indexed by token); nothing is decrypted."""
+        token = self._index.token("email", contact)
         stmt = (
             select(RequestRow)
             .join(SubjectLookupRow, col(SubjectLookupRow.request_id) == col(RequestRow.id))
-            .where(col(SubjectLookupRow.token).in_([t for _, t in tokens]))
+            .where(SubjectLookupRow.kind == VERIFIED_EMAIL, SubjectLookupRow.token == token)
             .where(RequestRow.type == request_type.value, RequestRow.regime == regime)
-            .where(col(RequestRow.logged_at) >= since, col(RequestRow.linked_to).is_(None))
-            .order_by(col(RequestRow.logged_at))
-            .limit(1)
+            .where(col(RequestRow.status).in_([s.value for s in ANSWERING]), col(RequestRow.linked_to).is_(None))
+            .where(col(RequestRow.received_at) >= received_from, col(RequestRow.received_at) <= received_to)
+            .order_by(col(RequestRow.received_at), col(RequestRow.reference))
         )
-        row = self._s.exec(stmt).first()
-        return None if row is None else self._opened(row)
+        return [_shell(row) for row in self._s.exec(stmt)]
+
+    def link(self, request_id: str, to: str) -> None:
+        row = request_row(self._s, request_id)
+        request_row(self._s, to)
+        row.linked_to = to
+        self._s.add(row)
+        self._s.flush()
 
     def references(self, request_ids: set[str]) -> dict[str, str]:
         ids = sorted(request_ids)

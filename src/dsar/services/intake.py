@@ -1,4 +1,4 @@
-"""Log a request: validate the submission, link repeats, compute the deadline, persist.
+"""Log a request: validate the submission, compute the deadline, persist.
 
 Validation collects every problem and raises one :class:`InvalidInput`; nothing is written
 unless the whole submission is valid. Messages name fields, never the values given.
@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from dsar.connectors.schema import correctable_attributes
 from dsar.domain.deadlines import Deadline, compute_deadlines, receipt_date
 from dsar.domain.errors import DsarError, InvalidInput
-from dsar.domain.events import DeadlinesComputed, DuplicateSubmissionLinked, RequestLogged
+from dsar.domain.events import DeadlinesComputed, RequestLogged
 from dsar.domain.regimes import AccessScope, get_regime, parse_request_type, resolve_jurisdiction
 from dsar.domain.request import (
     MAX_CORRECTIONS,
@@ -101,8 +101,9 @@ class Submission(BaseModel):
 
 @dataclass(frozen=True)
 class LogResult:
+    """The request just logged (always a new one, with its own reference) and its dates."""
+
     request: PrivacyRequest
-    created: bool
     deadline: Deadline
 
 
@@ -263,27 +264,18 @@ def validate(sub: Submission, ctx: ServiceContext, now: datetime) -> tuple[Priva
 
 
 def log_request(ctx: ServiceContext, raw: Any) -> LogResult:
-    """Validate and store a new request, or link a repeat to the first one."""
+    """Validate and store a new request: every valid submission is a request of its own, with
+    its own reference and its own clock.
+
+    Intake never links a submission to an earlier request: nothing given here is verified yet,
+    and linking on an unverified address let anyone swallow another person's request by naming
+    their address (security probe, item 4). Repeats are linked after verification, between
+    requests verified with the same contact (:func:`dsar.services.processing.confirm_code`).
+    """
     now = ctx.clock()
     sub = raw if isinstance(raw, Submission) else Submission.parse(raw)
     candidate, deadline = validate(sub, ctx, now)
     with ctx.uow() as uow:
-        since = now - timedelta(hours=ctx.policy.duplicate_window_hours)
-        first = uow.requests.find_linkable(candidate.subject, candidate.type, candidate.regime, since)
-        if first is not None and first.corrections != candidate.corrections:
-            # A correction asking for something else is a new request (nothing the subject asked
-            # may be dropped), linked to the first so the team sees both.
-            candidate = replace(candidate, linked_to=first.id)
-            first = None
-        if first is not None:
-            # GDPR Art. 12(5) / CCPA: a repeat is one request, not two clocks. Record the
-            # submission on the first request; write nothing else.
-            uow.audit.append(
-                [DuplicateSubmissionLinked(first.id, now, candidate.channel.value, candidate.received_at, submission=new_request_id())]
-            )
-            first_deadline = uow.deadlines.get(first.id)
-            uow.commit()
-            return LogResult(first, False, first_deadline)
         number = uow.requests.next_reference_number(now.year)
         request = replace(candidate, reference=format_reference(now.year, number))
         uow.requests.add(request, deadline, now)
@@ -304,7 +296,7 @@ def log_request(ctx: ServiceContext, raw: Any) -> LogResult:
             ]
         )
         uow.commit()
-        return LogResult(request, True, deadline)
+        return LogResult(request, deadline)
 
 
 __all__ = ["DsarError", "LogResult", "Submission", "log_request", "validate"]

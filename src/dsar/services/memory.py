@@ -50,7 +50,7 @@ from dsar.domain.events import STAFF_STREAM, AuditEntry, AuditEvent, CheckpointR
 from dsar.domain.letters import SentLetter
 from dsar.domain.plan import PlanStep, Receipt, step_from_json, step_to_json
 from dsar.domain.regimes import RequestType
-from dsar.domain.request import DEADLINE_STOPPED, PrivacyRequest, SubjectIdentity
+from dsar.domain.request import ANSWERING, DEADLINE_STOPPED, PrivacyRequest, SubjectIdentity
 from dsar.domain.verification import Challenge
 from dsar.services.ports import PasswordToken, RequestQuery, UnitOfWork, UnitOfWorkFactory
 
@@ -82,6 +82,7 @@ class _RequestRecord:
     deadline: Deadline  # the stored dates only (no regime/received/start)
     logged_at: datetime
     lookup: frozenset[tuple[str, str]]  # (kind, blind-index token)
+    verified_token: str | None = None  # blind-index token of the contact it was verified with
     finished_at: datetime | None = None
     shredded_at: datetime | None = None
     flow_run_id: str | None = None
@@ -487,22 +488,31 @@ class InMemoryRequests(_Area):
         start = max(query.offset, 0)
         return [_shell(rec) for rec in recs[start : start + max(query.limit, 0)]]
 
-    def find_linkable(self, subject: SubjectIdentity, request_type: RequestType, regime: str, since: datetime) -> PrivacyRequest | None:
-        tokens = _lookup_tokens(self._uow.db.index, subject)
-        if not tokens:
-            return None
+    def record_verified_contact(self, request_id: str, contact: str) -> None:
+        rec = self._record(request_id)
+        self._s.requests[request_id] = replace(rec, verified_token=self._uow.db.index.token("email", contact))
+
+    def verified_with(
+        self, contact: str, request_type: RequestType, regime: str, received_from: datetime, received_to: datetime
+    ) -> list[PrivacyRequest]:
+        token = self._uow.db.index.token("email", contact)
         found = [
             rec
             for rec in self._s.requests.values()
-            if rec.request.linked_to is None
+            if rec.verified_token == token
+            and rec.request.linked_to is None
+            and rec.request.status in ANSWERING
             and rec.request.type is request_type
             and rec.request.regime == regime
-            and rec.logged_at >= since
-            and rec.lookup & tokens
+            and received_from <= rec.request.received_at <= received_to
         ]
-        if not found:
-            return None
-        return _opened(min(found, key=lambda rec: rec.logged_at))
+        found.sort(key=lambda rec: (rec.request.received_at, rec.request.reference))
+        return [_shell(rec) for rec in found]
+
+    def link(self, request_id: str, to: str) -> None:
+        rec = self._record(request_id)
+        self._record(to)  # NotFound, as a foreign key would refuse it
+        self._s.requests[request_id] = replace(rec, request=replace(rec.request, linked_to=to))
 
     def references(self, request_ids: set[str]) -> dict[str, str]:
         reqs = self._s.requests

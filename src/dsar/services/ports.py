@@ -31,7 +31,7 @@ from dsar.domain.events import AuditEntry, AuditEvent, CheckpointRecord
 from dsar.domain.letters import SentLetter
 from dsar.domain.plan import PlanStep, Receipt
 from dsar.domain.regimes import RequestType
-from dsar.domain.request import PrivacyRequest, Status, SubjectIdentity
+from dsar.domain.request import PrivacyRequest, Status
 from dsar.domain.verification import Challenge
 
 Clock = Callable[[], datetime]
@@ -199,9 +199,21 @@ class RequestRepository(Protocol):
         """Requests without personal data (as :meth:`facts`), soonest due first."""
         ...
 
-    def find_linkable(self, subject: SubjectIdentity, request_type: RequestType, regime: str, since: datetime) -> PrivacyRequest | None:
-        """The earliest unlinked request of this type and regime logged since ``since`` that
-        shares an email or account id with ``subject`` (compared by keyed blind index in SQL)."""
+    def record_verified_contact(self, request_id: str, contact: str) -> None:
+        """Remember the contact a request was verified with (the address its code went to), as a
+        keyed blind-index token in SQL, never plaintext. Recording it again changes nothing."""
+        ...
+
+    def verified_with(
+        self, contact: str, request_type: RequestType, regime: str, received_from: datetime, received_to: datetime
+    ) -> list[PrivacyRequest]:
+        """Requests (without their personal data) of this type and regime, received between the
+        two instants (inclusive), verified with ``contact``, not themselves linked to another and
+        in an :data:`~dsar.domain.request.ANSWERING` status; earliest received first."""
+        ...
+
+    def link(self, request_id: str, to: str) -> None:
+        """Record that the request is a duplicate of request ``to`` (its ``linked_to``)."""
         ...
 
     def references(self, request_ids: set[str]) -> dict[str, str]: ...

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from dsar.connectors.base import Capability, Connector, SubjectKeys
@@ -20,6 +20,7 @@ from dsar.crypto import digests_equal, keyed_digest
 from dsar.domain.decisions import DENIAL_STEP, SIGN_OFF_STEP, SignOffDecision, manual_step_key
 from dsar.domain.errors import DeliveryFailed, InvalidInput, TransitionNotAllowed, VerificationFailed
 from dsar.domain.events import (
+    DuplicateLinked,
     ManualStepConfirmed,
     PlanMade,
     SignOffRecorded,
@@ -33,7 +34,7 @@ from dsar.domain.events import (
 from dsar.domain.letters import DENIAL_LETTER, RESPONSE_LETTER, VERIFICATION_LETTER
 from dsar.domain.plan import CorrectStep, EraseStep, ExportStep, ManualStep, Operation, PlanStep, Receipt, counted_after_the_fact
 from dsar.domain.regimes import AccessScope, RequestType
-from dsar.domain.request import Correction, Move, PrivacyRequest, Status
+from dsar.domain.request import Correction, Move, PrivacyRequest, Status, duplicate_reason
 from dsar.domain.verification import (
     CODE_DIGITS,
     CODE_REASON,
@@ -218,7 +219,8 @@ def confirm_code(ctx: ServiceContext, request_id: str, code: str) -> Verificatio
         outcome = ctx.policy.verification.judge(ch, now, code_matches=matches)
         uow.challenges.record_attempt(ch.id, consumed_at=now if outcome is VerificationOutcome.VERIFIED else None)
         if outcome is VerificationOutcome.VERIFIED:
-            recording.move(uow, r, Move.CONFIRM_IDENTITY, now, CODE_REASON)
+            verified = recording.move(uow, r, Move.CONFIRM_IDENTITY, now, CODE_REASON)
+            _link_duplicate(ctx, uow, verified, now)
         else:
             attempt = ch.attempts + 1
             uow.audit.append([VerificationAttemptFailed(request_id, now, ch.id, attempt, now > ch.expires_at)])
@@ -226,6 +228,41 @@ def confirm_code(ctx: ServiceContext, request_id: str, code: str) -> Verificatio
                 _deny(uow, r, now, by="dsar", reason=UNVERIFIABLE)
         uow.commit()
         return outcome
+
+
+def _link_duplicate(ctx: ServiceContext, uow: UnitOfWork, r: PrivacyRequest, now: datetime) -> PrivacyRequest:
+    """Link a request just verified to an earlier one it repeats, and end it (security probe,
+    item 4: linking happens only here, after verification, never at intake).
+
+    A duplicate is a request of the same type and regime, verified with the same contact (the
+    address its code went to, compared by blind index), received within the duplicate window
+    before this one, and answered or on its way to an answer. Its letters answer both: the
+    later request is withdrawn as a duplicate, its clock stops, and it gets no second letter of
+    the same content. Both requests were verified by the same person, so telling that person
+    both references discloses nothing. A correction asking for something else is never a
+    duplicate.
+    """
+    opened = uow.requests.get(r.id)
+    contact = verified_emails(opened)
+    if not contact:
+        return r
+    uow.requests.record_verified_contact(r.id, contact[0])
+    window = timedelta(hours=ctx.policy.duplicate_window_hours)
+    received = r.received_at
+    for first in uow.requests.verified_with(contact[0], r.type, r.regime, received - window, received):
+        if first.id == r.id or (first.received_at, first.reference) > (received, r.reference):
+            continue
+        if r.type is RequestType.CORRECTION and uow.requests.get(first.id).corrections != opened.corrections:
+            continue
+        uow.requests.link(r.id, first.id)
+        uow.audit.append(
+            [
+                DuplicateLinked(r.id, now, other=first.id, other_reference=first.reference, role="duplicate"),
+                DuplicateLinked(first.id, now, other=r.id, other_reference=r.reference, role="original"),
+            ]
+        )
+        return recording.move(uow, replace(r, linked_to=first.id), Move.WITHDRAW, now, duplicate_reason(first.reference))
+    return r
 
 
 def _deny(uow: UnitOfWork, r: PrivacyRequest, at: datetime, *, by: str, reason: str, note: str | None = None) -> PrivacyRequest:

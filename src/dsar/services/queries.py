@@ -46,6 +46,7 @@ class RequestRef:
     reference: str
     status: Status
     on_hold: bool
+    duplicate: bool = False  # withdrawn as the duplicate of an earlier request (same verified contact)
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,7 @@ class RequestView:
     deadline: DeadlineView
     subject: SubjectView
     agent: AgentView | None
-    linked_to: str | None
+    linked_to: str | None  # the reference of the earlier request this one duplicates
     corrections: tuple[CorrectionView, ...]
     plan: tuple[PlanStepView, ...]
     receipts: tuple[ReceiptView, ...]
@@ -176,7 +177,7 @@ class AlertView:
 
 
 def _ref(r: PrivacyRequest) -> RequestRef:
-    return RequestRef(r.id, r.reference, r.status, r.on_hold)
+    return RequestRef(r.id, r.reference, r.status, r.on_hold, r.linked_to is not None)
 
 
 def lookup(ctx: ServiceContext, reference: str) -> RequestRef:
@@ -203,6 +204,7 @@ def request_view(ctx: ServiceContext, reference: str, *, reveal: bool = False, v
         d = uow.deadlines.get(r.id)
         plan = tuple(PlanStepView(s.system, s.operation.value, s.matches, s.describe()) for s in uow.plans.get(r.id))
         receipts = tuple(ReceiptView(x.system, x.operation, x.records, x.at) for x in uow.plans.receipts(r.id))
+        linked = uow.requests.references({r.linked_to}).get(r.linked_to) if r.linked_to else None
         run_id = uow.requests.flow_run_id(r.id)
         if reveal:
             now = ctx.clock()
@@ -241,7 +243,7 @@ def request_view(ctx: ServiceContext, reference: str, *, reveal: bool = False, v
             extra=tuple((k, show(v)) for k, v in s.extra),
         ),
         agent=None if r.agent is None else AgentView(show(r.agent.name), show(r.agent.email), r.agent.kind.value),
-        linked_to=r.linked_to,
+        linked_to=linked,
         corrections=tuple(CorrectionView(c.attribute, show(c.value)) for c in r.corrections),
         plan=plan,
         receipts=receipts,

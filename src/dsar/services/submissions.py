@@ -21,18 +21,17 @@ from dsar.services.orchestration import Orchestrator, start_processing
 class Submitted:
     request: PrivacyRequest
     deadline: Deadline
-    created: bool  # False: linked to an earlier request of the same subject, type and regime
     flow_run_id: str | None
     run_problem: str | None  # why no run was started (no personal data), or None
 
 
 def submit(ctx: ServiceContext, orchestrator: Orchestrator | None, raw: Any, *, start: bool = True) -> Submitted:
-    """Validate and log (raises InvalidInput, nothing stored), then start the run when the
-    request is new. ``orchestrator`` None (or ``start`` False) logs only."""
+    """Validate and log (raises InvalidInput, nothing stored), then start the request's run.
+    ``orchestrator`` None (or ``start`` False) logs only."""
     result: LogResult = log_request(ctx, raw)
     run_id: str | None = None
     problem: str | None = None
-    if result.created and start and orchestrator is not None:
+    if start and orchestrator is not None:
         if not orchestrator.available():
             problem = "no orchestrator answers"
         else:
@@ -40,4 +39,4 @@ def submit(ctx: ServiceContext, orchestrator: Orchestrator | None, raw: Any, *, 
                 run_id = start_processing(ctx, orchestrator, result.request.id)
             except Exception as exc:  # noqa: BLE001 - the request is safely logged; say why no run
                 problem = f"could not start the flow run ({type(exc).__name__})"
-    return Submitted(result.request, result.deadline, result.created, run_id, problem)
+    return Submitted(result.request, result.deadline, run_id, problem)

@@ -190,13 +190,22 @@ def _unflagged(d: Details) -> tuple[str, list[str], str | None]:
 
 
 def _duplicate(d: Details) -> tuple[str, list[str], str | None]:
+    # Written by intakes before security probe item 4 (linking before verification); still read.
     return "The same request came in again and was linked here", _opt("channel", d, "channel") + _opt("received", d, "received_at"), None
+
+
+def _duplicate_linked(d: Details) -> tuple[str, list[str], str | None]:
+    other = str(d.get("other") or "?")
+    if d.get("role") == "original":
+        return f"{other} was verified with the same contact: linked here as a duplicate, answered by this request", [], None
+    return f"Duplicate of {other} (same verified contact): that request's letters answer this one", [], None
 
 
 RULES: dict[str, Rule] = {
     "RequestLogged": _logged,
     "DeadlinesComputed": _deadlines,
     "DuplicateSubmissionLinked": _duplicate,
+    "DuplicateLinked": _duplicate_linked,
     "StatusChanged": _status_changed,
     "HoldChanged": _hold,
     "SubjectDataViewed": _viewed,

@@ -104,10 +104,6 @@ class Created(BaseModel):
     status: Status
     due: date = Field(description="When the answer is due (the regime's deadline).")
     acknowledge_by: date | None = Field(description="When receipt must be confirmed (CCPA), if the regime asks.")
-    created: bool = Field(
-        description="true: a new request. false: a repeat of a request of the same subject, type and regime made "
-        "within the duplicate window; the reference is that first request's and nothing new was stored."
-    )
     run_started: bool = Field(description="Whether its processing run was started now (false: it starts later).")
     links: Links
 
@@ -169,7 +165,10 @@ class RequestOut(BaseModel):
     subject: SubjectOut
     agent: AgentOut | None
     corrections: list[CorrectionOut]
-    linked_to: str | None = Field(description="Reference of the earlier request this one is linked to.")
+    linked_to: str | None = Field(
+        description="Reference of the earlier request this one duplicates (same type and regime, verified with the same "
+        "contact within the duplicate window); this one was then withdrawn and the earlier one's letters answer both."
+    )
     flow_run: FlowRunOut | None
     links: Links
 
@@ -523,7 +522,6 @@ def _created(done: Submitted) -> Created:
         status=done.request.status,
         due=done.deadline.due,
         acknowledge_by=done.deadline.acknowledge_by,
-        created=done.created,
         run_started=done.flow_run_id is not None,
         links=Links(self_=_self(done.request.reference)),
     )
@@ -684,15 +682,17 @@ def router() -> APIRouter:
         summary="Log a request",
         description=(
             "Scope `requests:write`. Logs a request through the same intake as every other channel and starts "
-            "its processing. A repeat of a request of the same subject, type and regime within the duplicate "
-            "window is linked to the first: 200 with that request's reference and `created: false`, nothing new "
-            "stored. Send an `Idempotency-Key` to make retries safe: the same key with the same body returns the "
-            "first answer (with `Idempotent-Replayed: true`) and stores nothing new."
+            "its processing: every valid submission is a new request with its own reference. Repeats are linked "
+            "only after verification, between requests verified with the same contact. Send an `Idempotency-Key` "
+            "to make retries safe: the same key with the same body returns the first answer (with "
+            "`Idempotent-Replayed: true`) and stores nothing new."
         ),
         openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": body_schema}}}},
         responses={
-            201: {"description": "Logged.", "headers": {"Location": {"description": "The request.", "schema": {"type": "string"}}}},
-            200: {"model": Created, "description": "A repeat, linked to the first request (`created: false`), or a replay."},
+            201: {
+                "description": "Logged (or, with `Idempotent-Replayed: true`, the first answer again).",
+                "headers": {"Location": {"description": "The request.", "schema": {"type": "string"}}},
+            },
             400: _problem("The body is not UTF-8 or not JSON."),
             409: _problem("A call with this Idempotency-Key is still running.", {"Retry-After": "seconds"}),
             415: _problem("The body is not application/json."),
@@ -746,10 +746,9 @@ def router() -> APIRouter:
             raise
         answer = _created(done)
         body = answer.model_dump(mode="json", by_alias=True)
-        status = 201 if done.created else 200
         if key is not None:
-            state.idempotency.finish(key, Replay(status, body, answer.links.self_))
-        return ApiJSONResponse(body, status_code=status, headers={"Location": answer.links.self_})
+            state.idempotency.finish(key, Replay(201, body, answer.links.self_))
+        return ApiJSONResponse(body, status_code=201, headers={"Location": answer.links.self_})
 
     @r.get(
         "/requests/{reference}",
@@ -766,7 +765,6 @@ def router() -> APIRouter:
         _only_query(request)
         web: WebContext = request.app.state.web
         v = queries.request_view(web.ctx, reference, reveal=False, via="api")
-        linked = queries.lookup_id(web.ctx, v.linked_to).reference if v.linked_to else None
         d = v.deadline
         return RequestOut(
             reference=v.reference,
@@ -800,7 +798,7 @@ def router() -> APIRouter:
             ),
             agent=None if v.agent is None else AgentOut(name=v.agent.name, email=v.agent.email, kind=v.agent.kind),
             corrections=[CorrectionOut(attribute=c.attribute, value=c.value) for c in v.corrections],
-            linked_to=linked,
+            linked_to=v.linked_to,
             flow_run=_run(web, v.flow_run_id),
             links=Links(self_=_self(v.reference)),
         )

@@ -50,7 +50,6 @@ MANUAL_OUTCOMES = ("done", "nothing found", "cannot do it")
 FLASH: dict[str, str] = {
     "logged": "Request logged.",
     "logged-norun": "Request logged; no flow run was started (see the flow run section).",
-    "linked": "The same subject sent the same request recently: it was linked to this one, nothing new was created.",
     "held": "Put on hold.",
     "released": "Hold released.",
     "withdrawn": "Withdrawn: the request ends here.",
@@ -583,7 +582,7 @@ def router() -> APIRouter:
             done = await run_in_threadpool(submit, web.ctx, web.orchestrator, raw)
         except InvalidInput as exc:
             return _new_form(request, _form_values(form), [labelled(p) for p in exc.problems or [str(exc.args[0])]], 422)
-        flag = "linked" if not done.created else ("logged-norun" if done.flow_run_id is None else "logged")
+        flag = "logged-norun" if done.flow_run_id is None else "logged"
         return RedirectResponse(f"/console/requests/{done.request.reference}?done={flag}", status_code=303)
 
     @r.get("/requests/{ref}", dependencies=[Depends(require(Permission.VIEW_REQUESTS))])

@@ -7,11 +7,11 @@ default), who they are, and optionally who acts for them. On submit: the form is
 address and per subject email), then the one intake (:func:`dsar.services.submissions.submit`,
 channel ``web``) logs the request; its run is started once the answer has gone.
 
-The thank-you page reads the same whether the request was new or linked to an earlier one
-of the same person: it never shows a reference (the reference comes in our first message, to
-the address the request gave), so nobody learns from the page whether someone already asked.
-Its address carries only a signed, short-lived token naming the request type and nothing
-personal.
+Every valid submission is a request of its own (the intake never links: repeats are linked
+only after verification, between requests verified with the same contact), so the thank-you
+page shows the request's own reference, with the same words whatever happens next; it tells
+nobody whether someone else asked. Its address carries only a signed, short-lived token naming
+the request type and that reference, and nothing personal.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from starlette.responses import RedirectResponse, Response
 
 from dsar.domain.errors import InvalidInput
 from dsar.domain.regimes import REGIMES, AccessScope, RequestType, regime_for_place
-from dsar.domain.request import MAX_TEXT, AgentKind, normalise_email
+from dsar.domain.request import MAX_TEXT, AgentKind, normalise_email, parse_reference
 from dsar.services.orchestration import start_processing
 from dsar.services.submissions import Submitted, submit
 from dsar.web.context import WebContext
@@ -343,16 +343,19 @@ def router() -> APIRouter:
         if checked.raw is None:
             return _form_page(request, checked.values, checked.errors)
         try:
-            # Logged now; the run is started after the answer has gone (below), so a new request
-            # and a repeat linked to an earlier one answer alike in text and in time (threats 9).
+            # Logged now; the run is started after the answer has gone (below): the answer never
+            # waits for the orchestrator, and reads the same whatever happens next (threats 9).
             result = await run_in_threadpool(submit, web.ctx, web.orchestrator, checked.raw, start=False)
         except InvalidInput as exc:
             errors: dict[str, str] = {}
             for problem in exc.problems or [str(exc)]:
                 errors.setdefault(_field_for(problem, checked.values), _message_for(problem))
             return _form_page(request, checked.values, errors)
-        token = sign(web.session_key, THANKS_PURPOSE, {"type": checked.raw["type"]}, datetime.now(UTC))
-        start = BackgroundTask(_start_run, web, result) if result.created else None
+        # Every submission is a request of its own: its reference is the requester's own.
+        token = sign(
+            web.session_key, THANKS_PURPOSE, {"type": checked.raw["type"], "reference": result.request.reference}, datetime.now(UTC)
+        )
+        start = BackgroundTask(_start_run, web, result)
         return RedirectResponse(f"/thanks?lang={language(request)}&r={token}", status_code=303, background=start)
 
     @r.get("/thanks")
@@ -363,6 +366,11 @@ def router() -> APIRouter:
         except BadToken:
             return RedirectResponse("/", status_code=303)
         rtype = data.get("type") if data.get("type") in {t.value for t in RequestType} else "access"
-        return render(request, "public/thanks.html", request_type=rtype, contact=web.settings.privacy_contact)
+        reference = data.get("reference")
+        try:
+            reference = parse_reference(reference) if isinstance(reference, str) else None
+        except InvalidInput:
+            reference = None
+        return render(request, "public/thanks.html", request_type=rtype, reference=reference, contact=web.settings.privacy_contact)
 
     return r

@@ -395,8 +395,11 @@ def test_each_task_reads_the_request_at_most_once_and_status_reads_open_no_perso
     assert world.reads() == {"facts": 2}
     svc.start_verification(ctx, rid)
     assert world.reads() == {"get": 1}
-    svc.confirm_code(ctx, rid, world.letters.last_code())
+    svc.confirm_code(ctx, rid, "00000000")  # a wrong code is checked against its digest only
     assert world.reads() == {"facts": 1}
+    svc.confirm_code(ctx, rid, world.letters.last_code())
+    # verified: the address the code went to is opened once, to look for a duplicate by blind index
+    assert world.reads() == {"facts": 1, "get": 1}
     svc.plan_request(ctx, rid)
     assert world.reads() == {"get": 1, "facts": 1}  # two units of work: before and after the connectors
     svc.plan_summary(ctx, rid)

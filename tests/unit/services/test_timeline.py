@@ -59,6 +59,27 @@ def test_every_event_kind_of_a_request_has_words() -> None:
             "sam",
         ),
         (
+            "DuplicateLinked",
+            {"role": "duplicate", "other": "DSR-2026-000001"},
+            "Duplicate of DSR-2026-000001 (same verified contact): that request's letters answer this one",
+            (),
+            None,
+        ),
+        (
+            "DuplicateLinked",
+            {"role": "original", "other": "DSR-2026-000002"},
+            "DSR-2026-000002 was verified with the same contact: linked here as a duplicate, answered by this request",
+            (),
+            None,
+        ),
+        (
+            "DuplicateSubmissionLinked",
+            {"channel": "email", "received_at": "2026-03-02T09:00:00+00:00"},
+            "The same request came in again and was linked here",
+            ("channel: email", "received: 2026-03-02T09:00:00+00:00"),
+            None,
+        ),
+        (
             "PlanMade",
             {"steps": [{"system": "shop", "operation": "export", "matches": 3}]},
             "Plan made (1 system(s))",
