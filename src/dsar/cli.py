@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from dsar.domain.decisions import DenialReason
 from dsar.domain.errors import DsarError, InvalidInput, NotFound
 from dsar.domain.request import Status, parse_reference
 from dsar.settings import Settings, load_settings, mask_url
@@ -454,12 +455,34 @@ def request_verify(reference: str, code: Annotated[str, typer.Option(help="The o
 @request_app.command("sign-off")
 def request_sign_off(
     reference: str,
-    approver: Annotated[str, typer.Option(help="Your name, recorded in the audit trail")],
+    approver: Annotated[str, typer.Option(help="Your name on the legal roster (your legal account)")],
+    code: Annotated[str, typer.Option(help="The 6-digit code your authenticator app shows now")],
     approve: Annotated[bool, typer.Option("--approve/--deny", help="Release the response, or refuse the request")] = True,
-    note: Annotated[str, typer.Option(help="Reason (kept encrypted)")] = "",
+    reason: Annotated[
+        str,
+        typer.Option(help="For --deny, the reason the subject is given: " + ", ".join(r.value for r in DenialReason)),
+    ] = "",
+    reason_text: Annotated[str, typer.Option(help="For --reason other: the reason in words, for the subject's letter")] = "",
+    note: Annotated[str, typer.Option(help="Internal note for the file and the auditors (kept encrypted; never in a letter)")] = "",
 ) -> None:
-    """Give legal's decision to the waiting flow run (the same as the Resume form in the UI)."""
-    _resume(reference, Status.AWAITING_SIGN_OFF, {"decision": "approve" if approve else "deny", "approver": approver, "note": note})
+    """Give legal's decision, proven by your authenticator code: recorded at once, then handed
+    to the waiting flow run (the same as the Resume form in the UI). A refused attempt (wrong
+    or used code, a name off the roster) is recorded and the request keeps waiting (exit 1)."""
+    from dsar.domain.decisions import REFUSAL_TEXT, sign_off
+    from dsar.services.orchestration import sign_off_and_resume
+
+    with _errors():
+        given = sign_off("approve" if approve else "deny", reason, reason_text, note)
+    settings = _settings()
+    engine, r = _load(reference)
+    orchestrator = _orchestrator(settings)
+    with _errors():
+        result = sign_off_and_resume(engine.ctx, orchestrator, r.id, given, approver, code, via="cli")
+    if result.refused is not None:
+        why = REFUSAL_TEXT[result.refused]
+        err.print(f"{r.reference}: sign-off refused: {why}; the request still waits", highlight=False, markup=False)
+        raise typer.Exit(1)
+    out.print(f"{r.reference}: {given.decision.value} recorded; the run resumes ({result.status.value})", highlight=False, markup=False)
 
 
 def _staff_action(reference: str, reason: str, action: Callable[[ServiceContext, str, str], object], done: str) -> None:
@@ -1209,6 +1232,44 @@ def users_trained(name: str, on: Annotated[str, typer.Option("--on", help="Date 
     with _errors():
         a = accounts.record_training(engine.ctx, name, when, by=_by())
     out.print(f"{a.name}: trained on {when.isoformat()}", highlight=False, markup=False)
+
+
+@users_app.command("totp")
+def users_totp(
+    name: str,
+    qr: Annotated[bool, typer.Option("--qr/--no-qr", help="Also draw the URI as a QR code in the terminal")] = True,
+) -> None:
+    """Enrol an authenticator app for a legal account (legal's sign-off asks for its code).
+
+    Prints the otpauth:// URI once (and a QR code to scan); a new enrolment replaces the old one."""
+    from dsar.services import accounts
+
+    engine = _app()
+    with _errors():
+        enrolled = accounts.enrol_totp(engine.ctx, name, by=_by())
+    sys.stdout.write(
+        f"Authenticator enrolled for {enrolled.account.name}. Scan the QR code or add this URI to an authenticator app "
+        f"(shown once; it holds the secret):\n{enrolled.uri}\nSecret (to type by hand): {enrolled.secret}\n"
+    )
+    if qr:
+        import segno
+
+        segno.make(enrolled.uri, error="m").terminal(compact=True)
+
+
+@users_app.command("totp-code", hidden=True)
+def users_totp_code(name: str) -> None:
+    """Demo only: the current authenticator code of an account `dsar demo` enrolled, read from
+    the secret the demo saved for you in HOME/demo/authenticators (a stand-in for the phone
+    app). Any other account has no such file: use its authenticator app."""
+    from dsar.demo.run import demo_authenticator_code
+
+    settings = _settings()
+    code = demo_authenticator_code(settings, name)
+    if code is None:
+        err.print(f"no demo authenticator for {name}: only accounts `dsar demo` enrolled have one; use your authenticator app")
+        raise typer.Exit(1)
+    sys.stdout.write(code + "\n")
 
 
 def _token_doc(t: Any) -> dict[str, Any]:
