@@ -298,6 +298,7 @@ def request_show(
     engine = _app()
     with _errors():
         doc = _request_doc(queries.request_view(engine.ctx, reference, reveal=reveal, via="cli"))
+        doc.update(_sign_off_doc(queries.request_events(engine.ctx, reference)))
     if as_json:
         _print_json(doc)
         return
@@ -331,6 +332,15 @@ def request_show(
         t.add_row(f"correct.{c['attribute']}", str(c["value"]))
     for s in doc["plan"]:
         t.add_row("plan", f"{s['system']}: {s['operation']}, {s['matches']} matched ({s['detail']})")
+    if doc["sign_off"]:
+        so = doc["sign_off"]
+        said = f"{so['decision']} by {so['approver']} ({so.get('verified_by') or 'unverified'}, {so.get('via') or '?'}) at {so['at']}"
+        t.add_row("sign-off", said)
+        for k in ("reason", "reason_text", "note"):
+            if so.get(k):
+                t.add_row(f"sign-off.{k}", str(so[k]))
+    if doc["sign_off_refused"]:
+        t.add_row("sign-off refused", ", ".join(f"{x['reason']} at {x['at']}" for x in doc["sign_off_refused"]))
     for x in doc["receipts"]:
         t.add_row("receipt", f"{x['system']}: {x['operation']} {x['records']} records at {x['at']}")
     out.print(t)
@@ -389,6 +399,14 @@ def request_list(
     out.print(t)
 
 
+def _sign_off_doc(events: list[Any]) -> dict[str, Any]:
+    """Legal's decision as recorded (with the internal note: staff and auditors read it) and the
+    refused attempts, from the request's decrypted audit trail."""
+    signed = [{"at": e.at.isoformat(), **e.details} for e in events if e.kind == "SignOffRecorded"]
+    refused = [{"at": e.at.isoformat(), **e.details} for e in events if e.kind == "SignOffRefused"]
+    return {"sign_off": signed[-1] if signed else None, "sign_off_refused": refused}
+
+
 @request_app.command("events")
 def request_events(reference: str, as_json: JsonOpt = False) -> None:
     """The request's audit trail, decrypted."""
@@ -401,9 +419,12 @@ def request_events(reference: str, as_json: JsonOpt = False) -> None:
     if as_json:
         _print_json(docs)
         return
-    t = Table("seq", "at", "event", "details")
-    for d in docs:
-        t.add_row(str(d["seq"]), d["at"][:19], d["kind"], json.dumps(d["details"], default=str)[:100])
+    from dsar.services.timeline import describe
+
+    t = Table("seq", "at", "event", "what", "who")
+    for e in events:
+        entry = describe(e.seq, e.kind, e.at, e.details)
+        t.add_row(str(e.seq), e.at.isoformat()[:19], e.kind, "\n".join([entry.title, *entry.lines]), entry.who or "")
     out.print(t)
 
 
