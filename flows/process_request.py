@@ -53,7 +53,8 @@ class SignOff(RunInput):
     decision: Literal["approve", "deny"] = Field(description="approve releases the response; deny refuses the request")
     approver: str = Field(description="Your name on the legal roster")
     code: str = Field(description="The 6-digit code your authenticator app shows now")
-    reason: Literal[REASONS] = Field(  # type: ignore[valid-type]
+    # The reason codes of dsar.domain.decisions.DenialReason, spelled out (tests check they agree).
+    reason: Literal["-", "unverifiable", "not_a_consumer", "exempt", "manifestly_unfounded_or_excessive", "other"] = Field(
         default=NO_REASON, description="For a denial: the reason the subject is given (other: say it in the reason text)"
     )
     reason_text: str = Field(default="", description="For 'other': the reason in words, as the subject reads it")
