@@ -8,7 +8,7 @@ from the subject's mailbox, legal's sign-off) suspends the run: no worker is hel
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Final, Literal
 from uuid import UUID
 
 from prefect import flow, get_client, get_run_logger, task
@@ -37,7 +37,7 @@ class IdentityCode(RunInput):
     code: str = Field(description="The 8-digit code from the verification email")
 
 
-NO_REASON = "-"
+NO_REASON: Final = "-"
 REASONS = (NO_REASON, *(r.value for r in svc.DenialReason))
 
 
