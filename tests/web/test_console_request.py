@@ -419,3 +419,24 @@ def test_a_manual_systems_confirmation_goes_to_the_waiting_run_under_the_persons
             assert bad.status_code == 422 and "records: not a number" in bad.text
         finally:
             console.app.engine.dispose()
+
+
+def test_legal_enrols_their_own_authenticator_on_the_console_and_signs_off_with_it(console: Console) -> None:
+    legal = console.sign_in(Role.LEGAL)
+    page = console.client.get("/console/authenticator")
+    assert page.status_code == 200 and "No authenticator is enrolled for <strong>lena.legal</strong>" in page.text
+    answer = console.post("/console/authenticator", {})
+    assert answer.status_code == 200 and 'src="data:image/svg+xml' in answer.text
+    found = re.search(r"Secret: <code>([A-Z2-7]+)</code>", answer.text)
+    assert found and "otpauth://totp/" in answer.text
+    secret = secret_from_base32(found.group(1))
+    assert "Replace my authenticator" in console.client.get("/console/authenticator").text
+    r = awaiting_sign_off(console)
+    waiting_run(console, r.reference)
+    reason = {"decision": "deny", "reason": "other", "reason_text": "we hold no account of yours", "note": "INTERNAL: dup of 4711"}
+    done(act(console, r.reference, "sign-off", {**reason, "code": code(console.app.ctx, secret)}), r.reference, "signed-off")
+    assert queries.lookup(console.app.ctx, r.reference).status is Status.DENIED
+    assert console.details(r.reference, "SignOffRecorded")[0]["approver"] == legal.name
+    # support has no authenticator page
+    console.sign_in(Role.SUPPORT)
+    assert console.client.get("/console/authenticator").status_code == 403
