@@ -8,11 +8,13 @@ from the subject's mailbox, legal's sign-off) suspends the run: no worker is hel
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Final, Literal
 from uuid import UUID
 
 from prefect import flow, get_client, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.client.schemas.objects import StateType
 from prefect.flow_runs import suspend_flow_run
 from prefect.input import RunInput
 from prefect.input.actions import delete_flow_run_input
@@ -95,13 +97,14 @@ def _retry_if_retryable(task: Any, task_run: Any, state: Any) -> bool:
 
 
 def forget_input(key: str) -> None:
-    """Delete what a person entered at the suspension ``key`` (code, decision, names, notes)
-    from Prefect's database once the engine has recorded it (encrypted where it keeps it): the
+    """Delete what a person entered at the suspension ``key`` (code, decision, names, notes),
+    the form's description and its schema (the sign-off form's names the legal roster) from
+    Prefect's database once the engine has recorded it (encrypted where it keeps it): the
     orchestrator's tables keep no plain-text copy (security probe, item 11). Called after the
     consuming step committed, so a crash in between leaves the input for the re-run to use.
     Safe on a re-run from the top: a finished step never suspends again."""
     keys = keyset_from_base_key(f"suspended-{key}")
-    for k in (keys["response"], keys["description"]):
+    for k in (keys["response"], keys["description"], keys["schema"]):
         try:
             delete_flow_run_input(k)
         except Exception as exc:  # noqa: BLE001 - best effort: the step is recorded; say so, never the input
@@ -158,8 +161,25 @@ def legal_roster() -> list[str]:
     return [a.name for a in accounts.legal_roster(app().ctx)]
 
 
+def resumed_at() -> datetime | None:
+    """When the run was last resumed (Prefect's server time of the state after the last
+    Paused one): the moment the approver submitted the form. Their code is checked against
+    that moment, not against when a worker got round to it (a worker that was down, a slow
+    start). None when it cannot be read: the code is then checked against now."""
+    try:
+        with get_client(sync_client=True) as client:
+            states = sorted(client.read_flow_run_states(UUID(str(current_run.id))), key=lambda s: s.timestamp)
+    except Exception as exc:  # noqa: BLE001 - fall back to the present
+        get_run_logger().warning("could not read the run's states (%s)", type(exc).__name__)
+        return None
+    paused = [i for i, s in enumerate(states) if s.type is StateType.PAUSED]
+    if not paused or paused[-1] + 1 >= len(states):
+        return None
+    return states[paused[-1] + 1].timestamp
+
+
 @_step
-def record_sign_off(request_id: str, given: SignOff) -> svc.SignOffResult:
+def record_sign_off(request_id: str, given: SignOff, submitted: datetime | None) -> svc.SignOffResult:
     return svc.sign_off_attempt(
         app().ctx,
         request_id,
@@ -171,6 +191,7 @@ def record_sign_off(request_id: str, given: SignOff) -> svc.SignOffResult:
         code=given.code,
         via="prefect-ui",
         flow_run=str(current_run.id),
+        at=submitted,
     )
 
 
@@ -261,7 +282,7 @@ def process_request(request_id: str) -> str:
             waiting_for(request_id, "legal")
             form = sign_off_form(legal_roster(), plan_summary(request_id, so.last_refusal))
             given = suspend_flow_run(wait_for_input=form, key=key, timeout=None)
-            result = record_sign_off(request_id, given)
+            result = record_sign_off(request_id, given, resumed_at())
             forget_input(key)
             if result.refused is not None:
                 log.warning("sign-off attempt refused: %s", result.refused.value)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 from dsar.connectors.base import Capability, Connector, SubjectKeys
@@ -393,6 +393,10 @@ def plan_summary(ctx: ServiceContext, request_id: str, refused: SignOffRefusal |
     return "\n".join(lines)
 
 
+# How long a sign-off submitted while no worker ran is checked against the moment it was given.
+SUBMITTED_WITHIN = timedelta(days=7)
+
+
 @dataclass(frozen=True)
 class SignOffResult:
     """What became of a sign-off attempt (no personal data): ``recorded`` when the decision was
@@ -447,18 +451,22 @@ def record_sign_off(
     *,
     via: str,
     flow_run: str | None = None,
+    at: datetime | None = None,
 ) -> SignOffResult:
     """Take legal's decision when ``approver`` is on the legal roster and ``code`` is their
-    authenticator's current code, not used before. Otherwise record the refused attempt (never
-    the code) and leave the request waiting. The decision, its reason for the subject and the
-    internal note (sealed) go into the audit trail; the note never reaches a letter."""
+    authenticator's code at the moment it was given (``at``: when the form was submitted, if
+    that was earlier and within :data:`SUBMITTED_WITHIN`; else now), not used before.
+    Otherwise record the refused attempt (never the code) and leave the request waiting. The
+    decision, its reason for the subject and the internal note (sealed) go into the audit
+    trail; the note never reaches a letter."""
     approver = (approver or "").strip()
     with ctx.uow() as uow:
         r = uow.requests.facts(request_id)
         if uow.decisions.get(request_id, SIGN_OFF_STEP) is not None or r.status is not Status.AWAITING_SIGN_OFF:
             return SignOffResult(r.status)
         now = ctx.clock()
-        proven = prove_approver(uow, approver, code, now)
+        given_at = at if at is not None and now - SUBMITTED_WITHIN <= at <= now else now
+        proven = prove_approver(uow, approver, code, given_at)
         if isinstance(proven, SignOffRefusal):
             _refuse(ctx, uow, request_id, proven, approver, via, now)
             uow.commit()
@@ -502,6 +510,7 @@ def sign_off_attempt(
     code: str,
     via: str,
     flow_run: str | None = None,
+    at: datetime | None = None,
 ) -> SignOffResult:
     """A sign-off as typed into a form nobody checked before (the Prefect UI's): an incomplete
     decision (a denial without a reason for the subject) is a refused attempt like a wrong code,
@@ -516,7 +525,7 @@ def sign_off_attempt(
             _refuse(ctx, uow, request_id, SignOffRefusal.INCOMPLETE, (approver or "").strip(), via, ctx.clock())
             uow.commit()
             return SignOffResult(r.status, refused=SignOffRefusal.INCOMPLETE)
-    return record_sign_off(ctx, request_id, given, approver, code, via=via, flow_run=flow_run)
+    return record_sign_off(ctx, request_id, given, approver, code, via=via, flow_run=flow_run, at=at)
 
 
 # --- manual systems -------------------------------------------------------------------------

@@ -189,3 +189,26 @@ def test_the_denial_letter_gives_the_reason_and_not_the_note(world: World) -> No
     assert "INTERNAL" not in json.dumps(context, default=str)
     status_change = world.details(rid, "StatusChanged")[-1]
     assert "INTERNAL" not in json.dumps(status_change)
+
+
+def test_a_code_is_checked_against_when_the_form_was_submitted_not_when_a_worker_got_to_it(world: World) -> None:
+    rid = waiting(world)
+    secret = enrol(world.ctx)
+    submitted = world.clock.now
+    typed = code(world.ctx, secret)
+    world.clock.advance(hours=3)  # the worker was down
+    late = svc.record_sign_off(world.ctx, rid, APPROVE, LEGAL, typed, via="prefect-ui")
+    assert late.refused is SignOffRefusal.WRONG_CODE
+    assert svc.record_sign_off(world.ctx, rid, APPROVE, LEGAL, typed, via="prefect-ui", at=submitted).recorded
+
+
+def test_a_submission_time_in_the_future_or_too_old_is_not_believed(world: World) -> None:
+    rid = waiting(world)
+    secret = enrol(world.ctx)
+    future = world.clock.now + timedelta(hours=1)
+    assert (
+        svc.record_sign_off(world.ctx, rid, APPROVE, LEGAL, code_at(secret, future), via="x", at=future).refused
+        is SignOffRefusal.WRONG_CODE
+    )
+    old = world.clock.now - svc.SUBMITTED_WITHIN - timedelta(minutes=1)
+    assert svc.record_sign_off(world.ctx, rid, APPROVE, LEGAL, code_at(secret, old), via="x", at=old).refused is SignOffRefusal.WRONG_CODE
