@@ -424,7 +424,9 @@ def test_each_task_reads_the_request_at_most_once_and_status_reads_open_no_perso
     assert world.reads() == {"get": 1, "facts": 1}  # two units of work: before and after the connectors
     svc.plan_summary(ctx, rid)
     assert world.reads() == {"get": 1}
-    approve(ctx, rid)
+    typed = code(ctx, enrol(ctx))
+    world.reads()
+    svc.record_sign_off(ctx, rid, APPROVE, LEGAL, typed, via="test")
     assert world.reads() == {"facts": 1}
     svc.execute_plan(ctx, rid)
     assert world.reads() == {"get": 1, "facts": 1}
