@@ -100,12 +100,15 @@ def test_events_and_show_json_give_auditors_legal_s_reasoning(env: dict[str, str
         app.engine.dispose()
     wide = {**env, "COLUMNS": "200"}
     code, out, _ = run(wide, "request", "events", ref)
-    assert code == 0 and "Legal refused the request" in out and "internal note: legal hold, matter 12" in out
-    assert "Sign-off attempt refused (wrong code)" in out
+    # the table's cells wrap at the terminal's width (80 under some runners): look for short pieces
+    assert code == 0 and "Legal refused" in out and "internal note:" in out and "SignOffRefused" in out
+    code, out, _ = run(env, "request", "events", ref, "--json")
+    details = {e["kind"]: e["details"] for e in json.loads(out)}
+    assert details["SignOffRecorded"]["note"] == "legal hold, matter 12" and details["SignOffRefused"]["reason"] == "wrong_code"
     code, out, _ = run(env, "request", "show", ref, "--json")
     doc = json.loads(out)
     assert doc["sign_off"]["note"] == "legal hold, matter 12" and doc["sign_off"]["reason"] == "exempt"
     assert doc["sign_off"]["verified_by"] == "totp" and doc["sign_off"]["approver"] == "lena"
     assert [x["reason"] for x in doc["sign_off_refused"]] == ["wrong_code"]
     code, out, _ = run(wide, "request", "show", ref)
-    assert "sign-off.note" in out and "legal hold, matter 12" in out
+    assert code == 0 and "sign-off.note" in out and "legal hold" in out
