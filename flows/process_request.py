@@ -8,10 +8,13 @@ from the subject's mailbox, legal's sign-off) suspends the run: no worker is hel
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from datetime import datetime
+from typing import Any, Final, Literal
+from uuid import UUID
 
-from prefect import flow, get_run_logger, task
+from prefect import flow, get_client, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.client.schemas.objects import StateType
 from prefect.flow_runs import suspend_flow_run
 from prefect.input import RunInput
 from prefect.input.actions import delete_flow_run_input
@@ -22,10 +25,12 @@ from pydantic import Field
 from dsar.domain.errors import DsarError, PermanentConnectorError, RetryableConnectorError
 from dsar.domain.request import Status
 from dsar.orchestration.runtime import app
+from dsar.services import accounts
 from dsar.services import processing as svc
 from dsar.services.admin import hold_request
 
 FLOW_NAME = "process-request"
+AWAITING = "awaiting:"
 
 
 class IdentityCode(RunInput):
@@ -34,14 +39,40 @@ class IdentityCode(RunInput):
     code: str = Field(description="The 8-digit code from the verification email")
 
 
-class SignOff(RunInput):
-    """Legal's decision on releasing the response."""
+NO_REASON: Final = "-"
+REASONS = (NO_REASON, *(r.value for r in svc.DenialReason))
 
-    # A Literal, not the enum: the UI's form renders an inline `enum` as a dropdown, but shows
-    # a `$ref` to an enum definition as an empty one.
+
+class SignOff(RunInput):
+    """Legal's decision on releasing the response, proven by the approver's authenticator code.
+
+    ``approver`` is a dropdown of the legal roster: its ``enum`` is put into the form's schema
+    when the form is made (:func:`sign_off_form`), so the UI and Prefect's check of a resume
+    take only a roster name; the flow reads it as text and the engine checks it again."""
+
+    # Literals, not enums: the UI's form renders an inline `enum` as a dropdown, but shows a
+    # `$ref` to an enum definition as an empty one.
     decision: Literal["approve", "deny"] = Field(description="approve releases the response; deny refuses the request")
-    approver: str = Field(description="Your name, recorded in the audit trail")
-    note: str = Field(default="", description="Reason (required in practice for a denial); kept encrypted")
+    approver: str = Field(description="Your name on the legal roster")
+    code: str = Field(description="The 6-digit code your authenticator app shows now")
+    # The reason codes of dsar.domain.decisions.DenialReason, spelled out (tests check they agree).
+    reason: Literal["-", "unverifiable", "not_a_consumer", "exempt", "manifestly_unfounded_or_excessive", "other"] = Field(
+        default=NO_REASON, description="For a denial: the reason the subject is given (other: say it in the reason text)"
+    )
+    reason_text: str = Field(default="", description="For 'other': the reason in words, as the subject reads it")
+    note: str = Field(default="", description="Internal note for the file and the auditors: kept encrypted, never in a letter")
+
+
+def sign_off_form(roster: list[str], description: str) -> Any:
+    """The sign-off form with the approver as a dropdown of ``roster`` (the active legal
+    accounts now). With no one on the roster the dropdown says so, and no attempt can pass."""
+    names: list[Any] = list(roster) or ["(no legal account: dsar users add NAME --role legal)"]
+
+    class SignOffNow(SignOff):
+        approver: str = Field(description="Your name on the legal roster", json_schema_extra={"enum": names})
+
+    SignOffNow.__name__ = SignOffNow.__qualname__ = "SignOff"
+    return SignOffNow.with_initial_data(description=description)
 
 
 class ManualConfirmation(RunInput):
@@ -66,13 +97,14 @@ def _retry_if_retryable(task: Any, task_run: Any, state: Any) -> bool:
 
 
 def forget_input(key: str) -> None:
-    """Delete what a person entered at the suspension ``key`` (code, decision, names, notes)
-    from Prefect's database once the engine has recorded it (encrypted where it keeps it): the
+    """Delete what a person entered at the suspension ``key`` (code, decision, names, notes),
+    the form's description and its schema (the sign-off form's names the legal roster) from
+    Prefect's database once the engine has recorded it (encrypted where it keeps it): the
     orchestrator's tables keep no plain-text copy (security probe, item 11). Called after the
     consuming step committed, so a crash in between leaves the input for the re-run to use.
     Safe on a re-run from the top: a finished step never suspends again."""
     keys = keyset_from_base_key(f"suspended-{key}")
-    for k in (keys["response"], keys["description"]):
+    for k in (keys["response"], keys["description"], keys["schema"]):
         try:
             delete_flow_run_input(k)
         except Exception as exc:  # noqa: BLE001 - best effort: the step is recorded; say so, never the input
@@ -115,13 +147,77 @@ def plan_request(request_id: str) -> Status:
 
 
 @_step
-def plan_summary(request_id: str) -> str:
-    return svc.plan_summary(app().ctx, request_id)
+def plan_summary(request_id: str, refused: svc.SignOffRefusal | None = None) -> str:
+    return svc.plan_summary(app().ctx, request_id, refused)
 
 
 @_step
-def record_sign_off(request_id: str, decision: svc.SignOffDecision, approver: str, note: str) -> Status:
-    return svc.record_sign_off(app().ctx, request_id, decision, approver, note)
+def sign_off_state(request_id: str) -> svc.SignOffState:
+    return svc.sign_off_state(app().ctx, request_id)
+
+
+@_step
+def legal_roster() -> list[str]:
+    return [a.name for a in accounts.legal_roster(app().ctx)]
+
+
+def resumed_at() -> datetime | None:
+    """When the run was last resumed (Prefect's server time of the state after the last
+    Paused one): the moment the approver submitted the form. Their code is checked against
+    that moment, not against when a worker got round to it (a worker that was down, a slow
+    start). None when it cannot be read: the code is then checked against now."""
+    try:
+        with get_client(sync_client=True) as client:
+            states = sorted(client.read_flow_run_states(UUID(str(current_run.id))), key=lambda s: s.timestamp)
+    except Exception as exc:  # noqa: BLE001 - fall back to the present
+        get_run_logger().warning("could not read the run's states (%s)", type(exc).__name__)
+        return None
+    paused = [i for i, s in enumerate(states) if s.type is StateType.PAUSED]
+    if not paused or paused[-1] + 1 >= len(states):
+        return None
+    return states[paused[-1] + 1].timestamp
+
+
+@_step
+def record_sign_off(request_id: str, given: SignOff, submitted: datetime | None) -> svc.SignOffResult:
+    return svc.sign_off_attempt(
+        app().ctx,
+        request_id,
+        decision=given.decision,
+        reason=None if given.reason == NO_REASON else given.reason,
+        reason_text=given.reason_text,
+        note=given.note,
+        approver=given.approver,
+        code=given.code,
+        via="prefect-ui",
+        flow_run=str(current_run.id),
+        at=submitted,
+    )
+
+
+@_step
+def due_tag(request_id: str) -> str:
+    return f"due:{svc.due_date(app().ctx, request_id).isoformat()}"
+
+
+def waiting_for(request_id: str, what: str | None) -> None:
+    """Keep the run's tags current so Prefect's runs list says what a waiting run waits for
+    (``awaiting:subject``, ``awaiting:legal``, ``awaiting:manual:<system>``) and when it is due
+    (``due:YYYY-MM-DD``); ``what=None`` clears the waiting tag. No personal data: a system's
+    name, a date. Best effort: a tag that cannot be set is logged, never fatal."""
+    try:
+        due = due_tag(request_id)
+        with get_client(sync_client=True) as client:
+            run_id = current_run.id
+            if run_id is None:
+                return
+            run = client.read_flow_run(UUID(run_id))
+            tags = [x for x in run.tags if not x.startswith((AWAITING, "due:"))]
+            tags += [due] + ([f"{AWAITING}{what}"] if what else [])
+            if sorted(tags) != sorted(run.tags):
+                client.update_flow_run(UUID(run_id), tags=tags)
+    except Exception as exc:  # noqa: BLE001 - the tags are a convenience; the engine's record is the truth
+        get_run_logger().warning("could not update the run's tags (%s)", type(exc).__name__)
 
 
 @_retrying_step
@@ -165,6 +261,7 @@ def process_request(request_id: str) -> str:
             st = verification_state(request_id)
             log.info("waiting for the one-time code (attempt %d, %d left)", st.attempts + 1, st.attempts_left)
             key = f"verify-{st.challenge_id}-{st.attempts}"
+            waiting_for(request_id, "subject")
             given = suspend_flow_run(
                 wait_for_input=IdentityCode.with_initial_data(description="Enter the one-time code the subject received by email."),
                 key=key,
@@ -176,17 +273,26 @@ def process_request(request_id: str) -> str:
             status = load_status(request_id)
         if status in (Status.VERIFIED, Status.PLANNING):
             status = plan_request(request_id)
-        if status is Status.AWAITING_SIGN_OFF:
-            decision = suspend_flow_run(
-                wait_for_input=SignOff.with_initial_data(description=plan_summary(request_id)), key="sign-off", timeout=None
-            )
-            status = record_sign_off(request_id, svc.SignOffDecision(decision.decision), decision.approver, decision.note)
-            forget_input("sign-off")
+        while status is Status.AWAITING_SIGN_OFF:
+            # Each refused attempt (wrong or replayed code, a name off the roster, a denial
+            # without a reason) is recorded and the run waits again under a new key.
+            so = sign_off_state(request_id)
+            key = "sign-off" if so.refused_attempts == 0 else f"sign-off-{so.refused_attempts}"
+            log.info("waiting for legal's sign-off (%d attempt(s) refused so far)", so.refused_attempts)
+            waiting_for(request_id, "legal")
+            form = sign_off_form(legal_roster(), plan_summary(request_id, so.last_refusal))
+            given = suspend_flow_run(wait_for_input=form, key=key, timeout=None)
+            result = record_sign_off(request_id, given, resumed_at())
+            forget_input(key)
+            if result.refused is not None:
+                log.warning("sign-off attempt refused: %s", result.refused.value)
+            status = result.status
         if status is Status.EXECUTING:
             status = execute_plan(request_id)
         while status is Status.EXECUTING and (pending := pending_manual_steps(request_id)):
             step = pending[0]
             log.info("waiting for a person to confirm the manual step in %s", step.system)
+            waiting_for(request_id, f"manual:{step.system}")
             done = suspend_flow_run(
                 wait_for_input=ManualConfirmation.with_initial_data(description=manual_step_form(request_id, step)),
                 key=f"manual-{step.system}",
@@ -196,6 +302,7 @@ def process_request(request_id: str) -> str:
             forget_input(f"manual-{step.system}")
         if status in (Status.RESPONDING, Status.DENIED):
             status = send_response(request_id)
+        waiting_for(request_id, None)
     except PermanentConnectorError as exc:
         # A system needs a person (credentials, schema): stop here, keep the record, say which.
         hold(request_id, f"{exc.system}: permanent connector failure")

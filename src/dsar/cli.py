@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from dsar.domain.decisions import DenialReason
 from dsar.domain.errors import DsarError, InvalidInput, NotFound
 from dsar.domain.request import Status, parse_reference
 
@@ -308,6 +309,7 @@ def request_show(
     engine = _app()
     with _errors():
         doc = _request_doc(queries.request_view(engine.ctx, reference, reveal=reveal, via="cli"))
+        doc.update(_sign_off_doc(queries.request_events(engine.ctx, reference)))
     if as_json:
         _print_json(doc)
         return
@@ -341,6 +343,15 @@ def request_show(
         t.add_row(f"correct.{c['attribute']}", str(c["value"]))
     for s in doc["plan"]:
         t.add_row("plan", f"{s['system']}: {s['operation']}, {s['matches']} matched ({s['detail']})")
+    if doc["sign_off"]:
+        so = doc["sign_off"]
+        said = f"{so['decision']} by {so['approver']} ({so.get('verified_by') or 'unverified'}, {so.get('via') or '?'}) at {so['at']}"
+        t.add_row("sign-off", said)
+        for k in ("reason", "reason_text", "note"):
+            if so.get(k):
+                t.add_row(f"sign-off.{k}", str(so[k]))
+    if doc["sign_off_refused"]:
+        t.add_row("sign-off refused", ", ".join(f"{x['reason']} at {x['at']}" for x in doc["sign_off_refused"]))
     for x in doc["receipts"]:
         t.add_row("receipt", f"{x['system']}: {x['operation']} {x['records']} records at {x['at']}")
     out.print(t)
@@ -399,6 +410,14 @@ def request_list(
     out.print(t)
 
 
+def _sign_off_doc(events: list[Any]) -> dict[str, Any]:
+    """Legal's decision as recorded (with the internal note: staff and auditors read it) and the
+    refused attempts, from the request's decrypted audit trail."""
+    signed = [{"at": e.at.isoformat(), **e.details} for e in events if e.kind == "SignOffRecorded"]
+    refused = [{"at": e.at.isoformat(), **e.details} for e in events if e.kind == "SignOffRefused"]
+    return {"sign_off": signed[-1] if signed else None, "sign_off_refused": refused}
+
+
 @request_app.command("events")
 def request_events(reference: str, as_json: JsonOpt = False) -> None:
     """The request's audit trail, decrypted."""
@@ -411,9 +430,12 @@ def request_events(reference: str, as_json: JsonOpt = False) -> None:
     if as_json:
         _print_json(docs)
         return
-    t = Table("seq", "at", "event", "details")
-    for d in docs:
-        t.add_row(str(d["seq"]), d["at"][:19], d["kind"], json.dumps(d["details"], default=str)[:100])
+    from dsar.services.timeline import describe
+
+    t = Table("seq", "at", "event", "what", "who")
+    for e in events:
+        entry = describe(e.seq, e.kind, e.at, e.details)
+        t.add_row(str(e.seq), e.at.isoformat()[:19], e.kind, "\n".join([entry.title, *entry.lines]), entry.who or "")
     out.print(t)
 
 
@@ -496,12 +518,34 @@ def request_verify(
 @request_app.command("sign-off")
 def request_sign_off(
     reference: str,
-    approver: Annotated[str, typer.Option(help="Your name, recorded in the audit trail")],
+    approver: Annotated[str, typer.Option(help="Your name on the legal roster (your legal account)")],
+    code: Annotated[str, typer.Option(help="The 6-digit code your authenticator app shows now")],
     approve: Annotated[bool, typer.Option("--approve/--deny", help="Release the response, or refuse the request")] = True,
-    note: Annotated[str, typer.Option(help="Reason (kept encrypted)")] = "",
+    reason: Annotated[
+        str,
+        typer.Option(help="For --deny, the reason the subject is given: " + ", ".join(r.value for r in DenialReason)),
+    ] = "",
+    reason_text: Annotated[str, typer.Option(help="For --reason other: the reason in words, for the subject's letter")] = "",
+    note: Annotated[str, typer.Option(help="Internal note for the file and the auditors (kept encrypted; never in a letter)")] = "",
 ) -> None:
-    """Give legal's decision to the waiting flow run (the same as the Resume form in the UI)."""
-    _resume(reference, Status.AWAITING_SIGN_OFF, {"decision": "approve" if approve else "deny", "approver": approver, "note": note})
+    """Give legal's decision, proven by your authenticator code: recorded at once, then handed
+    to the waiting flow run (the same as the Resume form in the UI). A refused attempt (wrong
+    or used code, a name off the roster) is recorded and the request keeps waiting (exit 1)."""
+    from dsar.domain.decisions import REFUSAL_TEXT, sign_off
+    from dsar.services.orchestration import sign_off_and_resume
+
+    with _errors():
+        given = sign_off("approve" if approve else "deny", reason, reason_text, note)
+    settings = _settings()
+    engine, r = _load(reference)
+    orchestrator = _orchestrator(settings)
+    with _errors():
+        result = sign_off_and_resume(engine.ctx, orchestrator, r.id, given, approver, code, via="cli")
+    if result.refused is not None:
+        why = REFUSAL_TEXT[result.refused]
+        err.print(f"{r.reference}: sign-off refused: {why}; the request still waits", highlight=False, markup=False)
+        raise typer.Exit(1)
+    out.print(f"{r.reference}: {given.decision.value} recorded; the run resumes ({result.status.value})", highlight=False, markup=False)
 
 
 def _staff_action(reference: str, reason: str, action: Callable[[ServiceContext, str, str], object], done: str) -> None:
@@ -1260,6 +1304,44 @@ def users_trained(name: str, on: Annotated[str, typer.Option("--on", help="Date 
     with _errors():
         a = accounts.record_training(engine.ctx, name, when, by=_by())
     out.print(f"{a.name}: trained on {when.isoformat()}", highlight=False, markup=False)
+
+
+@users_app.command("totp")
+def users_totp(
+    name: str,
+    qr: Annotated[bool, typer.Option("--qr/--no-qr", help="Also draw the URI as a QR code in the terminal")] = True,
+) -> None:
+    """Enrol an authenticator app for a legal account (legal's sign-off asks for its code).
+
+    Prints the otpauth:// URI once (and a QR code to scan); a new enrolment replaces the old one."""
+    from dsar.services import accounts
+
+    engine = _app()
+    with _errors():
+        enrolled = accounts.enrol_totp(engine.ctx, name, by=_by())
+    sys.stdout.write(
+        f"Authenticator enrolled for {enrolled.account.name}. Scan the QR code or add this URI to an authenticator app "
+        f"(shown once; it holds the secret):\n{enrolled.uri}\nSecret (to type by hand): {enrolled.secret}\n"
+    )
+    if qr:
+        import segno
+
+        segno.make(enrolled.uri, error="m").terminal(compact=True)
+
+
+@users_app.command("totp-code", hidden=True)
+def users_totp_code(name: str) -> None:
+    """Demo only: the current authenticator code of an account `dsar demo` enrolled, read from
+    the secret the demo saved for you in HOME/demo/authenticators (a stand-in for the phone
+    app). Any other account has no such file: use its authenticator app."""
+    from dsar.demo.run import demo_authenticator_code
+
+    settings = _settings()
+    code = demo_authenticator_code(settings, name)
+    if code is None:
+        err.print(f"no demo authenticator for {name}: only accounts `dsar demo` enrolled have one; use your authenticator app")
+        raise typer.Exit(1)
+    sys.stdout.write(code + "\n")
 
 
 def _token_doc(t: Any) -> dict[str, Any]:

@@ -11,9 +11,9 @@ import pytest
 
 from dsar.audit.chain import first_broken
 from dsar.domain.accounts import Role, TokenScope
-from dsar.domain.errors import IntegrityError, NotFound
+from dsar.domain.errors import IntegrityError, InvalidInput, NotFound
 from dsar.domain.events import STAFF_STREAM, StaffAccountAdded, StaffLoggedIn
-from dsar.services.ports import UnitOfWorkFactory
+from dsar.services.ports import TotpRecord, UnitOfWorkFactory
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -198,3 +198,50 @@ def test_parallel_failed_logins_of_one_account_are_all_counted(uow_factory: Unit
     with uow_factory() as uow:
         got = uow.accounts.get(a.id)
         assert got is not None and got.failed_logins == 8
+
+
+def test_an_authenticator_is_stored_sealed_under_the_staff_key_and_its_used_step_kept(uow_factory: UnitOfWorkFactory) -> None:
+    with uow_factory() as uow:
+        a = uow.accounts.add("lena", Role.LEGAL, T0)
+        other = uow.accounts.add("otto", Role.LEGAL, T0)
+        assert uow.accounts.totp(a.id) is None and not a.totp_enrolled
+        with pytest.raises(InvalidInput):
+            uow.accounts.use_totp_step(a.id, 5)
+        uow.audit.append([StaffAccountAdded(STAFF_STREAM, T0, "e1", "lena", "legal", "test")])  # makes the staff key
+        sealed = uow.keys.seal(STAFF_STREAM, b"twenty-byte-secret!!", "staff-totp/1")
+        uow.accounts.set_totp(a.id, sealed)
+        uow.commit()
+    with uow_factory() as uow:
+        record = uow.accounts.totp(a.id)
+        assert record is not None and record.sealed_secret == sealed and record.last_step is None
+        assert uow.keys.open(STAFF_STREAM, record.sealed_secret, "staff-totp/1") == b"twenty-byte-secret!!"
+        found = uow.accounts.find("LENA")
+        assert found is not None and found.totp_enrolled
+        assert uow.accounts.totp(other.id) is None
+        uow.accounts.use_totp_step(a.id, 59_000_000)
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.accounts.totp(a.id) == TotpRecord(sealed, 59_000_000)
+        # a new enrolment forgets the last step; saving the account's other parts keeps it
+        uow.accounts.save(replace(uow.accounts.get(a.id), failed_logins=1))  # type: ignore[type-var]
+        uow.accounts.set_totp(a.id, sealed + b"x")
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.accounts.totp(a.id) == TotpRecord(sealed + b"x", None)
+        acct = uow.accounts.get(a.id)
+        assert acct is not None and acct.totp_enrolled and acct.failed_logins == 1
+        with pytest.raises(NotFound):
+            uow.accounts.set_totp(9999, sealed)
+        with pytest.raises(NotFound):
+            uow.accounts.use_totp_step(9999, 1)
+
+
+def test_an_unsaved_authenticator_step_is_rolled_back(uow_factory: UnitOfWorkFactory) -> None:
+    with uow_factory() as uow:
+        a = uow.accounts.add("lena", Role.LEGAL, T0)
+        uow.accounts.set_totp(a.id, b"sealed")
+        uow.commit()
+    with uow_factory() as uow:
+        uow.accounts.use_totp_step(a.id, 7)
+    with uow_factory() as uow:
+        assert uow.accounts.totp(a.id) == TotpRecord(b"sealed", None)

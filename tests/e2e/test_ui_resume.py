@@ -1,17 +1,22 @@
 """Legal's work in the Prefect UI, in a real headless Chromium: the run waits suspended; a
-person clicks Resume, enters the subject's code, then approves the release in the form, and
-the request closes."""
+person clicks Resume, enters the subject's code, then signs off in the form — their name
+picked from the legal roster's dropdown and the code of their authenticator (computed here
+from the secret `dsar users totp` enrolled, with the real RFC 6238 TOTP); a wrong code is
+refused and asked again; the right one closes the request."""
 
 from __future__ import annotations
 
 import json
 import os
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from dsar.crypto.totp import code_at, secret_from_base32
 from dsar.demo.run import latest_code
 from tests.e2e.conftest import Dsar, PrefectServer, wait_until
 from tests.e2e.test_deadline_watch import post
@@ -50,9 +55,10 @@ def page(tmp_path: Path) -> Iterator[Any]:
             browser.close()
 
 
-def resume_in_ui(page: Any, url: str, texts: list[str], choose: str | None = None, dump: Path | None = None) -> None:
-    """Click Resume and fill the form: the dropdown (an Enum field) if any, then the text
-    areas in field order. Prefect's form does not tie labels to inputs, so order it is.
+def resume_in_ui(page: Any, url: str, texts: list[Any], choose: tuple[str, ...] = (), dump: Path | None = None) -> None:
+    """Click Resume and fill the form: the dropdowns (Enum fields) in field order, then the text
+    areas in field order. Prefect's form does not tie labels to inputs, so order it is. A text
+    may be a function, called when it is typed (an authenticator code of that moment).
 
     The form can re-render once its schema and initial data arrive, wiping what was typed a
     moment before; a person would see the box empty and type again, and so does this. Then the
@@ -65,15 +71,16 @@ def resume_in_ui(page: Any, url: str, texts: list[str], choose: str | None = Non
     dialog.locator("textarea").first.wait_for()
     if dump is not None:
         dump.write_text(dialog.inner_html())
-    if choose is not None:
+    for n, choice in enumerate(choose):
         # A mouse click on the closed dropdown does not open it in headless Chromium; the
         # keyboard does (as it would for a keyboard user).
-        dialog.locator("button.p-select-button__control").first.focus()
+        dialog.locator("button.p-select-button__control").nth(n).focus()
         page.keyboard.press("ArrowDown")
-        page.get_by_role("option", name=choose, exact=True).click()
+        page.get_by_role("option", name=choice, exact=True).click()
         # the chosen value shows in the closed control before anything is submitted
-        assert dialog.locator(".p-select-button__value").first.inner_text().strip() == choose
-    for i, value in enumerate(texts):
+        assert dialog.locator(".p-select-button__value").nth(n).inner_text().strip() == choice
+    for i, text in enumerate(texts):
+        value = text() if callable(text) else text
         box = dialog.locator("textarea").nth(i)
         for _ in range(5):
             box.fill(value)
@@ -104,6 +111,9 @@ def test_a_person_verifies_and_signs_off_through_the_prefect_ui(prefect_server: 
     from dsar.demo.shop import seed_shop
 
     seed_shop(dsar.home / "demo" / "shop.db")
+    assert dsar("users", "add", "lena.legal", "--role", "legal").returncode == 0
+    enrolled = dsar("users", "totp", "lena.legal", "--no-qr")
+    secret = secret_from_base32(parse_qs(urlsplit(enrolled.stdout.split("otpauth://", 1)[1].split()[0]).query)["secret"][0])
     serving = dsar.serve()
     try:
         wait_until(lambda: prefect_server.has_deployment("process-request/process-request"), 180, "dsar serve to register its deployment")
@@ -136,9 +146,28 @@ def test_a_person_verifies_and_signs_off_through_the_prefect_ui(prefect_server: 
             explain=lambda: explain(dsar, prefect_server, ref, run_id),
         )
 
+        # the runs list says what the run waits for and when it is due
+        tags = prefect_server.get(f"/flow_runs/{run_id}")["tags"]
+        assert "awaiting:legal" in tags and any(t.startswith("due:20") for t in tags), tags
+
+        # a wrong code: refused, recorded, and the form is asked again
+        wrong = f"{(int(code_at(secret, datetime.now(UTC))) + 500_000) % 1_000_000:06d}"
+        resume_in_ui(page, url, [wrong], choose=("approve", "lena.legal"))
+        wait_until(
+            lambda: (
+                "SignOffRefused" in [e["kind"] for e in dsar.json("request", "events", ref)]
+                and prefect_server.run_state(run_id) == "PAUSED"
+            ),
+            180,
+            "the refused attempt and the form again",
+            explain=lambda: explain(dsar, prefect_server, ref, run_id),
+        )
+        assert dsar.json("request", "show", ref)["status"] == "awaiting_sign_off"
+
         dump = dsar.home.parent / "sign-off-dialog.html"
-        resume_in_ui(page, url, ["Lena Legal"], choose="approve", dump=dump)
-        assert ref in dump.read_text()  # the plan summary is shown above the form
+        resume_in_ui(page, url, [lambda: code_at(secret, datetime.now(UTC))], choose=("approve", "lena.legal"), dump=dump)
+        shown = dump.read_text()
+        assert ref in shown and "The last attempt was refused" in shown  # the plan summary is shown above the form
         wait_until(
             lambda: dsar.json("request", "show", ref)["status"] == "closed",
             180,
@@ -147,13 +176,23 @@ def test_a_person_verifies_and_signs_off_through_the_prefect_ui(prefect_server: 
         )
         events = dsar.json("request", "events", ref)
         sign_off = next(e for e in events if e["kind"] == "SignOffRecorded")
-        assert sign_off["details"] == {"step": "release", "decision": "approve", "approver": "Lena Legal"}
+        assert sign_off["details"] == {
+            "step": "release",
+            "decision": "approve",
+            "approver": "lena.legal",
+            "verified_by": "totp",
+            "via": "prefect-ui",
+            "flow_run": run_id,
+        }
+        refused = next(e for e in events if e["kind"] == "SignOffRefused")
+        assert refused["details"]["reason"] == "wrong_code" and wrong not in json.dumps(refused)
         assert (dsar.home / "outbox" / f"{ref}.access_response_dsar.eml").exists()
         # what the person typed (the code, the approver) is gone from Prefect's database once
         # the engine recorded it (security probe, item 11)
         inputs = post(prefect_server, f"/flow_runs/{run_id}/input/filter", {"prefix": "suspended-", "limit": 50})
-        assert [i["key"] for i in inputs if i["key"].endswith(("-response", "-description"))] == []
-        assert code not in json.dumps(inputs) and "Lena Legal" not in json.dumps(inputs)
+        assert [i["key"] for i in inputs if i["key"].endswith(("-response", "-description", "-schema"))] == []
+        assert code not in json.dumps(inputs) and "lena.legal" not in json.dumps(inputs)
+        assert "awaiting:legal" not in prefect_server.get(f"/flow_runs/{run_id}")["tags"]
     finally:
         serving.terminate()
         serving.wait(timeout=60)

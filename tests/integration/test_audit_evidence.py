@@ -408,3 +408,30 @@ def test_a_damaged_witness_stops_signing(ctx: ServiceContext, signer: Signer, hi
     log(ctx, "New Person", "new@example.com")
     with pytest.raises(IntegrityError, match="witness .* is damaged"):
         audit.sign_checkpoint(ctx, signer, witness=witness)
+
+
+def test_the_bundle_summary_gives_legal_s_decision_with_its_reason_note_and_proof(
+    ctx: ServiceContext, signer: Signer, tmp_path: Path
+) -> None:
+    from dsar.domain.events import SignOffRecorded, SignOffRefused
+
+    r = log_request(
+        ctx, {"type": "access", "regime": "gdpr", "country": "DE", "subject": {"name": "Kim Lee", "emails": ["kim@example.com"]}}
+    ).request
+    now = ctx.clock()
+    with ctx.uow() as uow:
+        uow.audit.append(
+            [
+                SignOffRefused(r.id, now, "release", 1, "replayed_code", "lena.legal", None, "console"),
+                SignOffRecorded(r.id, now, "release", "deny", "lena.legal", "exempt", "", "legal hold, matter 12", "totp", "console"),
+            ]
+        )
+        uow.commit()
+    path = export(ctx, signer, tmp_path, reference=r.reference)
+    assert verify_bundle(path, signer.public_pem).ok
+    summary = read_member(path, "summary.md").decode()
+    assert "SignOffRecorded deny by lena.legal" in summary and "proven by an authenticator code; given in console" in summary
+    assert "reason given to the subject: exempt" in summary and "internal note: legal hold, matter 12" in summary
+    assert "Refused sign-off attempts: 1 (replayed code)" in summary
+    recorded = next(e for e in lines(path) if e["kind"] == "SignOffRecorded")
+    assert recorded["details"]["note"] == "legal hold, matter 12"

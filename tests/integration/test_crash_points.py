@@ -24,6 +24,7 @@ from dsar.services.intake import log_request
 from dsar.services.processing import VerificationOutcome
 from dsar.settings import Settings
 from tests.conftest import ROOT, build_migrated_app
+from tests.signoff import approve
 
 # Runs in a child process: the engine as configured by the environment, the outbox wrapped so
 # that the process kills itself the moment the letter is on disk.
@@ -145,7 +146,7 @@ def test_an_erasure_whose_reply_was_lost_to_a_kill_is_counted_after_the_fact(tmp
         code = latest_code(settings.effective_outbox_dir, r.reference)
         assert code is not None and processing.confirm_code(ctx, r.id, code) is VerificationOutcome.VERIFIED
         processing.plan_request(ctx, r.id)
-        assert processing.record_sign_off(ctx, r.id, processing.SignOffDecision.APPROVE, "Lena Legal", None) is Status.EXECUTING
+        assert approve(ctx, r.id) is Status.EXECUTING
 
         child = subprocess.Popen(
             [sys.executable, "-c", ERASER, r.id], cwd=ROOT, env=os.environ | env | {"PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE

@@ -13,6 +13,7 @@ from dsar.domain.request import Status
 from dsar.services import processing as svc
 from dsar.services import queries
 from dsar.services.intake import log_request
+from tests.signoff import approve
 
 VICTIM = "jane.doe@example.com"
 ATTACKER = "mallory@evil.example"
@@ -40,7 +41,7 @@ def verify(app: App, request_id: str, reference: str) -> None:
 def answer(app: App, request_id: str) -> Status:
     ctx = app.ctx
     svc.plan_request(ctx, request_id)
-    svc.record_sign_off(ctx, request_id, svc.SignOffDecision.APPROVE, "Lena Legal", None)
+    approve(ctx, request_id)
     svc.execute_plan(ctx, request_id)
     return svc.send_response(ctx, request_id)
 

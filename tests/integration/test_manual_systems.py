@@ -18,6 +18,7 @@ from dsar.domain.request import Status
 from dsar.services import processing as svc
 from dsar.services.context import ServiceContext
 from dsar.services.intake import log_request
+from tests.signoff import approve
 
 ARCHIVE = ManualSystem.model_validate(
     {
@@ -53,13 +54,13 @@ def to_execution(app: App, ctx: ServiceContext, kind: str, **more: Any) -> Any:
     assert code is not None
     svc.confirm_code(ctx, r.id, code)
     assert svc.plan_request(ctx, r.id) is Status.AWAITING_SIGN_OFF
-    svc.record_sign_off(ctx, r.id, svc.SignOffDecision.APPROVE, "Lena Legal", None)
+    approve(ctx, r.id)
     return r
 
 
 def test_an_access_request_waits_for_the_manual_system_then_answers(sqlite_app: App, ctx: ServiceContext) -> None:
     r = to_execution(sqlite_app, ctx, "access")
-    assert "| paper-archive | export | by hand |" in svc.plan_summary(ctx, r.id)
+    assert "- **paper-archive**: export; done by hand" in svc.plan_summary(ctx, r.id)
     assert svc.execute_plan(ctx, r.id) is Status.EXECUTING  # the shop is done, the archive is not
     (step,) = svc.pending_manual_steps(ctx, r.id)
     assert (step.system, step.operation) == ("paper-archive", "export")

@@ -27,6 +27,7 @@ from dsar.services.orchestration import (
     resume_waiting,
     start_processing,
 )
+from tests.signoff import approve
 
 JANE = {"type": "access", "regime": "gdpr", "country": "DE", "subject": {"name": "Jane Doe", "emails": ["jane.doe@example.com"]}}
 
@@ -135,7 +136,7 @@ def test_a_manual_confirmation_must_name_the_system_the_run_waits_for(sqlite_app
     code = latest_code(sqlite_app.settings.effective_outbox_dir, r.reference)
     processing.confirm_code(ctx, r.id, code or "")
     processing.plan_request(ctx, r.id)
-    processing.record_sign_off(ctx, r.id, processing.SignOffDecision.APPROVE, "Lena Legal", None)
+    approve(ctx, r.id)
     assert processing.execute_plan(ctx, r.id) is Status.EXECUTING
     run_id = start_processing(ctx, orchestrator, r.id)
     orchestrator.suspend(run_id)

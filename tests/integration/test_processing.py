@@ -15,6 +15,7 @@ from dsar.demo.run import latest_code
 from dsar.domain.request import Status
 from dsar.services import processing as svc
 from dsar.services.intake import log_request
+from tests.signoff import approve
 
 
 def outbox(app: App) -> Path:
@@ -28,7 +29,7 @@ def run_everything_once(app: App, request_id: str, reference: str) -> None:
     assert code is not None
     svc.confirm_code(ctx, request_id, code)
     svc.plan_request(ctx, request_id)
-    svc.record_sign_off(ctx, request_id, svc.SignOffDecision.APPROVE, "Lena Legal", None)
+    approve(ctx, request_id)
     svc.execute_plan(ctx, request_id)
     svc.send_response(ctx, request_id)
 
@@ -156,7 +157,7 @@ def test_a_deletion_request_erases_per_the_data_map_after_sign_off_and_says_what
     summary = svc.plan_summary(ctx, r.id)
     assert "customer: anonymise 1" in summary and "orders: retain 3" in summary and "German Commercial Code" in summary
     assert "jane" not in summary.lower()
-    svc.record_sign_off(ctx, r.id, svc.SignOffDecision.APPROVE, "Lena Legal", None)
+    approve(ctx, r.id)
     assert svc.execute_plan(ctx, r.id) is Status.RESPONDING
     assert svc.send_response(ctx, r.id) is Status.CLOSED
 
@@ -255,7 +256,7 @@ def test_a_correction_request_changes_exactly_the_approved_fields_and_says_where
     assert "`loyalty_tier` (held in no mapped system)" in summary
     assert "tell these recipients of the change (dsar does not): Parcel carrier" in summary
     assert "5550999" not in summary and "Lyon" not in summary  # Prefect shows this text: no values
-    svc.record_sign_off(ctx, r.id, svc.SignOffDecision.APPROVE, "Lena Legal", None)
+    approve(ctx, r.id)
     assert svc.execute_plan(ctx, r.id) is Status.RESPONDING
     assert svc.send_response(ctx, r.id) is Status.CLOSED
 

@@ -14,11 +14,13 @@ from typing import Any
 
 import pytest
 
+from dsar.crypto.totp import secret_from_base32
 from dsar.demo.run import latest_code
 from dsar.domain.accounts import Role
 from dsar.domain.request import Status
-from dsar.services import casework, processing, queries
+from dsar.services import accounts, casework, processing, queries
 from tests.conftest import ROOT
+from tests.signoff import approve, code
 from tests.web.console_fixtures import Console, console, make_console, received_days_ago
 
 __all__ = ["console"]
@@ -214,8 +216,8 @@ def test_a_code_when_no_run_waits_is_refused_and_nothing_resumed(console: Consol
     assert console.orchestrator.resumed == []
 
 
-def awaiting_sign_off(console: Console) -> queries.RequestRef:
-    r = console.log()
+def awaiting_sign_off(console: Console, email: str | None = None) -> queries.RequestRef:
+    r = console.log(**({"subject": {"name": "Jo Other", "emails": [email]}} if email else {}))
     ctx = console.app.ctx
     processing.start_verification(ctx, r.id)
     code = latest_code(console.app.settings.effective_outbox_dir, r.reference)
@@ -225,15 +227,66 @@ def awaiting_sign_off(console: Console) -> queries.RequestRef:
     return r
 
 
-def test_legal_signs_off_through_the_waiting_run_under_their_own_name(console: Console) -> None:
-    console.sign_in(Role.LEGAL)
+def test_legal_signs_off_with_their_session_and_authenticator_code_then_the_run_resumes(console: Console) -> None:
+    legal = console.sign_in(Role.LEGAL)
+    secret = secret_from_base32(accounts.enrol_totp(console.app.ctx, legal.name, by="test").secret)
     r = awaiting_sign_off(console)
     waiting_run(console, r.reference)
-    assert "Record the decision" in page_of(console, r.reference)
-    answer = act(console, r.reference, "sign-off", {"decision": "deny"})
-    assert answer.status_code == 422 and "note: required to deny" in answer.text
-    done(act(console, r.reference, "sign-off", {"decision": "approve", "note": "fine"}), r.reference, "signed-off")
-    assert [x.run_input for x in console.orchestrator.resumed] == [{"decision": "approve", "approver": "lena.legal", "note": "fine"}]
+    html = page_of(console, r.reference)
+    assert "Record the decision" in html and "Code from your authenticator app" in html and "manifestly unfounded or excessive" in html
+    # a denial without a reason for the subject is refused at input: nothing recorded, nothing resumed
+    answer = act(console, r.reference, "sign-off", {"decision": "deny", "note": "INTERNAL", "code": code(console.app.ctx, secret)})
+    assert answer.status_code == 422 and "reason: a denial needs a reason code for the subject" in answer.text
+    assert "SignOffRefused" not in console.kinds(r.reference) and console.orchestrator.resumed == []
+    typed = code(console.app.ctx, secret)
+    done(
+        act(console, r.reference, "sign-off", {"decision": "approve", "note": "checked with the DPO", "code": typed}),
+        r.reference,
+        "signed-off",
+    )
+    assert queries.lookup(console.app.ctx, r.reference).status is Status.EXECUTING
+    # the run gets the decision without the spent code or the note
+    assert [x.run_input for x in console.orchestrator.resumed] == [
+        {"decision": "approve", "approver": legal.name, "code": "", "reason": "-", "reason_text": "", "note": ""}
+    ]
+    (recorded,) = console.details(r.reference, "SignOffRecorded")
+    assert recorded["approver"] == legal.name and recorded["verified_by"] == "totp" and recorded["via"] == "console"
+    assert recorded["note"] == "checked with the DPO" and recorded["flow_run"] == console.orchestrator.resumed[0].run_id
+    # the timeline shows legal's reasoning to staff and auditors
+    console.sign_in(Role.AUDITOR)
+    html = page_of(console, r.reference)
+    assert "Legal approved the response" in html and "internal note: checked with the DPO" in html
+
+
+def test_a_wrong_or_replayed_code_on_the_console_is_refused_recorded_and_the_request_keeps_waiting(console: Console) -> None:
+    legal = console.sign_in(Role.LEGAL)
+    secret = secret_from_base32(accounts.enrol_totp(console.app.ctx, legal.name, by="test").secret)
+    r = awaiting_sign_off(console)
+    waiting_run(console, r.reference)
+    good = code(console.app.ctx, secret)
+    wrong = f"{(int(good) + 1) % 1_000_000:06d}"
+    answer = act(console, r.reference, "sign-off", {"decision": "approve", "code": wrong})
+    assert answer.status_code == 422 and "sign-off refused: the authenticator code is wrong or expired" in answer.text
+    assert console.orchestrator.resumed == [] and queries.lookup(console.app.ctx, r.reference).status is Status.AWAITING_SIGN_OFF
+    (attempt,) = console.details(r.reference, "SignOffRefused")
+    assert attempt == {"step": "release", "attempt": 1, "reason": "wrong_code", "via": "console", "approver": legal.name}
+    # the code used on another request already is refused on this one
+    other = awaiting_sign_off(console, email="someone.else@example.com")
+    waiting_run(console, other.reference)
+    done(act(console, other.reference, "sign-off", {"decision": "approve", "code": good}), other.reference, "signed-off")
+    replay = act(console, r.reference, "sign-off", {"decision": "approve", "code": good})
+    assert replay.status_code == 422 and "the authenticator code was used already" in replay.text
+    assert [a["reason"] for a in console.details(r.reference, "SignOffRefused")] == ["wrong_code", "replayed_code"]
+    assert "SignOffRefused" in console.kinds(r.reference) and good not in str(console.details(r.reference, "SignOffRefused"))
+
+
+def test_an_admin_may_open_the_form_but_is_not_on_the_legal_roster(console: Console) -> None:
+    console.sign_in(Role.ADMIN)
+    r = awaiting_sign_off(console)
+    waiting_run(console, r.reference)
+    answer = act(console, r.reference, "sign-off", {"decision": "deny", "reason": "exempt", "code": "123456"})
+    assert answer.status_code == 422 and "the approver is not an active legal account" in answer.text
+    assert console.orchestrator.resumed == []
 
 
 def test_support_sees_no_sign_off_and_is_refused_it(console: Console) -> None:
@@ -362,7 +415,7 @@ def test_a_manual_systems_confirmation_goes_to_the_waiting_run_under_the_persons
             console.sign_in(Role.SUPPORT)
             r = awaiting_sign_off(console)
             ctx = console.app.ctx
-            processing.record_sign_off(ctx, r.id, processing.SignOffDecision.APPROVE, "lena.legal", None)
+            approve(ctx, r.id)
             assert processing.execute_plan(ctx, r.id) is Status.EXECUTING
             waiting_run(console, r.reference)
             html = page_of(console, r.reference)
@@ -405,3 +458,24 @@ def test_a_duplicate_s_page_links_to_the_request_it_duplicates_and_both_timeline
     assert f"duplicate of {first.reference} (same verified contact)" in html  # the withdrawal's reason
     assert f"{second.reference} was verified with the same contact" in page_of(console, first.reference)
     assert queries.lookup(console.app.ctx, second.reference).status is Status.WITHDRAWN
+
+
+def test_legal_enrols_their_own_authenticator_on_the_console_and_signs_off_with_it(console: Console) -> None:
+    legal = console.sign_in(Role.LEGAL)
+    page = console.client.get("/console/authenticator")
+    assert page.status_code == 200 and "No authenticator is enrolled for <strong>lena.legal</strong>" in page.text
+    answer = console.post("/console/authenticator", {})
+    assert answer.status_code == 200 and 'src="data:image/svg+xml' in answer.text
+    found = re.search(r"Secret: <code>([A-Z2-7]+)</code>", answer.text)
+    assert found and "otpauth://totp/" in answer.text
+    secret = secret_from_base32(found.group(1))
+    assert "Replace my authenticator" in console.client.get("/console/authenticator").text
+    r = awaiting_sign_off(console)
+    waiting_run(console, r.reference)
+    reason = {"decision": "deny", "reason": "other", "reason_text": "we hold no account of yours", "note": "INTERNAL: dup of 4711"}
+    done(act(console, r.reference, "sign-off", {**reason, "code": code(console.app.ctx, secret)}), r.reference, "signed-off")
+    assert queries.lookup(console.app.ctx, r.reference).status is Status.DENIED
+    assert console.details(r.reference, "SignOffRecorded")[0]["approver"] == legal.name
+    # support has no authenticator page
+    console.sign_in(Role.SUPPORT)
+    assert console.client.get("/console/authenticator").status_code == 403

@@ -12,6 +12,7 @@ import re
 import secrets
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from importlib import resources
 from pathlib import Path
@@ -21,6 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from dsar.app import App, build_app
+from dsar.crypto.totp import code_at, secret_from_base32, step_of
 from dsar.demo.files import seed_files
 from dsar.demo.helpdesk import Helpdesk, start_helpdesk
 from dsar.demo.shop import seed_shop
@@ -32,7 +34,10 @@ from dsar.services.processing import pending_manual_steps
 from dsar.settings import Settings
 
 _CODE = re.compile(r"\b(\d{8})\b")
-DEMO_APPROVER = "demo-legal (automatic approval by `dsar demo --non-interactive`)"
+# The demo's legal account: enrolled with an authenticator whose secret the demo keeps in
+# HOME/demo/authenticators/<name> (0600), standing in for the phone app; `dsar users totp-code
+# lena.legal` prints its current code. Real legal accounts have no such file.
+DEMO_APPROVER = "lena.legal"
 _NOUN = {"export": "look-up", "erase": "erasure", "correct": "correction"}
 DEMO_CLERK = "demo-warehouse (automatic confirmation by `dsar demo --non-interactive`)"
 
@@ -59,6 +64,36 @@ def serve_helpdesk(settings: Settings) -> Helpdesk:
         raise OSError(
             f"cannot serve the demo helpdesk on 127.0.0.1:{settings.demo_helpdesk_port} ({exc.strerror}); set DSAR_DEMO_HELPDESK_PORT"
         ) from None
+
+
+def _authenticator_file(settings: Settings, name: str) -> Path:
+    return settings.home_dir / "demo" / "authenticators" / name
+
+
+def ensure_demo_approver(engine: App, settings: Settings) -> bytes:
+    """The demo's legal account and its authenticator secret: made once, kept in the demo folder."""
+    from dsar.services import accounts
+
+    file = _authenticator_file(settings, DEMO_APPROVER)
+    account = accounts.find_account(engine.ctx, DEMO_APPROVER)
+    if account is None:
+        accounts.add_user(engine.ctx, DEMO_APPROVER, "legal", by="dsar demo")
+        account = accounts.find_account(engine.ctx, DEMO_APPROVER)
+    if account is not None and account.totp_enrolled and file.is_file():
+        return secret_from_base32(file.read_text())
+    enrolled = accounts.enrol_totp(engine.ctx, DEMO_APPROVER, by="dsar demo")
+    file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    file.write_text(enrolled.secret + "\n")
+    file.chmod(0o600)
+    return secret_from_base32(enrolled.secret)
+
+
+def demo_authenticator_code(settings: Settings, name: str) -> str | None:
+    """The current code of an authenticator the demo enrolled (None for any other account)."""
+    file = _authenticator_file(settings, name)
+    if "/" in name or not file.is_file():
+        return None
+    return code_at(secret_from_base32(file.read_text()), datetime.now(UTC))
 
 
 def sample_requests() -> list[dict[str, Any]]:
@@ -110,6 +145,7 @@ def run_demo(settings: Settings, *, interactive: bool, timeout: int, console: Co
     serving = start_serving(settings)  # `dsar serve`: the deployments and the web app
     try:
         orchestrator.wait_for_deployment(timeout=settings.prefect_startup_timeout_s)
+        secret = ensure_demo_approver(engine, settings)
         url = settings.effective_web_url
         console.print(f"Web app at {url} (public form), console at {url}/console", soft_wrap=True)
         samples = sample_requests()[:1] if interactive else sample_requests()
@@ -122,16 +158,19 @@ def run_demo(settings: Settings, *, interactive: bool, timeout: int, console: Co
             tracked.append(Tracked(r.id, r.reference, ensure_processing(engine.ctx, orchestrator, r.id)))
         if interactive:
             return _interactive(engine, settings, tracked[0], orchestrator, console)
-        return _drive(engine, settings, tracked, timeout, console, orchestrator)
+        return _drive(engine, settings, tracked, timeout, console, orchestrator, secret)
     finally:
         stop_serving(serving)
         server.stop()
         helpdesk.stop()
 
 
-def _drive(engine: App, settings: Settings, tracked: list[Tracked], timeout: int, console: Console, orchestrator: Orchestrator) -> int:
+def _drive(
+    engine: App, settings: Settings, tracked: list[Tracked], timeout: int, console: Console, orchestrator: Orchestrator, secret: bytes
+) -> int:
     deadline = time.monotonic() + timeout
     given: set[tuple[str, str, str]] = set()
+    last_step = -1  # an authenticator code is good once: one sign-off per 30-second step
     while time.monotonic() < deadline:
         pending = 0
         for t in tracked:
@@ -154,10 +193,16 @@ def _drive(engine: App, settings: Settings, tracked: list[Tracked], timeout: int
                     console.print(f"  {t.reference}: subject enters the code from the mail in the outbox")
                     orchestrator.resume(t.flow_run_id, {"code": code})
                     given.add((t.reference, "code", code))
-            elif status is Status.AWAITING_SIGN_OFF and (t.reference, "sign-off", "") not in given:
-                console.print(f"  {t.reference}: legal approves the release")
-                orchestrator.resume(t.flow_run_id, {"decision": "approve", "approver": DEMO_APPROVER, "note": ""})
-                given.add((t.reference, "sign-off", ""))
+            elif status is Status.AWAITING_SIGN_OFF:
+                now = datetime.now(UTC)
+                tick = step_of(now)
+                if tick <= last_step or (t.reference, "sign-off", str(tick)) in given:
+                    continue  # legal waits for the authenticator's next code
+                console.print(f"  {t.reference}: legal ({DEMO_APPROVER}) approves the release with the authenticator's code")
+                run_input = {"decision": "approve", "approver": DEMO_APPROVER, "code": code_at(secret, now), "reason": "-"}
+                orchestrator.resume(t.flow_run_id, {**run_input, "reason_text": "", "note": ""})
+                given.add((t.reference, "sign-off", str(tick)))
+                last_step = tick
             elif status is Status.EXECUTING:
                 # a manual system: the warehouse clerk looks in the ledger and confirms
                 for step in pending_manual_steps(engine.ctx, t.request_id):
@@ -207,8 +252,10 @@ def _interactive(engine: App, settings: Settings, t: Tracked, orchestrator: Orch
     console.print(f"   {settings.effective_outbox_dir}/{t.reference}.verify-*.eml")
     console.print(f"   Click [bold]Resume[/] in the UI and enter it (or: dsar request verify {t.reference} --code CODE).")
     console.print(
-        "2. Then legal signs off: [bold]Resume[/] again, choose approve and give your name "
-        f"(or: dsar request sign-off {t.reference} --approver NAME)."
+        f"2. Then legal signs off: [bold]Resume[/] again, choose approve, pick [bold]{DEMO_APPROVER}[/] and type the code "
+        f"of its authenticator: `dsar users totp-code {DEMO_APPROVER}` prints it (the demo keeps that account's secret "
+        f"in {_authenticator_file(settings, DEMO_APPROVER).parent}, standing in for a phone app; real accounts scan "
+        f"`dsar users totp NAME` into theirs). Or: dsar request sign-off {t.reference} --approver {DEMO_APPROVER} --code CODE"
     )
     console.print(
         "3. The warehouse ledger has no API: the run waits a third time for a person to say what they found "

@@ -74,6 +74,8 @@ class StaffAccount:
     # Raised on logout-everywhere, password change, role change or deactivation: every session
     # cookie issued under an earlier epoch stops working.
     session_epoch: int = 0
+    # An authenticator (TOTP secret) is enrolled: legal's sign-off asks for its current code.
+    totp_enrolled: bool = False
 
     def training_overdue(self, today: date) -> bool:
         return self.trained_on is None or today - self.trained_on > TRAINING_VALID_FOR

@@ -300,16 +300,67 @@ class PlanMade(AuditEvent):
 
 @dataclass(frozen=True)
 class SignOffRecorded(AuditEvent):
+    """Legal's decision. ``reason`` (a DenialReason code) and ``reason_text`` are what the
+    subject is told; ``note`` is legal's internal reasoning (the payload is sealed under the
+    request's key like every payload: auditors read it, the subject never does).
+    ``verified_by`` says how the approver was proven (``totp``); ``via`` where it was given
+    (``prefect-ui``, ``console``, ``cli``); ``flow_run`` the run it resumed, when known."""
+
     step: str = ""
     decision: str = ""
     approver: str = ""
+    reason: str | None = None
+    reason_text: str = ""
+    note: str = ""
+    verified_by: str = ""
+    via: str = ""
+    flow_run: str | None = None
 
     def payload(self) -> dict[str, JsonValue]:
-        return {"step": self.step, "decision": self.decision, "approver": self.approver}
+        d: dict[str, JsonValue] = {"step": self.step, "decision": self.decision, "approver": self.approver}
+        if self.reason is not None:
+            d["reason"] = self.reason
+        if self.reason_text:
+            d["reason_text"] = self.reason_text
+        if self.note:
+            d["note"] = self.note
+        if self.verified_by:
+            d["verified_by"] = self.verified_by
+        if self.via:
+            d["via"] = self.via
+        if self.flow_run:
+            d["flow_run"] = self.flow_run
+        return d
 
     @property
     def idempotency_key(self) -> str:
         return f"{self.request_id}:decision:{self.step}"
+
+
+@dataclass(frozen=True)
+class SignOffRefused(AuditEvent):
+    """A sign-off attempt not taken: the request keeps waiting. ``approver`` is the name given
+    when it is a staff account's, else only ``approver_digest`` (a keyed digest of what was
+    typed); the code itself is never kept. ``attempt`` counts the refused attempts."""
+
+    step: str = ""
+    attempt: int = 0
+    reason: str = ""
+    approver: str | None = None
+    approver_digest: str | None = None
+    via: str = ""
+
+    def payload(self) -> dict[str, JsonValue]:
+        d: dict[str, JsonValue] = {"step": self.step, "attempt": self.attempt, "reason": self.reason, "via": self.via}
+        if self.approver is not None:
+            d["approver"] = self.approver
+        if self.approver_digest is not None:
+            d["approver_digest"] = self.approver_digest
+        return d
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.request_id}:sign-off-refused:{self.step}:{self.attempt}"
 
 
 @dataclass(frozen=True)
@@ -544,6 +595,17 @@ class StaffLoggedIn(StaffEvent):
 
     def payload(self) -> dict[str, JsonValue]:
         return {"account": self.account, "source": self.source}
+
+
+@dataclass(frozen=True)
+class StaffTotpEnrolled(StaffEvent):
+    """An authenticator (TOTP secret) was enrolled or replaced for the account; never the secret."""
+
+    account: str = ""
+    by: str = ""
+
+    def payload(self) -> dict[str, JsonValue]:
+        return {"account": self.account, "by": self.by}
 
 
 @dataclass(frozen=True)

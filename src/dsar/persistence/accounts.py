@@ -10,7 +10,7 @@ from sqlalchemy import delete as sa_delete
 from sqlmodel import Session, col, select
 
 from dsar.domain.accounts import ApiToken, Role, StaffAccount, TokenScope
-from dsar.domain.errors import NotFound
+from dsar.domain.errors import InvalidInput, NotFound
 from dsar.persistence.tables import (
     ApiTokenRow,
     StaffAccountRow,
@@ -19,7 +19,7 @@ from dsar.persistence.tables import (
     as_utc_or_none,
     refused_if_exists,
 )
-from dsar.services.ports import PasswordToken
+from dsar.services.ports import PasswordToken, TotpRecord
 
 
 def _account(r: StaffAccountRow) -> StaffAccount:
@@ -36,6 +36,7 @@ def _account(r: StaffAccountRow) -> StaffAccount:
         last_login_at=as_utc_or_none(r.last_login_at),
         trained_on=r.trained_on,
         session_epoch=r.session_epoch,
+        totp_enrolled=r.totp_secret_enc is not None,
     )
 
 
@@ -134,6 +135,27 @@ class SqlAccounts:
             raise NotFound("no such set-password token")
         r.used_at = at
         self._s.add(r)
+        self._s.flush()
+
+    def totp(self, account_id: int) -> TotpRecord | None:
+        row = self._s.get(StaffAccountRow, account_id)
+        if row is None or row.totp_secret_enc is None:
+            return None
+        return TotpRecord(bytes(row.totp_secret_enc), row.totp_last_step)
+
+    def set_totp(self, account_id: int, sealed_secret: bytes) -> None:
+        row = self._row(account_id)
+        row.totp_secret_enc = sealed_secret
+        row.totp_last_step = None
+        self._s.add(row)
+        self._s.flush()
+
+    def use_totp_step(self, account_id: int, step: int) -> None:
+        row = self._row(account_id)
+        if row.totp_secret_enc is None:
+            raise InvalidInput("no authenticator is enrolled for this account", ["account: no authenticator"])
+        row.totp_last_step = step
+        self._s.add(row)
         self._s.flush()
 
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 
-from sqlalchemy import Column, LargeBinary, UniqueConstraint
+from sqlalchemy import BigInteger, Column, LargeBinary, UniqueConstraint
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 from sqlmodel import Field, SQLModel
 
@@ -267,6 +267,10 @@ class StaffAccountRow(SQLModel, table=True):
     last_login_at: datetime | None = None
     trained_on: date | None = None
     session_epoch: int = 0
+    # The authenticator's TOTP secret, sealed under the staff stream's data key (migration 0007),
+    # and the last time step one of its codes was used (a code is good once).
+    totp_secret_enc: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    totp_last_step: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
 
 
 class StaffPasswordTokenRow(SQLModel, table=True):

@@ -36,7 +36,9 @@ from functools import cache
 from cryptography.exceptions import InvalidKey
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
+from dsar.crypto import totp
 from dsar.domain.accounts import ApiToken, Role, StaffAccount, TokenScope
+from dsar.domain.decisions import SignOffRefusal
 from dsar.domain.errors import InvalidInput, LoginRefused, NotFound, ScopeMissing, TokenRefused
 from dsar.domain.events import (
     STAFF_STREAM,
@@ -52,6 +54,7 @@ from dsar.domain.events import (
     StaffPasswordSet,
     StaffRoleChanged,
     StaffSessionsEnded,
+    StaffTotpEnrolled,
     StaffTrainingRecorded,
 )
 from dsar.domain.request import clean_text
@@ -70,6 +73,8 @@ __all__ = [
     "create_token",
     "deactivate",
     "end_sessions",
+    "enrol_totp",
+    "prove_approver",
     "find_account",
     "get_account",
     "legal_roster",
@@ -93,6 +98,15 @@ SCRYPT_R, SCRYPT_P, SALT_BYTES, HASH_BYTES = 8, 1, 16, 32
 class NewAccount:
     account: StaffAccount
     set_password_token: str  # shown once; only its digest is stored
+
+
+@dataclass(frozen=True)
+class TotpEnrolment:
+    """An authenticator just enrolled: shown once (the URI holds the secret)."""
+
+    account: StaffAccount
+    uri: str  # otpauth://totp/...: scan it, or type the secret
+    secret: str  # base32
 
 
 @dataclass(frozen=True)
@@ -410,6 +424,61 @@ def end_sessions(ctx: ServiceContext, account_id: int, *, by: str, reason: str =
         _record(uow, StaffSessionsEnded(STAFF_STREAM, now, _event_id(), account.name, who, why))
         uow.commit()
     return changed
+
+
+# --- authenticators (TOTP) for legal's sign-off ---------------------------------------------
+
+
+def _totp_aad(account_id: int) -> str:
+    return f"staff-totp/{account_id}"
+
+
+def enrol_totp(ctx: ServiceContext, name: str, *, by: str) -> TotpEnrolment:
+    """Give a legal (or admin) account a new TOTP secret, sealed under the staff stream's key;
+    an earlier one stops working. The URI is returned once, to be scanned into an authenticator
+    app; only the sealed secret is kept."""
+    who = _by(by)
+    now = ctx.clock()
+    with ctx.uow() as uow:
+        account = _account_named(uow, name)
+        if not account.active:
+            raise InvalidInput("the account is deactivated", ["name: deactivated account"])
+        if account.role is not Role.LEGAL:
+            raise InvalidInput("only legal accounts sign off: no authenticator for this role", ["name: not a legal account"])
+        # The event first: the staff stream's data key is created with its first event.
+        _record(uow, StaffTotpEnrolled(STAFF_STREAM, now, _event_id(), account.name, who))
+        secret = totp.new_secret()
+        uow.accounts.set_totp(account.id, uow.keys.seal(STAFF_STREAM, secret, _totp_aad(account.id)))
+        uow.commit()
+        enrolled = replace(account, totp_enrolled=True)
+    return TotpEnrolment(enrolled, totp.provisioning_uri(secret, account.name, ctx.policy.organisation_name), totp.secret_base32(secret))
+
+
+def approver_digest(ctx: ServiceContext, name: str) -> str:
+    """A keyed digest of a name given as approver that is no staff account (never the name)."""
+    return _name_digest(ctx, name)
+
+
+def prove_approver(uow: UnitOfWork, name: str, code: str, now: datetime) -> StaffAccount | SignOffRefusal:
+    """The legal account ``name`` if ``code`` is its authenticator's current code (one step
+    either side) and no code of that step or a later one was used before; else why not. A
+    good code is spent here (its step recorded), in the caller's unit of work: the decision it
+    proves is committed with it."""
+    found = uow.accounts.find(name) if isinstance(name, str) and NAME_PATTERN.fullmatch(name) else None
+    account = uow.accounts.lock(found.id) if found is not None else None
+    if account is None or not account.active or account.role is not Role.LEGAL:
+        return SignOffRefusal.NOT_ON_ROSTER
+    record = uow.accounts.totp(account.id)
+    if record is None:
+        return SignOffRefusal.NO_AUTHENTICATOR
+    secret = uow.keys.open(STAFF_STREAM, record.sealed_secret, _totp_aad(account.id))
+    step = totp.matching_step(secret, code, now)
+    if step is None:
+        return SignOffRefusal.WRONG_CODE
+    if record.last_step is not None and step <= record.last_step:
+        return SignOffRefusal.REPLAYED_CODE
+    uow.accounts.use_totp_step(account.id, step)
+    return account
 
 
 # --- API tokens -----------------------------------------------------------------------------

@@ -28,6 +28,9 @@ from dsar.domain.request import DEADLINE_STOPPED
 from dsar.services.context import ServiceContext
 from dsar.services.ports import AuditLog, CheckpointArchive, CheckpointWitness, UnitOfWork
 
+# Legal's decision as the audit summary spells it (the payload is sealed; the summary is for auditors).
+SIGN_OFF_PARTS = (("reason", "reason given to the subject"), ("reason_text", "in words"), ("note", "internal note"))
+
 
 def _leaves(events: Iterable[ChainedEvent]) -> Iterable[tuple[ChainedEvent, bytes]]:
     """Each event with its leaf hash, checking the chain on the way: nothing is signed over a
@@ -311,7 +314,16 @@ def _summary(
         for e in decisions:
             det = e["details"]
             who = det.get("approver") or det.get("by") or "?"
-            out.append(f"- Decision: {e['kind']} {det.get('decision', '')} by {who} on {e['at'][:10]}".replace("  ", " "))
+            line = f"- Decision: {e['kind']} {det.get('decision', '')} by {who} on {e['at'][:10]}".replace("  ", " ")
+            if e["kind"] == "SignOffRecorded":
+                proof = "proven by an authenticator code" if det.get("verified_by") == "totp" else "approver not proven"
+                line += f" ({proof}{'; given in ' + str(det['via']) if det.get('via') else ''})"
+                line += "".join(f"; {label}: {det[k]}" for k, label in SIGN_OFF_PARTS if det.get(k))
+            out.append(line)
+        refused = [e for e in evs if e["kind"] == "SignOffRefused"]
+        if refused:
+            why = ", ".join(str(e["details"].get("reason", "?")).replace("_", " ") for e in refused)
+            out.append(f"- Refused sign-off attempts: {len(refused)} ({why})")
         for e in (e for e in evs if e["kind"] == "SystemExported"):
             det = e["details"]
             out.append(f"- System {det.get('system')}: exported {det.get('records')} record(s) on {e['at'][:10]}")

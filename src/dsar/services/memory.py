@@ -45,14 +45,14 @@ from dsar.domain.accounts import ApiToken, Role, StaffAccount, TokenScope
 from dsar.domain.alerts import Alert, NewAlert, WatchCandidate, WatchColumn
 from dsar.domain.deadlines import Deadline, PauseRecord
 from dsar.domain.decisions import Decision
-from dsar.domain.errors import IntegrityError, NotFound
+from dsar.domain.errors import IntegrityError, InvalidInput, NotFound
 from dsar.domain.events import STAFF_STREAM, AuditEntry, AuditEvent, CheckpointRecord
 from dsar.domain.letters import SentLetter
 from dsar.domain.plan import PlanStep, Receipt, step_from_json, step_to_json
 from dsar.domain.regimes import RequestType
 from dsar.domain.request import ANSWERING, DEADLINE_STOPPED, PrivacyRequest, SubjectIdentity
 from dsar.domain.verification import Challenge
-from dsar.services.ports import PasswordToken, RequestQuery, UnitOfWork, UnitOfWorkFactory
+from dsar.services.ports import PasswordToken, RequestQuery, TotpRecord, UnitOfWork, UnitOfWorkFactory
 
 __all__ = [
     "NOT_OPENED",
@@ -160,6 +160,7 @@ class _State:
     passwords: dict[int, str] = field(default_factory=dict)
     password_tokens: dict[str, PasswordToken] = field(default_factory=dict)  # digest -> token
     api_tokens: dict[int, tuple[ApiToken, str]] = field(default_factory=dict)  # id -> (token, digest)
+    totps: dict[int, TotpRecord] = field(default_factory=dict)  # account id -> sealed secret, last step
 
     def copy(self) -> _State:
         return _State(
@@ -186,6 +187,7 @@ class _State:
             passwords=dict(self.passwords),
             password_tokens=dict(self.password_tokens),
             api_tokens=dict(self.api_tokens),
+            totps=dict(self.totps),
         )
 
     def next_id(self, sequence: str) -> int:
@@ -907,6 +909,24 @@ class InMemoryAccounts(_Area):
         if t is None:
             raise NotFound("no such set-password token")
         self._s.password_tokens[digest] = replace(t, used_at=at)
+
+    def totp(self, account_id: int) -> TotpRecord | None:
+        return self._s.totps.get(account_id)
+
+    def set_totp(self, account_id: int, sealed_secret: bytes) -> None:
+        have = self._s.accounts.get(account_id)
+        if have is None:
+            raise NotFound(f"no staff account {account_id}")
+        self._s.totps[account_id] = TotpRecord(bytes(sealed_secret), None)
+        self._s.accounts[account_id] = replace(have, totp_enrolled=True)
+
+    def use_totp_step(self, account_id: int, step: int) -> None:
+        if account_id not in self._s.accounts:
+            raise NotFound(f"no staff account {account_id}")
+        have = self._s.totps.get(account_id)
+        if have is None:
+            raise InvalidInput("no authenticator is enrolled for this account", ["account: no authenticator"])
+        self._s.totps[account_id] = replace(have, last_step=step)
 
 
 class InMemoryTokens(_Area):

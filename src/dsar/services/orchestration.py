@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
+from dsar.domain.decisions import SignOff
 from dsar.domain.errors import ConfigurationError, InvalidInput, TransitionNotAllowed
 from dsar.domain.events import HoldChanged, ProcessingRestarted
 from dsar.domain.request import OPEN_STATUSES, Status
@@ -31,7 +32,7 @@ from dsar.services import queries, recording
 from dsar.services.context import ServiceContext
 
 if TYPE_CHECKING:
-    from dsar.services.processing import AttemptResult
+    from dsar.services.processing import AttemptResult, SignOffResult
 
 
 @dataclass(frozen=True)
@@ -229,6 +230,47 @@ def submit_code(
         if result.outcome is not None or monotonic() >= stop:
             return result
         sleep(poll_seconds)
+
+
+def sign_off_and_resume(
+    ctx: ServiceContext,
+    orchestrator: Orchestrator,
+    request_id: str,
+    given: SignOff,
+    approver: str,
+    code: str,
+    *,
+    via: str,
+) -> SignOffResult:
+    """Legal's decision given on the console or the CLI: checked and recorded in the engine at
+    once (the approver on the legal roster, their authenticator's current code, not used
+    before), then handed to the waiting run, which finds it recorded and carries on. A refused
+    attempt is recorded and returned (the run keeps waiting); nothing is checked or recorded
+    unless the request waits for sign-off in a run that waits for input."""
+    from dsar.services.processing import record_sign_off
+
+    ref = queries.lookup_id(ctx, request_id)
+    if ref.status is not Status.AWAITING_SIGN_OFF:
+        raise InvalidInput(f"{ref.reference} is {ref.status.value}, not {Status.AWAITING_SIGN_OFF.value}")
+    run_id = queries.flow_run_id(ctx, ref.id)
+    if run_id is None or not orchestrator.run_state(run_id).waiting_for_input:
+        raise InvalidInput(f"{ref.reference}: no flow run is waiting for this input; try `dsar request run {ref.reference}` first")
+    result = record_sign_off(ctx, ref.id, given, approver, code, via=via, flow_run=run_id)
+    if result.recorded:
+        # The run's form takes the decision again; the engine has it already, so the run only
+        # reads it back (neither the spent code nor any text goes to Prefect).
+        orchestrator.resume(
+            run_id,
+            {
+                "decision": given.decision.value,
+                "approver": approver.strip(),
+                "code": "",
+                "reason": given.reason.value if given.reason is not None else "-",
+                "reason_text": "",
+                "note": "",
+            },
+        )
+    return result
 
 
 # --- the reconciler ---------------------------------------------------------------------------

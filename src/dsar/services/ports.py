@@ -375,6 +375,15 @@ class PasswordToken:
     used_at: datetime | None = None
 
 
+@dataclass(frozen=True)
+class TotpRecord:
+    """A staff account's authenticator: the secret sealed under the staff stream's key, and the
+    last time step used (RFC 6238 5.2: a code is accepted once)."""
+
+    sealed_secret: bytes
+    last_step: int | None = None
+
+
 class AccountRepository(Protocol):
     """Staff accounts (no subjects' data): names unique whatever their case, password hashes
     (scrypt, parameters kept with each hash) and set-password tokens (digests only)."""
@@ -417,6 +426,21 @@ class AccountRepository(Protocol):
     def password_token(self, digest: str) -> PasswordToken | None: ...
 
     def use_password_token(self, digest: str, at: datetime) -> None: ...
+
+    def totp(self, account_id: int) -> TotpRecord | None:
+        """The account's sealed TOTP secret and the last time step a code of it was used; None
+        when none is enrolled."""
+        ...
+
+    def set_totp(self, account_id: int, sealed_secret: bytes) -> None:
+        """Enrol (or replace) the account's TOTP secret, sealed by the caller; forgets the last
+        used step. Raises NotFound."""
+        ...
+
+    def use_totp_step(self, account_id: int, step: int) -> None:
+        """Record that a code of this time step was used (a code of it or an earlier step is
+        refused after). Raises NotFound, or InvalidInput when no secret is enrolled."""
+        ...
 
 
 class TokenRepository(Protocol):

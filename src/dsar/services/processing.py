@@ -11,19 +11,30 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 from dsar.connectors.base import Capability, Connector, SubjectKeys
 from dsar.connectors.schema import Retain
 from dsar.crypto import digests_equal, keyed_digest
-from dsar.domain.decisions import DENIAL_STEP, SIGN_OFF_STEP, SignOffDecision, manual_step_key
+from dsar.domain.decisions import (
+    DENIAL_STEP,
+    REFUSAL_TEXT,
+    SIGN_OFF_STEP,
+    DenialReason,
+    SignOff,
+    SignOffDecision,
+    SignOffRefusal,
+    manual_step_key,
+    sign_off,
+)
 from dsar.domain.errors import DeliveryFailed, InvalidInput, TransitionNotAllowed, VerificationFailed
 from dsar.domain.events import (
     DuplicateLinked,
     ManualStepConfirmed,
     PlanMade,
     SignOffRecorded,
+    SignOffRefused,
     StatusChanged,
     SystemCorrected,
     SystemErased,
@@ -46,14 +57,20 @@ from dsar.domain.verification import (
     verified_emails,
 )
 from dsar.services import recording
+from dsar.services.accounts import approver_digest, prove_approver
 from dsar.services.context import ServiceContext
 from dsar.services.correspondence import hold_for_failed_delivery, letter_request, send_code, send_letter
 from dsar.services.deadlines import record_receipt_confirmation
 from dsar.services.ports import Attachment, UnitOfWork
 
 __all__ = [
+    "DenialReason",  # re-exported from the domain, as the flows name it
     "PendingManualStep",
-    "SignOffDecision",  # re-exported from the domain, as the flows name it
+    "SignOff",  # likewise
+    "SignOffDecision",  # likewise
+    "SignOffRefusal",  # likewise
+    "SignOffResult",
+    "SignOffState",
     "VerificationOutcome",  # likewise
     "VerificationState",
     "confirm_code",
@@ -67,6 +84,10 @@ __all__ = [
     "plan_request",
     "plan_summary",
     "record_sign_off",
+    "sign_off",
+    "sign_off_attempt",
+    "sign_off_state",
+    "due_date",
     "reference_of",
     "send_response",
     "start_verification",
@@ -265,10 +286,11 @@ def _link_duplicate(ctx: ServiceContext, uow: UnitOfWork, r: PrivacyRequest, now
     return r
 
 
-def _deny(uow: UnitOfWork, r: PrivacyRequest, at: datetime, *, by: str, reason: str, note: str | None = None) -> PrivacyRequest:
-    """Deny and keep the reason the denial letter gives beside the decision (sealed at rest)."""
+def _deny(uow: UnitOfWork, r: PrivacyRequest, at: datetime, *, by: str, reason: str) -> PrivacyRequest:
+    """Deny and keep the reason the denial letter gives (the subject's, never an internal note)
+    beside the decision (sealed at rest)."""
     denied = recording.move(uow, r, Move.DENY, at, reason)
-    uow.decisions.record(r.id, DENIAL_STEP, "deny", by, note or reason, at)
+    uow.decisions.record(r.id, DENIAL_STEP, "deny", by, reason, at)
     return denied
 
 
@@ -386,22 +408,41 @@ def is_manual(step: PlanStep) -> bool:
     return isinstance(step, ManualStep)
 
 
-def plan_summary(ctx: ServiceContext, request_id: str) -> str:
-    """Markdown for the sign-off form: reference, type, regime, due date and per-system counts.
-    No personal data (Prefect shows and stores this text)."""
+def _days_left(ctx: ServiceContext, due: date) -> int:
+    return (due - ctx.clock().astimezone(ctx.policy.timezone).date()).days
+
+
+def due_date(ctx: ServiceContext, request_id: str) -> date:
+    """The request's current due date (no personal data): for the run's ``due:`` tag."""
+    with ctx.uow() as uow:
+        return uow.deadlines.get(request_id).due
+
+
+def plan_summary(ctx: ServiceContext, request_id: str, refused: SignOffRefusal | None = None) -> str:
+    """Markdown for the sign-off form: reference, type, regime, due date and days left, and per
+    system what is found and done and what stays and why, as a list (a narrow dialog shows it
+    whole). No personal data: Prefect shows and stores this text."""
     with ctx.uow() as uow:
         r = uow.requests.get(request_id)  # a correction lists the attributes asked for
         d = uow.deadlines.get(request_id)
         plan = uow.plans.get(request_id)
-    lines = [
-        f"### {r.reference}: {r.type.value} request under `{r.regime}`",
+    left = _days_left(ctx, d.due)
+    when = f"{left} day(s) left" if left >= 0 else f"{-left} day(s) late"
+    lines = [f"### {r.reference}: {r.type.value} request under `{r.regime}`", ""]
+    if refused is not None:
+        lines += [f"**The last attempt was refused: {REFUSAL_TEXT[refused]}.** The request is still waiting.", ""]
+    lines += [
+        f"- **Due** {d.due.isoformat()} ({when})",
+        "- **Verification**: identity verified by one-time code to the subject's email",
+        f"- **Systems**: {len(plan)}",
         "",
-        f"Due **{d.due.isoformat()}**. Identity verified by one-time code.",
+        "#### Plan, system by system",
         "",
-        "| system | operation | records matched | detail |",
-        "|---|---|---|---|",
     ]
-    lines += [f"| {s.system} | {s.operation.value} | {'by hand' if is_manual(s) else s.matches} | {s.describe()} |" for s in plan]
+    for s in plan:
+        found = "done by hand (a person confirms)" if is_manual(s) else f"{s.matches} record(s) found"
+        lines.append(f"- **{s.system}**: {s.operation.value}; {found}")
+        lines += [f"    - {part.strip()}" for part in s.describe().split(";") if part.strip()]
     if r.type in (RequestType.CORRECTION, RequestType.DELETION):
         recipients = _recipients_to_inform(ctx, plan)
         if recipients:
@@ -413,28 +454,151 @@ def plan_summary(ctx: ServiceContext, request_id: str) -> str:
             "",
             "Attributes to correct: " + ", ".join(f"`{a}`" + ("" if a in held else " (held in no mapped system)") for a in asked),
         ]
-    lines += ["", "Choose **approve** to release the response, or **deny** with a reason in the note."]
+    lines += [
+        "",
+        "#### Your decision",
+        "",
+        "- **approve** releases the response; **deny** refuses the request and needs a **reason** for the subject "
+        "(`other` needs the reason in words).",
+        "- The **note** is internal: kept encrypted for the file and the auditors, never in a letter.",
+        "- Pick your name from the legal roster and type the 6-digit code your authenticator app shows now.",
+    ]
     return "\n".join(lines)
 
 
-def record_sign_off(ctx: ServiceContext, request_id: str, decision: SignOffDecision, approver: str, note: str | None) -> Status:
-    approver = approver.strip()
+# How long a sign-off submitted while no worker ran is checked against the moment it was given.
+SUBMITTED_WITHIN = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class SignOffResult:
+    """What became of a sign-off attempt (no personal data): ``recorded`` when the decision was
+    taken; ``refused`` says why not (the request keeps waiting); neither when the request no
+    longer waited for one."""
+
+    status: Status
+    recorded: bool = False
+    refused: SignOffRefusal | None = None
+
+
+@dataclass(frozen=True)
+class SignOffState:
+    status: Status
+    refused_attempts: int
+    last_refusal: SignOffRefusal | None
+
+
+def _refusals(uow: UnitOfWork, request_id: str) -> list[SignOffRefusal]:
+    out = []
+    for e in uow.audit.events(request_id):
+        if e.kind == SignOffRefused.kind:
+            try:
+                out.append(SignOffRefusal(str(e.details.get("reason"))))
+            except ValueError:
+                out.append(SignOffRefusal.WRONG_CODE)
+    return out
+
+
+def sign_off_state(ctx: ServiceContext, request_id: str) -> SignOffState:
+    """How many sign-off attempts were refused so far, and the last one's reason: the flow waits
+    for the next under a key of its own and says why the last was refused."""
+    with ctx.uow() as uow:
+        status = uow.requests.facts(request_id).status
+        refused = _refusals(uow, request_id)
+    return SignOffState(status, len(refused), refused[-1] if refused else None)
+
+
+def _refuse(ctx: ServiceContext, uow: UnitOfWork, request_id: str, why: SignOffRefusal, approver: str, via: str, now: datetime) -> None:
+    attempt = len(_refusals(uow, request_id)) + 1
+    staff = uow.accounts.find(approver) if approver and len(approver) <= 64 else None
+    name, digest = (staff.name, None) if staff is not None else (None, approver_digest(ctx, approver))
+    uow.audit.append([SignOffRefused(request_id, now, SIGN_OFF_STEP, attempt, why.value, name, digest, via)])
+
+
+def record_sign_off(
+    ctx: ServiceContext,
+    request_id: str,
+    given: SignOff,
+    approver: str,
+    code: str,
+    *,
+    via: str,
+    flow_run: str | None = None,
+    at: datetime | None = None,
+) -> SignOffResult:
+    """Take legal's decision when ``approver`` is on the legal roster and ``code`` is their
+    authenticator's code at the moment it was given (``at``: when the form was submitted, if
+    that was earlier and within :data:`SUBMITTED_WITHIN`; else now), not used before.
+    Otherwise record the refused attempt (never the code) and leave the request waiting. The
+    decision, its reason for the subject and the internal note (sealed) go into the audit
+    trail; the note never reaches a letter."""
+    approver = (approver or "").strip()
     with ctx.uow() as uow:
         r = uow.requests.facts(request_id)
         if uow.decisions.get(request_id, SIGN_OFF_STEP) is not None or r.status is not Status.AWAITING_SIGN_OFF:
-            return r.status
-        if not approver:
-            raise TransitionNotAllowed(f"{r.reference}: a sign-off needs the approver's name")
+            return SignOffResult(r.status)
         now = ctx.clock()
-        uow.decisions.record(request_id, SIGN_OFF_STEP, decision.value, approver, note or None, now)
-        uow.audit.append([SignOffRecorded(request_id, now, SIGN_OFF_STEP, decision.value, approver)])
-        reason = f"{decision.value} by {approver}"
-        if decision is SignOffDecision.APPROVE:
-            r = recording.move(uow, r, Move.APPROVE_PLAN, now, reason)
+        given_at = at if at is not None and now - SUBMITTED_WITHIN <= at <= now else now
+        proven = prove_approver(uow, approver, code, given_at)
+        if isinstance(proven, SignOffRefusal):
+            _refuse(ctx, uow, request_id, proven, approver, via, now)
+            uow.commit()
+            return SignOffResult(r.status, refused=proven)
+        name = proven.name
+        uow.decisions.record(request_id, SIGN_OFF_STEP, given.decision.value, name, given.note or None, now)
+        uow.audit.append(
+            [
+                SignOffRecorded(
+                    request_id,
+                    now,
+                    SIGN_OFF_STEP,
+                    given.decision.value,
+                    name,
+                    given.reason.value if given.reason is not None else None,
+                    given.reason_text,
+                    given.note,
+                    "totp",
+                    via,
+                    flow_run,
+                )
+            ]
+        )
+        if given.approved:
+            r = recording.move(uow, r, Move.APPROVE_PLAN, now, f"approved by {name}")
         else:
-            r = _deny(uow, r, now, by=approver, reason=reason, note=note)
+            r = _deny(uow, r, now, by=name, reason=given.subject_reason())
         uow.commit()
-        return r.status
+        return SignOffResult(r.status, recorded=True)
+
+
+def sign_off_attempt(
+    ctx: ServiceContext,
+    request_id: str,
+    *,
+    decision: str,
+    reason: str | None,
+    reason_text: str | None,
+    note: str | None,
+    approver: str,
+    code: str,
+    via: str,
+    flow_run: str | None = None,
+    at: datetime | None = None,
+) -> SignOffResult:
+    """A sign-off as typed into a form nobody checked before (the Prefect UI's): an incomplete
+    decision (a denial without a reason for the subject) is a refused attempt like a wrong code,
+    recorded, and the request keeps waiting."""
+    try:
+        given = sign_off(decision, reason, reason_text, note)
+    except InvalidInput:
+        with ctx.uow() as uow:
+            r = uow.requests.facts(request_id)
+            if uow.decisions.get(request_id, SIGN_OFF_STEP) is not None or r.status is not Status.AWAITING_SIGN_OFF:
+                return SignOffResult(r.status)
+            _refuse(ctx, uow, request_id, SignOffRefusal.INCOMPLETE, (approver or "").strip(), via, ctx.clock())
+            uow.commit()
+            return SignOffResult(r.status, refused=SignOffRefusal.INCOMPLETE)
+    return record_sign_off(ctx, request_id, given, approver, code, via=via, flow_run=flow_run, at=at)
 
 
 # --- manual systems -------------------------------------------------------------------------
@@ -634,17 +798,20 @@ def _recipients_to_inform(ctx: ServiceContext, plan: list[PlanStep]) -> list[str
 
 
 def _denial_reason(uow: UnitOfWork, request_id: str) -> str:
-    """Why the request was denied: kept beside the denial decision. Requests denied before it
-    was kept there have it only in the audit trail; only then is the trail read."""
+    """Why the request was denied, as the subject is told: kept beside the denial decision
+    (legal's reason code in plain words, or the verification outcome). Never legal's internal
+    note. Requests denied before it was kept there have it only in the audit trail's status
+    change; one denied at an old sign-off gets the letter's generic sentence (its status change
+    said only who denied it)."""
     denial = uow.decisions.get(request_id, DENIAL_STEP)
     if denial is not None:
         return denial.note or ""
-    sign_off = uow.decisions.get(request_id, SIGN_OFF_STEP)
-    note = sign_off.note if sign_off is not None else None
+    if uow.decisions.get(request_id, SIGN_OFF_STEP) is not None:
+        return ""
     for e in reversed(uow.audit.events(request_id)):
         if e.kind == StatusChanged.kind and e.details.get("to") == Status.DENIED.value:
-            return note or str(e.details.get("reason", ""))
-    return note or ""
+            return str(e.details.get("reason", ""))
+    return ""
 
 
 def send_response(ctx: ServiceContext, request_id: str) -> Status:

@@ -107,7 +107,21 @@ def _plan(d: Details) -> tuple[str, list[str], str | None]:
 
 
 def _sign_off(d: Details) -> tuple[str, list[str], str | None]:
-    return f"Sign-off: {d.get('decision', '?')}", _opt("step", d, "step"), d.get("approver") or None
+    decision = d.get("decision", "?")
+    titles = {"approve": "Legal approved the response", "deny": "Legal refused the request"}
+    title = titles.get(str(decision), f"Sign-off: {decision}")
+    lines = _opt("reason given to the subject", d, "reason") + _opt("in words", d, "reason_text") + _opt("internal note", d, "note")
+    if d.get("verified_by") == "totp":
+        lines.append("approver proven by an authenticator code")
+    lines += _opt("given in", d, "via") + _opt("flow run", d, "flow_run")
+    return title, lines, d.get("approver") or None
+
+
+def _sign_off_refused(d: Details) -> tuple[str, list[str], str | None]:
+    lines = [f"attempt {d.get('attempt', '?')}"] + _opt("given in", d, "via")
+    if d.get("approver_digest"):
+        lines.append("the name given is no staff account (only a digest of it is kept)")
+    return f"Sign-off attempt refused ({str(d.get('reason', '?')).replace('_', ' ')}); still waiting", lines, d.get("approver") or None
 
 
 def _exported(d: Details) -> tuple[str, list[str], str | None]:
@@ -214,6 +228,7 @@ RULES: dict[str, Rule] = {
     "ReceiptConfirmed": _receipt,
     "PlanMade": _plan,
     "SignOffRecorded": _sign_off,
+    "SignOffRefused": _sign_off_refused,
     "SystemExported": _exported,
     "SystemErased": _erased,
     "SystemCorrected": _corrected,

@@ -25,12 +25,13 @@ from starlette.responses import RedirectResponse, Response
 
 from dsar.domain.accounts import Permission, StaffAccount, allows
 from dsar.domain.deadlines import PAUSE_MOVES_DUE
+from dsar.domain.decisions import REFUSAL_TEXT, DenialReason, sign_off
 from dsar.domain.errors import DsarError, InvalidInput, NotFound
 from dsar.domain.regimes import REGIMES, AccessScope, RequestType
 from dsar.domain.request import DEADLINE_STOPPED, Channel, Status, parse_reference
 from dsar.services import casework, deadlines, processing, queries
 from dsar.services.admin import hold_request, release_request, withdraw_request
-from dsar.services.orchestration import ensure_processing, resume_waiting
+from dsar.services.orchestration import ensure_processing, resume_waiting, sign_off_and_resume
 from dsar.services.submissions import submit
 from dsar.services.timeline import TimelineEntry, describe
 from dsar.web.context import WebContext
@@ -64,7 +65,7 @@ FLASH: dict[str, str] = {
     "unchanged": "Nothing changed: it already was so.",
     "verified": "Code handed to the flow run.",
     "confirmed": "Manual step confirmed to the flow run.",
-    "signed-off": "Sign-off handed to the flow run.",
+    "signed-off": "Sign-off recorded and handed to the flow run.",
 }
 
 
@@ -374,6 +375,7 @@ def _request_page(
         problems=problems or [],
         ack_channels=deadlines.ACK_CHANNELS,
         outcomes=MANUAL_OUTCOMES,
+        denial_reasons=[(x.value, x.value.replace("_", " ")) for x in DenialReason],
         today=on,
     )
 
@@ -509,15 +511,16 @@ def _confirm(web: WebContext, form: Form, r: queries.RequestRef, staff: StaffAcc
 
 
 def _sign_off(web: WebContext, form: Form, r: queries.RequestRef, staff: StaffAccount) -> str:
-    decision = form.text("decision")
-    if decision not in ("approve", "deny"):
-        raise InvalidInput("approve or deny", ["decision: approve or deny"])
-    note = form.text("note") or ""
-    if decision == "deny" and not note:
-        raise InvalidInput("a denial needs a reason", ["note: required to deny"])
-    run_input = {"decision": decision, "approver": staff.name, "note": note}
-    resume_waiting(web.ctx, _orchestrator(web), r.id, Status.AWAITING_SIGN_OFF, run_input)
-    return "signed-off"
+    """Legal's decision: the signed-in account (on the legal roster) plus the current code of
+    its authenticator. Checked and recorded at once; a refused attempt is recorded and shown."""
+    given = sign_off(form.text("decision") or "", form.text("reason"), form.text("reason_text"), form.text("note"))
+    code = form.text("code") or ""
+    if len(code) > 16:
+        raise InvalidInput("the code is too long", ["code: 6 digits"])
+    result = sign_off_and_resume(web.ctx, _orchestrator(web), r.id, given, staff.name, code, via=VIA)
+    if result.refused is not None:
+        raise InvalidInput(f"sign-off refused: {REFUSAL_TEXT[result.refused]}", [f"code: {REFUSAL_TEXT[result.refused]}"])
+    return "signed-off" if result.recorded else "unchanged"
 
 
 # (path, permission, action) of every POST on one request.

@@ -20,6 +20,8 @@ from dsar.web.templating import render
 
 # The signed-in account of an accounts page or action (an admin).
 Admin = Annotated[StaffAccount, Depends(require(Permission.MANAGE_ACCOUNTS))]
+# The signed-in account that signs off (its own authenticator page; enrolment takes legal only).
+Legal = Annotated[StaffAccount, Depends(require(Permission.SIGN_OFF))]
 
 LOGIN_FAILED = "The name or password is not right, or the account is locked for now."
 
@@ -131,6 +133,33 @@ def router() -> APIRouter:
         response = _login_page(request, notice="Your password is set. Sign in with it.")
         sign_out(request, response)
         return response
+
+    # --- the signed-in legal account's own authenticator --------------------------------------
+
+    @r.get("/authenticator", include_in_schema=False)
+    def authenticator(request: Request, staff: Legal) -> Response:
+        return render(request, "console/authenticator.html", uri=None, problems=[])
+
+    @r.post("/authenticator", include_in_schema=False)
+    async def authenticator_enrol(request: Request, staff: Legal) -> Response:
+        import segno
+
+        await checked_form(request)
+        try:
+            enrolled = accounts.enrol_totp(web_of(request).ctx, staff.name, by=staff.name)
+        except InvalidInput as exc:
+            return render(request, "console/authenticator.html", status_code=422, uri=None, problems=list(exc.problems))
+        qr = segno.make(enrolled.uri, error="m")
+        scale = 5
+        return render(
+            request,
+            "console/authenticator.html",
+            uri=enrolled.uri,
+            secret=enrolled.secret,
+            qr=qr.svg_data_uri(scale=scale),
+            qr_size=qr.symbol_size(scale=scale)[0],
+            problems=[],
+        )
 
     # --- accounts (admin) ------------------------------------------------------------------
 

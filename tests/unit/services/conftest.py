@@ -16,6 +16,7 @@ from dsar.services import processing
 from dsar.services.context import Policy, ServiceContext
 from dsar.services.intake import log_request
 from dsar.services.memory import InMemoryDatabase
+from tests.signoff import approve
 from tests.unit.services.fakes import (
     FakeClock,
     FakeConnectorFactory,
@@ -120,7 +121,7 @@ class World:
     def approve(self, request_id: str) -> Status:
         self.verify(request_id)
         processing.plan_request(self.ctx, request_id)
-        return processing.record_sign_off(self.ctx, request_id, processing.SignOffDecision.APPROVE, "Lena Legal", None)
+        return approve(self.ctx, request_id)
 
     def reads(self) -> Counter[str]:
         """The reads of requests since the last call."""

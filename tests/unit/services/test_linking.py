@@ -6,9 +6,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from dsar.domain.decisions import DenialReason, SignOff, SignOffDecision
 from dsar.domain.request import DEADLINE_STOPPED, Status, duplicate_reason
 from dsar.services import processing as svc
 from dsar.services.intake import log_request
+from tests.signoff import approve, sign
 from tests.unit.services.conftest import JANE, World
 
 MALLORY = "mallory@evil.example"
@@ -31,7 +33,7 @@ def verify(w: World, rid: str) -> svc.VerificationOutcome:
 
 def answer(w: World, rid: str) -> Status:
     svc.plan_request(w.ctx, rid)
-    svc.record_sign_off(w.ctx, rid, svc.SignOffDecision.APPROVE, "Lena Legal", None)
+    approve(w.ctx, rid)
     svc.execute_plan(w.ctx, rid)
     return svc.send_response(w.ctx, rid)
 
@@ -160,7 +162,7 @@ def test_another_type_regime_or_an_unanswered_first_request_is_not_linked(world:
     denied = log(w, JANE, type="deletion", regime="uk-gdpr", country="GB", subdivision="ENG")
     verify(w, denied)
     svc.plan_request(w.ctx, denied)
-    svc.record_sign_off(w.ctx, denied, svc.SignOffDecision.DENY, "Lena Legal", "a legal hold")
+    sign(w.ctx, denied, SignOff(SignOffDecision.DENY, DenialReason.EXEMPT, note="a legal hold"))
     assert facts(w, denied).status is Status.DENIED
     again = log(w, JANE, type="deletion", regime="uk-gdpr", country="GB", subdivision="ENG")
     verify(w, again)

@@ -8,27 +8,30 @@ from datetime import timedelta
 import pytest
 
 from dsar.connectors.schema import Retain
-from dsar.domain.decisions import DENIAL_STEP, SIGN_OFF_STEP
-from dsar.domain.errors import InvalidInput, RetryableConnectorError, TransitionNotAllowed
+from dsar.domain.decisions import DENIAL_REASON_TEXT, DENIAL_STEP, SIGN_OFF_STEP, DenialReason, SignOff, SignOffDecision, sign_off
+from dsar.domain.errors import InvalidInput, RetryableConnectorError
 from dsar.domain.plan import ExportStep, ManualStep, Operation
 from dsar.domain.request import Move, Status
 from dsar.domain.verification import UNVERIFIABLE
 from dsar.services import processing as svc
 from dsar.services import recording
+from tests.signoff import LEGAL, approve, code, enrol, sign
 from tests.unit.services.conftest import JANE, World, archive_map, shop_data, shop_map
 
-APPROVE, DENY = svc.SignOffDecision.APPROVE, svc.SignOffDecision.DENY
+APPROVE = SignOff(SignOffDecision.APPROVE)
 
 
 def steps(w: World, rid: str) -> list[object]:
     """Every task of the flow, in order, as the flow runs them."""
     ctx = w.ctx
+    if not hasattr(w, "legal_secret"):
+        w.legal_secret = enrol(ctx)  # type: ignore[attr-defined]
     out: list[object] = [svc.start_verification(ctx, rid)]
     if w.letters.contexts("verification_code"):
         out.append(svc.confirm_code(ctx, rid, w.letters.last_code()))
     out += [
         svc.plan_request(ctx, rid),
-        svc.record_sign_off(ctx, rid, APPROVE, "Lena Legal", None),
+        svc.record_sign_off(ctx, rid, APPROVE, LEGAL, code(ctx, w.legal_secret), via="test").status,  # type: ignore[attr-defined]
         svc.execute_plan(ctx, rid),
         svc.send_response(ctx, rid),
     ]
@@ -44,7 +47,7 @@ def test_an_access_request_runs_from_its_code_to_a_closing_letter_with_the_data_
     assert svc.start_verification(ctx, rid) is Status.AWAITING_VERIFICATION
     assert svc.confirm_code(ctx, rid, world.letters.last_code()) is svc.VerificationOutcome.VERIFIED
     assert svc.plan_request(ctx, rid) is Status.AWAITING_SIGN_OFF
-    assert svc.record_sign_off(ctx, rid, APPROVE, "Lena Legal", None) is Status.EXECUTING
+    assert approve(ctx, rid) is Status.EXECUTING
     assert svc.execute_plan(ctx, rid) is Status.RESPONDING
     assert svc.send_response(ctx, rid) is Status.CLOSED
     ref = svc.reference_of(ctx, rid)
@@ -64,11 +67,12 @@ def test_an_access_request_runs_from_its_code_to_a_closing_letter_with_the_data_
 def test_running_every_step_twice_writes_nothing_twice(world: World) -> None:
     rid = world.log()
     ctx = world.ctx
+    secret = enrol(ctx)
     tasks = [
         lambda: svc.start_verification(ctx, rid),
         lambda: svc.confirm_code(ctx, rid, world.letters.last_code()),
         lambda: svc.plan_request(ctx, rid),
-        lambda: svc.record_sign_off(ctx, rid, APPROVE, "Lena Legal", None),
+        lambda: svc.record_sign_off(ctx, rid, APPROVE, LEGAL, code(ctx, secret), via="test"),
         lambda: svc.execute_plan(ctx, rid),
         lambda: svc.send_response(ctx, rid),
     ]
@@ -185,8 +189,20 @@ def test_the_plan_summary_lists_each_system_without_personal_data(manual_world: 
     manual_world.verify(rid)
     svc.plan_request(manual_world.ctx, rid)
     summary = svc.plan_summary(manual_world.ctx, rid)
-    assert "| paper-archive | export | by hand |" in summary and "| shop | export | 3 | matched customer,orders |" in summary
+    assert "- **paper-archive**: export; done by hand (a person confirms)" in summary
+    assert "- **shop**: export; 3 record(s) found\n    - matched customer,orders" in summary
+    assert "- **Due** 2026-04-02 (31 day(s) left)" in summary
+    # a list, not a wide table: nothing is clipped at the edge of the Resume dialog
+    assert "|" not in summary and max(len(line) for line in summary.splitlines()) < 160
     assert JANE not in summary and "Jane" not in summary
+
+
+def test_the_plan_summary_says_why_the_last_sign_off_attempt_was_refused(world: World) -> None:
+    rid = world.log()
+    world.verify(rid)
+    svc.plan_request(world.ctx, rid)
+    summary = svc.plan_summary(world.ctx, rid, svc.SignOffRefusal.REPLAYED_CODE)
+    assert "The last attempt was refused: the authenticator code was used already" in summary
 
 
 def test_a_dry_run_plan_stores_and_changes_nothing(world: World) -> None:
@@ -221,41 +237,48 @@ def test_a_correction_of_the_email_is_held_for_verification_by_other_means(world
     assert "11 CCR 7060" in world.details(rid, "HoldChanged")[-1]["reason"]
 
 
-def test_a_sign_off_needs_the_approver_s_name_and_a_second_one_changes_nothing(world: World) -> None:
+def test_a_sign_off_needs_a_roster_name_and_a_second_one_changes_nothing(world: World) -> None:
     rid = world.log()
     world.verify(rid)
     svc.plan_request(world.ctx, rid)
-    with pytest.raises(TransitionNotAllowed):
-        svc.record_sign_off(world.ctx, rid, APPROVE, "  ", None)
-    assert svc.record_sign_off(world.ctx, rid, APPROVE, "Lena Legal", None) is Status.EXECUTING
-    assert svc.record_sign_off(world.ctx, rid, DENY, "Otto Other", "no") is Status.EXECUTING
-    assert world.details(rid, "SignOffRecorded") == [{"step": SIGN_OFF_STEP, "decision": "approve", "approver": "Lena Legal"}]
+    secret = enrol(world.ctx)
+    refused = svc.record_sign_off(world.ctx, rid, APPROVE, "  ", code(world.ctx, secret), via="test")
+    assert refused == svc.SignOffResult(Status.AWAITING_SIGN_OFF, refused=svc.SignOffRefusal.NOT_ON_ROSTER)
+    assert svc.record_sign_off(world.ctx, rid, APPROVE, LEGAL, code(world.ctx, secret), via="test").status is Status.EXECUTING
+    again = svc.record_sign_off(world.ctx, rid, sign_off("deny", "other", "no"), LEGAL, code(world.ctx, secret), via="test")
+    assert again == svc.SignOffResult(Status.EXECUTING)
+    (recorded,) = world.details(rid, "SignOffRecorded")
+    assert recorded == {"step": SIGN_OFF_STEP, "decision": "approve", "approver": LEGAL, "verified_by": "totp", "via": "test"}
 
 
-def test_a_denial_at_sign_off_sends_the_denial_letter_with_legal_s_note(world: World) -> None:
+def test_a_denial_at_sign_off_sends_the_reason_code_s_words_and_never_the_internal_note(world: World) -> None:
     rid = world.log()
     world.verify(rid)
     svc.plan_request(world.ctx, rid)
-    assert svc.record_sign_off(world.ctx, rid, DENY, "Lena Legal", "manifestly unfounded (Art. 12(5))") is Status.DENIED
-    assert world.details(rid, "StatusChanged")[-1]["reason"] == "deny by Lena Legal"
+    given = sign_off("deny", "manifestly_unfounded_or_excessive", "", "INTERNAL ONLY: fourth request this month, see ticket 4711")
+    assert sign(world.ctx, rid, given, LEGAL).status is Status.DENIED
     assert svc.send_response(world.ctx, rid) is Status.DENIED
     (context,) = world.letters.contexts("denial")
-    assert context["denial_reason"] == "manifestly unfounded (Art. 12(5))"
+    assert context["denial_reason"] == DENIAL_REASON_TEXT[DenialReason.MANIFESTLY_UNFOUNDED_OR_EXCESSIVE]
+    assert "INTERNAL" not in json.dumps(context, default=str) and "4711" not in json.dumps(context, default=str)
     ref = svc.reference_of(world.ctx, rid)
     assert f"{ref}.denial@dsar" in world.mailer.sent
     assert world.events(rid)[-1] == "LetterSent"
+    # the auditor reads legal's reasoning in the (sealed) audit trail
+    (recorded,) = world.details(rid, "SignOffRecorded")
+    assert recorded["note"].startswith("INTERNAL ONLY") and recorded["reason"] == "manifestly_unfounded_or_excessive"
 
 
-def test_a_denial_without_a_note_gives_the_move_s_reason_and_reads_no_audit_trail(world: World) -> None:
+def test_a_denial_for_another_reason_gives_legal_s_words_to_the_subject(world: World) -> None:
     rid = world.log()
     world.verify(rid)
     svc.plan_request(world.ctx, rid)
-    svc.record_sign_off(world.ctx, rid, DENY, "Lena Legal", None)
+    sign(world.ctx, rid, sign_off("deny", "other", "you asked us to delete data we must keep for a court case"), LEGAL)
     with world.uow() as uow:
         denial = uow.decisions.get(rid, DENIAL_STEP)
-    assert denial is not None and denial.note == "deny by Lena Legal"
+    assert denial is not None and denial.note == "you asked us to delete data we must keep for a court case"
     svc.send_response(world.ctx, rid)
-    assert world.letters.contexts("denial")[0]["denial_reason"] == "deny by Lena Legal"
+    assert world.letters.contexts("denial")[0]["denial_reason"] == "you asked us to delete data we must keep for a court case"
 
 
 def test_a_request_denied_before_reasons_were_kept_takes_its_reason_from_the_trail(world: World) -> None:
@@ -404,7 +427,9 @@ def test_each_task_reads_the_request_at_most_once_and_status_reads_open_no_perso
     assert world.reads() == {"get": 1, "facts": 1}  # two units of work: before and after the connectors
     svc.plan_summary(ctx, rid)
     assert world.reads() == {"get": 1}
-    svc.record_sign_off(ctx, rid, APPROVE, "Lena Legal", None)
+    typed = code(ctx, enrol(ctx))
+    world.reads()
+    svc.record_sign_off(ctx, rid, APPROVE, LEGAL, typed, via="test")
     assert world.reads() == {"facts": 1}
     svc.execute_plan(ctx, rid)
     assert world.reads() == {"get": 1, "facts": 1}
