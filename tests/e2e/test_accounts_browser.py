@@ -4,7 +4,6 @@ address bar; the account then signs in and sees the console frame with its train
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Iterator
@@ -15,8 +14,8 @@ import pytest
 
 from dsar.domain.accounts import Role
 from dsar.services import accounts
+from tests.e2e.browser import browser_page
 from tests.e2e.conftest import free_port
-from tests.e2e.test_ui_resume import CHROMIUM, FLAGS
 from tests.web.accounts_fixtures import AccountsWeb, make_accounts_web
 
 
@@ -44,21 +43,8 @@ def served(tmp_path: Path) -> Iterator[tuple[AccountsWeb, str]]:
 
 @pytest.fixture
 def page(tmp_path: Path) -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        message = "Chromium is not installed (scripts/ensure-chromium installs it)"
-        if os.environ.get("CI") or os.environ.get("DSAR_REQUIRE_BROWSER"):
-            pytest.fail(message)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
-        pg = browser.new_page()
-        try:
-            yield pg
-        finally:
-            pg.screenshot(path=str(tmp_path / "last.png"))
-            browser.close()
+    with browser_page(tmp_path / "last.png") as pg:
+        yield pg
 
 
 def test_a_set_password_link_fills_the_form_and_the_account_signs_in(served: tuple[AccountsWeb, str], page: Any) -> None:

@@ -18,8 +18,8 @@ import uvicorn
 
 from dsar.domain.accounts import Role
 from dsar.services import queries
+from tests.e2e.browser import browser_page
 from tests.e2e.conftest import free_port
-from tests.e2e.test_ui_resume import CHROMIUM, FLAGS
 from tests.web.console_fixtures import NAMES, PASSWORD, Console, make_console, received_days_ago
 
 SHOTS = Path(os.environ.get("DSAR_CONSOLE_SHOTS", "/tmp/console-shots"))
@@ -47,20 +47,8 @@ def served(tmp_path: Path) -> Iterator[tuple[Console, str]]:
 
 @pytest.fixture
 def page() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        message = "Chromium is not installed (scripts/ensure-chromium installs it)"
-        if os.environ.get("CI") or os.environ.get("DSAR_REQUIRE_BROWSER"):
-            pytest.fail(message)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
-        pg = browser.new_page(viewport={"width": 1280, "height": 900})
-        try:
-            yield pg
-        finally:
-            browser.close()
+    with browser_page() as pg:
+        yield pg
 
 
 def test_support_logs_a_phone_request_finds_it_in_the_queue_and_flags_it(served: tuple[Console, str], page: Any) -> None:

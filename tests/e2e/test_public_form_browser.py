@@ -19,29 +19,11 @@ import pytest
 from dsar.services import queries
 from dsar.web.i18n import CATALOGS
 from dsar.web.server import WebServer, start_web
+from tests.e2e.browser import CHROMIUM, FLAGS, browser_page, require
 from tests.web.conftest import WebApp, make_web
 
-CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 AXE = Path(__file__).resolve().parents[1] / "a11y" / "node_modules" / "axe-core" / "axe.min.js"
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
-
-
-def require(condition: bool, message: str) -> None:
-    if condition:
-        return
-    if os.environ.get("CI") or os.environ.get("DSAR_REQUIRE_BROWSER"):
-        pytest.fail(message)
-    pytest.skip(message)
 
 
 @pytest.fixture
@@ -57,23 +39,14 @@ def served(tmp_path: Path) -> Iterator[tuple[WebApp, WebServer]]:
 
 @pytest.fixture
 def page(tmp_path: Path) -> Iterator[Any]:
-    require(CHROMIUM.exists(), "Chromium is not installed (scripts/ensure-chromium installs it)")
     require(AXE.exists(), "axe-core is not installed (scripts/ensure-axe installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
-        pg = browser.new_page(viewport={"width": 1100, "height": 900})
+    with browser_page(tmp_path / "last.png", 1100, 900) as pg:
         problems: list[str] = []
         # Chromium reports the form's 422 (a page with the problems) as a failed load: not a problem.
         pg.on("console", lambda m: problems.append(m.text) if m.type == "error" and "status of 422" not in m.text else None)
         pg.on("pageerror", lambda e: problems.append(str(e)))
         pg.console_problems = problems
-        try:
-            yield pg
-        finally:
-            pg.screenshot(path=str(tmp_path / "last.png"))
-            browser.close()
+        yield pg
 
 
 def shot(page: Any, tmp_path: Path, name: str) -> None:

@@ -7,7 +7,6 @@ refused and asked again; the right one closes the request."""
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,41 +17,17 @@ import pytest
 
 from dsar.crypto.totp import code_at, secret_from_base32
 from dsar.demo.run import latest_code
+from tests.e2e.browser import browser_page
 from tests.e2e.conftest import Dsar, PrefectServer, wait_until
 from tests.e2e.test_deadline_watch import post
-
-CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 pytestmark = pytest.mark.prefect
 
 
 @pytest.fixture
 def page(tmp_path: Path) -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        message = "Chromium is not installed (scripts/ensure-chromium installs it)"
-        if os.environ.get("CI") or os.environ.get("DSAR_REQUIRE_BROWSER"):
-            pytest.fail(message)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
-        pg = browser.new_page(viewport={"width": 1400, "height": 1000})
-        try:
-            yield pg
-        finally:
-            pg.screenshot(path=str(tmp_path / "last.png"))
-            browser.close()
+    with browser_page(tmp_path / "last.png", 1400, 1000) as pg:
+        yield pg
 
 
 def resume_in_ui(page: Any, url: str, texts: list[Any], choose: tuple[str, ...] = (), dump: Path | None = None) -> None:

@@ -777,17 +777,7 @@ def router() -> APIRouter:
             status=v.status,
             on_hold=v.on_hold,
             received_at=v.received_at,
-            deadline=DeadlineOut(
-                due=d.due,
-                acknowledge_by=d.acknowledge_by,
-                acknowledged_at=d.acknowledged_at,
-                extension_notice_by=d.extension_notice_by,
-                extended_due=d.extended_due,
-                statutory_due=d.statutory_due,
-                extended=d.extended,
-                paused_days=d.paused_days,
-                clock_stopped=d.clock_stopped,
-            ),
+            deadline=DeadlineOut.model_validate(d, from_attributes=True),
             subject=SubjectOut(
                 name=v.subject.name,
                 emails=list(v.subject.emails),
