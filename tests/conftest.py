@@ -118,13 +118,3 @@ def sqlite_app(home: Path) -> Iterator[App]:
     app = build_migrated_app(settings)
     yield app
     app.engine.dispose()
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under pytest-xdist (scripts/test runs two workers), the tests that drive a Prefect server,
-    `dsar serve` or a browser run one after another on one worker: on two cores, two of them at
-    once only trade places in the CPU and stretch each other's waits. Everything else is
-    isolated (its own DSAR_HOME, database, ports) and spreads over both."""
-    for item in items:
-        if item.get_closest_marker("prefect") or item.get_closest_marker("slow") or "/e2e/" in str(item.path):
-            item.add_marker(pytest.mark.xdist_group("e2e"))
