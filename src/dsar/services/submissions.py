@@ -29,14 +29,18 @@ def submit(ctx: ServiceContext, orchestrator: Orchestrator | None, raw: Any, *, 
     """Validate and log (raises InvalidInput, nothing stored), then start the request's run.
     ``orchestrator`` None (or ``start`` False) logs only."""
     result: LogResult = log_request(ctx, raw)
-    run_id: str | None = None
-    problem: str | None = None
-    if start and orchestrator is not None:
-        if not orchestrator.available():
-            problem = "no orchestrator answers"
-        else:
-            try:
-                run_id = start_processing(ctx, orchestrator, result.request.id)
-            except Exception as exc:  # noqa: BLE001 - the request is safely logged; say why no run
-                problem = f"could not start the flow run ({type(exc).__name__})"
+    run_id, problem = start_run(ctx, orchestrator, result.request.id) if start else (None, None)
     return Submitted(result.request, result.deadline, run_id, problem)
+
+
+def start_run(ctx: ServiceContext, orchestrator: Orchestrator | None, request_id: str) -> tuple[str | None, str | None]:
+    """Start a logged request's run: (its id, None), or (None, why not, without personal data).
+    A request whose run cannot start stays logged; the reconciler starts it later."""
+    if orchestrator is None:
+        return None, None
+    if not orchestrator.available():
+        return None, "no orchestrator answers"
+    try:
+        return start_processing(ctx, orchestrator, request_id), None
+    except Exception as exc:  # noqa: BLE001 - the request is safely logged; say why no run
+        return None, f"could not start the flow run ({type(exc).__name__})"

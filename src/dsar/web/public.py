@@ -30,8 +30,7 @@ from starlette.responses import RedirectResponse, Response
 from dsar.domain.errors import InvalidInput
 from dsar.domain.regimes import REGIMES, AccessScope, RequestType, regime_for_place
 from dsar.domain.request import MAX_TEXT, AgentKind, normalise_email, parse_reference
-from dsar.services.orchestration import start_processing
-from dsar.services.submissions import Submitted, submit
+from dsar.services.submissions import Submitted, start_run, submit
 from dsar.web.context import WebContext
 from dsar.web.forms import Form, checked_form
 from dsar.web.i18n import Translator
@@ -296,19 +295,10 @@ def _form_page(request: Request, values: dict[str, Any] | None = None, errors: d
 
 
 def _start_run(web: WebContext, result: Submitted) -> None:
-    """What :func:`submit` does with ``start=True``, once the subject has their answer. A
-    request whose run cannot start stays logged; ``dsar request run`` or the reconciler starts
-    it later."""
-    if web.orchestrator is None:
-        return
-    reference = result.request.reference
-    if not web.orchestrator.available():
-        log.warning("public form: request %s logged, no run started: no orchestrator answers", reference)
-        return
-    try:
-        start_processing(web.ctx, web.orchestrator, result.request.id)
-    except Exception as exc:  # noqa: BLE001 - the request is safely logged; say why no run
-        log.warning("public form: request %s logged, no run started (%s)", reference, type(exc).__name__)
+    """What :func:`submit` does with ``start=True``, once the subject has their answer."""
+    _, problem = start_run(web.ctx, web.orchestrator, result.request.id)
+    if problem is not None:
+        log.warning("public form: request %s logged, no run started: %s", result.request.reference, problem)
 
 
 def _too_many(request: Request, retry_after: int) -> Response:
