@@ -33,10 +33,12 @@ from dsar.settings import Settings, mask_url
 
 
 def configure_environment(settings: Settings) -> dict[str, str]:
-    """Point Prefect at the configured API and keep its files under DSAR_HOME. Must run
-    before prefect is imported in this process; returns the environment for child processes."""
-    if "prefect" in sys.modules and os.environ.get("PREFECT_API_URL") != settings.effective_prefect_api_url:
-        raise ConfigurationError("Prefect was imported before its API was configured; this is a bug in the entry point")
+    """Point Prefect at the configured API and keep its files under DSAR_HOME; returns the
+    environment for child processes. Prefect reads its settings once, when imported: if it was
+    imported already (a long-lived process, a test session) with another API, its global
+    settings are read again from the environment set here, so no client of this process
+    keeps talking to the old API."""
+    stale = "prefect" in sys.modules and os.environ.get("PREFECT_API_URL") != settings.effective_prefect_api_url
     env = {
         "PREFECT_API_URL": settings.effective_prefect_api_url,
         "PREFECT_HOME": str(settings.prefect_home),
@@ -51,6 +53,13 @@ def configure_environment(settings: Settings) -> dict[str, str]:
         if k == "PREFECT_API_URL" or k not in os.environ:
             os.environ[k] = v
     settings.prefect_home.mkdir(parents=True, exist_ok=True)
+    if stale:
+        from prefect.context import refresh_global_settings_context
+        from prefect.settings import get_current_settings
+
+        refresh_global_settings_context()
+        if str(get_current_settings().api.url) != settings.effective_prefect_api_url:
+            raise ConfigurationError("Prefect keeps another API than the one configured: a settings context is active")
     return dict(os.environ)
 
 
