@@ -194,7 +194,12 @@ def _submission_from_options(opts: dict[str, Any], from_json: Path | None) -> di
 @request_app.command("new")
 def request_new(
     type_: Annotated[str | None, typer.Option("--type", help="access, deletion or correction")] = None,
-    regime: Annotated[str | None, typer.Option(help="gdpr, uk-gdpr, ccpa, vcdpa, cpa, ctdpa, ucpa, tdpsa, ocpa, lgpd, pipeda")] = None,
+    regime: Annotated[
+        str | None,
+        typer.Option(
+            help="gdpr, uk-gdpr, ccpa, us-XX (a US state), ca-qc, nz ... (`dsar regimes`); default: picked by --country/--subdivision"
+        ),
+    ] = None,
     access_scope: Annotated[str | None, typer.Option(help="CCPA access: categories or specific_pieces")] = None,
     country: Annotated[str | None, typer.Option(help="ISO country code (GDPR: the member state)")] = None,
     subdivision: Annotated[str | None, typer.Option(help="Subdivision (UK nation ENG/SCT/WLS/NIR, US state)")] = None,
@@ -709,28 +714,63 @@ def request_restart_clock(
 
 @app.command("deadline")
 def deadline(
-    regime: Annotated[str, typer.Option(help="gdpr, uk-gdpr, ccpa, vcdpa, cpa, ctdpa, ucpa, tdpsa, ocpa, lgpd, pipeda")],
+    regime: Annotated[str, typer.Option(help="gdpr, uk-gdpr, ccpa, us-XX (a US state), ca-qc, nz ... (`dsar regimes`)")],
     received: Annotated[str, typer.Option(help="Date of receipt, YYYY-MM-DD")],
     country: Annotated[str | None, typer.Option(help="ISO country (GDPR: the member state whose holidays count)")] = None,
     subdivision: Annotated[str | None, typer.Option(help="Region for holidays (UK nation ENG/SCT/WLS/NIR, German state BY ...)")] = None,
+    type_: Annotated[str, typer.Option("--type", help="access, deletion, correction or appeal (the state's appeal period)")] = "access",
+    explain: Annotated[bool, typer.Option("--explain", help="Show how each date was counted, citing the rule")] = False,
+    target_days: Annotated[
+        int | None, typer.Option(help="Target days where the law says 'without delay' (default DSAR_REASONABLE_PERIOD_DAYS)")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Print the statutory dates of a request received on a date (nothing is stored)."""
-    from dsar.domain.deadlines import compute_deadlines
+    from dsar.domain.deadlines import explain_deadlines
+    from dsar.domain.regimes import parse_request_type
 
     with _errors():
         when = _date_option(received, "--received")
         assert when is not None
-        d = compute_deadlines(regime.strip().lower(), when, country=country, subdivision=subdivision)
-    doc = {
+        rtype = parse_request_type(type_.strip().lower())
+        target = target_days if target_days is not None else _settings().reasonable_period_days
+        trace = explain_deadlines(
+            regime.strip().lower(), when, country=country, subdivision=subdivision, request_type=rtype, target_days=target
+        )
+    d = trace.deadline
+    doc: dict[str, Any] = {
         k: v for k, v in d.as_json().items() if k in ("regime", "received", "due", "acknowledge_by", "extension_notice_by", "extended_due")
     }
+    if rtype.value == "appeal":
+        doc["type"] = "appeal"
+    if explain:
+        doc["trace"] = trace.as_json()
     if as_json:
         _print_json(doc)
         return
     t = Table(show_header=False, box=None)
     for k, v in doc.items():
-        t.add_row(k, "—" if v is None else str(v))
+        if k != "trace":
+            t.add_row(k, "—" if v is None else str(v))
+    out.print(t)
+    if explain:
+        out.print("\n[bold]How it was counted[/]")
+        for line in trace.lines():
+            out.print(line, markup=False, highlight=False)
+
+
+@app.command("regimes")
+def regimes_list(as_json: JsonOpt = False) -> None:
+    """List every regime: its codes, effective date, response period, appeal and regulator."""
+    from dsar.domain.regime_docs import regime_rows
+
+    rows = regime_rows()
+    if as_json:
+        _print_json(rows)
+        return
+    t = Table("code", "aliases", "effective", "response", "extension", "appeal", "regulator")
+    for r in rows:
+        t.add_row(r["code"], r["aliases"], r["effective"], r["response"], r["extension"], r["appeal"], r["regulator"])
     out.print(t)
 
 

@@ -18,7 +18,7 @@ from dsar.connectors.schema import correctable_attributes
 from dsar.domain.deadlines import Deadline, compute_deadlines, receipt_date
 from dsar.domain.errors import DsarError, InvalidInput
 from dsar.domain.events import DeadlinesComputed, RequestLogged
-from dsar.domain.regimes import AccessScope, get_regime, parse_request_type, resolve_jurisdiction
+from dsar.domain.regimes import AccessScope, check_in_force, get_regime, parse_request_type, regime_for_place, resolve_jurisdiction
 from dsar.domain.request import (
     MAX_CORRECTIONS,
     AgentKind,
@@ -128,7 +128,12 @@ def validate(sub: Submission, ctx: ServiceContext, now: datetime) -> tuple[Priva
     problems: list[str] = []
     regime = _collect(problems, get_regime, sub.regime) if sub.regime else None
     if sub.regime is None:
-        problems.append("regime: required")
+        # No regime named: the place picks it (US + state -> that state's law), as on the web form.
+        picked = regime_for_place(sub.country, sub.subdivision)
+        if picked is not None:
+            regime = get_regime(picked)
+        else:
+            problems.append("regime: required (no regime the engine knows covers the given country and subdivision)")
     rtype = _collect(problems, parse_request_type, sub.type) if sub.type else None
     if sub.type is None:
         problems.append("type: required")
@@ -157,7 +162,8 @@ def validate(sub: Submission, ctx: ServiceContext, now: datetime) -> tuple[Priva
         jurisdiction = _collect(problems, resolve_jurisdiction, regime, sub.country, sub.subdivision, required=True)
         if jurisdiction is not None:
             country, subdivision = jurisdiction
-        if rtype is not None and not regime.provides(rtype, received_on):
+        _collect(problems, check_in_force, regime, received_on)
+        if rtype is not None and regime.in_force(received_on) and not regime.provides(rtype, received_on):
             problems.append(f"type: {regime.code} gives no {rtype.value} right for a request received on {received.date()}")
     scope: AccessScope | None = None
     if sub.access_scope is not None:
@@ -239,6 +245,7 @@ def validate(sub: Submission, ctx: ServiceContext, now: datetime) -> tuple[Priva
             country=country,
             subdivision=subdivision,
             request_type=rtype,
+            target_days=ctx.policy.reasonable_period_days,
         )
     if problems or deadlines is None or regime is None or rtype is None or name is None or country is None:
         raise InvalidInput("the request cannot be logged", problems)
