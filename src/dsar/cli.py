@@ -193,7 +193,10 @@ def _submission_from_options(opts: dict[str, Any], from_json: Path | None) -> di
 
 @request_app.command("new")
 def request_new(
-    type_: Annotated[str | None, typer.Option("--type", help="access, deletion or correction")] = None,
+    type_: Annotated[str | None, typer.Option("--type", help="access, deletion, correction or appeal (with --appeal-of)")] = None,
+    appeal_of: Annotated[
+        str | None, typer.Option(help="For --type appeal: the reference of the refused request it appeals (its regime is taken)")
+    ] = None,
     regime: Annotated[
         str | None,
         typer.Option(
@@ -250,12 +253,15 @@ def request_new(
                 "agent_email": agent_email,
                 "agent_kind": agent_kind,
                 "corrections": correct,
+                "appeal_of": appeal_of,
             },
             from_json,
         )
         engine = _app(settings)
         result = log_request(engine.ctx, raw)
     r, d = result.request, result.deadline
+    # An appeal runs no flow: legal decides it (`dsar request decide-appeal`).
+    start = start and r.type.value != "appeal"
     run_id, run_note = _start_flow(settings, engine, r.id, r.reference) if start else (None, None)
     doc = {
         "reference": r.reference,
@@ -551,6 +557,50 @@ def request_sign_off(
         err.print(f"{r.reference}: sign-off refused: {why}; the request still waits", highlight=False, markup=False)
         raise typer.Exit(1)
     out.print(f"{r.reference}: {given.decision.value} recorded; the run resumes ({result.status.value})", highlight=False, markup=False)
+
+
+@request_app.command("decide-appeal")
+def request_decide_appeal(
+    reference: str,
+    outcome: Annotated[str, typer.Option(help="upheld (the refusal stands) or overturned")],
+    reasons: Annotated[str, typer.Option(help="The reasons, in words, as the consumer reads them in the outcome letter")],
+    approver: Annotated[str, typer.Option(help="Your name on the legal roster (your legal account)")],
+    code: Annotated[str, typer.Option(help="The 6-digit code your authenticator app shows now")],
+) -> None:
+    """Legal's written decision on an appeal, proven by your authenticator code: recorded, the
+    appeal-outcome letter queued (naming the Attorney General's complaint route where the state
+    requires it) and the appeal closed. A refused attempt is recorded (exit 1)."""
+    from dsar.domain.decisions import REFUSAL_TEXT
+    from dsar.services.appeals import decide_appeal
+
+    engine, r = _load(reference)
+    with _errors():
+        result = decide_appeal(engine.ctx, r.id, outcome, reasons, approver, code, via="cli")
+    if result.refused is not None:
+        err.print(f"{r.reference}: decision refused: {REFUSAL_TEXT[result.refused]}; the appeal still waits", highlight=False, markup=False)
+        raise typer.Exit(1)
+    assert result.outcome is not None
+    out.print(f"{r.reference}: appeal {result.outcome.value}; outcome letter queued ({result.status.value})", highlight=False, markup=False)
+
+
+@request_app.command("appeals-report")
+def request_appeals_report(
+    year: Annotated[int, typer.Option(help="Calendar year of receipt")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Appeals received in a year, per regime: received, upheld, overturned, open, decided late."""
+    from dsar.services.appeals import appeal_report
+
+    engine = _app(_settings())
+    report = appeal_report(engine.ctx, year)
+    if as_json:
+        _print_json(report.as_json())
+        return
+    t = Table("regime", "received", "upheld", "overturned", "open", "decided late")
+    rows = [*sorted(report.by_regime.items()), ("total", report.total)]
+    for code, c in rows:
+        t.add_row(code, str(c.received), str(c.upheld), str(c.overturned), str(c.open), str(c.decided_late))
+    out.print(t)
 
 
 def _staff_action(reference: str, reason: str, action: Callable[[ServiceContext, str, str], object], done: str) -> None:

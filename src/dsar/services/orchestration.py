@@ -301,7 +301,7 @@ def reconcile(ctx: ServiceContext, orchestrator: Orchestrator, *, restart_limit:
     done: list[Reconciled] = []
     for status in sorted(OPEN_STATUSES):
         for s in queries.request_list(ctx, status, limit=100_000):
-            if s.on_hold:
+            if s.on_hold or s.type == "appeal":  # appeals are decided by legal, not by the flow (services/appeals.py)
                 continue
             run_id = queries.flow_run_id(ctx, s.id)
             state = orchestrator.run_state(run_id) if run_id is not None else None
