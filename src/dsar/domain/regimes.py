@@ -114,7 +114,7 @@ def resolve_jurisdiction(regime: Regime, country: str | None, subdivision: str |
     return c, sub
 
 
-def regime_for_place(country: str | None, subdivision: str | None = None) -> str | None:
+def regime_for_place(country: str | None, subdivision: str | None = None, on: date | None = None) -> str | None:
     """The regime that covers a person living in ``country`` (ISO 3166-1 alpha-2) and, where it
     matters, ``subdivision`` (a US state, a UK nation as ISO 3166-2:GB, a Canadian province):
     ``FR`` -> gdpr, ``GB``/``SCT`` -> uk-gdpr, ``US``/``VA`` -> vcdpa, ``CA`` -> pipeda. None when
@@ -123,13 +123,16 @@ def regime_for_place(country: str | None, subdivision: str | None = None) -> str
 
     A regime whose subdivisions are a closed list (US state laws, the UK nations) needs the
     subdivision to be one of them; a UK resident who gives no nation is still under UK GDPR (its
-    deadlines default to England's bank holidays). Pure: no settings, no I/O."""
+    deadlines default to England's bank holidays). With ``on``, a law not yet in force that day
+    (Oklahoma before 2027) covers nothing: the web form then uses its default regime, while
+    intake without ``on`` names the law and refuses with its effective date. Pure: no settings,
+    no I/O."""
     if not country:
         return None
     c = country.strip().upper()
     sub = subdivision.strip().upper() if subdivision else None
     for regime in REGIMES.values():
-        if c not in regime.allowed_countries():
+        if c not in regime.allowed_countries() or (on is not None and not regime.in_force(on)):
             continue
         if regime.subdivisions is None:
             return regime.code

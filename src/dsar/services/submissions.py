@@ -29,6 +29,8 @@ def submit(ctx: ServiceContext, orchestrator: Orchestrator | None, raw: Any, *, 
     """Validate and log (raises InvalidInput, nothing stored), then start the request's run.
     ``orchestrator`` None (or ``start`` False) logs only."""
     result: LogResult = log_request(ctx, raw)
+    # An appeal runs no flow: legal decides it (services/appeals.py).
+    start = start and result.request.type.value != "appeal"
     run_id, problem = start_run(ctx, orchestrator, result.request.id) if start else (None, None)
     return Submitted(result.request, result.deadline, run_id, problem)
 

@@ -31,6 +31,7 @@ from dsar.domain.regimes import REGIMES, AccessScope, RequestType
 from dsar.domain.request import DEADLINE_STOPPED, Channel, Status, parse_reference
 from dsar.services import casework, deadlines, processing, queries
 from dsar.services.admin import hold_request, release_request, withdraw_request
+from dsar.services.deadline_trace import explain_request
 from dsar.services.orchestration import ensure_processing, resume_waiting, sign_off_and_resume
 from dsar.services.submissions import submit
 from dsar.services.timeline import TimelineEntry, describe
@@ -364,6 +365,7 @@ def _request_page(
         letters=letters,
         alerts=queries.alerts(ctx, view.reference),
         can_pause=view.regime in PAUSE_MOVES_DUE,
+        trace=explain_request(ctx, view.id),
         ack_late=view.deadline.acknowledged_at is None
         and view.deadline.acknowledge_by is not None
         and view.deadline.acknowledge_by < on

@@ -166,7 +166,7 @@ def _read(form: Form, web: Any) -> _Checked:
         elif place is not None:
             subdivision = place[1]
         if country in COUNTRIES:
-            regime = regime_for_place(country, subdivision)
+            regime = regime_for_place(country, subdivision, on=web.ctx.clock().date())  # a law not yet in force: the default
         if regime is None:  # another country, a place no regime covers, or a forged value
             s = web.settings
             regime, country, subdivision = s.web_default_regime, s.web_default_country.upper(), s.web_default_subdivision
