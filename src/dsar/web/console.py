@@ -259,7 +259,7 @@ def _new_form(request: Request, values: dict[str, Any], problems: list[str], sta
         status_code=status_code,
         values=values,
         problems=problems,
-        types=[t.value for t in RequestType],
+        types=[t.value for t in RequestType if t is not RequestType.APPEAL],  # appeals: `dsar request new --appeal-of`
         regimes=_regimes(),
         scopes=[s.value for s in AccessScope],
         channels=[c.value for c in STAFF_CHANNELS],

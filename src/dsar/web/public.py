@@ -57,6 +57,9 @@ THANKS_MAX_AGE = timedelta(hours=1)
 FIELD_LIMITS = {"name": 200, "email": 254, "phone": 40, "postal_address": MAX_TEXT, "account_id": 200}
 AGENT_FIELDS = ("agent_name", "agent_email", "agent_kind", "agent_organisation")
 
+# The types a person picks on the form; an appeal names the refused request (API, support).
+FORM_TYPES = tuple(t.value for t in RequestType if t is not RequestType.APPEAL)
+
 # intake's problem prefix -> the form field it belongs to
 _PROBLEM_FIELDS = {
     "type": "type",
@@ -148,7 +151,7 @@ def _read(form: Form, web: Any) -> _Checked:
         v[f"correction_attribute_{i}"] = form.text(f"correction_attribute_{i}") or ""
         v[f"correction_value_{i}"] = form.text(f"correction_value_{i}") or ""
 
-    rtype = v["type"] if v["type"] in {t.value for t in RequestType} else None
+    rtype = v["type"] if v["type"] in FORM_TYPES else None
     if rtype is None:
         c.error("type", "err.type")
 
@@ -282,7 +285,7 @@ def _form_page(request: Request, values: dict[str, Any] | None = None, errors: d
         other_country=OTHER_COUNTRY,
         subdivision_groups=subdivision_groups(t),
         subdivision_countries=sorted(SUBDIVISIONS),
-        types=[t.value for t in RequestType],
+        types=list(FORM_TYPES),
         scopes=[s.value for s in AccessScope],
         agent_kinds=[k.value for k in AgentKind],
         correctable=CORRECTABLE,
