@@ -55,3 +55,21 @@ def test_aliases_never_shadow_a_regime_and_unknown_codes_are_refused() -> None:
     for hostile in ["us-zz", "US-VA ", "../gdpr", "{{7*7}}", "gdpr'; drop table", "\u202egdpr"]:
         with pytest.raises(UnknownRegime):
             get_regime(hostile)
+
+
+RIGHTS_PARTIAL = Path(__file__).resolve().parents[2] / "templates" / "_partials" / "rights.txt.j2"
+
+
+@pytest.mark.parametrize("code", sorted(REGIMES))
+def test_every_regimes_refusal_letter_names_its_redress(code: str) -> None:
+    """The denial letter's redress paragraph (templates/_partials/rights.txt.j2) exists for every
+    regime; for the regimes of issue 16 it names the regulator and, with an appeal, its period."""
+    lines = {line.split('"')[1]: line for line in RIGHTS_PARTIAL.read_text(encoding="utf-8").splitlines() if line.startswith('  "')}
+    assert code in lines
+    r = REGIMES[code]
+    if code not in {"gdpr", "uk-gdpr", "ccpa", "vcdpa", "cpa", "ctdpa", "ucpa", "tdpsa", "ocpa", "lgpd", "pipeda"}:
+        assert r.regulator.removeprefix("the ") in lines[code]
+        if r.appeal is not None:
+            assert f"within {r.appeal.days} days" in lines[code]
+        if r.clock.law_words:
+            assert r.clock.law_words in lines[code]

@@ -209,7 +209,8 @@ def validate(sub: Submission, ctx: ServiceContext, now: datetime) -> tuple[Priva
         jurisdiction = _collect(problems, resolve_jurisdiction, regime, sub.country, sub.subdivision, required=True)
         if jurisdiction is not None:
             country, subdivision = jurisdiction
-        _collect(problems, check_in_force, regime, received_on)
+        if not any(p.startswith("received_at") for p in problems):  # a date already refused says enough
+            _collect(problems, check_in_force, regime, received_on)
         if rtype is not None and regime.in_force(received_on) and not regime.provides(rtype, received_on):
             problems.append(f"type: {regime.code} gives no {rtype.value} right for a request received on {received.date()}")
     scope: AccessScope | None = None

@@ -43,11 +43,16 @@ REGIME = Regime(
             "Iowa Code 715D.3(2)(a): +45 days once, the consumer told inside the first 90 days with the reason",
             secondary="US state privacy-law trackers and law-firm summaries (IAPP, Mayer Brown, multistate.us)",
         ),
-        Source("rights", "Iowa Code ch. 715D: access (confirm and access), deletion, portability (a portable copy)"),
+        Source(
+            "rights",
+            "Iowa Code 715D.3(1)(a)-(c): confirm and access, delete data the consumer provided, a portable copy; no correction",
+            confirmed="Iowa SF 262 (2023) sec. 3, 715D.3(1), as enacted (reproduced in a privacy-law deskbook)",
+        ),
         Source(
             "appeal",
             "Iowa Code 715D.3(3): decide an appeal within 60 days of its receipt; a denied appeal tells the consumer how to complain to the Attorney General",
             secondary="US state privacy-law trackers and law-firm summaries (IAPP, Mayer Brown, multistate.us)",
+            confirmed="Iowa SF 262 (2023) sec. 3, 715D.3(3): 'Within sixty days of receipt of an appeal ... an online mechanism through which the consumer may contact the attorney general'",
         ),
         Source("regulator", "Iowa Code ch. 715D: enforced by Iowa Attorney General (Consumer Protection Division)"),
     ),
