@@ -22,7 +22,7 @@ from dsar.domain.decisions import SignOffRefusal
 from dsar.domain.errors import DeliveryFailed, InvalidInput, TransitionNotAllowed
 from dsar.domain.events import SignOffRecorded, SignOffRefused
 from dsar.domain.regimes import RequestType, get_regime
-from dsar.domain.request import Move, Status, clean_text
+from dsar.domain.request import Move, PrivacyRequest, Status, clean_text
 from dsar.services import queries, recording
 from dsar.services.accounts import approver_digest, prove_approver
 from dsar.services.context import ServiceContext
@@ -31,6 +31,16 @@ from dsar.services.deadlines import local_today
 
 APPEAL_STEP = "appeal"
 APPEAL_OUTCOME_LETTER = "appeal_outcome"
+
+
+def appeal_link(ctx: ServiceContext, r: PrivacyRequest) -> str | None:
+    """The public form's appeal page for refused request ``r`` (``…/?appeal_of=REF``), linked
+    from the refusal letter; None when its regime gives no appeal or no public URL is set."""
+    base = ctx.policy.public_form_url
+    regime = get_regime(r.regime)
+    if not base or regime.appeal is None or r.type is RequestType.APPEAL:
+        return None
+    return f"{base.rstrip('/')}/?appeal_of={r.reference}"
 
 
 class AppealOutcome(StrEnum):

@@ -29,8 +29,6 @@ def submit(ctx: ServiceContext, orchestrator: Orchestrator | None, raw: Any, *, 
     """Validate and log (raises InvalidInput, nothing stored), then start the request's run.
     ``orchestrator`` None (or ``start`` False) logs only."""
     result: LogResult = log_request(ctx, raw)
-    # An appeal runs no flow: legal decides it (services/appeals.py).
-    start = start and result.request.type.value != "appeal"
     run_id, problem = start_run(ctx, orchestrator, result.request.id) if start else (None, None)
     return Submitted(result.request, result.deadline, run_id, problem)
 
@@ -40,6 +38,9 @@ def start_run(ctx: ServiceContext, orchestrator: Orchestrator | None, request_id
     A request whose run cannot start stays logged; the reconciler starts it later."""
     if orchestrator is None:
         return None, None
+    with ctx.uow() as uow:
+        if uow.requests.facts(request_id).type.value == "appeal":
+            return None, None  # an appeal runs no flow: legal decides it (services/appeals.py)
     if not orchestrator.available():
         return None, "no orchestrator answers"
     try:
