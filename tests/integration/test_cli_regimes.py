@@ -90,3 +90,20 @@ def test_an_appeal_of_a_request_that_was_not_refused_is_refused(env: dict[str, s
     assert code == 2 and "is not an appeal" in " ".join(err.split())
     code, out, _ = run(env, "request", "appeals-report", "--year", "2026", "--json")
     assert code == 0 and json.loads(out)["total"]["received"] == 0
+
+
+def test_the_regime_deadlines_benchmark_runs_and_reports() -> None:
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "regime_deadlines.py"), "--years", "1"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "365 received dates x 37 regimes" in result.stdout and "slowest" in result.stdout
