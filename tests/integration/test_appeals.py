@@ -139,3 +139,15 @@ def test_an_appeal_that_cannot_be_taken_is_refused_clearly(
         log(ctx, **{k: v for k, v in raw.items() if v is not None})
     assert any(p.startswith(problem) or problem in p for p in refused_.value.problems), refused_.value.problems
     assert "<script>" not in str(refused_.value)
+
+
+def test_an_appeal_never_gets_a_flow_run(ctx: ServiceContext) -> None:
+    from dsar.services.orchestration import InMemoryOrchestrator, reconcile, start_processing
+
+    original = refused(ctx, country="US", subdivision="NH")
+    a = log(ctx, type="appeal", appeal_of=original.reference).request
+    orchestrator = InMemoryOrchestrator()
+    with pytest.raises(InvalidInput, match="runs no flow"):
+        start_processing(ctx, orchestrator, a.id)
+    assert all(done.reference != a.reference for done in reconcile(ctx, orchestrator))
+    assert a.id not in {run.request_id for run in orchestrator.started}

@@ -152,6 +152,9 @@ def start_processing(ctx: ServiceContext, orchestrator: Orchestrator, request_id
     """Start a new process-request run for a request and record its id; returns it. Safe at
     any point: the flow picks up where the record stands."""
     ref = queries.lookup_id(ctx, request_id)
+    with ctx.uow() as uow:
+        if uow.requests.facts(request_id).type.value == "appeal":
+            raise InvalidInput(f"{ref.reference} is an appeal: it runs no flow; legal decides it (dsar request decide-appeal)")
     run_id = orchestrator.start_run(ref.id, ref.reference)
     queries.record_flow_run(ctx, ref.id, run_id)
     return run_id
