@@ -280,3 +280,13 @@ def test_every_us_state_is_reachable_by_its_postal_code() -> None:
             code = f"us-{state.lower()}"
             assert get_regime(code) is r
             assert code == r.code or ALIASES[code] == r.code
+
+
+def test_a_place_picks_no_law_before_it_takes_effect_when_asked_for_a_date() -> None:
+    from dsar.domain.regimes import regime_for_place
+
+    assert regime_for_place("US", "OK") == "us-ok"  # intake then refuses it, naming the date
+    assert regime_for_place("US", "OK", on=date(2026, 12, 31)) is None  # the web form's default
+    assert regime_for_place("US", "OK", on=date(2027, 1, 1)) == "us-ok"
+    assert regime_for_place("US", "AL", on=date(2027, 4, 30)) is None
+    assert regime_for_place("US", "VA", on=date(2022, 12, 31)) is None and regime_for_place("US", "VA", on=date(2023, 1, 1)) == "vcdpa"
