@@ -107,3 +107,37 @@ def test_the_regime_deadlines_benchmark_runs_and_reports() -> None:
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "365 received dates x 37 regimes" in result.stdout and "slowest" in result.stdout
+
+
+def test_an_appeal_logged_and_decided_from_the_command_line(env: dict[str, str]) -> None:
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from dsar.app import build_app
+    from dsar.domain.request import Move
+    from dsar.services import queries, recording
+    from tests.conftest import make_settings
+    from tests.signoff import code as totp_code
+    from tests.signoff import enrol
+
+    code, out, _ = run(env, *NEW, "--country", "US", "--subdivision", "CT", "--received", "2026-12-01", "--json")
+    ref = json.loads(out)["reference"]
+    app = build_app(make_settings(Path(env["DSAR_HOME"])))
+    with app.ctx.uow() as uow:
+        r = uow.requests.facts(queries.lookup(app.ctx, ref).id)
+        recording.move(uow, r, Move.DENY, datetime.now(UTC), "exempt")
+        uow.commit()
+    # without --no-start: an appeal still starts no flow run (nothing is even tried)
+    code, out, err = run(env, "request", "new", "--type", "appeal", *NEW[5:], "--appeal-of", ref, "--json")
+    assert code == 0, err
+    appeal = json.loads(out)
+    assert appeal["flow_run_id"] is None and appeal["flow_run"] is None
+    secret = enrol(app.ctx, "lena.cli")
+    args = ["request", "decide-appeal", appeal["reference"], "--outcome", "upheld", "--reasons", "Kept under a legal hold."]
+    code, _, err = run(env, *args, "--approver", "lena.cli", "--code", "000000")
+    assert code == 1 and "decision refused" in err
+    code, out, err = run(env, *args, "--approver", "lena.cli", "--code", totp_code(app.ctx, secret))
+    assert code == 0 and "appeal upheld" in out, err
+    code, out, _ = run(env, "request", "appeals-report", "--year", str(datetime.now(UTC).year), "--json")
+    assert json.loads(out)["by_regime"]["ctdpa"]["upheld"] == 1
+    app.engine.dispose()
