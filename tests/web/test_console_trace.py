@@ -31,3 +31,23 @@ def test_a_new_state_laws_request_page_cites_its_statute(console: Console) -> No
     r = console.log(regime="us-ia", country="US", subdivision="IA")
     html = unescape(console.client.get(f"/console/requests/{r.reference}").text)
     assert "Iowa Code 715D.3(2)(a)" in html and "day 90 of 90 calendar days" in html
+
+
+def test_an_appeals_page_opens_with_its_appeal_period_and_no_plan(console: Console) -> None:
+    from datetime import UTC, datetime
+
+    from dsar.domain.request import Move
+    from dsar.services import recording
+
+    console.sign_in(Role.SUPPORT)
+    original = console.log(regime="us-tx", country="US")
+    with console.app.ctx.uow() as uow:
+        recording.move(uow, uow.requests.facts(original.id), Move.DENY, datetime.now(UTC), "exempt")
+        uow.commit()
+    appeal = console.log(type="appeal", regime=None, country=None, appeal_of=original.reference)
+    answer = console.client.get(f"/console/requests/{appeal.reference}")
+    assert answer.status_code == 200, answer.text[-2000:]
+    page = unescape(answer.text)
+    assert "Tex. Bus. & Com. Code 541.053" in page and "day 60 of 60 calendar days" in page
+    assert original.reference in page and f"dsar request decide-appeal {appeal.reference}" in page
+    assert console.client.get(f"/console/requests/{appeal.reference}/plan").status_code == 200  # an empty plan, no error

@@ -352,6 +352,8 @@ def dry_run_plan(ctx: ServiceContext, request_id: str) -> list[PlanStep]:
     """The plan the request would get now, computed without storing or changing anything."""
     with ctx.uow() as uow:
         r = uow.requests.get(request_id)
+    if r.type is RequestType.APPEAL:
+        return []  # an appeal is decided by legal: nothing is searched or changed
     return _compute_plan(ctx, r).steps
 
 
