@@ -28,8 +28,9 @@ REGIME = Regime(
         Source("response", "PIPA Enforcement Decree Art. 41(4): within 10 days", secondary="privacy-law trackers and law-firm summaries"),
         Source(
             "extension",
-            "PIPA Art. 35(4): delay with notice of reasons; no fixed length",
+            "PIPA Art. 35(3): access may be postponed after notifying the data subject of the ground; no fixed length",
             secondary="privacy-law trackers and law-firm summaries",
+            confirmed="PIPA Art. 35(3) (English text, prighter.com): 'within the period prescribed by Presidential Decree ... may postpone access after notifying the relevant data subject of the said ground'",
         ),
         Source(
             "rights",
