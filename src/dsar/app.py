@@ -134,6 +134,8 @@ def build_app(settings: Settings, *, migrate_schema: bool = False, max_cached_ke
             max_backdate_days=settings.max_backdate_days,
             verification_code_ttl_hours=settings.verification_code_ttl_hours,
             verification_max_attempts=settings.verification_max_attempts,
+            reasonable_period_days=settings.reasonable_period_days,
+            public_form_url=settings.web_public_url,
         ),
     )
     return App(settings, engine, ctx)

@@ -193,8 +193,16 @@ def _submission_from_options(opts: dict[str, Any], from_json: Path | None) -> di
 
 @request_app.command("new")
 def request_new(
-    type_: Annotated[str | None, typer.Option("--type", help="access, deletion or correction")] = None,
-    regime: Annotated[str | None, typer.Option(help="gdpr, uk-gdpr, ccpa, vcdpa, cpa, ctdpa, ucpa, tdpsa, ocpa, lgpd, pipeda")] = None,
+    type_: Annotated[str | None, typer.Option("--type", help="access, deletion, correction or appeal (with --appeal-of)")] = None,
+    appeal_of: Annotated[
+        str | None, typer.Option(help="For --type appeal: the reference of the refused request it appeals (its regime is taken)")
+    ] = None,
+    regime: Annotated[
+        str | None,
+        typer.Option(
+            help="gdpr, uk-gdpr, ccpa, us-XX (a US state), ca-qc, nz ... (`dsar regimes`); default: picked by --country/--subdivision"
+        ),
+    ] = None,
     access_scope: Annotated[str | None, typer.Option(help="CCPA access: categories or specific_pieces")] = None,
     country: Annotated[str | None, typer.Option(help="ISO country code (GDPR: the member state)")] = None,
     subdivision: Annotated[str | None, typer.Option(help="Subdivision (UK nation ENG/SCT/WLS/NIR, US state)")] = None,
@@ -245,12 +253,15 @@ def request_new(
                 "agent_email": agent_email,
                 "agent_kind": agent_kind,
                 "corrections": correct,
+                "appeal_of": appeal_of,
             },
             from_json,
         )
         engine = _app(settings)
         result = log_request(engine.ctx, raw)
     r, d = result.request, result.deadline
+    # An appeal runs no flow: legal decides it (`dsar request decide-appeal`).
+    start = start and r.type.value != "appeal"
     run_id, run_note = _start_flow(settings, engine, r.id, r.reference) if start else (None, None)
     doc = {
         "reference": r.reference,
@@ -548,6 +559,50 @@ def request_sign_off(
     out.print(f"{r.reference}: {given.decision.value} recorded; the run resumes ({result.status.value})", highlight=False, markup=False)
 
 
+@request_app.command("decide-appeal")
+def request_decide_appeal(
+    reference: str,
+    outcome: Annotated[str, typer.Option(help="upheld (the refusal stands) or overturned")],
+    reasons: Annotated[str, typer.Option(help="The reasons, in words, as the consumer reads them in the outcome letter")],
+    approver: Annotated[str, typer.Option(help="Your name on the legal roster (your legal account)")],
+    code: Annotated[str, typer.Option(help="The 6-digit code your authenticator app shows now")],
+) -> None:
+    """Legal's written decision on an appeal, proven by your authenticator code: recorded, the
+    appeal-outcome letter queued (naming the Attorney General's complaint route where the state
+    requires it) and the appeal closed. A refused attempt is recorded (exit 1)."""
+    from dsar.domain.decisions import REFUSAL_TEXT
+    from dsar.services.appeals import decide_appeal
+
+    engine, r = _load(reference)
+    with _errors():
+        result = decide_appeal(engine.ctx, r.id, outcome, reasons, approver, code, via="cli")
+    if result.refused is not None:
+        err.print(f"{r.reference}: decision refused: {REFUSAL_TEXT[result.refused]}; the appeal still waits", highlight=False, markup=False)
+        raise typer.Exit(1)
+    assert result.outcome is not None
+    out.print(f"{r.reference}: appeal {result.outcome.value}; outcome letter queued ({result.status.value})", highlight=False, markup=False)
+
+
+@request_app.command("appeals-report")
+def request_appeals_report(
+    year: Annotated[int, typer.Option(help="Calendar year of receipt")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Appeals received in a year, per regime: received, upheld, overturned, open, decided late."""
+    from dsar.services.appeals import appeal_report
+
+    engine = _app(_settings())
+    report = appeal_report(engine.ctx, year)
+    if as_json:
+        _print_json(report.as_json())
+        return
+    t = Table("regime", "received", "upheld", "overturned", "open", "decided late")
+    rows = [*sorted(report.by_regime.items()), ("total", report.total)]
+    for code, c in rows:
+        t.add_row(code, str(c.received), str(c.upheld), str(c.overturned), str(c.open), str(c.decided_late))
+    out.print(t)
+
+
 def _staff_action(reference: str, reason: str, action: Callable[[ServiceContext, str, str], object], done: str) -> None:
     engine, r = _load(reference)
     with _errors():
@@ -709,28 +764,63 @@ def request_restart_clock(
 
 @app.command("deadline")
 def deadline(
-    regime: Annotated[str, typer.Option(help="gdpr, uk-gdpr, ccpa, vcdpa, cpa, ctdpa, ucpa, tdpsa, ocpa, lgpd, pipeda")],
+    regime: Annotated[str, typer.Option(help="gdpr, uk-gdpr, ccpa, us-XX (a US state), ca-qc, nz ... (`dsar regimes`)")],
     received: Annotated[str, typer.Option(help="Date of receipt, YYYY-MM-DD")],
     country: Annotated[str | None, typer.Option(help="ISO country (GDPR: the member state whose holidays count)")] = None,
     subdivision: Annotated[str | None, typer.Option(help="Region for holidays (UK nation ENG/SCT/WLS/NIR, German state BY ...)")] = None,
+    type_: Annotated[str, typer.Option("--type", help="access, deletion, correction or appeal (the state's appeal period)")] = "access",
+    explain: Annotated[bool, typer.Option("--explain", help="Show how each date was counted, citing the rule")] = False,
+    target_days: Annotated[
+        int | None, typer.Option(help="Target days where the law says 'without delay' (default DSAR_REASONABLE_PERIOD_DAYS)")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Print the statutory dates of a request received on a date (nothing is stored)."""
-    from dsar.domain.deadlines import compute_deadlines
+    from dsar.domain.deadlines import explain_deadlines
+    from dsar.domain.regimes import parse_request_type
 
     with _errors():
         when = _date_option(received, "--received")
         assert when is not None
-        d = compute_deadlines(regime.strip().lower(), when, country=country, subdivision=subdivision)
-    doc = {
+        rtype = parse_request_type(type_.strip().lower())
+        target = target_days if target_days is not None else _settings().reasonable_period_days
+        trace = explain_deadlines(
+            regime.strip().lower(), when, country=country, subdivision=subdivision, request_type=rtype, target_days=target
+        )
+    d = trace.deadline
+    doc: dict[str, Any] = {
         k: v for k, v in d.as_json().items() if k in ("regime", "received", "due", "acknowledge_by", "extension_notice_by", "extended_due")
     }
+    if rtype.value == "appeal":
+        doc["type"] = "appeal"
+    if explain:
+        doc["trace"] = trace.as_json()
     if as_json:
         _print_json(doc)
         return
     t = Table(show_header=False, box=None)
     for k, v in doc.items():
-        t.add_row(k, "—" if v is None else str(v))
+        if k != "trace":
+            t.add_row(k, "—" if v is None else str(v))
+    out.print(t)
+    if explain:
+        out.print("\n[bold]How it was counted[/]")
+        for line in trace.lines():
+            out.print(line, markup=False, highlight=False)
+
+
+@app.command("regimes")
+def regimes_list(as_json: JsonOpt = False) -> None:
+    """List every regime: its codes, effective date, response period, appeal and regulator."""
+    from dsar.domain.regime_docs import regime_rows
+
+    rows = regime_rows()
+    if as_json:
+        _print_json(rows)
+        return
+    t = Table("code", "aliases", "effective", "response", "extension", "appeal", "regulator")
+    for r in rows:
+        t.add_row(r["code"], r["aliases"], r["effective"], r["response"], r["extension"], r["appeal"], r["regulator"])
     out.print(t)
 
 

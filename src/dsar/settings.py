@@ -68,6 +68,13 @@ class EngineSettings(BaseSettings):
         72, ge=1, description="How long a one-time verification code stays valid (docs/threats.md: at least 3 days)."
     )
     verification_max_attempts: int = Field(5, ge=1, description="Wrong codes allowed before the request is refused as unverifiable.")
+    reasonable_period_days: int = Field(
+        30,
+        ge=1,
+        le=365,
+        description="The organisation's target in days where the law sets no number ('without delay': jp; 'as soon as "
+        "reasonably possible': sg; 'within a reasonable period': au). Letters quote the law's words.",
+    )
     signing_key_file: Path | None = Field(
         None,
         description="Ed25519 key signing audit checkpoints and bundles, created on first use. Default: HOME/keys/audit-signing.pem.",
@@ -413,6 +420,7 @@ class Settings(WebSettings, DemoSettings, AwsSettings, AlertSettings, MailSettin
                 "max_backdate_days": self.max_backdate_days,
                 "verification_code_ttl_hours": self.verification_code_ttl_hours,
                 "verification_max_attempts": self.verification_max_attempts,
+                "reasonable_period_days": self.reasonable_period_days,
                 "signing_key_file": str(self.effective_signing_key_file),
                 "audit_retention_months": self.audit_retention_months,
                 "evidence_dir": str(self.effective_evidence_dir),

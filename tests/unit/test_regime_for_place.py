@@ -25,7 +25,18 @@ from dsar.domain.regimes import EU_MEMBER_STATES, REGIMES, regime_for_place, res
         ("US", "OR", "ocpa"),
         ("BR", None, "lgpd"),
         ("CA", None, "pipeda"),
-        ("CA", "QC", "pipeda"),
+        # Issue 16: Quebec's private-sector Act (Law 25) is the more specific law for a resident
+        # of Quebec; the rest of Canada stays under PIPEDA.
+        ("CA", "QC", "ca-qc"),
+        ("CA", "ON", "pipeda"),
+        ("US", "IA", "us-ia"),
+        ("us", "fl", "us-fl"),
+        ("US", "RI", "us-ri"),
+        ("US", "OK", "us-ok"),  # picked by place; intake refuses it before 2027-01-01
+        ("JP", None, "jp"),
+        ("CH", None, "ch"),
+        ("NZ", None, "nz"),
+        ("AU", None, "au"),
     ],
 )
 def test_known_places_pick_their_regime(country: str, subdivision: str | None, expected: str) -> None:
@@ -39,8 +50,9 @@ def test_known_places_pick_their_regime(country: str, subdivision: str | None, e
         ("US", "NY"),  # a state without a privacy law the engine knows
         ("US", "ENG"),  # a UK nation is no US state
         ("GB", "CA"),  # nor is a US state a UK nation
-        ("JP", None),
-        ("CH", None),
+        ("IN", None),  # issue 16 added jp and ch; India and Mexico still have no regime here
+        ("MX", None),
+        ("US", "WA"),  # no comprehensive state law
         ("ZZ", None),
         ("../../etc/passwd", None),
         ("", None),

@@ -80,6 +80,7 @@ def test_the_request_body_is_the_intakes_submission_with_examples(api: Api) -> N
         "subject",
         "agent",
         "corrections",
+        "appeal_of",  # issue 16: an appeal names the refused request
     }
     assert body["properties"]["channel"]["default"] == "api" and body["additionalProperties"] is False
     assert set(body["properties"]["subject"]["properties"]) == {"name", "emails", "phone", "postal_address", "account_id", "extra"}

@@ -93,7 +93,11 @@ def test_errors_come_in_the_pages_language(client: TestClient, web_app: WebApp) 
         ("FR", "", "gdpr", "FR", None),
         ("BR", "", "lgpd", "BR", None),
         ("US", "US-NY", "gdpr", "IE", None),  # a state without a law the engine knows: the default
-        ("JP", "", "gdpr", "IE", None),
+        ("JP", "", "jp", "JP", None),  # issue 16: Japan's APPI (was the default)
+        ("MX", "", "gdpr", "IE", None),
+        ("TH", "", "th", "TH", None),
+        ("US", "US-IA", "us-ia", "US", "IA"),
+        ("CA", "CA-QC", "ca-qc", "CA", "QC"),
         ("other", "", "gdpr", "IE", None),
         ("ZZ", "", "gdpr", "IE", None),
         ("../../etc/passwd", "", "gdpr", "IE", None),

@@ -1,135 +1,78 @@
 """The privacy regimes the engine knows, and what each one lets a subject ask for.
 
-Facts come from docs/regulations.md; each regime cites its law. Deadline arithmetic lives in
-:mod:`dsar.domain.deadlines`; this module only says *who* may ask *what*, and *where*.
+Each regime is one module under :mod:`dsar.domain.regime_data` (its facts, each with its
+citation, its effective date, its clock, its appeal and its regulator; docs/regimes.md lists
+them). Deadline arithmetic lives in :mod:`dsar.domain.deadlines`; this module only says *who*
+may ask *what*, *where*, and from *when*.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import date
-from enum import StrEnum
 
-from dsar.domain.errors import UnknownJurisdiction, UnknownRegime, UnknownRequestType
+from dsar.domain.errors import InvalidInput, UnknownJurisdiction, UnknownRegime, UnknownRequestType
+from dsar.domain.regime_data import ALL
+from dsar.domain.regime_data._places import EU_MEMBER_STATES, UK_NATIONS
+from dsar.domain.regime_model import (
+    AccessScope,
+    Appeal,
+    Clock,
+    ClockKind,
+    Regime,
+    RequestType,
+    Right,
+    Source,
+)
 
+__all__ = [
+    "ALIASES",
+    "EU_MEMBER_STATES",
+    "REGIMES",
+    "UK_NATIONS",
+    "AccessScope",
+    "Appeal",
+    "Clock",
+    "ClockKind",
+    "NotInForce",
+    "Regime",
+    "RequestType",
+    "Right",
+    "Source",
+    "all_codes",
+    "check_in_force",
+    "get_regime",
+    "parse_request_type",
+    "regime_for_place",
+    "resolve_jurisdiction",
+]
 
-class RequestType(StrEnum):
-    ACCESS = "access"
-    DELETION = "deletion"
-    CORRECTION = "correction"
-
-
-class AccessScope(StrEnum):
-    """CCPA distinguishes a request to know categories from one for specific pieces
-    (Cal. Civ. Code 1798.110; 11 CCR 7024). Other regimes give a copy (GDPR Art. 15(3))."""
-
-    CATEGORIES = "categories"
-    SPECIFIC_PIECES = "specific_pieces"
-
-
-# EU member states (ISO 3166-1 alpha-2) where the controller acts; GDPR holidays follow the
-# member state (Reg. 1182/71 Art. 2(1)).
-EU_MEMBER_STATES: frozenset[str] = frozenset("AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE".split())
-# UK nations as ISO 3166-2:GB codes used by the `holidays` package (bank holidays differ).
-UK_NATIONS: frozenset[str] = frozenset({"ENG", "NIR", "SCT", "WLS"})
-
-
-@dataclass(frozen=True)
-class Right:
-    """A request type a regime provides, optionally only from a date (e.g. Utah correction)."""
-
-    type: RequestType
-    since: date | None = None
-
-
-@dataclass(frozen=True)
-class Regime:
-    code: str
-    title: str
-    citation: str
-    country: str
-    rights: tuple[Right, ...]
-    # Subdivisions allowed (None: any/none); `subdivision_required` forces one.
-    subdivisions: frozenset[str] | None = None
-    subdivision_required: bool = False
-    # Countries allowed, when the regime spans several (GDPR: any member state).
-    countries: frozenset[str] = field(default_factory=frozenset)
-    access_scopes: tuple[AccessScope, ...] = ()
-
-    def allowed_countries(self) -> frozenset[str]:
-        return self.countries or frozenset({self.country})
-
-    def provides(self, request_type: RequestType, on: date) -> bool:
-        return any(r.type is request_type and (r.since is None or on >= r.since) for r in self.rights)
+# One module per regime under dsar.domain.regime_data (facts, citations, effective dates).
+REGIMES: dict[str, Regime] = {r.code: r for r in ALL}
+# Other codes that reach a regime: every US state law by its postal code (us-va -> vcdpa).
+ALIASES: dict[str, str] = {alias: r.code for r in ALL for alias in r.aliases}
 
 
-_ALL = (Right(RequestType.ACCESS), Right(RequestType.DELETION), Right(RequestType.CORRECTION))
+class NotInForce(InvalidInput):
+    """A request received before the regime's law took effect."""
 
-REGIMES: dict[str, Regime] = {
-    r.code: r
-    for r in (
-        Regime(
-            "gdpr", "EU General Data Protection Regulation", "GDPR Art. 12, 15-17", country="DE", countries=EU_MEMBER_STATES, rights=_ALL
-        ),
-        Regime(
-            "uk-gdpr",
-            "UK GDPR and Data Protection Act 2018",
-            "UK GDPR Art. 12, 12A, 15-17",
-            country="GB",
-            subdivisions=UK_NATIONS,
-            rights=_ALL,
-        ),
-        Regime(
-            "ccpa",
-            "California Consumer Privacy Act (as amended by CPRA)",
-            "Cal. Civ. Code 1798.100-.130; 11 CCR 7020-7024",
-            country="US",
-            subdivisions=frozenset({"CA"}),
-            rights=_ALL,
-            access_scopes=(AccessScope.CATEGORIES, AccessScope.SPECIFIC_PIECES),
-        ),
-        Regime(
-            "vcdpa", "Virginia Consumer Data Protection Act", "Va. Code 59.1-577", country="US", subdivisions=frozenset({"VA"}), rights=_ALL
-        ),
-        Regime("cpa", "Colorado Privacy Act", "C.R.S. 6-1-1306", country="US", subdivisions=frozenset({"CO"}), rights=_ALL),
-        Regime(
-            "ctdpa", "Connecticut Data Privacy Act", "Conn. Gen. Stat. 42-518", country="US", subdivisions=frozenset({"CT"}), rights=_ALL
-        ),
-        # Utah added correction from 2026-07-01 (docs/regulations.md).
-        Regime(
-            "ucpa",
-            "Utah Consumer Privacy Act",
-            "Utah Code 13-61-201/203",
-            country="US",
-            subdivisions=frozenset({"UT"}),
-            rights=(Right(RequestType.ACCESS), Right(RequestType.DELETION), Right(RequestType.CORRECTION, since=date(2026, 7, 1))),
-        ),
-        Regime(
-            "tdpsa",
-            "Texas Data Privacy and Security Act",
-            "Tex. Bus. & Com. Code 541.051-.053",
-            country="US",
-            subdivisions=frozenset({"TX"}),
-            rights=_ALL,
-        ),
-        Regime("ocpa", "Oregon Consumer Privacy Act", "ORS 646A.574/.576", country="US", subdivisions=frozenset({"OR"}), rights=_ALL),
-        Regime("lgpd", "Lei Geral de Protecao de Dados", "LGPD Art. 18-19", country="BR", rights=_ALL),
-        Regime(
-            "pipeda",
-            "Personal Information Protection and Electronic Documents Act",
-            "PIPEDA s.8, Sch. 1 4.9",
-            country="CA",
-            rights=(Right(RequestType.ACCESS), Right(RequestType.CORRECTION)),
-        ),
-    )
-}
+
+def all_codes() -> list[str]:
+    """Every code a caller may give: the regimes' own and their aliases, sorted."""
+    return sorted({*REGIMES, *ALIASES})
+
+
+def check_in_force(regime: Regime, on: date) -> None:
+    """Refuse a request received before the law took effect, saying when it does."""
+    if not regime.in_force(on):
+        msg = f"{regime.code} ({regime.title}) takes effect on {regime.effective}; a request received on {on.isoformat()} is not under it"
+        raise NotInForce(msg, [f"regime: {msg}"])
 
 
 def get_regime(code: str) -> Regime:
     try:
-        return REGIMES[code]
+        return REGIMES[ALIASES.get(code, code)]
     except KeyError:
-        msg = f"unknown regime; known regimes: {', '.join(sorted(REGIMES))}"
+        msg = f"unknown regime; known regimes: {', '.join(all_codes())}"
         raise UnknownRegime(msg, [f"regime: {msg}"]) from None
 
 
@@ -171,7 +114,7 @@ def resolve_jurisdiction(regime: Regime, country: str | None, subdivision: str |
     return c, sub
 
 
-def regime_for_place(country: str | None, subdivision: str | None = None) -> str | None:
+def regime_for_place(country: str | None, subdivision: str | None = None, on: date | None = None) -> str | None:
     """The regime that covers a person living in ``country`` (ISO 3166-1 alpha-2) and, where it
     matters, ``subdivision`` (a US state, a UK nation as ISO 3166-2:GB, a Canadian province):
     ``FR`` -> gdpr, ``GB``/``SCT`` -> uk-gdpr, ``US``/``VA`` -> vcdpa, ``CA`` -> pipeda. None when
@@ -180,13 +123,16 @@ def regime_for_place(country: str | None, subdivision: str | None = None) -> str
 
     A regime whose subdivisions are a closed list (US state laws, the UK nations) needs the
     subdivision to be one of them; a UK resident who gives no nation is still under UK GDPR (its
-    deadlines default to England's bank holidays). Pure: no settings, no I/O."""
+    deadlines default to England's bank holidays). With ``on``, a law not yet in force that day
+    (Oklahoma before 2027) covers nothing: the web form then uses its default regime, while
+    intake without ``on`` names the law and refuses with its effective date. Pure: no settings,
+    no I/O."""
     if not country:
         return None
     c = country.strip().upper()
     sub = subdivision.strip().upper() if subdivision else None
     for regime in REGIMES.values():
-        if c not in regime.allowed_countries():
+        if c not in regime.allowed_countries() or (on is not None and not regime.in_force(on)):
             continue
         if regime.subdivisions is None:
             return regime.code

@@ -69,6 +69,8 @@ class Move(StrEnum):
     DENY = "deny"
     WITHDRAW = "withdraw"
     FAIL = "fail"
+    # Legal's written decision on an appeal (services/appeals.py) answers it: the appeal closes.
+    DECIDE_APPEAL = "decide_appeal"
 
 
 _BEFORE_EXECUTION = frozenset({Status.RECEIVED, Status.AWAITING_VERIFICATION, Status.VERIFIED, Status.PLANNING, Status.AWAITING_SIGN_OFF})
@@ -86,6 +88,7 @@ MOVES: dict[Move, tuple[frozenset[Status], Status]] = {
     Move.DENY: (_BEFORE_EXECUTION, Status.DENIED),
     Move.WITHDRAW: (OPEN_STATUSES, Status.WITHDRAWN),
     Move.FAIL: (OPEN_STATUSES, Status.FAILED),
+    Move.DECIDE_APPEAL: (frozenset({Status.RECEIVED, Status.AWAITING_VERIFICATION, Status.VERIFIED}), Status.CLOSED),
 }
 
 # Moves still allowed while a request is on hold: a hold stops the work, not the ending of it.
@@ -238,8 +241,17 @@ class PrivacyRequest:
         return f"PrivacyRequest({self.reference}, {self.type.value}, {self.regime}, {self.status.value})"
 
 
+def _fits_type(request: PrivacyRequest, move: Move) -> bool:
+    """Only an appeal is offered the appeal decision (services/appeals.py checks it too)."""
+    return move is not Move.DECIDE_APPEAL or request.type is RequestType.APPEAL
+
+
 def allowed_moves(request: PrivacyRequest) -> list[Move]:
-    return [m for m, (sources, _) in MOVES.items() if request.status in sources and (not request.on_hold or m in MOVES_ALLOWED_ON_HOLD)]
+    return [
+        m
+        for m, (sources, _) in MOVES.items()
+        if request.status in sources and (not request.on_hold or m in MOVES_ALLOWED_ON_HOLD) and _fits_type(request, m)
+    ]
 
 
 def apply_move(

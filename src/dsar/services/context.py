@@ -28,6 +28,11 @@ class Policy:
     # A request received longer ago than this is refused at intake unless a reason is given.
     max_backdate_days: int = 90
     verification_code_ttl_hours: int = 72
+    # Where the law says "without delay" or "within a reasonable period" (jp, sg, au): the
+    # organisation's own target in days, counted like the other day-based periods.
+    reasonable_period_days: int = 30
+    # The public web form's address (DSAR_WEB_PUBLIC_URL): refusal letters link its appeal page.
+    public_form_url: str | None = None
     verification_max_attempts: int = 5
     # Staff accounts (dsar.services.accounts): lock-out after consecutive failed logins, how
     # long a set-password link works, the shortest password, and scrypt's cost (log2 of n).

@@ -44,6 +44,7 @@ def _recompute(r: PrivacyRequest, pauses: Sequence[PauseRecord], ctx: ServiceCon
         subdivision=r.subdivision,
         request_type=r.type,
         pauses=[p.pause for p in pauses],
+        target_days=ctx.policy.reasonable_period_days,
     )
     return d.in_force(extended=extended)
 

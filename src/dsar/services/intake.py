@@ -16,9 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from dsar.connectors.schema import correctable_attributes
 from dsar.domain.deadlines import Deadline, compute_deadlines, receipt_date
-from dsar.domain.errors import DsarError, InvalidInput
+from dsar.domain.errors import DsarError, InvalidInput, NotFound
 from dsar.domain.events import DeadlinesComputed, RequestLogged
-from dsar.domain.regimes import AccessScope, get_regime, parse_request_type, resolve_jurisdiction
+from dsar.domain.regimes import AccessScope, check_in_force, get_regime, parse_request_type, regime_for_place, resolve_jurisdiction
 from dsar.domain.request import (
     MAX_CORRECTIONS,
     AgentKind,
@@ -26,11 +26,13 @@ from dsar.domain.request import (
     Channel,
     Correction,
     PrivacyRequest,
+    Status,
     SubjectIdentity,
     clean_text,
     format_reference,
     make_correction,
     normalise_email,
+    parse_reference,
 )
 from dsar.services.context import ServiceContext
 
@@ -89,6 +91,8 @@ class Submission(BaseModel):
     # Why a request received more than Policy.max_backdate_days ago is logged only now (e.g.
     # "letter found in the post room"): required then, recorded in the RequestLogged event.
     backdated_reason: str | None = None
+    # An appeal (type "appeal") names the refused request it appeals: its reference.
+    appeal_of: str | None = None
 
     @classmethod
     def parse(cls, data: Any) -> Submission:
@@ -124,11 +128,59 @@ def _received(value: datetime | date | None, now: datetime, zone: ZoneInfo) -> d
     return datetime.combine(value, time(0, 0), tzinfo=zone)
 
 
+def _appealed_request(ctx: ServiceContext, sub: Submission, problems: list[str]) -> PrivacyRequest | None:
+    """The refused request an appeal names (``appeal_of``), if the submission is an appeal and
+    the request can be appealed: it exists, it was refused (denied), and its regime gives an
+    appeal. Problems name the reference only as the caller typed it was malformed or not."""
+    if sub.appeal_of is None:
+        return None
+    if sub.type != "appeal":
+        problems.append("appeal_of: only an appeal names a refused request")
+        return None
+    ref = _collect(problems, parse_reference, sub.appeal_of)
+    if ref is None:
+        problems[-1] = "appeal_of: " + problems[-1].split(": ", 1)[-1]
+        return None
+    with ctx.uow() as uow:
+        try:
+            appealed = uow.requests.facts(uow.requests.id_for_reference(ref))
+        except NotFound:
+            problems.append(f"appeal_of: no request {ref}")
+            return None
+    if appealed.type.value == "appeal":
+        problems.append(f"appeal_of: {ref} is itself an appeal; its decision is final here")
+        return None
+    if appealed.status is not Status.DENIED:
+        problems.append(f"appeal_of: {ref} was not refused (it is {appealed.status.value}); only a refusal can be appealed")
+        return None
+    if get_regime(appealed.regime).appeal is None:
+        problems.append(f"appeal_of: {appealed.regime} gives no right to appeal a refusal")
+        return None
+    return appealed
+
+
+def _same_consumer(ctx: ServiceContext, request_id: str, emails: list[str], phone: str | None) -> bool:
+    with ctx.uow() as uow:
+        refused = uow.requests.get(request_id).subject
+    return bool(set(emails) & set(refused.emails)) or (phone is not None and phone == refused.phone)
+
+
 def validate(sub: Submission, ctx: ServiceContext, now: datetime) -> tuple[PrivacyRequest, Deadline]:
     problems: list[str] = []
+    appealed = _appealed_request(ctx, sub, problems)
+    if appealed is not None and sub.regime is None:
+        # An appeal is under the law of the request it appeals, in the same place.
+        sub = sub.model_copy(update={"regime": appealed.regime, "country": appealed.country, "subdivision": appealed.subdivision})
     regime = _collect(problems, get_regime, sub.regime) if sub.regime else None
+    if appealed is not None and regime is not None and regime.code != appealed.regime:
+        problems.append(f"regime: an appeal is under the regime of the request it appeals ({appealed.regime})")
     if sub.regime is None:
-        problems.append("regime: required")
+        # No regime named: the place picks it (US + state -> that state's law), as on the web form.
+        picked = regime_for_place(sub.country, sub.subdivision)
+        if picked is not None:
+            regime = get_regime(picked)
+        else:
+            problems.append("regime: required (no regime the engine knows covers the given country and subdivision)")
     rtype = _collect(problems, parse_request_type, sub.type) if sub.type else None
     if sub.type is None:
         problems.append("type: required")
@@ -157,7 +209,9 @@ def validate(sub: Submission, ctx: ServiceContext, now: datetime) -> tuple[Priva
         jurisdiction = _collect(problems, resolve_jurisdiction, regime, sub.country, sub.subdivision, required=True)
         if jurisdiction is not None:
             country, subdivision = jurisdiction
-        if rtype is not None and not regime.provides(rtype, received_on):
+        if not any(p.startswith("received_at") for p in problems):  # a date already refused says enough
+            _collect(problems, check_in_force, regime, received_on)
+        if rtype is not None and regime.in_force(received_on) and not regime.provides(rtype, received_on):
             problems.append(f"type: {regime.code} gives no {rtype.value} right for a request received on {received.date()}")
     scope: AccessScope | None = None
     if sub.access_scope is not None:
@@ -229,6 +283,12 @@ def validate(sub: Submission, ctx: ServiceContext, now: datetime) -> tuple[Priva
         for wanted in corrections:
             if wanted.attribute not in correctable:
                 problems.append(f"corrections.{wanted.attribute}: no system of the data map can correct this attribute")
+    if appealed is not None and not _same_consumer(ctx, appealed.id, emails, phone):
+        # The outcome letter goes to the appeal's contact: only the consumer who was refused
+        # (reached the same way) may appeal, or anyone knowing a reference would read the reasons.
+        problems.append("subject: an appeal gives an email or phone of the refused request")
+    if rtype is not None and rtype.value == "appeal" and appealed is None and not any(p.startswith("appeal_of") for p in problems):
+        problems.append("appeal_of: an appeal names the reference of the refused request it appeals")
     deadlines = None
     if not problems and regime is not None and rtype is not None:
         deadlines = _collect(
@@ -239,6 +299,7 @@ def validate(sub: Submission, ctx: ServiceContext, now: datetime) -> tuple[Priva
             country=country,
             subdivision=subdivision,
             request_type=rtype,
+            target_days=ctx.policy.reasonable_period_days,
         )
     if problems or deadlines is None or regime is None or rtype is None or name is None or country is None:
         raise InvalidInput("the request cannot be logged", problems)
@@ -255,6 +316,7 @@ def validate(sub: Submission, ctx: ServiceContext, now: datetime) -> tuple[Priva
         access_scope=scope,
         agent=agent,
         logged_at=now,
+        linked_to=appealed.id if appealed is not None else None,
         corrections=tuple(corrections),
         subject=SubjectIdentity(
             name=name, emails=tuple(emails), phone=phone, postal_address=address, account_id=account, extra=tuple(sorted(extra.items()))

@@ -152,6 +152,9 @@ def start_processing(ctx: ServiceContext, orchestrator: Orchestrator, request_id
     """Start a new process-request run for a request and record its id; returns it. Safe at
     any point: the flow picks up where the record stands."""
     ref = queries.lookup_id(ctx, request_id)
+    with ctx.uow() as uow:
+        if uow.requests.facts(request_id).type.value == "appeal":
+            raise InvalidInput(f"{ref.reference} is an appeal: it runs no flow; legal decides it (dsar request decide-appeal)")
     run_id = orchestrator.start_run(ref.id, ref.reference)
     queries.record_flow_run(ctx, ref.id, run_id)
     return run_id
@@ -301,7 +304,7 @@ def reconcile(ctx: ServiceContext, orchestrator: Orchestrator, *, restart_limit:
     done: list[Reconciled] = []
     for status in sorted(OPEN_STATUSES):
         for s in queries.request_list(ctx, status, limit=100_000):
-            if s.on_hold:
+            if s.on_hold or s.type == "appeal":  # appeals are decided by legal, not by the flow (services/appeals.py)
                 continue
             run_id = queries.flow_run_id(ctx, s.id)
             state = orchestrator.run_state(run_id) if run_id is not None else None

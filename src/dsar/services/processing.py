@@ -58,6 +58,7 @@ from dsar.domain.verification import (
 )
 from dsar.services import recording
 from dsar.services.accounts import approver_digest, prove_approver
+from dsar.services.appeals import appeal_link
 from dsar.services.context import ServiceContext
 from dsar.services.correspondence import hold_for_failed_delivery, letter_request, send_code, send_letter
 from dsar.services.deadlines import record_receipt_confirmation
@@ -351,6 +352,8 @@ def dry_run_plan(ctx: ServiceContext, request_id: str) -> list[PlanStep]:
     """The plan the request would get now, computed without storing or changing anything."""
     with ctx.uow() as uow:
         r = uow.requests.get(request_id)
+    if r.type is RequestType.APPEAL:
+        return []  # an appeal is decided by legal: nothing is searched or changed
     return _compute_plan(ctx, r).steps
 
 
@@ -865,6 +868,8 @@ def _send_response(ctx: ServiceContext, request_id: str) -> Status:
             # GDPR Art. 19: the subject may ask who received the corrected data.
             "recipients": _recipients_to_inform(ctx, plan) if r.type is RequestType.CORRECTION else [],
             "denial_reason": _denial_reason(uow, request_id) if kind == DENIAL_LETTER else "",
+            # Where the regime gives an appeal: the public form's appeal page for this refusal.
+            "appeal_url": appeal_link(ctx, r) if kind == DENIAL_LETTER else None,
         }
         attachments = (
             [

@@ -38,6 +38,9 @@ def start_run(ctx: ServiceContext, orchestrator: Orchestrator | None, request_id
     A request whose run cannot start stays logged; the reconciler starts it later."""
     if orchestrator is None:
         return None, None
+    with ctx.uow() as uow:
+        if uow.requests.facts(request_id).type.value == "appeal":
+            return None, None  # an appeal runs no flow: legal decides it (services/appeals.py)
     if not orchestrator.available():
         return None, "no orchestrator answers"
     try:

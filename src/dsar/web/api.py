@@ -46,7 +46,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from dsar.domain.accounts import ApiToken, TokenScope
 from dsar.domain.errors import InvalidInput, ScopeMissing, TokenRefused
-from dsar.domain.regimes import REGIMES, AccessScope, RequestType
+from dsar.domain.regimes import REGIMES, AccessScope, RequestType, all_codes
 from dsar.domain.request import MAX_CORRECTIONS, MAX_TEXT, Channel, Status, parse_reference
 from dsar.services import queries
 from dsar.services.accounts import authenticate_token
@@ -194,7 +194,7 @@ def _values(kind: type[StrEnum]) -> list[Any]:
     return [member.value for member in kind]
 
 
-_REGIME_CODES: list[Any] = sorted(REGIMES)
+_REGIME_CODES: list[Any] = all_codes()  # us-va reaches vcdpa (dsar.domain.regimes.ALIASES)
 
 
 class SubjectBody(SubjectIn):

@@ -31,6 +31,7 @@ from dsar.domain.regimes import REGIMES, AccessScope, RequestType
 from dsar.domain.request import DEADLINE_STOPPED, Channel, Status, parse_reference
 from dsar.services import casework, deadlines, processing, queries
 from dsar.services.admin import hold_request, release_request, withdraw_request
+from dsar.services.deadline_trace import explain_request
 from dsar.services.orchestration import ensure_processing, resume_waiting, sign_off_and_resume
 from dsar.services.submissions import submit
 from dsar.services.timeline import TimelineEntry, describe
@@ -258,7 +259,7 @@ def _new_form(request: Request, values: dict[str, Any], problems: list[str], sta
         status_code=status_code,
         values=values,
         problems=problems,
-        types=[t.value for t in RequestType],
+        types=[t.value for t in RequestType if t is not RequestType.APPEAL],  # appeals: `dsar request new --appeal-of`
         regimes=_regimes(),
         scopes=[s.value for s in AccessScope],
         channels=[c.value for c in STAFF_CHANNELS],
@@ -364,6 +365,7 @@ def _request_page(
         letters=letters,
         alerts=queries.alerts(ctx, view.reference),
         can_pause=view.regime in PAUSE_MOVES_DUE,
+        trace=explain_request(ctx, view.id),
         ack_late=view.deadline.acknowledged_at is None
         and view.deadline.acknowledge_by is not None
         and view.deadline.acknowledge_by < on

@@ -15,7 +15,7 @@ from dsar.domain.regimes import EU_MEMBER_STATES
 
 OTHER_COUNTRY = "other"
 
-COUNTRIES: frozenset[str] = EU_MEMBER_STATES | frozenset("GB US CA BR CH NO IS LI AU NZ IN JP MX ZA AR CN KR SG IL TR".split())
+COUNTRIES: frozenset[str] = EU_MEMBER_STATES | frozenset("GB US CA BR CH NO IS LI AU NZ IN JP MX ZA AR CN KR SG IL TR TH".split())
 
 US_STATES: dict[str, str] = {
     "AL": "Alabama", "AK": "Alaska", "AZ": "Arizona", "AR": "Arkansas", "CA": "California", "CO": "Colorado",

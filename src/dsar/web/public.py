@@ -57,6 +57,9 @@ THANKS_MAX_AGE = timedelta(hours=1)
 FIELD_LIMITS = {"name": 200, "email": 254, "phone": 40, "postal_address": MAX_TEXT, "account_id": 200}
 AGENT_FIELDS = ("agent_name", "agent_email", "agent_kind", "agent_organisation")
 
+# The types a person picks on the form; an appeal names the refused request (API, support).
+FORM_TYPES = tuple(t.value for t in RequestType if t is not RequestType.APPEAL)
+
 # intake's problem prefix -> the form field it belongs to
 _PROBLEM_FIELDS = {
     "type": "type",
@@ -75,6 +78,7 @@ _PROBLEM_FIELDS = {
     "agent.kind": "agent_kind",
     "agent.organisation": "agent_organisation",
     "corrections": "correction_attribute_1",
+    "appeal_of": "appeal_of",
 }
 
 
@@ -110,6 +114,8 @@ def _message_for(problem: str) -> str:
         return "err.corr.twice"
     if "needs at least one" in text:
         return "err.corr.none"
+    if problem.startswith("appeal_of") or problem.startswith("subject: an appeal"):
+        return "err.appeal_of"
     return "err.invalid"
 
 
@@ -148,14 +154,25 @@ def _read(form: Form, web: Any) -> _Checked:
         v[f"correction_attribute_{i}"] = form.text(f"correction_attribute_{i}") or ""
         v[f"correction_value_{i}"] = form.text(f"correction_value_{i}") or ""
 
-    rtype = v["type"] if v["type"] in {t.value for t in RequestType} else None
+    # An appeal of a refused request (the link in the refusal letter carries its reference): the
+    # appealed request's regime and place apply, so the place is not asked.
+    appeal = bool(form.text("appeal_of"))
+    v["appeal_of"] = appeal_reference(form.text("appeal_of")) or ""
+    if appeal:
+        rtype = RequestType.APPEAL.value if v["type"] == RequestType.APPEAL.value else None
+        if not v["appeal_of"]:
+            c.error("appeal_of", "err.appeal_of")
+    else:
+        rtype = v["type"] if v["type"] in FORM_TYPES else None
     if rtype is None:
         c.error("type", "err.type")
 
     # Where they live -> regime, country, subdivision
     country = v["country"].upper()
     regime = subdivision = None
-    if not v["country"]:
+    if appeal:
+        pass  # the appealed request's place
+    elif not v["country"]:
         c.error("country", "err.country")
     else:
         place = split_subdivision(v["subdivision"])
@@ -166,7 +183,7 @@ def _read(form: Form, web: Any) -> _Checked:
         elif place is not None:
             subdivision = place[1]
         if country in COUNTRIES:
-            regime = regime_for_place(country, subdivision)
+            regime = regime_for_place(country, subdivision, on=web.ctx.clock().date())  # a law not yet in force: the default
         if regime is None:  # another country, a place no regime covers, or a forged value
             s = web.settings
             regime, country, subdivision = s.web_default_regime, s.web_default_country.upper(), s.web_default_subdivision
@@ -227,6 +244,16 @@ def _read(form: Form, web: Any) -> _Checked:
 
     if c.errors:
         return c
+    if appeal:
+        c.raw = {"type": rtype, "appeal_of": v["appeal_of"], "channel": "web", "agent": agent}
+        c.raw["subject"] = {
+            "name": v["name"],
+            "emails": [v["email"]] if v["email"] else [],
+            "phone": v["phone"] or None,
+            "postal_address": v["postal_address"] or None,
+            "account_id": v["account_id"] or None,
+        }
+        return c
     c.raw = {
         "type": rtype,
         "regime": regime,
@@ -249,6 +276,7 @@ def _read(form: Form, web: Any) -> _Checked:
 
 # Fields in page order: the error summary lists problems in the order a person meets them.
 FIELD_ORDER = (
+    "appeal_of",
     "type",
     "country",
     "subdivision",
@@ -264,7 +292,20 @@ FIELD_ORDER = (
 )
 
 
+def appeal_reference(value: str | None) -> str | None:
+    """The reference an appeal names (``DSR-2026-000123``), or None when it is not one."""
+    try:
+        return parse_reference(value) if value else None
+    except InvalidInput:
+        return None
+
+
 def _form_page(request: Request, values: dict[str, Any] | None = None, errors: dict[str, str] | None = None) -> Response:
+    values = dict(values or {})
+    appeal_of = appeal_reference(values.get("appeal_of") or request.query_params.get("appeal_of"))
+    if appeal_of:  # the form of an appeal: the link in a refusal letter
+        values.setdefault("type", RequestType.APPEAL.value)
+        values["appeal_of"] = appeal_of
     lang = language(request)
     t = Translator(lang)
     errors = errors or {}
@@ -282,7 +323,8 @@ def _form_page(request: Request, values: dict[str, Any] | None = None, errors: d
         other_country=OTHER_COUNTRY,
         subdivision_groups=subdivision_groups(t),
         subdivision_countries=sorted(SUBDIVISIONS),
-        types=[t.value for t in RequestType],
+        types=[RequestType.APPEAL.value] if appeal_of else list(FORM_TYPES),
+        appeal_of=appeal_of,
         scopes=[s.value for s in AccessScope],
         agent_kinds=[k.value for k in AgentKind],
         correctable=CORRECTABLE,

@@ -1,0 +1,75 @@
+"""Every regime is data with a source for each fact (issue 16), and docs/regimes.md is that data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dsar.domain import regime_data
+from dsar.domain.errors import UnknownRegime
+from dsar.domain.regime_docs import regime_rows, render_markdown
+from dsar.domain.regimes import ALIASES, REGIMES, ClockKind, get_regime
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "regimes.md"
+REQUIRED_FACTS = {"effective", "response", "extension", "rights", "regulator"}
+
+
+def test_docs_regimes_md_is_generated_from_the_data() -> None:
+    assert DOCS.read_text(encoding="utf-8") == render_markdown(), "run: python -m dsar.domain.regime_docs > docs/regimes.md"
+
+
+def test_one_module_per_regime() -> None:
+    modules = {p.stem for p in Path(regime_data.__file__).parent.glob("*.py") if not p.stem.startswith("_")}
+    assert len(modules) == len(REGIMES) == len(regime_data.ALL) == 37
+
+
+@pytest.mark.parametrize("code", sorted(REGIMES))
+def test_every_fact_has_its_source(code: str) -> None:
+    r = REGIMES[code]
+    assert REQUIRED_FACTS <= {s.fact for s in r.sources}, code
+    assert r.effective is not None and r.regulator and r.clock.rule
+    if r.appeal is not None:
+        assert r.source("appeal") is not None and r.appeal.rule
+    for s in r.sources:
+        assert s.citation.strip()
+        assert not (s.secondary and s.confirmed is None and "secondary" in s.citation), "the note belongs in `secondary`"
+
+
+@pytest.mark.parametrize("code", sorted(REGIMES))
+def test_every_unconfirmed_figure_says_so_in_the_docs(code: str) -> None:
+    row = next(r for r in regime_rows() if r["code"] == code)
+    for s in REGIMES[code].secondary_facts:
+        assert f"{s.fact}: {s.citation} [secondary, not confirmed" in row["sources"]
+
+
+def test_the_clock_kinds_the_issue_names() -> None:
+    assert REGIMES["nz"].clock.kind is ClockKind.WORKING_DAYS and REGIMES["nz"].clock.days == 20
+    assert REGIMES["us-ia"].clock.days == 90 and REGIMES["kr"].clock.days == 10 and REGIMES["ca-qc"].clock.days == 30
+    assert {c for c, r in REGIMES.items() if r.clock.kind is ClockKind.TARGET} == {"jp", "sg", "au"}
+    assert REGIMES["ccpa"].lookback_start is not None and REGIMES["ccpa"].lookback_start.isoformat() == "2022-01-01"
+
+
+def test_aliases_never_shadow_a_regime_and_unknown_codes_are_refused() -> None:
+    assert not set(ALIASES) & set(REGIMES)
+    for hostile in ["us-zz", "US-VA ", "../gdpr", "{{7*7}}", "gdpr'; drop table", "\u202egdpr"]:
+        with pytest.raises(UnknownRegime):
+            get_regime(hostile)
+
+
+RIGHTS_PARTIAL = Path(__file__).resolve().parents[2] / "templates" / "_partials" / "rights.txt.j2"
+
+
+@pytest.mark.parametrize("code", sorted(REGIMES))
+def test_every_regimes_refusal_letter_names_its_redress(code: str) -> None:
+    """The denial letter's redress paragraph (templates/_partials/rights.txt.j2) exists for every
+    regime; for the regimes of issue 16 it names the regulator and, with an appeal, its period."""
+    lines = {line.split('"')[1]: line for line in RIGHTS_PARTIAL.read_text(encoding="utf-8").splitlines() if line.startswith('  "')}
+    assert code in lines
+    r = REGIMES[code]
+    if code not in {"gdpr", "uk-gdpr", "ccpa", "vcdpa", "cpa", "ctdpa", "ucpa", "tdpsa", "ocpa", "lgpd", "pipeda"}:
+        assert r.regulator.removeprefix("the ") in lines[code]
+        if r.appeal is not None:
+            assert f"within {r.appeal.days} days" in lines[code]
+        if r.clock.law_words:
+            assert r.clock.law_words in lines[code]
