@@ -61,15 +61,49 @@ class SignOff(RunInput):
     )
     reason_text: str = Field(default="", description="For 'other': the reason in words, as the subject reads it")
     note: str = Field(default="", description="Internal note for the file and the auditors: kept encrypted, never in a letter")
+    exemptions: list[str] = Field(
+        default_factory=list,
+        description="For an approval: parts of the plan to keep out of the answer (system, system/entity, system/entity.field)",
+    )
+    # The codes of dsar.domain.exemptions.LegalGround, spelled out (tests check they agree).
+    ground: Literal[
+        "-",
+        "gdpr-17-3-a",
+        "gdpr-17-3-b",
+        "gdpr-17-3-c",
+        "gdpr-17-3-d",
+        "gdpr-17-3-e",
+        "ccpa-105-d-1",
+        "ccpa-105-d-2",
+        "ccpa-105-d-3",
+        "ccpa-105-d-4",
+        "ccpa-105-d-5",
+        "ccpa-105-d-6",
+        "ccpa-105-d-7",
+        "ccpa-105-d-8",
+        "ccpa-105-d-9",
+        "legal-hold",
+        "pipeda-8-8",
+    ] = Field(default=NO_REASON, description="The legal ground of the exemptions ticked above (required when any is ticked)")
 
 
-def sign_off_form(roster: list[str], description: str) -> Any:
+NOTHING_TO_EXEMPT: Final = "(nothing in this plan can be exempted)"
+
+
+def sign_off_form(roster: list[str], description: str, exemptable: list[str] | None = None) -> Any:
     """The sign-off form with the approver as a dropdown of ``roster`` (the active legal
-    accounts now). With no one on the roster the dropdown says so, and no attempt can pass."""
+    accounts now) and the exemptions as a multi-select of what this plan holds
+    (``exemptable``). With no one on the roster the dropdown says so, and no attempt can pass."""
     names: list[Any] = list(roster) or ["(no legal account: dsar users add NAME --role legal)"]
+    parts: list[Any] = list(exemptable or ()) or [NOTHING_TO_EXEMPT]
 
     class SignOffNow(SignOff):
         approver: str = Field(description="Your name on the legal roster", json_schema_extra={"enum": names})
+        exemptions: list[str] = Field(
+            default_factory=list,
+            description="For an approval: parts of the plan to keep out of the answer, each on the ground below",
+            json_schema_extra={"items": {"type": "string", "enum": parts}, "uniqueItems": True},
+        )
 
     SignOffNow.__name__ = SignOffNow.__qualname__ = "SignOff"
     return SignOffNow.with_initial_data(description=description)
@@ -157,6 +191,11 @@ def sign_off_state(request_id: str) -> svc.SignOffState:
 
 
 @_step
+def exemptable(request_id: str) -> list[str]:
+    return svc.exemptable(app().ctx, request_id)
+
+
+@_step
 def legal_roster() -> list[str]:
     return [a.name for a in accounts.legal_roster(app().ctx)]
 
@@ -192,6 +231,7 @@ def record_sign_off(request_id: str, given: SignOff, submitted: datetime | None)
         via="prefect-ui",
         flow_run=str(current_run.id),
         at=submitted,
+        exempt=[(target, None if given.ground == NO_REASON else given.ground) for target in given.exemptions],
     )
 
 
@@ -280,7 +320,7 @@ def process_request(request_id: str) -> str:
             key = "sign-off" if so.refused_attempts == 0 else f"sign-off-{so.refused_attempts}"
             log.info("waiting for legal's sign-off (%d attempt(s) refused so far)", so.refused_attempts)
             waiting_for(request_id, "legal")
-            form = sign_off_form(legal_roster(), plan_summary(request_id, so.last_refusal))
+            form = sign_off_form(legal_roster(), plan_summary(request_id, so.last_refusal), exemptable(request_id))
             given = suspend_flow_run(wait_for_input=form, key=key, timeout=None)
             result = record_sign_off(request_id, given, resumed_at())
             forget_input(key)

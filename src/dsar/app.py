@@ -136,6 +136,7 @@ def build_app(settings: Settings, *, migrate_schema: bool = False, max_cached_ke
             verification_max_attempts=settings.verification_max_attempts,
             reasonable_period_days=settings.reasonable_period_days,
             public_form_url=settings.web_public_url,
+            console_url=settings.effective_web_url,
         ),
     )
     return App(settings, engine, ctx)

@@ -538,15 +538,28 @@ def request_sign_off(
     ] = "",
     reason_text: Annotated[str, typer.Option(help="For --reason other: the reason in words, for the subject's letter")] = "",
     note: Annotated[str, typer.Option(help="Internal note for the file and the auditors (kept encrypted; never in a letter)")] = "",
+    exempt: Annotated[
+        list[str] | None,
+        typer.Option(help="Keep a part of the plan out of the answer: SYSTEM, SYSTEM/ENTITY or SYSTEM/ENTITY.FIELD (repeatable)"),
+    ] = None,
+    ground: Annotated[
+        list[str] | None,
+        typer.Option(help="The legal ground of each --exempt, in the same order (one ground for all when given once)"),
+    ] = None,
 ) -> None:
     """Give legal's decision, proven by your authenticator code: recorded at once, then handed
     to the waiting flow run (the same as the Resume form in the UI). A refused attempt (wrong
-    or used code, a name off the roster) is recorded and the request keeps waiting (exit 1)."""
+    or used code, a name off the roster, an exemption the plan does not hold) is recorded and
+    the request keeps waiting (exit 1)."""
     from dsar.domain.decisions import REFUSAL_TEXT, sign_off
     from dsar.services.orchestration import sign_off_and_resume
 
+    targets, grounds = list(exempt or ()), list(ground or ())
+    if len(grounds) == 1:
+        grounds *= len(targets)
+    pairs = [(t, grounds[i] if i < len(grounds) else None) for i, t in enumerate(targets)]
     with _errors():
-        given = sign_off("approve" if approve else "deny", reason, reason_text, note)
+        given = sign_off("approve" if approve else "deny", reason, reason_text, note, pairs)
     settings = _settings()
     engine, r = _load(reference)
     orchestrator = _orchestrator(settings)

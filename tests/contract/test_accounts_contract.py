@@ -13,6 +13,7 @@ from dsar.audit.chain import first_broken
 from dsar.domain.accounts import Role, TokenScope
 from dsar.domain.errors import IntegrityError, InvalidInput, NotFound
 from dsar.domain.events import STAFF_STREAM, StaffAccountAdded, StaffLoggedIn
+from dsar.domain.lockout import CodeFailures
 from dsar.services.ports import TotpRecord, UnitOfWorkFactory
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -228,6 +229,16 @@ def test_an_authenticator_is_stored_sealed_under_the_staff_key_and_its_used_step
         uow.commit()
     with uow_factory() as uow:
         assert uow.accounts.totp(a.id) == TotpRecord(sealed + b"x", None)
+        # wrong codes and a lock-out are kept; a new enrolment clears them
+        failures = CodeFailures(3, T0, T0 + timedelta(minutes=15))
+        uow.accounts.set_totp_failures(a.id, failures)
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.accounts.totp(a.id) == TotpRecord(sealed + b"x", None, failures)
+        uow.accounts.set_totp(a.id, sealed)
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.accounts.totp(a.id) == TotpRecord(sealed, None, CodeFailures())
         acct = uow.accounts.get(a.id)
         assert acct is not None and acct.totp_enrolled and acct.failed_logins == 1
         with pytest.raises(NotFound):

@@ -776,6 +776,31 @@ def test_a_plan_with_every_kind_of_step_round_trips_ordered_by_system(uow_factor
         assert uow.plans.get(other.id) == [ExportStep("crm", 1, ("customer",))]
 
 
+def test_a_plan_revised_at_approval_reads_back_with_legal_s_exemptions(uow_factory: UnitOfWorkFactory) -> None:
+    from dsar.domain.exemptions import Exemption, LegalGround, apply_exemptions
+
+    r = a_request(1)
+    stored(uow_factory, r)
+    with uow_factory() as uow:
+        uow.plans.save(r.id, EVERY_STEP_KIND)
+        uow.commit()
+    kept = [
+        Exemption("ledger", LegalGround.LEGAL_HOLD),
+        Exemption("shop/order", LegalGround.GDPR_17_3_E),
+        Exemption("crm/customer.email", LegalGround.LEGAL_HOLD),
+    ]
+    with uow_factory() as uow:
+        plan = uow.plans.get(r.id)
+        revised = [new for old, new in zip(plan, apply_exemptions(plan, kept), strict=True) if new != old]
+        assert revised
+        uow.plans.revise(r.id, revised)
+        with pytest.raises(NotFound):
+            uow.plans.revise(r.id, [ExportStep("nowhere", 1)])
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.plans.get(r.id) == apply_exemptions(sorted(EVERY_STEP_KIND, key=lambda s: s.system), kept)
+
+
 def test_receipts_read_back_ordered_by_system(uow_factory: UnitOfWorkFactory) -> None:
     r = a_request(1)
     stored(uow_factory, r)

@@ -112,3 +112,19 @@ def test_events_and_show_json_give_auditors_legal_s_reasoning(env: dict[str, str
     assert [x["reason"] for x in doc["sign_off_refused"]] == ["wrong_code"]
     code, out, _ = run(wide, "request", "show", ref)
     assert code == 0 and "sign-off.note" in out and "legal hold" in out
+
+
+def test_an_exemption_without_a_known_ground_or_with_a_denial_is_refused_at_input(env: dict[str, str], tmp_path: Path) -> None:
+    ref = reference(run(env, *NEW)[1])
+    base = ("request", "sign-off", ref, "--approver", "lena", "--code", "123456")
+    code, _, errout = run(env, *base, "--exempt", "shop/orders")
+    assert code == 2 and "exempt shop/orders: needs a legal ground" in errout
+    code, _, errout = run(env, *base, "--exempt", "shop/orders", "--ground", "gdpr-17-3-z")
+    assert code == 2 and "ground: one of gdpr-17-3-a" in errout
+    code, _, errout = run(env, *base, "--exempt", "shop", "--exempt", "files", "--ground", "legal-hold", "--ground", "")
+    assert code == 2 and "exempt files: needs a legal ground" in errout
+    code, _, errout = run(env, *base, "--deny", "--reason", "exempt", "--exempt", "shop", "--ground", "legal-hold")
+    assert code == 2 and "only an approval keeps parts of the plan out" in errout
+    # one ground for every exemption passes the input check (the request waits for nothing yet)
+    code, _, errout = run(env, *base, "--exempt", "shop", "--exempt", "files", "--ground", "gdpr-17-3-b")
+    assert code == 2 and "not awaiting_sign_off" in errout

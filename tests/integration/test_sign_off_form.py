@@ -12,6 +12,7 @@ from typing import get_args
 import pytest
 
 from dsar.domain.decisions import DenialReason
+from dsar.domain.exemptions import LegalGround
 from tests.conftest import ROOT
 
 
@@ -33,7 +34,7 @@ def test_the_reason_dropdown_offers_the_domain_s_reason_codes(flow_module: Modul
 def test_the_approver_is_a_dropdown_of_the_roster_and_the_code_a_text_field(flow_module: ModuleType) -> None:
     form = flow_module.sign_off_form(["lena.legal", "otto.law"], "### DSR-2026-000001")
     props = form.model_json_schema()["properties"]
-    assert list(props) == ["decision", "approver", "code", "reason", "reason_text", "note"]
+    assert list(props) == ["decision", "approver", "code", "reason", "reason_text", "note", "exemptions", "ground"]
     assert props["approver"]["enum"] == ["lena.legal", "otto.law"] and props["approver"]["type"] == "string"
     assert props["decision"]["enum"] == ["approve", "deny"] and "enum" not in props["code"]
     assert "$ref" not in str(props)  # the UI shows a $ref to an enum as an empty dropdown
@@ -46,3 +47,23 @@ def test_the_approver_is_a_dropdown_of_the_roster_and_the_code_a_text_field(flow
 def test_with_no_one_on_the_roster_the_dropdown_says_what_to_do(flow_module: ModuleType) -> None:
     props = flow_module.sign_off_form([], "x").model_json_schema()["properties"]
     assert props["approver"]["enum"] == ["(no legal account: dsar users add NAME --role legal)"]
+
+
+def test_the_exemptions_are_a_multi_select_of_the_plan_and_the_ground_a_dropdown_of_the_domain_s(flow_module: ModuleType) -> None:
+    grounds = get_args(flow_module.SignOff.model_fields["ground"].annotation)
+    assert grounds == ("-", *(g.value for g in LegalGround))
+    form = flow_module.sign_off_form(["lena.legal"], "x", ["shop", "shop/orders", "shop/customer.phone"])
+    props = form.model_json_schema()["properties"]
+    assert props["exemptions"]["type"] == "array" and props["exemptions"]["items"] == {
+        "type": "string",
+        "enum": ["shop", "shop/orders", "shop/customer.phone"],
+    }
+    assert props["ground"]["enum"][0] == "-" and props["ground"]["default"] == "-"
+    given = form.model_validate(
+        {"decision": "approve", "approver": "lena.legal", "code": "1", "exemptions": ["shop/orders"], "ground": "legal-hold"}
+    )
+    assert (given.exemptions, given.ground) == (["shop/orders"], "legal-hold")
+    # nothing to exempt: the multi-select says so (and the engine refuses it as not in the plan)
+    assert flow_module.sign_off_form(["lena.legal"], "x", []).model_json_schema()["properties"]["exemptions"]["items"]["enum"] == [
+        flow_module.NOTHING_TO_EXEMPT
+    ]

@@ -8,11 +8,13 @@ in a letter. :func:`sign_off` builds the value and refuses, at input, a denial w
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
 from dsar.domain.errors import InvalidInput
+from dsar.domain.exemptions import Exemption, exemptions_from
 
 SIGN_OFF_STEP = "release"
 EXTENSION_STEP = "extension"
@@ -82,6 +84,8 @@ class SignOff:
     reason: DenialReason | None = None
     reason_text: str = ""  # for the subject: required for ``other``, optional detail otherwise
     note: str = ""  # internal: sealed, shown to staff and auditors, never in a letter
+    # Parts of the plan kept out on a legal ground (approvals only): they revise the plan.
+    exemptions: tuple[Exemption, ...] = ()
 
     @property
     def approved(self) -> bool:
@@ -92,12 +96,25 @@ class SignOff:
         return denial_reason_text(self.reason, self.reason_text) if self.reason is not None else ""
 
 
-def sign_off(decision: str, reason: str | None = None, reason_text: str | None = None, note: str | None = None) -> SignOff:
+def sign_off(
+    decision: str,
+    reason: str | None = None,
+    reason_text: str | None = None,
+    note: str | None = None,
+    exempt: Iterable[tuple[str, str | None]] = (),
+) -> SignOff:
     """Build legal's decision from what was typed; raises InvalidInput naming every problem.
 
     A denial needs a reason code, and ``other`` its text: a refusal without a reason for the
-    subject is refused here, at input. An approval takes no reason code."""
+    subject is refused here, at input. An approval takes no reason code. ``exempt`` is
+    (target, ground) pairs: each needs a known legal ground, and only an approval takes them
+    (whether the plan has the target is checked where the plan is known)."""
     problems: list[str] = []
+    exemptions: tuple[Exemption, ...] = ()
+    try:
+        exemptions = exemptions_from(exempt)
+    except InvalidInput as exc:
+        problems.extend(exc.problems)
     try:
         d = SignOffDecision((decision or "").strip().lower())
     except ValueError:
@@ -118,11 +135,13 @@ def sign_off(decision: str, reason: str | None = None, reason_text: str | None =
             problems.append("reason: a denial needs a reason code for the subject")
         if code is DenialReason.OTHER and not text:
             problems.append("reason text: 'other' needs the reason in words for the subject")
+        if exemptions:
+            problems.append("exempt: only an approval keeps parts of the plan out (a denial refuses the whole request)")
     elif code is not None or text:
         problems.append("reason: an approval takes no reason code")
     if problems:
         raise InvalidInput("the sign-off is incomplete: " + "; ".join(problems), problems)
-    return SignOff(d, code, text, internal)
+    return SignOff(d, code, text, internal, exemptions)
 
 
 class SignOffRefusal(StrEnum):
@@ -133,6 +152,9 @@ class SignOffRefusal(StrEnum):
     WRONG_CODE = "wrong_code"
     REPLAYED_CODE = "replayed_code"  # a code of this account was used already at or after its time step
     INCOMPLETE = "incomplete"  # the decision itself was incomplete (a denial without a reason)
+    EXEMPTION_WITHOUT_GROUND = "exemption_without_ground"  # an exemption with no (or an unknown) legal ground
+    EXEMPTION_NOT_IN_PLAN = "exemption_not_in_plan"  # an exemption of something the plan does not hold
+    LOCKED_OUT = "locked_out"  # too many wrong codes of this approver lately: their codes are refused for a while
 
 
 REFUSAL_TEXT: dict[SignOffRefusal, str] = {
@@ -141,6 +163,9 @@ REFUSAL_TEXT: dict[SignOffRefusal, str] = {
     SignOffRefusal.WRONG_CODE: "the authenticator code is wrong or expired",
     SignOffRefusal.REPLAYED_CODE: "the authenticator code was used already",
     SignOffRefusal.INCOMPLETE: "the decision was incomplete (a denial needs a reason for the subject)",
+    SignOffRefusal.EXEMPTION_WITHOUT_GROUND: "an exemption was given without its legal ground",
+    SignOffRefusal.EXEMPTION_NOT_IN_PLAN: "an exemption names something the plan does not hold",
+    SignOffRefusal.LOCKED_OUT: "too many wrong codes from this approver: their codes are refused for 15 minutes",
 }
 
 

@@ -315,9 +315,13 @@ class SignOffRecorded(AuditEvent):
     verified_by: str = ""
     via: str = ""
     flow_run: str | None = None
+    # Legal's exemptions at approval: (target, ground code) pairs (dsar.domain.exemptions).
+    exemptions: tuple[tuple[str, str], ...] = ()
 
     def payload(self) -> dict[str, JsonValue]:
         d: dict[str, JsonValue] = {"step": self.step, "decision": self.decision, "approver": self.approver}
+        if self.exemptions:
+            d["exemptions"] = [{"target": t, "ground": g} for t, g in self.exemptions]
         if self.reason is not None:
             d["reason"] = self.reason
         if self.reason_text:
@@ -628,6 +632,18 @@ class StaffLoginFailed(StaffEvent):
 
 @dataclass(frozen=True)
 class StaffLockedOut(StaffEvent):
+    account: str = ""
+    until: datetime | None = None
+    failures: int = 0
+
+    def payload(self) -> dict[str, JsonValue]:
+        return {"account": self.account, "until": self.until.isoformat() if self.until else None, "failures": self.failures}
+
+
+@dataclass(frozen=True)
+class StaffCodesLockedOut(StaffEvent):
+    """Too many wrong authenticator codes: every code of the account is refused ``until``."""
+
     account: str = ""
     until: datetime | None = None
     failures: int = 0

@@ -21,7 +21,10 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from dsar.domain.exemptions import Exemption
 
 
 class Operation(StrEnum):
@@ -124,9 +127,11 @@ class ExportStep:
     matches: int
     entities: tuple[str, ...] = ()
     operation: Operation = Operation.EXPORT
+    exemptions: tuple[Exemption, ...] = ()  # legal's, at sign-off (dsar.domain.exemptions)
 
     def describe(self) -> str:
-        return "matched " + ",".join(self.entities) if self.matches else "no match"
+        said = "matched " + ",".join(self.entities) if self.matches else "no match"
+        return said + "".join(f"; not exported: {e.target} ({e.ground.value})" for e in self.exemptions)
 
 
 @dataclass(frozen=True)
@@ -135,6 +140,7 @@ class EraseStep:
     matches: int
     actions: tuple[ErasureAction, ...] = ()
     operation: Operation = Operation.ERASE
+    exemptions: tuple[Exemption, ...] = ()  # legal's, at sign-off (dsar.domain.exemptions)
 
     @property
     def changes_data(self) -> bool:
@@ -156,6 +162,7 @@ class CorrectStep:
     matches: int
     actions: tuple[CorrectionAction, ...] = ()
     operation: Operation = Operation.CORRECT
+    exemptions: tuple[Exemption, ...] = ()  # legal's, at sign-off (dsar.domain.exemptions)
 
     @property
     def changes_data(self) -> bool:
@@ -164,9 +171,10 @@ class CorrectStep:
     def describe(self) -> str:
         if not self.matches:
             return "no match"
+        kept = "".join(f"; not corrected: {e.target} ({e.ground.value})" for e in self.exemptions)
         if not self.actions:
-            return "holds none of the attributes to correct"
-        return "; ".join(f"{a.entity}.{a.field}: set {a.attribute} in {a.rows}" for a in self.actions)
+            return ("holds none of the attributes to correct" if not self.exemptions else "nothing to correct") + kept
+        return "; ".join(f"{a.entity}.{a.field}: set {a.attribute} in {a.rows}" for a in self.actions) + kept
 
 
 @dataclass(frozen=True)
@@ -178,6 +186,7 @@ class ManualStep:
     operation: Operation
     kept: str | None = None
     matches: int = 0  # unknown until the person confirms
+    exemptions: tuple[Exemption, ...] = ()  # legal's, at sign-off (dsar.domain.exemptions)
 
     @property
     def needs_person(self) -> bool:
@@ -198,28 +207,41 @@ PlanStep = ExportStep | EraseStep | CorrectStep | ManualStep
 
 
 def step_to_json(step: PlanStep) -> dict[str, Any]:
-    """The stored form of a step's detail (system, operation and matches are columns)."""
+    """The stored form of a step's detail (system, operation and matches are columns); legal's
+    exemptions only when there are any (a plan without keeps its earlier stored form)."""
+    d: dict[str, Any]
     if isinstance(step, ExportStep):
-        return {"step": "export", "entities": list(step.entities)}
-    if isinstance(step, EraseStep):
-        return {"step": "erase", "actions": [a.as_json() for a in step.actions]}
-    if isinstance(step, CorrectStep):
-        return {"step": "correct", "corrections": [a.as_json() for a in step.actions]}
-    return {"step": "manual", "kept": step.kept}
+        d = {"step": "export", "entities": list(step.entities)}
+    elif isinstance(step, EraseStep):
+        d = {"step": "erase", "actions": [a.as_json() for a in step.actions]}
+    elif isinstance(step, CorrectStep):
+        d = {"step": "correct", "corrections": [a.as_json() for a in step.actions]}
+    else:
+        d = {"step": "manual", "kept": step.kept}
+    if step.exemptions:
+        d["exemptions"] = [e.as_json() for e in step.exemptions]
+    return d
+
+
+def _exemptions(detail: Mapping[str, Any]) -> tuple[Exemption, ...]:
+    from dsar.domain.exemptions import Exemption
+
+    return tuple(Exemption.from_json(e) for e in detail.get("exemptions", ()))
 
 
 def step_from_json(system: str, operation: str, matches: int, detail: Mapping[str, Any]) -> PlanStep:
     op = Operation(operation)
     kind = detail.get("step")
+    ex = _exemptions(detail)
     if kind == "manual":
         kept = detail.get("kept")
-        return ManualStep(system, op, str(kept) if kept is not None else None)
+        return ManualStep(system, op, str(kept) if kept is not None else None, exemptions=ex)
     if kind == "erase" or (kind is None and "actions" in detail):
-        return EraseStep(system, matches, tuple(ErasureAction.from_json(a) for a in detail.get("actions", ())))
+        return EraseStep(system, matches, tuple(ErasureAction.from_json(a) for a in detail.get("actions", ())), exemptions=ex)
     if kind == "correct" or (kind is None and "corrections" in detail):
-        return CorrectStep(system, matches, tuple(CorrectionAction.from_json(a) for a in detail.get("corrections", ())))
+        return CorrectStep(system, matches, tuple(CorrectionAction.from_json(a) for a in detail.get("corrections", ())), exemptions=ex)
     if kind == "export":
-        return ExportStep(system, matches, tuple(str(e) for e in detail.get("entities", ())))
+        return ExportStep(system, matches, tuple(str(e) for e in detail.get("entities", ())), exemptions=ex)
     raise ValueError(f"unknown plan step for system {system}")
 
 

@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 
 from dsar.domain.accounts import ApiToken, Role, StaffAccount, TokenScope
 from dsar.domain.errors import InvalidInput, NotFound
+from dsar.domain.lockout import CodeFailures
 from dsar.persistence.tables import (
     ApiTokenRow,
     StaffAccountRow,
@@ -141,12 +142,14 @@ class SqlAccounts:
         row = self._s.get(StaffAccountRow, account_id)
         if row is None or row.totp_secret_enc is None:
             return None
-        return TotpRecord(bytes(row.totp_secret_enc), row.totp_last_step)
+        failures = CodeFailures(row.totp_failures, as_utc_or_none(row.totp_failed_since), as_utc_or_none(row.totp_locked_until))
+        return TotpRecord(bytes(row.totp_secret_enc), row.totp_last_step, failures)
 
     def set_totp(self, account_id: int, sealed_secret: bytes) -> None:
         row = self._row(account_id)
         row.totp_secret_enc = sealed_secret
         row.totp_last_step = None
+        row.totp_failures, row.totp_failed_since, row.totp_locked_until = 0, None, None
         self._s.add(row)
         self._s.flush()
 
@@ -155,6 +158,12 @@ class SqlAccounts:
         if row.totp_secret_enc is None:
             raise InvalidInput("no authenticator is enrolled for this account", ["account: no authenticator"])
         row.totp_last_step = step
+        self._s.add(row)
+        self._s.flush()
+
+    def set_totp_failures(self, account_id: int, failures: CodeFailures) -> None:
+        row = self._row(account_id)
+        row.totp_failures, row.totp_failed_since, row.totp_locked_until = failures.count, failures.since, failures.locked_until
         self._s.add(row)
         self._s.flush()
 

@@ -92,6 +92,19 @@ class SqlPlans:
         with refused_if_exists(f"a plan step for request {request_id}"):
             self._s.flush()
 
+    def revise(self, request_id: str, steps: Sequence[PlanStep]) -> None:
+        for st in steps:
+            q = select(PlanRow).where(
+                PlanRow.request_id == request_id, PlanRow.system == st.system, PlanRow.operation == st.operation.value
+            )
+            row = self._s.exec(q).first()
+            if row is None:
+                raise NotFound(f"the plan has no step for {st.system} ({st.operation.value})")
+            row.matches = st.matches
+            row.detail = json.dumps(step_to_json(st), sort_keys=True)
+            self._s.add(row)
+        self._s.flush()
+
     def get(self, request_id: str) -> list[PlanStep]:
         with intact(lambda: f"the plan of {request_name(self._s, request_id)}"):
             rows = self._s.exec(select(PlanRow).where(PlanRow.request_id == request_id).order_by(col(PlanRow.system)))

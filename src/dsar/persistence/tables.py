@@ -271,6 +271,11 @@ class StaffAccountRow(SQLModel, table=True):
     # and the last time step one of its codes was used (a code is good once).
     totp_secret_enc: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
     totp_last_step: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    # Wrong authenticator codes counted since totp_failed_since, and the codes' lock-out
+    # (migration 0008, dsar.domain.lockout).
+    totp_failures: int = 0
+    totp_failed_since: datetime | None = None
+    totp_locked_until: datetime | None = None
 
 
 class StaffPasswordTokenRow(SQLModel, table=True):

@@ -45,6 +45,7 @@ from dsar.domain.events import (
     ApiTokenCreated,
     ApiTokenRevoked,
     StaffAccountAdded,
+    StaffCodesLockedOut,
     StaffDeactivated,
     StaffEvent,
     StaffLockedOut,
@@ -57,6 +58,7 @@ from dsar.domain.events import (
     StaffTotpEnrolled,
     StaffTrainingRecorded,
 )
+from dsar.domain.lockout import MAX_WRONG_CODES
 from dsar.domain.request import clean_text
 from dsar.services.context import ServiceContext
 from dsar.services.ports import UnitOfWork
@@ -462,6 +464,8 @@ def approver_digest(ctx: ServiceContext, name: str) -> str:
 def prove_approver(uow: UnitOfWork, name: str, code: str, now: datetime) -> StaffAccount | SignOffRefusal:
     """The legal account ``name`` if ``code`` is its authenticator's current code (one step
     either side) and no code of that step or a later one was used before; else why not. A
+    wrong code is counted: the fifth within 15 minutes locks all of the account's codes out for
+    15 minutes (``locked_out``; :mod:`dsar.domain.lockout`, a ``StaffCodesLockedOut`` event). A
     good code is spent here (its step recorded), in the caller's unit of work: the decision it
     proves is committed with it."""
     found = uow.accounts.find(name) if isinstance(name, str) and NAME_PATTERN.fullmatch(name) else None
@@ -471,9 +475,16 @@ def prove_approver(uow: UnitOfWork, name: str, code: str, now: datetime) -> Staf
     record = uow.accounts.totp(account.id)
     if record is None:
         return SignOffRefusal.NO_AUTHENTICATOR
+    if record.failures.locked(now):
+        return SignOffRefusal.LOCKED_OUT  # every code, the right one too, until the lock-out ends
     secret = uow.keys.open(STAFF_STREAM, record.sealed_secret, _totp_aad(account.id))
     step = totp.matching_step(secret, code, now)
     if step is None:
+        # Counted in the caller's unit of work, which records the refused attempt with it.
+        failures = record.failures.after_wrong_code(now)
+        uow.accounts.set_totp_failures(account.id, failures)
+        if failures.locked(now):
+            _record(uow, StaffCodesLockedOut(STAFF_STREAM, now, _event_id(), account.name, failures.locked_until, MAX_WRONG_CODES))
         return SignOffRefusal.WRONG_CODE
     if record.last_step is not None and step <= record.last_step:
         return SignOffRefusal.REPLAYED_CODE

@@ -33,6 +33,8 @@ class Policy:
     reasonable_period_days: int = 30
     # The public web form's address (DSAR_WEB_PUBLIC_URL): refusal letters link its appeal page.
     public_form_url: str | None = None
+    # The web app's address (its console): the sign-off form links the letter preview there.
+    console_url: str | None = None
     verification_max_attempts: int = 5
     # Staff accounts (dsar.services.accounts): lock-out after consecutive failed logins, how
     # long a set-password link works, the shortest password, and scrypt's cost (log2 of n).

@@ -48,6 +48,7 @@ from dsar.domain.decisions import Decision
 from dsar.domain.errors import IntegrityError, InvalidInput, NotFound
 from dsar.domain.events import STAFF_STREAM, AuditEntry, AuditEvent, CheckpointRecord
 from dsar.domain.letters import SentLetter
+from dsar.domain.lockout import CodeFailures
 from dsar.domain.plan import PlanStep, Receipt, step_from_json, step_to_json
 from dsar.domain.regimes import RequestType
 from dsar.domain.request import ANSWERING, DEADLINE_STOPPED, PrivacyRequest, SubjectIdentity
@@ -725,6 +726,15 @@ class InMemoryPlans(_Area):
             new.append(_PlanRecord(st.system, st.operation.value, st.matches, json.dumps(step_to_json(st))))
         self._s.plans[request_id] = (*have, *new)
 
+    def revise(self, request_id: str, steps: Sequence[PlanStep]) -> None:
+        rows = {(p.system, p.operation): p for p in self._s.plans.get(request_id, ())}
+        for st in steps:
+            key = (st.system, st.operation.value)
+            if key not in rows:
+                raise NotFound(f"the plan has no step for {st.system} ({st.operation.value})")
+            rows[key] = replace(rows[key], matches=st.matches, detail=json.dumps(step_to_json(st)))
+        self._s.plans[request_id] = tuple(rows.values())
+
     def get(self, request_id: str) -> list[PlanStep]:
         rows = sorted(self._s.plans.get(request_id, ()), key=lambda p: p.system)
         return [step_from_json(p.system, p.operation, p.matches, json.loads(p.detail)) for p in rows]
@@ -927,6 +937,13 @@ class InMemoryAccounts(_Area):
         if have is None:
             raise InvalidInput("no authenticator is enrolled for this account", ["account: no authenticator"])
         self._s.totps[account_id] = replace(have, last_step=step)
+
+    def set_totp_failures(self, account_id: int, failures: CodeFailures) -> None:
+        if account_id not in self._s.accounts:
+            raise NotFound(f"no staff account {account_id}")
+        have = self._s.totps.get(account_id)
+        if have is not None:
+            self._s.totps[account_id] = replace(have, failures=failures)
 
 
 class InMemoryTokens(_Area):

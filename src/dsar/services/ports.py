@@ -29,6 +29,7 @@ from dsar.domain.deadlines import Deadline, PauseRecord
 from dsar.domain.decisions import Decision
 from dsar.domain.events import AuditEntry, AuditEvent, CheckpointRecord
 from dsar.domain.letters import SentLetter
+from dsar.domain.lockout import CodeFailures
 from dsar.domain.plan import PlanStep, Receipt
 from dsar.domain.regimes import RequestType
 from dsar.domain.request import PrivacyRequest, Status
@@ -310,6 +311,11 @@ class PlanRepository(Protocol):
 
     def save(self, request_id: str, steps: Sequence[PlanStep]) -> None: ...
 
+    def revise(self, request_id: str, steps: Sequence[PlanStep]) -> None:
+        """Replace the detail of steps already saved (same system and operation): legal's
+        exemptions at approval. NotFound for a step the plan does not have."""
+        ...
+
     def get(self, request_id: str) -> list[PlanStep]:
         """The steps, ordered by system."""
         ...
@@ -382,6 +388,7 @@ class TotpRecord:
 
     sealed_secret: bytes
     last_step: int | None = None
+    failures: CodeFailures = CodeFailures()  # wrong codes lately, and a lock-out (dsar.domain.lockout)
 
 
 class AccountRepository(Protocol):
@@ -440,6 +447,11 @@ class AccountRepository(Protocol):
     def use_totp_step(self, account_id: int, step: int) -> None:
         """Record that a code of this time step was used (a code of it or an earlier step is
         refused after). Raises NotFound, or InvalidInput when no secret is enrolled."""
+        ...
+
+    def set_totp_failures(self, account_id: int, failures: CodeFailures) -> None:
+        """Keep the count of wrong codes and the lock-out (enrolling again clears them).
+        Raises NotFound."""
         ...
 
 

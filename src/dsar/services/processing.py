@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
@@ -42,6 +43,7 @@ from dsar.domain.events import (
     VerificationAttemptFailed,
     VerificationCodeSent,
 )
+from dsar.domain.exemptions import exempt_whole, withheld
 from dsar.domain.letters import DENIAL_LETTER, RESPONSE_LETTER, VERIFICATION_LETTER
 from dsar.domain.plan import CorrectStep, EraseStep, ExportStep, ManualStep, Operation, PlanStep, Receipt, counted_after_the_fact
 from dsar.domain.regimes import AccessScope, RequestType
@@ -56,7 +58,7 @@ from dsar.domain.verification import (
     correction_disputes_proof,
     verified_emails,
 )
-from dsar.services import recording
+from dsar.services import exemptions, recording
 from dsar.services.accounts import approver_digest, prove_approver
 from dsar.services.appeals import appeal_link
 from dsar.services.context import ServiceContext
@@ -79,6 +81,7 @@ __all__ = [
     "describe_step",
     "dry_run_plan",
     "execute_plan",
+    "exemptable",
     "is_manual",
     "manual_step_form",
     "pending_manual_steps",
@@ -442,10 +445,12 @@ def plan_summary(ctx: ServiceContext, request_id: str, refused: SignOffRefusal |
         "#### Plan, system by system",
         "",
     ]
+    fields = exemptions.plan_fields(ctx, plan)
     for s in plan:
         found = "done by hand (a person confirms)" if is_manual(s) else f"{s.matches} record(s) found"
         lines.append(f"- **{s.system}**: {s.operation.value}; {found}")
         lines += [f"    - {part.strip()}" for part in s.describe().split(";") if part.strip()]
+        lines += [f"    - fields of `{e}`: {', '.join(names)}" for (sys, e), names in fields.items() if sys == s.system and names]
     if r.type in (RequestType.CORRECTION, RequestType.DELETION):
         recipients = _recipients_to_inform(ctx, plan)
         if recipients:
@@ -457,16 +462,27 @@ def plan_summary(ctx: ServiceContext, request_id: str, refused: SignOffRefusal |
             "",
             "Attributes to correct: " + ", ".join(f"`{a}`" + ("" if a in held else " (held in no mapped system)") for a in asked),
         ]
+    if ctx.policy.console_url:
+        lines += ["", f"[Preview the letter]({ctx.policy.console_url}/console/requests/{r.reference}/letter-preview) (console)"]
     lines += [
         "",
         "#### Your decision",
         "",
         "- **approve** releases the response; **deny** refuses the request and needs a **reason** for the subject "
         "(`other` needs the reason in words).",
+        "- To keep part of the plan out of the answer (approve only), tick it under **exemptions**",
+        "  and pick its legal **ground**: what is done and the letter follow it.",
         "- The **note** is internal: kept encrypted for the file and the auditors, never in a letter.",
         "- Pick your name from the legal roster and type the 6-digit code your authenticator app shows now.",
     ]
     return "\n".join(lines)
+
+
+def exemptable(ctx: ServiceContext, request_id: str) -> list[str]:
+    """What legal may exempt in the request's stored plan (names only, no personal data)."""
+    with ctx.uow() as uow:
+        plan = uow.plans.get(request_id)
+    return exemptions.exemption_targets(ctx, plan)
 
 
 # How long a sign-off submitted while no worker ran is checked against the moment it was given.
@@ -542,12 +558,18 @@ def record_sign_off(
             return SignOffResult(r.status)
         now = ctx.clock()
         given_at = at if at is not None and now - SUBMITTED_WITHIN <= at <= now else now
-        proven = prove_approver(uow, approver, code, given_at)
+        plan = uow.plans.get(request_id)
+        # An exemption of something the plan does not hold is refused before the code is spent.
+        refusal = SignOffRefusal.EXEMPTION_NOT_IN_PLAN if exemptions.outside_plan(ctx, plan, given.exemptions) else None
+        proven = refusal or prove_approver(uow, approver, code, given_at)
         if isinstance(proven, SignOffRefusal):
             _refuse(ctx, uow, request_id, proven, approver, via, now)
             uow.commit()
             return SignOffResult(r.status, refused=proven)
         name = proven.name
+        if given.approved and given.exemptions:
+            # The stored plan becomes the approved one: execution and the letter follow it.
+            uow.plans.revise(request_id, exemptions.revised(plan, given.exemptions))
         uow.decisions.record(request_id, SIGN_OFF_STEP, given.decision.value, name, given.note or None, now)
         uow.audit.append(
             [
@@ -563,6 +585,7 @@ def record_sign_off(
                     "totp",
                     via,
                     flow_run,
+                    tuple((e.target, e.ground.value) for e in given.exemptions),
                 )
             ]
         )
@@ -587,20 +610,23 @@ def sign_off_attempt(
     via: str,
     flow_run: str | None = None,
     at: datetime | None = None,
+    exempt: Sequence[tuple[str, str | None]] = (),
 ) -> SignOffResult:
     """A sign-off as typed into a form nobody checked before (the Prefect UI's): an incomplete
     decision (a denial without a reason for the subject) is a refused attempt like a wrong code,
-    recorded, and the request keeps waiting."""
+    recorded, and the request keeps waiting; so is an exemption without its legal ground."""
     try:
-        given = sign_off(decision, reason, reason_text, note)
-    except InvalidInput:
+        given = sign_off(decision, reason, reason_text, note, exempt)
+    except InvalidInput as exc:
+        grounds = any(p.startswith(("exempt", "ground")) for p in exc.problems)
+        why = SignOffRefusal.EXEMPTION_WITHOUT_GROUND if grounds else SignOffRefusal.INCOMPLETE
         with ctx.uow() as uow:
             r = uow.requests.facts(request_id)
             if uow.decisions.get(request_id, SIGN_OFF_STEP) is not None or r.status is not Status.AWAITING_SIGN_OFF:
                 return SignOffResult(r.status)
-            _refuse(ctx, uow, request_id, SignOffRefusal.INCOMPLETE, (approver or "").strip(), via, ctx.clock())
+            _refuse(ctx, uow, request_id, why, (approver or "").strip(), via, ctx.clock())
             uow.commit()
-            return SignOffResult(r.status, refused=SignOffRefusal.INCOMPLETE)
+            return SignOffResult(r.status, refused=why)
     return record_sign_off(ctx, request_id, given, approver, code, via=via, flow_run=flow_run, at=at)
 
 
@@ -699,10 +725,11 @@ def _export(ctx: ServiceContext, r: PrivacyRequest, keys: SubjectKeys, step: Exp
     reach the object store; one receipt."""
     with ctx.connectors.open(step.system) as connector:
         located = connector.locate(keys)
-        records = [
-            {"entity": rec.entity, "key": rec.key, "fields": dict(rec.fields), "categories": dict(rec.categories)}
+        copied = (
+            withheld(step, {"entity": rec.entity, "key": rec.key, "fields": dict(rec.fields), "categories": dict(rec.categories)})
             for rec in connector.export(located)
-        ]
+        )
+        records = [rec for rec in copied if rec is not None]  # legal's exemptions left out
     payload = json.dumps({"system": step.system, "records": records}, default=str, sort_keys=True).encode()
     with ctx.uow() as uow:
         key = _export_key(r.id, step.system)
@@ -761,7 +788,11 @@ def execute_plan(ctx: ServiceContext, request_id: str) -> Status:
         if r.status is not Status.EXECUTING or r.on_hold:
             return r.status
         done = {(x.system, x.operation) for x in uow.plans.receipts(request_id)}
-        todo = [s for s in uow.plans.get(request_id) if s.matches and not is_manual(s) and (s.system, s.operation.value) not in done]
+        todo = [
+            s
+            for s in uow.plans.get(request_id)
+            if s.matches and not is_manual(s) and not exempt_whole(s) and (s.system, s.operation.value) not in done
+        ]
     keys = _verified_keys(r)
     for step in todo:
         if isinstance(step, EraseStep):
@@ -868,6 +899,8 @@ def _send_response(ctx: ServiceContext, request_id: str) -> Status:
             # GDPR Art. 19: the subject may ask who received the corrected data.
             "recipients": _recipients_to_inform(ctx, plan) if r.type is RequestType.CORRECTION else [],
             "denial_reason": _denial_reason(uow, request_id) if kind == DENIAL_LETTER else "",
+            # What legal kept out of the answer at sign-off, and on which ground.
+            "exemptions": exemptions.for_letter(ctx, plan),
             # Where the regime gives an appeal: the public form's appeal page for this refusal.
             "appeal_url": appeal_link(ctx, r) if kind == DENIAL_LETTER else None,
         }

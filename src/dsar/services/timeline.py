@@ -111,6 +111,9 @@ def _sign_off(d: Details) -> tuple[str, list[str], str | None]:
     titles = {"approve": "Legal approved the response", "deny": "Legal refused the request"}
     title = titles.get(str(decision), f"Sign-off: {decision}")
     lines = _opt("reason given to the subject", d, "reason") + _opt("in words", d, "reason_text") + _opt("internal note", d, "note")
+    exempt = d.get("exemptions")
+    if isinstance(exempt, list):
+        lines += [f"kept out: {x.get('target', '?')} on {x.get('ground', '?')}" for x in exempt if isinstance(x, dict)]
     if d.get("verified_by") == "totp":
         lines.append("approver proven by an authenticator code")
     lines += _opt("given in", d, "via") + _opt("flow run", d, "flow_run")

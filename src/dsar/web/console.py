@@ -27,6 +27,7 @@ from dsar.domain.accounts import Permission, StaffAccount, allows
 from dsar.domain.deadlines import PAUSE_MOVES_DUE
 from dsar.domain.decisions import REFUSAL_TEXT, DenialReason, sign_off
 from dsar.domain.errors import DsarError, InvalidInput, NotFound
+from dsar.domain.exemptions import GROUND_TEXT, LegalGround
 from dsar.domain.regimes import REGIMES, AccessScope, RequestType
 from dsar.domain.request import DEADLINE_STOPPED, Channel, Status, parse_reference
 from dsar.services import casework, deadlines, processing, queries
@@ -378,6 +379,8 @@ def _request_page(
         ack_channels=deadlines.ACK_CHANNELS,
         outcomes=MANUAL_OUTCOMES,
         denial_reasons=[(x.value, x.value.replace("_", " ")) for x in DenialReason],
+        exemptable=processing.exemptable(ctx, view.id) if view.status is Status.AWAITING_SIGN_OFF else [],
+        grounds=[(g.value, GROUND_TEXT[g]) for g in LegalGround],
         today=on,
     )
 
@@ -515,7 +518,8 @@ def _confirm(web: WebContext, form: Form, r: queries.RequestRef, staff: StaffAcc
 def _sign_off(web: WebContext, form: Form, r: queries.RequestRef, staff: StaffAccount) -> str:
     """Legal's decision: the signed-in account (on the legal roster) plus the current code of
     its authenticator. Checked and recorded at once; a refused attempt is recorded and shown."""
-    given = sign_off(form.text("decision") or "", form.text("reason"), form.text("reason_text"), form.text("note"))
+    pairs = [(target, form.text("ground")) for target in form.all("exempt")]
+    given = sign_off(form.text("decision") or "", form.text("reason"), form.text("reason_text"), form.text("note"), pairs)
     code = form.text("code") or ""
     if len(code) > 16:
         raise InvalidInput("the code is too long", ["code: 6 digits"])
