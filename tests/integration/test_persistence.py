@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -13,9 +14,11 @@ from dsar.app import App, build_app
 from dsar.audit.chain import first_broken
 from dsar.domain.errors import ConfigurationError
 from dsar.persistence import tables  # noqa: F401
-from dsar.persistence.database import SchemaStatus, schema_status, upgrade
+from dsar.persistence.database import SchemaStatus, schema_head, schema_status, upgrade
 from dsar.services.intake import log_request
 from tests.conftest import make_settings, migrate_database
+
+HEAD = schema_head()  # the newest migration this dsar ships (each branch adds its own)
 
 
 def test_the_migrations_build_exactly_the_tables_the_models_declare(engine_app: App) -> None:
@@ -95,11 +98,11 @@ def test_the_receipt_confirmation_migration_fills_in_what_earlier_requests_did(e
 
 def test_an_app_on_an_empty_database_refuses_to_start_and_says_to_upgrade(home: Path) -> None:
     settings = make_settings(home)
-    with pytest.raises(ConfigurationError, match=r"schema is at nothing .*needs 0007: run `dsar db upgrade`"):
+    with pytest.raises(ConfigurationError, match=rf"schema is at nothing .*needs {re.escape(HEAD)}: run `dsar db upgrade`"):
         build_app(settings)
     migrate_database(settings)
     app = build_app(settings)  # the check passes now, and nothing was migrated by it
-    assert schema_status(app.engine) == SchemaStatus("0007", "0007")
+    assert schema_status(app.engine) == SchemaStatus(HEAD, HEAD)
     app.engine.dispose()
 
 
@@ -113,7 +116,7 @@ def test_an_app_on_an_older_schema_refuses_until_upgraded(engine_app: App) -> No
         cfg.attributes["connection"] = conn
         command.downgrade(cfg, "0004")
     assert not schema_status(engine_app.engine).up_to_date
-    with pytest.raises(ConfigurationError, match=r"schema is at 0004; this dsar needs 0007: run `dsar db upgrade`"):
+    with pytest.raises(ConfigurationError, match=rf"schema is at 0004; this dsar needs {re.escape(HEAD)}: run `dsar db upgrade`"):
         build_app(engine_app.settings)
     upgrade(engine_app.engine)
     assert schema_status(engine_app.engine).up_to_date
@@ -123,7 +126,7 @@ def test_an_app_on_an_older_schema_refuses_until_upgraded(engine_app: App) -> No
 def test_a_schema_newer_than_this_dsar_says_to_upgrade_dsar_not_the_database(sqlite_app: App) -> None:
     with sqlite_app.engine.begin() as c:
         c.execute(text("UPDATE alembic_version SET version_num = '9999'"))
-    with pytest.raises(ConfigurationError, match=r"schema is at 9999, newer than this dsar knows \(0007\): upgrade dsar"):
+    with pytest.raises(ConfigurationError, match=rf"schema is at 9999, newer than this dsar knows \({re.escape(HEAD)}\): upgrade dsar"):
         build_app(sqlite_app.settings)
 
 

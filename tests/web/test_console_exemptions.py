@@ -46,3 +46,22 @@ def test_legal_exempts_part_of_the_plan_on_a_ground_from_the_console(console: Co
     assert [e.target for st in plan for e in st.exemptions] == [entity]
     html = page_of(console, r.reference)
     assert f"kept out: {entity} on gdpr-17-3-e" in html
+
+
+def test_the_letter_preview_is_marked_has_no_name_and_follows_the_exemptions(console: Console) -> None:
+    legal = console.sign_in(Role.LEGAL)
+    secret = secret_from_base32(accounts.enrol_totp(console.app.ctx, legal.name, by="test").secret)
+    r = awaiting_sign_off(console)
+    waiting_run(console, r.reference)
+    before = console.client.get(f"/console/requests/{r.reference}/letter-preview")
+    assert before.status_code == 200 and "PREVIEW — NOT SENT" in before.text and r.reference in before.text
+    assert "Jane" not in before.text and "[the subject&#39;s name]" in before.text
+    assert "records)" in before.text and "exemption in the law" not in before.text  # counts from the plan
+    system = processing.exemptable(console.app.ctx, r.id)[0]
+    given = {"decision": "approve", "exempt": [system], "ground": "legal-hold", "code": code(console.app.ctx, secret)}
+    done(act(console, r.reference, "sign-off", given), r.reference, "signed-off")
+    after = console.client.get(f"/console/requests/{r.reference}/letter-preview")
+    assert "kept out because it is under a legal hold" in after.text
+    assert console.details(r.reference, "LetterSent") == []  # nothing was sent
+    console.sign_in(Role.SUPPORT)
+    assert console.client.get(f"/console/requests/{r.reference}/letter-preview").status_code == 200

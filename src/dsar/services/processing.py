@@ -867,54 +867,59 @@ def _send_response(ctx: ServiceContext, request_id: str) -> Status:
             raise TransitionNotAllowed(f"{r.reference}: this build writes no response letter for {r.type.value} requests")
         if kind is None or uow.letters.get(request_id, kind) is not None:
             return r.status
-        receipts = uow.plans.receipts(request_id)
-        exports = [
-            json.loads(uow.keys.open(request_id, ctx.objects.get(rc.object_key), _export_aad(request_id, rc.system)))
-            for rc in receipts
-            if rc.object_key
-        ]
-        plan = uow.plans.get(request_id)
-        systems = {m.system: m for m in ctx.data_map}
-        used = [systems[e["system"]] for e in exports if e["system"] in systems and e["records"]]
-        by_hand = [rc for rc in receipts if rc.system in systems and systems[rc.system].type == "manual" and rc.records]
-        used += [systems[rc.system] for rc in by_hand]
-        context = {
-            "request": letter_request(r),
-            "organisation": ctx.policy.organisation_name,
-            "contact": ctx.policy.privacy_contact,
-            "due": uow.deadlines.get(request_id).due,
-            "sent_on": ctx.clock().date(),
-            "systems": [m.model_dump() for m in used],
-            "erasure": [
-                {"system": systems[st.system].title if st.system in systems else st.system, **a.as_json()}
-                for st in plan
-                if isinstance(st, EraseStep)
-                for a in st.actions
-            ],
-            "categories": sorted({c for e in exports for rec in e["records"] for c in rec["categories"].values()}),
-            "record_count": sum(len(e["records"]) for e in exports),
-            "found": any(e["records"] for e in exports) or bool(by_hand),
-            "manual": [{"title": systems[rc.system].title, "records": rc.records} for rc in by_hand],
-            "corrections": _corrections_outcome(plan, r, systems),
-            # GDPR Art. 19: the subject may ask who received the corrected data.
-            "recipients": _recipients_to_inform(ctx, plan) if r.type is RequestType.CORRECTION else [],
-            "denial_reason": _denial_reason(uow, request_id) if kind == DENIAL_LETTER else "",
-            # What legal kept out of the answer at sign-off, and on which ground.
-            "exemptions": exemptions.for_letter(ctx, plan),
-            # Where the regime gives an appeal: the public form's appeal page for this refusal.
-            "appeal_url": appeal_link(ctx, r) if kind == DENIAL_LETTER else None,
-        }
-        attachments = (
-            [
-                Attachment(
-                    f"{r.reference}-data.json", json.dumps({"reference": r.reference, "systems": exports}, indent=2, default=str).encode()
-                )
-            ]
-            if kind == RESPONSE_LETTER[RequestType.ACCESS] and r.access_scope is not AccessScope.CATEGORIES
-            else []
-        )
+        context, attachments = response_context(ctx, uow, r, kind)
         send_letter(ctx, uow, r, kind, context, attachments)
         if r.status is Status.RESPONDING:
             r = recording.move(uow, r, Move.CLOSE, ctx.clock())
         uow.commit()
         return r.status
+
+
+def response_context(ctx: ServiceContext, uow: UnitOfWork, r: PrivacyRequest, kind: str) -> tuple[dict[str, Any], list[Attachment]]:
+    """What the closing letter of ``kind`` is rendered from, and its attachment (the access
+    copy), as things stand: the receipts and exports so far, the stored plan with legal's
+    exemptions. The letter preview renders the same before anything was done."""
+    request_id = r.id
+    receipts = uow.plans.receipts(request_id)
+    exports = [
+        json.loads(uow.keys.open(request_id, ctx.objects.get(rc.object_key), _export_aad(request_id, rc.system)))
+        for rc in receipts
+        if rc.object_key
+    ]
+    plan = uow.plans.get(request_id)
+    systems = {m.system: m for m in ctx.data_map}
+    used = [systems[e["system"]] for e in exports if e["system"] in systems and e["records"]]
+    by_hand = [rc for rc in receipts if rc.system in systems and systems[rc.system].type == "manual" and rc.records]
+    used += [systems[rc.system] for rc in by_hand]
+    context = {
+        "request": letter_request(r),
+        "organisation": ctx.policy.organisation_name,
+        "contact": ctx.policy.privacy_contact,
+        "due": uow.deadlines.get(request_id).due,
+        "sent_on": ctx.clock().date(),
+        "systems": [m.model_dump() for m in used],
+        "erasure": [
+            {"system": systems[st.system].title if st.system in systems else st.system, **a.as_json()}
+            for st in plan
+            if isinstance(st, EraseStep)
+            for a in st.actions
+        ],
+        "categories": sorted({c for e in exports for rec in e["records"] for c in rec["categories"].values()}),
+        "record_count": sum(len(e["records"]) for e in exports),
+        "found": any(e["records"] for e in exports) or bool(by_hand),
+        "manual": [{"title": systems[rc.system].title, "records": rc.records} for rc in by_hand],
+        "corrections": _corrections_outcome(plan, r, systems),
+        # GDPR Art. 19: the subject may ask who received the corrected data.
+        "recipients": _recipients_to_inform(ctx, plan) if r.type is RequestType.CORRECTION else [],
+        "denial_reason": _denial_reason(uow, request_id) if kind == DENIAL_LETTER else "",
+        # What legal kept out of the answer at sign-off, and on which ground.
+        "exemptions": exemptions.for_letter(ctx, plan),
+        # Where the regime gives an appeal: the public form's appeal page for this refusal.
+        "appeal_url": appeal_link(ctx, r) if kind == DENIAL_LETTER else None,
+    }
+    attachments = (
+        [Attachment(f"{r.reference}-data.json", json.dumps({"reference": r.reference, "systems": exports}, indent=2, default=str).encode())]
+        if kind == RESPONSE_LETTER[RequestType.ACCESS] and r.access_scope is not AccessScope.CATEGORIES
+        else []
+    )
+    return context, attachments

@@ -567,6 +567,9 @@ def router() -> APIRouter:
 
     r = APIRouter(include_in_schema=False)
     r.include_router(console_auth.router())
+    from dsar.web import legal
+
+    r.include_router(legal.router())
 
     @r.get("", dependencies=[Depends(require(Permission.VIEW_REQUESTS))])
     def queue(request: Request) -> Response:
