@@ -1,5 +1,6 @@
 """The `deadline-watch` flow: one sweep of the statutory deadlines, on a schedule, and the
-reconciler (every open request without a live ``process-request`` run gets one).
+reconciler (every open request without a live ``process-request`` run gets one), and the
+deletion of access packages whose link expired or was used.
 
 It raises each alert once per request, threshold and due date (a re-run sends nothing new),
 delivers pending alerts through the configured notifier (apprise URLs, or a mail to the privacy
@@ -57,6 +58,14 @@ def reconcile() -> list[str]:
     return [f"{d.reference}: {d.action}" for d in reconcile_runs(engine.ctx, PrefectOrchestrator.configured(engine.settings))]
 
 
+@task(cache_policy=NO_CACHE, persist_result=False)
+def purge_packages() -> int:
+    """Access packages whose link expired or was used are deleted (audit events)."""
+    from dsar.services.package import purge_packages as purge
+
+    return purge(app().ctx)
+
+
 @flow(name=FLOW_NAME, persist_result=False, log_prints=False)
 def deadline_watch(as_of: date | None = None) -> dict[str, int]:
     """``as_of``: sweep as if today were this date (default: today in DSAR_TIMEZONE)."""
@@ -69,6 +78,9 @@ def deadline_watch(as_of: date | None = None) -> dict[str, int]:
     reconciled = reconcile()
     for line in reconciled:
         log.info("reconciled %s", line)
+    purged = purge_packages()
+    if purged:
+        log.info("%d access package(s) deleted (link expired or used)", purged)
     log.info(
         "%s: %d request(s) near or past due, %d new alert(s), %d delivered, %d failed",
         result.as_of,
@@ -80,4 +92,10 @@ def deadline_watch(as_of: date | None = None) -> dict[str, int]:
     if report.failed:
         # Visible as a failed run in the UI; the alerts stay pending and the next sweep retries.
         raise RuntimeError(f"{report.failed} alert(s) could not be delivered; they will be retried on the next sweep")
-    return {"considered": result.considered, "raised": len(result.notified), "delivered": report.delivered, "reconciled": len(reconciled)}
+    return {
+        "considered": result.considered,
+        "raised": len(result.notified),
+        "delivered": report.delivered,
+        "reconciled": len(reconciled),
+        "packages_purged": purged,
+    }

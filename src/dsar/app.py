@@ -21,8 +21,10 @@ from dsar.persistence.sealing import DEFAULT_CACHE_KEYS
 from dsar.persistence.uow import SqlUnitOfWorkFactory
 from dsar.services.context import Policy, ServiceContext
 from dsar.services.ports import CheckpointArchive, CheckpointWitness, Notifier
+from dsar.services.streams import StreamStore
 from dsar.settings import Settings
 from dsar.storage.local import LocalObjectStore
+from dsar.storage.streams import LocalStreamStore
 
 if TYPE_CHECKING:
     from dsar.connectors.datamap import AnySystem
@@ -137,9 +139,23 @@ def build_app(settings: Settings, *, migrate_schema: bool = False, max_cached_ke
             reasonable_period_days=settings.reasonable_period_days,
             public_form_url=settings.web_public_url,
             console_url=settings.effective_web_url,
+            package_link_days=settings.package_link_days,
         ),
+        streams=build_stream_store(settings),
     )
     return App(settings, engine, ctx)
+
+
+def build_stream_store(settings: Settings) -> StreamStore:
+    """Where access packages are kept: an S3 bucket with SSE-KMS when DSAR_PACKAGE_BUCKET is set,
+    otherwise HOME/objects/streams (both sealed by the engine first)."""
+    if not settings.package_bucket:
+        return LocalStreamStore(settings.effective_object_store_dir / "streams")
+    import boto3  # type: ignore[import-untyped]
+
+    from dsar.storage.streams import S3StreamStore
+
+    return S3StreamStore(boto3.client("s3"), settings.package_bucket, settings.package_kms_key_id or settings.kms_key_id)
 
 
 def build_notifier(app: App) -> Notifier:
@@ -165,7 +181,7 @@ def build_key_provider(settings: Settings) -> KeyProvider:
     through it until re-wrapped); otherwise the local key file, created on first run."""
     if not settings.kms_key_id:
         return LocalKeyProvider.from_file(settings.effective_key_file)
-    import boto3  # type: ignore[import-untyped]
+    import boto3
 
     legacy = LocalKeyProvider.from_file(settings.effective_key_file, create=False) if settings.effective_key_file.exists() else None
     secret_file = settings.effective_key_file.with_name("kms-derivation.bin")

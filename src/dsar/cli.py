@@ -1511,6 +1511,25 @@ def tokens_revoke(token_id: Annotated[int, typer.Argument(metavar="ID")]) -> Non
     out.print(f"API token {t.id} ({t.name}): revoked", highlight=False, markup=False)
 
 
+packages_app = typer.Typer(no_args_is_help=True, help="Access packages: the sealed copies of subjects' data behind download links.")
+app.add_typer(packages_app, name="packages")
+
+
+@packages_app.command("purge")
+def packages_purge(as_json: JsonOpt = False) -> None:
+    """Delete every access package whose link expired or was used (each an audit event); the
+    deadline watch does this on every sweep."""
+    from dsar.services.package import purge_packages
+
+    engine = _app()
+    with _errors():
+        n = purge_packages(engine.ctx, by=_by())
+    if as_json:
+        _print_json({"deleted": n})
+    else:
+        out.print(f"{n} access package(s) deleted", highlight=False, markup=False)
+
+
 def main() -> None:
     from dsar.filemodes import restrict_new_files
 

@@ -83,6 +83,9 @@ class EngineSettings(BaseSettings):
         24, ge=1, description="Months after a request finished before its data key is destroyed (crypto-shredding); CCPA 7101 needs 24."
     )
     evidence_dir: Path | None = Field(None, description="Where the export-evidence deployment writes bundles. Default: HOME/evidence.")
+    package_link_days: int = Field(
+        7, ge=1, le=90, description="How long an access package's single-use download link works, in days (then the package is deleted)."
+    )
     checkpoint_witness_file: Path | None = Field(
         None,
         description="Append-only file outside the database where every signed checkpoint is also written; signing refuses a "
@@ -219,6 +222,13 @@ class AwsSettings(BaseSettings):
     )
     checkpoint_retention_days: int = Field(
         2555, ge=1, description="Object Lock retention of archived checkpoints, in days (default 7 years)."
+    )
+    package_bucket: str | None = Field(
+        None,
+        description="S3 bucket for access packages (sealed by the engine, then SSE-KMS). Default: HOME/objects/streams.",
+    )
+    package_kms_key_id: str | None = Field(
+        None, description="KMS key for the package bucket's SSE-KMS. Default: DSAR_KMS_KEY_ID, else the bucket's AWS-managed key."
     )
 
 
@@ -424,6 +434,7 @@ class Settings(WebSettings, DemoSettings, AwsSettings, AlertSettings, MailSettin
                 "signing_key_file": str(self.effective_signing_key_file),
                 "audit_retention_months": self.audit_retention_months,
                 "evidence_dir": str(self.effective_evidence_dir),
+                "package_link_days": self.package_link_days,
                 "checkpoint_witness_file": str(self.effective_checkpoint_witness_file),
             },
             "prefect": {
@@ -449,6 +460,8 @@ class Settings(WebSettings, DemoSettings, AwsSettings, AlertSettings, MailSettin
                 "key_provider": f"aws-kms ({self.kms_key_id})" if self.kms_key_id else "local key file",
                 "checkpoint_bucket": self.checkpoint_bucket,
                 "checkpoint_retention_days": self.checkpoint_retention_days,
+                "package_bucket": self.package_bucket,
+                "package_kms_key_id": self.package_kms_key_id,
             },
             "demo": {
                 "demo_shop_url": _mask_url(demo["DSAR_DEMO_SHOP_URL"]),

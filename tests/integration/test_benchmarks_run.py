@@ -51,3 +51,9 @@ def test_the_web_benchmark_runs_and_reports() -> None:
     for line in ("POST /api/requests", "GET /api/requests/{reference}", "POST / (a subject submits the form)", "GET /console (the queue"):
         assert line in out
     assert out.count("median") == 7
+
+
+def test_the_package_benchmark_runs_and_reports(tmp_path: object) -> None:
+    out = run_benchmark("package.py", "--size-mib", "12", "--home", str(tmp_path))
+    for line in ("raw AES-256-GCM", "package format, documents", "package format, JSON text", "whole build", "download", "peak RSS"):
+        assert line in out

@@ -15,7 +15,12 @@ from dsar.demo.run import latest_code
 from dsar.domain.request import Status
 from dsar.services import processing as svc
 from dsar.services.intake import log_request
+from tests.packages import body_of, download, link_token
 from tests.signoff import approve
+
+
+def letter_name(reference: str) -> str:
+    return f"{reference}.access_response_dsar.eml"
 
 
 def outbox(app: App) -> Path:
@@ -43,7 +48,7 @@ def read_mail(path: Path) -> Any:
     return message_from_bytes(path.read_bytes(), policy=policy.default)
 
 
-def test_an_access_request_for_a_customer_runs_to_a_closing_letter_with_the_data_attached(engine_app: App) -> None:
+def test_an_access_request_for_a_customer_runs_to_a_closing_letter_with_a_package_link(engine_app: App) -> None:
     r = log_request(
         engine_app.ctx,
         {"type": "access", "regime": "gdpr", "country": "DE", "subject": {"name": "Jane Doe", "emails": ["jane.doe@example.com"]}},
@@ -54,12 +59,13 @@ def test_an_access_request_for_a_customer_runs_to_a_closing_letter_with_the_data
     assert letter["To"] == "jane.doe@example.com"
     body = letter.get_body(preferencelist=("plain",)).get_content()
     assert "supervisory authority" in body and "Purposes" in body
-    (attachment,) = list(letter.iter_attachments())
-    data = json.loads(attachment.get_content())
-    records = [rec for s in data["systems"] for rec in s["records"]]
-    entities = {rec["entity"] for rec in records}
-    assert {"customer", "orders"} <= entities
-    assert [rec["fields"]["email"] for rec in records if rec["entity"] == "customer"] == ["jane.doe@example.com"]
+    assert not list(letter.iter_attachments())  # the data is behind the link, never attached
+    files = download(engine_app.ctx, outbox(engine_app), r.reference)
+    root = f"{r.reference}-your-data/shop"
+    items = {e: json.loads(files[f"{root}/{e}.json"])["items"] for e in ("customer", "orders", "order_line", "address")}
+    records = [rec for recs in items.values() for rec in recs]
+    assert [c["email"] for c in items["customer"]] == ["jane.doe@example.com"] and items["orders"]
+    assert files[f"{root}/customer.csv"].decode("utf-8-sig").startswith("key,")
     with engine_app.ctx.uow() as uow:
         kinds = [e.kind for e in uow.audit.events(r.id)]
         receipts = uow.plans.receipts(r.id)
@@ -87,7 +93,8 @@ def test_exports_at_rest_are_encrypted(sqlite_app: App) -> None:
     ).request
     run_everything_once(sqlite_app, r.id, r.reference)
     stored = list(sqlite_app.settings.effective_object_store_dir.rglob("*.enc"))
-    assert stored
+    stored += list(sqlite_app.settings.effective_object_store_dir.rglob("*.sealed"))
+    assert len(stored) == 2  # the export's summary and the package
     for f in stored:
         assert b"jane" not in f.read_bytes().lower()
 
@@ -137,9 +144,9 @@ def test_only_the_verified_address_is_searched(sqlite_app: App) -> None:
     run_everything_once(sqlite_app, r.id, r.reference)
     letter = read_mail(outbox(sqlite_app) / f"{r.reference}.access_response_dsar.eml")
     assert letter["To"] == "impostor@example.net"
-    assert not list(letter.iter_attachments()) or all(
-        not s["records"] for s in json.loads(next(letter.iter_attachments()).get_content())["systems"]
-    )
+    assert not list(letter.iter_attachments()) and link_token(body_of(outbox(sqlite_app) / letter_name(r.reference))) is None
+    with ctx.uow() as uow:
+        assert uow.packages.for_request(r.id) is None  # nothing found: no package
 
 
 def test_a_deletion_request_erases_per_the_data_map_after_sign_off_and_says_what_was_kept(engine_app: App) -> None:

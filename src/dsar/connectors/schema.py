@@ -40,6 +40,7 @@ class FixedText(BaseModel):
 
 
 FieldErasure = Literal["null", "pseudonymise", "keep"] | FixedText
+WithholdReason = Literal["government_id", "financial_account", "credential", "security_answer", "third_party"]
 
 
 class FieldMap(BaseModel):
@@ -53,6 +54,9 @@ class FieldMap(BaseModel):
     # On a correction request: the attribute a subject names to correct this field (e.g.
     # "phone", "postal_address", "name"); absent: the field is never corrected by the engine.
     correctable: str | None = Field(None, pattern=CORRECTION_ATTRIBUTE)
+    # Never in an access package (dsar.services.redaction): a government id, a financial
+    # account number, a credential, a security answer (11 CCR 7024(d)), or data about others.
+    withhold: WithholdReason | None = None
 
 
 class Retain(BaseModel):

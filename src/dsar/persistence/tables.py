@@ -326,3 +326,26 @@ def refused_if_exists(what: str) -> Iterator[None]:
         yield
     except SqlIntegrityError:
         raise IntegrityError(f"{what} exists already") from None
+
+
+class AccessPackageRow(SQLModel, table=True):
+    """A request's access package: where its sealed stream is, when its link expires, and the
+    link and one-time code as keyed digests (never the values)."""
+
+    __tablename__ = "access_package"
+
+    id: str = Field(primary_key=True, max_length=32)
+    request_id: str = Field(index=True, max_length=32)
+    object_key: str = Field(max_length=300)
+    size: int = Field(sa_column=Column(BigInteger, nullable=False))
+    sealed_size: int = Field(sa_column=Column(BigInteger, nullable=False))
+    files: int = 0
+    created_at: datetime
+    expires_at: datetime = Field(index=True)
+    link_digest: str = Field(unique=True, max_length=64)
+    code_digest: str | None = Field(default=None, max_length=64)
+    code_expires_at: datetime | None = None
+    code_attempts: int = 0
+    codes_sent: int = 0
+    link_used_at: datetime | None = None
+    deleted_at: datetime | None = None

@@ -21,6 +21,7 @@ from dsar.persistence.audit_log import SqlAuditLog
 from dsar.persistence.casework import SqlChallenges, SqlDecisions, SqlLetters, SqlPlans
 from dsar.persistence.data_keys import SqlDataKeys
 from dsar.persistence.deadlines import SqlDeadlines
+from dsar.persistence.packages import SqlPackages
 from dsar.persistence.requests import SqlRequests
 from dsar.persistence.sealing import DEFAULT_CACHE_KEYS, DataKeyCache, Sealer
 
@@ -39,6 +40,7 @@ class SqlUnitOfWork:
     keys: SqlDataKeys
     accounts: SqlAccounts
     tokens: SqlTokens
+    packages: SqlPackages
 
     def __init__(self, engine: Engine, keys: KeyProvider, index: BlindIndex, cache: DataKeyCache | None = None) -> None:
         self._engine, self._keys, self._index = engine, keys, index
@@ -60,6 +62,7 @@ class SqlUnitOfWork:
         self.keys = SqlDataKeys(s, sealer)
         self.accounts = SqlAccounts(s)
         self.tokens = SqlTokens(s)
+        self.packages = SqlPackages(s)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from dsar.connectors.base import ConnectorFactory
 from dsar.domain.verification import VerificationPolicy
 from dsar.services.ports import Clock, LetterRenderer, Mailer, ObjectStore, UnitOfWorkFactory
+from dsar.services.streams import MemoryStreamStore, StreamStore
 
 if TYPE_CHECKING:
     # The data map's types name every connector type's model; loading them pulls in boto3 and
@@ -35,6 +36,8 @@ class Policy:
     public_form_url: str | None = None
     # The web app's address (its console): the sign-off form links the letter preview there.
     console_url: str | None = None
+    # How long an access package's download link works (DSAR_PACKAGE_LINK_DAYS).
+    package_link_days: int = 7
     verification_max_attempts: int = 5
     # Staff accounts (dsar.services.accounts): lock-out after consecutive failed logins, how
     # long a set-password link works, the shortest password, and scrypt's cost (log2 of n).
@@ -61,3 +64,5 @@ class ServiceContext:
     data_map: Sequence[AnySystem]  # a tuple, or dsar.app's LazyDataMap (read on first use)
     code_key: bytes  # keyed digest of one-time codes
     policy: Policy = field(default_factory=Policy)
+    # Sealed streams (access packages, their spools); app.py puts the configured store here.
+    streams: StreamStore = field(default_factory=MemoryStreamStore)

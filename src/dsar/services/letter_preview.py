@@ -53,7 +53,7 @@ def letter_preview(ctx: ServiceContext, request_id: str) -> LetterPreview | None
         if kind is None:
             return None
         shown = replace(r, subject=replace(r.subject, name=NAME_PLACEHOLDER))
-        context, attachments = response_context(ctx, uow, shown, kind)
+        context, attachments = response_context(ctx, uow, shown, kind, placeholder_link=True)
         plan = uow.plans.get(request_id)
     if not context.get("record_count") and kind == RESPONSE_LETTER.get(r.type) and not context.get("systems"):
         maps = {m.system: m for m in ctx.data_map}

@@ -49,10 +49,12 @@ from dsar.domain.errors import IntegrityError, InvalidInput, NotFound
 from dsar.domain.events import STAFF_STREAM, AuditEntry, AuditEvent, CheckpointRecord
 from dsar.domain.letters import SentLetter
 from dsar.domain.lockout import CodeFailures
+from dsar.domain.packages import AccessPackage
 from dsar.domain.plan import PlanStep, Receipt, step_from_json, step_to_json
 from dsar.domain.regimes import RequestType
 from dsar.domain.request import ANSWERING, DEADLINE_STOPPED, PrivacyRequest, SubjectIdentity
 from dsar.domain.verification import Challenge
+from dsar.services.package_memory import InMemoryPackages
 from dsar.services.ports import PasswordToken, RequestQuery, TotpRecord, UnitOfWork, UnitOfWorkFactory
 
 __all__ = [
@@ -162,6 +164,7 @@ class _State:
     password_tokens: dict[str, PasswordToken] = field(default_factory=dict)  # digest -> token
     api_tokens: dict[int, tuple[ApiToken, str]] = field(default_factory=dict)  # id -> (token, digest)
     totps: dict[int, TotpRecord] = field(default_factory=dict)  # account id -> sealed secret, last step
+    packages: dict[str, AccessPackage] = field(default_factory=dict)  # id -> access package
 
     def copy(self) -> _State:
         return _State(
@@ -189,6 +192,7 @@ class _State:
             password_tokens=dict(self.password_tokens),
             api_tokens=dict(self.api_tokens),
             totps=dict(self.totps),
+            packages=dict(self.packages),
         )
 
     def next_id(self, sequence: str) -> int:
@@ -248,6 +252,7 @@ class InMemoryUnitOfWork:
         self._keys = InMemoryDataKeys(self)
         self._accounts = InMemoryAccounts(self)
         self._tokens = InMemoryTokens(self)
+        self._packages = InMemoryPackages(self)
 
     @classmethod
     def factory(cls, db: InMemoryDatabase) -> UnitOfWorkFactory:
@@ -312,6 +317,10 @@ class InMemoryUnitOfWork:
     @property
     def tokens(self) -> InMemoryTokens:
         return self._tokens
+
+    @property
+    def packages(self) -> InMemoryPackages:
+        return self._packages
 
     def __enter__(self) -> Self:
         if self._working is not None:

@@ -30,6 +30,7 @@ from dsar.domain.decisions import Decision
 from dsar.domain.events import AuditEntry, AuditEvent, CheckpointRecord
 from dsar.domain.letters import SentLetter
 from dsar.domain.lockout import CodeFailures
+from dsar.domain.packages import AccessPackage
 from dsar.domain.plan import PlanStep, Receipt
 from dsar.domain.regimes import RequestType
 from dsar.domain.request import PrivacyRequest, Status
@@ -331,6 +332,27 @@ class LetterRepository(Protocol):
     def get(self, request_id: str, kind: str) -> SentLetter | None: ...
 
 
+class PackageRepository(Protocol):
+    """Access packages (dsar.domain.packages): one live package per request; links and codes
+    as keyed digests only."""
+
+    def add(self, package: AccessPackage) -> None: ...
+
+    def for_request(self, request_id: str) -> AccessPackage | None:
+        """The request's package not deleted yet, if any."""
+        ...
+
+    def by_link(self, link_digest: str) -> AccessPackage | None: ...
+
+    def save(self, package: AccessPackage) -> None:
+        """Store the mutable parts (code, attempts, link use, deletion)."""
+        ...
+
+    def to_purge(self, now: datetime) -> list[AccessPackage]:
+        """Packages not deleted whose link expired before ``now`` or was used."""
+        ...
+
+
 class AlertRepository(Protocol):
     """The deadline watch's alerts: one per request, date and kind."""
 
@@ -507,6 +529,9 @@ class UnitOfWork(Protocol):
 
     @property
     def alerts(self) -> AlertRepository: ...
+
+    @property
+    def packages(self) -> PackageRepository: ...
 
     @property
     def keys(self) -> DataKeys: ...

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
-from dsar.connectors.base import Capability, Connector, SubjectKeys
+from dsar.connectors.base import Capability, Connector, ExportRecord, SubjectKeys
 from dsar.connectors.schema import Retain
 from dsar.crypto import digests_equal, keyed_digest
 from dsar.domain.decisions import (
@@ -45,8 +45,9 @@ from dsar.domain.events import (
 )
 from dsar.domain.exemptions import exempt_whole, withheld
 from dsar.domain.letters import DENIAL_LETTER, RESPONSE_LETTER, VERIFICATION_LETTER
+from dsar.domain.packages import AccessPackage
 from dsar.domain.plan import CorrectStep, EraseStep, ExportStep, ManualStep, Operation, PlanStep, Receipt, counted_after_the_fact
-from dsar.domain.regimes import AccessScope, RequestType
+from dsar.domain.regimes import RequestType
 from dsar.domain.request import Correction, Move, PrivacyRequest, Status, duplicate_reason
 from dsar.domain.verification import (
     CODE_DIGITS,
@@ -64,6 +65,7 @@ from dsar.services.appeals import appeal_link
 from dsar.services.context import ServiceContext
 from dsar.services.correspondence import hold_for_failed_delivery, letter_request, send_code, send_letter
 from dsar.services.deadlines import record_receipt_confirmation
+from dsar.services.package import ensure_package, legacy_summary, link_for, spool_export, wants_package
 from dsar.services.ports import Attachment, UnitOfWork
 
 __all__ = [
@@ -721,22 +723,25 @@ def _export_aad(request_id: str, system: str) -> str:
 
 
 def _export(ctx: ServiceContext, r: PrivacyRequest, keys: SubjectKeys, step: ExportStep) -> None:
-    """Copy the subject's records from one system, sealed under the request's key before they
-    reach the object store; one receipt."""
+    """Stream the subject's records from one system, without what legal exempted and redacted
+    (dsar.services.package.spool_export), into sealed spools; keep the summary (counts,
+    columns, no values) sealed under the request's key beside one receipt."""
     with ctx.connectors.open(step.system) as connector:
         located = connector.locate(keys)
         copied = (
             withheld(step, {"entity": rec.entity, "key": rec.key, "fields": dict(rec.fields), "categories": dict(rec.categories)})
             for rec in connector.export(located)
         )
-        records = [rec for rec in copied if rec is not None]  # legal's exemptions left out
-    payload = json.dumps({"system": step.system, "records": records}, default=str, sort_keys=True).encode()
+        # Legal's exemptions left out, then redacted and spooled as they stream (constant memory).
+        records = (ExportRecord(c["entity"], c["key"], c["fields"], c["categories"]) for c in copied if c is not None)
+        summary = spool_export(ctx, r.id, step.system, records, keep=wants_package(r))
+    payload = json.dumps(summary, default=str, sort_keys=True).encode()
     with ctx.uow() as uow:
         key = _export_key(r.id, step.system)
         ctx.objects.put(key, uow.keys.seal(r.id, payload, _export_aad(r.id, step.system)))
         now = ctx.clock()
-        uow.plans.add_receipt(r.id, Receipt(step.system, Operation.EXPORT.value, len(records), key, now))
-        uow.audit.append([SystemExported(r.id, now, step.system, len(records))])
+        uow.plans.add_receipt(r.id, Receipt(step.system, Operation.EXPORT.value, summary["records"], key, now))
+        uow.audit.append([SystemExported(r.id, now, step.system, summary["records"])])
         uow.commit()
 
 
@@ -801,6 +806,8 @@ def execute_plan(ctx: ServiceContext, request_id: str) -> Status:
             _correct(ctx, r, keys, step)
         elif isinstance(step, ExportStep):
             _export(ctx, r, keys, step)
+    if r.type is RequestType.ACCESS:
+        _package_after_export(ctx, r)
     with ctx.uow() as uow:
         if _pending(ctx, uow, request_id):
             return Status.EXECUTING  # the flow waits for a person to confirm each manual system
@@ -867,30 +874,90 @@ def _send_response(ctx: ServiceContext, request_id: str) -> Status:
             raise TransitionNotAllowed(f"{r.reference}: this build writes no response letter for {r.type.value} requests")
         if kind is None or uow.letters.get(request_id, kind) is not None:
             return r.status
-        context, attachments = response_context(ctx, uow, r, kind)
-        send_letter(ctx, uow, r, kind, context, attachments)
-        if r.status is Status.RESPONDING:
-            r = recording.move(uow, r, Move.CLOSE, ctx.clock())
-        uow.commit()
-        return r.status
+        exports = _summaries(ctx, uow, request_id)
+        packaged = kind == RESPONSE_LETTER[RequestType.ACCESS] and wants_package(r)
+        package = uow.packages.for_request(request_id) if packaged else None
+        if not packaged or package is not None or not any(e["records"] for e in exports):
+            return _respond(ctx, uow, r, kind, package)
+    # Exported by a run of an earlier build (the package is normally made at the end of
+    # execution): spooled and packaged now, then the letter in a unit of work of its own.
+    ensure_package(ctx, r, [legacy_summary(ctx, request_id, e) if isinstance(e.get("records"), list) else e for e in exports])
+    with ctx.uow() as uow:
+        current = uow.requests.facts(request_id)
+        if current.on_hold or current.status is not r.status:
+            return current.status
+        return _respond(ctx, uow, r, kind, uow.packages.for_request(request_id))
 
 
-def response_context(ctx: ServiceContext, uow: UnitOfWork, r: PrivacyRequest, kind: str) -> tuple[dict[str, Any], list[Attachment]]:
-    """What the closing letter of ``kind`` is rendered from, and its attachment (the access
-    copy), as things stand: the receipts and exports so far, the stored plan with legal's
-    exemptions. The letter preview renders the same before anything was done."""
-    request_id = r.id
-    receipts = uow.plans.receipts(request_id)
-    exports = [
+def _respond(ctx: ServiceContext, uow: UnitOfWork, r: PrivacyRequest, kind: str, package: AccessPackage | None) -> Status:
+    context, _ = response_context(ctx, uow, r, kind, package)
+    send_letter(ctx, uow, r, kind, context)  # never an attachment: the access copy is behind the package's link
+    if r.status is Status.RESPONDING:
+        r = recording.move(uow, r, Move.CLOSE, ctx.clock())
+    uow.commit()
+    return r.status
+
+
+def _summaries(ctx: ServiceContext, uow: UnitOfWork, request_id: str) -> list[dict[str, Any]]:
+    """What each export step kept: a summary (counts, categories, columns; the records wait in
+    sealed spools), or, for a step of an earlier build, the records themselves."""
+    return [
         json.loads(uow.keys.open(request_id, ctx.objects.get(rc.object_key), _export_aad(request_id, rc.system)))
-        for rc in receipts
+        for rc in uow.plans.receipts(request_id)
         if rc.object_key
     ]
+
+
+def _package_after_export(ctx: ServiceContext, r: PrivacyRequest) -> None:
+    """Build the access package once every system's export is spooled (the letter carries
+    its link); nothing when the request gets none or nothing was found."""
+    if not wants_package(r):
+        return
+    with ctx.uow() as uow:
+        if uow.packages.for_request(r.id) is not None:
+            return
+        exports = _summaries(ctx, uow, r.id)
+    if any(isinstance(e.get("records"), list) for e in exports):
+        return  # exported by an earlier build: packaged when the letter is sent
+    ensure_package(ctx, r, exports)
+
+
+def _records_of(export: dict[str, Any]) -> int:
+    return len(export["records"]) if isinstance(export["records"], list) else int(export["records"])
+
+
+def _categories(export: dict[str, Any]) -> set[str]:
+    if isinstance(export["records"], list):  # an earlier build's export: the records themselves
+        return {c for rec in export["records"] for c in rec["categories"].values()}
+    return set(export.get("categories", []))
+
+
+def response_context(
+    ctx: ServiceContext,
+    uow: UnitOfWork,
+    r: PrivacyRequest,
+    kind: str,
+    package: AccessPackage | None = None,
+    *,
+    placeholder_link: bool = False,
+) -> tuple[dict[str, Any], list[Attachment]]:
+    """What the closing letter of ``kind`` is rendered from, as things stand: the receipts and
+    export summaries so far, the stored plan with legal's exemptions, and the access package's
+    link (``placeholder_link``: a stand-in where a package will be, for the letter preview,
+    which never shows a real link). The attachments are always none: the access copy is
+    behind the link. The letter preview renders the same before anything was done."""
+    request_id = r.id
+    receipts = uow.plans.receipts(request_id)
+    exports = _summaries(ctx, uow, request_id)
     plan = uow.plans.get(request_id)
     systems = {m.system: m for m in ctx.data_map}
     used = [systems[e["system"]] for e in exports if e["system"] in systems and e["records"]]
     by_hand = [rc for rc in receipts if rc.system in systems and systems[rc.system].type == "manual" and rc.records]
     used += [systems[rc.system] for rc in by_hand]
+    records = [_records_of(e) for e in exports]
+    link: dict[str, Any] | None = link_for(ctx, package).__dict__ if package is not None else None
+    if link is None and placeholder_link and kind == RESPONSE_LETTER[RequestType.ACCESS] and wants_package(r):
+        link = {"url": "[the single-use download link]", "expires_at": ctx.clock() + timedelta(days=ctx.policy.package_link_days)}
     context = {
         "request": letter_request(r),
         "organisation": ctx.policy.organisation_name,
@@ -904,9 +971,11 @@ def response_context(ctx: ServiceContext, uow: UnitOfWork, r: PrivacyRequest, ki
             if isinstance(st, EraseStep)
             for a in st.actions
         ],
-        "categories": sorted({c for e in exports for rec in e["records"] for c in rec["categories"].values()}),
-        "record_count": sum(len(e["records"]) for e in exports),
-        "found": any(e["records"] for e in exports) or bool(by_hand),
+        "categories": sorted({c for e in exports for c in _categories(e)}),
+        "record_count": sum(records),
+        "found": any(records) or bool(by_hand),
+        # The access package's single-use download link (no attachment is ever mailed).
+        "package": link,
         "manual": [{"title": systems[rc.system].title, "records": rc.records} for rc in by_hand],
         "corrections": _corrections_outcome(plan, r, systems),
         # GDPR Art. 19: the subject may ask who received the corrected data.
@@ -917,9 +986,4 @@ def response_context(ctx: ServiceContext, uow: UnitOfWork, r: PrivacyRequest, ki
         # Where the regime gives an appeal: the public form's appeal page for this refusal.
         "appeal_url": appeal_link(ctx, r) if kind == DENIAL_LETTER else None,
     }
-    attachments = (
-        [Attachment(f"{r.reference}-data.json", json.dumps({"reference": r.reference, "systems": exports}, indent=2, default=str).encode())]
-        if kind == RESPONSE_LETTER[RequestType.ACCESS] and r.access_scope is not AccessScope.CATEGORIES
-        else []
-    )
-    return context, attachments
+    return context, []

@@ -146,3 +146,24 @@ def read_only_world() -> World:
     data = shop_data()
     data.capabilities = frozenset({Capability.LOCATE, Capability.EXPORT})
     return World([data], (shop_map(),))
+
+
+def download_package(world: World, request_id: str) -> dict[str, bytes]:
+    """Follow the access letter's link as the subject does: ask for a code (it goes to the
+    verified address), give it, and unzip what the download streams."""
+    import io
+    import zipfile
+
+    from dsar.services import package
+
+    (context,) = world.letters.contexts("access_response")
+    token = context["package"]["url"].split("#", 1)[1]
+    assert package.send_code(world.ctx, token) is None
+    code = str(world.letters.contexts("package_code")[-1]["code"])
+    got = package.open_download(world.ctx, token, code)
+    assert isinstance(got, package.Download), got
+    data = b"".join(got.chunks)
+    assert len(data) == got.size
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        assert z.testzip() is None
+        return {name: z.read(name) for name in z.namelist()}

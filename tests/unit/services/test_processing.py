@@ -16,7 +16,7 @@ from dsar.domain.verification import UNVERIFIABLE
 from dsar.services import processing as svc
 from dsar.services import recording
 from tests.signoff import LEGAL, approve, code, enrol, sign
-from tests.unit.services.conftest import JANE, World, archive_map, shop_data, shop_map
+from tests.unit.services.conftest import JANE, World, archive_map, download_package, shop_data, shop_map
 
 APPROVE = SignOff(SignOffDecision.APPROVE)
 
@@ -41,7 +41,7 @@ def steps(w: World, rid: str) -> list[object]:
 # --- the whole way --------------------------------------------------------------------------
 
 
-def test_an_access_request_runs_from_its_code_to_a_closing_letter_with_the_data_attached(world: World) -> None:
+def test_an_access_request_runs_from_its_code_to_a_closing_letter_with_a_package_link(world: World) -> None:
     rid = world.log()
     ctx = world.ctx
     assert svc.start_verification(ctx, rid) is Status.AWAITING_VERIFICATION
@@ -53,9 +53,11 @@ def test_an_access_request_runs_from_its_code_to_a_closing_letter_with_the_data_
     ref = svc.reference_of(ctx, rid)
     letter = world.mailer.sent[f"{ref}.access_response@dsar"]
     assert letter.to == JANE
-    (attachment,) = letter.attachments
-    data = json.loads(attachment.content)
-    assert sorted(r["entity"] for s in data["systems"] for r in s["records"]) == ["customer", "orders", "orders"]
+    assert letter.attachments == ()  # never an attachment: the letter carries the package's link
+    files = download_package(world, rid)
+    customers = json.loads(files[f"{ref}-your-data/shop/customer.json"])["items"]
+    orders = json.loads(files[f"{ref}-your-data/shop/orders.json"])["items"]
+    assert [c["email"] for c in customers] == [JANE] and sorted(o["key"] for o in orders) == ["10", "11"]
     kinds = world.events(rid)
     assert kinds.count("StatusChanged") == 7
     assert {"VerificationCodeSent", "ReceiptConfirmed", "PlanMade", "SignOffRecorded", "SystemExported", "LetterSent"} <= set(kinds)
@@ -437,11 +439,16 @@ def test_each_task_reads_the_request_at_most_once_and_status_reads_open_no_perso
     assert world.reads() == {"get": 1}
 
 
-def test_a_response_letter_for_categories_only_carries_no_attachment(world: World) -> None:
+def test_a_response_letter_for_categories_only_carries_no_attachment_and_no_package(world: World) -> None:
     rid = world.log(regime="ccpa", country="US", subdivision="CA", access_scope="categories")
     assert steps(world, rid)[-1] is Status.CLOSED
     ref = svc.reference_of(world.ctx, rid)
     assert world.mailer.sent[f"{ref}.access_response@dsar"].attachments == ()
+    (context,) = world.letters.contexts("access_response")
+    assert context["package"] is None and context["record_count"] == 3
+    with world.uow() as uow:
+        assert uow.packages.for_request(rid) is None
+    assert world.ctx.streams.keys("") == []  # nothing was spooled either
 
 
 def test_a_request_without_an_email_is_answered_on_record_with_no_mail(world: World) -> None:

@@ -1,0 +1,88 @@
+"""Access packages in SQL (:class:`dsar.services.ports.PackageRepository`) over ``access_package``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Session, col, or_, select
+
+from dsar.domain.errors import NotFound
+from dsar.domain.packages import AccessPackage
+from dsar.persistence.tables import AccessPackageRow, as_utc, as_utc_or_none, refused_if_exists
+
+_MUTABLE = ("code_digest", "code_expires_at", "code_attempts", "codes_sent", "link_used_at", "deleted_at")
+
+
+def _package(r: AccessPackageRow) -> AccessPackage:
+    return AccessPackage(
+        id=r.id,
+        request_id=r.request_id,
+        object_key=r.object_key,
+        size=r.size,
+        sealed_size=r.sealed_size,
+        files=r.files,
+        created_at=as_utc(r.created_at),
+        expires_at=as_utc(r.expires_at),
+        link_digest=r.link_digest,
+        code_digest=r.code_digest,
+        code_expires_at=as_utc_or_none(r.code_expires_at),
+        code_attempts=r.code_attempts,
+        codes_sent=r.codes_sent,
+        link_used_at=as_utc_or_none(r.link_used_at),
+        deleted_at=as_utc_or_none(r.deleted_at),
+    )
+
+
+class SqlPackages:
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    def add(self, package: AccessPackage) -> None:
+        p = package
+        self._s.add(
+            AccessPackageRow(
+                id=p.id,
+                request_id=p.request_id,
+                object_key=p.object_key,
+                size=p.size,
+                sealed_size=p.sealed_size,
+                files=p.files,
+                created_at=p.created_at,
+                expires_at=p.expires_at,
+                link_digest=p.link_digest,
+            )
+        )
+        with refused_if_exists(f"access package {p.id}"):
+            self._s.flush()
+
+    def for_request(self, request_id: str) -> AccessPackage | None:
+        row = self._s.exec(
+            select(AccessPackageRow)
+            .where(AccessPackageRow.request_id == request_id, col(AccessPackageRow.deleted_at).is_(None))
+            .order_by(col(AccessPackageRow.created_at).desc())
+        ).first()
+        return None if row is None else _package(row)
+
+    def by_link(self, link_digest: str) -> AccessPackage | None:
+        row = self._s.exec(select(AccessPackageRow).where(AccessPackageRow.link_digest == link_digest)).first()
+        return None if row is None else _package(row)
+
+    def save(self, package: AccessPackage) -> None:
+        row = self._s.get(AccessPackageRow, package.id)
+        if row is None:
+            raise NotFound(f"access package {package.id}")
+        for name in _MUTABLE:
+            setattr(row, name, getattr(package, name))
+        self._s.add(row)
+        self._s.flush()
+
+    def to_purge(self, now: datetime) -> list[AccessPackage]:
+        rows = self._s.exec(
+            select(AccessPackageRow)
+            .where(
+                col(AccessPackageRow.deleted_at).is_(None),
+                or_(col(AccessPackageRow.expires_at) <= now, col(AccessPackageRow.link_used_at).is_not(None)),
+            )
+            .order_by(col(AccessPackageRow.expires_at))
+        )
+        return [_package(r) for r in rows]

@@ -1,0 +1,563 @@
+"""The access package: the subject's data as a zip (per system and entity a JSON and a CSV
+file, their documents, and an HTML index saying what every field means), sealed at rest under
+the request's key and handed out once, through an expiring link and a fresh one-time code.
+
+Two stages, both front to back in constant memory, whatever the size:
+
+1. **Spool** (the execution step of each system, :func:`spool_export`): the connector's records
+   are redacted (:mod:`dsar.services.redaction`: nothing withheld is ever written) and written
+   as JSON lines into one sealed stream per entity; a document's bytes go to a sealed stream of
+   their own. A small summary (counts, columns, categories, what was withheld; no values) is
+   what the step keeps beside its receipt.
+2. **Build** (before the access letter, :func:`ensure_package`): the spools are read back and
+   written as one zip (:mod:`dsar.services.zipstream`) into one sealed stream
+   (:mod:`dsar.crypto.stream`) in the stream store. Only once it is complete is the package
+   recorded, with its link; a build that stops halfway leaves nothing anyone can download.
+
+Every stream's content key is random, sealed under the request's data key with the stream's
+name as associated data, and kept in the stream's header: shredding the request's key makes
+the package and its spools unreadable.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+import secrets
+import uuid
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from dsar.connectors.base import ExportRecord
+from dsar.crypto import digests_equal, keyed_digest
+from dsar.crypto.stream import SealedWriter, new_content_key, open_chunks, read_header
+from dsar.domain.errors import DeliveryFailed, DsarError
+from dsar.domain.letters import message_id
+from dsar.domain.packages import (
+    CODE_DIGITS,
+    CODES_PER_LINK,
+    AccessPackage,
+    CodeRefusal,
+    LinkRefusal,
+    PackageCodeSent,
+    PackageCreated,
+    PackageDeleted,
+    PackageDownloaded,
+    PackageDownloadRefused,
+)
+from dsar.domain.regimes import AccessScope, RequestType
+from dsar.domain.request import PrivacyRequest
+from dsar.domain.verification import verified_emails
+from dsar.services.context import ServiceContext
+from dsar.services.ports import OutgoingMail, UnitOfWork
+from dsar.services.redaction import REASONS, Redactor, field_maps
+from dsar.services.streams import StreamStore
+from dsar.services.zipstream import ZipStreamWriter, safe_name
+
+PACKAGE_CODE_LETTER = "package_code"
+_STREAM_AAD = "stream/"
+_CSV_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
+def lookback_start(regime: str) -> date | None:
+    """Where a regime's request to know reaches back to (CCPA: 2022-01-01, for data kept
+    longer than 12 months; the regime data cites it)."""
+    from dsar.domain.regimes import REGIMES
+
+    known = REGIMES.get(regime)
+    start = getattr(known, "lookback_start", None) if known is not None else None
+    return start if isinstance(start, date) else None
+
+
+def streams_of(ctx: ServiceContext) -> StreamStore:
+    return ctx.streams
+
+
+def spool_key(request_id: str, system: str, entity: str) -> str:
+    return f"spool/{request_id}/{safe_name(system)}/{safe_name(entity)}.jsonl"
+
+
+def package_key(request_id: str) -> str:
+    return f"packages/{request_id}/package.zip.sealed"
+
+
+# --- sealed streams under the request's key ------------------------------------------------------
+
+
+@contextmanager
+def sealed_writer(ctx: ServiceContext, request_id: str, key: str) -> Iterator[SealedWriter]:
+    """Write the stream ``key`` sealed under a fresh content key, itself sealed under the
+    request's data key. The stream exists only if the block ends without an error."""
+    content_key = new_content_key()
+    with ctx.uow() as uow:
+        wrapped = uow.keys.seal(request_id, content_key, _STREAM_AAD + key)
+    with streams_of(ctx).writer(key) as sink:
+        writer = SealedWriter(sink, content_key, wrapped)
+        yield writer
+        writer.close()
+
+
+def sealed_chunks(ctx: ServiceContext, request_id: str, key: str) -> Iterator[bytes]:
+    """The plaintext of the stream ``key``, piece by piece (IntegrityError on any tampering)."""
+    with streams_of(ctx).reader(key) as source:
+        wrapped, chunk_size, header = read_header(source)
+        with ctx.uow() as uow:
+            content_key = uow.keys.open(request_id, wrapped, _STREAM_AAD + key)
+        yield from open_chunks(source, content_key, header, chunk_size)
+
+
+def _lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    carry = b""
+    for chunk in chunks:
+        data = carry + chunk if carry else chunk
+        start = 0
+        while True:
+            end = data.find(b"\n", start)
+            if end < 0:
+                break
+            yield data[start:end]
+            start = end + 1
+        carry = data[start:]
+    if carry:
+        yield carry
+
+
+# --- stage 1: spool one system's export ------------------------------------------------------------
+
+
+@dataclass
+class _EntitySpool:
+    key: str
+    writer: SealedWriter | None
+    records: int = 0
+    columns: dict[str, None] = field(default_factory=dict)  # an ordered set
+
+
+def spool_export(
+    ctx: ServiceContext, request_id: str, system: str, records: Iterable[ExportRecord], *, keep: bool = True
+) -> dict[str, Any]:
+    """Redact and spool one system's records (see the module's docstring); the summary. With
+    ``keep`` false (a request for the categories only: no package) nothing is spooled."""
+    system_map = next((m for m in ctx.data_map if m.system == system), None)
+    redactor = Redactor.for_system(system_map)
+    entities: dict[str, _EntitySpool] = {}
+    categories: set[str] = set()
+    documents: list[dict[str, Any]] = []
+    with ExitStack() as stack:
+        for rec in records:
+            spool = entities.get(rec.entity)
+            if spool is None:
+                key = spool_key(request_id, system, rec.entity)
+                writer = stack.enter_context(sealed_writer(ctx, request_id, key)) if keep else None
+                spool = entities[rec.entity] = _EntitySpool(key, writer)
+            # A document's content (base64) is the document itself, not text to scan.
+            content = rec.fields.get("content_base64")
+            values = redactor.fields(rec.entity, {k: v for k, v in rec.fields.items() if k != "content_base64"})
+            if isinstance(content, str) and keep:
+                values["file"] = _spool_document(ctx, request_id, system, rec, content, len(documents), documents)
+            categories.update(c for f, c in rec.categories.items() if f in values or f == "content_base64")
+            for name in values:
+                spool.columns.setdefault(name, None)
+            if spool.writer is not None:
+                line = {"key": rec.key, "fields": values, "categories": {f: c for f, c in rec.categories.items() if f in values}}
+                spool.writer.write(json.dumps(line, default=str, ensure_ascii=False, separators=(",", ":")).encode() + b"\n")
+            spool.records += 1
+    return {
+        "format": "spool-1",
+        "system": system,
+        "records": sum(s.records for s in entities.values()),
+        "categories": sorted(categories),
+        "entities": {name: {"spool": s.key, "records": s.records, "columns": list(s.columns)} for name, s in entities.items()},
+        "documents": documents,
+        "withheld": redactor.counts(),
+        "withheld_fields": redactor.withheld_fields,
+    }
+
+
+def _spool_document(
+    ctx: ServiceContext, request_id: str, system: str, rec: ExportRecord, content: str, n: int, documents: list[dict[str, Any]]
+) -> str:
+    """Decode a document exported inline (base64) into a sealed stream of its own; returns
+    the file's name in the package."""
+    import base64
+
+    name = str(rec.fields.get("key") or rec.key).rsplit("/", 1)[-1]
+    path = f"{safe_name(system)}/documents/{n + 1:04d}-{safe_name(name)}"
+    key = f"spool/{request_id}/{safe_name(system)}/doc-{n + 1:06d}"
+    size = 0
+    with sealed_writer(ctx, request_id, key) as w:
+        step = 4 * 262144  # decode 1 MiB of base64 at a time
+        for i in range(0, len(content), step):
+            piece = base64.b64decode(content[i : i + step], validate=False)
+            size += len(piece)
+            w.write(piece)
+    documents.append({"spool": key, "file": path, "size": size})
+    return path
+
+
+def legacy_summary(ctx: ServiceContext, request_id: str, doc: Mapping[str, Any]) -> dict[str, Any]:
+    """An export written before packages existed (all records in one sealed JSON): spooled
+    now, so it is packaged like the others."""
+    recs = (
+        ExportRecord(r["entity"], r["key"], r.get("fields", {}), r.get("categories", {}))
+        for r in doc.get("records", [])
+        if isinstance(r, dict)
+    )
+    return spool_export(ctx, request_id, str(doc["system"]), recs)
+
+
+# --- stage 2: build the zip -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PackageLink:
+    url: str
+    expires_at: datetime
+
+
+def link_token(ctx: ServiceContext, package_id: str) -> str:
+    """The link's secret: derived from the package under the code key, so a letter rendered
+    again after a crash carries the same link; stored only as :func:`link_digest`."""
+    return keyed_digest(ctx.code_key, f"package-link/{package_id}")
+
+
+def link_digest(ctx: ServiceContext, token: str) -> str:
+    return keyed_digest(ctx.code_key, f"package-link-digest/{token.strip()}")
+
+
+def link_for(ctx: ServiceContext, package: AccessPackage) -> PackageLink:
+    base = ctx.policy.console_url or "http://127.0.0.1:8000"  # the web app's address (DSAR_WEB_PUBLIC_URL or HOST:PORT)
+    return PackageLink(f"{base.rstrip('/')}/package#{link_token(ctx, package.id)}", package.expires_at)
+
+
+def wants_package(r: PrivacyRequest) -> bool:
+    """A request to know the specific pieces (or a GDPR copy) gets a package; a request for the
+    categories only does not."""
+    return r.type is RequestType.ACCESS and r.access_scope is not AccessScope.CATEGORIES
+
+
+def ensure_package(ctx: ServiceContext, r: PrivacyRequest, summaries: Sequence[Mapping[str, Any]]) -> AccessPackage | None:
+    """The request's package, built now if it has none; None when nothing was found (no
+    package, and the letter says so)."""
+    request_id = r.id
+    with ctx.uow() as uow:
+        existing = uow.packages.for_request(request_id)
+        if existing is not None:
+            return existing
+    if not any(s.get("records") for s in summaries):
+        return None
+    now = ctx.clock()
+    key = package_key(request_id)
+    files = 0
+    with sealed_writer(ctx, request_id, key) as sealed:
+        archive = ZipStreamWriter(sealed, mtime=now.timestamp())
+        root = safe_name(f"{r.reference}-your-data")
+        archive.write_entry(f"{root}/index.html", [_index_html(ctx, r, summaries, now).encode()])
+        files += 1
+        for s in summaries:
+            system = safe_name(str(s["system"]))
+            for entity, info in s.get("entities", {}).items():
+                base = f"{root}/{system}/{safe_name(entity)}"
+                archive.write_entry(f"{base}.json", _json_entity(ctx, request_id, str(s["system"]), entity, info))
+                archive.write_entry(f"{base}.csv", _csv_entity(ctx, request_id, info))
+                files += 2
+            for d in s.get("documents", []):
+                archive.write_entry(f"{root}/{d['file']}", sealed_chunks(ctx, request_id, d["spool"]), compress=False)
+                files += 1
+        archive.close()
+        size = archive.bytes_written
+    now = ctx.clock()  # complete now: the link works from here, for the configured days
+    package = AccessPackage(
+        id=uuid.uuid4().hex,
+        request_id=request_id,
+        object_key=key,
+        size=size,
+        sealed_size=sealed.sealed_bytes,
+        files=files,
+        created_at=now,
+        expires_at=now + timedelta(days=ctx.policy.package_link_days),
+        link_digest="",
+    )
+    package = AccessPackage(**{**package.__dict__, "link_digest": link_digest(ctx, link_token(ctx, package.id))})
+    withheld: dict[str, int] = {}
+    for s in summaries:
+        for k, v in s.get("withheld", {}).items():
+            withheld[k] = withheld.get(k, 0) + int(v)
+    with ctx.uow() as uow:
+        uow.packages.add(package)
+        uow.audit.append([PackageCreated(request_id, now, package.id, files, size, package.expires_at, withheld)])
+        uow.commit()
+    _drop_spools(ctx, request_id)
+    return package
+
+
+def _drop_spools(ctx: ServiceContext, request_id: str) -> None:
+    store = streams_of(ctx)
+    for key in store.keys(f"spool/{request_id}/"):
+        store.delete(key)
+
+
+def _records(ctx: ServiceContext, request_id: str, info: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    for line in _lines(sealed_chunks(ctx, request_id, info["spool"])):
+        if line:
+            rec: dict[str, Any] = json.loads(line)
+            yield rec
+
+
+def _json_entity(ctx: ServiceContext, request_id: str, system: str, entity: str, info: Mapping[str, Any]) -> Iterator[bytes]:
+    head = {"system": system, "entity": entity, "records": info.get("records", 0)}
+    yield (json.dumps(head, ensure_ascii=False)[:-1] + ', "items": [\n').encode()
+    buf: list[bytes] = []
+    size = 0
+    first = True
+    for rec in _records(ctx, request_id, info):
+        item = json.dumps({"key": rec["key"], **rec["fields"]}, ensure_ascii=False, default=str).encode()
+        buf.append(item if first else b",\n" + item)
+        first = False
+        size += len(item)
+        if size >= 1 << 20:
+            yield b"".join(buf)
+            buf, size = [], 0
+    buf.append(b"\n]}\n")
+    yield b"".join(buf)
+
+
+def _cell(value: Any) -> str:
+    text = value if isinstance(value, str) else "" if value is None else json.dumps(value, ensure_ascii=False, default=str)
+    # A cell a spreadsheet would run as a formula is shown as text (CSV injection).
+    return "'" + text if text.startswith(_CSV_FORMULA) else text
+
+
+def _csv_entity(ctx: ServiceContext, request_id: str, info: Mapping[str, Any]) -> Iterator[bytes]:
+    columns = ["key", *[c for c in info.get("columns", []) if c != "key"]]
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\r\n")
+    out.write("\ufeff")  # so spreadsheets read it as UTF-8
+    w.writerow(columns)
+    for rec in _records(ctx, request_id, info):
+        values = rec["fields"]
+        w.writerow([_cell(rec["key"]) if c == "key" else _cell(values.get(c)) for c in columns])
+        if out.tell() >= 1 << 20:
+            yield out.getvalue().encode()
+            out.seek(0)
+            out.truncate()
+    yield out.getvalue().encode()
+
+
+def _index_html(ctx: ServiceContext, r: PrivacyRequest, summaries: Sequence[Mapping[str, Any]], now: datetime) -> str:
+    """The package's readable index: what each system is, what each file holds, what each
+    field means (from the data map), and what was withheld and why. Everything escaped."""
+    e = html.escape
+    maps = {m.system: m for m in ctx.data_map}
+    org = e(ctx.policy.organisation_name)
+    out = [
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>Your data held by {org} ({e(r.reference)})</title>",
+        "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto;line-height:1.4}"
+        "table{border-collapse:collapse}td,th{border:1px solid #999;padding:.2em .5em;text-align:left;vertical-align:top}</style>",
+        "</head><body>",
+        f"<h1>Your data held by {org}</h1>",
+        f"<p>Request {e(r.reference)}, received {e(r.received_at.date().isoformat())}. Prepared {e(now.date().isoformat())}.</p>",
+        "<p>Each system below has, per kind of record, a <code>.json</code> file (complete, for computers) and a "
+        "<code>.csv</code> file (for spreadsheets) with the same records. Documents are in each system's "
+        "<code>documents</code> folder.</p>",
+    ]
+    lookback = lookback_start(r.regime)
+    if lookback is not None:
+        out.append(
+            f"<p><strong>Period covered.</strong> This copy covers the personal information we hold about you that we "
+            f"collected on or after {e(lookback.isoformat())}, including what we keep for longer than 12 months.</p>"
+        )
+    withheld_any = False
+    for s in summaries:
+        m = maps.get(str(s["system"]))
+        title = e(m.title if m else str(s["system"]))
+        out.append(f"<h2>{title}</h2>")
+        if m is not None:
+            out.append("<dl>")
+            out.append(f"<dt>Why we hold it</dt><dd>{e('; '.join(m.purposes))}</dd>")
+            out.append(f"<dt>Legal basis</dt><dd>{e(m.legal_basis)}</dd>")
+            out.append(f"<dt>Who receives it</dt><dd>{e('; '.join(m.recipients) or 'nobody outside our organisation')}</dd>")
+            out.append(f"<dt>How long we keep it</dt><dd>{e(m.retention)}</dd>")
+            out.append(f"<dt>Where it comes from</dt><dd>{e(m.source)}</dd></dl>")
+        meanings = field_maps(m) if m is not None else {}
+        system = safe_name(str(s["system"]))
+        for entity, info in s.get("entities", {}).items():
+            files = f"{system}/{safe_name(entity)}.json, {system}/{safe_name(entity)}.csv"
+            out.append(f"<h3>{e(entity)}: {int(info.get('records', 0))} records</h3><p>Files: <code>{e(files)}</code></p>")
+            known = {**meanings.get("*", {}), **meanings.get(entity, {})}
+            rows = []
+            for col in info.get("columns", []):
+                fm = known.get(col)
+                if fm is not None:
+                    what = fm.description or fm.category.replace("_", " ")
+                else:
+                    what = "a document, in the documents folder" if col == "file" else ""
+                rows.append(f"<tr><td><code>{e(col)}</code></td><td>{e(what or 'as held in the system')}</td></tr>")
+            if rows:
+                out.append("<table><tr><th>Field</th><th>What it is</th></tr>" + "".join(rows) + "</table>")
+            gone = s.get("withheld_fields", {}).get(entity, {})
+            if gone:
+                withheld_any = True
+                items = "".join(f"<li><code>{e(f)}</code>: {e(REASONS.get(why, why))}</li>" for f, why in sorted(gone.items()))
+                out.append(f"<p>Held but not included, for your security or to protect others:</p><ul>{items}</ul>")
+        docs = s.get("documents", [])
+        if docs:
+            out.append(f"<p>{len(docs)} documents in <code>{e(system)}/documents/</code>.</p>")
+    text_withheld = any(k.startswith("text:") for s in summaries for k in s.get("withheld", {}))
+    if withheld_any or text_withheld:
+        out.append(
+            "<h2>What we left out</h2><p>We never include Social Security, driver's licence or other government "
+            "identification numbers, financial account or card numbers, passwords, or security questions and answers, "
+            "nor data about other people. Where such a number appeared inside a text, it reads "
+            "<code>[withheld: ...]</code>.</p>"
+        )
+    out.append(f"<p>Questions: {e(ctx.policy.privacy_contact)}</p></body></html>")
+    return "\n".join(out)
+
+
+# --- delivery: the link, the code, the download ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Download:
+    package_id: str
+    filename: str
+    size: int
+    chunks: Iterator[bytes]
+
+
+def _find(uow: UnitOfWork, ctx: ServiceContext, token: str) -> AccessPackage | None:
+    token = token.strip()
+    if not token or len(token) > 200:
+        return None
+    found = uow.packages.by_link(link_digest(ctx, token))
+    # The digest found by lookup is compared again in constant time.
+    return found if found is not None and digests_equal(found.link_digest, link_digest(ctx, token)) else None
+
+
+def link_refusal(ctx: ServiceContext, token: str) -> LinkRefusal | None:
+    """Why this link does not work now (None: it does); nothing is recorded."""
+    with ctx.uow() as uow:
+        p = _find(uow, ctx, token)
+        return LinkRefusal.UNKNOWN if p is None else p.refusal(ctx.clock())
+
+
+def _code_digest(ctx: ServiceContext, package_id: str, code: str) -> str:
+    return keyed_digest(ctx.code_key, f"package-code/{package_id}/{code.strip()}")
+
+
+def send_code(ctx: ServiceContext, token: str) -> LinkRefusal | CodeRefusal | None:
+    """Mail a fresh one-time code to the address the request was verified with (any earlier
+    code stops working). None when sent; otherwise why not."""
+    now = ctx.clock()
+    with ctx.uow() as uow:
+        p = _find(uow, ctx, token)
+        if p is None:
+            return LinkRefusal.UNKNOWN
+        refused = p.refusal(now)
+        if refused is not None:
+            return refused
+        if p.codes_sent >= CODES_PER_LINK:
+            return CodeRefusal.TOO_MANY
+        r = uow.requests.get(p.request_id)
+        to = verified_emails(r)
+        if not to:
+            raise DeliveryFailed("the request has no verified address to send a code to")
+        code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
+        p = p.with_code(_code_digest(ctx, p.id, code), now)
+        letter = ctx.letters.render(
+            PACKAGE_CODE_LETTER,
+            r.regime,
+            {
+                "request": {"reference": r.reference, "subject_name": r.subject.name},
+                "code": code,
+                "expires_at": p.code_expires_at,
+                "organisation": ctx.policy.organisation_name,
+                "contact": ctx.policy.privacy_contact,
+            },
+        )
+        mail_id = message_id(r.reference, f"package-code-{p.id[:8]}-{p.codes_sent}")
+        mail = OutgoingMail(mail_id, to[0], ctx.policy.privacy_contact, letter.subject, letter.body)
+        try:
+            ctx.mailer.send(mail)
+        except DsarError as exc:
+            raise DeliveryFailed(f"the download code could not be sent: {exc.args[0] if exc.args else type(exc).__name__}") from None
+        except Exception as exc:  # noqa: BLE001 - said without its text
+            raise DeliveryFailed(f"the download code could not be sent ({type(exc).__name__})") from None
+        uow.packages.save(p)
+        uow.audit.append([PackageCodeSent(p.request_id, now, p.id, p.codes_sent)])
+        uow.commit()
+        return None
+
+
+def open_download(ctx: ServiceContext, token: str, code: str) -> Download | LinkRefusal | CodeRefusal:
+    """Judge the code given with the link: a refusal (recorded), or the download, whose link
+    is spent from this moment (recorded as downloaded before the first byte goes out)."""
+    now = ctx.clock()
+    with ctx.uow() as uow:
+        p = _find(uow, ctx, token)
+        if p is None:
+            return LinkRefusal.UNKNOWN
+        refused = p.refusal(now)
+        if refused is not None:
+            uow.audit.append([PackageDownloadRefused(p.request_id, now, p.id, refused.value)])
+            uow.commit()
+            return refused
+        matches = p.code_digest is not None and digests_equal(p.code_digest, _code_digest(ctx, p.id, code))
+        judged, why = p.judge(matches, now)
+        uow.packages.save(judged)
+        if why is not None:
+            uow.audit.append([PackageDownloadRefused(p.request_id, now, p.id, why.value)])
+            uow.commit()
+            return why
+        r = uow.requests.facts(p.request_id)
+        uow.audit.append([PackageDownloaded(p.request_id, now, p.id, p.size)])
+        uow.commit()
+    return Download(p.id, f"{r.reference}-your-data.zip", p.size, sealed_chunks(ctx, p.request_id, p.object_key))
+
+
+def purge_packages(ctx: ServiceContext, *, by: str = "dsar") -> int:
+    """Delete every package whose link expired or was used: its sealed stream, then its
+    record (kept as deleted) and a PackageDeleted event. Returns how many."""
+    now = ctx.clock()
+    with ctx.uow() as uow:
+        due = uow.packages.to_purge(now)
+    done = 0
+    for p in due:
+        streams_of(ctx).delete(p.object_key)
+        with ctx.uow() as uow:
+            current = uow.packages.for_request(p.request_id)
+            if current is None or current.id != p.id:
+                continue
+            reason = "downloaded" if p.link_used_at is not None else "expired"
+            uow.packages.save(AccessPackage(**{**p.__dict__, "deleted_at": now}))
+            uow.audit.append([PackageDeleted(p.request_id, now, p.id, reason, by)])
+            uow.commit()
+            done += 1
+    return done
+
+
+def package_status(ctx: ServiceContext, request_id: str) -> AccessPackage | None:
+    with ctx.uow() as uow:
+        return uow.packages.for_request(request_id)
+
+
+__all__ = [
+    "Download",
+    "PackageLink",
+    "ensure_package",
+    "legacy_summary",
+    "link_for",
+    "link_refusal",
+    "open_download",
+    "purge_packages",
+    "send_code",
+    "spool_export",
+    "wants_package",
+]

@@ -1,0 +1,197 @@
+"""What an access package must never hold, taken out before anything is written.
+
+11 CCR 7024(d) forbids disclosing Social Security numbers, driver's licence and other
+government identification numbers, financial account numbers, health insurance or medical
+identification numbers, account passwords and security questions and answers; GDPR Art. 15(4)
+forbids adversely affecting others. Three layers:
+
+* the data map: a field marked ``withhold: REASON`` (government_id, financial_account,
+  credential, security_answer, third_party) is left out, its name listed in the package's index
+  with the reason, its value nowhere;
+* field names that can only mean a secret (``password``, ``ssn``, ``security_answer`` ...)
+  are left out even when the data map forgot to mark them;
+* free text: every string value (at any depth) is scanned, and Social Security numbers and
+  ITINs (``123-45-6789``, or nine digits after "SSN"/"ITIN"), and card numbers (13 to 19
+  digits, spaces or dashes allowed, Luhn-valid) are replaced by ``[withheld: ...]``.
+
+Counts of what was withheld (never values) go into the package's record and audit event.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+
+from dsar.connectors.schema import FieldMap
+
+REASONS = {
+    "government_id": "a government identification number (11 CCR 7024(d))",
+    "financial_account": "a financial account number (11 CCR 7024(d))",
+    "credential": "a password or other credential (11 CCR 7024(d))",
+    "security_answer": "a security question or answer (11 CCR 7024(d))",
+    "third_party": "data about other people (GDPR Art. 15(4); Cal. Civ. Code 1798.145(k))",
+}
+
+# Names that can only hold a secret or a government id, whatever the data map says.
+_SECRET_NAMES = re.compile(
+    r"(^|_)(password|passwd|pwd|password_hash|secret|security_(question|answer)|ssn|social_security(_number)?|itin|tax_id|"
+    r"drivers?_licen[cs]e(_number)?|passport(_number)?|iban|account_number|routing_number|card_number|cvv|cvc|pin)$",
+    re.IGNORECASE,
+)
+_NAME_REASON = [
+    (re.compile(r"password|passwd|pwd|secret|pin$", re.I), "credential"),
+    (re.compile(r"security_(question|answer)", re.I), "security_answer"),
+    (re.compile(r"iban|account_number|routing_number|card_number|cvv|cvc", re.I), "financial_account"),
+]
+
+_SSN = re.compile(r"(?<![\d-])(\d{3})[- ](\d{2})[- ](\d{4})(?![\d-])")
+_SSN_WORD = re.compile(r"(?i)\b(ssn|itin|social security( number)?|tax id)\b(\s*(no\.?|number|#)?\s*[:=]?\s*)(\d{9})(?!\d)")
+_CARD = re.compile(r"(?<![\d])(?:\d[ -]?){12,18}\d(?![\d])")
+_DIGITS = re.compile(r"\d")
+
+SSN_MARK = "[withheld: SSN/ITIN]"
+CARD_MARK = "[withheld: card number]"
+
+
+def luhn_valid(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = ord(ch) - 48
+        if i % 2:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+def _name_reason(name: str) -> str | None:
+    if not _SECRET_NAMES.search(name):
+        return None
+    for pattern, reason in _NAME_REASON:
+        if pattern.search(name):
+            return reason
+    return "government_id"
+
+
+@dataclass
+class Redactor:
+    """Applies the three layers to one system's records. ``marked`` is the data map's
+    ``withhold`` marks: entity -> field -> reason (entity ``*``: any entity of the system)."""
+
+    marked: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    withheld: Counter[str] = field(default_factory=Counter)  # reason -> fields left out
+    scrubbed: Counter[str] = field(default_factory=Counter)  # ssn / card -> values replaced in text
+    withheld_fields: dict[str, dict[str, str]] = field(default_factory=dict)  # entity -> field -> reason (for the index)
+
+    @classmethod
+    def for_system(cls, system: BaseModel | None) -> Redactor:
+        return cls(withhold_marks(system) if system is not None else {})
+
+    def reason(self, entity: str, name: str) -> str | None:
+        return self.marked.get(entity, {}).get(name) or self.marked.get("*", {}).get(name) or _name_reason(name)
+
+    def fields(self, entity: str, values: Mapping[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, value in values.items():
+            why = self.reason(entity, name)
+            if why is not None:
+                self.withheld[why] += 1
+                self.withheld_fields.setdefault(entity, {})[name] = why
+                continue
+            out[name] = self.scrub(value)
+        return out
+
+    def scrub(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, dict):
+            return {k: v for k, v in ((k, self._nested(k, v)) for k, v in value.items()) if v is not _DROP}
+        if isinstance(value, list | tuple):
+            return [self.scrub(v) for v in value]
+        return value
+
+    def _nested(self, key: Any, value: Any) -> Any:
+        why = _name_reason(str(key))
+        if why is not None:
+            self.withheld[why] += 1
+            return _DROP
+        return self.scrub(value)
+
+    def text(self, value: str) -> str:
+        if len(_DIGITS.findall(value, 0, 4096)) < 9 and len(value) <= 4096:
+            return value  # fewer than nine digits: neither an SSN nor a card number
+        value = _SSN_WORD.sub(self._ssn_word, value)
+        value = _SSN.sub(self._ssn, value)
+        return _CARD.sub(self._card, value)
+
+    def _ssn(self, m: re.Match[str]) -> str:
+        if m.group(1) == "000" or m.group(2) == "00" or m.group(3) == "0000":
+            return m.group(0)
+        self.scrubbed["ssn"] += 1
+        return SSN_MARK
+
+    def _ssn_word(self, m: re.Match[str]) -> str:
+        self.scrubbed["ssn"] += 1
+        return m.group(1) + m.group(3) + SSN_MARK
+
+    def _card(self, m: re.Match[str]) -> str:
+        digits = re.sub(r"\D", "", m.group(0))
+        if 13 <= len(digits) <= 19 and luhn_valid(digits):
+            self.scrubbed["card"] += 1
+            return CARD_MARK
+        return m.group(0)
+
+    def counts(self) -> dict[str, int]:
+        return {**{f"field:{k}": v for k, v in sorted(self.withheld.items())}, **{f"text:{k}": v for k, v in sorted(self.scrubbed.items())}}
+
+
+_DROP = object()
+
+
+def withhold_marks(system: BaseModel) -> dict[str, dict[str, str]]:
+    """entity -> field -> reason of every :class:`FieldMap` marked ``withhold`` in a system's
+    data map, whatever its type (``*`` for fields not under a named entity)."""
+    out: dict[str, dict[str, str]] = {}
+
+    def walk(value: object, entity: str) -> None:
+        if isinstance(value, BaseModel):
+            for name in type(value).model_fields:
+                walk(getattr(value, name), entity)
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                if isinstance(v, FieldMap):
+                    if v.withhold is not None:
+                        out.setdefault(entity, {})[str(k)] = v.withhold
+                else:
+                    walk(v, str(k) if isinstance(v, BaseModel) else entity)
+        elif isinstance(value, list | tuple):
+            for v in value:
+                walk(v, entity)
+
+    walk(system, "*")
+    return out
+
+
+def field_maps(system: BaseModel) -> dict[str, dict[str, FieldMap]]:
+    """entity -> field -> its data-map entry (category, description), for the package's index."""
+    out: dict[str, dict[str, FieldMap]] = {}
+
+    def walk(value: object, entity: str) -> None:
+        if isinstance(value, BaseModel):
+            for name in type(value).model_fields:
+                walk(getattr(value, name), entity)
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                if isinstance(v, FieldMap):
+                    out.setdefault(entity, {})[str(k)] = v
+                else:
+                    walk(v, str(k) if isinstance(v, BaseModel) else entity)
+
+    walk(system, "*")
+    return out

@@ -1,0 +1,118 @@
+"""The package download page (/package) through the FastAPI test client: the link's code
+page, the code mailed to the verified address, the streamed zip, and every refusal."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from dsar.services import processing as svc
+from dsar.services.intake import log_request
+from dsar.web.i18n import CATALOGS
+from tests.integration.test_processing import run_everything_once
+from tests.packages import body_of, latest_package_code, link_token
+from tests.web.conftest import WebApp, csrf_from, make_web
+
+JANE = "jane.doe@example.com"
+
+
+@pytest.fixture
+def shop_web(tmp_path: Path) -> Iterator[WebApp]:
+    from dsar.demo.shop import seed_shop
+
+    w = make_web(tmp_path / "home")
+    seed_shop(w.app.settings.demo_shop_path)
+    yield w
+    w.app.engine.dispose()
+
+
+def answered(w: WebApp, email: str = JANE) -> tuple[str, str]:
+    """(reference, link token) of an access request run to its letter."""
+    r = log_request(
+        w.app.ctx, {"type": "access", "regime": "gdpr", "country": "DE", "subject": {"name": "Jane", "emails": [email]}}
+    ).request
+    run_everything_once(w.app, r.id, r.reference)
+    token = link_token(body_of(w.app.settings.effective_outbox_dir / f"{r.reference}.access_response_dsar.eml"))
+    assert token
+    return r.reference, token
+
+
+def ask_code(client: TestClient, token: str) -> tuple[int, str]:
+    page = client.get("/package")
+    r = client.post("/package/code", data={"csrf_token": csrf_from(page.text), "token": token})
+    return r.status_code, r.text
+
+
+def give_code(client: TestClient, token: str, code: str) -> object:
+    page = client.get("/package")
+    return client.post("/package/download", data={"csrf_token": csrf_from(page.text), "token": token, "code": code})
+
+
+def test_the_link_then_a_code_then_the_zip(shop_web: WebApp) -> None:
+    ref, token = answered(shop_web)
+    with TestClient(shop_web.fastapi) as client:
+        page = client.get("/package")
+        assert page.status_code == 200 and CATALOGS["en"]["package.send_code"] in page.text
+        assert '<script src="/static/package.js">' in page.text and token not in page.text
+        status, text = ask_code(client, token)
+        assert status == 200 and 'name="code"' in text
+        mails = list(shop_web.app.settings.effective_outbox_dir.glob(f"{ref}.package-code-*.eml"))
+        assert len(mails) == 1 and f"To: {JANE}" in mails[0].read_text()
+        r = give_code(client, token, latest_package_code(shop_web.app.settings.effective_outbox_dir, ref))
+        assert r.status_code == 200  # type: ignore[attr-defined]
+        assert r.headers["content-type"] == "application/zip"  # type: ignore[attr-defined]
+        assert r.headers["content-disposition"] == f'attachment; filename="{ref}-your-data.zip"'  # type: ignore[attr-defined]
+        with zipfile.ZipFile(io.BytesIO(r.content)) as z:  # type: ignore[attr-defined]
+            assert f"{ref}-your-data/index.html" in z.namelist() and z.testzip() is None
+        # used: the link works once
+        status, text = ask_code(client, token)
+        assert status == 410 and CATALOGS["en"]["package.refused.used"] in text
+
+
+def test_a_wrong_code_is_refused_and_the_page_asks_again(shop_web: WebApp) -> None:
+    _, token = answered(shop_web)
+    with TestClient(shop_web.fastapi) as client:
+        assert ask_code(client, token)[0] == 200
+        r = give_code(client, token, "000000")
+        assert r.status_code == 422 and CATALOGS["en"]["package.code.wrong"] in r.text  # type: ignore[attr-defined]
+        assert 'name="code"' in r.text  # type: ignore[attr-defined]
+
+
+def test_unknown_and_foreign_links_and_missing_csrf(shop_web: WebApp) -> None:
+    _, token = answered(shop_web)
+    with TestClient(shop_web.fastapi) as client:
+        status, text = ask_code(client, "f" * 64)
+        assert status == 404 and CATALOGS["en"]["package.refused.unknown"] in text
+        assert client.post("/package/code", data={"token": token}).status_code == 403  # no CSRF token: nothing sent
+    assert not list(shop_web.app.settings.effective_outbox_dir.glob("*.package-code-*.eml"))
+
+
+def test_an_expired_link_says_so(shop_web: WebApp) -> None:
+    _, token = answered(shop_web)
+    later = shop_web.app.ctx.clock() + timedelta(days=8)
+    object.__setattr__(shop_web.app.ctx, "clock", lambda: later)
+    with TestClient(shop_web.fastapi) as client:
+        status, text = ask_code(client, token)
+        assert status == 410 and CATALOGS["en"]["package.refused.expired"] in text
+
+
+@pytest.mark.parametrize("lang", ["de", "es"])
+def test_the_page_speaks_the_visitors_language(shop_web: WebApp, lang: str) -> None:
+    with TestClient(shop_web.fastapi) as client:
+        assert CATALOGS[lang]["package.title"] in client.get(f"/package?lang={lang}").text
+
+
+def test_the_access_letter_carries_the_link_and_no_attachment(shop_web: WebApp) -> None:
+    ref, token = answered(shop_web)
+    body = body_of(shop_web.app.settings.effective_outbox_dir / f"{ref}.access_response_dsar.eml")
+    assert f"{shop_web.app.settings.effective_web_url}/package#{token}" in body
+    assert "attached" not in body
+    with shop_web.app.ctx.uow() as uow:
+        rid = uow.requests.id_for_reference(ref)
+    assert svc.status_of(shop_web.app.ctx, rid).value == "closed"
