@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import boto3
@@ -129,3 +131,31 @@ def test_packages_purge_from_the_command_line(home: Path, monkeypatch: pytest.Mo
         assert package.purge_packages(again.ctx) == 0
     finally:
         again.engine.dispose()
+
+
+def test_the_deadline_watch_deletes_expired_packages(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from prefect.utilities.importtools import import_object
+
+    from dsar.demo.shop import seed_shop
+    from dsar.orchestration import runtime
+    from dsar.resources import entrypoint
+
+    settings = make_settings(home, package_link_days=1)
+    seed_shop(settings.demo_shop_path)
+    app = build_migrated_app(settings)
+    try:
+        r = log_request(
+            app.ctx, {"type": "access", "regime": "gdpr", "country": "DE", "subject": {"name": "J", "emails": ["jane.doe@example.com"]}}
+        ).request
+        run_everything_once(app, r.id, r.reference)
+        purge_task = import_object(entrypoint("deadline_watch.py", "purge_packages"))
+        monkeypatch.setattr(runtime, "_app", app)  # the flow process's engine: this one
+        assert purge_task.fn() == 0  # the link still works
+        later = app.ctx.clock() + timedelta(days=1, seconds=1)
+        monkeypatch.setattr(runtime, "_app", replace(app, ctx=replace(app.ctx, clock=lambda: later)))
+        assert purge_task.fn() == 1
+        with app.ctx.uow() as uow:
+            (deleted,) = [e.details for e in uow.audit.events(r.id) if e.kind == "PackageDeleted"]
+        assert deleted["reason"] == "expired" and not list(settings.effective_object_store_dir.rglob("*.sealed"))
+    finally:
+        app.engine.dispose()
