@@ -137,6 +137,9 @@ def build_app(settings: Settings, *, migrate_schema: bool = False, max_cached_ke
             reasonable_period_days=settings.reasonable_period_days,
             public_form_url=settings.web_public_url,
             console_url=settings.effective_web_url,
+            web_url=settings.effective_web_url,
+            verification_system=settings.verification_system,
+            verification_max_sends=settings.verification_max_sends,
         ),
     )
     return App(settings, engine, ctx)

@@ -492,16 +492,14 @@ def _resume(reference: str, expected: Status, run_input: dict[str, Any], system:
 @request_app.command("verify")
 def request_verify(
     reference: str,
-    code: Annotated[str, typer.Option(help="The one-time code from the email")],
-    wait: Annotated[float, typer.Option(help="Seconds to wait for the run to judge the code")] = 30.0,
+    code: Annotated[str, typer.Option(help="The one-time code from the verification letter")],
 ) -> None:
-    """Hand the subject's one-time code to the waiting flow run and say how the run judged it.
+    """Give the subject's one-time code (the proof of the contact on file, like the link).
 
-    The run checks the code (so the attempt is counted once, as from the Prefect UI); this
-    waits up to --wait seconds for its verdict. Exit 0: verified. Exit 1: wrong code (with the
-    tries left), the code had expired or too many tries (the request is then refused as
-    unverifiable), or no verdict in time (the code was handed over: do not send it again; see
-    `dsar request show REF`). Exit 2: the request does not wait for a code."""
+    The engine judges it at once: exit 0 when identity is verified (the waiting run is woken)
+    or when the code was right but the request needs more proof (the subject's web pages ask
+    for it); exit 1 for a wrong code (with the tries left), an expired code or no tries left
+    (the request is then refused as unverifiable). Exit 2: the request does not wait for a code."""
     from dsar.domain.verification import VerificationOutcome as V
     from dsar.services.orchestration import submit_code
 
@@ -509,21 +507,18 @@ def request_verify(
     engine, r = _load(reference)
     orchestrator = _orchestrator(settings)
     with _errors():
-        result = submit_code(engine.ctx, orchestrator, r.id, code, wait_seconds=wait)
+        result = submit_code(engine.ctx, orchestrator, r.id, code, via="cli")
     if result.outcome is V.VERIFIED:
         out.print(f"{r.reference}: code accepted, identity verified")
         return
+    if result.outcome is V.MORE_PROOF:
+        out.print(f"{r.reference}: code accepted; the request needs more proof, asked for on the link's web pages")
+        return
     if result.outcome is V.WRONG_CODE:
         _fail(f"{r.reference}: wrong code; {result.attempts_left} {'try' if result.attempts_left == 1 else 'tries'} left", 1)
-    if result.outcome is V.EXHAUSTED and result.expired:
+    if result.expired:
         _fail(f"{r.reference}: the code had expired; the request is refused as unverifiable", 1)
-    if result.outcome is V.EXHAUSTED:
-        _fail(f"{r.reference}: wrong code and no tries left; the request is refused as unverifiable", 1)
-    _fail(
-        f"{r.reference}: the code was handed to its flow run, which has not judged it within {wait:g}s "
-        f"(is `dsar serve` running?); do not send it again, see `dsar request show {r.reference}`",
-        1,
-    )
+    _fail(f"{r.reference}: wrong code and no tries left; the request is refused as unverifiable", 1)
 
 
 @request_app.command("sign-off")

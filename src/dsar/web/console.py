@@ -65,7 +65,7 @@ FLASH: dict[str, str] = {
     "flagged": "Flagged legal-sensitive.",
     "unflagged": "Legal-sensitive flag removed.",
     "unchanged": "Nothing changed: it already was so.",
-    "verified": "Code handed to the flow run.",
+    "verified": "Code accepted (see Identity verification below).",
     "confirmed": "Manual step confirmed to the flow run.",
     "signed-off": "Sign-off recorded and handed to the flow run.",
 }
@@ -498,7 +498,12 @@ def _verify(web: WebContext, form: Form, r: queries.RequestRef, staff: StaffAcco
     code = _required(form, "code")
     if len(code) > 64:
         raise InvalidInput("the code is too long", ["code: too long"])
-    resume_waiting(web.ctx, _orchestrator(web), r.id, Status.AWAITING_VERIFICATION, {"code": code})
+    from dsar.domain.verification import VerificationOutcome as V
+    from dsar.services.orchestration import submit_code
+
+    result = submit_code(web.ctx, _orchestrator(web), r.id, code, via="console")
+    if result.outcome is V.WRONG_CODE:
+        raise InvalidInput(f"wrong code; {result.attempts_left} tries left", ["code: wrong"])
     return "verified"
 
 
