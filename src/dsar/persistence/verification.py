@@ -8,7 +8,7 @@ import json
 from dataclasses import replace
 from datetime import datetime
 
-from sqlalchemy import Column, LargeBinary
+from sqlalchemy import Column, LargeBinary, Text
 from sqlmodel import Field, Session, SQLModel, select
 
 from dsar.domain.errors import NotFound
@@ -27,8 +27,8 @@ class VerificationCaseRow(SQLModel, table=True):
     known: bool = False
     channel: str = Field(max_length=8)
     system: str | None = Field(default=None, max_length=64)
-    requirement: str  # JSON, no personal data
-    proofs: str = "[]"  # JSON list of Proof values
+    requirement: str = Field(sa_column=Column(Text, nullable=False))  # JSON, no personal data
+    proofs: str = Field(default="[]", sa_column=Column(Text, nullable=False))  # JSON list of Proof values
     state: str = Field(default="open", max_length=16)
     salt: str = Field(max_length=64)
     issued: int = 0

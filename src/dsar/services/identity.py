@@ -735,6 +735,17 @@ def verified_keys(ctx: ServiceContext, uow: UnitOfWork, r: PrivacyRequest) -> Su
     return SubjectKeys(emails=(email,) if email else ())
 
 
+def letter_address(uow: UnitOfWork, r: PrivacyRequest) -> str | None:
+    """Where the request's letters go: the email on file of a subject found in the system of
+    record; else (not found, or a request from before verification cases) the first email
+    the request gave."""
+    case = uow.cases.get(r.id)
+    on_file = _on_file(uow, case) if case is not None and case.known else None
+    if on_file is not None:
+        return on_file.email  # None: no email on file, and none typed is written to
+    return r.subject.primary_email
+
+
 @dataclass(frozen=True)
 class CaseSummary:
     """The verification as staff see it (console, `request show`): no personal data."""

@@ -58,7 +58,9 @@ def test_an_access_request_runs_from_its_code_to_a_closing_letter_with_the_data_
     assert sorted(r["entity"] for s in data["systems"] for r in s["records"]) == ["customer", "orders", "orders"]
     kinds = world.events(rid)
     assert kinds.count("StatusChanged") == 7
-    assert {"VerificationLevelSet", "VerificationLinkSent", "ReceiptConfirmed", "PlanMade", "SignOffRecorded", "SystemExported"} <= set(kinds)
+    assert {"VerificationLevelSet", "VerificationLinkSent", "ReceiptConfirmed", "PlanMade", "SignOffRecorded", "SystemExported"} <= set(
+        kinds
+    )
     (context,) = world.letters.contexts("access_response")
     assert context["record_count"] == 3 and context["found"] and context["categories"] == ["contact"]
     assert [s["system"] for s in context["systems"]] == ["shop"]
