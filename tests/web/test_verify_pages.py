@@ -14,9 +14,7 @@ from fastapi.testclient import TestClient
 from dsar.services import identity, queries
 from dsar.web.i18n import CATALOGS
 from tests.web.conftest import WebApp
-from tests.web.verify_fixtures import (  # noqa: F401 - shop_web, shop_client are fixtures
-    shop_client,
-    shop_web,
+from tests.web.verify_fixtures import (
     ANA,
     JANE,
     give_code,

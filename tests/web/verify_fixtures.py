@@ -5,19 +5,16 @@ reading the letter the subject got from the outbox (as from a mailbox)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 
-from dsar.demo.shop import seed_shop
 from dsar.services import processing, queries
 from dsar.services.intake import log_request
-from tests.web.conftest import WebApp, csrf_from, make_web
+from tests.web.conftest import WebApp, csrf_from
 
 JANE = "jane.doe@example.com"  # the demo shop's customer 1 (Paris, 75001; +49 30 5550101)
 ANA = "ana.silva@example.com"  # customer 2 (San Francisco, 94103; +1 415 5550102)
@@ -37,20 +34,6 @@ class Letter:
     def path(self) -> str:
         assert self.link
         return "/" + self.link.split("://", 1)[1].split("/", 1)[1]
-
-
-@pytest.fixture
-def shop_web(tmp_path: Path) -> Iterator[WebApp]:
-    w = make_web(tmp_path / "home")
-    seed_shop(w.app.settings.demo_shop_path)
-    yield w
-    w.app.engine.dispose()
-
-
-@pytest.fixture
-def shop_client(shop_web: WebApp) -> Iterator[TestClient]:
-    with TestClient(shop_web.fastapi) as c:
-        yield c
 
 
 def log(w: WebApp, email: str | None = JANE, **overrides: Any) -> str:
