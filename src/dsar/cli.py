@@ -321,6 +321,7 @@ def request_show(
     with _errors():
         doc = _request_doc(queries.request_view(engine.ctx, reference, reveal=reveal, via="cli"))
         doc.update(_sign_off_doc(queries.request_events(engine.ctx, reference)))
+        doc["verification"] = _verification_doc(engine, doc)
     if as_json:
         _print_json(doc)
         return
@@ -348,6 +349,9 @@ def request_show(
         "flow_run_id",
     ):
         t.add_row(k, str(doc[k]))
+    if doc["verification"]:
+        v = doc["verification"]
+        t.add_row("verification", f"{v['requirement']} — {v['state']}" + (f", next: {v['next']}" if v["next"] else ""))
     for k, v in doc["subject"].items():
         t.add_row(f"subject.{k}", str(v))
     for c in doc["corrections"]:
@@ -519,6 +523,55 @@ def request_verify(
     if result.expired:
         _fail(f"{r.reference}: the code had expired; the request is refused as unverifiable", 1)
     _fail(f"{r.reference}: wrong code and no tries left; the request is refused as unverifiable", 1)
+
+
+def _verification_doc(engine: Any, doc: dict[str, Any]) -> dict[str, Any] | None:
+    from dsar.services import identity
+
+    found = identity.summary(engine.ctx, str(doc["id"]))
+    return found.as_json() if found is not None else None
+
+
+@request_app.command("verify-by-hand")
+def request_verify_by_hand(
+    reference: str,
+    approver: Annotated[str, typer.Option(help="Your name on the legal roster (your legal account)")],
+    code: Annotated[str, typer.Option(help="The 6-digit code your authenticator app shows now")],
+    evidence: Annotated[str, typer.Option(help="What you saw and how (never attach or keep an ID document copy)")],
+) -> None:
+    """Record identity verified by hand by a legal account (a subject with no contact on file,
+    no email, or an agent's permission reviewed): the evidence described, an audit event; the
+    waiting run goes on."""
+    from dsar.services import identity
+    from dsar.services.orchestration import wake_verified
+
+    settings = _settings()
+    engine, r = _load(reference)
+    with _errors():
+        status = identity.verify_by_hand(engine.ctx, r.id, approver=approver, code=code, evidence=evidence, via="cli")
+    try:
+        wake_verified(engine.ctx, _orchestrator(settings), r.id)
+    except Exception:  # noqa: BLE001 - the run finds the request verified when it next runs
+        pass
+    out.print(f"{r.reference}: identity verified by hand ({status.value})")
+
+
+@request_app.command("lower-verification")
+def request_lower_verification(
+    reference: str,
+    to: Annotated[str, typer.Option("--to", help="The lower level: contact, reasonable or high")],
+    approver: Annotated[str, typer.Option(help="Your name on the legal roster (your legal account)")],
+    code: Annotated[str, typer.Option(help="The 6-digit code your authenticator app shows now")],
+    reason: Annotated[str, typer.Option(help="Why a lower level is proportionate here (kept in the audit trail)")],
+) -> None:
+    """Lower the identity level a request needs: only a named legal approver with their
+    authenticator's code, with the reason, as an audit event (THREATS 5)."""
+    from dsar.services import identity
+
+    engine, r = _load(reference)
+    with _errors():
+        new = identity.lower_level(engine.ctx, r.id, to, approver=approver, code=code, reason=reason)
+    out.print(f"{r.reference}: verification lowered to {new.describe()}")
 
 
 @request_app.command("sign-off")
