@@ -314,6 +314,12 @@ def process_request(request_id: str) -> str:
             woke(request_id, wakes)
             forget_input(key)
             status = load_status(request_id)
+        if status in (Status.VERIFIED, Status.DENIED):
+            # Woken by the web app: the run came back from the top and skipped the wait above.
+            # The empty input and the form it answered are deleted from Prefect all the same.
+            case, wakes = verification_wait(request_id)
+            if case:
+                forget_input(f"verify-{case}-{wakes}")
         if status in (Status.VERIFIED, Status.PLANNING):
             status = plan_request(request_id)
         while status is Status.AWAITING_SIGN_OFF:

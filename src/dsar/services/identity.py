@@ -553,19 +553,21 @@ def session_step(ctx: ServiceContext, session: str) -> Step:
         found = _by_session(ctx, uow, session)
         if found is None:
             return Step(StepOutcome.INVALID)
-        r, case = found
-        nxt = next_proof(case.requirement, case.proofs)
-        return Step(
-            StepOutcome.MORE,
-            r.id,
-            r.reference,
-            next=nxt,
-            session=session,
-            points=_askable(uow, r, case),
-            points_needed=case.requirement.data_points,
-            attempts_left=_left(ctx, case),
-            agent_name=r.agent.name if r.agent is not None else None,
-        )
+        return _current(ctx, uow, found[0], found[1], session)
+
+
+def _current(ctx: ServiceContext, uow: UnitOfWork, r: PrivacyRequest, case: VerificationCase, session: str) -> Step:
+    return Step(
+        StepOutcome.MORE,
+        r.id,
+        r.reference,
+        next=next_proof(case.requirement, case.proofs),
+        session=session,
+        points=_askable(uow, r, case),
+        points_needed=case.requirement.data_points,
+        attempts_left=_left(ctx, case),
+        agent_name=r.agent.name if r.agent is not None else None,
+    )
 
 
 def give_points(ctx: ServiceContext, session: str, given: dict[str, str], *, via: str = "web") -> Step:
@@ -578,7 +580,7 @@ def give_points(ctx: ServiceContext, session: str, given: dict[str, str], *, via
             return Step(StepOutcome.INVALID)
         r, case = found
         if next_proof(case.requirement, case.proofs) is not Proof.DATA_POINTS:
-            return session_step(ctx, session)
+            return _current(ctx, uow, r, case, session)
         on_file = _on_file(uow, case)
         askable = _askable(uow, r, case)
         typed = {k: v.strip() for k, v in given.items() if k in askable and v and v.strip()}
@@ -606,7 +608,7 @@ def declare(ctx: ServiceContext, session: str, full_name: str, agreed: bool, *, 
             return Step(StepOutcome.INVALID)
         r, case = found
         if next_proof(case.requirement, case.proofs) is not Proof.DECLARATION:
-            return session_step(ctx, session)
+            return _current(ctx, uow, r, case, session)
         name = clean_text(full_name, "name", limit=200)
         if not agreed or not name:
             raise InvalidInput("the declaration needs your full name and your agreement", ["declaration: name and agreement required"])
@@ -629,13 +631,12 @@ DECLARATION_TEXT = (
 
 
 def _prove_legal(uow: UnitOfWork, approver: str, code: str, now: datetime) -> str:
-    from dsar.domain.decisions import REFUSAL_TEXT
+    from dsar.domain.decisions import REFUSAL_TEXT, SignOffRefusal
     from dsar.services.accounts import prove_approver
 
     proven = prove_approver(uow, (approver or "").strip(), (code or "").strip(), now)
-    if not hasattr(proven, "name"):
-        uow.commit()  # nothing was spent; a refusal is only said
-        raise InvalidInput(f"refused: {REFUSAL_TEXT[proven]}", [f"code: {REFUSAL_TEXT[proven]}"])  # type: ignore[index]
+    if isinstance(proven, SignOffRefusal):
+        raise InvalidInput(f"refused: {REFUSAL_TEXT[proven]}", [f"code: {REFUSAL_TEXT[proven]}"])
     return str(proven.name)
 
 
