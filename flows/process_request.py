@@ -25,7 +25,7 @@ from pydantic import Field
 from dsar.domain.errors import DsarError, PermanentConnectorError, RetryableConnectorError
 from dsar.domain.request import Status
 from dsar.orchestration.runtime import app
-from dsar.services import accounts
+from dsar.services import accounts, identity
 from dsar.services import processing as svc
 from dsar.services.admin import hold_request
 
@@ -33,11 +33,17 @@ FLOW_NAME = "process-request"
 AWAITING = "awaiting:"
 
 
-class IdentityCode(RunInput):
-    """The one-time code the subject received by email."""
+class ProofGiven(RunInput):
+    """Nothing to enter: the subject proves who they are on the web app's pages (the link and
+    code sent to the contact on file, and what else the level needs), which wake this run once
+    the engine has recorded the proof. No code or proof passes through Prefect."""
 
-    code: str = Field(description="The 8-digit code from the verification email")
 
+VERIFY_HELP = (
+    "The subject proves who they are through the single-use link sent to the contact on file (and the "
+    "data points or declaration their request needs), on the web app: nothing to enter here. A legal account "
+    "can verify by hand: `dsar request verify-by-hand REF`."
+)
 
 NO_REASON: Final = "-"
 REASONS = (NO_REASON, *(r.value for r in svc.DenialReason))
@@ -166,13 +172,13 @@ def start_verification(request_id: str) -> Status:
 
 
 @_step
-def verification_state(request_id: str) -> svc.VerificationState:
-    return svc.verification_state(app().ctx, request_id)
+def verification_wait(request_id: str) -> tuple[int, int]:
+    return identity.wake_key(app().ctx, request_id)
 
 
 @_step
-def confirm_code(request_id: str, code: str) -> svc.VerificationOutcome:
-    return svc.confirm_code(app().ctx, request_id, code)
+def woke(request_id: str, wakes: int) -> None:
+    identity.woke(app().ctx, request_id, wakes)
 
 
 @_retrying_step
@@ -298,19 +304,22 @@ def process_request(request_id: str) -> str:
         if status is Status.RECEIVED:
             status = start_verification(request_id)
         while status is Status.AWAITING_VERIFICATION:
-            st = verification_state(request_id)
-            log.info("waiting for the one-time code (attempt %d, %d left)", st.attempts + 1, st.attempts_left)
-            key = f"verify-{st.challenge_id}-{st.attempts}"
+            # The subject gives their proofs on the web app, which wakes this run with an empty
+            # input once the engine has judged them; a wake without a verdict waits again.
+            case, wakes = verification_wait(request_id)
+            key = f"verify-{case}-{wakes}"
+            log.info("waiting for the subject to prove their identity on the web pages")
             waiting_for(request_id, "subject")
-            given = suspend_flow_run(
-                wait_for_input=IdentityCode.with_initial_data(description="Enter the one-time code the subject received by email."),
-                key=key,
-                timeout=None,
-            )
-            outcome = confirm_code(request_id, given.code)
+            suspend_flow_run(wait_for_input=ProofGiven.with_initial_data(description=VERIFY_HELP), key=key, timeout=None)
+            woke(request_id, wakes)
             forget_input(key)
-            log.info("verification: %s", outcome.value)
             status = load_status(request_id)
+        if status in (Status.VERIFIED, Status.DENIED):
+            # Woken by the web app: the run came back from the top and skipped the wait above.
+            # The empty input and the form it answered are deleted from Prefect all the same.
+            case, wakes = verification_wait(request_id)
+            if case:
+                forget_input(f"verify-{case}-{wakes}")
         if status in (Status.VERIFIED, Status.PLANNING):
             status = plan_request(request_id)
         while status is Status.AWAITING_SIGN_OFF:

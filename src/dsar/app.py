@@ -140,6 +140,9 @@ def build_app(settings: Settings, *, migrate_schema: bool = False, max_cached_ke
             public_form_url=settings.web_public_url,
             console_url=settings.effective_web_url,
             package_link_days=settings.package_link_days,
+            web_url=settings.effective_web_url,
+            verification_system=settings.verification_system,
+            verification_max_sends=settings.verification_max_sends,
         ),
         streams=build_stream_store(settings),
     )

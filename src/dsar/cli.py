@@ -321,6 +321,7 @@ def request_show(
     with _errors():
         doc = _request_doc(queries.request_view(engine.ctx, reference, reveal=reveal, via="cli"))
         doc.update(_sign_off_doc(queries.request_events(engine.ctx, reference)))
+        doc["verification"] = _verification_doc(engine, doc)
     if as_json:
         _print_json(doc)
         return
@@ -348,6 +349,9 @@ def request_show(
         "flow_run_id",
     ):
         t.add_row(k, str(doc[k]))
+    if doc["verification"]:
+        v = doc["verification"]
+        t.add_row("verification", f"{v['requirement']} — {v['state']}" + (f", next: {v['next']}" if v["next"] else ""))
     for k, v in doc["subject"].items():
         t.add_row(f"subject.{k}", str(v))
     for c in doc["corrections"]:
@@ -492,16 +496,14 @@ def _resume(reference: str, expected: Status, run_input: dict[str, Any], system:
 @request_app.command("verify")
 def request_verify(
     reference: str,
-    code: Annotated[str, typer.Option(help="The one-time code from the email")],
-    wait: Annotated[float, typer.Option(help="Seconds to wait for the run to judge the code")] = 30.0,
+    code: Annotated[str, typer.Option(help="The one-time code from the verification letter")],
 ) -> None:
-    """Hand the subject's one-time code to the waiting flow run and say how the run judged it.
+    """Give the subject's one-time code (the proof of the contact on file, like the link).
 
-    The run checks the code (so the attempt is counted once, as from the Prefect UI); this
-    waits up to --wait seconds for its verdict. Exit 0: verified. Exit 1: wrong code (with the
-    tries left), the code had expired or too many tries (the request is then refused as
-    unverifiable), or no verdict in time (the code was handed over: do not send it again; see
-    `dsar request show REF`). Exit 2: the request does not wait for a code."""
+    The engine judges it at once: exit 0 when identity is verified (the waiting run is woken)
+    or when the code was right but the request needs more proof (the subject's web pages ask
+    for it); exit 1 for a wrong code (with the tries left), an expired code or no tries left
+    (the request is then refused as unverifiable). Exit 2: the request does not wait for a code."""
     from dsar.domain.verification import VerificationOutcome as V
     from dsar.services.orchestration import submit_code
 
@@ -509,21 +511,67 @@ def request_verify(
     engine, r = _load(reference)
     orchestrator = _orchestrator(settings)
     with _errors():
-        result = submit_code(engine.ctx, orchestrator, r.id, code, wait_seconds=wait)
+        result = submit_code(engine.ctx, orchestrator, r.id, code, via="cli")
     if result.outcome is V.VERIFIED:
         out.print(f"{r.reference}: code accepted, identity verified")
         return
+    if result.outcome is V.MORE_PROOF:
+        out.print(f"{r.reference}: code accepted; the request needs more proof, asked for on the link's web pages")
+        return
     if result.outcome is V.WRONG_CODE:
         _fail(f"{r.reference}: wrong code; {result.attempts_left} {'try' if result.attempts_left == 1 else 'tries'} left", 1)
-    if result.outcome is V.EXHAUSTED and result.expired:
+    if result.expired:
         _fail(f"{r.reference}: the code had expired; the request is refused as unverifiable", 1)
-    if result.outcome is V.EXHAUSTED:
-        _fail(f"{r.reference}: wrong code and no tries left; the request is refused as unverifiable", 1)
-    _fail(
-        f"{r.reference}: the code was handed to its flow run, which has not judged it within {wait:g}s "
-        f"(is `dsar serve` running?); do not send it again, see `dsar request show {r.reference}`",
-        1,
-    )
+    _fail(f"{r.reference}: wrong code and no tries left; the request is refused as unverifiable", 1)
+
+
+def _verification_doc(engine: Any, doc: dict[str, Any]) -> dict[str, Any] | None:
+    from dsar.services import identity
+
+    found = identity.summary(engine.ctx, str(doc["id"]))
+    return found.as_json() if found is not None else None
+
+
+@request_app.command("verify-by-hand")
+def request_verify_by_hand(
+    reference: str,
+    approver: Annotated[str, typer.Option(help="Your name on the legal roster (your legal account)")],
+    code: Annotated[str, typer.Option(help="The 6-digit code your authenticator app shows now")],
+    evidence: Annotated[str, typer.Option(help="What you saw and how (never attach or keep an ID document copy)")],
+) -> None:
+    """Record identity verified by hand by a legal account (a subject with no contact on file,
+    no email, or an agent's permission reviewed): the evidence described, an audit event; the
+    waiting run goes on."""
+    from dsar.services import identity
+    from dsar.services.orchestration import wake_verified
+
+    settings = _settings()
+    engine, r = _load(reference)
+    with _errors():
+        status = identity.verify_by_hand(engine.ctx, r.id, approver=approver, code=code, evidence=evidence, via="cli")
+    try:
+        wake_verified(engine.ctx, _orchestrator(settings), r.id)
+    except Exception:  # noqa: BLE001 - the run finds the request verified when it next runs
+        pass
+    out.print(f"{r.reference}: identity verified by hand ({status.value})")
+
+
+@request_app.command("lower-verification")
+def request_lower_verification(
+    reference: str,
+    to: Annotated[str, typer.Option("--to", help="The lower level: contact, reasonable or high")],
+    approver: Annotated[str, typer.Option(help="Your name on the legal roster (your legal account)")],
+    code: Annotated[str, typer.Option(help="The 6-digit code your authenticator app shows now")],
+    reason: Annotated[str, typer.Option(help="Why a lower level is proportionate here (kept in the audit trail)")],
+) -> None:
+    """Lower the identity level a request needs: only a named legal approver with their
+    authenticator's code, with the reason, as an audit event (THREATS 5)."""
+    from dsar.services import identity
+
+    engine, r = _load(reference)
+    with _errors():
+        new = identity.lower_level(engine.ctx, r.id, to, approver=approver, code=code, reason=reason)
+    out.print(f"{r.reference}: verification lowered to {new.describe()}")
 
 
 @request_app.command("sign-off")

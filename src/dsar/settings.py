@@ -68,6 +68,13 @@ class EngineSettings(BaseSettings):
         72, ge=1, description="How long a one-time verification code stays valid (docs/threats.md: at least 3 days)."
     )
     verification_max_attempts: int = Field(5, ge=1, description="Wrong codes allowed before the request is refused as unverifiable.")
+    verification_system: str | None = Field(
+        None,
+        description="The system of record identity is verified against (a data-map system); default: the first SQL system of the data map.",
+    )
+    verification_max_sends: int = Field(
+        3, ge=1, description="Verification links (with their codes) sent per request: the first and the resends."
+    )
     reasonable_period_days: int = Field(
         30,
         ge=1,
@@ -430,6 +437,8 @@ class Settings(WebSettings, DemoSettings, AwsSettings, AlertSettings, MailSettin
                 "max_backdate_days": self.max_backdate_days,
                 "verification_code_ttl_hours": self.verification_code_ttl_hours,
                 "verification_max_attempts": self.verification_max_attempts,
+                "verification_system": self.verification_system,
+                "verification_max_sends": self.verification_max_sends,
                 "reasonable_period_days": self.reasonable_period_days,
                 "signing_key_file": str(self.effective_signing_key_file),
                 "audit_retention_months": self.audit_retention_months,

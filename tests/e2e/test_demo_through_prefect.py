@@ -17,15 +17,21 @@ CANARIES = [b"jane.doe@example.com", b"Jane Doe", b"ana.silva@example.com", b"An
 pytestmark = pytest.mark.prefect
 
 
-def test_the_non_interactive_demo_closes_every_sample_and_leaks_nothing_to_prefect(prefect_server: PrefectServer, demo_dsar: Dsar) -> None:
+def test_the_non_interactive_demo_answers_every_sample_and_leaks_nothing_to_prefect(prefect_server: PrefectServer, demo_dsar: Dsar) -> None:
     dsar = demo_dsar
     result = dsar("demo", "--non-interactive", "--timeout", "600")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "every sample request closed" in result.stdout
+    assert "every sample request answered" in result.stdout
 
     rows = dsar.json("request", "list")
-    assert len(rows) == 4 and {r["status"] for r in rows} == {"closed"}
-    assert len(list((dsar.home / "outbox").glob("*.access_response_dsar.eml"))) == 3
+    # The stranger (Robin Nobody, uk-gdpr) is not on file: no link went anywhere, and the request
+    # waits for a proof nobody can give (it closes as "could not verify" after 72 h); the demo
+    # counts it as answered. The three customers' requests closed.
+    assert len(rows) == 4 and sorted(r["status"] for r in rows) == ["awaiting_verification", "closed", "closed", "closed"]
+    (stranger,) = [r for r in rows if r["status"] == "awaiting_verification"]
+    assert stranger["regime"] == "uk-gdpr"
+    assert list((dsar.home / "outbox").glob(f"{stranger['reference']}.*")) == []  # nothing sent for the stranger
+    assert len(list((dsar.home / "outbox").glob("*.access_response_dsar.eml"))) == 2
     assert len(list((dsar.home / "outbox").glob("*.correction_response_dsar.eml"))) == 1
 
     # Every system of the demo data map took part: the shop (SQL), the file store folder (s3
@@ -77,7 +83,7 @@ def test_re_running_a_closed_request_from_the_top_changes_nothing(demo_dsar: Dsa
     assert rerun.stdout.strip().splitlines()[-1] == "closed"
 
     # A second demo logs the same samples again, each as a request of its own (nothing is linked
-    # before verification); once its code is entered it is linked to the first as its duplicate
+    # before verification); once its link is followed it is linked to the first as its duplicate
     # and ends: no second answer (security probe, item 4).
     again = dsar("demo", "--non-interactive", "--timeout", "600")
     assert again.returncode == 0, again.stdout[-2000:]
@@ -85,4 +91,4 @@ def test_re_running_a_closed_request_from_the_top_changes_nothing(demo_dsar: Dsa
     after = dsar.json("request", "events", ref)
     assert [e["kind"] for e in after] == [e["kind"] for e in before] + ["DuplicateLinked"]
     new = sorted({p.name for p in (dsar.home / "outbox").iterdir()} - set(mails))
-    assert new and all(".verify-" in name for name in new)  # their code letters, nothing else
+    assert new and all(".verify-" in name for name in new)  # their verification letters, nothing else

@@ -1,5 +1,6 @@
 """Legal's work in the Prefect UI, in a real headless Chromium: the run waits suspended; a
-person clicks Resume, enters the subject's code, then signs off in the form — their name
+subject follows the verification link in the browser (the web app wakes the run), then a
+person clicks Resume and signs off in the form — their name
 picked from the legal roster's dropdown and the code of their authenticator (computed here
 from the secret `dsar users totp` enrolled, with the real RFC 6238 TOTP); a wrong code is
 refused and asked again; the right one closes the request."""
@@ -16,7 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from dsar.crypto.totp import code_at, secret_from_base32
-from dsar.demo.run import latest_code
+from dsar.demo.run import latest_code, latest_link
 from tests.e2e.browser import browser_page
 from tests.e2e.conftest import Dsar, PrefectServer, wait_until
 from tests.e2e.test_deadline_watch import post
@@ -110,10 +111,15 @@ def test_a_person_verifies_and_signs_off_through_the_prefect_ui(prefect_server: 
         assert run_id, new["flow_run"]
         url = f"{prefect_server.ui}/runs/flow-run/{run_id}"
 
-        wait_until(lambda: prefect_server.run_state(run_id) == "PAUSED", 180, "the run to wait for the code")
+        wait_until(lambda: prefect_server.run_state(run_id) == "PAUSED", 180, "the run to wait for the subject")
         code = latest_code(dsar.home / "outbox", ref)
-        assert code is not None
-        resume_in_ui(page, url, [code])
+        link = latest_link(dsar.home / "outbox", ref)
+        assert code is not None and link is not None
+        # the subject follows the single-use link in a real browser and confirms; the web app
+        # judges it and wakes the run (nobody resumes anything in Prefect)
+        page.goto(link)
+        page.get_by_role("button", name="Yes, I made this request").click()
+        page.get_by_text("Your identity is confirmed").wait_for(timeout=30_000)
         wait_until(
             lambda: dsar.json("request", "show", ref)["status"] == "awaiting_sign_off" and prefect_server.run_state(run_id) == "PAUSED",
             180,

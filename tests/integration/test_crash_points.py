@@ -129,6 +129,7 @@ def test_an_erasure_whose_reply_was_lost_to_a_kill_is_counted_after_the_fact(tmp
             "DSAR_TEMPLATES_DIR": str(ROOT / "templates"),
             "DSAR_DEMO_HELPDESK_URL": helpdesk.url,
             "DSAR_DEMO_HELPDESK_TOKEN": "Bearer crash-t0ken",
+            "DSAR_VERIFICATION_SYSTEM": "helpdesk",
         }
         settings = Settings(
             home=tmp_path / "home",
@@ -136,6 +137,7 @@ def test_an_erasure_whose_reply_was_lost_to_a_kill_is_counted_after_the_fact(tmp
             templates_dir=ROOT / "templates",
             demo_helpdesk_url=helpdesk.url,
             demo_helpdesk_token="Bearer crash-t0ken",
+            verification_system="helpdesk",  # the only system: identity is checked against it
             _env_file=None,  # type: ignore[call-arg]
         )
         app = build_migrated_app(settings)

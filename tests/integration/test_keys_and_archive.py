@@ -46,6 +46,9 @@ def submission(name: str = "Jane Doe", email: str = "jane.doe@example.com") -> d
 def verified(app: App, raw: dict[str, Any]) -> PrivacyRequest:
     """Log and verify a request with the code from the outbox (records its verified contact's
     blind-index token)."""
+    from dsar.demo.shop import seed_shop
+
+    seed_shop(app.settings.demo_shop_path)  # the system of record verification looks the subject up in
     r = log_request(app.ctx, raw).request
     processing.start_verification(app.ctx, r.id)
     code = latest_code(app.settings.effective_outbox_dir, r.reference)

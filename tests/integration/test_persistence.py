@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import re
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -64,13 +65,15 @@ def test_the_receipt_confirmation_migration_fills_in_what_earlier_requests_did(e
     from alembic import command
 
     from dsar.persistence.database import alembic_config
-    from dsar.services import processing
     from dsar.services.admin import withdraw_request
 
     ctx = engine_app.ctx
     ccpa = {"type": "access", "access_scope": "categories", "regime": "ccpa", "country": "US", "subdivision": "CA"}
     coded = log_request(ctx, ccpa | {"subject": {"name": "Jane Doe", "emails": ["jane@example.com"]}}).request
-    processing.start_verification(ctx, coded.id)
+    with ctx.uow() as uow:  # the code letter of an earlier build (one-time code challenges)
+        now = ctx.clock()
+        uow.challenges.add(coded.id, "email", "0" * 64, now, now + timedelta(hours=72))
+        uow.commit()
     waiting = log_request(ctx, ccpa | {"subject": {"name": "Max Muster", "phone": "+1 415 555 0100"}}).request
     finished = log_request(ctx, ccpa | {"subject": {"name": "Erika Muster", "emails": ["erika@example.com"]}}).request
     withdraw_request(ctx, finished.id, "withdrawn by phone")

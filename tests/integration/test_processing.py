@@ -15,12 +15,7 @@ from dsar.demo.run import latest_code
 from dsar.domain.request import Status
 from dsar.services import processing as svc
 from dsar.services.intake import log_request
-from tests.packages import body_of, download, link_token
 from tests.signoff import approve
-
-
-def letter_name(reference: str) -> str:
-    return f"{reference}.access_response_dsar.eml"
 
 
 def outbox(app: App) -> Path:
@@ -48,7 +43,7 @@ def read_mail(path: Path) -> Any:
     return message_from_bytes(path.read_bytes(), policy=policy.default)
 
 
-def test_an_access_request_for_a_customer_runs_to_a_closing_letter_with_a_package_link(engine_app: App) -> None:
+def test_an_access_request_for_a_customer_runs_to_a_closing_letter_with_the_data_attached(engine_app: App) -> None:
     r = log_request(
         engine_app.ctx,
         {"type": "access", "regime": "gdpr", "country": "DE", "subject": {"name": "Jane Doe", "emails": ["jane.doe@example.com"]}},
@@ -59,18 +54,17 @@ def test_an_access_request_for_a_customer_runs_to_a_closing_letter_with_a_packag
     assert letter["To"] == "jane.doe@example.com"
     body = letter.get_body(preferencelist=("plain",)).get_content()
     assert "supervisory authority" in body and "Purposes" in body
-    assert not list(letter.iter_attachments())  # the data is behind the link, never attached
-    files = download(engine_app.ctx, outbox(engine_app), r.reference)
-    root = f"{r.reference}-your-data/shop"
-    items = {e: json.loads(files[f"{root}/{e}.json"])["items"] for e in ("customer", "orders", "order_line", "address")}
-    records = [rec for recs in items.values() for rec in recs]
-    assert [c["email"] for c in items["customer"]] == ["jane.doe@example.com"] and items["orders"]
-    assert files[f"{root}/customer.csv"].decode("utf-8-sig").startswith("key,")
+    (attachment,) = list(letter.iter_attachments())
+    data = json.loads(attachment.get_content())
+    records = [rec for s in data["systems"] for rec in s["records"]]
+    entities = {rec["entity"] for rec in records}
+    assert {"customer", "orders"} <= entities
+    assert [rec["fields"]["email"] for rec in records if rec["entity"] == "customer"] == ["jane.doe@example.com"]
     with engine_app.ctx.uow() as uow:
         kinds = [e.kind for e in uow.audit.events(r.id)]
         receipts = uow.plans.receipts(r.id)
     assert kinds.count("StatusChanged") == 7
-    assert {"VerificationCodeSent", "PlanMade", "SignOffRecorded", "SystemExported", "LetterSent"} <= set(kinds)
+    assert {"VerificationLinkSent", "PlanMade", "SignOffRecorded", "SystemExported", "LetterSent"} <= set(kinds)
     assert [(x.system, x.records) for x in receipts] == [("shop", len(records))]
 
 
@@ -93,21 +87,20 @@ def test_exports_at_rest_are_encrypted(sqlite_app: App) -> None:
     ).request
     run_everything_once(sqlite_app, r.id, r.reference)
     stored = list(sqlite_app.settings.effective_object_store_dir.rglob("*.enc"))
-    stored += list(sqlite_app.settings.effective_object_store_dir.rglob("*.sealed"))
-    assert len(stored) == 2  # the export's summary and the package
+    assert stored
     for f in stored:
         assert b"jane" not in f.read_bytes().lower()
 
 
-def test_a_stranger_gets_the_same_kind_of_answer_with_no_data(sqlite_app: App) -> None:
+def test_a_stranger_not_on_file_is_sent_nothing_and_nothing_is_searched(sqlite_app: App) -> None:
+    ctx = sqlite_app.ctx
     r = log_request(
-        sqlite_app.ctx,
+        ctx,
         {"type": "access", "regime": "uk-gdpr", "subdivision": "ENG", "subject": {"name": "Robin Nobody", "emails": ["robin@example.org"]}},
     ).request
-    run_everything_once(sqlite_app, r.id, r.reference)
-    assert svc.status_of(sqlite_app.ctx, r.id) is Status.CLOSED
-    body = read_mail(outbox(sqlite_app) / f"{r.reference}.access_response_dsar.eml").get_body(preferencelist=("plain",)).get_content()
-    assert "found no personal data" in body and "Information Commissioner" in body
+    assert svc.start_verification(ctx, r.id) is Status.AWAITING_VERIFICATION
+    assert list(outbox(sqlite_app).glob(f"{r.reference}.*")) == []
+    assert svc.plan_request(ctx, r.id) is Status.AWAITING_VERIFICATION
 
 
 def test_wrong_codes_are_counted_and_the_last_allowed_one_denies_the_request(sqlite_app: App) -> None:
@@ -128,9 +121,9 @@ def test_wrong_codes_are_counted_and_the_last_allowed_one_denies_the_request(sql
     assert "could not be verified" in body
 
 
-def test_only_the_verified_address_is_searched(sqlite_app: App) -> None:
-    # An impostor lists the victim's address second: the code goes to the first, and only
-    # the first is searched, so the victim's data is never found (docs/threats.md, scenarios 1, 2).
+def test_only_the_contact_on_file_is_written_to_and_searched(sqlite_app: App) -> None:
+    # An impostor lists their own address first and the victim's second: the link goes only to
+    # the victim's address on file, and every later letter too (docs/threats.md, scenarios 1, 2).
     ctx = sqlite_app.ctx
     r = log_request(
         ctx,
@@ -141,12 +134,10 @@ def test_only_the_verified_address_is_searched(sqlite_app: App) -> None:
             "subject": {"name": "Jane Doe", "emails": ["impostor@example.net", "jane.doe@example.com"]},
         },
     ).request
-    run_everything_once(sqlite_app, r.id, r.reference)
-    letter = read_mail(outbox(sqlite_app) / f"{r.reference}.access_response_dsar.eml")
-    assert letter["To"] == "impostor@example.net"
-    assert not list(letter.iter_attachments()) and link_token(body_of(outbox(sqlite_app) / letter_name(r.reference))) is None
-    with ctx.uow() as uow:
-        assert uow.packages.for_request(r.id) is None  # nothing found: no package
+    run_everything_once(sqlite_app, r.id, r.reference)  # the victim follows their own link
+    for path in outbox(sqlite_app).glob(f"{r.reference}.*.eml"):
+        assert read_mail(path)["To"] == "jane.doe@example.com"
+    assert "impostor@example.net" not in "".join(p.read_text() for p in outbox(sqlite_app).glob("*.eml"))
 
 
 def test_a_deletion_request_erases_per_the_data_map_after_sign_off_and_says_what_was_kept(engine_app: App) -> None:
@@ -194,11 +185,10 @@ def test_a_deletion_request_erases_per_the_data_map_after_sign_off_and_says_what
         {"type": "deletion", "regime": "gdpr", "country": "DE", "subject": {"name": "Jane Doe", "emails": ["jane.doe@example.com"]}},
     ).request
     assert again.id != r.id
-    svc.start_verification(ctx, again.id)
-    code = latest_code(outbox(engine_app), again.reference)
-    assert code is not None
-    svc.confirm_code(ctx, again.id, code)
-    assert svc.status_of(ctx, again.id) is Status.WITHDRAWN and svc.plan_request(ctx, again.id) is Status.WITHDRAWN
+    # the erased customer is no longer on file: nothing is sent, nothing is searched or erased
+    assert svc.start_verification(ctx, again.id) is Status.AWAITING_VERIFICATION
+    assert latest_code(outbox(engine_app), again.reference) is None
+    assert svc.plan_request(ctx, again.id) is Status.AWAITING_VERIFICATION
     assert not (outbox(engine_app) / f"{again.reference}.deletion_response_dsar.eml").exists()
 
 
@@ -323,15 +313,13 @@ def test_correction_input_is_checked_and_a_different_correction_is_not_swallowed
         assert uow.requests.facts(same.id).linked_to == first.id and uow.requests.facts(other.id).linked_to is None
 
 
-def test_a_correction_of_the_email_waits_for_a_person_to_verify_by_other_means(sqlite_app: App) -> None:
+def test_a_correction_of_the_email_sends_nothing_and_waits_for_a_person_to_verify_by_other_means(sqlite_app: App) -> None:
     ctx = sqlite_app.ctx
-    r = _verified(
-        sqlite_app, {**CORRECTION, "corrections": [{"attribute": "email", "value": "jane@new.example"}]}, logged_before_the_map=True
-    )
-    assert svc.plan_request(ctx, r.id) is Status.PLANNING
-    with ctx.uow() as uow:
-        assert uow.requests.get(r.id).on_hold
-        assert "7060" in uow.audit.events(r.id)[-1].details["reason"]
+    raw = {**CORRECTION, "corrections": [{"attribute": "email", "value": "jane@new.example"}]}
+    r = log_request(dataclasses.replace(ctx, data_map=()), raw).request
+    assert svc.start_verification(ctx, r.id) is Status.AWAITING_VERIFICATION
+    assert list(outbox(sqlite_app).glob(f"{r.reference}.*")) == []  # neither to the old address nor to the new one
+    assert svc.plan_request(ctx, r.id) is Status.AWAITING_VERIFICATION
 
 
 def test_the_demo_file_store_works_under_a_home_with_spaces_and_accents(tmp_path: Path) -> None:

@@ -69,3 +69,20 @@ def submit_form(client: TestClient, fields: dict[str, Any], path: str = "/", **k
     """GET the page (for the cookie and token), then POST ``fields`` with its CSRF token."""
     token = csrf_from(client.get(path, **kwargs).text)
     return client.post(path, data={"csrf_token": token, **fields}, follow_redirects=False, **kwargs)
+
+
+@pytest.fixture
+def shop_web(tmp_path: Path) -> Iterator[WebApp]:
+    """The web app over the demo shop, the system of record identity is verified against."""
+    from dsar.demo.shop import seed_shop
+
+    w = make_web(tmp_path / "home")
+    seed_shop(w.app.settings.demo_shop_path)
+    yield w
+    w.app.engine.dispose()
+
+
+@pytest.fixture
+def shop_client(shop_web: WebApp) -> Iterator[TestClient]:
+    with TestClient(shop_web.fastapi) as c:
+        yield c

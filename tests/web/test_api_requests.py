@@ -144,6 +144,14 @@ def test_one_request_reads_with_its_dates_state_and_run_and_the_subject_masked(a
 
 
 def verify(api: Api, reference: str) -> None:
+    import sqlite3
+
+    from dsar.demo.shop import seed_shop
+
+    shop = api.web.app.settings.demo_shop_path
+    seed_shop(shop)  # the system of record the subject is found in: the API's subjects are customers
+    with sqlite3.connect(shop) as db:
+        db.execute("UPDATE customer SET email = 'jane1@example.com' WHERE id = 1")
     ctx = api.web.ctx
     rid = queries.lookup(ctx, reference).id
     processing.start_verification(ctx, rid)

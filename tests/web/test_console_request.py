@@ -198,14 +198,19 @@ def waiting_run(console: Console, reference: str) -> str:
     return run_id
 
 
-def test_the_subjects_code_goes_to_the_waiting_run(console: Console) -> None:
+def test_the_subjects_code_is_judged_by_the_engine_and_wakes_the_run_with_an_empty_input(console: Console) -> None:
     console.sign_in(Role.SUPPORT)
     r = console.log()
     processing.start_verification(console.app.ctx, r.id)
     waiting_run(console, r.reference)
     assert "Hand the code to the run" in page_of(console, r.reference)
-    done(act(console, r.reference, "verify", {"code": "123456"}), r.reference, "verified")
-    assert [x.run_input for x in console.orchestrator.resumed] == [{"code": "123456"}]
+    wrong = act(console, r.reference, "verify", {"code": "123456"})
+    assert wrong.status_code == 422 and "wrong code; 4 tries left" in wrong.text and console.orchestrator.resumed == []
+    code = latest_code(console.app.settings.effective_outbox_dir, r.reference)
+    assert code is not None
+    done(act(console, r.reference, "verify", {"code": code}), r.reference, "verified")
+    assert [x.run_input for x in console.orchestrator.resumed] == [{}]  # the code never goes to Prefect
+    assert queries.lookup(console.app.ctx, r.reference).status is Status.VERIFIED
 
 
 def test_a_code_when_no_run_waits_is_refused_and_nothing_resumed(console: Console) -> None:
@@ -271,7 +276,7 @@ def test_a_wrong_or_replayed_code_on_the_console_is_refused_recorded_and_the_req
     (attempt,) = console.details(r.reference, "SignOffRefused")
     assert attempt == {"step": "release", "attempt": 1, "reason": "wrong_code", "via": "console", "approver": legal.name}
     # the code used on another request already is refused on this one
-    other = awaiting_sign_off(console, email="someone.else@example.com")
+    other = awaiting_sign_off(console, email="ana.silva@example.com")  # another customer on file
     waiting_run(console, other.reference)
     done(act(console, other.reference, "sign-off", {"decision": "approve", "code": good}), other.reference, "signed-off")
     replay = act(console, r.reference, "sign-off", {"decision": "approve", "code": good})

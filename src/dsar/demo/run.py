@@ -26,6 +26,7 @@ from dsar.crypto.totp import code_at, secret_from_base32, step_of
 from dsar.demo.files import seed_files
 from dsar.demo.helpdesk import Helpdesk, start_helpdesk
 from dsar.demo.shop import seed_shop
+from dsar.demo.subject import prove
 from dsar.domain.request import Status
 from dsar.services import queries
 from dsar.services.intake import log_request
@@ -33,7 +34,8 @@ from dsar.services.orchestration import Orchestrator, ensure_processing
 from dsar.services.processing import pending_manual_steps
 from dsar.settings import Settings
 
-_CODE = re.compile(r"\b(\d{8})\b")
+_CODE = re.compile(r"^\s+(\d{8})\s*$", re.M)
+_LINK = re.compile(r"(https?://\S+/verify/l/[0-9a-f]+)")
 # The demo's legal account: enrolled with an authenticator whose secret the demo keeps in
 # HOME/demo/authenticators/<name> (0600), standing in for the phone app; `dsar users totp-code
 # lena.legal` prints its current code. Real legal accounts have no such file.
@@ -101,15 +103,31 @@ def sample_requests() -> list[dict[str, Any]]:
     return data
 
 
-def latest_code(outbox: Path, reference: str) -> str | None:
-    """Read the newest verification code mailed for a reference (what the subject would do)."""
-    mails = sorted(outbox.glob(f"{reference}.verify-*.eml"), key=lambda p: int(p.stem.split("verify-")[1].split("_")[0]))
+def _send_order(path: Path) -> tuple[int, ...]:
+    # DSR-….verify-<case>-<send>_dsar.eml (older builds: verify-<challenge>_dsar.eml)
+    return tuple(int(x) for x in path.stem.split("verify-")[1].split("_")[0].split("-"))
+
+
+def _latest_letter(outbox: Path, reference: str) -> str | None:
+    mails = sorted(outbox.glob(f"{reference}.verify-*.eml"), key=_send_order)
     if not mails:
         return None
     msg = message_from_bytes(mails[-1].read_bytes(), policy=policy.default)
     body = msg.get_body(preferencelist=("plain",))
-    text = body.get_content() if body is not None else ""
-    m = _CODE.search(str(text))
+    return str(body.get_content()) if body is not None else ""
+
+
+def latest_code(outbox: Path, reference: str) -> str | None:
+    """Read the newest verification code mailed for a reference (what the subject would do)."""
+    text = _latest_letter(outbox, reference)
+    m = _CODE.search(text) if text else None
+    return m.group(1) if m else None
+
+
+def latest_link(outbox: Path, reference: str) -> str | None:
+    """The newest single-use verification link mailed for a reference."""
+    text = _latest_letter(outbox, reference)
+    m = _LINK.search(text) if text else None
     return m.group(1) if m else None
 
 
@@ -118,6 +136,16 @@ class Tracked:
     request_id: str
     reference: str
     flow_run_id: str | None = None
+    email: str = ""  # the subject's: what the demo's subject reads their mail at
+    name: str = ""
+
+
+def not_on_file(engine: App, t: Tracked) -> bool:
+    """The subject was not found in the system of record: no link went anywhere."""
+    from dsar.services import identity
+
+    case = identity.summary(engine.ctx, t.request_id)
+    return case is not None and not case.known and case.state == "open"
 
 
 def _status(engine: App, t: Tracked) -> tuple[Status, bool]:
@@ -155,7 +183,9 @@ def run_demo(settings: Settings, *, interactive: bool, timeout: int, console: Co
             r = result.request
             console.print(f"  {r.reference}: {r.type.value} under {r.regime}, due {result.deadline.due} (logged)")
             # a finished request keeps its last run; an open one gets a run unless one is live
-            tracked.append(Tracked(r.id, r.reference, ensure_processing(engine.ctx, orchestrator, r.id)))
+            subject = raw.get("subject") or {}
+            email, name = (subject.get("emails") or [""])[0], str(subject.get("name") or "")
+            tracked.append(Tracked(r.id, r.reference, ensure_processing(engine.ctx, orchestrator, r.id), email, name))
         if interactive:
             return _interactive(engine, settings, tracked[0], orchestrator, console)
         return _drive(engine, settings, tracked, timeout, console, orchestrator, secret)
@@ -181,6 +211,8 @@ def _drive(
                 continue
             if t.flow_run_id is None:
                 continue
+            if status is Status.AWAITING_VERIFICATION and not_on_file(engine, t):
+                continue  # nothing was sent anywhere: nobody can prove anything (see _summary)
             state = orchestrator.run_state(t.flow_run_id)
             if status is Status.DENIED and state.final:
                 continue
@@ -188,11 +220,12 @@ def _drive(
             if not state.waiting_for_input:
                 continue
             if status is Status.AWAITING_VERIFICATION:
-                code = latest_code(settings.effective_outbox_dir, t.reference)
-                if code and (t.reference, "code", code) not in given:
-                    console.print(f"  {t.reference}: subject enters the code from the mail in the outbox")
-                    orchestrator.resume(t.flow_run_id, {"code": code})
-                    given.add((t.reference, "code", code))
+                link = latest_link(settings.effective_outbox_dir, t.reference)
+                if link and (t.reference, "link", link) not in given:
+                    console.print(f"  {t.reference}: the subject follows the link in the mail in the outbox and proves it is them")
+                    shown = prove(settings.effective_outbox_dir, t.reference, t.email, settings.demo_shop_path, t.name)
+                    console.print(f"  {t.reference}: the verification page says: {shown}")
+                    given.add((t.reference, "link", link))
             elif status is Status.AWAITING_SIGN_OFF:
                 now = datetime.now(UTC)
                 tick = step_of(now)
@@ -222,25 +255,37 @@ def _drive(
 
 def _summary(engine: App, settings: Settings, tracked: list[Tracked], console: Console) -> int:
     table = Table("reference", "status", "on hold", "letters in the outbox")
-    all_closed, duplicates = True, False
+    all_closed, duplicates, strangers = True, False, False
     for t in tracked:
         ref = queries.lookup_id(engine.ctx, t.request_id)
         # A repeat of an earlier sample, verified with the same address, is withdrawn as its
         # duplicate: the earlier request's letters answer it.
-        answered = ref.status is Status.CLOSED or (ref.status is Status.WITHDRAWN and ref.duplicate)
+        # A subject not on file was sent nothing: the request waits for a proof nobody can give
+        # and closes as "could not verify" when the verification period ends (72 h): the demo
+        # counts it as answered, since there is nothing more it could do for it.
+        unknown = ref.status is Status.AWAITING_VERIFICATION and not_on_file(engine, t)
+        answered = ref.status is Status.CLOSED or (ref.status is Status.WITHDRAWN and ref.duplicate) or unknown
         all_closed &= answered
         duplicates |= ref.duplicate
+        strangers |= unknown
         letters = sorted(p.name for p in settings.effective_outbox_dir.glob(f"{t.reference}.*.eml"))
         shown = f"{ref.status.value} (duplicate)" if ref.duplicate else ref.status.value
+        shown = f"{shown} (not on file: nothing sent)" if unknown else shown
         table.add_row(t.reference, shown, "yes" if ref.on_hold else "", ", ".join(letters))
     console.print(table)
     console.print(f"Outbox: {settings.effective_outbox_dir}")
+    if strangers:
+        console.print(
+            "A subject not on file was sent nothing: that request waits for a proof nobody can give and closes as "
+            '"could not verify" when the verification period ends.',
+            soft_wrap=True,
+        )
     if not all_closed:
-        console.print("[red]not every sample request closed[/]")
+        console.print("[red]not every sample request was answered[/]")
     elif duplicates:
-        console.print("[green]every sample request closed[/] (repeats as duplicates of the first, answered by its letters)")
+        console.print("[green]every sample request answered[/] (repeats as duplicates of the first, answered by its letters)")
     else:
-        console.print("[green]every sample request closed[/]")
+        console.print("[green]every sample request answered[/]")
     return 0 if all_closed else 1
 
 
@@ -248,9 +293,13 @@ def _interactive(engine: App, settings: Settings, t: Tracked, orchestrator: Orch
     console.print()
     where = orchestrator.run_url(t.flow_run_id) if t.flow_run_id else "(no run: the request is already finished)"
     console.print(f"The run waits for you: [bold]{where}[/]")
-    console.print("1. The subject's one-time code is mailed to the outbox folder:")
+    console.print("1. The subject's verification letter (a single-use link and a code) is mailed to the outbox folder:")
     console.print(f"   {settings.effective_outbox_dir}/{t.reference}.verify-*.eml")
-    console.print(f"   Click [bold]Resume[/] in the UI and enter it (or: dsar request verify {t.reference} --code CODE).")
+    console.print(
+        f"   Open its link in a browser and confirm (or enter the code at {settings.effective_web_url}/verify, or: "
+        f"dsar request verify {t.reference} --code CODE); the run goes on by itself.",
+        soft_wrap=True,
+    )
     console.print(
         f"2. Then legal signs off: [bold]Resume[/] again, choose approve, pick [bold]{DEMO_APPROVER}[/] and type the code "
         f"of its authenticator: `dsar users totp-code {DEMO_APPROVER}` prints it (the demo keeps that account's secret "

@@ -27,6 +27,7 @@ class VerificationOutcome(StrEnum):
     WRONG_CODE = "wrong_code"
     EXHAUSTED = "exhausted"
     NOT_WAITING = "not_waiting"
+    MORE_PROOF = "more_proof"  # the code was right; the level needs more (the web pages ask for it)
 
 
 @dataclass(frozen=True)

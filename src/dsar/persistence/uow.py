@@ -24,6 +24,7 @@ from dsar.persistence.deadlines import SqlDeadlines
 from dsar.persistence.packages import SqlPackages
 from dsar.persistence.requests import SqlRequests
 from dsar.persistence.sealing import DEFAULT_CACHE_KEYS, DataKeyCache, Sealer
+from dsar.persistence.verification import SqlVerificationCases
 
 
 class SqlUnitOfWork:
@@ -33,6 +34,7 @@ class SqlUnitOfWork:
     deadlines: SqlDeadlines
     audit: SqlAuditLog
     challenges: SqlChallenges
+    cases: SqlVerificationCases
     decisions: SqlDecisions
     plans: SqlPlans
     letters: SqlLetters
@@ -55,6 +57,7 @@ class SqlUnitOfWork:
         self.deadlines = SqlDeadlines(s, sealer)
         self.audit = SqlAuditLog(s, sealer)
         self.challenges = SqlChallenges(s)
+        self.cases = SqlVerificationCases(s)
         self.decisions = SqlDecisions(s, sealer)
         self.plans = SqlPlans(s)
         self.letters = SqlLetters(s)

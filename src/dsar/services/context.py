@@ -39,6 +39,11 @@ class Policy:
     # How long an access package's download link works (DSAR_PACKAGE_LINK_DAYS).
     package_link_days: int = 7
     verification_max_attempts: int = 5
+    # Identity verification (dsar.services.identity): where the links point, the system of
+    # record (None: the data map's first SQL system), and how many links a request may be sent.
+    web_url: str = "http://127.0.0.1:8000"
+    verification_system: str | None = None
+    verification_max_sends: int = 3
     # Staff accounts (dsar.services.accounts): lock-out after consecutive failed logins, how
     # long a set-password link works, the shortest password, and scrypt's cost (log2 of n).
     login_max_failures: int = 5

@@ -34,11 +34,17 @@ def letter_request(r: PrivacyRequest) -> dict[str, Any]:
 
 
 def _deliver(
-    ctx: ServiceContext, r: PrivacyRequest, kind: str, context: Mapping[str, Any], mail_id: str, attachments: Sequence[Attachment]
+    ctx: ServiceContext,
+    r: PrivacyRequest,
+    kind: str,
+    context: Mapping[str, Any],
+    mail_id: str,
+    attachments: Sequence[Attachment],
+    to: str | None = None,
 ) -> tuple[RenderedLetter, str | None]:
-    """Render and mail (when the request gave an address); (letter, address it went to)."""
+    """Render and mail to ``to`` (default: the request's first email); (letter, address it went to)."""
     letter = ctx.letters.render(kind, r.regime, context)
-    email = r.subject.primary_email
+    email = to if to is not None else r.subject.primary_email
     if email is not None:
         mail = OutgoingMail(
             message_id=mail_id,
@@ -83,7 +89,11 @@ def send_letter(
     if uow.letters.get(request.id, kind) is not None:
         return None
     mail_id = message_id(request.reference, kind)
-    letter, email = _deliver(ctx, request, kind, context, mail_id, attachments)
+    # A subject found in the system of record is written to at the contact on file, never at
+    # an address only typed into the request (THREATS 2, 7).
+    from dsar.services.identity import letter_address
+
+    letter, email = _deliver(ctx, request, kind, context, mail_id, attachments, letter_address(uow, request))
     now = ctx.clock()
     sent = SentLetter(kind, letter.template, mail_id, now)
     uow.letters.add(request.id, sent)

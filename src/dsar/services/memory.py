@@ -54,6 +54,7 @@ from dsar.domain.plan import PlanStep, Receipt, step_from_json, step_to_json
 from dsar.domain.regimes import RequestType
 from dsar.domain.request import ANSWERING, DEADLINE_STOPPED, PrivacyRequest, SubjectIdentity
 from dsar.domain.verification import Challenge
+from dsar.domain.verification_case import VerificationCase
 from dsar.services.package_memory import InMemoryPackages
 from dsar.services.ports import PasswordToken, RequestQuery, TotpRecord, UnitOfWork, UnitOfWorkFactory
 
@@ -151,6 +152,7 @@ class _State:
     head: tuple[int, str] = (0, GENESIS)
     checkpoints: list[CheckpointRecord] = field(default_factory=list)
     challenges: dict[int, tuple[str, Challenge]] = field(default_factory=dict)
+    cases: dict[str, VerificationCase] = field(default_factory=dict)  # request id -> its verification case
     decisions: dict[tuple[str, str], _DecisionRecord] = field(default_factory=dict)
     plans: dict[str, tuple[_PlanRecord, ...]] = field(default_factory=dict)
     receipts: dict[str, tuple[Receipt, ...]] = field(default_factory=dict)
@@ -179,6 +181,7 @@ class _State:
             head=self.head,
             checkpoints=list(self.checkpoints),
             challenges=dict(self.challenges),
+            cases=dict(self.cases),
             decisions=dict(self.decisions),
             plans=dict(self.plans),
             receipts=dict(self.receipts),
@@ -245,6 +248,7 @@ class InMemoryUnitOfWork:
         self._deadlines = InMemoryDeadlines(self)
         self._audit = InMemoryAuditLog(self)
         self._challenges = InMemoryChallenges(self)
+        self._cases = InMemoryVerificationCases(self)
         self._decisions = InMemoryDecisions(self)
         self._plans = InMemoryPlans(self)
         self._letters = InMemoryLetters(self)
@@ -289,6 +293,10 @@ class InMemoryUnitOfWork:
     @property
     def challenges(self) -> InMemoryChallenges:
         return self._challenges
+
+    @property
+    def cases(self) -> InMemoryVerificationCases:
+        return self._cases
 
     @property
     def decisions(self) -> InMemoryDecisions:
@@ -705,6 +713,29 @@ class InMemoryChallenges(_Area):
             raise NotFound("no such challenge")
         rid, c = found
         self._s.challenges[challenge_id] = (rid, replace(c, attempts=c.attempts + 1, consumed_at=consumed_at))
+
+
+class InMemoryVerificationCases(_Area):
+    def add(self, case: VerificationCase) -> VerificationCase:
+        if case.request_id in self._s.cases:
+            raise IntegrityError("a verification case exists for this request")
+        added = replace(case, id=self._s.next_id("case"))
+        self._s.cases[case.request_id] = added
+        return added
+
+    def get(self, request_id: str) -> VerificationCase | None:
+        return self._s.cases.get(request_id)
+
+    def by_link(self, digest: str) -> VerificationCase | None:
+        return next((c for c in self._s.cases.values() if c.link_digest == digest), None)
+
+    def by_session(self, digest: str) -> VerificationCase | None:
+        return next((c for c in self._s.cases.values() if c.session_digest == digest), None)
+
+    def save(self, case: VerificationCase) -> None:
+        if case.request_id not in self._s.cases:
+            raise NotFound("no such verification case")
+        self._s.cases[case.request_id] = case
 
 
 class InMemoryDecisions(_Area):

@@ -19,8 +19,7 @@ staff names: never the subject's personal data.
 from __future__ import annotations
 
 import itertools
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
@@ -200,39 +199,53 @@ def resume_waiting(
     orchestrator.resume(run_id, run_input)
 
 
-# How long `submit_code` waits, by default, for the run to record how it judged a code: the
-# served run starts a process (`python -m prefect.engine`) and re-runs the flow from the top.
-CODE_WAIT_SECONDS = 30.0
+def wake_verified(ctx: ServiceContext, orchestrator: Orchestrator | None, request_id: str) -> bool:
+    """Wake the run waiting for a request's identity once the engine has it verified (or
+    refused): an empty input, since the proofs were judged and recorded by the engine; no code
+    or proof passes through Prefect. False when no run waits for input now (the run finds the
+    request verified when it gets there)."""
+    if orchestrator is None:
+        return False
+    run_id = queries.flow_run_id(ctx, request_id)
+    if run_id is None:
+        return False
+    try:
+        if not orchestrator.run_state(run_id).waiting_for_input:
+            return False
+        orchestrator.resume(run_id, {})
+    except Exception:  # noqa: BLE001 - the run may have been resumed meanwhile; the record is the truth
+        return False
+    return True
 
 
 def submit_code(
     ctx: ServiceContext,
-    orchestrator: Orchestrator,
+    orchestrator: Orchestrator | None,
     request_id: str,
     code: str,
     *,
-    wait_seconds: float = CODE_WAIT_SECONDS,
-    poll_seconds: float = 0.5,
-    sleep: Callable[[float], None] = time.sleep,
-    monotonic: Callable[[], float] = time.monotonic,
+    via: str = "cli",
 ) -> AttemptResult:
-    """Hand the subject's one-time code to the run waiting for it, then wait (at most
-    ``wait_seconds``, polling the engine's record) for the run to judge it, and say how.
+    """Judge the subject's one-time code in the engine (a wrong code counts a try, the last
+    refuses the request) and, once the request is verified or refused, wake its run with an
+    empty input. Refused (InvalidInput) unless the request waits for verification."""
+    from dsar.services.processing import AttemptResult, confirm_code
+    from dsar.services.processing import VerificationOutcome as V
 
-    The run judges the code (``confirm_code`` in process-request), so the attempt is counted
-    once, by the same step whether the code came from here, the console or the Prefect UI;
-    this only reads the record afterwards. ``outcome`` None: the run did not record it in time
-    (is ``dsar serve`` running?); the code was handed over and must not be sent again."""
-    from dsar.services.processing import attempt_result, verification_state
-
-    before = verification_state(ctx, request_id)
-    resume_waiting(ctx, orchestrator, request_id, Status.AWAITING_VERIFICATION, {"code": code})
-    stop = monotonic() + wait_seconds
-    while True:
-        result = attempt_result(ctx, request_id, before)
-        if result.outcome is not None or monotonic() >= stop:
-            return result
-        sleep(poll_seconds)
+    ref = queries.lookup_id(ctx, request_id)
+    if ref.status is not Status.AWAITING_VERIFICATION:
+        raise InvalidInput(f"{ref.reference} is {ref.status.value}, not {Status.AWAITING_VERIFICATION.value}")
+    before = ctx.clock()
+    outcome = confirm_code(ctx, request_id, code, via=via)
+    with ctx.uow() as uow:
+        case = uow.cases.get(request_id)
+    left = ctx.policy.verification.attempts_left(case.attempts) if case else 0
+    expired = case is not None and before > case.expires_at
+    if outcome in (V.VERIFIED, V.EXHAUSTED):
+        wake_verified(ctx, orchestrator, request_id)
+    if outcome is V.NOT_WAITING:
+        raise InvalidInput(f"{ref.reference}: no code is waiting (nothing was sent, or it was used)", ["code: not waiting"])
+    return AttemptResult(outcome, left, expired)
 
 
 def sign_off_and_resume(

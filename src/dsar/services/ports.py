@@ -35,6 +35,7 @@ from dsar.domain.plan import PlanStep, Receipt
 from dsar.domain.regimes import RequestType
 from dsar.domain.request import PrivacyRequest, Status
 from dsar.domain.verification import Challenge
+from dsar.domain.verification_case import VerificationCase
 
 Clock = Callable[[], datetime]
 
@@ -299,6 +300,20 @@ class ChallengeRepository(Protocol):
     def record_attempt(self, challenge_id: int, *, consumed_at: datetime | None) -> None: ...
 
 
+class VerificationCaseRepository(Protocol):
+    """Identity verification cases, one per request (dsar.domain.verification_case)."""
+
+    def add(self, case: VerificationCase) -> VerificationCase: ...
+
+    def get(self, request_id: str) -> VerificationCase | None: ...
+
+    def by_link(self, digest: str) -> VerificationCase | None: ...
+
+    def by_session(self, digest: str) -> VerificationCase | None: ...
+
+    def save(self, case: VerificationCase) -> None: ...
+
+
 class DecisionRepository(Protocol):
     """Decisions by people (sign-off, extension, manual steps); notes sealed at rest."""
 
@@ -517,6 +532,9 @@ class UnitOfWork(Protocol):
 
     @property
     def challenges(self) -> ChallengeRepository: ...
+
+    @property
+    def cases(self) -> VerificationCaseRepository: ...
 
     @property
     def decisions(self) -> DecisionRepository: ...

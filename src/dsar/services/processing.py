@@ -17,7 +17,6 @@ from typing import Any, Literal
 
 from dsar.connectors.base import Capability, Connector, ExportRecord, SubjectKeys
 from dsar.connectors.schema import Retain
-from dsar.crypto import digests_equal, keyed_digest
 from dsar.domain.decisions import (
     DENIAL_STEP,
     REFUSAL_TEXT,
@@ -29,7 +28,7 @@ from dsar.domain.decisions import (
     manual_step_key,
     sign_off,
 )
-from dsar.domain.errors import DeliveryFailed, InvalidInput, TransitionNotAllowed, VerificationFailed
+from dsar.domain.errors import DeliveryFailed, InvalidInput, TransitionNotAllowed
 from dsar.domain.events import (
     DuplicateLinked,
     ManualStepConfirmed,
@@ -40,31 +39,22 @@ from dsar.domain.events import (
     SystemCorrected,
     SystemErased,
     SystemExported,
-    VerificationAttemptFailed,
-    VerificationCodeSent,
 )
 from dsar.domain.exemptions import exempt_whole, withheld
-from dsar.domain.letters import DENIAL_LETTER, RESPONSE_LETTER, VERIFICATION_LETTER
+from dsar.domain.letters import DENIAL_LETTER, RESPONSE_LETTER
 from dsar.domain.packages import AccessPackage
 from dsar.domain.plan import CorrectStep, EraseStep, ExportStep, ManualStep, Operation, PlanStep, Receipt, counted_after_the_fact
 from dsar.domain.regimes import RequestType
 from dsar.domain.request import Correction, Move, PrivacyRequest, Status, duplicate_reason
 from dsar.domain.verification import (
-    CODE_DIGITS,
-    CODE_REASON,
-    NO_EMAIL_HOLD,
-    UNVERIFIABLE,
     VerificationOutcome,
-    code_channel,
     correction_disputes_proof,
-    verified_emails,
 )
-from dsar.services import exemptions, recording
+from dsar.services import exemptions, identity, recording
 from dsar.services.accounts import approver_digest, prove_approver
 from dsar.services.appeals import appeal_link
 from dsar.services.context import ServiceContext
-from dsar.services.correspondence import hold_for_failed_delivery, letter_request, send_code, send_letter
-from dsar.services.deadlines import record_receipt_confirmation
+from dsar.services.correspondence import hold_for_failed_delivery, letter_request, send_letter
 from dsar.services.package import ensure_package, legacy_summary, link_for, spool_export, wants_package
 from dsar.services.ports import Attachment, UnitOfWork
 
@@ -127,137 +117,56 @@ def reference_of(ctx: ServiceContext, request_id: str) -> str:
 # --- identity verification ------------------------------------------------------------------
 
 
-def _code_digest(ctx: ServiceContext, request_id: str, code: str) -> str:
-    return keyed_digest(ctx.code_key, f"{request_id}:{code}")
-
-
-def _issued_code(ctx: ServiceContext, request_id: str, ordinal: int) -> str:
-    """The ``ordinal``-th one-time code of a request: HMAC-SHA256 under the code key, reduced to
-    CODE_DIGITS digits (unpredictable without the key, the same on every re-run)."""
-    value = int(keyed_digest(ctx.code_key, f"issue:{request_id}:{ordinal}")[:32], 16)
-    return f"{value % 10**CODE_DIGITS:0{CODE_DIGITS}d}"
-
-
 def start_verification(ctx: ServiceContext, request_id: str) -> Status:
-    """Send a one-time code to the request's first email and wait for it.
-
-    The code is the only proof this build asks for (dsar.domain.verification): possession of
-    the address the data will be searched by and sent to. A request with no email cannot get a
-    code and is put on hold for a person to verify it.
-    """
-    try:
-        return _start_verification(ctx, request_id)
-    except DeliveryFailed as failed:
-        return hold_for_failed_delivery(ctx, request_id, failed)
-
-
-def _start_verification(ctx: ServiceContext, request_id: str) -> Status:
-    now = ctx.clock()
-    with ctx.uow() as uow:
-        r = uow.requests.get(request_id)
-        if r.status is not Status.RECEIVED or r.on_hold:
-            return r.status
-        channel = code_channel(r)
-        if channel is None:
-            held = recording.hold(uow, r, True, now, NO_EMAIL_HOLD)
-            uow.commit()
-            return held.status
-        # The code is derived from the request and the challenge's ordinal under the secret code
-        # key, not drawn at random: a run killed after the letter went out but before this
-        # transaction committed issues the same code again, so the code the subject was mailed
-        # is always the one stored (security probe, item 5).
-        code = _issued_code(ctx, request_id, uow.challenges.count(request_id) + 1)
-        expires = ctx.policy.verification.expires(now)
-        challenge = uow.challenges.add(request_id, "email", _code_digest(ctx, request_id, code), now, expires)
-        context = {
-            "request": letter_request(r),
-            "code": code,
-            "expires_at": expires,
-            "due": uow.deadlines.get(request_id).due,
-            "organisation": ctx.policy.organisation_name,
-            "contact": ctx.policy.privacy_contact,
-        }
-        letter = send_code(ctx, r, challenge, VERIFICATION_LETTER, context)
-        changed = recording.move(uow, r, Move.REQUEST_VERIFICATION, now)
-        uow.audit.append([VerificationCodeSent(request_id, now, "email", challenge.id, expires, letter.template)])
-        # The code letter says the request was received, how it will be verified and when the
-        # answer is due: it confirms receipt (11 CCR 7021(a)) the moment it goes out.
-        record_receipt_confirmation(uow, request_id, now, "email", "dsar")
-        uow.commit()
-        return changed.status
+    """Open the request's identity verification (dsar.services.identity): the subject is looked
+    up in the system of record and a single-use link and code go to the contact on file;
+    nothing is sent for a subject not on file. The request then waits for the proofs."""
+    return identity.start(ctx, request_id)
 
 
 def verification_state(ctx: ServiceContext, request_id: str) -> VerificationState:
     with ctx.uow() as uow:
         status = uow.requests.facts(request_id).status
-        ch = uow.challenges.latest(request_id)
-    attempts = ch.attempts if ch else 0
-    return VerificationState(status, ch.id if ch else None, attempts, ctx.policy.verification.attempts_left(attempts))
+        case = uow.cases.get(request_id)
+    attempts = case.attempts if case else 0
+    return VerificationState(status, case.id if case else None, attempts, ctx.policy.verification.attempts_left(attempts))
 
 
 @dataclass(frozen=True)
 class AttemptResult:
-    """How the engine judged the one attempt made since ``before`` (see
-    :func:`attempt_result`): ``outcome`` is None while no attempt has been recorded. Nothing
-    here is more than the subject may know: verified, wrong (with the tries left), expired,
-    or refused after too many tries."""
+    """How one code was judged: verified, more proof needed on the web pages, wrong (with the
+    tries left), expired, or refused after too many tries. Nothing here is more than the subject
+    may know."""
 
     outcome: VerificationOutcome | None
     attempts_left: int
     expired: bool
 
 
-def attempt_result(ctx: ServiceContext, request_id: str, before: VerificationState) -> AttemptResult:
-    """What became of the code handed to the run after ``before`` was read: VERIFIED once the
-    challenge was used, EXHAUSTED once the request was refused for it (too many tries, or a code
-    given after expiry), WRONG_CODE once one more attempt was counted; None until the run records
-    it. Reads status and the challenge only: nothing is judged or counted here (the run's
-    :func:`confirm_code` counts the attempt, once)."""
-    now = ctx.clock()
-    with ctx.uow() as uow:
-        status = uow.requests.facts(request_id).status
-        ch = uow.challenges.latest(request_id)
-    if ch is None:
-        return AttemptResult(None, ctx.policy.verification.attempts_left(0), False)
-    left = ctx.policy.verification.attempts_left(ch.attempts)
-    expired = now > ch.expires_at
-    if ch.consumed_at is not None and status is not Status.AWAITING_VERIFICATION:
-        return AttemptResult(VerificationOutcome.VERIFIED, left, False)
-    counted = ch.id != before.challenge_id or ch.attempts > before.attempts
-    if counted and status is Status.DENIED:
-        return AttemptResult(VerificationOutcome.EXHAUSTED, 0, expired)
-    if counted:
-        return AttemptResult(VerificationOutcome.WRONG_CODE, left, expired)
-    return AttemptResult(None, left, expired)
+_OUTCOMES = {
+    identity.StepOutcome.VERIFIED: VerificationOutcome.VERIFIED,
+    identity.StepOutcome.MORE: VerificationOutcome.MORE_PROOF,
+    identity.StepOutcome.WRONG: VerificationOutcome.WRONG_CODE,
+    identity.StepOutcome.EXHAUSTED: VerificationOutcome.EXHAUSTED,
+    identity.StepOutcome.INVALID: VerificationOutcome.NOT_WAITING,
+}
 
 
-def confirm_code(ctx: ServiceContext, request_id: str, code: str) -> VerificationOutcome:
-    """Check a one-time code. Three outcomes; after the last allowed wrong code the request is
-    denied as unverifiable (CCPA 11 CCR 7024(b)-style: say identity could not be verified)."""
-    now = ctx.clock()
-    with ctx.uow() as uow:
-        r = uow.requests.facts(request_id)  # the code is checked against its digest only
-        if r.status is not Status.AWAITING_VERIFICATION:
-            return VerificationOutcome.NOT_WAITING
-        ch = uow.challenges.latest(request_id)
-        if ch is None:
-            raise VerificationFailed(f"{r.reference}: no code was issued")
-        matches = digests_equal(ch.code_digest, _code_digest(ctx, request_id, code.strip()))
-        outcome = ctx.policy.verification.judge(ch, now, code_matches=matches)
-        uow.challenges.record_attempt(ch.id, consumed_at=now if outcome is VerificationOutcome.VERIFIED else None)
-        if outcome is VerificationOutcome.VERIFIED:
-            verified = recording.move(uow, r, Move.CONFIRM_IDENTITY, now, CODE_REASON)
-            _link_duplicate(ctx, uow, verified, now)
-        else:
-            attempt = ch.attempts + 1
-            uow.audit.append([VerificationAttemptFailed(request_id, now, ch.id, attempt, now > ch.expires_at)])
-            if outcome is VerificationOutcome.EXHAUSTED:
-                _deny(uow, r, now, by="dsar", reason=UNVERIFIABLE)
-        uow.commit()
-        return outcome
+def confirm_code(ctx: ServiceContext, request_id: str, code: str, *, via: str = "cli") -> VerificationOutcome:
+    """Judge a one-time code (the proof of the contact on file, like the link). After the last
+    allowed wrong code, or a code given after expiry, the request is denied as unverifiable."""
+    return _OUTCOMES[identity.use_code(ctx, request_id, code, via=via).outcome]
 
 
-def _link_duplicate(ctx: ServiceContext, uow: UnitOfWork, r: PrivacyRequest, now: datetime) -> PrivacyRequest:
+def link_duplicate(ctx: ServiceContext, uow: UnitOfWork, r: PrivacyRequest, now: datetime, contact: str | None) -> PrivacyRequest:
+    return _link_duplicate(ctx, uow, r, now, contact)
+
+
+def deny(uow: UnitOfWork, r: PrivacyRequest, at: datetime, *, by: str, reason: str) -> PrivacyRequest:
+    return _deny(uow, r, at, by=by, reason=reason)
+
+
+def _link_duplicate(ctx: ServiceContext, uow: UnitOfWork, r: PrivacyRequest, now: datetime, verified: str | None) -> PrivacyRequest:
     """Link a request just verified to an earlier one it repeats, and end it (security probe,
     item 4: linking happens only here, after verification, never at intake).
 
@@ -269,10 +178,10 @@ def _link_duplicate(ctx: ServiceContext, uow: UnitOfWork, r: PrivacyRequest, now
     both references discloses nothing. A correction asking for something else is never a
     duplicate.
     """
-    opened = uow.requests.get(r.id)
-    contact = verified_emails(opened)
-    if not contact:
+    if verified is None:
         return r
+    opened = uow.requests.get(r.id)
+    contact = (verified,)
     uow.requests.record_verified_contact(r.id, contact[0])
     window = timedelta(hours=ctx.policy.duplicate_window_hours)
     received = r.received_at
@@ -303,9 +212,10 @@ def _deny(uow: UnitOfWork, r: PrivacyRequest, at: datetime, *, by: str, reason: 
 # --- planning and sign-off ------------------------------------------------------------------
 
 
-def _verified_keys(r: PrivacyRequest) -> SubjectKeys:
-    # Only the address that received the code is verified; nothing else is searched.
-    return SubjectKeys(emails=verified_emails(r))
+def _verified_keys(ctx: ServiceContext, r: PrivacyRequest) -> SubjectKeys:
+    # The identifiers the system of record links to the verified subject; nothing typed only.
+    with ctx.uow() as uow:
+        return identity.verified_keys(ctx, uow, r)
 
 
 def _kept(ctx: ServiceContext, system: str, operation: Operation) -> str | None:
@@ -337,7 +247,7 @@ def _compute_plan(ctx: ServiceContext, r: PrivacyRequest) -> _Plan:
     """Locate the subject everywhere and say, per system, what the request needs done there.
     Each system's connector is built when its turn comes and closed after."""
     operation = OPERATION[r.type]
-    keys = _verified_keys(r)
+    keys = _verified_keys(ctx, r)
     plan = _Plan([], [], [])
     for system in ctx.connectors.systems():
         if ctx.connectors.is_manual(system):
@@ -398,7 +308,10 @@ def plan_request(ctx: ServiceContext, request_id: str) -> Status:
             uow.plans.save(request_id, plan.steps)
         now = ctx.clock()
         uow.audit.append([PlanMade(request_id, now, tuple((s.system, s.operation.value, s.matches) for s in plan.steps))])
-        reason = _hold_reason(operation, plan, operation is Operation.CORRECT and correction_disputes_proof(r))
+        # A request verified through its verification case never proved the email it corrects
+        # (the link never goes to an address being corrected); one verified by the old code did.
+        disputed = uow.cases.get(request_id) is None and correction_disputes_proof(r)
+        reason = _hold_reason(operation, plan, operation is Operation.CORRECT and disputed)
         if reason is not None:
             changed = recording.hold(uow, now_r, True, now, reason)
         else:
@@ -798,7 +711,7 @@ def execute_plan(ctx: ServiceContext, request_id: str) -> Status:
             for s in uow.plans.get(request_id)
             if s.matches and not is_manual(s) and not exempt_whole(s) and (s.system, s.operation.value) not in done
         ]
-    keys = _verified_keys(r)
+    keys = _verified_keys(ctx, r)
     for step in todo:
         if isinstance(step, EraseStep):
             _erase(ctx, r, keys, step)

@@ -65,7 +65,8 @@ FLASH: dict[str, str] = {
     "flagged": "Flagged legal-sensitive.",
     "unflagged": "Legal-sensitive flag removed.",
     "unchanged": "Nothing changed: it already was so.",
-    "verified": "Code handed to the flow run.",
+    "verified": "Code accepted (see Identity verification below).",
+    "verified-by-hand": "Identity verified by hand: recorded with the evidence described; the run goes on.",
     "confirmed": "Manual step confirmed to the flow run.",
     "signed-off": "Sign-off recorded and handed to the flow run.",
 }
@@ -373,6 +374,7 @@ def _request_page(
         and view.status not in DEADLINE_STOPPED,
         pending=pending,
         run=_run_info(web, view.flow_run_id),
+        verification=_verification(ctx, view.id),
         orchestrator=web.orchestrator is not None,
         flash=FLASH.get(done) if not problems else None,
         problems=problems or [],
@@ -498,7 +500,12 @@ def _verify(web: WebContext, form: Form, r: queries.RequestRef, staff: StaffAcco
     code = _required(form, "code")
     if len(code) > 64:
         raise InvalidInput("the code is too long", ["code: too long"])
-    resume_waiting(web.ctx, _orchestrator(web), r.id, Status.AWAITING_VERIFICATION, {"code": code})
+    from dsar.domain.verification import VerificationOutcome as V
+    from dsar.services.orchestration import submit_code
+
+    result = submit_code(web.ctx, _orchestrator(web), r.id, code, via="console")
+    if result.outcome is V.WRONG_CODE:
+        raise InvalidInput(f"wrong code; {result.attempts_left} tries left", ["code: wrong"])
     return "verified"
 
 
@@ -529,6 +536,26 @@ def _sign_off(web: WebContext, form: Form, r: queries.RequestRef, staff: StaffAc
     return "signed-off" if result.recorded else "unchanged"
 
 
+def _verification(ctx: Any, request_id: str) -> Any:
+    from dsar.services import identity
+
+    return identity.summary(ctx, request_id)
+
+
+def _verify_by_hand(web: WebContext, form: Form, r: queries.RequestRef, staff: StaffAccount) -> str:
+    """A legal account (signed in, proven again by its authenticator's code) records identity
+    verified by other means, describing the evidence seen; the waiting run is woken."""
+    from dsar.services import identity
+    from dsar.services.orchestration import wake_verified
+
+    code = form.text("code") or ""
+    if len(code) > 16:
+        raise InvalidInput("the code is too long", ["code: 6 digits"])
+    identity.verify_by_hand(web.ctx, r.id, approver=staff.name, code=code, evidence=form.text("evidence") or "", via=VIA)
+    wake_verified(web.ctx, web.orchestrator, r.id)
+    return "verified-by-hand"
+
+
 # (path, permission, action) of every POST on one request.
 ACTIONS: tuple[tuple[str, Permission, Callable[[WebContext, Form, queries.RequestRef, StaffAccount], str]], ...] = (
     ("hold", Permission.CASEWORK, _hold),
@@ -545,6 +572,7 @@ ACTIONS: tuple[tuple[str, Permission, Callable[[WebContext, Form, queries.Reques
     ("verify", Permission.CASEWORK, _verify),
     ("confirm", Permission.CASEWORK, _confirm),
     ("sign-off", Permission.SIGN_OFF, _sign_off),
+    ("verify-by-hand", Permission.SIGN_OFF, _verify_by_hand),
 )
 
 

@@ -12,7 +12,8 @@ import pytest
 from dsar.connectors.base import Capability, ErasureKind
 from dsar.connectors.schema import EntityMap, FieldMap, ManualSystem, SqlSystem
 from dsar.domain.request import Status
-from dsar.services import processing
+from dsar.domain.verification_policy import Proof
+from dsar.services import identity, processing
 from dsar.services.context import Policy, ServiceContext
 from dsar.services.intake import log_request
 from dsar.services.memory import InMemoryDatabase
@@ -28,6 +29,7 @@ from tests.unit.services.fakes import (
 )
 
 JANE = "jane.doe@example.com"
+JANE_PHONE = "+44 20 7946 0001"  # on file in the shop: the data point the subject can give
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday
 
 
@@ -66,7 +68,10 @@ def shop_data() -> FakeSystem:
     return FakeSystem(
         "shop",
         rows={
-            "customer": [{"key": "1", "email": JANE, "phone": "+44 1"}, {"key": "2", "email": "someone@example.org", "phone": "+44 2"}],
+            "customer": [
+                {"key": "1", "email": JANE, "phone": JANE_PHONE},
+                {"key": "2", "email": "someone@example.org", "phone": "+44 20 7946 0002"},
+            ],
             "orders": [{"key": "10", "email": JANE}, {"key": "11", "email": JANE}],
         },
         erasure={"customer": ErasureKind.ANONYMISE, "orders": ErasureKind.DELETE},
@@ -116,7 +121,7 @@ class World:
 
     def verify(self, request_id: str) -> None:
         processing.start_verification(self.ctx, request_id)
-        assert processing.confirm_code(self.ctx, request_id, self.letters.last_code()) is processing.VerificationOutcome.VERIFIED
+        assert prove(self, request_id).outcome is identity.StepOutcome.VERIFIED
 
     def approve(self, request_id: str) -> Status:
         self.verify(request_id)
@@ -128,6 +133,20 @@ class World:
         out = Counter({k: v for k, v in self.counts.items() if k in ("get", "facts")})
         self.counts.clear()
         return out
+
+
+def prove(w: World, request_id: str, phone: str = JANE_PHONE) -> identity.Step:
+    """The subject gives what their level asks for: the code from the letter, then their
+    phone number on file as a data point and the declaration, as the web pages take them."""
+    step = identity.use_code(w.ctx, request_id, w.letters.last_code())
+    while step.outcome is identity.StepOutcome.MORE and step.session:
+        if step.next is Proof.DATA_POINTS:
+            step = identity.give_points(w.ctx, step.session, {"phone": phone})
+        elif step.next is Proof.DECLARATION:
+            step = identity.declare(w.ctx, step.session, "Jane Doe", True)
+        else:
+            break
+    return step
 
 
 @pytest.fixture

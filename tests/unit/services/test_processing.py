@@ -16,7 +16,7 @@ from dsar.domain.verification import UNVERIFIABLE
 from dsar.services import processing as svc
 from dsar.services import recording
 from tests.signoff import LEGAL, approve, code, enrol, sign
-from tests.unit.services.conftest import JANE, World, archive_map, download_package, shop_data, shop_map
+from tests.unit.services.conftest import JANE, World, archive_map, download_package, prove, shop_data, shop_map
 
 APPROVE = SignOff(SignOffDecision.APPROVE)
 
@@ -28,7 +28,7 @@ def steps(w: World, rid: str) -> list[object]:
         w.legal_secret = enrol(ctx)  # type: ignore[attr-defined]
     out: list[object] = [svc.start_verification(ctx, rid)]
     if w.letters.contexts("verification_code"):
-        out.append(svc.confirm_code(ctx, rid, w.letters.last_code()))
+        out.append(prove(w, rid).outcome)
     out += [
         svc.plan_request(ctx, rid),
         svc.record_sign_off(ctx, rid, APPROVE, LEGAL, code(ctx, w.legal_secret), via="test").status,  # type: ignore[attr-defined]
@@ -60,7 +60,9 @@ def test_an_access_request_runs_from_its_code_to_a_closing_letter_with_a_package
     assert [c["email"] for c in customers] == [JANE] and sorted(o["key"] for o in orders) == ["10", "11"]
     kinds = world.events(rid)
     assert kinds.count("StatusChanged") == 7
-    assert {"VerificationCodeSent", "ReceiptConfirmed", "PlanMade", "SignOffRecorded", "SystemExported", "LetterSent"} <= set(kinds)
+    assert {"VerificationLevelSet", "VerificationLinkSent", "ReceiptConfirmed", "PlanMade", "SignOffRecorded", "SystemExported"} <= set(
+        kinds
+    )
     (context,) = world.letters.contexts("access_response")
     assert context["record_count"] == 3 and context["found"] and context["categories"] == ["contact"]
     assert [s["system"] for s in context["systems"]] == ["shop"]
@@ -87,7 +89,8 @@ def test_running_every_step_twice_writes_nothing_twice(world: World) -> None:
         assert world.mailer.sent == mails
         assert len(world.letters.rendered) == rendered
         assert svc.status_of(ctx, rid) is status
-    assert world.systems["shop"].calls["export"] == 1
+    # once to read the contact and data points on file (the system of record), once for the answer
+    assert world.systems["shop"].calls["export"] == 2
 
 
 def test_re_running_the_flow_from_the_top_repeats_nothing(world: World) -> None:
@@ -99,37 +102,43 @@ def test_re_running_the_flow_from_the_top_repeats_nothing(world: World) -> None:
     assert (world.db.committed_events, world.mailer.sent, world.objects.objects) == (events, mails, objects)
 
 
-def test_a_stranger_gets_the_same_kind_of_answer_with_no_data(world: World) -> None:
+def test_a_stranger_not_on_file_is_sent_nothing_and_waits_like_anyone(world: World) -> None:
     rid = world.log(subject={"name": "Robin Nobody", "emails": ["robin@example.org"]})
-    assert steps(world, rid)[-1] is Status.CLOSED
-    (context,) = world.letters.contexts("access_response")
-    assert context["found"] is False and context["record_count"] == 0 and context["systems"] == []
+    assert svc.start_verification(world.ctx, rid) is Status.AWAITING_VERIFICATION
+    assert svc.start_verification(world.ctx, rid) is Status.AWAITING_VERIFICATION
+    assert world.mailer.sent == {} and world.letters.rendered == []
+    (level,) = world.details(rid, "VerificationLevelSet")
+    assert level["known"] is False and level["channel"] == "none" and "nothing was sent" in level["reasons"][-1]
+    assert svc.plan_request(world.ctx, rid) is Status.AWAITING_VERIFICATION  # nothing is searched
 
 
 # --- verification ---------------------------------------------------------------------------
 
 
-def test_the_code_goes_to_the_first_email_once_per_challenge_and_confirms_receipt(world: World) -> None:
+def test_the_link_and_code_go_to_the_email_on_file_once_per_send_and_confirm_receipt(world: World) -> None:
     rid = world.log(subject={"name": "Jane Doe", "emails": [JANE, "jane@work.example"]})
+    svc.start_verification(world.ctx, rid)
     svc.start_verification(world.ctx, rid)
     ref = svc.reference_of(world.ctx, rid)
     with world.uow() as uow:
-        challenge = uow.challenges.latest(rid)
+        case = uow.cases.get(rid)
         acknowledged = uow.deadlines.get(rid).acknowledged_at
-    assert challenge is not None
+    assert case is not None and case.known and case.issued == 1
     (mail,) = world.mailer.sent.values()
-    assert mail.message_id == f"{ref}.verify-{challenge.id}@dsar" and mail.to == JANE
-    assert world.letters.last_code() not in json.dumps(world.details(rid, "VerificationCodeSent"))
-    assert world.details(rid, "VerificationCodeSent")[0]["template"] == "verification_code/default.en.txt.j2"
+    assert mail.message_id == f"{ref}.verify-{case.id}-1@dsar" and mail.to == JANE
+    context = world.letters.contexts("verification_code")[-1]
+    assert context["link"].startswith("http://127.0.0.1:8000/verify/l/")
+    sent = json.dumps(world.details(rid, "VerificationLinkSent"))
+    assert context["code"] not in sent and context["link"].rsplit("/", 1)[1] not in sent
+    assert world.details(rid, "VerificationLinkSent")[0]["template"] == "verification_code/default.en.txt.j2"
     assert world.details(rid, "ReceiptConfirmed") == [{"how": "email", "by": "dsar"}]
     assert acknowledged == world.clock.now
 
 
-def test_a_request_without_an_email_is_held_for_a_person_to_verify(world: World) -> None:
+def test_a_request_without_an_email_is_not_found_and_nothing_is_sent(world: World) -> None:
     rid = world.log(subject={"name": "Jane Doe", "phone": "+44 20 7946 0000"})
-    assert svc.start_verification(world.ctx, rid) is Status.RECEIVED
-    assert svc.start_verification(world.ctx, rid) is Status.RECEIVED
-    assert world.events(rid).count("HoldChanged") == 1
+    assert svc.start_verification(world.ctx, rid) is Status.AWAITING_VERIFICATION
+    assert svc.start_verification(world.ctx, rid) is Status.AWAITING_VERIFICATION
     assert world.mailer.sent == {}
 
 
@@ -139,7 +148,7 @@ def test_a_wrong_code_counts_and_the_last_allowed_one_denies_the_request_as_unve
     allowed = world.ctx.policy.verification_max_attempts
     outcomes = [svc.confirm_code(world.ctx, rid, "00000000") for _ in range(allowed)]
     assert outcomes == [svc.VerificationOutcome.WRONG_CODE] * (allowed - 1) + [svc.VerificationOutcome.EXHAUSTED]
-    assert [d["attempt"] for d in world.details(rid, "VerificationAttemptFailed")] == list(range(1, allowed + 1))
+    assert [d["attempt"] for d in world.details(rid, "VerificationProofRefused")] == list(range(1, allowed + 1))
     assert svc.status_of(world.ctx, rid) is Status.DENIED
     assert svc.confirm_code(world.ctx, rid, world.letters.last_code()) is svc.VerificationOutcome.NOT_WAITING
     assert svc.send_response(world.ctx, rid) is Status.DENIED
@@ -152,7 +161,7 @@ def test_a_code_given_after_it_expired_denies_the_request(world: World) -> None:
     svc.start_verification(world.ctx, rid)
     world.clock.advance(hours=world.ctx.policy.verification_code_ttl_hours + 1)
     assert svc.confirm_code(world.ctx, rid, world.letters.last_code()) is svc.VerificationOutcome.EXHAUSTED
-    assert world.details(rid, "VerificationAttemptFailed")[0]["expired"] is True
+    assert world.details(rid, "VerificationProofRefused")[0]["why"] == "expired"
     assert svc.status_of(world.ctx, rid) is Status.DENIED
 
 
@@ -232,11 +241,14 @@ def test_an_entity_without_an_erasure_rule_puts_a_deletion_on_hold(world: World)
     assert "no erasure rule in the data map for some entities of: shop" in world.details(rid, "HoldChanged")[-1]["reason"]
 
 
-def test_a_correction_of_the_email_is_held_for_verification_by_other_means(world: World) -> None:
+def test_a_correction_of_the_email_sends_nothing_to_that_email_and_waits_for_other_proof(world: World) -> None:
+    # 11 CCR 7060(e), THREATS 10: verify with data other than the data disputed
     rid = world.log(type="correction", corrections=[{"attribute": "email", "value": "jane@new.example"}])
-    world.verify(rid)
-    assert svc.plan_request(world.ctx, rid) is Status.PLANNING
-    assert "11 CCR 7060" in world.details(rid, "HoldChanged")[-1]["reason"]
+    assert svc.start_verification(world.ctx, rid) is Status.AWAITING_VERIFICATION
+    assert world.mailer.sent == {}
+    with world.uow() as uow:
+        case = uow.cases.get(rid)
+    assert case is not None and case.known and case.channel == "none"
 
 
 def test_a_sign_off_needs_a_roster_name_and_a_second_one_changes_nothing(world: World) -> None:
@@ -395,7 +407,7 @@ def test_each_system_is_opened_when_used_and_closed_after_and_a_manual_one_never
     svc.execute_plan(manual_world.ctx, rid)
     factory = manual_world.connectors
     assert factory.opened == factory.closed
-    assert factory.opened["shop"] == 2  # planning, then the export
+    assert factory.opened["shop"] == 3  # the look-up in the system of record, planning, then the export
     assert "paper-archive" not in factory.opened
 
 
@@ -419,7 +431,7 @@ def test_each_task_reads_the_request_at_most_once_and_status_reads_open_no_perso
     assert svc.status_of(ctx, rid) is Status.RECEIVED and svc.reference_of(ctx, rid).startswith("DSR-")
     assert world.reads() == {"facts": 2}
     svc.start_verification(ctx, rid)
-    assert world.reads() == {"get": 1}
+    assert world.reads() == {"get": 1, "facts": 2}  # opened once: the look-up and the letter
     svc.confirm_code(ctx, rid, "00000000")  # a wrong code is checked against its digest only
     assert world.reads() == {"facts": 1}
     svc.confirm_code(ctx, rid, world.letters.last_code())
@@ -461,12 +473,14 @@ def test_a_request_without_an_email_is_answered_on_record_with_no_mail(world: Wo
     assert world.details(rid, "LetterSent")[0]["channel"] == "none"
 
 
-def test_a_code_is_consumed_when_it_verifies_and_lasts_the_policy_s_hours(world: World) -> None:
+def test_a_code_is_spent_when_it_verifies_and_lasts_the_policy_s_hours(world: World) -> None:
     rid = world.log()
     world.clock.advance(days=1)
     svc.start_verification(world.ctx, rid)
     world.clock.advance(hours=71)
-    assert svc.confirm_code(world.ctx, rid, world.letters.last_code()) is svc.VerificationOutcome.VERIFIED
+    code_given = world.letters.last_code()
+    assert svc.confirm_code(world.ctx, rid, code_given) is svc.VerificationOutcome.VERIFIED
     with world.uow() as uow:
-        ch = uow.challenges.latest(rid)
-    assert ch is not None and ch.consumed_at == world.clock.now and ch.expires_at - ch.created_at == timedelta(hours=72)
+        case = uow.cases.get(rid)
+    assert case is not None and case.code_digest is None and case.link_digest is None
+    assert case.expires_at - case.created_at == timedelta(hours=72)

@@ -23,6 +23,8 @@ APPROVE = SignOff(SignOffDecision.APPROVE)
 
 
 def waiting(world: World, n: int = 0) -> str:
+    if n:  # another customer of the shop (on file: verification finds them)
+        world.systems["shop"].rows["customer"].append({"key": f"s{n}", "email": f"subject{n}@example.com", "phone": None})
     rid = world.log() if n == 0 else world.log(subject={"name": f"Subject {n}", "emails": [f"subject{n}@example.com"]})
     world.verify(rid)
     assert svc.plan_request(world.ctx, rid) is Status.AWAITING_SIGN_OFF

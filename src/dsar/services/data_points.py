@@ -1,0 +1,55 @@
+"""Comparing a data point a subject gives with what the system of record holds. Pure.
+
+Tolerant of how people type: case, spacing, punctuation and accents do not matter
+("Müller-Straße 5" = "mueller strasse 5" is *not* claimed: "Muller Strasse 5" is), and phone
+numbers are compared as E.164 (``+49 30 5550101`` = ``0049-30-555 0101`` = ``030 5550101`` with
+the record's country). Never says which point failed: callers see only the count of matches.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+import unicodedata
+
+import phonenumbers
+
+_SPACES = re.compile(r"[\s\-_.,/'’`]+")
+# Letters that do not decompose into a base letter and a mark.
+_FOLD = str.maketrans({"ß": "ss", "æ": "ae", "ø": "o", "œ": "oe", "đ": "d", "ł": "l", "þ": "th", "ı": "i"})
+
+
+def fold_text(value: str) -> str:
+    """Lower case, accents removed, runs of spaces and punctuation dropped."""
+    v = unicodedata.normalize("NFKD", value.casefold().translate(_FOLD))
+    v = "".join(ch for ch in v if not unicodedata.combining(ch))
+    return _SPACES.sub("", v)
+
+
+def e164(value: str, region: str | None = None) -> str | None:
+    """The number in E.164, or None when it is not a possible phone number. ``region``: the
+    country to read a national number in (the record's country)."""
+    v = value.strip()
+    if v.startswith("00"):
+        v = "+" + v[2:]
+    try:
+        parsed = phonenumbers.parse(v, (region or "").upper() or None)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(parsed):
+        return None
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _equal(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode(), b.encode())
+
+
+def point_matches(kind: str, given: str, held: str, *, region: str | None = None) -> bool:
+    """Whether one given data point equals what is held (compared in constant time)."""
+    if not given.strip() or not held.strip():
+        return False
+    if kind == "phone":
+        a, b = e164(given, region), e164(held, region)
+        return a is not None and b is not None and _equal(a, b)
+    return _equal(fold_text(given), fold_text(held))

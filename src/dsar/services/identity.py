@@ -1,0 +1,822 @@
+"""Identity verification: proportionate for subjects, closed to impostors.
+
+1. :func:`start` looks the subject up in the **system of record** only (the data map's system
+   named by ``DSAR_VERIFICATION_SYSTEM``, default its first SQL system), by what the requester
+   typed. Not found there (a typed address not on file, a look-alike, two customers at once):
+   the subject is *unknown* and nothing is sent anywhere; the request waits like any other,
+   so a requester learns nothing (THREATS 1, 2, 7, 9).
+2. The level comes from :mod:`dsar.domain.verification_policy` (regime, type, scope, the
+   categories held on the subject, account holder, agent) and is an audit event.
+3. A single-use link and an 8-digit code go to the contact **on file** (never to one only
+   typed). Both are keyed digests of a random per-case salt: unpredictable, re-derived the same
+   on a re-run (a run killed after the send mails the same code again, which the mailer
+   drops), stored only as keyed digests, compared in constant time, valid 72 h, with limited
+   tries and sends.
+4. The web pages (dsar.web.verify) take the further proofs the level needs: data points
+   matched tolerantly and never saying which failed, the declaration under penalty of
+   perjury (sealed, kept), the agent's consumer's confirmation. A legal account may verify by
+   hand, describing the evidence seen (never a copy of an ID document).
+5. Once verified, the identifiers the system of record links to the subject (its email,
+   phone, account id) are the keys every system is searched by (:func:`verified_keys`):
+   identifiers only typed by the requester are never searched.
+
+Nothing here talks to the orchestrator: the callers (web app, CLI) wake the waiting run with
+an empty input once the request is verified; no code or proof passes through Prefect.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from dsar.connectors.base import SubjectKeys
+from dsar.crypto import digests_equal, keyed_digest
+from dsar.domain.errors import DeliveryFailed, DsarError, InvalidInput, NotFound
+from dsar.domain.events import AuditEvent, LetterSent
+from dsar.domain.letters import VERIFICATION_LETTER, message_id
+from dsar.domain.request import AgentKind, Move, PrivacyRequest, Status, clean_text
+from dsar.domain.verification import CODE_DIGITS, UNVERIFIABLE
+from dsar.domain.verification_case import CaseState, VerificationCase
+from dsar.domain.verification_events import (
+    VerificationLevelSet,
+    VerificationLinkSent,
+    VerificationProofGiven,
+    VerificationProofRefused,
+    VerifiedByHand,
+)
+from dsar.domain.verification_policy import (
+    DATA_POINTS,
+    Proof,
+    Requirement,
+    askable_points,
+    met,
+    next_proof,
+    points_pass,
+    required,
+)
+from dsar.services import recording
+from dsar.services.context import ServiceContext
+from dsar.services.correspondence import letter_request
+from dsar.services.data_points import point_matches
+from dsar.services.deadlines import record_receipt_confirmation
+from dsar.services.ports import OutgoingMail, UnitOfWork
+
+LINK_PATH = "/verify/l/"
+CODE_PATH = "/verify"
+UNKNOWN_REASON = "not found in the system of record: nothing was sent"
+AMBIGUOUS_REASON = "several records in the system of record match: nothing was sent"
+_RECORD_AAD = "verification/record"
+_DECLARATION_AAD = "verification/declaration"
+
+
+class StepOutcome(StrEnum):
+    VERIFIED = "verified"  # the requirement is met: the run may go on
+    MORE = "more"  # this proof was accepted; ``next`` says what else is needed
+    WRONG = "wrong"  # not accepted; ``attempts_left`` tries remain
+    EXHAUSTED = "exhausted"  # no tries left, or expired: the request is refused as unverifiable
+    INVALID = "invalid"  # the link, code or session is unknown, used or expired
+
+
+@dataclass(frozen=True)
+class Step:
+    """The outcome of one proof, as the pages and the CLI show it (no personal data beyond what
+    the subject may see: the reference, what is needed next)."""
+
+    outcome: StepOutcome
+    request_id: str | None = None
+    reference: str | None = None
+    next: Proof | None = None
+    session: str | None = None  # carries the subject from one page to the next
+    points: tuple[str, ...] = ()  # the data points the next page may ask for
+    points_needed: int = 0
+    attempts_left: int = 0
+    agent_name: str | None = None  # for the consumer's confirmation page
+
+    @property
+    def verified(self) -> bool:
+        return self.outcome is StepOutcome.VERIFIED
+
+
+@dataclass(frozen=True)
+class _OnFile:
+    """What the system of record holds on the subject (personal data: sealed at rest)."""
+
+    email: str | None
+    phone: str | None
+    points: dict[str, str]
+    account_id: str | None
+    country: str | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {"email": self.email, "phone": self.phone, "points": self.points, "account_id": self.account_id, "country": self.country}
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> _OnFile:
+        return cls(doc.get("email"), doc.get("phone"), dict(doc.get("points") or {}), doc.get("account_id"), doc.get("country"))
+
+
+@dataclass(frozen=True)
+class _Found:
+    system: str | None
+    on_file: _OnFile | None
+    categories: frozenset[str]
+    ambiguous: bool = False
+
+
+# --- the system of record ---------------------------------------------------------------------
+
+
+def system_of_record(ctx: ServiceContext) -> str | None:
+    """``DSAR_VERIFICATION_SYSTEM``, else the data map's first SQL system; None without one."""
+    if ctx.policy.verification_system:
+        return ctx.policy.verification_system
+    return next((m.system for m in ctx.data_map if getattr(m, "type", None) == "sql"), None)
+
+
+_POINT_FIELDS = {"phone": "phone", "postcode": "postcode", "zip": "postcode", "postal_code": "postcode", "street": "street"}
+_POINT_FIELDS |= {"city": "city", "name": "name", "country": "country", "account_id": "account_id", "customer_number": "account_id"}
+
+
+def _look_up(ctx: ServiceContext, r: PrivacyRequest) -> _Found:
+    """Find the subject in the system of record by what the requester typed. Exactly one
+    contact on file, or unknown."""
+    system = system_of_record(ctx)
+    if system is None:
+        return _Found(None, None, frozenset())
+    s = r.subject
+    keys = SubjectKeys(emails=s.emails, phone=s.phone, account_id=s.account_id)
+    with ctx.connectors.open(system) as connector:
+        located = connector.locate(keys)
+        records = list(connector.export(located)) if located.found else []
+    if not records:
+        return _Found(system, None, frozenset())
+    emails: set[str] = set()
+    phones: set[str] = set()
+    points: dict[str, str] = {}
+    categories: set[str] = set()
+    for rec in records:
+        categories |= {str(c) for c in rec.categories.values() if c}
+        for name, value in rec.fields.items():
+            if value is None or not isinstance(value, str | int) or not str(value).strip():
+                continue
+            text = str(value).strip()
+            if name == "email" and "@" in text:
+                emails.add(text.lower())
+            elif name in _POINT_FIELDS:
+                kind = _POINT_FIELDS[name]
+                if kind == "phone":
+                    phones.add(text)
+                points.setdefault(kind, text)
+    if len(emails) > 1 or (not emails and len(phones) > 1):
+        return _Found(system, None, frozenset(categories), ambiguous=True)
+    on_file = _OnFile(
+        email=next(iter(emails), None),
+        phone=points.get("phone"),
+        points={k: v for k, v in points.items() if k in DATA_POINTS},
+        account_id=points.get("account_id"),
+        country=points.get("country") or r.country or None,
+    )
+    if on_file.email is None and on_file.phone is None:
+        return _Found(system, None, frozenset(categories))
+    return _Found(system, on_file, frozenset(categories))
+
+
+# --- tokens -----------------------------------------------------------------------------------
+
+
+def _derive(ctx: ServiceContext, case: VerificationCase, what: str, ordinal: int) -> bytes:
+    return bytes.fromhex(keyed_digest(ctx.code_key, f"{what}:{case.salt}:{ordinal}"))
+
+
+def _link_token(ctx: ServiceContext, case: VerificationCase, ordinal: int) -> str:
+    return _derive(ctx, case, "link", ordinal).hex()[:40]
+
+
+def _code(ctx: ServiceContext, case: VerificationCase, ordinal: int) -> str:
+    value = int.from_bytes(_derive(ctx, case, "code", ordinal)[:16])
+    return f"{value % 10**CODE_DIGITS:0{CODE_DIGITS}d}"
+
+
+def _digest(ctx: ServiceContext, what: str, token: str) -> str:
+    return keyed_digest(ctx.code_key, f"{what}-digest:{token}")
+
+
+def link_url(ctx: ServiceContext, token: str) -> str:
+    return f"{ctx.policy.web_url.rstrip('/')}{LINK_PATH}{token}"
+
+
+# --- start ------------------------------------------------------------------------------------
+
+
+def _channel(r: PrivacyRequest, on_file: _OnFile | None) -> str:
+    """Where the link goes: the email on file, unless the request corrects the email (verify
+    with other data, 11 CCR 7060(e)): then nowhere this build can reach (by hand)."""
+    if on_file is None:
+        return "none"
+    corrected = {c.attribute for c in r.corrections}
+    if on_file.email and "email" not in corrected:
+        return "email"
+    return "none"
+
+
+def _requirement(r: PrivacyRequest, found: _Found, account_login: bool = False) -> Requirement:
+    agent = r.agent is not None
+    poa = agent and r.agent is not None and r.agent.kind is AgentKind.POWER_OF_ATTORNEY
+    return required(
+        r.regime,
+        r.type,
+        r.access_scope,
+        found.categories if found.on_file else frozenset(),
+        account_holder=account_login and found.on_file is not None and bool(found.on_file.account_id),
+        agent=agent and not poa,
+        power_of_attorney=poa,
+    )
+
+
+def start(ctx: ServiceContext, request_id: str) -> Status:
+    """Open the request's verification case and send the link and code to the contact on file
+    (nothing for an unknown subject). Idempotent: a case already open is sent its first link
+    if that did not go out; a request past RECEIVED is left as it is."""
+    with ctx.uow() as uow:
+        r = uow.requests.get(request_id)
+        if r.on_hold or r.status not in (Status.RECEIVED, Status.AWAITING_VERIFICATION):
+            return r.status
+        case = uow.cases.get(request_id)
+    if case is None:
+        found = _look_up(ctx, r)
+        now = ctx.clock()
+        with ctx.uow() as uow:
+            facts = uow.requests.facts(request_id)
+            if facts.status is not Status.RECEIVED or facts.on_hold or uow.cases.get(request_id) is not None:
+                return facts.status
+            req = _requirement(r, found)
+            channel = _channel(r, found.on_file)
+            sealed = (
+                uow.keys.seal(request_id, json.dumps(found.on_file.as_json()).encode(), _RECORD_AAD) if found.on_file is not None else None
+            )
+            case = uow.cases.add(
+                VerificationCase(
+                    id=0,
+                    request_id=request_id,
+                    created_at=now,
+                    expires_at=ctx.policy.verification.expires(now),
+                    known=found.on_file is not None,
+                    channel=channel,
+                    requirement=req,
+                    salt=secrets.token_hex(16),
+                    sealed=sealed,
+                    system=found.system,
+                )
+            )
+            reasons = req.reasons + ((AMBIGUOUS_REASON,) if found.ambiguous else (UNKNOWN_REASON,) if found.on_file is None else ())
+            uow.audit.append(
+                [
+                    VerificationLevelSet(
+                        request_id, now, case.id, req.level.value, req.describe(), reasons, found.system, case.known, channel
+                    )
+                ]
+            )
+            status: Status = facts.status
+            if channel == "none":
+                # Unknown, or no channel on file this build can reach: nothing goes anywhere, and
+                # the request waits exactly as a known one does.
+                status = recording.move(uow, facts, Move.REQUEST_VERIFICATION, now).status
+            uow.commit()
+        if channel == "none":
+            return status
+    elif case.channel == "none" or case.issued > 0:
+        return r.status
+    try:
+        return _send(ctx, request_id, 1, r)
+    except DeliveryFailed as failed:
+        from dsar.services.correspondence import hold_for_failed_delivery
+
+        return hold_for_failed_delivery(ctx, request_id, failed)
+
+
+def _send(ctx: ServiceContext, request_id: str, ordinal: int, opened: PrivacyRequest | None = None) -> Status:
+    """Send the ``ordinal``-th link and code to the contact on file, and record it. ``opened``:
+    the request already read with its personal data (the letter names the subject)."""
+    now = ctx.clock()
+    with ctx.uow() as uow:
+        r = uow.requests.facts(request_id)
+        case = uow.cases.get(request_id)
+        if case is None or case.sealed is None or case.issued >= ordinal:
+            return r.status
+        on_file = _OnFile.from_json(json.loads(uow.keys.open(request_id, case.sealed, _RECORD_AAD)))
+        token, code = _link_token(ctx, case, ordinal), _code(ctx, case, ordinal)
+        context = {
+            "request": letter_request(opened if opened is not None else uow.requests.get(request_id)),
+            "code": code,
+            "link": link_url(ctx, token),
+            "code_page": f"{ctx.policy.web_url.rstrip('/')}{CODE_PATH}",
+            "expires_at": case.expires_at,
+            "due": uow.deadlines.get(request_id).due,
+            "organisation": ctx.policy.organisation_name,
+            "contact": ctx.policy.privacy_contact,
+            "agent": r.agent is not None,
+        }
+        letter = ctx.letters.render(VERIFICATION_LETTER, r.regime, context)
+        assert on_file.email is not None
+        mail_id = message_id(r.reference, f"verify-{case.id}-{ordinal}")
+        mail = OutgoingMail(
+            message_id=mail_id, to=on_file.email, sender=ctx.policy.privacy_contact, subject=letter.subject, body=letter.body
+        )
+        try:
+            ctx.mailer.send(mail)
+        except DsarError as exc:
+            detail = exc.args[0] if exc.args else type(exc).__name__
+            raise DeliveryFailed(f"the verification code letter could not be sent: {detail}") from None
+        except Exception as exc:  # noqa: BLE001 - any transport failure holds the request, said without its text
+            raise DeliveryFailed(f"the verification code letter could not be sent ({type(exc).__name__})") from None
+        link_digest, code_digest = _digest(ctx, "link", token), _digest(ctx, "code", code)
+        uow.cases.save(replace(case, issued=ordinal, session_digest=None, link_digest=link_digest, code_digest=code_digest))
+        events: list[AuditEvent] = [
+            VerificationLinkSent(request_id, now, case.id, ordinal, case.channel, case.expires_at, letter.template),
+            LetterSent(request_id, now, VERIFICATION_LETTER, letter.template, mail_id, 0, case.channel),
+        ]
+        uow.audit.append(events)
+        if r.status is Status.RECEIVED:
+            r = recording.move(uow, r, Move.REQUEST_VERIFICATION, now)
+            # The letter says the request arrived, how it is verified and when the answer is
+            # due: it confirms receipt (11 CCR 7021(a)).
+            record_receipt_confirmation(uow, request_id, now, "email", "dsar")
+        uow.commit()
+        return r.status
+
+
+def resend(ctx: ServiceContext, request_id: str) -> bool:
+    """Send a fresh link and code (the earlier ones stop working), within the allowed sends.
+    False when nothing was sent (unknown subject, no sends left, not waiting): the caller says
+    the same words either way."""
+    with ctx.uow() as uow:
+        r = uow.requests.facts(request_id)
+        case = uow.cases.get(request_id)
+    if r.status is not Status.AWAITING_VERIFICATION or case is None or case.state is not CaseState.OPEN or case.channel == "none":
+        return False
+    if case.issued >= ctx.policy.verification_max_sends or ctx.clock() > case.expires_at:
+        return False
+    _send(ctx, request_id, case.issued + 1)
+    return True
+
+
+# --- proofs -----------------------------------------------------------------------------------
+
+
+def _left(ctx: ServiceContext, case: VerificationCase) -> int:
+    return ctx.policy.verification.attempts_left(case.attempts)
+
+
+def _step_after(ctx: ServiceContext, uow: UnitOfWork, r: PrivacyRequest, case: VerificationCase, now: datetime, via: str) -> Step:
+    """After a proof was added: verified (the request moves on), or the next page's session."""
+    nxt = next_proof(case.requirement, case.proofs)
+    if nxt is None or nxt in (Proof.AGENT_PERMISSION, Proof.POWER_OF_ATTORNEY):
+        if nxt is None:
+            _finish(ctx, uow, r, replace(case, session_digest=None), now, via)
+            return Step(StepOutcome.VERIFIED, r.id, r.reference, attempts_left=_left(ctx, case))
+        # the rest is for legal (the agent's permission, a power of attorney): the subject is done
+        uow.cases.save(replace(case, session_digest=None))
+        return Step(StepOutcome.MORE, r.id, r.reference, next=nxt, attempts_left=_left(ctx, case))
+    session = secrets.token_urlsafe(32)
+    uow.cases.save(replace(case, session_digest=_digest(ctx, "session", session)))
+    points = _askable(uow, r, case)
+    return Step(
+        StepOutcome.MORE,
+        r.id,
+        r.reference,
+        next=nxt,
+        session=session,
+        points=points,
+        points_needed=case.requirement.data_points,
+        attempts_left=_left(ctx, case),
+        agent_name=r.agent.name if r.agent is not None else None,
+    )
+
+
+def _on_file(uow: UnitOfWork, case: VerificationCase) -> _OnFile | None:
+    if case.sealed is None:
+        return None
+    return _OnFile.from_json(json.loads(uow.keys.open(case.request_id, case.sealed, _RECORD_AAD)))
+
+
+def _askable(uow: UnitOfWork, r: PrivacyRequest, case: VerificationCase) -> tuple[str, ...]:
+    on_file = _on_file(uow, case)
+    held = set(on_file.points) if on_file else set()
+    excluded = {c.attribute for c in r.corrections}
+    if case.channel == "sms":
+        excluded.add("phone")
+    return askable_points(held, excluded=excluded)
+
+
+def _finish(ctx: ServiceContext, uow: UnitOfWork, r: PrivacyRequest, case: VerificationCase, now: datetime, via: str) -> None:
+    from dsar.services.processing import link_duplicate
+
+    uow.cases.save(replace(case, state=CaseState.VERIFIED, session_digest=None, link_digest=None, code_digest=None))
+    verified = recording.move(uow, r, Move.CONFIRM_IDENTITY, now, f"identity verified ({case.requirement.describe()})")
+    on_file = _on_file(uow, case)
+    contact = on_file.email if on_file and on_file.email else (r.subject.primary_email if not case.known else None)
+    link_duplicate(ctx, uow, verified, now, contact)
+
+
+def _fail(ctx: ServiceContext, uow: UnitOfWork, r: PrivacyRequest, case: VerificationCase, now: datetime) -> None:
+    from dsar.services.processing import deny
+
+    uow.cases.save(replace(case, state=CaseState.FAILED, session_digest=None, link_digest=None, code_digest=None))
+    deny(uow, r, now, by="dsar", reason=UNVERIFIABLE)
+
+
+def _add_proof(case: VerificationCase, *proofs: Proof) -> VerificationCase:
+    return replace(case, proofs=case.proofs | frozenset(proofs))
+
+
+def _usable(case: VerificationCase | None, r_status: Status) -> bool:
+    return case is not None and case.state is CaseState.OPEN and r_status is Status.AWAITING_VERIFICATION
+
+
+@dataclass(frozen=True)
+class LinkView:
+    """What the link's landing page may show before anything is spent."""
+
+    reference: str
+    request_type: str
+    agent_name: str | None
+
+
+def link_view(ctx: ServiceContext, token: str) -> LinkView | None:
+    """The landing page's facts for a valid, unused, unexpired link; None otherwise. Reading it
+    spends nothing (mail scanners open links)."""
+    if not token or len(token) > 100:
+        return None
+    with ctx.uow() as uow:
+        case = uow.cases.by_link(_digest(ctx, "link", token))
+        if case is None or case.link_digest is None or not digests_equal(case.link_digest, _digest(ctx, "link", token)):
+            return None
+        r = uow.requests.get(case.request_id)
+        if not _usable(case, r.status) or ctx.clock() > case.expires_at:
+            return None
+        return LinkView(r.reference, r.type.value, r.agent.name if r.agent is not None else None)
+
+
+def use_link(ctx: ServiceContext, token: str, *, consumer_confirms: bool = True, via: str = "web") -> Step:
+    """The subject followed the link and pressed continue: possession of the contact on file.
+    For an agent's request this is also the consumer's answer (``consumer_confirms`` False:
+    the consumer says they did not authorise the agent: refused)."""
+    now = ctx.clock()
+    if not token or len(token) > 100:
+        return Step(StepOutcome.INVALID)
+    with ctx.uow() as uow:
+        case = uow.cases.by_link(_digest(ctx, "link", token))
+        if case is None or case.link_digest is None or not digests_equal(case.link_digest, _digest(ctx, "link", token)):
+            return Step(StepOutcome.INVALID)
+        r = uow.requests.get(case.request_id)
+        if not _usable(case, r.status):
+            return Step(StepOutcome.INVALID)
+        if now > case.expires_at:
+            uow.audit.append([VerificationProofRefused(r.id, now, Proof.CONTACT.value, "expired", case.attempts + 1)])
+            _fail(ctx, uow, r, case, now)
+            uow.commit()
+            return Step(StepOutcome.EXHAUSTED, r.id, r.reference)
+        return _contact_proven(ctx, uow, r, case, now, via, consumer_confirms)
+
+
+def _contact_proven(
+    ctx: ServiceContext, uow: UnitOfWork, r: PrivacyRequest, case: VerificationCase, now: datetime, via: str, consumer_confirms: bool
+) -> Step:
+    # single use: the link and the code of this send stop working now
+    case = replace(case, link_digest=None, code_digest=None)
+    if case.requirement.agent and not consumer_confirms:
+        uow.audit.append([VerificationProofRefused(r.id, now, Proof.CONSUMER_CONFIRMATION.value, "denied by the consumer", case.attempts)])
+        _fail(ctx, uow, r, case, now)
+        uow.commit()
+        return Step(StepOutcome.EXHAUSTED, r.id, r.reference)
+    given = [Proof.CONTACT] + ([Proof.CONSUMER_CONFIRMATION] if case.requirement.agent else [])
+    case = _add_proof(case, *given)
+    uow.audit.append([VerificationProofGiven(r.id, now, p.value, via) for p in given])
+    step = _step_after(ctx, uow, r, case, now, via)
+    uow.commit()
+    return step
+
+
+def use_code(ctx: ServiceContext, request_id: str, code: str, *, via: str = "web") -> Step:
+    """The code typed on the code page (with the reference), by the CLI or the console: the
+    same proof as the link. A wrong code counts a try; the last try refuses the request."""
+    now = ctx.clock()
+    with ctx.uow() as uow:
+        r = uow.requests.facts(request_id)
+        case = uow.cases.get(request_id)
+        if case is None or not _usable(case, r.status) or case.code_digest is None:
+            return Step(StepOutcome.INVALID, request_id, r.reference)
+        given = _digest(ctx, "code", code.strip()[:32])
+        if now > case.expires_at:
+            uow.audit.append([VerificationProofRefused(r.id, now, Proof.CONTACT.value, "expired", case.attempts + 1)])
+            _fail(ctx, uow, r, case, now)
+            uow.commit()
+            return Step(StepOutcome.EXHAUSTED, r.id, r.reference)
+        if not digests_equal(case.code_digest, given):
+            return _wrong(ctx, uow, r, case, now, Proof.CONTACT)
+        return _contact_proven(ctx, uow, r, case, now, via, True)
+
+
+def _wrong(ctx: ServiceContext, uow: UnitOfWork, r: PrivacyRequest, case: VerificationCase, now: datetime, proof: Proof) -> Step:
+    case = replace(case, attempts=case.attempts + 1)
+    left = _left(ctx, case)
+    uow.audit.append([VerificationProofRefused(r.id, now, proof.value, "wrong" if left else "exhausted", case.attempts)])
+    if left == 0:
+        _fail(ctx, uow, r, case, now)
+        uow.commit()
+        return Step(StepOutcome.EXHAUSTED, r.id, r.reference)
+    uow.cases.save(case)
+    uow.commit()
+    return Step(StepOutcome.WRONG, r.id, r.reference, attempts_left=left)
+
+
+def _by_session(ctx: ServiceContext, uow: UnitOfWork, session: str) -> tuple[PrivacyRequest, VerificationCase] | None:
+    if not session or len(session) > 100:
+        return None
+    digest = _digest(ctx, "session", session)
+    case = uow.cases.by_session(digest)
+    if case is None or case.session_digest is None or not digests_equal(case.session_digest, digest):
+        return None
+    r = uow.requests.get(case.request_id)
+    if not _usable(case, r.status) or ctx.clock() > case.expires_at:
+        return None
+    return r, case
+
+
+def session_step(ctx: ServiceContext, session: str) -> Step:
+    """Where a session stands (to show its page again), without spending anything."""
+    with ctx.uow() as uow:
+        found = _by_session(ctx, uow, session)
+        if found is None:
+            return Step(StepOutcome.INVALID)
+        return _current(ctx, uow, found[0], found[1], session)
+
+
+def _current(ctx: ServiceContext, uow: UnitOfWork, r: PrivacyRequest, case: VerificationCase, session: str) -> Step:
+    return Step(
+        StepOutcome.MORE,
+        r.id,
+        r.reference,
+        next=next_proof(case.requirement, case.proofs),
+        session=session,
+        points=_askable(uow, r, case),
+        points_needed=case.requirement.data_points,
+        attempts_left=_left(ctx, case),
+        agent_name=r.agent.name if r.agent is not None else None,
+    )
+
+
+def give_points(ctx: ServiceContext, session: str, given: dict[str, str], *, via: str = "web") -> Step:
+    """Data points typed by the subject, compared with what the system of record holds. All
+    given must match and enough must be given; a failure says only that it failed."""
+    now = ctx.clock()
+    with ctx.uow() as uow:
+        found = _by_session(ctx, uow, session)
+        if found is None:
+            return Step(StepOutcome.INVALID)
+        r, case = found
+        if next_proof(case.requirement, case.proofs) is not Proof.DATA_POINTS:
+            return _current(ctx, uow, r, case, session)
+        on_file = _on_file(uow, case)
+        askable = _askable(uow, r, case)
+        typed = {k: v.strip() for k, v in given.items() if k in askable and v and v.strip()}
+        region = on_file.country if on_file else None
+        results = [on_file is not None and point_matches(k, v[:200], on_file.points.get(k, ""), region=region) for k, v in typed.items()]
+        if not points_pass(case.requirement.data_points, results):
+            step = _wrong(ctx, uow, r, case, now, Proof.DATA_POINTS)
+            if step.outcome is StepOutcome.WRONG:
+                return replace(step, session=session, next=Proof.DATA_POINTS, points=askable, points_needed=case.requirement.data_points)
+            return step
+        case = _add_proof(case, Proof.DATA_POINTS)
+        uow.audit.append([VerificationProofGiven(r.id, now, Proof.DATA_POINTS.value, via)])
+        step = _step_after(ctx, uow, r, case, now, via)
+        uow.commit()
+        return step
+
+
+def declare(ctx: ServiceContext, session: str, full_name: str, agreed: bool, *, via: str = "web") -> Step:
+    """The declaration under penalty of perjury (11 CCR 7062(c)): the subject's typed name and
+    the moment, sealed and kept with the request."""
+    now = ctx.clock()
+    with ctx.uow() as uow:
+        found = _by_session(ctx, uow, session)
+        if found is None:
+            return Step(StepOutcome.INVALID)
+        r, case = found
+        if next_proof(case.requirement, case.proofs) is not Proof.DECLARATION:
+            return _current(ctx, uow, r, case, session)
+        name = clean_text(full_name, "name", limit=200)
+        if not agreed or not name:
+            raise InvalidInput("the declaration needs your full name and your agreement", ["declaration: name and agreement required"])
+        doc = {"name": name, "at": now.isoformat(), "text": DECLARATION_TEXT, "reference": r.reference}
+        case = _add_proof(case, Proof.DECLARATION)
+        case = replace(case, declaration=uow.keys.seal(r.id, json.dumps(doc).encode(), _DECLARATION_AAD))
+        uow.audit.append([VerificationProofGiven(r.id, now, Proof.DECLARATION.value, via)])
+        step = _step_after(ctx, uow, r, case, now, via)
+        uow.commit()
+        return step
+
+
+DECLARATION_TEXT = (
+    "I declare under penalty of perjury under the laws of the State of California that I am the consumer "
+    "whose personal information is the subject of this request."
+)
+
+
+# --- staff ------------------------------------------------------------------------------------
+
+
+def _prove_legal(uow: UnitOfWork, approver: str, code: str, now: datetime) -> str:
+    from dsar.domain.decisions import REFUSAL_TEXT, SignOffRefusal
+    from dsar.services.accounts import prove_approver
+
+    proven = prove_approver(uow, (approver or "").strip(), (code or "").strip(), now)
+    if isinstance(proven, SignOffRefusal):
+        raise InvalidInput(f"refused: {REFUSAL_TEXT[proven]}", [f"code: {REFUSAL_TEXT[proven]}"])
+    return str(proven.name)
+
+
+def verify_by_hand(ctx: ServiceContext, request_id: str, *, approver: str, code: str, evidence: str, via: str = "cli") -> Status:
+    """A legal account records identity verified by other means, proven by its authenticator's
+    current code like a sign-off: the evidence described (what was seen and how, never a copy
+    of an ID document), an audit event. The request is verified (a hold for verification by
+    hand is released); the caller wakes the run."""
+    text = clean_text(evidence, "evidence", required=True, limit=1000, multiline=True)
+    assert text is not None
+    if len(text) < 10:
+        raise InvalidInput("describe the evidence seen (at least a few words)", ["evidence: too short"])
+    now = ctx.clock()
+    with ctx.uow() as uow:
+        r = uow.requests.get(request_id)
+        if r.status not in (Status.AWAITING_VERIFICATION, Status.RECEIVED):
+            raise InvalidInput(
+                f"{r.reference} is {r.status.value}: it does not wait for verification", ["status: not waiting for verification"]
+            )
+        case = uow.cases.get(request_id)
+        if case is not None and case.state is not CaseState.OPEN:
+            raise InvalidInput(f"{r.reference}: its verification is {case.state.value}", ["status: not open"])
+        by = _prove_legal(uow, approver, code, now)
+        if case is None:
+            case = uow.cases.add(
+                VerificationCase(
+                    id=0,
+                    request_id=request_id,
+                    created_at=now,
+                    expires_at=ctx.policy.verification.expires(now),
+                    known=False,
+                    channel="none",
+                    requirement=_requirement(r, _Found(None, None, frozenset())),
+                    salt=secrets.token_hex(16),
+                )
+            )
+        if r.status is Status.RECEIVED:
+            r = recording.move(uow, r, Move.REQUEST_VERIFICATION, now)
+        if r.on_hold:
+            r = recording.hold(uow, r, False, now, "identity verified by hand", by=by)
+        uow.audit.append(
+            [VerifiedByHand(r.id, now, by, text, case.requirement.level.value), VerificationProofGiven(r.id, now, Proof.BY_HAND.value, via)]
+        )
+        _finish(ctx, uow, r, _add_proof(case, Proof.BY_HAND), now, via)
+        uow.commit()
+    with ctx.uow() as uow:
+        return uow.requests.facts(request_id).status
+
+
+def lower_level(ctx: ServiceContext, request_id: str, to: str, *, approver: str, code: str, reason: str) -> Requirement:
+    """Lower the required level (THREATS 5): only by a named legal approver proven by their
+    authenticator's code, with the reason; an audit event. Raising is policy's alone."""
+    from dsar.domain.verification_events import VerificationLevelLowered
+    from dsar.domain.verification_policy import Level, lowered, lowest
+
+    why = clean_text(reason, "reason", required=True, limit=500)
+    try:
+        target = Level(to)
+    except ValueError:
+        raise InvalidInput("unknown level", [f"to: one of {', '.join(x.value for x in Level)}"]) from None
+    now = ctx.clock()
+    with ctx.uow() as uow:
+        r = uow.requests.facts(request_id)
+        case = uow.cases.get(request_id)
+        if case is None or case.state is not CaseState.OPEN or r.status is not Status.AWAITING_VERIFICATION:
+            raise InvalidInput(f"{r.reference} does not wait for verification", ["status: not waiting for verification"])
+        try:
+            new = lowered(case.requirement, replace(lowest(target), agent=case.requirement.agent), approver.strip())
+        except ValueError:
+            raise InvalidInput("that is not lower than the level required now", ["to: not lower"]) from None
+        by = _prove_legal(uow, approver, code, now)
+        new = replace(new, lowered_by=by)
+        before = case.requirement.level.value
+        case = replace(case, requirement=new)
+        uow.cases.save(case)
+        uow.audit.append([VerificationLevelLowered(r.id, now, before, new.level.value, by, why or "")])
+        if met(new, case.proofs):  # the proofs already given reach the lowered level
+            _finish(ctx, uow, uow.requests.get(request_id), case, now, "lowered")
+        uow.commit()
+        return new
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+
+def verified_keys(ctx: ServiceContext, uow: UnitOfWork, r: PrivacyRequest) -> SubjectKeys:
+    """What every system is searched by: the identifiers the system of record links to the
+    verified subject (email, phone, account id). A request verified before cases existed (the
+    old one-time code to the first email) or by hand for a subject not on file: its first email."""
+    case = uow.cases.get(r.id)
+    on_file = _on_file(uow, case) if case is not None and case.state is CaseState.VERIFIED else None
+    if on_file is not None:
+        return SubjectKeys(emails=(on_file.email,) if on_file.email else (), account_id=on_file.account_id, phone=on_file.phone)
+    if case is not None and case.state is not CaseState.VERIFIED:
+        return SubjectKeys()
+    email = r.subject.primary_email
+    return SubjectKeys(emails=(email,) if email else ())
+
+
+def letter_address(uow: UnitOfWork, r: PrivacyRequest) -> str | None:
+    """Where the request's letters go: the email on file of a subject found in the system of
+    record; else (not found, or a request from before verification cases) the first email
+    the request gave."""
+    case = uow.cases.get(r.id)
+    on_file = _on_file(uow, case) if case is not None and case.known else None
+    if on_file is not None:
+        return on_file.email  # None: no email on file, and none typed is written to
+    return r.subject.primary_email
+
+
+@dataclass(frozen=True)
+class CaseSummary:
+    """The verification as staff see it (console, `request show`): no personal data."""
+
+    level: str
+    requirement: str
+    state: str
+    known: bool
+    channel: str
+    proofs: tuple[str, ...]
+    next: str | None
+    sends: int
+    attempts: int
+    expires_at: datetime
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "level": self.level,
+            "requirement": self.requirement,
+            "state": self.state,
+            "subject_on_file": self.known,
+            "channel": self.channel,
+            "proofs": list(self.proofs),
+            "next": self.next,
+            "sends": self.sends,
+            "failed_tries": self.attempts,
+            "expires_at": self.expires_at.isoformat(),
+        }
+
+
+def summary(ctx: ServiceContext, request_id: str) -> CaseSummary | None:
+    with ctx.uow() as uow:
+        case = uow.cases.get(request_id)
+    if case is None:
+        return None
+    nxt = next_proof(case.requirement, case.proofs) if case.state is CaseState.OPEN else None
+    return CaseSummary(
+        case.requirement.level.value,
+        case.requirement.describe(),
+        case.state.value,
+        case.known,
+        case.channel,
+        tuple(sorted(p.value for p in case.proofs)),
+        nxt.value if nxt else None,
+        case.issued,
+        case.attempts,
+        case.expires_at,
+    )
+
+
+def reference_request(ctx: ServiceContext, reference: str) -> str | None:
+    """The request id of a reference, or None (the code page answers the same either way)."""
+    try:
+        with ctx.uow() as uow:
+            return uow.requests.id_for_reference(reference.strip().upper())
+    except (NotFound, InvalidInput):
+        return None
+
+
+def wake_key(ctx: ServiceContext, request_id: str) -> tuple[int, int]:
+    """The waiting run's suspension key parts: (case id, times woken)."""
+    with ctx.uow() as uow:
+        case = uow.cases.get(request_id)
+    return (case.id, case.wakes) if case is not None else (0, 0)
+
+
+def woke(ctx: ServiceContext, request_id: str, wakes: int) -> None:
+    """The run was woken at ``wakes``: the next suspension takes a new key."""
+    with ctx.uow() as uow:
+        case = uow.cases.get(request_id)
+        if case is not None and case.wakes == wakes:
+            uow.cases.save(replace(case, wakes=wakes + 1))
+            uow.commit()

@@ -1,0 +1,180 @@
+"""The subject's identity pages (``/verify``): the single-use link's landing page, the code
+form, the data points, the declaration under penalty of perjury and the consumer's
+confirmation of an agent. The engine judges every proof (:mod:`dsar.services.identity`); once
+the request is verified (or refused), the waiting flow run is woken with an empty input, so no
+code or proof ever passes through Prefect.
+
+What a page says never depends on whether a subject exists: an unknown link, a used one and an
+expired one read alike; a wrong data point is "did not match", never which. No page takes a
+file: no copy of an identity document is ever asked for or kept.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from fastapi import APIRouter
+from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from dsar.domain.errors import InvalidInput
+from dsar.domain.verification_policy import Proof
+from dsar.services import identity
+from dsar.services.identity import Step, StepOutcome
+from dsar.services.orchestration import wake_verified
+from dsar.web.context import WebContext
+from dsar.web.forms import checked_form
+from dsar.web.ratelimit import Limit, RateLimiter
+from dsar.web.templating import render
+
+log = logging.getLogger("dsar.web.verify")
+
+# How long the app keeps trying to wake a run that was not yet waiting when the proof came in
+# (it was still starting, or between steps); after that it finds the request verified itself.
+WAKE_FOR_SECONDS = 90.0
+
+
+def _limiter(request: Request) -> RateLimiter:
+    web = request.app.state.web
+    limiter = web.extra.get("verify_limiter")
+    if limiter is None:
+        limiter = web.extra.setdefault("verify_limiter", RateLimiter({"address": Limit(30, 3600)}))
+    assert isinstance(limiter, RateLimiter)
+    return limiter
+
+
+def _wake(web: WebContext, request_id: str) -> None:
+    """Wake the run (after the answer has gone): retried while the run is not yet waiting."""
+    stop = time.monotonic() + WAKE_FOR_SECONDS
+    while True:
+        try:
+            if wake_verified(web.ctx, web.orchestrator, request_id):
+                return
+        except Exception as exc:  # noqa: BLE001 - the engine's record is the truth; the run finds it
+            log.warning("could not wake the run (%s)", type(exc).__name__)
+            return
+        if web.orchestrator is None or time.monotonic() >= stop:
+            return
+        time.sleep(1.0)
+
+
+def _page(request: Request, view: str, status_code: int = 200, **context: object) -> Response:
+    return render(request, "verify/page.html", status_code=status_code, view=view, **context)
+
+
+def _too_many(request: Request, wait: int) -> Response:
+    response = _page(request, "slow", status_code=429)
+    response.headers["Retry-After"] = str(wait)
+    return response
+
+
+def _answer(request: Request, step: Step, *, error: bool = False) -> Response:
+    """The page after a proof: what is needed next, done, or refused."""
+    web: WebContext = request.app.state.web
+    background = None
+    if step.outcome in (StepOutcome.VERIFIED, StepOutcome.EXHAUSTED) and step.request_id:
+        background = BackgroundTask(_wake, web, step.request_id)
+    if step.outcome is StepOutcome.VERIFIED:
+        response = _page(request, "done", reference=step.reference)
+    elif step.outcome is StepOutcome.EXHAUSTED:
+        response = _page(request, "refused", status_code=403, reference=step.reference)
+    elif step.outcome is StepOutcome.INVALID:
+        response = _page(request, "invalid", status_code=404)
+    elif step.next is Proof.DATA_POINTS:
+        response = _page(
+            request,
+            "points",
+            status_code=422 if error else 200,
+            step=step,
+            error=error,
+            needed=max(step.points_needed, 1),
+        )
+    elif step.next is Proof.DECLARATION:
+        response = _page(request, "declaration", status_code=422 if error else 200, step=step, error=error)
+    elif step.next in (Proof.AGENT_PERMISSION, Proof.POWER_OF_ATTORNEY, Proof.ACCOUNT):
+        response = _page(request, "legal", reference=step.reference)
+    else:
+        response = _page(request, "invalid", status_code=404)
+    response.background = background
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def router() -> APIRouter:
+    r = APIRouter(include_in_schema=False)
+
+    @r.get("/verify")
+    async def code_form(request: Request) -> Response:
+        return _page(request, "code")
+
+    @r.post("/verify")
+    async def code_submit(request: Request) -> Response:
+        web: WebContext = request.app.state.web
+        form = await checked_form(request)
+        source = request.client.host if request.client else "unknown"
+        wait = _limiter(request).check("address", RateLimiter.digest(source))
+        if wait is not None:
+            return _too_many(request, wait)
+        reference = (form.text("reference") or "")[:40]
+        code = (form.text("code") or "")[:32]
+        request_id = await run_in_threadpool(identity.reference_request, web.ctx, reference)
+        if request_id is None or not code:
+            # the same words as a wrong code for an unknown reference (nothing to count)
+            return _page(request, "code", status_code=422, error=True, reference=reference)
+        step = await run_in_threadpool(lambda: identity.use_code(web.ctx, request_id, code, via="web"))
+        if step.outcome is StepOutcome.WRONG or step.outcome is StepOutcome.INVALID:
+            return _page(request, "code", status_code=422, error=True, reference=reference)
+        return _answer(request, step)
+
+    @r.get("/verify/l/{token}")
+    async def landing(request: Request, token: str) -> Response:
+        web: WebContext = request.app.state.web
+        view = await run_in_threadpool(identity.link_view, web.ctx, token)
+        if view is None:
+            response = _page(request, "invalid", status_code=404)
+        else:
+            response = _page(request, "landing", token=token, link=view)
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        return response
+
+    @r.post("/verify/l/{token}")
+    async def landing_submit(request: Request, token: str) -> Response:
+        web: WebContext = request.app.state.web
+        form = await checked_form(request)
+        source = request.client.host if request.client else "unknown"
+        wait = _limiter(request).check("address", RateLimiter.digest(source))
+        if wait is not None:
+            return _too_many(request, wait)
+        confirms = form.text("confirm") != "no"
+        step = await run_in_threadpool(lambda: identity.use_link(web.ctx, token, consumer_confirms=confirms, via="web"))
+        return _answer(request, step)
+
+    @r.post("/verify/points")
+    async def points_submit(request: Request) -> Response:
+        web: WebContext = request.app.state.web
+        form = await checked_form(request)
+        session = form.text("session") or ""
+        given = {k: (form.text(f"point_{k}") or "") for k in ("phone", "postcode", "street", "city")}
+        step = await run_in_threadpool(lambda: identity.give_points(web.ctx, session, given, via="web"))
+        return _answer(request, step, error=step.outcome is StepOutcome.WRONG)
+
+    @r.post("/verify/declaration")
+    async def declaration_submit(request: Request) -> Response:
+        web: WebContext = request.app.state.web
+        form = await checked_form(request)
+        session = form.text("session") or ""
+        try:
+            step = await run_in_threadpool(
+                lambda: identity.declare(web.ctx, session, form.text("full_name") or "", form.text("agree") == "yes", via="web")
+            )
+        except InvalidInput:
+            current = await run_in_threadpool(identity.session_step, web.ctx, session)
+            return _answer(request, current, error=True)
+        return _answer(request, step)
+
+    return r
