@@ -17,10 +17,12 @@ from dsar.connectors.base import ErasureKind
 from dsar.connectors.schema import EntityMap, FieldMap, SqlSystem
 from dsar.domain.packages import CODE_ATTEMPTS, CodeRefusal, LinkRefusal
 from dsar.domain.request import Status
-from dsar.services import package
+from dsar.domain.verification_policy import Proof
+from dsar.services import identity, package
 from dsar.services import processing as svc
 from dsar.services.streams import MemoryStreamStore, StreamStore
-from tests.unit.services.conftest import JANE, World, download_package
+from tests.signoff import approve
+from tests.unit.services.conftest import JANE, JANE_PHONE, World, download_package
 from tests.unit.services.fakes import FakeSystem
 
 SSN = "123-45-6789"
@@ -33,6 +35,8 @@ def shop_with_secrets() -> SqlSystem:
     fields = {
         "email": FieldMap(category="contact", description="The email address you gave us"),
         "phone": FieldMap(category="contact"),
+        "nickname": FieldMap(category="profile"),
+        "postcode": FieldMap(category="contact"),
         "tax_number": FieldMap(category="identity", withhold="government_id"),
         "referrer": FieldMap(category="referral", withhold="third_party"),
         "note": FieldMap(category="support", description="What support wrote about your calls"),
@@ -60,7 +64,9 @@ def data() -> FakeSystem:
                 {
                     "key": "1",
                     "email": JANE,
-                    "phone": '=HYPERLINK("http://evil")',
+                    "phone": JANE_PHONE,
+                    "nickname": '=HYPERLINK("http://evil")',
+                    "postcode": "94103",
                     "tax_number": TAX,
                     "referrer": "Bob Smith",
                     "note": f"Caller read out SSN {SSN} and card {CARD} <script>alert(1)</script>",
@@ -123,7 +129,7 @@ def test_the_package_holds_json_csv_documents_and_an_index(shop: World) -> None:
     (upload,) = json.loads(files[f"{root}/shop/uploads.json"])["items"]
     assert upload["file"] == "shop/documents/0001-evil" and "content_base64" not in upload
     csv_text = files[f"{root}/shop/customer.csv"].decode("utf-8-sig")
-    assert csv_text.splitlines()[0] == "key,email,phone,note"
+    assert csv_text.splitlines()[0] == "key,email,phone,nickname,postcode,note"
     assert "'=HYPERLINK" in csv_text  # a formula is shown as text, never run
     index = files[f"{root}/index.html"].decode()
     assert "The email address you gave us" in index and "What support wrote about your calls" in index
@@ -158,18 +164,30 @@ def test_the_package_is_sealed_at_rest_and_the_spools_are_gone(shop: World) -> N
 
 
 def test_a_ccpa_package_says_it_covers_data_back_to_2022(shop: World) -> None:
-    rid = answered(shop, regime="ccpa", country="US", subdivision="CA", access_scope="specific_pieces")
+    rid = shop.log(regime="ccpa", country="US", subdivision="CA", access_scope="specific_pieces")
+    svc.start_verification(shop.ctx, rid)
+    step = identity.use_code(shop.ctx, rid, shop.letters.last_code())
+    assert step.next is Proof.DATA_POINTS and step.session
+    step = identity.give_points(shop.ctx, step.session, {"phone": JANE_PHONE, "postcode": "94103"})
+    assert step.next is Proof.DECLARATION and step.session
+    assert identity.declare(shop.ctx, step.session, "Jane Doe", True).outcome is identity.StepOutcome.VERIFIED
+    svc.plan_request(shop.ctx, rid)
+    assert approve(shop.ctx, rid) is Status.EXECUTING
+    assert svc.execute_plan(shop.ctx, rid) is Status.RESPONDING
+    assert svc.send_response(shop.ctx, rid) is Status.CLOSED
     index = next(v for k, v in download_package(shop, rid).items() if k.endswith("index.html")).decode()
     assert "on or after 2022-01-01" in index and "longer than 12 months" in index
 
 
-def test_nothing_found_means_no_package_and_no_link(shop: World) -> None:
-    rid = shop.log(subject={"name": "Nobody", "emails": ["nobody@example.net"]})
-    shop.approve(rid)
+def test_a_request_for_categories_gets_no_package_and_no_link(shop: World) -> None:
+    # Nothing found can no longer reach a response: a subject must be on file in the system of
+    # record to be verified. A categories-only request discloses no data, so no package.
+    rid = shop.log(regime="ccpa", country="US", subdivision="CA", access_scope="categories")
+    assert shop.approve(rid) is Status.EXECUTING
     svc.execute_plan(shop.ctx, rid)
     assert svc.send_response(shop.ctx, rid) is Status.CLOSED
     (context,) = shop.letters.contexts("access_response")
-    assert context["package"] is None and not context["found"]
+    assert context["package"] is None
     assert shop.ctx.streams.keys("") == []
 
 
