@@ -48,6 +48,11 @@ def read_mail(path: Path) -> Any:
     return message_from_bytes(path.read_bytes(), policy=policy.default)
 
 
+def flat(text: str) -> str:
+    """A letter's text as one line: the body is reflowed to 72 columns."""
+    return " ".join(text.split())
+
+
 def test_an_access_request_for_a_customer_runs_to_a_closing_letter_with_a_package_link(engine_app: App) -> None:
     r = log_request(
         engine_app.ctx,
@@ -57,9 +62,12 @@ def test_an_access_request_for_a_customer_runs_to_a_closing_letter_with_a_packag
     assert svc.status_of(engine_app.ctx, r.id) is Status.CLOSED
     letter = read_mail(outbox(engine_app) / f"{r.reference}.access_response_dsar.eml")
     assert letter["To"] == "jane.doe@example.com"
-    body = letter.get_body(preferencelist=("plain",)).get_content()
-    assert "supervisory authority" in body and "Purposes" in body
-    assert not list(letter.iter_attachments())  # the data is behind the link, never attached
+    body = flat(letter.get_body(preferencelist=("plain",)).get_content())
+    assert "supervisory authority" in body and "We use this data for: Running your customer account" in body
+    assert "postal address" in body and "postal_address" not in body  # categories in words (issue 13, item 11)
+    # the letter's own PDF and HTML part; the data is behind the link, never attached
+    assert [a.get_content_type() for a in letter.iter_attachments()] == ["application/pdf"]
+    assert letter.get_body(preferencelist=("html",)) is not None
     files = download(engine_app.ctx, outbox(engine_app), r.reference)
     root = f"{r.reference}-your-data/shop"
     items = {e: json.loads(files[f"{root}/{e}.json"])["items"] for e in ("customer", "orders", "order_line", "address")}
@@ -106,7 +114,7 @@ def test_a_stranger_gets_the_same_kind_of_answer_with_no_data(sqlite_app: App) -
     ).request
     run_everything_once(sqlite_app, r.id, r.reference)
     assert svc.status_of(sqlite_app.ctx, r.id) is Status.CLOSED
-    body = read_mail(outbox(sqlite_app) / f"{r.reference}.access_response_dsar.eml").get_body(preferencelist=("plain",)).get_content()
+    body = flat(read_mail(outbox(sqlite_app) / f"{r.reference}.access_response_dsar.eml").get_body(preferencelist=("plain",)).get_content())
     assert "found no personal data" in body and "Information Commissioner" in body
 
 
@@ -124,7 +132,7 @@ def test_wrong_codes_are_counted_and_the_last_allowed_one_denies_the_request(sql
     code = latest_code(outbox(sqlite_app), r.reference)
     assert code is not None and svc.confirm_code(ctx, r.id, code) is svc.VerificationOutcome.NOT_WAITING
     assert svc.send_response(ctx, r.id) is Status.DENIED
-    body = read_mail(outbox(sqlite_app) / f"{r.reference}.denial_dsar.eml").get_body(preferencelist=("plain",)).get_content()
+    body = flat(read_mail(outbox(sqlite_app) / f"{r.reference}.denial_dsar.eml").get_body(preferencelist=("plain",)).get_content())
     assert "could not be verified" in body
 
 
@@ -144,7 +152,9 @@ def test_only_the_verified_address_is_searched(sqlite_app: App) -> None:
     run_everything_once(sqlite_app, r.id, r.reference)
     letter = read_mail(outbox(sqlite_app) / f"{r.reference}.access_response_dsar.eml")
     assert letter["To"] == "impostor@example.net"
-    assert not list(letter.iter_attachments()) and link_token(body_of(outbox(sqlite_app) / letter_name(r.reference))) is None
+    # nothing of the victim's: the letter's own PDF only, no link, no package
+    assert [a.get_content_type() for a in letter.iter_attachments()] == ["application/pdf"]
+    assert link_token(body_of(outbox(sqlite_app) / letter_name(r.reference))) is None
     with ctx.uow() as uow:
         assert uow.packages.for_request(r.id) is None  # nothing found: no package
 
@@ -184,8 +194,10 @@ def test_a_deletion_request_erases_per_the_data_map_after_sign_off_and_says_what
     assert erased.details["counts"]["customer"] == {"anonymise": 1}
     assert erased.details["counts"]["orders"] == {"retain": 3}
     letter = read_mail(outbox(engine_app) / f"{r.reference}.deletion_response_dsar.eml")
-    body = letter.get_body(preferencelist=("plain",)).get_content()
-    assert "anonymised" in body and "kept, because we must" in body and "supervisory authority" in body
+    body = flat(letter.get_body(preferencelist=("plain",)).get_content())
+    assert "anonymised" in body and "kept, because the law requires it" in body and "supervisory authority" in body
+    # entities in words, never table names (issue 13, item 11); no invitation to erase again
+    assert "your orders" in body and "order_line" not in body and "erase your data" not in body
 
     # a repeat of the same deletion within 24 hours is a request of its own until it is verified
     # with the same address: then it is linked to the first and ends, not run again
@@ -287,9 +299,11 @@ def test_a_correction_request_changes_exactly_the_approved_fields_and_says_where
         raw = c.execute(text("SELECT corrections_enc FROM privacy_request WHERE id = :i"), {"i": r.id}).scalar_one()
     assert b"Lyon" not in bytes(raw)  # encrypted at rest
 
-    body = read_mail(outbox(engine_app) / f"{r.reference}.correction_response_dsar.eml").get_body(preferencelist=("plain",)).get_content()
-    assert "phone: corrected in Online shop" in body and "city: corrected in Online shop" in body
-    assert "loyalty tier: we do not hold this" in body
+    body = flat(
+        read_mail(outbox(engine_app) / f"{r.reference}.correction_response_dsar.eml").get_body(preferencelist=("plain",)).get_content()
+    )
+    assert "phone number: corrected in Online shop" in body and "city: corrected in Online shop" in body
+    assert "loyalty tier: we do not hold it" in body
     assert "We share data of these kinds with: Parcel carrier" in body  # Art. 19: who the recipients are
     assert "told" not in body  # dsar does not notify recipients, so the letter does not say it did
     assert "Lyon" not in body and "5550999" not in body

@@ -177,9 +177,11 @@ def _start_verification(ctx: ServiceContext, request_id: str) -> Status:
             "organisation": ctx.policy.organisation_name,
             "contact": ctx.policy.privacy_contact,
         }
-        letter = send_code(ctx, r, challenge, VERIFICATION_LETTER, context)
+        letter = send_code(ctx, uow, r, challenge, VERIFICATION_LETTER, context)
         changed = recording.move(uow, r, Move.REQUEST_VERIFICATION, now)
-        uow.audit.append([VerificationCodeSent(request_id, now, "email", challenge.id, expires, letter.template)])
+        uow.audit.append(
+            [VerificationCodeSent(request_id, now, "email", challenge.id, expires, letter.template, letter.version, letter.language)]
+        )
         # The code letter says the request was received, how it will be verified and when the
         # answer is due: it confirms receipt (11 CCR 7021(a)) the moment it goes out.
         record_receipt_confirmation(uow, request_id, now, "email", "dsar")

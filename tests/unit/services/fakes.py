@@ -85,16 +85,27 @@ class MemoryObjectStore(ObjectStore):
         return key in self.objects
 
 
+def fake_version(path: str) -> str:
+    return hashlib.sha256(f"fake:{path}".encode()).hexdigest()
+
+
 class FakeRenderer:
-    """Renders every letter as its kind and context, and remembers each context it was given."""
+    """Renders every letter as its kind and context, and remembers each context it was given.
+    Its template for a kind is ``KIND/default.LANG.j2`` at :func:`fake_version`."""
 
     def __init__(self) -> None:
         self.rendered: list[tuple[str, str, dict[str, Any]]] = []
+        self.pdfs = 0
 
     def render(self, kind: str, regime: str, context: Mapping[str, Any], language: str = "en") -> RenderedLetter:
         self.rendered.append((kind, regime, dict(context)))
         body = "\n".join(f"{k}: {context[k]}" for k in sorted(context) if k != "request")
-        return RenderedLetter(f"{kind}/default.{language}.txt.j2", f"{kind} {context['request']['reference']}", body)
+        path = f"{kind}/default.{language}.j2"
+        return RenderedLetter(path, f"{kind} {context['request']['reference']}", body, f"<p>{kind}</p>", fake_version(path), language)
+
+    def pdf(self, letter: RenderedLetter) -> bytes:
+        self.pdfs += 1
+        return b"%PDF-fake " + letter.template.encode()
 
     def contexts(self, kind: str) -> list[dict[str, Any]]:
         return [c for k, _, c in self.rendered if k == kind]

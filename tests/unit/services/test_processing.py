@@ -53,7 +53,8 @@ def test_an_access_request_runs_from_its_code_to_a_closing_letter_with_a_package
     ref = svc.reference_of(ctx, rid)
     letter = world.mailer.sent[f"{ref}.access_response@dsar"]
     assert letter.to == JANE
-    assert letter.attachments == ()  # never an attachment: the letter carries the package's link
+    # the letter's own PDF only: the data is behind the package's link
+    assert [x.mime_type for x in letter.attachments] == ["application/pdf"]
     files = download_package(world, rid)
     customers = json.loads(files[f"{ref}-your-data/shop/customer.json"])["items"]
     orders = json.loads(files[f"{ref}-your-data/shop/orders.json"])["items"]
@@ -120,7 +121,7 @@ def test_the_code_goes_to_the_first_email_once_per_challenge_and_confirms_receip
     (mail,) = world.mailer.sent.values()
     assert mail.message_id == f"{ref}.verify-{challenge.id}@dsar" and mail.to == JANE
     assert world.letters.last_code() not in json.dumps(world.details(rid, "VerificationCodeSent"))
-    assert world.details(rid, "VerificationCodeSent")[0]["template"] == "verification_code/default.en.txt.j2"
+    assert world.details(rid, "VerificationCodeSent")[0]["template"] == "verification_code/default.en.j2"
     assert world.details(rid, "ReceiptConfirmed") == [{"how": "email", "by": "dsar"}]
     assert acknowledged == world.clock.now
 
@@ -443,12 +444,22 @@ def test_a_response_letter_for_categories_only_carries_no_attachment_and_no_pack
     rid = world.log(regime="ccpa", country="US", subdivision="CA", access_scope="categories")
     assert steps(world, rid)[-1] is Status.CLOSED
     ref = svc.reference_of(world.ctx, rid)
-    assert world.mailer.sent[f"{ref}.access_response@dsar"].attachments == ()
+    assert [x.mime_type for x in world.mailer.sent[f"{ref}.access_response@dsar"].attachments] == ["application/pdf"]
     (context,) = world.letters.contexts("access_response")
     assert context["package"] is None and context["record_count"] == 3
     with world.uow() as uow:
         assert uow.packages.for_request(rid) is None
     assert world.ctx.streams.keys("") == []  # nothing was spooled either
+
+
+def test_an_access_letter_that_found_nothing_attaches_no_data_file() -> None:
+    """Issue 13, item 11: no data file and no link when nothing was found."""
+    w = World([shop_data()], (shop_map(),))
+    rid = w.log(subject={"name": "Nobody Here", "emails": ["nobody@example.org"]})
+    assert steps(w, rid)[-1] is Status.CLOSED
+    ref = svc.reference_of(w.ctx, rid)
+    assert [a.mime_type for a in w.mailer.sent[f"{ref}.access_response@dsar"].attachments] == ["application/pdf"]
+    assert w.letters.contexts("access_response")[-1]["found"] is False
 
 
 def test_a_request_without_an_email_is_answered_on_record_with_no_mail(world: World) -> None:
