@@ -70,6 +70,16 @@ class Mailer(ABC):
         """Send once; return False when this message id was already sent."""
 
 
+class MailLedger(Protocol):
+    """Every message a transport accepted, by message id, kept outside any request's unit of
+    work (a send cannot be rolled back): a re-run never sends a message twice."""
+
+    def sent(self, message_id: str) -> bool: ...
+
+    def record(self, message_id: str, transport: str, provider_id: str | None, at: datetime) -> None:
+        """Record one accepted message (a second record of the same id changes nothing)."""
+
+
 class ObjectStore(ABC):
     """Where exports are kept (encrypted by the caller)."""
 
