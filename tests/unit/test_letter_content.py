@@ -38,7 +38,13 @@ SYSTEM = {
 
 
 def context(kind: str, regime: str, name: str = "Jane Doe") -> dict[str, Any]:
-    request_type = {"deletion_response": "deletion", "correction_response": "correction", "appeal_outcome": "appeal"}.get(kind, "access")
+    request_type = {
+        "deletion_response": "deletion",
+        "partial_refusal": "deletion",
+        "recipient_notice": "deletion",
+        "correction_response": "correction",
+        "appeal_outcome": "appeal",
+    }.get(kind, "access")
     return {
         "request": {
             "reference": "DSR-2026-000042",
@@ -68,6 +74,7 @@ def context(kind: str, regime: str, name: str = "Jane Doe") -> dict[str, Any]:
         ],
         "corrections": [{"attribute": "phone", "systems": ["Online shop"]}],
         "recipients": ["Parcel carrier"],
+        "notified": ["Parcel carrier (delivery name and address)"],
         "denial_reason": "we could not verify your identity",
         "appeal_url": "https://forms.example-shop.test/?appeal_of=DSR-2026-000042",
         "appealed_reference": "DSR-2026-000007",
@@ -76,6 +83,10 @@ def context(kind: str, regime: str, name: str = "Jane Doe") -> dict[str, Any]:
         "law": REGIMES[regime].title,
         "regulator": REGIMES[regime].regulator,
         "complaint_route_required": True,
+        "refused": [{"system": "Online shop", "entity": "orders", "rows": 3, "reason": "kept 10 years under commercial law"}],
+        "recipient": "Parcel carrier (delivery name and address)",
+        "action": "erasure",
+        "person": {"name": name, "emails": ["jane.doe@example.com"]},
     }
 
 
@@ -117,6 +128,10 @@ def expected(fact: str, kind: str, regime: str, language: str, ctx: dict[str, An
         "appeal_url": [ctx["appeal_url"]],
         "outcome_reasons": [ctx["reasons"]],
         "appealed_reference": [ctx["appealed_reference"]],
+        "refused": [word("entities", "orders", language), "kept 10 years under commercial law"],
+        "recipient": [ctx["recipient"]],
+        "person": [ctx["person"]["name"], "jane.doe@example.com"],
+        "notified": list(ctx["notified"]),
     }
     return table[fact]
 
@@ -127,6 +142,8 @@ def applies(kind: str, regime: str) -> bool:
         return r.appeal is not None
     if kind == "correction_response":
         return any(x.type is RequestType.CORRECTION for x in r.rights)
+    if kind == "recipient_notice":
+        return any(x.type in (RequestType.DELETION, RequestType.CORRECTION) for x in r.rights)
     if kind == "extension":
         return r.clock.extension is not None
     return True
@@ -155,12 +172,12 @@ def test_every_kind_of_the_manifest_has_required_content_and_every_language() ->
 
 def test_the_cases_cover_every_regime_and_language() -> None:
     assert {r for _, r, _ in CASES} == set(REGIMES) and {lang for *_, lang in CASES} == set(LANGUAGES)
-    assert len(CASES) > 900
+    assert len(CASES) > 1500
 
 
 @pytest.mark.parametrize("kind", sorted(REQUIRED))
 def test_every_letter_says_what_its_law_requires_in_every_language(kind: str) -> None:
-    """One test per kind, each rendering every regime x language (900+ letters in all)."""
+    """One test per kind, each rendering every regime x language (1,500+ letters in all)."""
     failures = []
     for k, regime, language in CASES:
         if k != kind:

@@ -47,11 +47,12 @@ def _deliver(
     mail_id: str,
     attachments: Sequence[Attachment],
     to: str | None = None,
+    language: str | None = None,
 ) -> tuple[RenderedLetter, str | None]:
     """Render in the request's language, check legal approved every file the letter is made
     of (else :class:`LetterNotApproved`, nothing sent), and mail it with its PDF to ``to``
     (default: the request's first address, when it gave one); (letter, address it went to)."""
-    letter = ctx.letters.render(kind, r.regime, context, letter_language(r))
+    letter = ctx.letters.render(kind, r.regime, context, language or letter_language(r))
     check_approved(uow, kind, letter)
     email = to if to is not None else r.subject.primary_email
     if email is not None:
@@ -94,13 +95,20 @@ def send_letter(
     kind: str,
     context: Mapping[str, Any],
     attachments: Sequence[Attachment] = (),
+    *,
+    to: str | None = None,
+    template_kind: str | None = None,
+    recipient: str = "",
+    language: str | None = None,
 ) -> SentLetter | None:
     """Send the request's letter of this kind once: render it, mail it, record it and its
-    LetterSent event in ``uow``. None when it was already sent (nothing is rendered then)."""
+    LetterSent event in ``uow``. None when it was already sent (nothing is rendered then).
+    ``to``/``recipient``: a letter to a recipient of the data (not the subject), rendered from
+    ``template_kind`` (the recorded ``kind`` is then the recipient's own)."""
     if uow.letters.get(request.id, kind) is not None:
         return None
     mail_id = message_id(request.reference, kind)
-    letter, email = _deliver(ctx, uow, request, kind, context, mail_id, attachments)
+    letter, email = _deliver(ctx, uow, request, template_kind or kind, context, mail_id, attachments, to, language)
     now = ctx.clock()
     sent = SentLetter(kind, letter.template, mail_id, now, letter.version, letter.language)
     uow.letters.add(request.id, sent)
@@ -116,6 +124,7 @@ def send_letter(
                 "email" if email else "none",
                 letter.version,
                 letter.language,
+                recipient,
             )
         ]
     )

@@ -139,6 +139,7 @@ class FakeSystem:
     capabilities: frozenset[Capability] = frozenset(Capability)
     erasure: dict[str, ErasureKind] = field(default_factory=dict)  # entity -> rule (absent: unmapped)
     correctable: dict[str, str] = field(default_factory=dict)  # field -> attribute
+    retain_reasons: dict[str, str] = field(default_factory=dict)  # entity -> why it is kept (ErasureKind.RETAIN)
     calls: Counter[str] = field(default_factory=Counter)
     failing: set[str] = field(default_factory=set)  # operations that raise, worth a retry
 
@@ -184,7 +185,8 @@ class FakeConnector(Connector):
 
     def plan_erasure(self, located: LocateResult) -> list[ErasureAction]:
         per: Counter[str] = Counter(m.entity for m in located.matches)
-        return [ErasureAction(e, self.data.erasure.get(e, ErasureKind.UNMAPPED), n) for e, n in sorted(per.items())]
+        kinds = {e: self.data.erasure.get(e, ErasureKind.UNMAPPED) for e in per}
+        return [ErasureAction(e, k, n, self.data.retain_reasons.get(e, "")) for e, n in sorted(per.items()) for k in [kinds[e]]]
 
     def erase(self, located: LocateResult, approved: list[ErasureAction]) -> ErasureReceipt:
         self._call("erase")

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from dsar.connectors.base import ErasureKind
 from dsar.connectors.schema import Retain
 from dsar.domain.decisions import DENIAL_REASON_TEXT, DENIAL_STEP, SIGN_OFF_STEP, DenialReason, SignOff, SignOffDecision, sign_off
 from dsar.domain.errors import InvalidInput, RetryableConnectorError
@@ -327,7 +328,7 @@ def test_a_deletion_summary_names_the_recipients_to_tell(world: World) -> None:
     rid = world.log(type="deletion")
     world.verify(rid)
     svc.plan_request(world.ctx, rid)
-    assert "tell these recipients of the change (dsar does not): Parcel carrier" in svc.plan_summary(world.ctx, rid)
+    assert "tell these recipients of the change (no address in the data map): Parcel carrier" in svc.plan_summary(world.ctx, rid)
 
 
 def test_a_correction_sets_the_approved_fields_and_the_letter_names_where(world: World) -> None:
@@ -342,6 +343,73 @@ def test_a_correction_sets_the_approved_fields_and_the_letter_names_where(world:
     (context,) = world.letters.contexts("correction_response")
     assert context["corrections"] == [{"attribute": "phone", "systems": ["Online shop"]}]
     assert context["recipients"] == ["Parcel carrier"]
+
+
+# --- acknowledgement, partial refusal, recipient notices ---------------------------------------
+
+
+def notifying_world() -> World:
+    shop = shop_map(("Parcel carrier", "Tax adviser")).model_copy(update={"recipient_contacts": {"Parcel carrier": "privacy@carrier.test"}})
+    return World([shop_data()], (shop,))
+
+
+def test_a_ccpa_request_is_acknowledged_once_before_its_code_and_that_confirms_receipt() -> None:
+    w = World([shop_data()], (shop_map(),))
+    rid = w.log(regime="ccpa", country="US", subdivision="CA", access_scope="categories")
+    assert svc.start_verification(w.ctx, rid) is Status.AWAITING_VERIFICATION
+    assert svc.start_verification(w.ctx, rid) is Status.AWAITING_VERIFICATION
+    ref = svc.reference_of(w.ctx, rid)
+    assert [m for m in w.mailer.sent if "acknowledgement" in m] == [f"{ref}.acknowledgement@dsar"]
+    kinds = w.events(rid)
+    assert kinds.index("LetterSent") < kinds.index("VerificationCodeSent") and kinds.count("ReceiptConfirmed") == 1
+    assert [d["kind"] for d in w.details(rid, "LetterSent")] == ["acknowledgement"]
+
+
+def test_a_gdpr_request_gets_no_separate_acknowledgement() -> None:
+    w = World([shop_data()], (shop_map(),))
+    rid = w.log()
+    svc.start_verification(w.ctx, rid)
+    assert not [m for m in w.mailer.sent if "acknowledgement" in m]
+
+
+def test_a_deletion_that_keeps_records_sends_the_partial_refusal_with_each_ground() -> None:
+    data = shop_data()
+    data.erasure["orders"] = ErasureKind.RETAIN
+    data.retain_reasons["orders"] = "invoices: 10 years"
+    w = World([data], (shop_map(),))
+    rid = w.log(type="deletion")
+    assert steps(w, rid)[-1] is Status.CLOSED
+    (refusal,) = w.letters.contexts("partial_refusal")
+    assert refusal["refused"] == [{"system": "Online shop", "entity": "orders", "rows": 2, "reason": "invoices: 10 years"}]
+    assert [d["kind"] for d in w.details(rid, "LetterSent")] == ["deletion_response", "partial_refusal"]
+
+
+def test_an_erasure_tells_each_recipient_with_an_address_once_and_names_the_recipient_not_the_person() -> None:
+    w = notifying_world()
+    rid = w.log(type="deletion")
+    assert steps(w, rid)[-1] is Status.CLOSED
+    svc.send_response(w.ctx, rid)
+    notices = [m for m in w.mailer.sent.values() if m.to == "privacy@carrier.test"]
+    assert len(notices) == 1
+    (context,) = w.letters.contexts("recipient_notice")
+    assert context["recipient"] == "Parcel carrier" and context["action"] == "erasure" and context["person"]["emails"] == [JANE]
+    sent = [d for d in w.details(rid, "LetterSent") if d["kind"].startswith("recipient_notice.")]
+    assert len(sent) == 1 and sent[0]["recipient"] == "Parcel carrier" and JANE not in json.dumps(sent)
+    (response,) = w.letters.contexts("deletion_response")
+    assert response["notified"] == ["Parcel carrier"]  # the tax adviser has no address: told by hand
+    assert "dsar mails these recipients a notice of the change: Parcel carrier" in svc.plan_summary(w.ctx, rid)
+    assert "(no address in the data map): Tax adviser" in svc.plan_summary(w.ctx, rid)
+
+
+def test_a_correction_tells_the_recipients_the_new_values_and_an_access_request_tells_nobody() -> None:
+    w = notifying_world()
+    rid = w.log(type="correction", corrections=[{"attribute": "phone", "value": "+44 9"}])
+    assert steps(w, rid)[-1] is Status.CLOSED
+    (context,) = w.letters.contexts("recipient_notice")
+    assert context["action"] == "correction" and context["corrections"] == [{"attribute": "phone", "value": "+44 9"}]
+    other = w.log(subject={"name": "Jane Doe", "emails": ["someone@example.org"]})
+    steps(w, other)
+    assert len(w.letters.contexts("recipient_notice")) == 1
 
 
 # --- manual systems ---------------------------------------------------------------------------
