@@ -67,11 +67,17 @@ def refused_part(plan: list[PlanStep], titles: dict[str, str]) -> list[dict[str,
 
 
 def send_partial_refusal(ctx: ServiceContext, uow: UnitOfWork, r: PrivacyRequest, plan: list[PlanStep]) -> None:
+    """The partial refusal, when the approved plan keeps part of what was asked: the records a
+    deletion keeps under the data map's retention rules, and what legal kept out at sign-off
+    on a legal ground (any request type)."""
+    from dsar.services.exemptions import for_letter
+
     titles = {m.system: m.title for m in ctx.data_map}
-    refused = refused_part(plan, titles)
-    if r.type is not RequestType.DELETION or not refused:
+    refused = refused_part(plan, titles) if r.type is RequestType.DELETION else []
+    kept_out = for_letter(ctx, plan)
+    if not refused and not kept_out:
         return
-    send_letter(ctx, uow, r, PARTIAL_REFUSAL_LETTER, _base(ctx, uow, r) | {"refused": refused})
+    send_letter(ctx, uow, r, PARTIAL_REFUSAL_LETTER, _base(ctx, uow, r) | {"refused": refused, "exemptions": kept_out})
 
 
 def notice_kind(recipient: str) -> str:
