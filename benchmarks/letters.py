@@ -31,6 +31,8 @@ sys.path.insert(0, str(ROOT))
 from dsar.letters.manifest import LANGUAGES  # noqa: E402
 from dsar.letters.render import LetterRenderer  # noqa: E402
 
+RETAINED = "orders: 10 years (German Commercial Code s.257)"
+
 
 def context(kind: str, regime: str) -> dict[str, Any]:
     """A full context, as the services give it (every kind takes what it names)."""
@@ -89,7 +91,7 @@ def context(kind: str, regime: str) -> dict[str, Any]:
         "law": "Virginia Consumer Data Protection Act",
         "regulator": "the Virginia Attorney General",
         "complaint_route_required": True,
-        "refused": [{"system": "Online shop", "entity": "orders", "rows": 3, "reason": "orders: 10 years (German Commercial Code s.257)"}],
+        "refused": [{"system": "Online shop", "entity": "orders", "rows": 3, "reason": RETAINED}],
         "recipient": "Parcel carrier (delivery name and address)",
         "action": "erasure",
         "person": {"name": "Jane Doe", "emails": ["jane.doe@example.com"]},
