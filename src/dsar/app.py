@@ -177,7 +177,7 @@ def build_mailer(settings: Settings, engine: Engine) -> Mailer:
             ca_file=settings.smtp_ca_file,
             attempts=settings.mail_attempts,
         )
-    import boto3  # type: ignore[import-untyped]
+    import boto3
 
     return SesMailer(boto3.client("ses"), ledger, attempts=settings.mail_attempts)
 

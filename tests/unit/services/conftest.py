@@ -44,6 +44,7 @@ LETTER_KINDS = (
     "denial",
     "appeal_outcome",
     "recipient_notice",
+    "package_code",
 )
 
 
