@@ -95,6 +95,7 @@ def context(kind: str, regime: str) -> dict[str, Any]:
         "recipient": "Parcel carrier (delivery name and address)",
         "action": "erasure",
         "person": {"name": "Jane Doe", "emails": ["jane.doe@example.com"]},
+        "package": {"url": "https://forms.example-shop.test/package#t0ken", "expires_at": datetime(2026, 12, 4, 9, 0, tzinfo=UTC)},
     }
 
 

@@ -87,6 +87,7 @@ def context(kind: str, regime: str, name: str = "Jane Doe") -> dict[str, Any]:
         "recipient": "Parcel carrier (delivery name and address)",
         "action": "erasure",
         "person": {"name": name, "emails": ["jane.doe@example.com"]},
+        "package": {"url": "https://forms.example-shop.test/package#t0ken", "expires_at": datetime(2026, 12, 4, 9, 0, tzinfo=UTC)},
     }
 
 
@@ -130,6 +131,7 @@ def expected(fact: str, kind: str, regime: str, language: str, ctx: dict[str, An
         "appealed_reference": [ctx["appealed_reference"]],
         "refused": [word("entities", "orders", language), "kept 10 years under commercial law"],
         "recipient": [ctx["recipient"]],
+        "package_link": [ctx["package"]["url"]],
         "person": [ctx["person"]["name"], "jane.doe@example.com"],
         "notified": list(ctx["notified"]),
     }
