@@ -61,7 +61,7 @@ def test_the_letter_preview_is_marked_has_no_name_and_follows_the_exemptions(con
     given = {"decision": "approve", "exempt": [system], "ground": "legal-hold", "code": code(console.app.ctx, secret)}
     done(act(console, r.reference, "sign-off", given), r.reference, "signed-off")
     after = console.client.get(f"/console/requests/{r.reference}/letter-preview")
-    assert "kept out because it is under a legal hold" in after.text
+    assert "kept out because it is under a legal hold" in " ".join(after.text.split())  # the letter is reflowed
     assert console.details(r.reference, "LetterSent") == []  # nothing was sent
     console.sign_in(Role.SUPPORT)
     assert console.client.get(f"/console/requests/{r.reference}/letter-preview").status_code == 200
