@@ -16,16 +16,23 @@ import pytest
 from dsar.app import build_app
 from dsar.crypto.totp import code_at, secret_from_base32, step_of
 from dsar.services import accounts, processing
-from tests.conftest import ROOT, make_settings
-from tests.integration.test_cli import env, run
-
-__all__ = ["env"]
+from tests.conftest import ROOT, make_settings, migrate_database
+from tests.integration.test_cli import run
 
 
 @pytest.fixture
-def templated(env: dict[str, str], tmp_path: Path) -> dict[str, str]:
+def templated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """A migrated home where legal approved nothing yet, with a copy of the templates."""
+    for k in ("DSAR_DATABASE_URL", "PREFECT_API_URL", "DSAR_PREFECT_API_URL"):
+        monkeypatch.delenv(k, raising=False)
+    migrate_database(make_settings(tmp_path / "home"))
     shutil.copytree(ROOT / "templates", tmp_path / "templates")
-    return env | {"DSAR_TEMPLATES_DIR": str(tmp_path / "templates")}
+    return {
+        "DSAR_HOME": str(tmp_path / "home"),
+        "DSAR_PREFECT_PORT": "9",
+        "DSAR_DATA_MAP_DIR": str(ROOT / "connectors"),
+        "DSAR_TEMPLATES_DIR": str(tmp_path / "templates"),
+    }
 
 
 def legal(env: dict[str, str], tmp_path: Path, name: str = "lena") -> bytes:
