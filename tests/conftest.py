@@ -67,13 +67,12 @@ atexit.register(shutil.rmtree, SHOP_ONLY, ignore_errors=True)
 
 
 def make_settings(home: Path, database_url: str | None = None, **overrides: object) -> Settings:
+    values: dict[str, object] = {"data_map_dir": SHOP_ONLY, "templates_dir": ROOT / "templates"} | overrides
     return Settings(
         home=home,
         database_url=database_url,
-        data_map_dir=SHOP_ONLY,
-        templates_dir=ROOT / "templates",
         _env_file=None,
-        **overrides,  # type: ignore[arg-type]
+        **values,  # type: ignore[arg-type]
     )
 
 
@@ -86,9 +85,30 @@ def migrate_database(settings: Settings) -> None:
         engine.dispose()
 
 
-def build_migrated_app(settings: Settings) -> App:
+def approve_all_templates(app: App, approver: str = "test.legal") -> int:
+    """Record legal's approval of every template file as it is now (what `dsar templates approve`
+    stores once the approver's code is proven): the letters of a test are sent. Tests of the
+    approval itself build their app without this."""
+    from dsar.domain.letters import TemplateApproval
+    from dsar.services.templates import list_templates, version_of_file
+
+    added = 0
+    with app.ctx.uow() as uow:
+        for t in list_templates(app.ctx):
+            if t.state != "approved":
+                version, content = version_of_file(app.ctx, t.path)
+                uow.templates.add(TemplateApproval(t.path, version, content.decode(), approver, 0, app.ctx.clock(), 0))
+                added += 1
+        uow.commit()
+    return added
+
+
+def build_migrated_app(settings: Settings, *, approve_templates: bool = True) -> App:
     migrate_database(settings)
-    return build_app(settings)
+    app = build_app(settings)
+    if approve_templates:
+        approve_all_templates(app)
+    return app
 
 
 @pytest.fixture

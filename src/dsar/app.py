@@ -20,7 +20,7 @@ from dsar.persistence.database import SchemaStatus, check_schema, make_engine, s
 from dsar.persistence.sealing import DEFAULT_CACHE_KEYS
 from dsar.persistence.uow import SqlUnitOfWorkFactory
 from dsar.services.context import Policy, ServiceContext
-from dsar.services.ports import CheckpointArchive, CheckpointWitness, Notifier
+from dsar.services.ports import CheckpointArchive, CheckpointWitness, Mailer, Notifier
 from dsar.services.streams import StreamStore
 from dsar.settings import Settings
 from dsar.storage.local import LocalObjectStore
@@ -122,7 +122,7 @@ def build_app(settings: Settings, *, migrate_schema: bool = False, max_cached_ke
     ctx = ServiceContext(
         uow=SqlUnitOfWorkFactory(engine, keys, index, max_cached_keys=max_cached_keys),
         clock=utc_now,
-        mailer=FolderOutbox(settings.effective_outbox_dir),
+        mailer=build_mailer(settings, engine),
         objects=LocalObjectStore(settings.effective_object_store_dir),
         letters=LetterRenderer(settings.templates_dir),
         connectors=LazyConnectorFactory(connector_factory),
@@ -159,6 +159,30 @@ def build_stream_store(settings: Settings) -> StreamStore:
     from dsar.storage.streams import S3StreamStore
 
     return S3StreamStore(boto3.client("s3"), settings.package_bucket, settings.package_kms_key_id or settings.kms_key_id)
+
+
+def build_mailer(settings: Settings, engine: Engine) -> Mailer:
+    """The mail transport DSAR_MAIL_TRANSPORT names: the outbox folder (default), SMTP with
+    STARTTLS, or AWS SES; the last two keep the mail ledger in the engine's database."""
+    if settings.mail_transport == "outbox":
+        return FolderOutbox(settings.effective_outbox_dir)
+    from dsar.letters.transports import SesMailer, SmtpMailer
+    from dsar.persistence.mail_ledger import SqlMailLedger
+
+    ledger = SqlMailLedger(engine)
+    if settings.mail_transport == "smtp":
+        return SmtpMailer(
+            settings.smtp_host or "",
+            settings.smtp_port,
+            ledger,
+            username=settings.smtp_username,
+            password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+            ca_file=settings.smtp_ca_file,
+            attempts=settings.mail_attempts,
+        )
+    import boto3
+
+    return SesMailer(boto3.client("ses"), ledger, attempts=settings.mail_attempts)
 
 
 def build_notifier(app: App) -> Notifier:

@@ -126,6 +126,8 @@ def _request_doc(v: RequestView) -> dict[str, Any]:
         "received_at": v.received_at.isoformat(),
         "status": v.status.value,
         "on_hold": v.on_hold,
+        "hold_reason": v.hold_reason,
+        "language": v.language,
         "due": d.due.isoformat(),
         "acknowledge_by": _iso(d.acknowledge_by),
         "acknowledged_at": _iso(d.acknowledged_at),
@@ -224,6 +226,7 @@ def request_new(
         list[str] | None,
         typer.Option(help="Correction request: ATTRIBUTE=CORRECT VALUE, attributes as the data map's `correctable` (repeatable)"),
     ] = None,
+    language: Annotated[str | None, typer.Option(help="Language of the subject's letters: en, de, fr or es (default en)")] = None,
     from_json: Annotated[Path | None, typer.Option(help="Read the whole request from a JSON file instead")] = None,
     start: Annotated[bool, typer.Option(help="Start the process-request flow run")] = True,
     as_json: JsonOpt = False,
@@ -237,6 +240,7 @@ def request_new(
             {
                 "type": type_,
                 "regime": regime,
+                "language": language,
                 "access_scope": access_scope,
                 "country": country,
                 "subdivision": subdivision,
@@ -337,6 +341,8 @@ def request_show(
         "received_at",
         "status",
         "on_hold",
+        "hold_reason",
+        "language",
         "due",
         "acknowledge_by",
         "acknowledged_at",
@@ -1576,6 +1582,93 @@ def packages_purge(as_json: JsonOpt = False) -> None:
         _print_json({"deleted": n})
     else:
         out.print(f"{n} access package(s) deleted", highlight=False, markup=False)
+
+
+# --- letter templates (approved scripts) -----------------------------------------------------
+
+templates_app = typer.Typer(no_args_is_help=True, help="Letter templates as approved scripts: list, diff, approve.")
+app.add_typer(templates_app, name="templates")
+
+
+@templates_app.command("list")
+def templates_list(as_json: JsonOpt = False) -> None:
+    """Every template file (letters per kind, regime and language; partials, layout,
+    vocabulary): its version (SHA-256) and whether legal approved it as it is now."""
+    from dsar.services.templates import list_templates
+
+    engine = _app()
+    with _errors():
+        rows = list_templates(engine.ctx)
+    docs: list[dict[str, Any]] = [
+        {
+            "path": t.path,
+            "kind": t.kind,
+            "regime": t.regime,
+            "language": t.language,
+            "version": t.version,
+            "state": t.state,
+            "approved_version": t.approval.version if t.approval else None,
+            "approved_by": t.approval.approver if t.approval else None,
+            "approved_at": _iso(t.approval.approved_at) if t.approval else None,
+        }
+        for t in rows
+    ]
+    if as_json:
+        _print_json(docs)
+        return
+    table = Table("template", "version", "state", "approved by", "approved at")
+    for d in docs:
+        state = {"approved": "approved", "changed": "[red]changed since approved[/]", "unapproved": "[red]not approved[/]"}[d["state"]]
+        table.add_row(d["path"], d["version"][:12], state, d["approved_by"] or "", (d["approved_at"] or "")[:16])
+    out.print(table)
+    waiting = sum(1 for d in docs if d["state"] != "approved")
+    if waiting:
+        err.print(f"{waiting} template file(s) not approved as they are now: letters made of them are not sent", highlight=False)
+
+
+@templates_app.command("diff")
+def templates_diff(path: Annotated[str, typer.Argument(help="A template file, as `dsar templates list` names it")]) -> None:
+    """What changed in a template since legal last approved it (exit 1 when it changed)."""
+    from dsar.services.templates import diff_template, require_paths
+
+    engine = _app()
+    with _errors():
+        require_paths([path])
+        text = diff_template(engine.ctx, path)
+    if not text:
+        out.print(f"{path}: approved as it is", highlight=False)
+        return
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    raise typer.Exit(1)
+
+
+@templates_app.command("approve")
+def templates_approve(
+    paths: Annotated[list[str] | None, typer.Argument(help="Template files to approve (default: every file)")] = None,
+    approver: Annotated[str, typer.Option(help="The legal account approving")] = "",
+    code: Annotated[str, typer.Option(help="The approver's current authenticator code")] = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Legal approves the templates as they are now, proven by their authenticator code (as a
+    sign-off); requests waiting for an approval are released."""
+    from dsar.services.templates import approve_templates, refusal_text, require_paths
+
+    engine = _app()
+    with _errors():
+        require_paths(paths or [])
+        result = approve_templates(engine.ctx, paths or [], approver, code)
+    if result.refused is not None:
+        _fail(f"not approved: {refusal_text(result.refused)}", 1)
+    doc = {"approved": result.approved, "already_approved": result.already, "released": result.released}
+    if as_json:
+        _print_json(doc)
+        return
+    out.print(
+        f"approved {len(result.approved)} template file(s) as {approver}; {len(result.already)} already approved"
+        + (f"; released {', '.join(result.released)}" if result.released else ""),
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def main() -> None:

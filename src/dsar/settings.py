@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
@@ -181,11 +181,21 @@ class PrefectSettings(BaseSettings):
 
 
 class MailSettings(BaseSettings):
-    """How outgoing mail leaves the engine: written as .eml files into an outbox folder."""
+    """How outgoing mail leaves the engine: .eml files in an outbox folder (default), SMTP with
+    mandatory STARTTLS, or AWS SES (docs/letters.md, "Sending")."""
 
     model_config = _CONFIG
 
     outbox_dir: Path | None = Field(None, description="Folder where outgoing mail is written as .eml files. Default: HOME/outbox.")
+    mail_transport: Literal["outbox", "smtp", "ses"] = Field(
+        "outbox", description="outbox (.eml files), smtp (STARTTLS required, certificate checked) or ses (AWS SES, standard AWS settings)."
+    )
+    smtp_host: str | None = Field(None, description="SMTP server (DSAR_MAIL_TRANSPORT=smtp).")
+    smtp_port: int = Field(587, ge=1, le=65535, description="SMTP port (submission, STARTTLS).")
+    smtp_username: str | None = Field(None, description="SMTP login, when the server asks for one.")
+    smtp_password: SecretStr | None = Field(None, description="SMTP password.")
+    smtp_ca_file: Path | None = Field(None, description="CA bundle to check the SMTP server's certificate with (default: the system's).")
+    mail_attempts: int = Field(3, ge=1, le=10, description="Tries per message for a transient failure before the request is held.")
 
 
 class AlertSettings(BaseSettings):

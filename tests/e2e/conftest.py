@@ -16,7 +16,11 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import SHOP_ONLY, make_settings, migrate_database  # SHOP_ONLY: the demo shop alone (tests/conftest.py says why)
+from tests.conftest import (  # SHOP_ONLY: the demo shop alone (tests/conftest.py says why)
+    SHOP_ONLY,
+    build_migrated_app,
+    make_settings,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -119,7 +123,9 @@ class Dsar:
 @pytest.fixture
 def dsar(prefect_server: PrefectServer, tmp_path: Path) -> Dsar:
     home = tmp_path / "dsar-home"
-    migrate_database(make_settings(home))  # `dsar db upgrade`: the commands only check the schema
+    # `dsar db upgrade` (the commands only check the schema), and legal's approval of the letter
+    # templates as they are (recorded as `dsar templates approve` records it)
+    build_migrated_app(make_settings(home)).engine.dispose()
     env = clean_env(tmp_path / "client-prefect") | {
         "DSAR_HOME": str(home),
         "PREFECT_API_URL": prefect_server.api,

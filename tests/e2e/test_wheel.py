@@ -57,7 +57,8 @@ def test_the_wheel_installed_elsewhere_runs_the_demo_to_the_end_from_an_empty_fo
     for needed in (
         "dsar/_resources/flows/process_request.py",
         "dsar/_resources/flows/deployments.py",
-        "dsar/_resources/templates/access_response/default.en.txt.j2",
+        "dsar/_resources/templates/access_response/default.en.j2",
+        "dsar/_resources/templates/manifest.toml",
         "dsar/_resources/connectors/shop.yaml",
         "dsar/persistence/migrations/env.py",
         "dsar/persistence/migrations/versions/0001_initial_schema.py",

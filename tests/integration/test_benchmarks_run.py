@@ -57,3 +57,13 @@ def test_the_package_benchmark_runs_and_reports(tmp_path: object) -> None:
     out = run_benchmark("package.py", "--size-mib", "12", "--home", str(tmp_path))
     for line in ("raw AES-256-GCM", "package format, documents", "package format, JSON text", "whole build", "download", "peak RSS"):
         assert line in out
+
+
+def test_the_letters_benchmark_runs_and_reports(tmp_path: object) -> None:
+    from pathlib import Path
+
+    png = Path(str(tmp_path)) / "letter.png"
+    out = run_benchmark("letters.py", "--repeat", "1", "--png", str(png))
+    assert "first PDF (WeasyPrint imported, fonts loaded)" in out
+    assert "deletion_response" in out and "recipient_notice" in out and "renders/s" in out
+    assert png.read_bytes().startswith(b"\x89PNG")  # page 1 as the customer sees it (pdftoppm)

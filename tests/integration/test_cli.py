@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from dsar.cli import app
-from tests.conftest import make_settings, migrate_database
+from tests.conftest import build_migrated_app, make_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -19,7 +19,9 @@ ROOT = Path(__file__).resolve().parents[2]
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     for k in ("DSAR_DATABASE_URL", "PREFECT_API_URL", "DSAR_PREFECT_API_URL"):
         monkeypatch.delenv(k, raising=False)
-    migrate_database(make_settings(tmp_path / "home"))  # `dsar db upgrade`: commands only check the schema
+    # `dsar db upgrade` (commands only check the schema) and legal's approval of the letter
+    # templates as they are (tests/conftest.py), so the letters of these commands are sent
+    build_migrated_app(make_settings(tmp_path / "home")).engine.dispose()
     return {
         "DSAR_HOME": str(tmp_path / "home"),
         "DSAR_PREFECT_PORT": "9",

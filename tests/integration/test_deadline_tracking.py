@@ -94,8 +94,8 @@ def test_extension_moves_the_due_date_queues_the_letter_and_records_the_decision
     mail = message_from_bytes(
         (engine_app.settings.effective_outbox_dir / f"{r.reference}.extension_dsar.eml").read_bytes(), policy=policy.default
     )
-    body = mail.get_body(preferencelist=("plain",)).get_content()
-    assert "2026-06-02" in body and "ten years of orders" in body and "supervisory authority" in body
+    body = " ".join(mail.get_body(preferencelist=("plain",)).get_content().split())  # reflowed: read as one line
+    assert "2 June 2026" in body and "ten years of orders" in body and "supervisory authority" in body
     kinds = [e.kind for e in events(ctx, r.id)]
     assert "DeadlineExtended" in kinds and kinds.count("LetterSent") == 1
     with ctx.uow() as uow:

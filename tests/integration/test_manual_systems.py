@@ -74,7 +74,7 @@ def test_an_access_request_waits_for_the_manual_system_then_answers(sqlite_app: 
     mail = message_from_bytes(
         (sqlite_app.settings.effective_outbox_dir / f"{r.reference}.access_response_dsar.eml").read_bytes(), policy=policy.default
     )
-    body = mail.get_body(preferencelist=("plain",)).get_content()
+    body = " ".join(mail.get_body(preferencelist=("plain",)).get_content().split())  # reflowed: as one line
     assert "Paper archive (signed contracts) (2)" in body and "Proof of contract" in body
     with ctx.uow() as uow:
         confirmed = next(e for e in uow.audit.events(r.id) if e.kind == "ManualStepConfirmed")
@@ -111,6 +111,7 @@ def test_a_correction_waits_for_the_manual_system_and_the_letter_says_what_was_d
     assert svc.send_response(ctx, r.id) is Status.CLOSED
     mail = sqlite_app.settings.effective_outbox_dir / f"{r.reference}.correction_response_dsar.eml"
     body = message_from_bytes(mail.read_bytes(), policy=policy.default).get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
-    assert "phone: corrected in Online shop" in body
+    body = " ".join(body.split())  # reflowed to 72 columns: read as one line
+    assert "phone number: corrected in Online shop" in body
     assert f"{ARCHIVE.title}: corrected by hand (2 records)" in body
     assert "5550777" not in body

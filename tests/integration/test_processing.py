@@ -15,6 +15,7 @@ from dsar.demo.run import latest_code
 from dsar.domain.request import Status
 from dsar.services import processing as svc
 from dsar.services.intake import log_request
+from tests.packages import download
 from tests.signoff import approve
 
 
@@ -43,7 +44,12 @@ def read_mail(path: Path) -> Any:
     return message_from_bytes(path.read_bytes(), policy=policy.default)
 
 
-def test_an_access_request_for_a_customer_runs_to_a_closing_letter_with_the_data_attached(engine_app: App) -> None:
+def flat(text: str) -> str:
+    """A letter's text as one line: the body is reflowed to 72 columns."""
+    return " ".join(text.split())
+
+
+def test_an_access_request_for_a_customer_runs_to_a_closing_letter_with_a_package_link(engine_app: App) -> None:
     r = log_request(
         engine_app.ctx,
         {"type": "access", "regime": "gdpr", "country": "DE", "subject": {"name": "Jane Doe", "emails": ["jane.doe@example.com"]}},
@@ -52,14 +58,18 @@ def test_an_access_request_for_a_customer_runs_to_a_closing_letter_with_the_data
     assert svc.status_of(engine_app.ctx, r.id) is Status.CLOSED
     letter = read_mail(outbox(engine_app) / f"{r.reference}.access_response_dsar.eml")
     assert letter["To"] == "jane.doe@example.com"
-    body = letter.get_body(preferencelist=("plain",)).get_content()
-    assert "supervisory authority" in body and "Purposes" in body
-    (attachment,) = list(letter.iter_attachments())
-    data = json.loads(attachment.get_content())
-    records = [rec for s in data["systems"] for rec in s["records"]]
-    entities = {rec["entity"] for rec in records}
-    assert {"customer", "orders"} <= entities
-    assert [rec["fields"]["email"] for rec in records if rec["entity"] == "customer"] == ["jane.doe@example.com"]
+    body = flat(letter.get_body(preferencelist=("plain",)).get_content())
+    assert "supervisory authority" in body and "We use this data for: Running your customer account" in body
+    assert "postal address" in body and "postal_address" not in body  # categories in words (issue 13, item 11)
+    # the letter's own PDF and HTML part; the data is behind the link, never attached
+    assert [a.get_content_type() for a in letter.iter_attachments()] == ["application/pdf"]
+    assert letter.get_body(preferencelist=("html",)) is not None
+    files = download(engine_app.ctx, outbox(engine_app), r.reference)
+    root = f"{r.reference}-your-data/shop"
+    items = {e: json.loads(files[f"{root}/{e}.json"])["items"] for e in ("customer", "orders", "order_line", "address")}
+    records = [rec for recs in items.values() for rec in recs]
+    assert [c["email"] for c in items["customer"]] == ["jane.doe@example.com"] and items["orders"]
+    assert files[f"{root}/customer.csv"].decode("utf-8-sig").startswith("key,")
     with engine_app.ctx.uow() as uow:
         kinds = [e.kind for e in uow.audit.events(r.id)]
         receipts = uow.plans.receipts(r.id)
@@ -117,7 +127,7 @@ def test_wrong_codes_are_counted_and_the_last_allowed_one_denies_the_request(sql
     code = latest_code(outbox(sqlite_app), r.reference)
     assert code is not None and svc.confirm_code(ctx, r.id, code) is svc.VerificationOutcome.NOT_WAITING
     assert svc.send_response(ctx, r.id) is Status.DENIED
-    body = read_mail(outbox(sqlite_app) / f"{r.reference}.denial_dsar.eml").get_body(preferencelist=("plain",)).get_content()
+    body = flat(read_mail(outbox(sqlite_app) / f"{r.reference}.denial_dsar.eml").get_body(preferencelist=("plain",)).get_content())
     assert "could not be verified" in body
 
 
@@ -175,8 +185,10 @@ def test_a_deletion_request_erases_per_the_data_map_after_sign_off_and_says_what
     assert erased.details["counts"]["customer"] == {"anonymise": 1}
     assert erased.details["counts"]["orders"] == {"retain": 3}
     letter = read_mail(outbox(engine_app) / f"{r.reference}.deletion_response_dsar.eml")
-    body = letter.get_body(preferencelist=("plain",)).get_content()
-    assert "anonymised" in body and "kept, because we must" in body and "supervisory authority" in body
+    body = flat(letter.get_body(preferencelist=("plain",)).get_content())
+    assert "anonymised" in body and "kept, because the law requires it" in body and "supervisory authority" in body
+    # entities in words, never table names (issue 13, item 11); no invitation to erase again
+    assert "your orders" in body and "order_line" not in body and "erase your data" not in body
 
     # a repeat of the same deletion within 24 hours is a request of its own until it is verified
     # with the same address: then it is linked to the first and ends, not run again
@@ -277,9 +289,11 @@ def test_a_correction_request_changes_exactly_the_approved_fields_and_says_where
         raw = c.execute(text("SELECT corrections_enc FROM privacy_request WHERE id = :i"), {"i": r.id}).scalar_one()
     assert b"Lyon" not in bytes(raw)  # encrypted at rest
 
-    body = read_mail(outbox(engine_app) / f"{r.reference}.correction_response_dsar.eml").get_body(preferencelist=("plain",)).get_content()
-    assert "phone: corrected in Online shop" in body and "city: corrected in Online shop" in body
-    assert "loyalty tier: we do not hold this" in body
+    body = flat(
+        read_mail(outbox(engine_app) / f"{r.reference}.correction_response_dsar.eml").get_body(preferencelist=("plain",)).get_content()
+    )
+    assert "phone number: corrected in Online shop" in body and "city: corrected in Online shop" in body
+    assert "loyalty tier: we do not hold it" in body
     assert "We share data of these kinds with: Parcel carrier" in body  # Art. 19: who the recipients are
     assert "told" not in body  # dsar does not notify recipients, so the letter does not say it did
     assert "Lyon" not in body and "5550999" not in body

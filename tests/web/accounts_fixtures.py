@@ -21,7 +21,7 @@ from dsar.domain.accounts import Role, StaffAccount
 from dsar.services import accounts
 from dsar.web.app import create_app
 from dsar.web.context import WebContext
-from tests.conftest import make_settings
+from tests.conftest import approve_all_templates, make_settings
 from tests.unit.services.fakes import FakeClock
 
 PASSWORD = "a long staff password"
@@ -68,6 +68,7 @@ def login(client: TestClient, name: str, password: str = PASSWORD) -> Response:
 
 def make_accounts_web(home: Path, *, secure_cookies: bool = False, **overrides: Any) -> AccountsWeb:
     app = build_app(make_settings(home, **overrides), migrate_schema=True)
+    approve_all_templates(app)
     clock = FakeClock(datetime.now(UTC).replace(microsecond=0))
     # A cheaper scrypt keeps the suite quick; the stored hash records the parameters.
     policy = replace(app.ctx.policy, password_scrypt_log2_n=10)

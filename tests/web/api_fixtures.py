@@ -22,7 +22,7 @@ from dsar.domain.accounts import TokenScope
 from dsar.services.orchestration import InMemoryOrchestrator
 from dsar.web.app import create_app
 from dsar.web.context import WebContext
-from tests.conftest import make_settings
+from tests.conftest import approve_all_templates, make_settings
 
 WRITE = TokenScope.REQUESTS_WRITE
 READ = TokenScope.REQUESTS_READ
@@ -74,6 +74,7 @@ class Api:
 def api_app(home: Path, database_url: str | None = None, **settings: Any) -> Iterator[Api]:
     """The app on a fresh home (schema migrated), its orchestrator in memory."""
     app = build_app(make_settings(home, database_url, **settings), migrate_schema=True)
+    approve_all_templates(app)
     orchestrator = InMemoryOrchestrator()
     web = WebContext(app, orchestrator, secrets.token_bytes(32))
     fastapi = create_app(web)

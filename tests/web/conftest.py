@@ -22,7 +22,7 @@ from dsar.services import queries
 from dsar.services.orchestration import InMemoryOrchestrator
 from dsar.web.app import create_app
 from dsar.web.context import WebContext
-from tests.conftest import make_settings
+from tests.conftest import approve_all_templates, make_settings
 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -41,6 +41,7 @@ class WebApp:
 def make_web(home: Path, **overrides: Any) -> WebApp:
     settings = make_settings(home, **overrides)
     app = build_app(settings, migrate_schema=True)
+    approve_all_templates(app)
     orchestrator = InMemoryOrchestrator()
     web = WebContext(app, orchestrator, session_key=secrets.token_bytes(32))
     return WebApp(app, web, create_app(web), orchestrator)

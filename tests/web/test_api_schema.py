@@ -81,6 +81,7 @@ def test_the_request_body_is_the_intakes_submission_with_examples(api: Api) -> N
         "agent",
         "corrections",
         "appeal_of",  # issue 16: an appeal names the refused request
+        "language",  # issue 12: the language of the subject's letters (en, de, fr, es)
     }
     assert body["properties"]["channel"]["default"] == "api" and body["additionalProperties"] is False
     assert set(body["properties"]["subject"]["properties"]) == {"name", "emails", "phone", "postal_address", "account_id", "extra"}

@@ -61,7 +61,7 @@ def test_the_letter_preview_is_marked_has_no_name_and_follows_the_exemptions(con
     given = {"decision": "approve", "exempt": [system], "ground": "legal-hold", "code": code(console.app.ctx, secret)}
     done(act(console, r.reference, "sign-off", given), r.reference, "signed-off")
     after = console.client.get(f"/console/requests/{r.reference}/letter-preview")
-    assert "kept out because it is under a legal hold" in after.text
+    assert "kept out because it is under a legal hold" in " ".join(after.text.split())  # the letter is reflowed
     # nothing was sent but the verification letter
     assert [d["kind"] for d in console.details(r.reference, "LetterSent")] == ["verification_code"]
     console.sign_in(Role.SUPPORT)

@@ -146,9 +146,25 @@ class SystemBase(BaseModel):
     purposes: list[str] = Field(min_length=1)
     legal_basis: str
     recipients: list[str] = Field(default_factory=list)
+    # Where each recipient is told of an erasure or correction (GDPR Art. 19; CCPA service
+    # providers and contractors): a recipient as `recipients` names it -> its email address.
+    # A recipient without one is listed for the team in the sign-off form, not mailed.
+    recipient_contacts: dict[str, str] = Field(default_factory=dict)
     retention: str
     source: str
     third_country_transfers: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _contacts_name_recipients(self) -> SystemBase:
+        unknown = sorted(set(self.recipient_contacts) - set(self.recipients))
+        if unknown:
+            raise ValueError(f"recipient_contacts: {', '.join(unknown)} not among the recipients")
+        bad = sorted(
+            name for name, address in self.recipient_contacts.items() if address.count("@") != 1 or any(c in address for c in " ,;<>\r\n")
+        )
+        if bad:
+            raise ValueError(f"recipient_contacts: not one email address for {', '.join(bad)}")
+        return self
 
     @model_validator(mode="after")
     def _needs_connection(self) -> SystemBase:

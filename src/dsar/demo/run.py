@@ -90,6 +90,26 @@ def ensure_demo_approver(engine: App, settings: Settings) -> bytes:
     return secret_from_base32(enrolled.secret)
 
 
+def approve_demo_templates(engine: App, secret: bytes) -> int | None:
+    """Legal (the demo's account) approves the letter templates as they are, with the
+    authenticator's code, when any is not approved yet: the demo's letters are sent only then.
+    Returns the authenticator step spent (a code is good once), None when nothing was to do."""
+    from dsar.services.templates import approve_templates, list_templates, refusal_text
+
+    if all(t.state == "approved" for t in list_templates(engine.ctx)):
+        return None
+    now = datetime.now(UTC)
+    result = approve_templates(engine.ctx, [], DEMO_APPROVER, code_at(secret, now))
+    if result.refused is not None:
+        # the step was spent by a sign-off a moment ago: the next one is fresh
+        time.sleep(30 - now.timestamp() % 30 + 0.5)
+        now = datetime.now(UTC)
+        result = approve_templates(engine.ctx, [], DEMO_APPROVER, code_at(secret, now))
+        if result.refused is not None:
+            raise RuntimeError(f"the demo could not approve its letter templates: {refusal_text(result.refused)}")
+    return step_of(now)
+
+
 def demo_authenticator_code(settings: Settings, name: str) -> str | None:
     """The current code of an authenticator the demo enrolled (None for any other account)."""
     file = _authenticator_file(settings, name)
@@ -174,6 +194,9 @@ def run_demo(settings: Settings, *, interactive: bool, timeout: int, console: Co
     try:
         orchestrator.wait_for_deployment(timeout=settings.prefect_startup_timeout_s)
         secret = ensure_demo_approver(engine, settings)
+        spent = approve_demo_templates(engine, secret)
+        if spent is not None:
+            console.print(f"Letter templates approved by {DEMO_APPROVER} (legal) with the authenticator's code")
         url = settings.effective_web_url
         console.print(f"Web app at {url} (public form), console at {url}/console", soft_wrap=True)
         samples = sample_requests()[:1] if interactive else sample_requests()
@@ -188,7 +211,7 @@ def run_demo(settings: Settings, *, interactive: bool, timeout: int, console: Co
             tracked.append(Tracked(r.id, r.reference, ensure_processing(engine.ctx, orchestrator, r.id), email, name))
         if interactive:
             return _interactive(engine, settings, tracked[0], orchestrator, console)
-        return _drive(engine, settings, tracked, timeout, console, orchestrator, secret)
+        return _drive(engine, settings, tracked, timeout, console, orchestrator, secret, -1 if spent is None else spent)
     finally:
         stop_serving(serving)
         server.stop()
@@ -196,11 +219,19 @@ def run_demo(settings: Settings, *, interactive: bool, timeout: int, console: Co
 
 
 def _drive(
-    engine: App, settings: Settings, tracked: list[Tracked], timeout: int, console: Console, orchestrator: Orchestrator, secret: bytes
+    engine: App,
+    settings: Settings,
+    tracked: list[Tracked],
+    timeout: int,
+    console: Console,
+    orchestrator: Orchestrator,
+    secret: bytes,
+    last_step: int = -1,
 ) -> int:
     deadline = time.monotonic() + timeout
     given: set[tuple[str, str, str]] = set()
-    last_step = -1  # an authenticator code is good once: one sign-off per 30-second step
+    # an authenticator code is good once: one sign-off per 30-second step (``last_step``: the
+    # step the templates' approval spent)
     while time.monotonic() < deadline:
         pending = 0
         for t in tracked:

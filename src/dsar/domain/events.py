@@ -57,11 +57,15 @@ class RequestLogged(AuditEvent):
     # Why a request received long ago was logged only now (intake's backdating bound); absent
     # from the payload when not given, so earlier events keep their hashes.
     backdated_reason: str | None = None
+    # The language of the subject's letters; absent from earlier events' payloads.
+    language: str | None = None
 
     def payload(self) -> dict[str, JsonValue]:
         doc: dict[str, JsonValue] = {"reference": self.reference, "type": self.request_type, "regime": self.regime, "channel": self.channel}
         if self.backdated_reason is not None:
             doc["backdated_reason"] = self.backdated_reason
+        if self.language is not None:
+            doc["language"] = self.language
         return doc
 
 
@@ -185,14 +189,19 @@ class VerificationCodeSent(AuditEvent):
     challenge: int = 0
     expires_at: datetime | None = None
     template: str = ""
+    version: str = ""  # the template's approved version and the letter's language
+    language: str = ""
 
     def payload(self) -> dict[str, JsonValue]:
-        return {
+        doc: dict[str, JsonValue] = {
             "channel": self.channel,
             "challenge": self.challenge,
             "expires_at": self.expires_at.isoformat() if self.expires_at else None,
             "template": self.template,
         }
+        if self.version:
+            doc |= {"version": self.version, "language": self.language}
+        return doc
 
     @property
     def idempotency_key(self) -> str:
@@ -449,15 +458,25 @@ class LetterSent(AuditEvent):
     message_id: str = ""
     attachments: int = 0
     channel: str = "email"
+    # The template's version (SHA-256, approved by legal) and the letter's language; a letter
+    # to a recipient of the data (GDPR Art. 19) names the recipient, never the subject.
+    version: str = ""
+    language: str = ""
+    recipient: str = ""
 
     def payload(self) -> dict[str, JsonValue]:
-        return {
+        doc: dict[str, JsonValue] = {
             "kind": self.letter,
             "template": self.template,
             "message_id": self.message_id,
             "attachments": self.attachments,
             "channel": self.channel,
         }
+        if self.version:
+            doc |= {"version": self.version, "language": self.language}
+        if self.recipient:
+            doc["recipient"] = self.recipient
+        return doc
 
     @property
     def idempotency_key(self) -> str:

@@ -15,6 +15,13 @@ RESPONSE_LETTER = {
 DENIAL_LETTER = "denial"
 EXTENSION_LETTER = "extension"
 VERIFICATION_LETTER = "verification_code"
+ACKNOWLEDGEMENT_LETTER = "acknowledgement"
+PARTIAL_REFUSAL_LETTER = "partial_refusal"
+RECIPIENT_NOTICE = "recipient_notice"
+VERIFICATION_REMINDER = "verification_reminder"
+COULD_NOT_VERIFY_LETTER = "could_not_verify"
+# The languages letters are written in (templates/manifest.toml has each kind in each).
+LETTER_LANGUAGES = ("en", "de", "fr", "es")
 
 
 def message_id(reference: str, kind: str) -> str:
@@ -28,3 +35,20 @@ class SentLetter:
     template: str
     message_id: str
     at: datetime
+    version: str | None = None  # SHA-256 of the template file it was made from
+    language: str | None = None
+
+
+@dataclass(frozen=True)
+class TemplateApproval:
+    """Legal's approval of one version (SHA-256) of one template file, proven by the approver's
+    authenticator code (its step is kept). ``content`` is the text approved: what changed since
+    is shown against it (`dsar templates diff`)."""
+
+    path: str
+    version: str
+    content: str
+    approver: str
+    account_id: int
+    approved_at: datetime
+    totp_step: int

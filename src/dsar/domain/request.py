@@ -232,6 +232,9 @@ class PrivacyRequest:
     # What a correction request asks to change (empty for other types); personal data.
     corrections: tuple[Correction, ...] = ()
     extra: dict[str, str] = field(default_factory=dict, compare=False)
+    # The language the subject's letters are written in (the form's, the API's `language`,
+    # `--language`): one of dsar.domain.letters.LETTER_LANGUAGES.
+    language: str = "en"
 
     def __post_init__(self) -> None:
         if self.received_at.tzinfo is None or self.received_at.utcoffset() is None:
@@ -268,8 +271,9 @@ def apply_move(
 
 
 def set_hold(request: PrivacyRequest, on_hold: bool, *, at: datetime, reason: str, by: str = "") -> tuple[PrivacyRequest, list[AuditEvent]]:
-    """Put a request on hold or release it. Final requests cannot be held."""
-    if request.status.is_final:
+    """Put a request on hold or release it. Final requests cannot be held, except a denied one
+    whose refusal letter could not go out yet (it waits for the cause to be fixed)."""
+    if request.status.is_final and request.status is not Status.DENIED:
         raise TransitionNotAllowed(f"{request.reference}: is {request.status.value}; nothing to hold")
     if request.on_hold == on_hold:
         return request, []

@@ -37,6 +37,25 @@ def one_address(value: str, role: str) -> Address:
     return Address(addr_spec=valid.normalized)
 
 
+def build_message(mail: OutgoingMail) -> EmailMessage:
+    """The MIME message of ``mail``: the text body, its HTML alternative, the attachments."""
+    msg = EmailMessage()
+    msg["Message-ID"] = f"<{mail.message_id}>"
+    msg["Date"] = formatdate(localtime=False)
+    msg["From"] = one_address(mail.sender, "sender")
+    msg["To"] = one_address(mail.to, "recipient")
+    msg["Subject"] = mail.subject
+    for k, v in mail.headers.items():
+        msg[k] = v
+    msg.set_content(mail.body)
+    if mail.html:
+        msg.add_alternative(mail.html, subtype="html")
+    for a in mail.attachments:
+        maintype, _, subtype = a.mime_type.partition("/")
+        msg.add_attachment(a.content, maintype=maintype, subtype=subtype, filename=a.filename)
+    return msg
+
+
 class FolderOutbox(Mailer):
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -48,18 +67,7 @@ class FolderOutbox(Mailer):
         path = self.path_for(mail.message_id)
         if path.exists():
             return False
-        msg = EmailMessage()
-        msg["Message-ID"] = f"<{mail.message_id}>"
-        msg["Date"] = formatdate(localtime=False)
-        msg["From"] = one_address(mail.sender, "sender")
-        msg["To"] = one_address(mail.to, "recipient")
-        msg["Subject"] = mail.subject
-        for k, v in mail.headers.items():
-            msg[k] = v
-        msg.set_content(mail.body)
-        for a in mail.attachments:
-            maintype, _, subtype = a.mime_type.partition("/")
-            msg.add_attachment(a.content, maintype=maintype, subtype=subtype, filename=a.filename)
+        msg = build_message(mail)
         self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-")
         try:

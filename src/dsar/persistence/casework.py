@@ -16,12 +16,22 @@ from sqlmodel import Session, col, func, select
 
 from dsar.domain.decisions import Decision
 from dsar.domain.errors import NotFound
-from dsar.domain.letters import SentLetter
+from dsar.domain.letters import SentLetter, TemplateApproval
 from dsar.domain.plan import PlanStep, Receipt, legacy_step, step_from_json, step_to_json
 from dsar.domain.verification import Challenge
 from dsar.persistence.damage import intact, request_name
 from dsar.persistence.sealing import Sealer
-from dsar.persistence.tables import ChallengeRow, DecisionRow, LetterRow, PlanRow, ReceiptRow, as_utc, as_utc_or_none, refused_if_exists
+from dsar.persistence.tables import (
+    ChallengeRow,
+    DecisionRow,
+    LetterRow,
+    PlanRow,
+    ReceiptRow,
+    TemplateApprovalRow,
+    as_utc,
+    as_utc_or_none,
+    refused_if_exists,
+)
 
 
 class SqlChallenges:
@@ -140,10 +150,65 @@ class SqlLetters:
 
     def add(self, request_id: str, letter: SentLetter) -> None:
         lt = letter
-        self._s.add(LetterRow(request_id=request_id, kind=lt.kind, template=lt.template, message_id=lt.message_id, at=lt.at))
+        self._s.add(
+            LetterRow(
+                request_id=request_id,
+                kind=lt.kind,
+                template=lt.template,
+                message_id=lt.message_id,
+                at=lt.at,
+                version=lt.version,
+                language=lt.language,
+            )
+        )
         with refused_if_exists(f"a {lt.kind} letter for request {request_id}"):
             self._s.flush()
 
     def get(self, request_id: str, kind: str) -> SentLetter | None:
         row = self._s.exec(select(LetterRow).where(LetterRow.request_id == request_id, LetterRow.kind == kind)).first()
-        return None if row is None else SentLetter(row.kind, row.template, row.message_id, as_utc(row.at))
+        return None if row is None else SentLetter(row.kind, row.template, row.message_id, as_utc(row.at), row.version, row.language)
+
+
+class SqlTemplateApprovals:
+    """:class:`dsar.services.ports.TemplateApprovalRepository` over ``template_approval``."""
+
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    def add(self, approval: TemplateApproval) -> None:
+        a = approval
+        self._s.add(
+            TemplateApprovalRow(
+                path=a.path,
+                version=a.version,
+                content=a.content,
+                approver=a.approver,
+                account_id=a.account_id,
+                approved_at=a.approved_at,
+                totp_step=a.totp_step,
+            )
+        )
+        with refused_if_exists(f"an approval of {a.path} at version {a.version[:12]}"):
+            self._s.flush()
+
+    def approved(self, path: str, version: str) -> TemplateApproval | None:
+        row = self._s.exec(
+            select(TemplateApprovalRow).where(TemplateApprovalRow.path == path, TemplateApprovalRow.version == version)
+        ).first()
+        return None if row is None else _approval(row)
+
+    def latest(self, path: str) -> TemplateApproval | None:
+        rows = self._s.exec(
+            select(TemplateApprovalRow).where(TemplateApprovalRow.path == path).order_by(col(TemplateApprovalRow.id).desc()).limit(1)
+        ).first()
+        return None if rows is None else _approval(rows)
+
+    def all_latest(self) -> dict[str, TemplateApproval]:
+        out: dict[str, TemplateApproval] = {}
+        for row in self._s.exec(select(TemplateApprovalRow).order_by(col(TemplateApprovalRow.id))):
+            out[row.path] = _approval(row)
+        return out
+
+
+def _approval(row: TemplateApprovalRow) -> TemplateApproval:
+    return TemplateApproval(row.path, row.version, row.content, row.approver, row.account_id, as_utc(row.approved_at), row.totp_step)

@@ -114,6 +114,7 @@ class SqlRequests:
             reference=r.reference,
             type=r.type.value,
             access_scope=r.access_scope.value if r.access_scope else None,
+            language=r.language,
             regime=r.regime,
             country=r.country,
             subdivision=r.subdivision,
@@ -347,6 +348,7 @@ def _shell(row: RequestRow, name: str | None = None) -> PrivacyRequest:
         on_hold=row.on_hold,
         linked_to=row.linked_to,
         logged_at=row.logged_at,
+        language=row.language or "en",
     )
 
 

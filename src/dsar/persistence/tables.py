@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 
-from sqlalchemy import BigInteger, Column, LargeBinary, UniqueConstraint
+from sqlalchemy import BigInteger, Column, LargeBinary, Text, UniqueConstraint
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 from sqlmodel import Field, SQLModel
 
@@ -58,6 +58,7 @@ class RequestRow(SQLModel, table=True):
     linked_to: str | None = Field(default=None, max_length=32)
     flow_run_id: str | None = Field(default=None, max_length=64)
     version: int = 1
+    language: str = Field(default="en", max_length=8)
     subject_name_enc: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     subject_emails_enc: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     subject_phone_enc: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
@@ -195,6 +196,35 @@ class LetterRow(SQLModel, table=True):
     template: str = Field(max_length=200)
     message_id: str = Field(max_length=200)
     at: datetime
+    version: str | None = Field(default=None, max_length=64)
+    language: str | None = Field(default=None, max_length=8)
+
+
+class TemplateApprovalRow(SQLModel, table=True):
+    """Legal's approval of one version of one template file (migration letter_templates)."""
+
+    __tablename__ = "template_approval"
+    __table_args__ = (UniqueConstraint("path", "version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    path: str = Field(index=True, max_length=200)
+    version: str = Field(max_length=64)
+    content: str = Field(sa_column=Column(Text, nullable=False))
+    approver: str = Field(max_length=64)
+    account_id: int
+    approved_at: datetime
+    totp_step: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class MailLedgerRow(SQLModel, table=True):
+    """A message a mail transport accepted: a re-run never sends it again."""
+
+    __tablename__ = "mail_ledger"
+
+    message_id: str = Field(primary_key=True, max_length=200)
+    transport: str = Field(max_length=16)
+    provider_id: str | None = Field(default=None, max_length=200)
+    sent_at: datetime
 
 
 class ClockPauseRow(SQLModel, table=True):

@@ -18,7 +18,7 @@ from dsar.crypto import BlindIndex, KeyProvider
 from dsar.persistence.accounts import SqlAccounts, SqlTokens
 from dsar.persistence.alerts import SqlAlerts
 from dsar.persistence.audit_log import SqlAuditLog
-from dsar.persistence.casework import SqlChallenges, SqlDecisions, SqlLetters, SqlPlans
+from dsar.persistence.casework import SqlChallenges, SqlDecisions, SqlLetters, SqlPlans, SqlTemplateApprovals
 from dsar.persistence.data_keys import SqlDataKeys
 from dsar.persistence.deadlines import SqlDeadlines
 from dsar.persistence.packages import SqlPackages
@@ -43,6 +43,7 @@ class SqlUnitOfWork:
     accounts: SqlAccounts
     tokens: SqlTokens
     packages: SqlPackages
+    templates: SqlTemplateApprovals
 
     def __init__(self, engine: Engine, keys: KeyProvider, index: BlindIndex, cache: DataKeyCache | None = None) -> None:
         self._engine, self._keys, self._index = engine, keys, index
@@ -66,6 +67,7 @@ class SqlUnitOfWork:
         self.accounts = SqlAccounts(s)
         self.tokens = SqlTokens(s)
         self.packages = SqlPackages(s)
+        self.templates = SqlTemplateApprovals(s)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:

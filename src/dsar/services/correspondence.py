@@ -19,6 +19,11 @@ from dsar.domain.verification import Challenge
 from dsar.services import recording
 from dsar.services.context import ServiceContext
 from dsar.services.ports import Attachment, OutgoingMail, RenderedLetter, UnitOfWork
+from dsar.services.templates import check_approved
+
+
+def letter_language(r: PrivacyRequest) -> str:
+    return getattr(r, "language", None) or "en"
 
 
 def letter_request(r: PrivacyRequest) -> dict[str, Any]:
@@ -35,24 +40,31 @@ def letter_request(r: PrivacyRequest) -> dict[str, Any]:
 
 def _deliver(
     ctx: ServiceContext,
+    uow: UnitOfWork,
     r: PrivacyRequest,
     kind: str,
     context: Mapping[str, Any],
     mail_id: str,
     attachments: Sequence[Attachment],
     to: str | None = None,
+    language: str | None = None,
 ) -> tuple[RenderedLetter, str | None]:
-    """Render and mail to ``to`` (default: the request's first email); (letter, address it went to)."""
-    letter = ctx.letters.render(kind, r.regime, context)
+    """Render in the request's language, check legal approved every file the letter is made
+    of (else :class:`LetterNotApproved`, nothing sent), and mail it with its PDF to ``to``
+    (default: the request's first address, when it gave one); (letter, address it went to)."""
+    letter = ctx.letters.render(kind, r.regime, context, language or letter_language(r))
+    check_approved(uow, kind, letter)
     email = to if to is not None else r.subject.primary_email
     if email is not None:
+        pdf = Attachment(f"{r.reference}-{kind.replace('_', '-')}.pdf", ctx.letters.pdf(letter), "application/pdf")
         mail = OutgoingMail(
             message_id=mail_id,
             to=email,
             sender=ctx.policy.privacy_contact,
             subject=letter.subject,
             body=letter.body,
-            attachments=tuple(attachments),
+            attachments=(pdf, *attachments),
+            html=letter.html,
         )
         what = kind.replace("_", " ")
         try:
@@ -83,9 +95,16 @@ def send_letter(
     kind: str,
     context: Mapping[str, Any],
     attachments: Sequence[Attachment] = (),
+    *,
+    to: str | None = None,
+    template_kind: str | None = None,
+    recipient: str = "",
+    language: str | None = None,
 ) -> SentLetter | None:
     """Send the request's letter of this kind once: render it, mail it, record it and its
-    LetterSent event in ``uow``. None when it was already sent (nothing is rendered then)."""
+    LetterSent event in ``uow``. None when it was already sent (nothing is rendered then).
+    ``to``/``recipient``: a letter to a recipient of the data (not the subject), rendered from
+    ``template_kind`` (the recorded ``kind`` is then the recipient's own)."""
     if uow.letters.get(request.id, kind) is not None:
         return None
     mail_id = message_id(request.reference, kind)
@@ -93,17 +112,35 @@ def send_letter(
     # an address only typed into the request (THREATS 2, 7).
     from dsar.services.identity import letter_address
 
-    letter, email = _deliver(ctx, request, kind, context, mail_id, attachments, letter_address(uow, request))
+    address = to if to is not None else letter_address(uow, request)
+    letter, email = _deliver(ctx, uow, request, template_kind or kind, context, mail_id, attachments, address, language)
     now = ctx.clock()
-    sent = SentLetter(kind, letter.template, mail_id, now)
+    sent = SentLetter(kind, letter.template, mail_id, now, letter.version, letter.language)
     uow.letters.add(request.id, sent)
-    uow.audit.append([LetterSent(request.id, now, kind, letter.template, mail_id, len(attachments), "email" if email else "none")])
+    uow.audit.append(
+        [
+            LetterSent(
+                request.id,
+                now,
+                kind,
+                letter.template,
+                mail_id,
+                len(attachments),
+                "email" if email else "none",
+                letter.version,
+                letter.language,
+                recipient,
+            )
+        ]
+    )
     return sent
 
 
-def send_code(ctx: ServiceContext, request: PrivacyRequest, challenge: Challenge, kind: str, context: Mapping[str, Any]) -> RenderedLetter:
+def send_code(
+    ctx: ServiceContext, uow: UnitOfWork, request: PrivacyRequest, challenge: Challenge, kind: str, context: Mapping[str, Any]
+) -> RenderedLetter:
     """Mail a one-time code. One letter per challenge (its message id names the challenge); the
     caller records it as VerificationCodeSent, which carries the template, never the code. The
     caller checks first that the request has an address for it (:func:`code_channel`)."""
-    letter, _ = _deliver(ctx, request, kind, context, message_id(request.reference, f"verify-{challenge.id}"), ())
+    letter, _ = _deliver(ctx, uow, request, kind, context, message_id(request.reference, f"verify-{challenge.id}"), ())
     return letter

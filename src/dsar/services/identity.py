@@ -291,6 +291,13 @@ def start(ctx: ServiceContext, request_id: str) -> Status:
     elif case.channel == "none" or case.issued > 0:
         return r.status
     try:
+        # The acknowledgement of receipt first, where the regime requires one (CCPA 7021(a));
+        # sent once, like every letter.
+        from dsar.services import notices
+
+        with ctx.uow() as uow:
+            notices.send_acknowledgement(ctx, uow, uow.requests.get(request_id))
+            uow.commit()
         return _send(ctx, request_id, 1, r)
     except DeliveryFailed as failed:
         from dsar.services.correspondence import hold_for_failed_delivery
@@ -320,7 +327,11 @@ def _send(ctx: ServiceContext, request_id: str, ordinal: int, opened: PrivacyReq
             "contact": ctx.policy.privacy_contact,
             "agent": r.agent is not None,
         }
-        letter = ctx.letters.render(VERIFICATION_LETTER, r.regime, context)
+        from dsar.services.correspondence import letter_language
+
+        letter = ctx.letters.render(
+            VERIFICATION_LETTER, r.regime, context, letter_language(context_request := uow.requests.get(request_id))
+        )
         assert on_file.email is not None
         mail_id = message_id(r.reference, f"verify-{case.id}-{ordinal}")
         mail = OutgoingMail(

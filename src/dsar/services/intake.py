@@ -18,6 +18,7 @@ from dsar.connectors.schema import correctable_attributes
 from dsar.domain.deadlines import Deadline, compute_deadlines, receipt_date
 from dsar.domain.errors import DsarError, InvalidInput, NotFound
 from dsar.domain.events import DeadlinesComputed, RequestLogged
+from dsar.domain.letters import LETTER_LANGUAGES
 from dsar.domain.regimes import AccessScope, check_in_force, get_regime, parse_request_type, regime_for_place, resolve_jurisdiction
 from dsar.domain.request import (
     MAX_CORRECTIONS,
@@ -93,6 +94,8 @@ class Submission(BaseModel):
     backdated_reason: str | None = None
     # An appeal (type "appeal") names the refused request it appeals: its reference.
     appeal_of: str | None = None
+    # The language of the subject's letters (en, de, fr, es); English when not given.
+    language: str | None = None
 
     @classmethod
     def parse(cls, data: Any) -> Submission:
@@ -301,6 +304,9 @@ def validate(sub: Submission, ctx: ServiceContext, now: datetime) -> tuple[Priva
             request_type=rtype,
             target_days=ctx.policy.reasonable_period_days,
         )
+    language = (sub.language or "en").strip().lower()
+    if language not in LETTER_LANGUAGES:
+        problems.append(f"language: one of {', '.join(LETTER_LANGUAGES)}")
     if problems or deadlines is None or regime is None or rtype is None or name is None or country is None:
         raise InvalidInput("the request cannot be logged", problems)
     request = PrivacyRequest(
@@ -318,6 +324,7 @@ def validate(sub: Submission, ctx: ServiceContext, now: datetime) -> tuple[Priva
         logged_at=now,
         linked_to=appealed.id if appealed is not None else None,
         corrections=tuple(corrections),
+        language=language,
         subject=SubjectIdentity(
             name=name, emails=tuple(emails), phone=phone, postal_address=address, account_id=account, extra=tuple(sorted(extra.items()))
         ),
@@ -351,6 +358,7 @@ def log_request(ctx: ServiceContext, raw: Any) -> LogResult:
                     request.regime,
                     request.channel.value,
                     backdated_reason=sub.backdated_reason.strip() if sub.backdated_reason else None,
+                    language=request.language,
                 ),
                 DeadlinesComputed(
                     request.id, now, deadline.due, deadline.acknowledge_by, deadline.extension_notice_by, deadline.extended_due

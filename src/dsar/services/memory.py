@@ -47,7 +47,7 @@ from dsar.domain.deadlines import Deadline, PauseRecord
 from dsar.domain.decisions import Decision
 from dsar.domain.errors import IntegrityError, InvalidInput, NotFound
 from dsar.domain.events import STAFF_STREAM, AuditEntry, AuditEvent, CheckpointRecord
-from dsar.domain.letters import SentLetter
+from dsar.domain.letters import SentLetter, TemplateApproval
 from dsar.domain.lockout import CodeFailures
 from dsar.domain.packages import AccessPackage
 from dsar.domain.plan import PlanStep, Receipt, step_from_json, step_to_json
@@ -167,6 +167,7 @@ class _State:
     api_tokens: dict[int, tuple[ApiToken, str]] = field(default_factory=dict)  # id -> (token, digest)
     totps: dict[int, TotpRecord] = field(default_factory=dict)  # account id -> sealed secret, last step
     packages: dict[str, AccessPackage] = field(default_factory=dict)  # id -> access package
+    approvals: tuple[TemplateApproval, ...] = ()  # in the order given
 
     def copy(self) -> _State:
         return _State(
@@ -196,6 +197,7 @@ class _State:
             api_tokens=dict(self.api_tokens),
             totps=dict(self.totps),
             packages=dict(self.packages),
+            approvals=self.approvals,
         )
 
     def next_id(self, sequence: str) -> int:
@@ -257,6 +259,7 @@ class InMemoryUnitOfWork:
         self._accounts = InMemoryAccounts(self)
         self._tokens = InMemoryTokens(self)
         self._packages = InMemoryPackages(self)
+        self._templates = InMemoryTemplateApprovals(self)
 
     @classmethod
     def factory(cls, db: InMemoryDatabase) -> UnitOfWorkFactory:
@@ -309,6 +312,10 @@ class InMemoryUnitOfWork:
     @property
     def letters(self) -> InMemoryLetters:
         return self._letters
+
+    @property
+    def templates(self) -> InMemoryTemplateApprovals:
+        return self._templates
 
     @property
     def alerts(self) -> InMemoryAlerts:
@@ -797,6 +804,22 @@ class InMemoryLetters(_Area):
 
     def get(self, request_id: str, kind: str) -> SentLetter | None:
         return self._s.letters.get((request_id, kind))
+
+
+class InMemoryTemplateApprovals(_Area):
+    def add(self, approval: TemplateApproval) -> None:
+        if self.approved(approval.path, approval.version) is not None:
+            raise IntegrityError(f"an approval of {approval.path} at version {approval.version[:12]} is already recorded")
+        self._s.approvals = (*self._s.approvals, approval)
+
+    def approved(self, path: str, version: str) -> TemplateApproval | None:
+        return next((a for a in self._s.approvals if a.path == path and a.version == version), None)
+
+    def latest(self, path: str) -> TemplateApproval | None:
+        return next((a for a in reversed(self._s.approvals) if a.path == path), None)
+
+    def all_latest(self) -> dict[str, TemplateApproval]:
+        return {a.path: a for a in self._s.approvals}
 
 
 # --- the deadline watch's alerts --------------------------------------------------------------

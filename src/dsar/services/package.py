@@ -54,9 +54,11 @@ from dsar.domain.regimes import AccessScope, RequestType
 from dsar.domain.request import PrivacyRequest
 from dsar.domain.verification import verified_emails
 from dsar.services.context import ServiceContext
+from dsar.services.correspondence import letter_language
 from dsar.services.ports import OutgoingMail, UnitOfWork
 from dsar.services.redaction import REASONS, Redactor, field_maps
 from dsar.services.streams import StreamStore
+from dsar.services.templates import check_approved
 from dsar.services.zipstream import ZipStreamWriter, safe_name
 
 PACKAGE_CODE_LETTER = "package_code"
@@ -481,9 +483,11 @@ def send_code(ctx: ServiceContext, token: str) -> LinkRefusal | CodeRefusal | No
                 "organisation": ctx.policy.organisation_name,
                 "contact": ctx.policy.privacy_contact,
             },
+            letter_language(r),
         )
+        check_approved(uow, PACKAGE_CODE_LETTER, letter)  # an approved script, like every letter
         mail_id = message_id(r.reference, f"package-code-{p.id[:8]}-{p.codes_sent}")
-        mail = OutgoingMail(mail_id, to[0], ctx.policy.privacy_contact, letter.subject, letter.body)
+        mail = OutgoingMail(mail_id, to[0], ctx.policy.privacy_contact, letter.subject, letter.body, html=letter.html)
         try:
             ctx.mailer.send(mail)
         except DsarError as exc:

@@ -28,7 +28,7 @@ from dsar.domain.alerts import Alert, NewAlert, WatchCandidate, WatchColumn
 from dsar.domain.deadlines import Deadline, PauseRecord
 from dsar.domain.decisions import Decision
 from dsar.domain.events import AuditEntry, AuditEvent, CheckpointRecord
-from dsar.domain.letters import SentLetter
+from dsar.domain.letters import SentLetter, TemplateApproval
 from dsar.domain.lockout import CodeFailures
 from dsar.domain.packages import AccessPackage
 from dsar.domain.plan import PlanStep, Receipt
@@ -59,6 +59,7 @@ class OutgoingMail:
     body: str
     attachments: Sequence[Attachment] = ()
     headers: Mapping[str, str] = field(default_factory=dict)
+    html: str = ""  # the HTML alternative of ``body`` (a letter's page), when there is one
 
     def __repr__(self) -> str:
         return f"OutgoingMail({self.message_id})"
@@ -68,6 +69,16 @@ class Mailer(ABC):
     @abstractmethod
     def send(self, mail: OutgoingMail) -> bool:
         """Send once; return False when this message id was already sent."""
+
+
+class MailLedger(Protocol):
+    """Every message a transport accepted, by message id, kept outside any request's unit of
+    work (a send cannot be rolled back): a re-run never sends a message twice."""
+
+    def sent(self, message_id: str) -> bool: ...
+
+    def record(self, message_id: str, transport: str, provider_id: str | None, at: datetime) -> None:
+        """Record one accepted message (a second record of the same id changes nothing)."""
 
 
 class ObjectStore(ABC):
@@ -136,13 +147,22 @@ class CheckpointWitness(ABC):
 class RenderedLetter:
     template: str
     subject: str
-    body: str
+    body: str  # plain text, reflowed
+    html: str = ""  # the HTML page (mail's HTML part; the PDF is made from it)
+    version: str = ""  # SHA-256 of the template file
+    language: str = "en"  # the language the letter is in (after any fallback)
+    # Every file the letter was made of, with its version: each must be approved to send it.
+    sources: tuple[tuple[str, str], ...] = ()
 
 
 class LetterRenderer(Protocol):
     """Renders a letter kind for a regime from the organisation's templates."""
 
     def render(self, kind: str, regime: str, context: Mapping[str, Any], language: str = "en") -> RenderedLetter: ...
+
+    def pdf(self, letter: RenderedLetter) -> bytes:
+        """The letter as a PDF on the organisation's letterhead."""
+        ...
 
 
 # --- repositories ---------------------------------------------------------------------------
@@ -368,6 +388,21 @@ class PackageRepository(Protocol):
         ...
 
 
+class TemplateApprovalRepository(Protocol):
+    """Legal's approvals of template versions (dsar.services.templates)."""
+
+    def add(self, approval: TemplateApproval) -> None:
+        """Record one; a second approval of the same path and version raises IntegrityError."""
+
+    def approved(self, path: str, version: str) -> TemplateApproval | None: ...
+
+    def latest(self, path: str) -> TemplateApproval | None: ...
+
+    def all_latest(self) -> dict[str, TemplateApproval]:
+        """The latest approval of every path approved at least once."""
+        ...
+
+
 class AlertRepository(Protocol):
     """The deadline watch's alerts: one per request, date and kind."""
 
@@ -559,6 +594,9 @@ class UnitOfWork(Protocol):
 
     @property
     def tokens(self) -> TokenRepository: ...
+
+    @property
+    def templates(self) -> TemplateApprovalRepository: ...
 
     def __enter__(self) -> Self: ...
 

@@ -50,7 +50,7 @@ from dsar.domain.verification import (
     VerificationOutcome,
     correction_disputes_proof,
 )
-from dsar.services import exemptions, identity, recording
+from dsar.services import exemptions, identity, notices, recording
 from dsar.services.accounts import approver_digest, prove_approver
 from dsar.services.appeals import appeal_link
 from dsar.services.context import ServiceContext
@@ -368,8 +368,12 @@ def plan_summary(ctx: ServiceContext, request_id: str, refused: SignOffRefusal |
         lines += [f"    - fields of `{e}`: {', '.join(names)}" for (sys, e), names in fields.items() if sys == s.system and names]
     if r.type in (RequestType.CORRECTION, RequestType.DELETION):
         recipients = _recipients_to_inform(ctx, plan)
-        if recipients:
-            lines += ["", "GDPR Art. 19 / CCPA: tell these recipients of the change (dsar does not): " + "; ".join(recipients)]
+        mailed = notices.recipients_to_notify(ctx, plan)
+        if mailed:
+            lines += ["", "GDPR Art. 19 / CCPA: dsar mails these recipients a notice of the change: " + "; ".join(sorted(mailed))]
+        by_hand = [x for x in recipients if x not in mailed]
+        if by_hand:
+            lines += ["", "GDPR Art. 19 / CCPA: tell these recipients of the change (no address in the data map): " + "; ".join(by_hand)]
     if r.type is RequestType.CORRECTION:
         held = {a.attribute for st in plan if isinstance(st, CorrectStep) for a in st.actions}
         asked = [c.attribute for c in r.corrections]
@@ -806,6 +810,11 @@ def _respond(ctx: ServiceContext, uow: UnitOfWork, r: PrivacyRequest, kind: str,
     context, _ = response_context(ctx, uow, r, kind, package)
     send_letter(ctx, uow, r, kind, context)  # never an attachment: the access copy is behind the package's link
     if r.status is Status.RESPONDING:
+        # The part of the request the approved plan keeps, with its grounds; the recipients of
+        # erased or corrected data, told at the addresses the data map gives (GDPR Art. 19).
+        plan = uow.plans.get(r.id)
+        notices.send_partial_refusal(ctx, uow, r, plan)
+        notices.send_recipient_notices(ctx, uow, r, plan)
         r = recording.move(uow, r, Move.CLOSE, ctx.clock())
     uow.commit()
     return r.status
@@ -893,6 +902,8 @@ def response_context(
         "corrections": _corrections_outcome(plan, r, systems),
         # GDPR Art. 19: the subject may ask who received the corrected data.
         "recipients": _recipients_to_inform(ctx, plan) if r.type is RequestType.CORRECTION else [],
+        # the recipients told of an erasure or correction by their own notice (Art. 19)
+        "notified": sorted(notices.recipients_to_notify(ctx, plan)) if r.type in (RequestType.DELETION, RequestType.CORRECTION) else [],
         "denial_reason": _denial_reason(uow, request_id) if kind == DENIAL_LETTER else "",
         # What legal kept out of the answer at sign-off, and on which ground.
         "exemptions": exemptions.for_letter(ctx, plan),

@@ -18,11 +18,11 @@ from datetime import date, datetime
 from typing import Any
 
 from dsar.domain.alerts import alert_state
-from dsar.domain.events import SubjectDataViewed
+from dsar.domain.events import HoldChanged, SubjectDataViewed
 from dsar.domain.regimes import parse_request_type
 from dsar.domain.request import PrivacyRequest, Status, parse_reference
 from dsar.services.context import ServiceContext
-from dsar.services.ports import RequestQuery
+from dsar.services.ports import RequestQuery, UnitOfWork
 
 
 def mask(value: str | None) -> str | None:
@@ -129,6 +129,8 @@ class RequestView:
     receipts: tuple[ReceiptView, ...]
     flow_run_id: str | None
     revealed: bool
+    language: str = "en"  # the language of the subject's letters
+    hold_reason: str | None = None  # why it waits, while on hold (e.g. a letter template not approved)
 
 
 @dataclass(frozen=True)
@@ -194,6 +196,14 @@ def lookup_id(ctx: ServiceContext, request_id: str) -> RequestRef:
         return _ref(uow.requests.facts(request_id))
 
 
+def current_hold_reason(uow: UnitOfWork, request_id: str) -> str | None:
+    """The reason of the request's latest hold, None when its latest hold event released it."""
+    for e in reversed(uow.audit.events(request_id)):
+        if e.kind == HoldChanged.kind:
+            return str(e.details.get("reason", "")) if e.details.get("on_hold") == "true" else None
+    return None
+
+
 def request_view(ctx: ServiceContext, reference: str, *, reveal: bool = False, via: str = "cli") -> RequestView:
     """One request. Its subject's data is masked unless ``reveal``, which is recorded in the
     audit trail as ``SubjectDataViewed`` (``via`` names the entry point)."""
@@ -206,6 +216,7 @@ def request_view(ctx: ServiceContext, reference: str, *, reveal: bool = False, v
         receipts = tuple(ReceiptView(x.system, x.operation, x.records, x.at) for x in uow.plans.receipts(r.id))
         linked = uow.requests.references({r.linked_to}).get(r.linked_to) if r.linked_to else None
         run_id = uow.requests.flow_run_id(r.id)
+        hold_reason = current_hold_reason(uow, r.id) if r.on_hold else None
         if reveal:
             now = ctx.clock()
             uow.audit.append([SubjectDataViewed(r.id, now, via)])
@@ -248,6 +259,8 @@ def request_view(ctx: ServiceContext, reference: str, *, reveal: bool = False, v
         plan=plan,
         receipts=receipts,
         flow_run_id=run_id,
+        language=r.language,
+        hold_reason=hold_reason,
         revealed=reveal,
     )
 

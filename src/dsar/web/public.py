@@ -374,6 +374,8 @@ def router() -> APIRouter:
                 return _too_many(request, wait)
         if checked.raw is None:
             return _form_page(request, checked.values, checked.errors)
+        # The subject's letters are written in the language the form was filled in.
+        checked.raw["language"] = language(request)
         try:
             # Logged now; the run is started after the answer has gone (below): the answer never
             # waits for the orchestrator, and reads the same whatever happens next (threats 9).

@@ -11,6 +11,7 @@ import pytest
 
 from dsar.connectors.base import Capability, ErasureKind
 from dsar.connectors.schema import EntityMap, FieldMap, ManualSystem, SqlSystem
+from dsar.domain.letters import TemplateApproval
 from dsar.domain.request import Status
 from dsar.domain.verification_policy import Proof
 from dsar.services import identity, processing
@@ -26,11 +27,27 @@ from tests.unit.services.fakes import (
     MemoryObjectStore,
     RecordingMailer,
     counting_factory,
+    fake_version,
 )
 
 JANE = "jane.doe@example.com"
 JANE_PHONE = "+44 20 7946 0001"  # on file in the shop: the data point the subject can give
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday
+LETTER_KINDS = (
+    "acknowledgement",
+    "verification_code",
+    "verification_reminder",
+    "could_not_verify",
+    "extension",
+    "access_response",
+    "deletion_response",
+    "correction_response",
+    "partial_refusal",
+    "denial",
+    "appeal_outcome",
+    "recipient_notice",
+    "package_code",
+)
 
 
 def shop_map(recipients: tuple[str, ...] = ("Parcel carrier",)) -> SqlSystem:
@@ -82,7 +99,14 @@ def shop_data() -> FakeSystem:
 class World:
     """Everything a service test looks at afterwards."""
 
-    def __init__(self, systems: list[FakeSystem], data_map: tuple[SqlSystem | ManualSystem, ...], manual: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        systems: list[FakeSystem],
+        data_map: tuple[SqlSystem | ManualSystem, ...],
+        manual: tuple[str, ...] = (),
+        *,
+        approve: bool = True,
+    ) -> None:
         self.db = InMemoryDatabase()
         self.counts: Counter[str] = Counter()
         self.clock = FakeClock(START)
@@ -102,6 +126,20 @@ class World:
             code_key=b"k" * 32,
             policy=Policy(organisation_name="Example Shop Ltd", privacy_contact="privacy@example-shop.test"),
         )
+
+        if approve:
+            self.approve_letters()
+
+    def approve_letters(self, languages: tuple[str, ...] = ("en", "de", "fr", "es")) -> None:
+        """Legal approved the fake renderer's template of every letter kind (as `dsar templates
+        approve` records it)."""
+        with self.uow() as uow:
+            for kind in LETTER_KINDS:
+                for lang in languages:
+                    path = f"{kind}/default.{lang}.j2"
+                    if uow.templates.approved(path, fake_version(path)) is None:
+                        uow.templates.add(TemplateApproval(path, fake_version(path), "fake", "lena.legal", 1, START, 1))
+            uow.commit()
 
     def uow(self) -> Any:
         return self.ctx.uow()

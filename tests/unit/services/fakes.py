@@ -85,16 +85,27 @@ class MemoryObjectStore(ObjectStore):
         return key in self.objects
 
 
+def fake_version(path: str) -> str:
+    return hashlib.sha256(f"fake:{path}".encode()).hexdigest()
+
+
 class FakeRenderer:
-    """Renders every letter as its kind and context, and remembers each context it was given."""
+    """Renders every letter as its kind and context, and remembers each context it was given.
+    Its template for a kind is ``KIND/default.LANG.j2`` at :func:`fake_version`."""
 
     def __init__(self) -> None:
         self.rendered: list[tuple[str, str, dict[str, Any]]] = []
+        self.pdfs = 0
 
     def render(self, kind: str, regime: str, context: Mapping[str, Any], language: str = "en") -> RenderedLetter:
         self.rendered.append((kind, regime, dict(context)))
         body = "\n".join(f"{k}: {context[k]}" for k in sorted(context) if k != "request")
-        return RenderedLetter(f"{kind}/default.{language}.txt.j2", f"{kind} {context['request']['reference']}", body)
+        path = f"{kind}/default.{language}.j2"
+        return RenderedLetter(path, f"{kind} {context['request']['reference']}", body, f"<p>{kind}</p>", fake_version(path), language)
+
+    def pdf(self, letter: RenderedLetter) -> bytes:
+        self.pdfs += 1
+        return b"%PDF-fake " + letter.template.encode()
 
     def contexts(self, kind: str) -> list[dict[str, Any]]:
         return [c for k, _, c in self.rendered if k == kind]
@@ -128,6 +139,7 @@ class FakeSystem:
     capabilities: frozenset[Capability] = frozenset(Capability)
     erasure: dict[str, ErasureKind] = field(default_factory=dict)  # entity -> rule (absent: unmapped)
     correctable: dict[str, str] = field(default_factory=dict)  # field -> attribute
+    retain_reasons: dict[str, str] = field(default_factory=dict)  # entity -> why it is kept (ErasureKind.RETAIN)
     calls: Counter[str] = field(default_factory=Counter)
     failing: set[str] = field(default_factory=set)  # operations that raise, worth a retry
 
@@ -173,7 +185,8 @@ class FakeConnector(Connector):
 
     def plan_erasure(self, located: LocateResult) -> list[ErasureAction]:
         per: Counter[str] = Counter(m.entity for m in located.matches)
-        return [ErasureAction(e, self.data.erasure.get(e, ErasureKind.UNMAPPED), n) for e, n in sorted(per.items())]
+        kinds = {e: self.data.erasure.get(e, ErasureKind.UNMAPPED) for e in per}
+        return [ErasureAction(e, k, n, self.data.retain_reasons.get(e, "")) for e, n in sorted(per.items()) for k in [kinds[e]]]
 
     def erase(self, located: LocateResult, approved: list[ErasureAction]) -> ErasureReceipt:
         self._call("erase")

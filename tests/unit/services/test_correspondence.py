@@ -7,14 +7,15 @@ import dataclasses
 import pytest
 
 from dsar.domain.errors import InvalidInput
-from dsar.domain.letters import SentLetter
+from dsar.domain.letters import SentLetter, TemplateApproval
 from dsar.domain.request import Status
 from dsar.services import processing
 from dsar.services.admin import release_request
 from dsar.services.correspondence import letter_request, send_code, send_letter
 from dsar.services.ports import Attachment, OutgoingMail
+from dsar.services.templates import LetterNotApproved
 from tests.unit.services.conftest import JANE, World, shop_data, shop_map
-from tests.unit.services.fakes import RecordingMailer
+from tests.unit.services.fakes import RecordingMailer, fake_version
 
 
 def context(w: World, rid: str) -> dict[str, object]:
@@ -28,18 +29,27 @@ def test_a_letter_is_rendered_mailed_and_recorded_with_its_event(world: World) -
         r = uow.requests.get(rid)
         sent = send_letter(world.ctx, uow, r, "extension", context(world, rid), [Attachment("a.json", b"{}")])
         uow.commit()
-    assert sent == SentLetter("extension", "extension/default.en.txt.j2", f"{r.reference}.extension@dsar", world.clock.now)
+    version = fake_version("extension/default.en.j2")
+    assert sent == SentLetter("extension", "extension/default.en.j2", f"{r.reference}.extension@dsar", world.clock.now, version, "en")
     mail = world.mailer.sent[f"{r.reference}.extension@dsar"]
-    assert (mail.to, mail.sender, mail.subject, len(mail.attachments)) == (JANE, "privacy@example-shop.test", f"extension {r.reference}", 1)
+    assert (mail.to, mail.sender, mail.subject) == (JANE, "privacy@example-shop.test", f"extension {r.reference}")
+    # the letter's PDF first, then the attachment the caller gave; the HTML part beside the text
+    assert [(a.filename, a.mime_type) for a in mail.attachments] == [
+        (f"{r.reference}-extension.pdf", "application/pdf"),
+        ("a.json", "application/json"),
+    ]
+    assert mail.attachments[0].content.startswith(b"%PDF") and mail.html == "<p>extension</p>"
     with world.uow() as uow:
         assert uow.letters.get(rid, "extension") == sent
     assert world.details(rid, "LetterSent") == [
         {
             "kind": "extension",
-            "template": "extension/default.en.txt.j2",
+            "template": "extension/default.en.j2",
             "message_id": sent.message_id,
             "attachments": 1,
             "channel": "email",
+            "version": version,
+            "language": "en",
         }
     ]
 
@@ -79,10 +89,10 @@ def test_each_one_time_code_is_its_own_letter_and_writes_no_record(world: World)
         r = uow.requests.get(rid)
         first = uow.challenges.add(rid, "email", "d1", world.clock.now, world.clock.now)
         second = uow.challenges.add(rid, "email", "d2", world.clock.now, world.clock.now)
-        letter = send_code(world.ctx, r, first, "verification_code", context(world, rid) | {"code": "12345678"})
-        send_code(world.ctx, r, second, "verification_code", context(world, rid) | {"code": "87654321"})
+        letter = send_code(world.ctx, uow, r, first, "verification_code", context(world, rid) | {"code": "12345678"})
+        send_code(world.ctx, uow, r, second, "verification_code", context(world, rid) | {"code": "87654321"})
         uow.commit()
-    assert letter.template == "verification_code/default.en.txt.j2"
+    assert letter.template == "verification_code/default.en.j2"
     assert sorted(world.mailer.sent) == [f"{r.reference}.verify-{first.id}@dsar", f"{r.reference}.verify-{second.id}@dsar"]
     assert "LetterSent" not in world.events(rid)
 
@@ -161,3 +171,43 @@ def test_an_extension_whose_letter_cannot_be_sent_is_not_recorded_and_holds_the_
     with world.uow() as uow:
         assert not uow.deadlines.get(rid).extended and uow.requests.facts(rid).on_hold
     assert "DeadlineExtended" not in world.events(rid)
+
+
+# --- approved scripts -----------------------------------------------------------------------
+
+
+def test_a_letter_in_the_requests_language_is_rendered_in_it() -> None:
+    w = World([shop_data()], (shop_map(),))
+    rid = w.log(language="de")
+    with w.uow() as uow:
+        sent = send_letter(w.ctx, uow, uow.requests.get(rid), "extension", context(w, rid))
+        uow.commit()
+    assert sent is not None and (sent.template, sent.language) == ("extension/default.de.j2", "de")
+    assert w.details(rid, "LetterSent")[0]["language"] == "de"
+
+
+def test_a_letter_whose_template_is_not_approved_is_not_sent_and_the_request_waits_with_the_reason() -> None:
+    w = World([shop_data()], (shop_map(),), approve=False)
+    w.approve_letters(languages=("en",))  # the German letters were never approved
+    rid = w.log(language="de")
+    status = processing.start_verification(w.ctx, rid)
+    assert status is Status.RECEIVED and w.mailer.attempts == 0 and "VerificationCodeSent" not in w.events(rid)
+    with w.uow() as uow:
+        assert uow.requests.facts(rid).on_hold
+    reason = w.details(rid, "HoldChanged")[-1]["reason"]
+    assert reason.startswith(
+        "letter template not approved: the verification code letter uses verification_code/default.de.j2 (never approved)"
+    )
+    assert "dsar templates approve" in reason and "Jane" not in reason
+
+
+def test_a_template_edited_since_its_approval_is_not_sent() -> None:
+    w = World([shop_data()], (shop_map(),), approve=False)
+    path = "extension/default.en.j2"
+    with w.uow() as uow:  # legal approved an earlier text of the file
+        uow.templates.add(TemplateApproval(path, "0" * 64, "older text", "lena.legal", 1, w.clock.now, 1))
+        uow.commit()
+    rid = w.log()
+    with w.uow() as uow, pytest.raises(LetterNotApproved, match=r"extension/default.en.j2 \(changed since approved\)"):
+        send_letter(w.ctx, uow, uow.requests.get(rid), "extension", context(w, rid))
+    assert w.mailer.attempts == 0

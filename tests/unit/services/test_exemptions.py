@@ -195,8 +195,8 @@ def test_an_exempt_field_is_left_out_of_the_access_copy(world: World) -> None:
     assert svc.record_sign_off(world.ctx, rid, given, LEGAL, code(world.ctx, secret), via="test").recorded
     svc.execute_plan(world.ctx, rid)
     svc.send_response(world.ctx, rid)
-    sent = list(world.mailer.sent.values())[-1]
-    assert sent.attachments == ()  # the copy is the access package, behind the letter's link
+    sent = next(m for m in world.mailer.sent.values() if m.message_id.endswith(".access_response@dsar"))
+    assert [a.mime_type for a in sent.attachments] == ["application/pdf"]  # the copy is the access package, behind the link
     files = download_package(world, rid)
     customers = json.loads(next(v for k, v in files.items() if k.endswith("/shop/customer.json")))["items"]
     assert customers and all("phone" not in r and "email" in r for r in customers)

@@ -25,7 +25,9 @@ def test_a_valid_request_is_stored_with_its_statutory_dates_and_two_events(world
         deadline = uow.deadlines.get(r.id)
     assert stored.subject.emails == (JANE,) and deadline.due == date(2026, 4, 2)
     assert world.events(r.id) == ["RequestLogged", "DeadlinesComputed"]
-    assert world.details(r.id, "RequestLogged") == [{"reference": r.reference, "type": "access", "regime": "gdpr", "channel": "web"}]
+    assert world.details(r.id, "RequestLogged") == [
+        {"reference": r.reference, "type": "access", "regime": "gdpr", "channel": "web", "language": "en"}
+    ]
     assert world.details(r.id, "DeadlinesComputed") == [
         {"due": "2026-04-02", "acknowledge_by": None, "extension_notice_by": "2026-04-02", "extended_due": "2026-06-02"}
     ]

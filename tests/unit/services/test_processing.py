@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from dsar.connectors.base import ErasureKind
 from dsar.connectors.schema import Retain
 from dsar.domain.decisions import DENIAL_REASON_TEXT, DENIAL_STEP, SIGN_OFF_STEP, DenialReason, SignOff, SignOffDecision, sign_off
 from dsar.domain.errors import InvalidInput, RetryableConnectorError
@@ -53,7 +54,8 @@ def test_an_access_request_runs_from_its_code_to_a_closing_letter_with_a_package
     ref = svc.reference_of(ctx, rid)
     letter = world.mailer.sent[f"{ref}.access_response@dsar"]
     assert letter.to == JANE
-    assert letter.attachments == ()  # never an attachment: the letter carries the package's link
+    # the letter's own PDF only: the data is behind the package's link
+    assert [x.mime_type for x in letter.attachments] == ["application/pdf"]
     files = download_package(world, rid)
     customers = json.loads(files[f"{ref}-your-data/shop/customer.json"])["items"]
     orders = json.loads(files[f"{ref}-your-data/shop/orders.json"])["items"]
@@ -130,7 +132,7 @@ def test_the_link_and_code_go_to_the_email_on_file_once_per_send_and_confirm_rec
     assert context["link"].startswith("http://127.0.0.1:8000/verify/l/")
     sent = json.dumps(world.details(rid, "VerificationLinkSent"))
     assert context["code"] not in sent and context["link"].rsplit("/", 1)[1] not in sent
-    assert world.details(rid, "VerificationLinkSent")[0]["template"] == "verification_code/default.en.txt.j2"
+    assert world.details(rid, "VerificationLinkSent")[0]["template"] == "verification_code/default.en.j2"
     assert world.details(rid, "ReceiptConfirmed") == [{"how": "email", "by": "dsar"}]
     assert acknowledged == world.clock.now
 
@@ -338,7 +340,7 @@ def test_a_deletion_summary_names_the_recipients_to_tell(world: World) -> None:
     rid = world.log(type="deletion")
     world.verify(rid)
     svc.plan_request(world.ctx, rid)
-    assert "tell these recipients of the change (dsar does not): Parcel carrier" in svc.plan_summary(world.ctx, rid)
+    assert "tell these recipients of the change (no address in the data map): Parcel carrier" in svc.plan_summary(world.ctx, rid)
 
 
 def test_a_correction_sets_the_approved_fields_and_the_letter_names_where(world: World) -> None:
@@ -353,6 +355,73 @@ def test_a_correction_sets_the_approved_fields_and_the_letter_names_where(world:
     (context,) = world.letters.contexts("correction_response")
     assert context["corrections"] == [{"attribute": "phone", "systems": ["Online shop"]}]
     assert context["recipients"] == ["Parcel carrier"]
+
+
+# --- acknowledgement, partial refusal, recipient notices ---------------------------------------
+
+
+def notifying_world() -> World:
+    shop = shop_map(("Parcel carrier", "Tax adviser")).model_copy(update={"recipient_contacts": {"Parcel carrier": "privacy@carrier.test"}})
+    return World([shop_data()], (shop,))
+
+
+def test_a_ccpa_request_is_acknowledged_once_before_its_code_and_that_confirms_receipt() -> None:
+    w = World([shop_data()], (shop_map(),))
+    rid = w.log(regime="ccpa", country="US", subdivision="CA", access_scope="categories")
+    assert svc.start_verification(w.ctx, rid) is Status.AWAITING_VERIFICATION
+    assert svc.start_verification(w.ctx, rid) is Status.AWAITING_VERIFICATION
+    ref = svc.reference_of(w.ctx, rid)
+    assert [m for m in w.mailer.sent if "acknowledgement" in m] == [f"{ref}.acknowledgement@dsar"]
+    kinds = w.events(rid)
+    assert kinds.index("LetterSent") < kinds.index("VerificationCodeSent") and kinds.count("ReceiptConfirmed") == 1
+    assert [d["kind"] for d in w.details(rid, "LetterSent")] == ["acknowledgement"]
+
+
+def test_a_gdpr_request_gets_no_separate_acknowledgement() -> None:
+    w = World([shop_data()], (shop_map(),))
+    rid = w.log()
+    svc.start_verification(w.ctx, rid)
+    assert not [m for m in w.mailer.sent if "acknowledgement" in m]
+
+
+def test_a_deletion_that_keeps_records_sends_the_partial_refusal_with_each_ground() -> None:
+    data = shop_data()
+    data.erasure["orders"] = ErasureKind.RETAIN
+    data.retain_reasons["orders"] = "invoices: 10 years"
+    w = World([data], (shop_map(),))
+    rid = w.log(type="deletion")
+    assert steps(w, rid)[-1] is Status.CLOSED
+    (refusal,) = w.letters.contexts("partial_refusal")
+    assert refusal["refused"] == [{"system": "Online shop", "entity": "orders", "rows": 2, "reason": "invoices: 10 years"}]
+    assert [d["kind"] for d in w.details(rid, "LetterSent")] == ["deletion_response", "partial_refusal"]
+
+
+def test_an_erasure_tells_each_recipient_with_an_address_once_and_names_the_recipient_not_the_person() -> None:
+    w = notifying_world()
+    rid = w.log(type="deletion")
+    assert steps(w, rid)[-1] is Status.CLOSED
+    svc.send_response(w.ctx, rid)
+    notices = [m for m in w.mailer.sent.values() if m.to == "privacy@carrier.test"]
+    assert len(notices) == 1
+    (context,) = w.letters.contexts("recipient_notice")
+    assert context["recipient"] == "Parcel carrier" and context["action"] == "erasure" and context["person"]["emails"] == [JANE]
+    sent = [d for d in w.details(rid, "LetterSent") if d["kind"].startswith("recipient_notice.")]
+    assert len(sent) == 1 and sent[0]["recipient"] == "Parcel carrier" and JANE not in json.dumps(sent)
+    (response,) = w.letters.contexts("deletion_response")
+    assert response["notified"] == ["Parcel carrier"]  # the tax adviser has no address: told by hand
+    assert "dsar mails these recipients a notice of the change: Parcel carrier" in svc.plan_summary(w.ctx, rid)
+    assert "(no address in the data map): Tax adviser" in svc.plan_summary(w.ctx, rid)
+
+
+def test_a_correction_tells_the_recipients_the_new_values_and_an_access_request_tells_nobody() -> None:
+    w = notifying_world()
+    rid = w.log(type="correction", corrections=[{"attribute": "phone", "value": "+44 9"}])
+    assert steps(w, rid)[-1] is Status.CLOSED
+    (context,) = w.letters.contexts("recipient_notice")
+    assert context["action"] == "correction" and context["corrections"] == [{"attribute": "phone", "value": "+44 9"}]
+    other = w.log(subject={"name": "Jane Doe", "emails": ["someone@example.org"]})
+    steps(w, other)
+    assert len(w.letters.contexts("recipient_notice")) == 1
 
 
 # --- manual systems ---------------------------------------------------------------------------
@@ -455,12 +524,22 @@ def test_a_response_letter_for_categories_only_carries_no_attachment_and_no_pack
     rid = world.log(regime="ccpa", country="US", subdivision="CA", access_scope="categories")
     assert steps(world, rid)[-1] is Status.CLOSED
     ref = svc.reference_of(world.ctx, rid)
-    assert world.mailer.sent[f"{ref}.access_response@dsar"].attachments == ()
+    assert [x.mime_type for x in world.mailer.sent[f"{ref}.access_response@dsar"].attachments] == ["application/pdf"]
     (context,) = world.letters.contexts("access_response")
     assert context["package"] is None and context["record_count"] == 3
     with world.uow() as uow:
         assert uow.packages.for_request(rid) is None
     assert world.ctx.streams.keys("") == []  # nothing was spooled either
+
+
+def test_an_access_letter_that_found_nothing_attaches_no_data_file() -> None:
+    """Issue 13, item 11: no data file and no link when nothing was found."""
+    w = World([shop_data()], (shop_map(),))
+    rid = w.log(subject={"name": "Nobody Here", "emails": ["nobody@example.org"]})
+    assert steps(w, rid)[-1] is Status.CLOSED
+    ref = svc.reference_of(w.ctx, rid)
+    assert [a.mime_type for a in w.mailer.sent[f"{ref}.access_response@dsar"].attachments] == ["application/pdf"]
+    assert w.letters.contexts("access_response")[-1]["found"] is False
 
 
 def test_a_request_without_an_email_is_answered_on_record_with_no_mail(world: World) -> None:

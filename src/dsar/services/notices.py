@@ -1,0 +1,116 @@
+"""The letters besides the response: the acknowledgement of receipt, the partial refusal and
+the notice to recipients of erased or corrected data.
+
+- The acknowledgement goes when processing starts, where the regime's facts set a period to
+  confirm receipt in (CCPA: 10 business days, 11 CCR 7021(a)); it is recorded as the receipt
+  confirmation (``acknowledge_by`` is then met).
+- The partial refusal goes with a deletion's response when the approved plan keeps something the
+  subject asked to erase: each kept entity with its ground, and the redress (GDPR Art. 12(4),
+  17(3); CCPA 11 CCR 7022(f)).
+- The recipient notice goes, after an erasure or correction, to each recipient the data map
+  names with an address (``recipient_contacts``) for a system whose data changed (GDPR Art. 19;
+  CCPA service providers and contractors). It names the person so they can find the records;
+  it is never sent to the subject, and its audit event names the recipient, not the person.
+
+Each is sent once (a letter record per request and kind; a recipient's notice is its own kind).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from dsar.domain.letters import ACKNOWLEDGEMENT_LETTER, PARTIAL_REFUSAL_LETTER, RECIPIENT_NOTICE
+from dsar.domain.plan import CorrectStep, EraseStep, ErasureKind, PlanStep
+from dsar.domain.regimes import REGIMES, RequestType
+from dsar.domain.request import PrivacyRequest
+from dsar.services.context import ServiceContext
+from dsar.services.correspondence import letter_request, send_letter
+from dsar.services.deadlines import record_receipt_confirmation
+from dsar.services.ports import UnitOfWork
+
+
+def _base(ctx: ServiceContext, uow: UnitOfWork, r: PrivacyRequest) -> dict[str, Any]:
+    return {
+        "request": letter_request(r),
+        "organisation": ctx.policy.organisation_name,
+        "contact": ctx.policy.privacy_contact,
+        "sent_on": ctx.clock().date(),
+        "due": uow.deadlines.get(r.id).due,
+    }
+
+
+def acknowledgement_required(r: PrivacyRequest) -> bool:
+    regime = REGIMES.get(r.regime)
+    return regime is not None and regime.clock.acknowledge_business_days is not None and r.type is not RequestType.APPEAL
+
+
+def send_acknowledgement(ctx: ServiceContext, uow: UnitOfWork, r: PrivacyRequest) -> None:
+    """Send the acknowledgement once, in the caller's unit of work, where the regime requires
+    one and the request gave an address; it is recorded as the confirmation of receipt. Raises
+    DeliveryFailed like any letter (the caller holds the request)."""
+    if not acknowledgement_required(r) or r.subject.primary_email is None or uow.letters.get(r.id, ACKNOWLEDGEMENT_LETTER) is not None:
+        return
+    send_letter(ctx, uow, r, ACKNOWLEDGEMENT_LETTER, _base(ctx, uow, r))
+    record_receipt_confirmation(uow, r.id, ctx.clock(), "email", "dsar")
+
+
+def refused_part(plan: list[PlanStep], titles: dict[str, str]) -> list[dict[str, Any]]:
+    """What an approved deletion plan keeps, with its ground: the partial refusal's lines."""
+    return [
+        {"system": titles.get(st.system, st.system), "entity": a.entity, "rows": a.rows, "reason": a.reason or ""}
+        for st in plan
+        if isinstance(st, EraseStep)
+        for a in st.actions
+        if a.action is ErasureKind.RETAIN
+    ]
+
+
+def send_partial_refusal(ctx: ServiceContext, uow: UnitOfWork, r: PrivacyRequest, plan: list[PlanStep]) -> None:
+    """The partial refusal, when the approved plan keeps part of what was asked: the records a
+    deletion keeps under the data map's retention rules, and what legal kept out at sign-off
+    on a legal ground (any request type)."""
+    from dsar.services.exemptions import for_letter
+
+    titles = {m.system: m.title for m in ctx.data_map}
+    refused = refused_part(plan, titles) if r.type is RequestType.DELETION else []
+    kept_out = for_letter(ctx, plan)
+    if not refused and not kept_out:
+        return
+    send_letter(ctx, uow, r, PARTIAL_REFUSAL_LETTER, _base(ctx, uow, r) | {"refused": refused, "exemptions": kept_out})
+
+
+def notice_kind(recipient: str) -> str:
+    """One letter kind per recipient (a letter is recorded once per request and kind)."""
+    return f"{RECIPIENT_NOTICE}.{hashlib.sha256(recipient.encode()).hexdigest()[:10]}"
+
+
+def recipients_to_notify(ctx: ServiceContext, plan: list[PlanStep]) -> dict[str, str]:
+    """Recipient -> address, for the systems whose data the plan changed."""
+    systems = {m.system: m for m in ctx.data_map}
+    changed = {st.system for st in plan if isinstance(st, EraseStep | CorrectStep) and st.changes_data}
+    out: dict[str, str] = {}
+    for name in sorted(changed):
+        system = systems.get(name)
+        if system is not None:
+            out.update({who: address for who, address in system.recipient_contacts.items()})
+    return out
+
+
+def send_recipient_notices(ctx: ServiceContext, uow: UnitOfWork, r: PrivacyRequest, plan: list[PlanStep]) -> int:
+    """Tell each recipient of changed data (once each); returns how many were sent now."""
+    if r.type not in (RequestType.DELETION, RequestType.CORRECTION):
+        return 0
+    sent = 0
+    for recipient, address in recipients_to_notify(ctx, plan).items():
+        context = _base(ctx, uow, r) | {
+            "recipient": recipient,
+            "action": "erasure" if r.type is RequestType.DELETION else "correction",
+            "person": {"name": r.subject.name, "emails": list(r.subject.emails)},
+            "corrections": [{"attribute": c.attribute, "value": c.value} for c in r.corrections],
+        }
+        if send_letter(
+            ctx, uow, r, notice_kind(recipient), context, to=address, template_kind=RECIPIENT_NOTICE, recipient=recipient, language="en"
+        ):
+            sent += 1
+    return sent

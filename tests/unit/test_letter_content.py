@@ -1,0 +1,244 @@
+"""Required content, as data (src/dsar/letters/required.toml): every letter kind x regime x
+language that applies is rendered from the shipped templates and checked against it, in its
+text and its HTML; a sample also as PDF, read back with pypdf. Hostile values (HTML, jinja
+syntax, very long strings, right-to-left marks) render inert in all three."""
+
+from __future__ import annotations
+
+import html
+import io
+import tomllib
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dsar.domain.regime_model import RequestType
+from dsar.domain.regimes import REGIMES
+from dsar.letters.manifest import LANGUAGES
+from dsar.letters.render import LetterRenderer, law_facts, long_date
+
+ROOT = Path(__file__).resolve().parents[2]
+REQUIRED = tomllib.loads((ROOT / "src" / "dsar" / "letters" / "required.toml").read_text(encoding="utf-8"))
+RENDERER = LetterRenderer(ROOT / "templates")
+VOCABULARY = RENDERER.vocabulary()
+
+RECEIVED = date(2026, 11, 2)
+SENT = date(2026, 11, 27)
+SYSTEM = {
+    "title": "Online shop",
+    "purposes": ["Running your customer account", "Taking your orders"],
+    "legal_basis": "Performance of a contract",
+    "recipients": ["Parcel carrier"],
+    "third_country_transfers": ["Payment processor in the United States under the SCCs"],
+    "retention": "Orders 10 years",
+    "source": "Collected from you",
+}
+
+
+def context(kind: str, regime: str, name: str = "Jane Doe") -> dict[str, Any]:
+    request_type = {
+        "deletion_response": "deletion",
+        "partial_refusal": "deletion",
+        "recipient_notice": "deletion",
+        "correction_response": "correction",
+        "appeal_outcome": "appeal",
+    }.get(kind, "access")
+    return {
+        "request": {
+            "reference": "DSR-2026-000042",
+            "type": request_type,
+            "regime": regime,
+            "received": RECEIVED,
+            "subject_name": name,
+            "access_scope": "specific_pieces" if regime == "ccpa" and kind == "access_response" else None,
+        },
+        "organisation": "Example Shop Ltd",
+        "contact": "privacy@example-shop.test",
+        "sent_on": SENT,
+        "due": date(2026, 12, 2),
+        "code": "48213907",
+        "expires_at": datetime(2026, 11, 5, 9, 30, tzinfo=UTC),
+        "new_due": date(2027, 2, 2),
+        "previous_due": date(2026, 12, 2),
+        "reasons": "Twelve systems hold records about you",
+        "systems": [SYSTEM],
+        "categories": ["contact", "postal_address"],
+        "record_count": 7,
+        "found": True,
+        "manual": [],
+        "erasure": [
+            {"system": "Online shop", "entity": "customer", "rows": 1, "action": "anonymise"},
+            {"system": "Online shop", "entity": "order_line", "rows": 3, "action": "retain", "reason": "invoices kept 10 years"},
+        ],
+        "corrections": [{"attribute": "phone", "systems": ["Online shop"]}],
+        "recipients": ["Parcel carrier"],
+        "notified": ["Parcel carrier (delivery name and address)"],
+        "denial_reason": "we could not verify your identity",
+        "appeal_url": "https://forms.example-shop.test/?appeal_of=DSR-2026-000042",
+        "appealed_reference": "DSR-2026-000007",
+        "appealed_type": "access",
+        "outcome": "upheld",
+        "law": REGIMES[regime].title,
+        "regulator": REGIMES[regime].regulator,
+        "complaint_route_required": True,
+        "refused": [{"system": "Online shop", "entity": "orders", "rows": 3, "reason": "kept 10 years under commercial law"}],
+        "recipient": "Parcel carrier (delivery name and address)",
+        "action": "erasure",
+        "person": {"name": name, "emails": ["jane.doe@example.com"]},
+        "package": {"url": "https://forms.example-shop.test/package#t0ken", "expires_at": datetime(2026, 12, 4, 9, 0, tzinfo=UTC)},
+    }
+
+
+def word(group: str, key: str, language: str) -> str:
+    entry = VOCABULARY[group][key]
+    return entry.get(language) or entry["en"]
+
+
+def expected(fact: str, kind: str, regime: str, language: str, ctx: dict[str, Any]) -> list[str]:
+    """The strings a fact means in one letter (each must appear)."""
+    facts = law_facts(regime)
+    d = lambda value: long_date(value, language)  # noqa: E731
+    system = ctx["systems"][0]
+    table: dict[str, list[str]] = {
+        "reference": [ctx["request"]["reference"]],
+        "received": [d(RECEIVED)],
+        "sent_on": [d(SENT)],
+        "organisation": [ctx["organisation"]],
+        "contact": [ctx["contact"]],
+        "redress": [facts["regulator"]] + ([f" {facts['appeal_days']} "] if facts["appeal_days"] else []),
+        "law_words": [facts["law_words"]] if facts["law_words"] else [],
+        "code": [ctx["code"]],
+        "expires": ["09:30"],
+        "due": [d(ctx["due"])],
+        "new_due": [d(ctx["new_due"])],
+        "previous_due": [d(ctx["previous_due"])],
+        "reasons": [ctx["reasons"]],
+        "categories": [word("categories", c, language) for c in ctx["categories"]],
+        "purposes": list(system["purposes"]),
+        "legal_basis": [system["legal_basis"]],
+        "recipients": list(ctx["recipients"]),
+        "retention": [system["retention"]],
+        "source": [system["source"]],
+        "transfers": list(system["third_country_transfers"]),
+        "lookback": [d(facts["lookback_start"])] if facts["lookback_start"] else [],
+        "erasure": [word("entities", "customer", language), word("entities", "order_line", language), "invoices kept 10 years"],
+        "corrections": [word("attributes", "phone", language), "Online shop"],
+        "denial_reason": [ctx["denial_reason"]],
+        "appeal_url": [ctx["appeal_url"]],
+        "outcome_reasons": [ctx["reasons"]],
+        "appealed_reference": [ctx["appealed_reference"]],
+        "refused": [word("entities", "orders", language), "kept 10 years under commercial law"],
+        "recipient": [ctx["recipient"]],
+        "package_link": [ctx["package"]["url"]],
+        "person": [ctx["person"]["name"], "jane.doe@example.com"],
+        "notified": list(ctx["notified"]),
+    }
+    return table[fact]
+
+
+def applies(kind: str, regime: str) -> bool:
+    r = REGIMES[regime]
+    if kind == "appeal_outcome":
+        return r.appeal is not None
+    if kind == "correction_response":
+        return any(x.type is RequestType.CORRECTION for x in r.rights)
+    if kind == "recipient_notice":
+        return any(x.type in (RequestType.DELETION, RequestType.CORRECTION) for x in r.rights)
+    if kind == "extension":
+        return r.clock.extension is not None
+    return True
+
+
+def facts_for(kind: str, regime: str) -> list[str]:
+    rules = REQUIRED[kind]
+    family = law_facts(regime)["family"]
+    return [*rules.get("all", []), *rules.get(family, []), *(rules.get(regime, []) if regime != family else [])]
+
+
+CASES = [(k, r, lang) for k in sorted(REQUIRED) for r in sorted(REGIMES) for lang in LANGUAGES if applies(k, r)]
+
+
+def flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def test_every_kind_of_the_manifest_has_required_content_and_every_language() -> None:
+    kinds = set(RENDERER.manifest.kinds())
+    assert set(REQUIRED) <= kinds
+    for kind in kinds:
+        languages = {e.language for e in RENDERER.manifest.entries if e.kind == kind and e.regime == "default"}
+        assert languages == set(LANGUAGES), kind
+
+
+def test_the_cases_cover_every_regime_and_language() -> None:
+    assert {r for _, r, _ in CASES} == set(REGIMES) and {lang for *_, lang in CASES} == set(LANGUAGES)
+    assert len(CASES) > 1500
+
+
+@pytest.mark.parametrize("kind", sorted(REQUIRED))
+def test_every_letter_says_what_its_law_requires_in_every_language(kind: str) -> None:
+    """One test per kind, each rendering every regime x language (1,500+ letters in all)."""
+    failures = []
+    for k, regime, language in CASES:
+        if k != kind:
+            continue
+        ctx = context(kind, regime)
+        letter = RENDERER.render(kind, regime, ctx, language)
+        assert letter.language == language, (kind, regime, language, letter.template)
+        text, page = flat(letter.body), flat(html.unescape(letter.html))
+        for fact in facts_for(kind, regime):
+            for want in expected(fact, kind, regime, language, ctx):
+                if want not in text or want.strip() not in page:
+                    failures.append(f"{letter.template} ({regime}, {language}): {fact} {want!r}")
+        assert all(len(line) <= 72 or " " not in line.strip() for line in letter.body.splitlines()), letter.template
+        for internal in ("postal_address", "order_line", "{{", "{%"):
+            assert internal not in letter.body, (letter.template, internal)
+    assert failures == []
+
+
+HOSTILE = [
+    "<script>alert(1)</script><b>Jane</b>",
+    "{{ 7*7 }}{% for x in range(3) %}x{% endfor %}",
+    "Jane \u202eeoD\u202c \u200fRTL\u200e \u2067isolate\u2069",
+    "J" * 5000,
+    "Jane\r\nBcc: victim@example.org\n\n- injected list item",
+]
+
+
+@pytest.mark.parametrize("name", HOSTILE, ids=["html", "jinja", "bidi", "long", "newlines"])
+def test_hostile_values_render_inert_in_text_html_and_pdf(name: str) -> None:
+    from pypdf import PdfReader
+
+    letter = RENDERER.render("denial", "gdpr", context("denial", "gdpr", name=name), "en")
+    page = letter.html
+    text = letter.body
+    assert "49" not in text and "xxx" not in text  # never evaluated
+    assert "<script>" not in page and "<b>Jane" not in page  # escaped in HTML
+    if "<script>" in name:
+        assert "&lt;script&gt;" in page and "<script>alert(1)</script>" in text  # text shows it as typed
+    for mark in ("\u202e", "\u202c", "\u200f", "\u200e", "\u2067", "\u2069"):
+        assert mark not in text and mark not in page
+    assert "\nBcc:" not in text and "<li>injected" not in page  # a value never starts a line or a list
+    if len(name) > 2000:
+        assert "J" * 1999 + "…" in flat(text) and "J" * 2001 not in text
+    pdf = RENDERER.pdf(letter)
+    extracted = "".join(p.extract_text() or "" for p in PdfReader(io.BytesIO(pdf)).pages)
+    assert "DSR-2026-000042" in extracted and "supervisory authority" in flat(extracted)
+    assert "\u202e" not in extracted and "49" not in extracted.replace("2026-000042", "")
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_letter_as_pdf_reads_back_with_its_required_content(language: str) -> None:
+    from pypdf import PdfReader
+
+    ctx = context("deletion_response", "gdpr")
+    letter = RENDERER.render("deletion_response", "gdpr", ctx, language)
+    pdf = RENDERER.pdf(letter)
+    assert pdf.startswith(b"%PDF-")
+    extracted = flat("".join(p.extract_text() or "" for p in PdfReader(io.BytesIO(pdf)).pages))
+    for fact in facts_for("deletion_response", "gdpr"):
+        for want in expected(fact, "deletion_response", "gdpr", language, ctx):
+            assert flat(want) in extracted, (language, fact, want)
+    assert "Example Shop Ltd" in extracted and letter.subject in extracted
