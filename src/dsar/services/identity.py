@@ -329,9 +329,7 @@ def _send(ctx: ServiceContext, request_id: str, ordinal: int, opened: PrivacyReq
         }
         from dsar.services.correspondence import letter_language
 
-        letter = ctx.letters.render(
-            VERIFICATION_LETTER, r.regime, context, letter_language(context_request := uow.requests.get(request_id))
-        )
+        letter = ctx.letters.render(VERIFICATION_LETTER, r.regime, context, letter_language(uow.requests.get(request_id)))
         assert on_file.email is not None
         mail_id = message_id(r.reference, f"verify-{case.id}-{ordinal}")
         mail = OutgoingMail(
