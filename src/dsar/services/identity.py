@@ -296,7 +296,7 @@ def start(ctx: ServiceContext, request_id: str) -> Status:
         from dsar.services import notices
 
         with ctx.uow() as uow:
-            notices.send_acknowledgement(ctx, uow, uow.requests.get(request_id))
+            notices.send_acknowledgement(ctx, uow, r)
             uow.commit()
         return _send(ctx, request_id, 1, r)
     except DeliveryFailed as failed:
@@ -316,8 +316,9 @@ def _send(ctx: ServiceContext, request_id: str, ordinal: int, opened: PrivacyReq
             return r.status
         on_file = _OnFile.from_json(json.loads(uow.keys.open(request_id, case.sealed, _RECORD_AAD)))
         token, code = _link_token(ctx, case, ordinal), _code(ctx, case, ordinal)
+        full = opened if opened is not None else uow.requests.get(request_id)
         context = {
-            "request": letter_request(opened if opened is not None else uow.requests.get(request_id)),
+            "request": letter_request(full),
             "code": code,
             "link": link_url(ctx, token),
             "code_page": f"{ctx.policy.web_url.rstrip('/')}{CODE_PATH}",
@@ -328,12 +329,24 @@ def _send(ctx: ServiceContext, request_id: str, ordinal: int, opened: PrivacyReq
             "agent": r.agent is not None,
         }
         from dsar.services.correspondence import letter_language
+        from dsar.services.ports import Attachment
+        from dsar.services.templates import check_approved
 
-        letter = ctx.letters.render(VERIFICATION_LETTER, r.regime, context, letter_language(uow.requests.get(request_id)))
+        letter = ctx.letters.render(VERIFICATION_LETTER, r.regime, context, letter_language(full))
+        # An unapproved or edited-since template is never sent: LetterNotApproved holds the
+        # request with the reason (a DeliveryFailed, handled by the caller).
+        check_approved(uow, VERIFICATION_LETTER, letter)
         assert on_file.email is not None
         mail_id = message_id(r.reference, f"verify-{case.id}-{ordinal}")
+        pdf = Attachment(f"{r.reference}-verification-code.pdf", ctx.letters.pdf(letter), "application/pdf")
         mail = OutgoingMail(
-            message_id=mail_id, to=on_file.email, sender=ctx.policy.privacy_contact, subject=letter.subject, body=letter.body
+            message_id=mail_id,
+            to=on_file.email,
+            sender=ctx.policy.privacy_contact,
+            subject=letter.subject,
+            body=letter.body,
+            attachments=(pdf,),
+            html=letter.html,
         )
         try:
             ctx.mailer.send(mail)
@@ -346,7 +359,7 @@ def _send(ctx: ServiceContext, request_id: str, ordinal: int, opened: PrivacyReq
         uow.cases.save(replace(case, issued=ordinal, session_digest=None, link_digest=link_digest, code_digest=code_digest))
         events: list[AuditEvent] = [
             VerificationLinkSent(request_id, now, case.id, ordinal, case.channel, case.expires_at, letter.template),
-            LetterSent(request_id, now, VERIFICATION_LETTER, letter.template, mail_id, 0, case.channel),
+            LetterSent(request_id, now, VERIFICATION_LETTER, letter.template, mail_id, 0, case.channel, letter.version, letter.language),
         ]
         uow.audit.append(events)
         if r.status is Status.RECEIVED:

