@@ -280,7 +280,7 @@ def request_new(
         + (f", acknowledge by {d.acknowledge_by.isoformat()}" if d.acknowledge_by else "")
     )
     if run_note:
-        out.print(run_note)
+        out.print(run_note, soft_wrap=True)  # the run's address stays one line, whole
 
 
 def _start_flow(settings: Settings, engine: App, request_id: str, reference: str) -> tuple[str | None, str]:

@@ -57,3 +57,10 @@ def test_the_package_benchmark_runs_and_reports(tmp_path: object) -> None:
     out = run_benchmark("package.py", "--size-mib", "12", "--home", str(tmp_path))
     for line in ("raw AES-256-GCM", "package format, documents", "package format, JSON text", "whole build", "download", "peak RSS"):
         assert line in out
+
+
+def test_the_cli_benchmark_runs_and_reports_cpu_and_wall() -> None:
+    out = run_benchmark("cli.py", "--repeat", "1")
+    assert "load average before" in out and "CPU med" in out and "wall med" in out
+    for label in ("dsar --help", "dsar request show DSR-", "dsar request new ... --no-start", "dsar request new ... (starts its flow run)"):
+        assert label in out
