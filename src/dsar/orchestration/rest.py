@@ -15,8 +15,11 @@ retry with the client.
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
+import random
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -36,6 +39,9 @@ CLIENT_SETTINGS = (
     "PREFECT_CLIENT_CUSTOM_HEADERS",
     "PREFECT_CLIENT_CSRF_SUPPORT_ENABLED",
     "PREFECT_API_ENABLE_HTTP2",
+    "PREFECT_CLIENT_MAX_RETRIES",
+    "PREFECT_CLIENT_RETRY_EXTRA_CODES",
+    "PREFECT_CLIENT_RETRY_JITTER_FACTOR",
     "PREFECT_PROFILE",
     "PREFECT_PROFILES_PATH",
     "HTTPS_PROXY",
@@ -46,6 +52,10 @@ CLIENT_SETTINGS = (
     "all_proxy",
 )
 TIMEOUT_S = 30.0
+# As Prefect's client: answers worth another try (a local server on SQLite answers 503 while its
+# database is locked), at most 5 more tries, 2, 4, 8 ... seconds apart (or as Retry-After says).
+RETRY_CODES = frozenset({408, 429, 502, 503})
+MAX_RETRIES = 5
 
 
 class NeedsPrefectClient(Exception):
@@ -78,23 +88,47 @@ def usable(api_url: str, environ: Mapping[str, str] | None = None, cwd: Path | N
     return True
 
 
-def _call(method: str, url: str, body: Mapping[str, Any] | None = None) -> Any:
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(url, data=data, method=method)  # noqa: S310 - http URL checked by usable()
-    req.add_header("Accept", "application/json")
-    if data is not None:
-        req.add_header("Content-Type", "application/json")
+def _retry_after(exc: urllib.error.HTTPError) -> float | None:
     try:
-        with urllib.request.urlopen(req, timeout=TIMEOUT_S) as resp:  # noqa: S310 - http URL checked by usable()
-            return json.loads(resp.read() or b"null")
-    except urllib.error.HTTPError as exc:
-        if exc.code in (401, 403):
-            raise NeedsPrefectClient(f"the Prefect API answered {exc.code}") from None
-        if exc.code == 404:
-            raise ConfigurationError(f"the Prefect API has no {url.rsplit('/api/', 1)[-1]} (is `dsar serve` running?)") from None
-        raise ConfigurationError(f"the Prefect API answered {exc.code} to {method} {url.rsplit('/api/', 1)[-1]}") from None
-    except (urllib.error.URLError, OSError) as exc:
-        raise ConfigurationError(f"the Prefect API does not answer ({type(exc).__name__})") from None
+        return max(0.0, float(exc.headers.get("Retry-After", "")))
+    except ValueError:
+        return None
+
+
+def _refused(exc: BaseException) -> bool:
+    reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+    return isinstance(reason, ConnectionRefusedError)
+
+
+def _call(method: str, url: str, body: Mapping[str, Any] | None = None, *, sleep: Any = time.sleep) -> Any:
+    data = None if body is None else json.dumps(body).encode()
+    what = f"{method} {url.rsplit('/api/', 1)[-1]}"
+    tries = 0
+    while True:
+        tries += 1
+        req = urllib.request.Request(url, data=data, method=method)  # noqa: S310 - http URL checked by usable()
+        req.add_header("Accept", "application/json")
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        wait: float | None = None
+        try:
+            with urllib.request.urlopen(req, timeout=TIMEOUT_S) as resp:  # noqa: S310 - http URL checked by usable()
+                return json.loads(resp.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            if exc.code in (401, 403):
+                raise NeedsPrefectClient(f"the Prefect API answered {exc.code}") from None
+            if exc.code == 404:
+                raise ConfigurationError(f"the Prefect API has no {url.rsplit('/api/', 1)[-1]} (is `dsar serve` running?)") from None
+            if exc.code not in RETRY_CODES or tries > MAX_RETRIES:
+                raise ConfigurationError(f"the Prefect API answered {exc.code} to {what}") from None
+            wait = _retry_after(exc)
+        except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
+            # refused: nothing listens (say so at once); dropped or timed out: try again
+            if _refused(exc) or tries > MAX_RETRIES:
+                raise ConfigurationError(f"the Prefect API does not answer ({type(exc).__name__})") from None
+        if wait is None:
+            wait = 2**tries * random.uniform(0.8, 1.2)  # noqa: S311 - jitter, not a secret
+        sleep(wait)
 
 
 def deployment_id(api_url: str, deployment: str) -> str:
