@@ -284,7 +284,7 @@ def request_new(
         + (f", acknowledge by {d.acknowledge_by.isoformat()}" if d.acknowledge_by else "")
     )
     if run_note:
-        out.print(run_note)
+        out.print(run_note, soft_wrap=True)  # the run's address stays one line, whole
 
 
 def _start_flow(settings: Settings, engine: App, request_id: str, reference: str) -> tuple[str | None, str]:
@@ -1259,6 +1259,7 @@ def serve() -> None:
     audit-maintenance) against the configured Prefect API (with none configured, start the
     local server on 127.0.0.1 first), and the web app (public form, staff console, JSON API) on
     DSAR_WEB_HOST:DSAR_WEB_PORT (127.0.0.1:8000)."""
+    from dsar.demo.service import serve_demo_helpdesk
     from dsar.orchestration.prefect import configure_environment
     from dsar.orchestration.prefect import serve as serve_deployments
     from dsar.orchestration.server import ensure_server
@@ -1271,6 +1272,10 @@ def serve() -> None:
         server = ensure_server(settings)
     try:
         app = _app(settings, migrate=True)  # migrate and check configuration before taking work
+        with _errors():  # a folder with demo data: its helpdesk too, so serve finishes what the demo left
+            helpdesk, said = serve_demo_helpdesk(settings)
+        if said:
+            err.print(said, soft_wrap=True)
         if settings.alerts_reach_nobody:
             err.print(f"[bold yellow]warning:[/] {settings.alert_destination}", highlight=False)
         with _errors():
@@ -1285,6 +1290,8 @@ def serve() -> None:
                 serve_deployments(settings)
         finally:
             web.stop()
+            if helpdesk is not None:
+                helpdesk.stop()
     finally:
         server.stop()
 
@@ -1295,11 +1302,12 @@ def demo(
     timeout: Annotated[int, typer.Option(help="Seconds to wait for the sample requests to close (non-interactive)")] = 600,
 ) -> None:
     """Seed the demo shop, start Prefect locally if needed, and run the sample requests."""
+    from dsar.demo.console import progress_console
     from dsar.demo.run import run_demo
 
     settings = _settings()
-    with _errors():
-        code = run_demo(settings, interactive=not non_interactive, timeout=timeout, console=out)
+    with _errors():  # progress lines wrap at words on a terminal, never elsewhere
+        code = run_demo(settings, interactive=not non_interactive, timeout=timeout, console=progress_console())
     raise typer.Exit(code)
 
 

@@ -4,13 +4,14 @@ plain files, apart from the outbox (mail leaving the organisation) and the demo 
 
 from __future__ import annotations
 
+import signal
 import sqlite3
 import subprocess
 import sys
 
 import pytest
 
-from tests.e2e.conftest import ROOT, Dsar, PrefectServer
+from tests.e2e.conftest import ROOT, Dsar, PrefectServer, wait_until
 
 CANARIES = [b"jane.doe@example.com", b"Jane Doe", b"ana.silva@example.com", b"Ana Silva", b"robin.nobody@example.org", b"Robin Nobody"]
 
@@ -92,3 +93,77 @@ def test_re_running_a_closed_request_from_the_top_changes_nothing(demo_dsar: Dsa
     assert [e["kind"] for e in after] == [e["kind"] for e in before] + ["DuplicateLinked"]
     new = sorted({p.name for p in (dsar.home / "outbox").iterdir()} - set(mails))
     assert new and all(".verify-" in name for name in new)  # their verification letters, nothing else
+
+
+@pytest.mark.timeout(1800)
+def test_an_interactive_demo_after_the_unattended_one_leaves_a_fresh_request_that_dsar_serve_finishes(
+    prefect_server: PrefectServer, demo_dsar: Dsar
+) -> None:
+    """Issue 13, items 3 and 4: the interactive demo after `--non-interactive` logs a request of
+    a new customer (never linked to an earlier one) that waits in the UI; after the demo stops,
+    `dsar serve` alone (serving the demo helpdesk itself) carries it to the end."""
+    from dsar.demo.run import latest_code
+
+    dsar = demo_dsar
+    first = dsar("demo", "--non-interactive", "--timeout", "600")
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    assert f"Prefect UI at {prefect_server.ui}" in first.stdout.splitlines()
+    earlier = {r["reference"] for r in dsar.json("request", "list")}
+
+    log = dsar.home.parent / "interactive.log"
+    with open(log, "wb") as out:
+        demo = subprocess.Popen(
+            [sys.executable, "-m", "dsar", "demo"], env=dsar.env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        fresh: list[dict[str, object]] = []
+
+        def waiting() -> bool:
+            fresh[:] = [r for r in dsar.json("request", "list") if r["reference"] not in earlier]
+            return (
+                len(fresh) == 1
+                and fresh[0]["status"] == "awaiting_verification"
+                and fresh[0]["flow_run_id"] is not None
+                and prefect_server.run_state(str(fresh[0]["flow_run_id"])) == "PAUSED"
+                and "The run waits for you" in log.read_text()
+            )
+
+        wait_until(waiting, 600, "the interactive demo's request to wait in the UI", lambda: log.read_text()[-3000:])
+        ref, run_id = str(fresh[0]["reference"]), str(fresh[0]["flow_run_id"])
+        shown = dsar.json("request", "show", ref, "--reveal")
+        assert shown["linked_to"] is None and shown["subject"]["emails"][0].startswith("newcomer")
+        text = log.read_text()
+        assert f"Prefect UI at {prefect_server.ui}" in text.splitlines()
+        assert f"{prefect_server.ui}/runs/flow-run/{run_id}" in text  # one line, whole (not a terminal: never wrapped)
+    finally:
+        demo.send_signal(signal.SIGINT)  # Ctrl-C: the demo stops, the request stays where it is
+        assert demo.wait(timeout=120) == 130, log.read_text()[-3000:]
+    assert dsar.json("request", "show", ref)["status"] == "awaiting_verification"
+
+    serve = dsar.serve()  # nothing else runs: no demo, no helpdesk but the one serve starts
+    try:
+        wait_until(lambda: "Demo helpdesk API at" in (dsar.home.parent / "serve.log").read_text(), 300, "dsar serve to start")
+        code = latest_code(dsar.home / "outbox", ref)
+        assert code is not None
+        verified = dsar("request", "verify", ref, "--code", code, "--wait", "300")
+        assert verified.returncode == 0, verified.stdout + verified.stderr
+        wait_until(lambda: dsar.json("request", "show", ref)["status"] == "awaiting_sign_off", 300, "the plan")
+
+        def signed() -> bool:
+            totp = dsar("users", "totp-code", "lena.legal").stdout.strip()
+            return dsar("request", "sign-off", ref, "--approver", "lena.legal", "--code", totp).returncode == 0
+
+        wait_until(signed, 120, "legal's sign-off (a code is good once per 30 s)")
+
+        def confirmed() -> bool:
+            status = dsar.json("request", "show", ref)["status"]
+            if status == "executing":
+                dsar("request", "confirm", ref, "--system", "warehouse", "--outcome", "nothing found", "--person", "Test Clerk")
+            return bool(status == "closed")
+
+        wait_until(confirmed, 600, "the request to close", lambda: (dsar.home.parent / "serve.log").read_text()[-3000:])
+    finally:
+        serve.terminate()
+        serve.wait(timeout=60)
+    plan = {s["system"]: s["matches"] for s in dsar.json("request", "show", ref)["plan"]}
+    assert plan == {"shop": 1, "files": 1, "helpdesk": 0, "warehouse": 0}  # the helpdesk `dsar serve` served was asked

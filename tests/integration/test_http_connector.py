@@ -25,7 +25,7 @@ from dsar.connectors.base import Capability, CorrectionAction, ErasureAction, Su
 from dsar.connectors.datamap import load_system_map
 from dsar.connectors.http import HttpConnector, HttpSystem
 from dsar.connectors.registry import connector_for
-from dsar.demo.helpdesk import Helpdesk, HelpdeskHandler, seed_helpdesk, start_helpdesk
+from dsar.demo.helpdesk import Helpdesk, HelpdeskHandler, instance_of, seed_helpdesk, start_helpdesk
 from dsar.domain.errors import ConfigurationError, PermanentConnectorError, RetryableConnectorError
 from dsar.domain.request import Correction
 
@@ -706,7 +706,7 @@ def test_the_demo_helpdesk_map_locates_exports_corrects_and_erases_a_demo_subjec
         # the API refuses a missing or wrong token; the health check needs none
         assert httpx.get(helpdesk.url + "/contacts").status_code == 401
         assert httpx.get(helpdesk.url + "/contacts", headers={"Authorization": "Bearer wrong"}).status_code == 401
-        assert httpx.get(helpdesk.url + "/health").json() == {"status": "ok"}
+        assert httpx.get(helpdesk.url + "/health").json() == {"status": "ok", "instance": instance_of(folder)}
     # a second run (another process, the same folder) keeps what the first changed
     seed_helpdesk(folder)
     with start_helpdesk(folder, "another-t0ken") as again:

@@ -3,7 +3,7 @@
 It stands in for a hosted helpdesk so the demo has one system reached over HTTP through the
 declarative `http` connector (``connectors/helpdesk.yaml``). Bound to 127.0.0.1 only::
 
-    GET    /api/health                      {"status": "ok"} (no credential needed)
+    GET    /api/health                      {"status": "ok", "instance": ...} (no credential needed)
     GET    /api                             what the API is (the connector's check)
     GET    /api/contacts?email=ADDRESS      contacts whose email is ADDRESS (any case), paginated
     GET    /api/contacts                    every contact, paginated
@@ -12,7 +12,9 @@ declarative `http` connector (``connectors/helpdesk.yaml``). Bound to 127.0.0.1 
     PATCH  /api/contacts/ID                 JSON merge patch of name, email, phone, company, address
     DELETE /api/contacts/ID                 the contact and its tickets (204; 404 when gone)
 
-Every call but the health check needs ``Authorization: Bearer TOKEN``. Lists answer
+Every call but the health check needs ``Authorization: Bearer TOKEN``. The health check names
+the instance, a digest of the data folder's path (:func:`instance_of`): a second process finds
+out whether the helpdesk on its port is its own folder's before it sends its token there. Lists answer
 ``{"data": [...], "next_cursor": "..."}``; the cursor is sent back as ``?cursor=`` and is null
 on the last page.
 
@@ -29,6 +31,7 @@ email addresses.
 from __future__ import annotations
 
 import copy
+import hashlib
 import hmac
 import json
 import os
@@ -179,8 +182,14 @@ class HelpdeskStore:
 
 
 # --- the API --------------------------------------------------------------------------------------
+def instance_of(folder: Path) -> str:
+    """What the health check calls the helpdesk serving ``folder`` (no path shown)."""
+    return hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:16]
+
+
 class HelpdeskServer(ThreadingHTTPServer):
     daemon_threads = True
+    instance = ""
 
     def __init__(self, store: HelpdeskStore, token: str, port: int, handler: type[HelpdeskHandler], page_size: int) -> None:
         super().__init__(("127.0.0.1", port), handler)
@@ -241,7 +250,7 @@ class HelpdeskHandler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         query = parse_qs(parts.query, keep_blank_values=True)
         if parts.path == PREFIX + "/health":
-            self.reply(200, {"status": "ok"})
+            self.reply(200, {"status": "ok", "instance": self.server.instance})
             return
         if parts.path != PREFIX and not parts.path.startswith(PREFIX + "/"):
             self.reply(404, {"error": "not found"})
@@ -415,6 +424,7 @@ def start_helpdesk(
     seed_helpdesk(folder)
     store = HelpdeskStore(folder / FILE_NAME)
     server = HelpdeskServer(store, token, port, handler, page_size)
+    server.instance = instance_of(folder)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="demo-helpdesk", daemon=True)
     thread.start()
     return Helpdesk(f"http://127.0.0.1:{server.server_address[1]}{PREFIX}", token, store, server, thread)

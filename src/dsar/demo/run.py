@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import secrets
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,7 +23,8 @@ from rich.table import Table
 from dsar.app import App, build_app
 from dsar.crypto.totp import code_at, secret_from_base32, step_of
 from dsar.demo.files import seed_files
-from dsar.demo.helpdesk import Helpdesk, start_helpdesk
+from dsar.demo.newcomer import add_newcomer, newcomer_request
+from dsar.demo.service import ServedHelpdesk, ensure_helpdesk
 from dsar.demo.shop import seed_shop
 from dsar.demo.subject import prove
 from dsar.domain.request import Status
@@ -32,7 +32,7 @@ from dsar.services import queries
 from dsar.services.intake import log_request
 from dsar.services.orchestration import Orchestrator, ensure_processing
 from dsar.services.processing import pending_manual_steps
-from dsar.settings import Settings
+from dsar.settings import Settings, mask_url
 
 _CODE = re.compile(r"^\s+(\d{8})\s*$", re.M)
 _LINK = re.compile(r"(https?://\S+/verify/l/[0-9a-f]+)")
@@ -51,21 +51,11 @@ def seed_demo(settings: Settings) -> None:
     seed_files(settings.demo_files_dir)
 
 
-def serve_helpdesk(settings: Settings) -> Helpdesk:
+def serve_helpdesk(settings: Settings) -> ServedHelpdesk:
     """Serve the demo helpdesk API on 127.0.0.1 (the `http` system of the demo data map) while
-    the demo runs; its token lies in the demo folder, where `dsar serve` reads it."""
-    folder = settings.demo_helpdesk_dir
-    folder.mkdir(parents=True, exist_ok=True)
-    token_file = folder / "token"
-    if not token_file.is_file():
-        token_file.write_text(secrets.token_urlsafe(24))
-        token_file.chmod(0o600)
-    try:
-        return start_helpdesk(folder, token_file.read_text().strip(), settings.demo_helpdesk_port)
-    except OSError as exc:
-        raise OSError(
-            f"cannot serve the demo helpdesk on 127.0.0.1:{settings.demo_helpdesk_port} ({exc.strerror}); set DSAR_DEMO_HELPDESK_PORT"
-        ) from None
+    the demo runs, or use the one `dsar serve` of this folder serves already; its token lies in
+    the demo folder, where `dsar serve` reads it (and serves it after the demo)."""
+    return ensure_helpdesk(settings)
 
 
 def _authenticator_file(settings: Settings, name: str) -> Path:
@@ -190,6 +180,7 @@ def run_demo(settings: Settings, *, interactive: bool, timeout: int, console: Co
     console.print(f"Demo helpdesk API: {helpdesk.url}")
     console.print("Starting Prefect (a local server on 127.0.0.1 unless PREFECT_API_URL is set)...")
     server = ensure_server(settings)
+    console.print(f"Prefect UI at {mask_url(server.ui_url)}")
     serving = start_serving(settings)  # `dsar serve`: the deployments and the web app
     try:
         orchestrator.wait_for_deployment(timeout=settings.prefect_startup_timeout_s)
@@ -199,7 +190,9 @@ def run_demo(settings: Settings, *, interactive: bool, timeout: int, console: Co
             console.print(f"Letter templates approved by {DEMO_APPROVER} (legal) with the authenticator's code")
         url = settings.effective_web_url
         console.print(f"Web app at {url} (public form), console at {url}/console", soft_wrap=True)
-        samples = sample_requests()[:1] if interactive else sample_requests()
+        # Interactive: a customer of its own, never a repeat of an earlier demo's request (which
+        # would be linked to it once verified and leave nothing waiting).
+        samples = [newcomer_request(add_newcomer(settings.demo_shop_path, settings.demo_files_dir))] if interactive else sample_requests()
         tracked: list[Tracked] = []
         for raw in samples:
             result = log_request(engine.ctx, raw)

@@ -13,8 +13,6 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-import holidays
-
 from dsar.domain.errors import InvalidInput
 from dsar.domain.regimes import ClockKind, Regime, RequestType, check_in_force, get_regime, resolve_jurisdiction
 
@@ -105,6 +103,8 @@ _HOLIDAY_COUNTRY = {"GB": "GB"}
 
 @lru_cache(maxsize=512)
 def _holiday_names(country: str, subdivision: str | None, year: int) -> dict[date, str]:
+    import holidays  # on first use: a command that counts no working days does not load the calendars
+
     try:
         cal = holidays.country_holidays(_HOLIDAY_COUNTRY.get(country, country), subdiv=subdivision, years=year)
     except NotImplementedError:

@@ -80,6 +80,18 @@ class PrefectOrchestrator:
         return api_healthy(self.api_url)
 
     def start_run(self, request_id: str, reference: str) -> str:
+        from dsar.orchestration import rest
+
+        # Two plain HTTP calls instead of importing Prefect's client (about a second of CPU for
+        # a command), unless auth/TLS/profile settings or the server itself need the client.
+        if rest.usable(self.api_url):
+            try:
+                return rest.start_run(self.api_url, self.deployment, {"request_id": request_id}, reference)
+            except rest.NeedsPrefectClient:
+                pass
+        return self._start_run_with_client(request_id, reference)
+
+    def _start_run_with_client(self, request_id: str, reference: str) -> str:
         from prefect.client.schemas.objects import FlowRun
         from prefect.deployments import run_deployment
 

@@ -280,9 +280,11 @@ def validate(sub: Submission, ctx: ServiceContext, now: datetime) -> tuple[Priva
     # An attribute no system can correct would only be found out at sign-off. An empty data map
     # says nothing about what can be corrected (a fresh install, tests of intake alone, a
     # company whose systems are all corrected by hand): then nothing is refused here.
-    systems = tuple(ctx.data_map)
-    correctable = correctable_attributes(systems)
+    # The map is read only when there is something to check (reading it imports every
+    # connector type's model: issue 13, item 8).
+    systems = tuple(ctx.data_map) if corrections else ()
     if systems:
+        correctable = correctable_attributes(systems)
         for wanted in corrections:
             if wanted.attribute not in correctable:
                 problems.append(f"corrections.{wanted.attribute}: no system of the data map can correct this attribute")
