@@ -67,6 +67,8 @@ def test_the_letters_benchmark_runs_and_reports(tmp_path: object) -> None:
     assert "first PDF (WeasyPrint imported, fonts loaded)" in out
     assert "deletion_response" in out and "recipient_notice" in out and "renders/s" in out
     assert png.read_bytes().startswith(b"\x89PNG")  # page 1 as the customer sees it (pdftoppm)
+
+
 def test_the_cli_benchmark_runs_and_reports_cpu_and_wall() -> None:
     out = run_benchmark("cli.py", "--repeat", "1")
     assert "load average before" in out and "CPU med" in out and "wall med" in out
