@@ -340,6 +340,11 @@ def serve_in_process(served: Sequence[tuple[RunnerDeployment, Flow[..., Any]]], 
     """Run an :class:`InProcessWorker` until interrupted (Ctrl-C or SIGTERM)."""
     import signal
 
+    if not log.handlers:  # the worker's own lines (claims refused, cancels) beside Prefect's
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s.%(msecs)03d | %(levelname)-7s | %(name)s - %(message)s", "%H:%M:%S"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
     worker = InProcessWorker(served, threads=threads, poll_seconds=poll_seconds)
 
     def _terminate(*_: Any) -> None:
