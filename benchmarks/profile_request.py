@@ -159,7 +159,8 @@ def main() -> None:
                 direct_profiler.stop()
             print(direct_profiler.output_text(unicode=True, color=False, show_all=False))
             print(f"one access request: through the flow {flow_s:.2f} s, direct {direct_s:.2f} s")
-            print(f"SQL statements: through the flow {dict(flow_sql)} ({sum(flow_sql.values())}), direct {dict(direct_sql)} ({sum(direct_sql.values())})")
+            flow_n, direct_n = sum(flow_sql.values()), sum(direct_sql.values())
+            print(f"SQL statements: through the flow {dict(flow_sql)} ({flow_n}), direct {dict(direct_sql)} ({direct_n})")
     finally:
         shop.stop()
         shutil.rmtree(folder, ignore_errors=True)
