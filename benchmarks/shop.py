@@ -313,9 +313,12 @@ class Shop:
         for f in (getattr(self, "serve_log", None), getattr(self, "prefect_log", None)):
             if f is not None:
                 f.close()
-        from dsar.connectors.sql import ENGINES
-
-        ENGINES.dispose_all()
+        try:
+            from dsar.connectors.sql import ENGINES
+        except ImportError:  # a dsar from before shared engines (the baseline)
+            pass
+        else:
+            ENGINES.dispose_all()
         if hasattr(self, "app"):
             self.app.engine.dispose()
 
