@@ -325,7 +325,7 @@ class Shop:
     # --- the subject and legal ----------------------------------------------------------------
     def body(self, kind: str, n: int) -> dict[str, Any]:
         return {
-            "type": kind,
+            "type": "deletion" if kind == "erasure" else kind,
             "regime": "gdpr",
             "country": "DE",
             "subject": {"name": f"Customer {n}", "emails": [f"customer{n}@example.com"]},
