@@ -31,14 +31,20 @@ def _flow_file(file: str) -> ModuleType:
     return load_script_as_module(str(HERE / file))
 
 
-def deployment(entrypoint: str, name: str, **options: Any) -> RunnerDeployment:
-    """The flow at ``entrypoint`` (``file.py:function``, in this folder) as the deployment
-    ``name`` (``flow-name/deployment-name``); the flow file must name its flow accordingly."""
+def flow_at(entrypoint: str) -> Flow[..., Any]:
+    """The flow object at ``entrypoint`` (``file.py:function``, in this folder)."""
     file, _, function = entrypoint.partition(":")
-    flow_name, _, deployment_name = name.partition("/")
     flow = getattr(_flow_file(file), function, None)
     if not isinstance(flow, Flow):
         raise ConfigurationError(f"{entrypoint} is not a flow")
+    return flow
+
+
+def deployment(entrypoint: str, name: str, **options: Any) -> RunnerDeployment:
+    """The flow at ``entrypoint`` (``file.py:function``, in this folder) as the deployment
+    ``name`` (``flow-name/deployment-name``); the flow file must name its flow accordingly."""
+    flow_name, _, deployment_name = name.partition("/")
+    flow = flow_at(entrypoint)
     if flow.name != flow_name:
         raise ConfigurationError(f"{entrypoint} defines the flow {flow.name!r}, not {flow_name!r}")
     result = flow.to_deployment(name=deployment_name, **options)
@@ -47,31 +53,47 @@ def deployment(entrypoint: str, name: str, **options: Any) -> RunnerDeployment:
 
 
 def deployments(settings: Settings) -> list[RunnerDeployment]:
-    return [
-        deployment(
+    return [d for d, _ in served(settings)]
+
+
+def served(settings: Settings) -> list[tuple[RunnerDeployment, Flow[..., Any]]]:
+    """Each deployment with the flow object it runs: dsar's in-process worker
+    (``dsar.orchestration.worker``) runs these very objects; Prefect's runner loads the
+    entrypoint again in a process of its own for every run."""
+    specs: list[tuple[str, str, dict[str, Any]]] = [
+        (
             "process_request.py:process_request",
             PROCESS_REQUEST,
-            description="Carry one privacy request from intake to its closing letter. Parameter: the request id only.",
-            tags=["dsar"],
+            {
+                "description": "Carry one privacy request from intake to its closing letter. Parameter: the request id only.",
+                "tags": ["dsar"],
+            },
         ),
-        deployment(
+        (
             "deadline_watch.py:deadline_watch",
             DEADLINE_WATCH,
-            description="Sweep the statutory deadlines: alert once per threshold, and on breach.",
-            tags=["dsar"],
-            schedule=Cron(settings.deadline_watch_cron, timezone=settings.timezone),
+            {
+                "description": "Sweep the statutory deadlines: alert once per threshold, and on breach.",
+                "tags": ["dsar"],
+                "schedule": Cron(settings.deadline_watch_cron, timezone=settings.timezone),
+            },
         ),
-        deployment(
+        (
             "audit_flows.py:export_evidence",
             EXPORT_EVIDENCE,
-            description="Auditors: export a signed evidence bundle for a request (reference) or a period (since/until).",
-            tags=["dsar", "audit"],
+            {
+                "description": "Auditors: export a signed evidence bundle for a request (reference) or a period (since/until).",
+                "tags": ["dsar", "audit"],
+            },
         ),
-        deployment(
+        (
             "audit_flows.py:audit_maintenance",
             AUDIT_MAINTENANCE,
-            description="Sign a checkpoint of the audit log and crypto-shred requests past their retention.",
-            tags=["dsar", "audit"],
-            schedule=Cron(settings.audit_maintenance_cron, timezone=settings.timezone),
+            {
+                "description": "Sign a checkpoint of the audit log and crypto-shred requests past their retention.",
+                "tags": ["dsar", "audit"],
+                "schedule": Cron(settings.audit_maintenance_cron, timezone=settings.timezone),
+            },
         ),
     ]
+    return [(deployment(entrypoint, name, **options), flow_at(entrypoint)) for entrypoint, name, options in specs]

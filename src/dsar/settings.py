@@ -170,6 +170,16 @@ class PrefectSettings(BaseSettings):
         description="When the audit-maintenance deployment signs a checkpoint and shreds expired requests (cron, DSAR_TIMEZONE).",
     )
 
+    worker: Literal["in-process", "subprocess"] = Field(
+        "in-process",
+        description="How `dsar serve` runs flow runs: in-process (its own threads, started the moment a run is created or"
+        " resumed) or subprocess (Prefect's runner: one `python -m prefect.engine` per run, found by polling).",
+    )
+    worker_threads: int = Field(8, ge=1, le=64, description="Flow runs the in-process worker executes at once.")
+    worker_poll_seconds: float = Field(
+        5.0, gt=0, le=60, description="The in-process worker's safety-net poll for due runs (events start runs at once)."
+    )
+
     @field_validator("deadline_watch_cron", "audit_maintenance_cron")
     @classmethod
     def _five_fields(cls, v: str) -> str:
@@ -462,6 +472,9 @@ class Settings(WebSettings, DemoSettings, AwsSettings, AlertSettings, MailSettin
                 "prefect_startup_timeout_s": self.prefect_startup_timeout_s,
                 "deadline_watch_cron": self.deadline_watch_cron,
                 "audit_maintenance_cron": self.audit_maintenance_cron,
+                "worker": self.worker,
+                "worker_threads": self.worker_threads,
+                "worker_poll_seconds": self.worker_poll_seconds,
             },
             "mail": {
                 "outbox_dir": str(self.effective_outbox_dir),

@@ -10,6 +10,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,9 +62,9 @@ class PrefectServer:
         return str(self.get(f"/flow_runs/{flow_run_id}")["state"]["type"])
 
 
-@pytest.fixture(scope="session")
-def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrefectServer]:
-    home = tmp_path_factory.mktemp("prefect-server")
+@contextmanager
+def running_prefect_server(home: Path, extra_env: dict[str, str] | None = None) -> Iterator[PrefectServer]:
+    """`prefect server start` on a free loopback port, its files under ``home``; stopped after."""
     port = free_port()
     api = f"http://127.0.0.1:{port}/api"
     log = open(home / "server.log", "wb")  # noqa: SIM115 - closed below
@@ -71,7 +72,7 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prefect
         [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
         stdout=log,
         stderr=subprocess.STDOUT,
-        env=clean_env(home) | {"PREFECT_UI_API_URL": api},
+        env=clean_env(home) | {"PREFECT_UI_API_URL": api} | (extra_env or {}),
         start_new_session=True,
     )
     try:
@@ -94,6 +95,12 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prefect
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+@pytest.fixture(scope="session")
+def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrefectServer]:
+    with running_prefect_server(tmp_path_factory.mktemp("prefect-server")) as server:
+        yield server
 
 
 @dataclass(frozen=True)

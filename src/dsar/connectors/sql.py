@@ -93,6 +93,41 @@ class ReflectionCache:
 REFLECTED = ReflectionCache()
 
 
+class SharedEngines:
+    """One SQLAlchemy engine (and so one connection pool) per database URL in this process,
+    shared by every connector built for it: a long-lived process (`dsar serve`'s worker) builds
+    a connector per step, and a new engine each time meant a new pool and a new connection
+    (TCP and authentication) per step. Safe to share between threads (SQLAlchemy's engines
+    are). SQLite files get an engine per connector as before: a connection costs nothing there,
+    and a shared pool would keep reading a file that was replaced (the demo reseeds its shop).
+    The URL is kept only as a digest: it may hold a password."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._engines: dict[bytes, Engine] = {}
+
+    def get(self, url: str) -> tuple[Engine, bool]:
+        """The engine for ``url`` and whether it is shared (a connector must not dispose it)."""
+        if url.startswith("sqlite"):
+            return create_engine(url, pool_pre_ping=True), False
+        key = hashlib.sha256(url.encode()).digest()
+        with self._lock:
+            engine = self._engines.get(key)
+            if engine is None:
+                engine = self._engines[key] = create_engine(url, pool_pre_ping=True)
+            return engine, True
+
+    def dispose_all(self) -> None:
+        """Close every pooled connection (tests; after a database moved)."""
+        with self._lock:
+            engines, self._engines = list(self._engines.values()), {}
+        for engine in engines:
+            engine.dispose()
+
+
+ENGINES = SharedEngines()
+
+
 def _json_value(v: Any) -> Any:
     if isinstance(v, Decimal):
         return str(v)
@@ -111,7 +146,7 @@ class SqlConnector(Connector):
         self.map = system_map
         self._pseudonym_key = hmac.new(pseudonym_key, f"pseudonym/{self.system}".encode(), hashlib.sha256).digest()
         try:
-            self._engine: Engine = create_engine(url, pool_pre_ping=True)
+            self._engine, self._shared = ENGINES.get(url)
         except (ArgumentError, ValueError) as exc:
             raise PermanentConnectorError(self.system, "connection URL is not a valid SQLAlchemy URL") from exc
         except ImportError as exc:
@@ -445,4 +480,5 @@ class SqlConnector(Connector):
         return CorrectionReceipt(self.system, tuple(changes), unchanged)
 
     def close(self) -> None:
-        self._engine.dispose()
+        if not self._shared:
+            self._engine.dispose()

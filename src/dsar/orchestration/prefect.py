@@ -77,7 +77,9 @@ class PrefectOrchestrator:
         return cls(settings.effective_prefect_api_url)
 
     def available(self) -> bool:
-        return api_healthy(self.api_url)
+        # 5 s, not 2: a loaded server (a burst of intakes on two cores) answers late, and a
+        # request whose run is not started waits for the reconciler.
+        return api_healthy(self.api_url, timeout=5.0)
 
     def start_run(self, request_id: str, reference: str) -> str:
         from dsar.orchestration import rest
@@ -97,8 +99,22 @@ class PrefectOrchestrator:
 
         # as_subflow=False: started from inside another flow run (the deadline watch's reconciler)
         # it would otherwise become that run's subflow, which Prefect refuses to suspend.
-        run = run_deployment(self.deployment, parameters={"request_id": request_id}, flow_run_name=reference, timeout=0, as_subflow=False)
+        from dsar.orchestration import worker
+
+        for attempt in range(3):
+            try:
+                run = run_deployment(
+                    self.deployment, parameters={"request_id": request_id}, flow_run_name=reference, timeout=0, as_subflow=False
+                )
+                break
+            except Exception as exc:
+                # A server error (Prefect on SQLite answers "database is locked" under load):
+                # try twice more; nothing was created, the reference names the run.
+                if attempt == 2 or not _transient(exc):
+                    raise
+                time.sleep(0.5 * (attempt + 1))
         assert isinstance(run, FlowRun)  # called outside an event loop: the synchronous form
+        worker.wake()  # inside `dsar serve`: its worker starts the run now, not at its next poll
         return str(run.id)
 
     def run_state(self, run_id: str) -> RunState:
@@ -119,7 +135,10 @@ class PrefectOrchestrator:
     def resume(self, run_id: str, run_input: Mapping[str, Any]) -> None:
         from prefect.flow_runs import resume_flow_run
 
+        from dsar.orchestration import worker
+
         resume_flow_run(UUID(run_id), run_input=dict(run_input))
+        worker.wake()
 
     def wait_for_deployment(self, timeout: float) -> None:
         from prefect import get_client
@@ -139,11 +158,28 @@ class PrefectOrchestrator:
         return mask_url(f"{self.api_url.removesuffix('/api')}/runs/flow-run/{run_id}")
 
 
+def _transient(exc: Exception) -> bool:
+    from prefect.exceptions import PrefectHTTPStatusError
+
+    return isinstance(exc, PrefectHTTPStatusError) and exc.response.status_code >= 500
+
+
 def serve(settings: Settings) -> None:
     """Serve the deployments of ``flows/deployments.py`` (the checkout's, or the copy in the
-    installed package) until interrupted. Call :func:`configure_environment` first."""
-    from prefect import serve as prefect_serve
+    installed package) until interrupted. Call :func:`configure_environment` first.
+
+    ``DSAR_WORKER=in-process`` (the default): dsar's worker runs the flow runs in this process
+    (:mod:`dsar.orchestration.worker`); ``subprocess``: Prefect's runner, one
+    ``python -m prefect.engine`` process per run."""
     from prefect.utilities.importtools import import_object
+
+    if settings.worker == "in-process":
+        from dsar.orchestration.worker import serve_in_process
+
+        served = import_object(resources.entrypoint("deployments.py", "served"))
+        serve_in_process(served(settings), threads=settings.worker_threads, poll_seconds=settings.worker_poll_seconds)
+        return
+    from prefect import serve as prefect_serve
 
     define = import_object(resources.entrypoint("deployments.py", "deployments"))
     prefect_serve(*define(settings), print_starting_message=False)

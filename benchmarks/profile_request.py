@@ -1,0 +1,170 @@
+"""Profile one access request on the shop database (pyinstrument), through the flow and
+through the services directly, and count the SQL statements each sends.
+
+The flow path is what `dsar serve`'s in-process worker does, on this script's main thread so
+the profiler sees all of it: the intake starts a run of `process-request` on a real Prefect
+server, the run is claimed (proposed Pending) and executed with Prefect's flow engine
+(``run_flow``) until it suspends for the subject's code; the code is handed over (resume), the
+run executes again until legal's sign-off; the sign-off is given, the run executes to the end.
+The direct path calls the same services in the same order without Prefect. Set-up as in
+``benchmarks/shop.py`` (its own PostgreSQL databases, dropped after).
+
+    uv run python benchmarks/profile_request.py [--html profile.html] [--warm 2]
+
+Prints both profiles (pyinstrument's text, the slowest frames), the wall time of each path and
+the SQL statements sent (engine database and shop). Asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from pyinstrument import Profiler
+from sqlalchemy import Engine, event, make_url
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from shop import Shop, databases  # noqa: E402 - the benchmark next door
+
+from dsar.domain.decisions import SignOff, SignOffDecision  # noqa: E402
+from dsar.domain.request import Status  # noqa: E402
+from dsar.services import orchestration, queries  # noqa: E402
+from dsar.services.submissions import submit  # noqa: E402
+
+
+class SqlCounter:
+    """Every statement any SQLAlchemy engine of this process sends, while counting."""
+
+    def __init__(self) -> None:
+        self.on = False
+        self.count: Counter[str] = Counter()
+        self._lock = threading.Lock()
+        event.listen(Engine, "before_cursor_execute", self._seen)
+
+    def _seen(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if self.on:
+            db = conn.engine.url.database or "?"
+            with self._lock:
+                self.count["shop" if "shop" in db else "engine"] += 1
+
+    @contextmanager
+    def counting(self) -> Iterator[Counter[str]]:
+        self.count = Counter()
+        self.on = True
+        try:
+            yield self.count
+        finally:
+            self.on = False
+
+
+def run_until_it_waits(shop: Shop, run_id: str) -> None:
+    """Claim the run and execute it with Prefect's flow engine here, as the worker does."""
+    from prefect import get_client
+    from prefect.exceptions import Abort, Pause
+    from prefect.flow_engine import run_flow
+    from prefect.states import Pending
+    from prefect.utilities.engine import propose_state_sync
+
+    with get_client(sync_client=True) as client:
+        for _ in range(200):
+            fr = client.read_flow_run(UUID(run_id))
+            if fr.state is not None and fr.state.is_scheduled():
+                break
+            time.sleep(0.02)
+        state = propose_state_sync(client, Pending(), flow_run_id=fr.id)
+        assert state.is_pending(), state
+        fr.state = state
+    try:
+        run_flow(shop.flow, flow_run=fr)
+    except (Pause, Abort):
+        pass
+
+
+def through_flow(shop: Shop) -> float:
+    t0 = time.perf_counter()
+    n = shop.customer()
+    done = submit(shop.app.ctx, shop.orchestrator, shop.body("access", n))
+    assert done.flow_run_id is not None, done.run_problem
+    request_id, reference = done.request.id, done.request.reference
+    run_until_it_waits(shop, done.flow_run_id)
+    assert shop.give_code(request_id, reference)
+    run_until_it_waits(shop, done.flow_run_id)
+    name, code = shop.approvers.take()
+    result = orchestration.sign_off_and_resume(
+        shop.app.ctx, shop.orchestrator, request_id, SignOff(SignOffDecision.APPROVE), name, code, via="bench"
+    )
+    assert result.recorded, result
+    run_until_it_waits(shop, done.flow_run_id)
+    status = queries.lookup_id(shop.app.ctx, request_id).status
+    assert status is Status.CLOSED, status
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--warm", type=int, default=2, help="requests through each path before the profiled one")
+    ap.add_argument("--html", type=Path, help="also write the flow's profile as HTML here")
+    ap.add_argument("--worker", default="in-process", help=argparse.SUPPRESS)
+    ap.add_argument("--approvers", type=int, default=16, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="dsar-profile-"))
+    shop = Shop(args, folder, secrets.token_hex(4))
+    names = [make_url(u).database or "" for u in (shop.shop_url, shop.engine_url, shop.prefect_db)]
+    counter = SqlCounter()
+    try:
+        with databases(*names):
+            shop.start()
+            from prefect.utilities.importtools import import_object
+
+            from dsar import resources
+
+            served = import_object(resources.entrypoint("deployments.py", "served"))(shop.settings)
+            from prefect import get_client
+
+            with get_client(sync_client=True) as client:
+                for deployment, _ in served:
+                    deployment.apply()
+                del client
+            shop.flow = next(f for d, f in served if d.flow_name == "process-request")
+            for _ in range(args.warm):
+                through_flow(shop)
+                shop.direct("access")
+            print(f"load {os.getloadavg()[0]:.1f}", flush=True)
+
+            profiler = Profiler(interval=0.001)
+            with counter.counting() as flow_sql:
+                profiler.start()
+                flow_s = through_flow(shop)
+                profiler.stop()
+            print(profiler.output_text(unicode=True, color=False, show_all=False))
+            if args.html:
+                args.html.write_text(profiler.output_html())
+
+            direct_profiler = Profiler(interval=0.001)
+            with counter.counting() as direct_sql:
+                direct_profiler.start()
+                direct_s = shop.direct("access").total
+                direct_profiler.stop()
+            print(direct_profiler.output_text(unicode=True, color=False, show_all=False))
+            print(f"one access request: through the flow {flow_s:.2f} s, direct {direct_s:.2f} s")
+            flow_n, direct_n = sum(flow_sql.values()), sum(direct_sql.values())
+            print(f"SQL statements: through the flow {dict(flow_sql)} ({flow_n}), direct {dict(direct_sql)} ({direct_n})")
+    finally:
+        shop.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,359 @@
+"""dsar's own worker: the flow runs of the served deployments run inside `dsar serve`.
+
+Prefect's runner (``prefect.serve``) starts one ``python -m prefect.engine`` interpreter per
+flow run and per resume, and finds work by polling every few seconds: on two cores that is
+seconds of interpreter start and import per run, and a burst starts one interpreter per
+request. This worker keeps one long-lived process instead:
+
+* It registers the same deployments with the Prefect API (``RunnerDeployment.apply``, as the
+  runner does), so the UI, schedules, parameters and run history are what users know.
+* It claims a due run of those deployments as any Prefect worker does: it proposes ``Pending``
+  (the server lets one claimer through; a second gets an abort), then runs it with Prefect's
+  own flow engine (``prefect.flow_engine.run_flow``, what ``python -m prefect.engine`` calls)
+  on one of ``DSAR_WORKER_THREADS`` threads of this process. States, task runs, logs,
+  suspension and resume are Prefect's own: a run that suspends ends its attempt (its thread is
+  free again) and is claimed again once resumed.
+* It starts a run the moment it hears of it: this process's own intake and resumes call
+  :func:`wake` (``PrefectOrchestrator.start_run`` and ``resume``), runs created or resumed by
+  other processes (the CLI, the Prefect UI, a schedule) arrive as Prefect events
+  (``prefect.flow-run.Scheduled``, ``Resuming``, ``AwaitingRetry``, ``Cancelling``) on one
+  websocket. A slow poll (``DSAR_WORKER_POLL_SECONDS``) is the safety net for a missed event,
+  a run whose scheduled time comes later (retries, crons), and work that was waiting while no
+  worker ran.
+* Cancelling a run that waits (scheduled, suspended) is Prefect's server's own business (it
+  goes straight to Cancelled). A run this worker is executing is stopped like the runner stops
+  a process: an ``Abort`` is raised in its thread (at the next Python instruction, as Prefect's
+  own timeouts in threads do; nothing is recorded half-way, each step is one database
+  transaction), then the run is marked Cancelled.
+
+``DSAR_WORKER=subprocess`` gives Prefect's runner back (:func:`dsar.orchestration.prefect.serve`).
+Nothing here carries personal data: runs are known by id and reference.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+if TYPE_CHECKING:
+    from prefect.client.orchestration import SyncPrefectClient
+    from prefect.client.schemas.objects import FlowRun
+    from prefect.deployments.runner import RunnerDeployment
+    from prefect.flows import Flow
+
+log = logging.getLogger("dsar.worker")
+
+# Prefect event names that mean "a run of ours may be due now" or "stop this run".
+DUE_EVENTS = ("prefect.flow-run.Scheduled", "prefect.flow-run.Resuming", "prefect.flow-run.AwaitingRetry")
+CANCEL_EVENT = "prefect.flow-run.Cancelling"
+
+_current: InProcessWorker | None = None
+_current_lock = threading.Lock()
+
+
+def wake(flow_run_id: str | None = None) -> None:
+    """Tell the worker running in this process (if any) that a run was created or resumed:
+    it looks for due work at once instead of at its next poll. A no-op elsewhere."""
+    with _current_lock:
+        worker = _current
+    if worker is not None:
+        worker.wake()
+
+
+def _abort_class() -> type[BaseException]:
+    from prefect.exceptions import Abort
+
+    class RunCancelled(Abort):
+        """Raised in a flow-run thread when its run is cancelled from outside."""
+
+    return RunCancelled
+
+
+@dataclass
+class _Execution:
+    flow_run_id: UUID
+    name: str
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    thread_id: int | None = None
+    in_flow: bool = False
+    cancel_requested: bool = False
+
+
+@dataclass
+class WorkerStats:
+    """What the worker did since it started (for tests and the benchmark's log line)."""
+
+    claimed: int = 0
+    finished: int = 0
+    cancelled: int = 0
+    claim_refused: int = 0
+    polls: int = 0
+    woken: int = 0
+    events: int = 0
+
+
+class InProcessWorker:
+    """Runs flow runs of ``served`` (deployment, flow) pairs in this process; see the module."""
+
+    def __init__(
+        self,
+        served: Sequence[tuple[RunnerDeployment, Flow[..., Any]]],
+        *,
+        threads: int = 8,
+        poll_seconds: float = 5.0,
+        listen_for_events: bool = True,
+    ) -> None:
+        if threads < 1:
+            raise ValueError("the worker needs at least one thread")
+        self._served = list(served)
+        self.threads = threads
+        self.poll_seconds = poll_seconds
+        self.listen_for_events = listen_for_events
+        self.stats = WorkerStats()
+        self._flows: dict[UUID, Flow[..., Any]] = {}
+        self._running: dict[UUID, _Execution] = {}
+        self._running_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._pool: ThreadPoolExecutor | None = None
+        self._listener: threading.Thread | None = None
+        self._cancelled_cls = _abort_class()
+
+    # --- life cycle -------------------------------------------------------------------------
+    def register(self) -> list[UUID]:
+        """Register (create or update) the deployments with the Prefect API."""
+        for deployment, flow in self._served:
+            deployment_id = deployment.apply()
+            assert isinstance(deployment_id, UUID)  # called outside an event loop: the synchronous form
+            self._flows[deployment_id] = flow
+        return list(self._flows)
+
+    def run(self, ready: Callable[[], None] | None = None) -> None:
+        """Register the deployments, then claim and run due runs until :meth:`stop` (or
+        Ctrl-C). ``ready`` is called once the deployments are registered."""
+        global _current
+        from prefect import get_client
+
+        self.register()
+        self._pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="dsar-flow-run")
+        with _current_lock:
+            _current = self
+        if self.listen_for_events:
+            self._listener = threading.Thread(target=self._listen, name="dsar-worker-events", daemon=True)
+            self._listener.start()
+        if ready is not None:
+            ready()
+        try:
+            with get_client(sync_client=True) as client:
+                while not self._stop.is_set():
+                    self._wake.clear()
+                    try:
+                        self.poll_once(client)
+                    except Exception as exc:  # noqa: BLE001 - the API may be briefly away; try again at the next poll
+                        log.warning("worker poll failed (%s); trying again", type(exc).__name__)
+                    self._wake.wait(self.poll_seconds)
+        finally:
+            with _current_lock:
+                if _current is self:
+                    _current = None
+            self._pool.shutdown(wait=True, cancel_futures=False)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+
+    def wake(self) -> None:
+        self.stats.woken += 1
+        self._wake.set()
+
+    @property
+    def executing(self) -> list[UUID]:
+        with self._running_lock:
+            return list(self._running)
+
+    # --- one round --------------------------------------------------------------------------
+    def poll_once(self, client: SyncPrefectClient) -> None:
+        """Stop the runs being executed that were cancelled meanwhile, then claim due runs up to
+        the free threads and hand them to the pool."""
+        from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, FlowRunFilterState, FlowRunFilterStateType
+        from prefect.client.schemas.objects import FlowRun, StateType
+        from prefect.types._datetime import now
+
+        self.stats.polls += 1
+        executing = self.executing
+        if executing:
+            cancelling = client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(
+                    id=FlowRunFilterId(any_=executing),
+                    state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.CANCELLING])),
+                )
+            )
+            for fr in cancelling:
+                self.cancel(fr.id)
+        free = self.threads - len(self.executing)
+        if free <= 0 or not self._flows:
+            return
+        due = client.get_scheduled_flow_runs_for_deployments(list(self._flows), scheduled_before=now("UTC"), limit=free + len(executing))
+        due.sort(key=lambda r: (r.next_scheduled_start_time is None, r.next_scheduled_start_time))
+        for flow_run in due:
+            if free <= 0:
+                break
+            if flow_run.id in self._running or flow_run.deployment_id not in self._flows:
+                continue
+            if self._claim(client, FlowRun.model_validate(flow_run.model_dump())):
+                free -= 1
+
+    def _claim(self, client: SyncPrefectClient, flow_run: FlowRun) -> bool:
+        from prefect.exceptions import Abort
+        from prefect.states import Pending
+        from prefect.utilities.engine import propose_state_sync
+
+        try:
+            state = propose_state_sync(client, Pending(), flow_run_id=flow_run.id)
+        except Abort:
+            self.stats.claim_refused += 1  # another worker has it, or it was cancelled meanwhile
+            return False
+        if not state.is_pending():
+            self.stats.claim_refused += 1
+            return False
+        flow_run.state = state
+        execution = _Execution(flow_run.id, flow_run.name)
+        with self._running_lock:
+            self._running[flow_run.id] = execution
+        self.stats.claimed += 1
+        assert self._pool is not None
+        assert flow_run.deployment_id is not None
+        self._pool.submit(self._execute, execution, flow_run, self._flows[flow_run.deployment_id])
+        return True
+
+    # --- in a pool thread -------------------------------------------------------------------
+    def _execute(self, execution: _Execution, flow_run: FlowRun, flow: Flow[..., Any]) -> None:
+        try:
+            self._run_flow(execution, flow_run, flow)
+        except self._cancelled_cls:
+            pass  # a cancel that landed on the way out
+        try:
+            if execution.cancel_requested:
+                self._mark_cancelled(flow_run.id)
+        except Exception as exc:  # noqa: BLE001 - logged; the poll sees a Cancelling run again
+            log.warning("could not mark flow run %s cancelled (%s)", flow_run.id, type(exc).__name__)
+        finally:
+            with self._running_lock:
+                self._running.pop(flow_run.id, None)
+            self.stats.finished += 1
+            self._wake.set()  # a thread is free: look for more work
+
+    def _run_flow(self, execution: _Execution, flow_run: FlowRun, flow: Flow[..., Any]) -> None:
+        from prefect.exceptions import Abort, Pause
+        from prefect.flow_engine import run_flow
+        from prefect.logging.loggers import flow_run_logger
+
+        run_logger: Any = flow_run_logger(flow_run=flow_run)
+        try:
+            try:
+                with execution.lock:
+                    if execution.cancel_requested:
+                        return
+                    execution.thread_id = threading.get_ident()
+                    execution.in_flow = True
+                run_flow(flow, flow_run=flow_run, error_logger=run_logger)
+            finally:
+                with execution.lock:
+                    execution.in_flow = False
+        except (Pause, Abort):
+            pass  # suspended (claimed again once resumed), or stopped by the server or a cancel
+        except Exception as exc:  # noqa: BLE001 - the flow engine recorded the failure in the run's state
+            log.info("flow run %s ended with %s", execution.name, type(exc).__name__)
+
+    # --- cancellation -----------------------------------------------------------------------
+    def cancel(self, flow_run_id: UUID) -> bool:
+        """Stop a run this worker executes (it was set Cancelling): raise ``Abort`` in its
+        thread; the thread marks it Cancelled. False when this worker does not run it."""
+        with self._running_lock:
+            execution = self._running.get(flow_run_id)
+        if execution is None:
+            return False
+        with execution.lock:
+            if execution.cancel_requested:
+                return True
+            execution.cancel_requested = True
+            if execution.in_flow and execution.thread_id is not None:
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(execution.thread_id), ctypes.py_object(self._cancelled_cls))
+        log.info("cancelling flow run %s", execution.name)
+        return True
+
+    def _mark_cancelled(self, flow_run_id: UUID) -> None:
+        from prefect import get_client
+        from prefect.states import Cancelled
+
+        with get_client(sync_client=True) as client:
+            fr = client.read_flow_run(flow_run_id)
+            if fr.state is not None and fr.state.is_final():
+                return
+            client.set_flow_run_state(flow_run_id, Cancelled(message="Cancelled while running in dsar's worker"), force=True)
+        self.stats.cancelled += 1
+
+    # --- events -----------------------------------------------------------------------------
+    def _listen(self) -> None:
+        while not self._stop.is_set():
+            try:
+                asyncio.run(self._listen_once())
+            except Exception as exc:  # noqa: BLE001 - reconnect; the poll covers the gap
+                log.info("worker event stream dropped (%s); reconnecting", type(exc).__name__)
+            if not self._stop.wait(1.0):
+                self._wake.set()  # events may have been missed while away
+
+    async def _listen_once(self) -> None:
+        from prefect.events.clients import get_events_subscriber
+        from prefect.events.filters import EventFilter, EventNameFilter
+
+        flt = EventFilter(event=EventNameFilter(name=[*DUE_EVENTS, CANCEL_EVENT]))
+        async with get_events_subscriber(filter=flt, reconnection_attempts=3) as events:
+            async for event in events:
+                if self._stop.is_set():
+                    return
+                self.stats.events += 1
+                ours = any(
+                    r.get("prefect.resource.role") == "deployment"
+                    and r.id.removeprefix("prefect.deployment.") in {str(d) for d in self._flows}
+                    for r in event.related
+                )
+                if not ours:
+                    continue
+                if event.event == CANCEL_EVENT:
+                    try:
+                        self.cancel(UUID(event.resource.id.removeprefix("prefect.flow-run.")))
+                    except ValueError:
+                        continue
+                else:
+                    self._wake.set()
+
+
+def serve_in_process(served: Sequence[tuple[RunnerDeployment, Flow[..., Any]]], *, threads: int, poll_seconds: float) -> None:
+    """Run an :class:`InProcessWorker` until interrupted (Ctrl-C or SIGTERM)."""
+    import signal
+
+    if not log.handlers:  # the worker's own lines (claims refused, cancels) beside Prefect's
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s.%(msecs)03d | %(levelname)-7s | %(name)s - %(message)s", "%H:%M:%S"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+    worker = InProcessWorker(served, threads=threads, poll_seconds=poll_seconds)
+
+    def _terminate(*_: Any) -> None:
+        worker.stop()
+
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        worker.run()
+    except KeyboardInterrupt:
+        worker.stop()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
