@@ -140,6 +140,7 @@ def build_app(settings: Settings, *, migrate_schema: bool = False, max_cached_ke
             public_form_url=settings.web_public_url,
             console_url=settings.effective_web_url,
             package_link_days=settings.package_link_days,
+            legal_response_business_days=settings.legal_response_business_days,
         ),
         streams=build_stream_store(settings),
     )

@@ -1530,6 +1530,12 @@ def packages_purge(as_json: JsonOpt = False) -> None:
         out.print(f"{n} access package(s) deleted", highlight=False, markup=False)
 
 
+# Legal's escalations (`request escalate`, `request resolve-escalation`, `legal queue|report`).
+from dsar import cli_legal  # noqa: E402 - kept in its own module
+
+cli_legal.register(app, request_app)
+
+
 def main() -> None:
     from dsar.filemodes import restrict_new_files
 

@@ -38,6 +38,8 @@ class Policy:
     console_url: str | None = None
     # How long an access package's download link works (DSAR_PACKAGE_LINK_DAYS).
     package_link_days: int = 7
+    # Legal's response target for an escalation, in working days (DSAR_LEGAL_RESPONSE_BUSINESS_DAYS).
+    legal_response_business_days: int = 2
     verification_max_attempts: int = 5
     # Staff accounts (dsar.services.accounts): lock-out after consecutive failed logins, how
     # long a set-password link works, the shortest password, and scrypt's cost (log2 of n).

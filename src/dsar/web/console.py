@@ -27,6 +27,7 @@ from dsar.domain.accounts import Permission, StaffAccount, allows
 from dsar.domain.deadlines import PAUSE_MOVES_DUE
 from dsar.domain.decisions import REFUSAL_TEXT, DenialReason, sign_off
 from dsar.domain.errors import DsarError, InvalidInput, NotFound
+from dsar.domain.escalations import escalations_of
 from dsar.domain.exemptions import GROUND_TEXT, LegalGround
 from dsar.domain.regimes import REGIMES, AccessScope, RequestType
 from dsar.domain.request import DEADLINE_STOPPED, Channel, Status, parse_reference
@@ -38,6 +39,7 @@ from dsar.services.submissions import submit
 from dsar.services.timeline import TimelineEntry, describe
 from dsar.web.context import WebContext
 from dsar.web.forms import Form, checked_form
+from dsar.web.legal import resolve_escalation
 from dsar.web.staff import require
 from dsar.web.templating import render
 
@@ -68,6 +70,7 @@ FLASH: dict[str, str] = {
     "verified": "Code handed to the flow run.",
     "confirmed": "Manual step confirmed to the flow run.",
     "signed-off": "Sign-off recorded and handed to the flow run.",
+    "escalation-decided": "Legal's decision on the escalation recorded.",
 }
 
 
@@ -380,6 +383,7 @@ def _request_page(
         outcomes=MANUAL_OUTCOMES,
         denial_reasons=[(x.value, x.value.replace("_", " ")) for x in DenialReason],
         exemptable=processing.exemptable(ctx, view.id) if view.status is Status.AWAITING_SIGN_OFF else [],
+        escalations=escalations_of(events),
         grounds=[(g.value, GROUND_TEXT[g]) for g in LegalGround],
         today=on,
     )
@@ -545,6 +549,7 @@ ACTIONS: tuple[tuple[str, Permission, Callable[[WebContext, Form, queries.Reques
     ("verify", Permission.CASEWORK, _verify),
     ("confirm", Permission.CASEWORK, _confirm),
     ("sign-off", Permission.SIGN_OFF, _sign_off),
+    ("resolve-escalation", Permission.SIGN_OFF, resolve_escalation),
 )
 
 
@@ -569,7 +574,7 @@ def router() -> APIRouter:
     r.include_router(console_auth.router())
     from dsar.web import legal
 
-    r.include_router(legal.router())
+    legal.add_routes(r)
 
     @r.get("", dependencies=[Depends(require(Permission.VIEW_REQUESTS))])
     def queue(request: Request) -> Response:
