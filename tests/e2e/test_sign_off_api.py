@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import json
 import time
-from email import message_from_bytes, policy
 from datetime import UTC, datetime
+from email import message_from_bytes, policy
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
