@@ -22,7 +22,7 @@ from dsar.crypto.totp import code_at, secret_from_base32
 from dsar.demo.run import latest_code
 from tests.e2e.conftest import Dsar, PrefectServer, wait_until
 from tests.e2e.test_deadline_watch import post
-from tests.e2e.test_ui_resume import explain
+from tests.e2e.test_ui_resume import explain, form_schema
 
 pytestmark = pytest.mark.prefect
 
@@ -40,14 +40,6 @@ def now_code(secret: bytes) -> str:
 def resume(server: PrefectServer, run_id: str, run_input: dict[str, Any]) -> dict[str, Any]:
     answer: dict[str, Any] = post(server, f"/flow_runs/{run_id}/resume", {"run_input": run_input})
     return answer
-
-
-def form_schema(server: PrefectServer, run_id: str) -> dict[str, Any]:
-    inputs = post(server, f"/flow_runs/{run_id}/input/filter", {"prefix": "suspended-sign-off", "limit": 50})
-    schemas = [i for i in inputs if i["key"].endswith("-schema")]
-    assert len(schemas) == 1, [i["key"] for i in inputs]
-    schema: dict[str, Any] = json.loads(schemas[0]["value"])
-    return schema
 
 
 def refusals(dsar: Dsar, ref: str) -> list[str]:

@@ -28,7 +28,7 @@ from dsar.domain.deadlines import PAUSE_MOVES_DUE
 from dsar.domain.decisions import REFUSAL_TEXT, DenialReason, sign_off
 from dsar.domain.errors import DsarError, InvalidInput, NotFound
 from dsar.domain.escalations import escalations_of
-from dsar.domain.exemptions import GROUND_TEXT, LegalGround
+from dsar.domain.exemptions import GROUND_LABEL, LegalGround
 from dsar.domain.regimes import REGIMES, AccessScope, RequestType
 from dsar.domain.request import DEADLINE_STOPPED, Channel, Status, parse_reference
 from dsar.services import casework, deadlines, processing, queries
@@ -384,7 +384,7 @@ def _request_page(
         denial_reasons=[(x.value, x.value.replace("_", " ")) for x in DenialReason],
         exemptable=processing.exemptable(ctx, view.id) if view.status is Status.AWAITING_SIGN_OFF else [],
         escalations=escalations_of(events),
-        grounds=[(g.value, GROUND_TEXT[g]) for g in LegalGround],
+        grounds=[(g.value, GROUND_LABEL[g]) for g in LegalGround],
         today=on,
     )
 
