@@ -75,6 +75,7 @@ def refused_again(dsar: Dsar, server: PrefectServer, ref: str, run_id: str, n: i
     assert dsar.json("request", "show", ref)["status"] == "awaiting_sign_off"
 
 
+@pytest.mark.timeout(1800)  # a dozen suspensions and resumes, two worker starts and a minute without a worker
 def test_sign_off_through_prefect_s_api_refuses_what_it_must_and_applies_a_decision_given_while_no_worker_runs(
     prefect_server: PrefectServer, dsar: Dsar
 ) -> None:
@@ -144,10 +145,10 @@ def test_sign_off_through_prefect_s_api_refuses_what_it_must_and_applies_a_decis
         # the worker goes away; legal decides meanwhile, with an exemption
         serving.terminate()
         serving.wait(timeout=60)
-        time.sleep(31)  # the next 30-second step: a fresh code, never used
+        time.sleep(30.5 - time.time() % 30)  # the start of the next 30-second step: a fresh code, never used
         given = {**good, "code": now_code(lena), "exemptions": [entity], "ground": "gdpr-17-3-e", "note": "matter 12"}
         assert resume(prefect_server, run_id, given)["status"] == "ACCEPT"
-        time.sleep(95)  # long enough that the code would be wrong if checked when the worker comes back
+        time.sleep(62)  # two steps on: the code would be wrong if checked when the worker comes back
         assert dsar.json("request", "show", ref)["status"] == "awaiting_sign_off"  # nothing applied without a worker
         serving = dsar.serve()
         wait_until(
