@@ -1533,7 +1533,7 @@ def packages_purge(as_json: JsonOpt = False) -> None:
 # Legal's escalations (`request escalate`, `request resolve-escalation`, `legal queue|report`).
 from dsar import cli_legal  # noqa: E402 - kept in its own module
 
-cli_legal.register(app, request_app)
+cli_legal.register(app, request_app, sys.modules[__name__])
 
 
 def main() -> None:

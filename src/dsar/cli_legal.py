@@ -5,9 +5,13 @@ Registered by dsar.cli; kept apart from it."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+
+# dsar.cli itself, handed over by register() (its helpers: _load, _errors, _app, out, err...);
+# not imported here, so the two modules do not import each other.
+_cli: Any = None
 
 legal_app = typer.Typer(no_args_is_help=True, help="Legal's queue of escalations and its figures.")
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
@@ -23,7 +27,7 @@ def request_escalate(
 ) -> None:
     """Send a request to legal: held until legal decides, with legal's response target
     (DSAR_LEGAL_RESPONSE_BUSINESS_DAYS working days); in `dsar legal queue` and on /console/legal."""
-    from dsar import cli as c
+    c = _cli
     from dsar.services import escalations
 
     engine, r = c._load(reference)
@@ -45,7 +49,7 @@ def request_resolve_escalation(
 ) -> None:
     """Legal's decision on an escalation, proven by your authenticator code like a sign-off. A
     refused attempt (wrong or used code, off the roster, locked out) is recorded, exit 1."""
-    from dsar import cli as c
+    c = _cli
     from dsar.services import escalations
 
     engine, r = c._load(reference)
@@ -63,7 +67,7 @@ def legal_queue(as_json: JsonOpt = False) -> None:
     """Open escalations, the nearest response target first; `target missed` when it passed."""
     from rich.table import Table
 
-    from dsar import cli as c
+    c = _cli
     from dsar.services import escalations
     from dsar.services.deadlines import local_today
 
@@ -102,7 +106,7 @@ def legal_report(
     as_json: JsonOpt = False,
 ) -> None:
     """Escalations raised, resolved, open, targets missed, and the median time to resolution."""
-    from dsar import cli as c
+    c = _cli
     from dsar.services import escalations
 
     engine = c._app()
@@ -124,8 +128,10 @@ def legal_report(
         c.out.print(f"{k}: {v}", highlight=False, markup=False)
 
 
-def register(app: typer.Typer, request_app: typer.Typer) -> None:
-    """Add these commands to dsar's CLI."""
+def register(app: typer.Typer, request_app: typer.Typer, cli: Any) -> None:
+    """Add these commands to dsar's CLI (``cli``: the dsar.cli module, for its helpers)."""
+    global _cli
+    _cli = cli
     request_app.command("escalate")(request_escalate)
     request_app.command("resolve-escalation")(request_resolve_escalation)
     legal_app.command("queue")(legal_queue)
