@@ -1679,6 +1679,12 @@ def templates_approve(
     )
 
 
+# Legal's escalations (`request escalate`, `request resolve-escalation`, `legal queue|report`).
+from dsar import cli_legal  # noqa: E402 - kept in its own module
+
+cli_legal.register(app, request_app, sys.modules[__name__])
+
+
 def main() -> None:
     from dsar.filemodes import restrict_new_files
 

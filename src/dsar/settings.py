@@ -225,6 +225,9 @@ class AlertSettings(BaseSettings):
     alert_email: str | None = Field(None, description="Where alert mails go when no alert URL is set. Default: DSAR_PRIVACY_CONTACT.")
     alert_max_attempts: int = Field(12, ge=1, description="Deliveries tried per alert (one per sweep) before it is given up.")
     alert_digest_over: int = Field(20, ge=1, description="More pending alerts than this go out as one digest message.")
+    legal_response_business_days: int = Field(
+        2, ge=1, le=30, description="Legal's response target for an escalation, in working days; an alert when it passes."
+    )
 
     @field_validator("alert_thresholds_days")
     @classmethod
@@ -486,6 +489,7 @@ class Settings(WebSettings, DemoSettings, AwsSettings, AlertSettings, MailSettin
                 "alert_email": self.effective_alert_email,
                 "alert_max_attempts": self.alert_max_attempts,
                 "alert_digest_over": self.alert_digest_over,
+                "legal_response_business_days": self.legal_response_business_days,
                 "alerts_go_to": self.alert_destination,
             },
             "aws": {

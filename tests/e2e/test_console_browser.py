@@ -86,7 +86,7 @@ def test_support_logs_a_phone_request_finds_it_in_the_queue_and_flags_it(served:
     view = queries.request_view(console.app.ctx, reference)
     assert view.channel == "phone" and view.type == "access"
 
-    page.get_by_role("link", name="Queue").click()
+    page.get_by_role("link", name="Queue", exact=True).click()
     row = page.get_by_role("row").filter(has=page.get_by_role("link", name=reference))
     expect(row).to_contain_text(view.deadline.due.isoformat())
     expect(page.locator("tr.row-past-due")).to_contain_text("past due")
@@ -103,5 +103,5 @@ def test_support_logs_a_phone_request_finds_it_in_the_queue_and_flags_it(served:
     page.screenshot(path=str(SHOTS / "request.png"), full_page=True)
 
     assert [e.kind for e in queries.request_events(console.app.ctx, reference)].count("LegalSensitiveFlagged") == 1
-    page.get_by_role("link", name="Queue").click()
+    page.get_by_role("link", name="Queue", exact=True).click()
     expect(page.get_by_role("row").filter(has=page.get_by_role("link", name=reference))).to_contain_text("legal-sensitive")

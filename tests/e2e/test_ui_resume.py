@@ -8,6 +8,7 @@ refused and asked again; the right one closes the request."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,7 +32,44 @@ def page(tmp_path: Path) -> Iterator[Any]:
         yield pg
 
 
-def resume_in_ui(page: Any, url: str, texts: list[Any], choose: tuple[str, ...] = (), dump: Path | None = None) -> None:
+SHOTS = os.environ.get("DSAR_SCREENSHOTS_DIR")  # set: the sign-off dialog and the runs list are saved there
+
+
+def overflowing(dialog: Any) -> list[str]:
+    """Elements of the dialog that reach past its right edge (a plan clipped at the dialog's
+    edge, or sideways scrolling): their tag and start of text."""
+    found: list[str] = dialog.evaluate(
+        """d => { const edge = d.getBoundingClientRect().right + 1;
+                  return Array.from(d.querySelectorAll('*'))
+                    .filter(x => x.getBoundingClientRect().right > edge && x.getClientRects().length)
+                    .map(x => x.tagName + ': ' + (x.textContent || '').trim().slice(0, 60)); }"""
+    )
+    return found
+
+
+def pick_many(page: Any, dialog: Any, n: int, choices: tuple[str, ...]) -> None:
+    """Tick ``choices`` in the n-th dropdown when it is a multi-select (the exemptions)."""
+    dialog.locator("button.p-select-button__control").nth(n).focus()
+    page.keyboard.press("ArrowDown")
+    for choice in choices:
+        page.get_by_role("option", name=choice, exact=True).click()
+    # the list stays open for more ticks (Escape only clears its search box): click beside it
+    dialog.locator("h3").first.click()
+    page.get_by_role("option", name=choices[0], exact=True).wait_for(state="hidden")
+    shown = dialog.locator("button.p-select-button__control").nth(n).inner_text()
+    assert all(c in shown for c in choices), shown
+
+
+def resume_in_ui(
+    page: Any,
+    url: str,
+    texts: list[Any],
+    choose: tuple[str, ...] = (),
+    dump: Path | None = None,
+    exempt: tuple[str, ...] = (),
+    ground: str | None = None,
+    shot: str | None = None,
+) -> None:
     """Click Resume and fill the form: the dropdowns (Enum fields) in field order, then the text
     areas in field order. Prefect's form does not tie labels to inputs, so order it is. A text
     may be a function, called when it is typed (an authenticator code of that moment).
@@ -55,6 +93,13 @@ def resume_in_ui(page: Any, url: str, texts: list[Any], choose: tuple[str, ...] 
         page.get_by_role("option", name=choice, exact=True).click()
         # the chosen value shows in the closed control before anything is submitted
         assert dialog.locator(".p-select-button__value").nth(n).inner_text().strip() == choice
+    if exempt:
+        pick_many(page, dialog, 3, exempt)  # decision, approver, reason, then the exemptions
+    if ground is not None:
+        dialog.locator("button.p-select-button__control").nth(4).focus()
+        page.keyboard.press("ArrowDown")
+        page.get_by_role("option", name=ground, exact=True).click()
+        assert dialog.locator(".p-select-button__value").nth(4).inner_text().strip() == ground
     for i, text in enumerate(texts):
         value = text() if callable(text) else text
         box = dialog.locator("textarea").nth(i)
@@ -65,11 +110,24 @@ def resume_in_ui(page: Any, url: str, texts: list[Any], choose: tuple[str, ...] 
                 break
         else:
             pytest.fail(f"text area {i} of the resume form does not keep what is typed")
+    if shot is not None:
+        assert overflowing(dialog) == []  # the plan fits the dialog: no sideways scrolling
+        if SHOTS:
+            Path(SHOTS).mkdir(parents=True, exist_ok=True)
+            dialog.screenshot(path=str(Path(SHOTS) / shot))
     dialog.get_by_role("button", name="Submit").click()
     try:
         dialog.wait_for(state="hidden", timeout=60_000)
     except PlaywrightTimeout:
         pytest.fail("the resume form did not close after Submit: " + dialog.inner_text()[-1500:])
+
+
+def form_schema(server: PrefectServer, run_id: str) -> dict[str, Any]:
+    inputs = post(server, f"/flow_runs/{run_id}/input/filter", {"prefix": "suspended-sign-off", "limit": 50})
+    schemas = [i for i in inputs if i["key"].endswith("-schema")]
+    assert len(schemas) == 1, [i["key"] for i in inputs]
+    schema: dict[str, Any] = json.loads(schemas[0]["value"])
+    return schema
 
 
 def explain(dsar: Dsar, server: PrefectServer, ref: str, run_id: str) -> str:
@@ -145,10 +203,27 @@ def test_a_person_verifies_and_signs_off_through_the_prefect_ui(prefect_server: 
         )
         assert dsar.json("request", "show", ref)["status"] == "awaiting_sign_off"
 
+        # the runs list: what the run waits for, and when it is due
+        if SHOTS:
+            page.goto(f"{prefect_server.ui}/runs")
+            page.get_by_text("awaiting:legal").first.wait_for(timeout=60_000)
+            page.screenshot(path=str(Path(SHOTS) / "prefect-runs-list.png"))
         dump = dsar.home.parent / "sign-off-dialog.html"
-        resume_in_ui(page, url, [lambda: code_at(secret, datetime.now(UTC))], choose=("approve", "lena.legal"), dump=dump)
+        entity = next(t for t in form_schema(prefect_server, run_id)["properties"]["exemptions"]["items"]["enum"] if "/" in t and "." in t)
+        page.set_viewport_size({"width": 1400, "height": 2400})  # the whole dialog in one screenshot
+        resume_in_ui(
+            page,
+            url,
+            [lambda: code_at(secret, datetime.now(UTC))],
+            choose=("approve", "lena.legal"),
+            dump=dump,
+            exempt=(entity,),
+            ground="gdpr-17-3-e",
+            shot="prefect-sign-off-dialog.png",
+        )
         shown = dump.read_text()
         assert ref in shown and "The last attempt was refused" in shown  # the plan summary is shown above the form
+        assert "letter-preview" in shown and "fields of" in shown
         wait_until(
             lambda: dsar.json("request", "show", ref)["status"] == "closed",
             180,
@@ -164,6 +239,7 @@ def test_a_person_verifies_and_signs_off_through_the_prefect_ui(prefect_server: 
             "verified_by": "totp",
             "via": "prefect-ui",
             "flow_run": run_id,
+            "exemptions": [{"target": entity, "ground": "gdpr-17-3-e"}],
         }
         refused = next(e for e in events if e["kind"] == "SignOffRefused")
         assert refused["details"]["reason"] == "wrong_code" and wrong not in json.dumps(refused)

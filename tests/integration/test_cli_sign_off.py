@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -128,3 +129,37 @@ def test_an_exemption_without_a_known_ground_or_with_a_denial_is_refused_at_inpu
     # one ground for every exemption passes the input check (the request waits for nothing yet)
     code, _, errout = run(env, *base, "--exempt", "shop", "--exempt", "files", "--ground", "gdpr-17-3-b")
     assert code == 2 and "not awaiting_sign_off" in errout
+
+
+def test_escalation_through_the_cli_from_queue_to_decision_and_report(env: dict[str, str], tmp_path: Path) -> None:
+    ref = reference(run(env, *NEW)[1])
+    code, out, errout = run(env, "request", "escalate", ref, "--point", "manifestly-unfounded-or-excessive", "--reason", "sixth in a week")
+    assert code == 0 and "escalation 1 (manifestly_unfounded_or_excessive) with legal" in out and "held" in out, errout
+    code, _, errout = run(env, "request", "escalate", ref, "--point", "whim", "--reason", "x")
+    assert code == 2 and "point: one of verification_risk" in errout
+    code, out, _ = run(env, "legal", "queue", "--json")
+    (row,) = json.loads(out)
+    assert row["reference"] == ref and row["escalation"] == 1 and row["target_missed"] is False and row["days_left"] >= 1
+    assert run(env, "users", "add", "lena", "--role", "legal")[0] == 0
+    enrolled = run(env, "users", "totp", "lena", "--no-qr")[1]
+    uri = re.search(r"otpauth://totp/\S+", enrolled)
+    assert uri, enrolled
+    secret = secret_from_base32(parse_qs(urlsplit(uri.group(0)).query)["secret"][0])
+    base = ("request", "resolve-escalation", ref, "--number", "1", "--approver", "lena")
+
+    def now() -> datetime:
+        return datetime.now(UTC)
+
+    wrong = f"{(int(code_at(secret, now())) + 1) % 1_000_000:06d}"
+    code, _, errout = run(env, *base, "--decision", "proceed", "--code", wrong)
+    assert code == 1 and "refused: the authenticator code is wrong or expired; the escalation stays open" in errout
+    code, out, errout = run(env, *base, "--decision", "proceed", "--code", code_at(secret, now()), "--note", "answer normally")
+    assert code == 0 and "escalation 1: proceed recorded" in out, errout
+    code, out, _ = run(env, "legal", "queue")
+    assert code == 0 and "No escalation waits for legal." in out
+    code, out, _ = run(env, "legal", "report", "--json")
+    rep = json.loads(out)
+    assert (rep["raised"], rep["resolved"], rep["open"], rep["target_missed"]) == (1, 1, 0, 0)
+    assert rep["by_point"] == {"manifestly_unfounded_or_excessive": 1} and rep["median_hours_to_resolution"] is not None
+    code, out, _ = run(env, "request", "show", ref, "--json")
+    assert json.loads(out)["on_hold"] is False

@@ -61,8 +61,17 @@ def alert_kind(threshold: int, *, receipt: bool = False) -> str:
     return f"{'ack' if receipt else 'due'}-in-{threshold}d"
 
 
+# Legal's response target of an escalation passed without a decision (dsar.services.escalations):
+# ``legal-target-missed-N`` for the request's N-th escalation.
+LEGAL_MISSED = "legal-target-missed"
+
+
+def legal_missed_kind(number: int) -> str:
+    return f"{LEGAL_MISSED}-{number}"
+
+
 def is_breach(kind: str) -> bool:
-    return kind in (BREACHED, ACK_BREACHED)
+    return kind in (BREACHED, ACK_BREACHED) or kind.startswith(LEGAL_MISSED)
 
 
 def urgency(kind: str) -> int:
@@ -73,7 +82,10 @@ def urgency(kind: str) -> int:
 
 
 def family(kind: str) -> str:
-    """Which date an alert watches: ``ack`` (the confirmation of receipt) or ``due``."""
+    """Which date an alert watches: ``ack`` (the confirmation of receipt), ``legal`` (legal's
+    response target of an escalation) or ``due``."""
+    if kind.startswith("legal-"):
+        return "legal"
     return "ack" if kind.startswith("ack-") else "due"
 
 

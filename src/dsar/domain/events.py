@@ -786,3 +786,83 @@ class CheckpointRecord:
     statement: str
     signature: str
     archived_as: str | None = None
+
+
+@dataclass(frozen=True)
+class EscalationRaised(AuditEvent):
+    """A request escalated to legal (dsar.domain.escalations): the point, the reason, who
+    raised it, legal's response target, and whether it put the request on hold."""
+
+    number: int = 0
+    point: str = ""
+    reason: str = ""
+    by: str = ""
+    via: str = ""
+    target: date | None = None
+    held: bool = False
+
+    def payload(self) -> dict[str, JsonValue]:
+        return {
+            "number": self.number,
+            "point": self.point,
+            "reason": self.reason,
+            "by": self.by,
+            "via": self.via,
+            "target": self.target.isoformat() if self.target else None,
+            "held": self.held,
+        }
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.request_id}:escalation:{self.number}"
+
+
+@dataclass(frozen=True)
+class EscalationResolved(AuditEvent):
+    """Legal's decision on an escalation, proven like a sign-off; ``hours`` from raised to
+    resolved (for reporting); ``late`` when legal's response target had passed."""
+
+    number: int = 0
+    point: str = ""
+    decision: str = ""
+    approver: str = ""
+    note: str = ""
+    verified_by: str = ""
+    via: str = ""
+    hours: float = 0.0
+    late: bool = False
+
+    def payload(self) -> dict[str, JsonValue]:
+        d: dict[str, JsonValue] = {
+            "number": self.number,
+            "point": self.point,
+            "decision": self.decision,
+            "approver": self.approver,
+            "verified_by": self.verified_by,
+            "via": self.via,
+            "hours": self.hours,
+            "late": self.late,
+        }
+        if self.note:
+            d["note"] = self.note
+        return d
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.request_id}:escalation-resolved:{self.number}"
+
+
+@dataclass(frozen=True)
+class EscalationTargetMissed(AuditEvent):
+    """Legal's response target of an escalation passed without a decision: an alert went out."""
+
+    number: int = 0
+    point: str = ""
+    target: date | None = None
+
+    def payload(self) -> dict[str, JsonValue]:
+        return {"number": self.number, "point": self.point, "target": self.target.isoformat() if self.target else None}
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.request_id}:escalation-missed:{self.number}"

@@ -92,6 +92,26 @@ GROUND_TEXT: dict[LegalGround, str] = {
     LegalGround.PIPEDA_8_8: ("we must keep it for as long as you may still exercise a recourse about your request (PIPEDA s. 8(8))"),
 }
 
+# The ground in a few words, for dropdowns and the sign-off form's legend.
+GROUND_LABEL: dict[LegalGround, str] = {
+    LegalGround.GDPR_17_3_A: "GDPR 17(3)(a): freedom of expression",
+    LegalGround.GDPR_17_3_B: "GDPR 17(3)(b): legal obligation, public task",
+    LegalGround.GDPR_17_3_C: "GDPR 17(3)(c): public health",
+    LegalGround.GDPR_17_3_D: "GDPR 17(3)(d): archiving, research, statistics",
+    LegalGround.GDPR_17_3_E: "GDPR 17(3)(e): legal claims",
+    LegalGround.CCPA_105_D_1: "CCPA 1798.105(d)(1): transaction, warranty, contract",
+    LegalGround.CCPA_105_D_2: "CCPA 1798.105(d)(2): security and integrity",
+    LegalGround.CCPA_105_D_3: "CCPA 1798.105(d)(3): debugging",
+    LegalGround.CCPA_105_D_4: "CCPA 1798.105(d)(4): free speech, another legal right",
+    LegalGround.CCPA_105_D_5: "CCPA 1798.105(d)(5): CalECPA",
+    LegalGround.CCPA_105_D_6: "CCPA 1798.105(d)(6): research the consumer consented to",
+    LegalGround.CCPA_105_D_7: "CCPA 1798.105(d)(7): internal uses the consumer expects",
+    LegalGround.CCPA_105_D_8: "CCPA 1798.105(d)(8): legal obligation",
+    LegalGround.CCPA_105_D_9: "CCPA 1798.105(d)(9): compatible internal uses (2018 text)",
+    LegalGround.LEGAL_HOLD: "legal hold: pending or expected proceedings",
+    LegalGround.PIPEDA_8_8: "PIPEDA 8(8): until recourse is exhausted",
+}
+
 _NAME = r"[A-Za-z0-9_][A-Za-z0-9_-]{0,62}"
 _TARGET = re.compile(rf"^(?P<system>{_NAME})(?:/(?P<entity>{_NAME})(?:\.(?P<field>{_NAME}))?)?$")
 

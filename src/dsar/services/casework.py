@@ -98,6 +98,13 @@ def _set_flag(ctx: ServiceContext, request_id: str, flagged: bool, reason: str, 
         number = sum(1 for e in events if e.kind in FLAG_KINDS) + 1
         event = LegalSensitiveFlagged if flagged else LegalSensitiveUnflagged
         uow.audit.append([event(request_id, ctx.clock(), text, who, via, number)])
+        if flagged:
+            # Support's flag goes to legal by itself: an escalation with its response target,
+            # in legal's queue, the request held until legal decides (dsar.services.escalations).
+            from dsar.domain.escalations import EscalationPoint
+            from dsar.services.escalations import raise_in
+
+            raise_in(ctx, uow, request_id, EscalationPoint.LEGAL_SENSITIVE, text, who, via)
         uow.commit()
         return True
 

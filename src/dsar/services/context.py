@@ -38,6 +38,8 @@ class Policy:
     console_url: str | None = None
     # How long an access package's download link works (DSAR_PACKAGE_LINK_DAYS).
     package_link_days: int = 7
+    # Legal's response target for an escalation, in working days (DSAR_LEGAL_RESPONSE_BUSINESS_DAYS).
+    legal_response_business_days: int = 2
     verification_max_attempts: int = 5
     # Identity verification (dsar.services.identity): where the links point, the system of
     # record (None: the data map's first SQL system), and how many links a request may be sent.

@@ -13,7 +13,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from dsar.domain.alerts import ACK_BREACHED, BREACHED, Alert, NewAlert, WatchColumn, alert_kind, family, is_breach, urgency, waits_for
+from dsar.domain.alerts import (
+    ACK_BREACHED,
+    BREACHED,
+    LEGAL_MISSED,
+    Alert,
+    NewAlert,
+    WatchColumn,
+    alert_kind,
+    family,
+    is_breach,
+    urgency,
+    waits_for,
+)
 from dsar.domain.deadlines import PAUSE_MOVES_DUE, Deadline, PauseRecord, compute_deadlines, receipt_date
 from dsar.domain.decisions import EXTENSION_STEP
 from dsar.domain.errors import DeliveryFailed, InvalidInput, TransitionNotAllowed
@@ -256,12 +268,23 @@ def sweep(ctx: ServiceContext, thresholds: Sequence[int], as_of: date | None = N
         uow.alerts.add(raised, now)
         uow.audit.append([DeadlineAlertRaised(a.request_id, now, a.kind, a.due, a.days_left) for a in raised if a.notify])
         uow.commit()
+    # Legal's response targets of escalations, alerted like deadlines (delivered with them).
+    from dsar.services.escalations import sweep_missed
+
+    raised += sweep_missed(ctx, today)
     return SweepResult(today, considered, raised)
 
 
 def describe(a: Alert | NewAlert, request: PrivacyRequest | None = None) -> Notice:
     """The notice of one alert; with the request's facts (status, type, regime: no personal
     data) the body says where it stands and what it waits for."""
+    if a.kind.startswith(LEGAL_MISSED):
+        title = f"{a.reference}: legal's response target MISSED (escalation due {a.due}, {-a.days_left} day(s) ago)"
+        body = (
+            f"An escalation of {a.reference} waits for legal's decision since before {a.due}. "
+            f"Decide it on the console (/console/legal) or `dsar request resolve-escalation {a.reference} …`."
+        )
+        return Notice(title, body, urgent=True)
     if a.kind == ACK_BREACHED:
         title = f"{a.reference}: confirmation of receipt OVERDUE (was due {a.due}, {-a.days_left} day(s) ago)"
     elif a.kind.startswith("ack-"):

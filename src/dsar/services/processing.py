@@ -40,7 +40,7 @@ from dsar.domain.events import (
     SystemErased,
     SystemExported,
 )
-from dsar.domain.exemptions import exempt_whole, withheld
+from dsar.domain.exemptions import GROUND_LABEL, LegalGround, exempt_whole, withheld
 from dsar.domain.letters import DENIAL_LETTER, RESPONSE_LETTER
 from dsar.domain.packages import AccessPackage
 from dsar.domain.plan import CorrectStep, EraseStep, ExportStep, ManualStep, Operation, PlanStep, Receipt, counted_after_the_fact
@@ -389,8 +389,8 @@ def plan_summary(ctx: ServiceContext, request_id: str, refused: SignOffRefusal |
         "",
         "- **approve** releases the response; **deny** refuses the request and needs a **reason** for the subject "
         "(`other` needs the reason in words).",
-        "- To keep part of the plan out of the answer (approve only), tick it under **exemptions**",
-        "  and pick its legal **ground**: what is done and the letter follow it.",
+        "- **Exemptions** (approve only): tick what to keep out of the answer and pick its **ground**; the letter follows. Grounds:",
+        *(f"    - `{g.value}`: {GROUND_LABEL[g]}" for g in LegalGround),
         "- The **note** is internal: kept encrypted for the file and the auditors, never in a letter.",
         "- Pick your name from the legal roster and type the 6-digit code your authenticator app shows now.",
     ]

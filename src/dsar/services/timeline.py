@@ -218,7 +218,30 @@ def _duplicate_linked(d: Details) -> tuple[str, list[str], str | None]:
     return f"Duplicate of {other} (same verified contact): that request's letters answer this one", [], None
 
 
+def _escalated(d: Details) -> tuple[str, list[str], str | None]:
+    lines = _opt("reason", d, "reason") + _opt("legal's response target", d, "target") + _opt("given in", d, "via")
+    if d.get("held"):
+        lines.append("the request is held until legal decides")
+    return f"Escalated to legal ({str(d.get('point', '?')).replace('_', ' ')}), no. {d.get('number', '?')}", lines, d.get("by") or None
+
+
+def _escalation_resolved(d: Details) -> tuple[str, list[str], str | None]:
+    decision = str(d.get("decision", "?")).replace("_", " ")
+    lines = _opt("internal note", d, "note") + [f"after {d.get('hours', '?')} hour(s)" + (" (target missed)" if d.get("late") else "")]
+    if d.get("verified_by") == "totp":
+        lines.append("approver proven by an authenticator code")
+    lines += _opt("given in", d, "via")
+    return f"Legal decided escalation no. {d.get('number', '?')}: {decision}", lines, d.get("approver") or None
+
+
+def _escalation_missed(d: Details) -> tuple[str, list[str], str | None]:
+    return f"Legal's response target for escalation no. {d.get('number', '?')} missed ({d.get('target', '?')}): alert sent", [], None
+
+
 RULES: dict[str, Rule] = {
+    "EscalationRaised": _escalated,
+    "EscalationResolved": _escalation_resolved,
+    "EscalationTargetMissed": _escalation_missed,
     "RequestLogged": _logged,
     "DeadlinesComputed": _deadlines,
     "DuplicateSubmissionLinked": _duplicate,

@@ -27,7 +27,8 @@ from dsar.domain.accounts import Permission, StaffAccount, allows
 from dsar.domain.deadlines import PAUSE_MOVES_DUE
 from dsar.domain.decisions import REFUSAL_TEXT, DenialReason, sign_off
 from dsar.domain.errors import DsarError, InvalidInput, NotFound
-from dsar.domain.exemptions import GROUND_TEXT, LegalGround
+from dsar.domain.escalations import escalations_of
+from dsar.domain.exemptions import GROUND_LABEL, LegalGround
 from dsar.domain.regimes import REGIMES, AccessScope, RequestType
 from dsar.domain.request import DEADLINE_STOPPED, Channel, Status, parse_reference
 from dsar.services import casework, deadlines, processing, queries
@@ -38,6 +39,7 @@ from dsar.services.submissions import submit
 from dsar.services.timeline import TimelineEntry, describe
 from dsar.web.context import WebContext
 from dsar.web.forms import Form, checked_form
+from dsar.web.legal import resolve_escalation
 from dsar.web.staff import require
 from dsar.web.templating import render
 
@@ -69,6 +71,7 @@ FLASH: dict[str, str] = {
     "verified-by-hand": "Identity verified by hand: recorded with the evidence described; the run goes on.",
     "confirmed": "Manual step confirmed to the flow run.",
     "signed-off": "Sign-off recorded and handed to the flow run.",
+    "escalation-decided": "Legal's decision on the escalation recorded.",
 }
 
 
@@ -382,7 +385,8 @@ def _request_page(
         outcomes=MANUAL_OUTCOMES,
         denial_reasons=[(x.value, x.value.replace("_", " ")) for x in DenialReason],
         exemptable=processing.exemptable(ctx, view.id) if view.status is Status.AWAITING_SIGN_OFF else [],
-        grounds=[(g.value, GROUND_TEXT[g]) for g in LegalGround],
+        escalations=escalations_of(events),
+        grounds=[(g.value, GROUND_LABEL[g]) for g in LegalGround],
         today=on,
     )
 
@@ -573,6 +577,7 @@ ACTIONS: tuple[tuple[str, Permission, Callable[[WebContext, Form, queries.Reques
     ("confirm", Permission.CASEWORK, _confirm),
     ("sign-off", Permission.SIGN_OFF, _sign_off),
     ("verify-by-hand", Permission.SIGN_OFF, _verify_by_hand),
+    ("resolve-escalation", Permission.SIGN_OFF, resolve_escalation),
 )
 
 
@@ -597,7 +602,7 @@ def router() -> APIRouter:
     r.include_router(console_auth.router())
     from dsar.web import legal
 
-    r.include_router(legal.router())
+    legal.add_routes(r)
 
     @r.get("", dependencies=[Depends(require(Permission.VIEW_REQUESTS))])
     def queue(request: Request) -> Response:
