@@ -38,7 +38,7 @@ def letter_request(r: PrivacyRequest) -> dict[str, Any]:
     }
 
 
-def _deliver(
+def deliver(
     ctx: ServiceContext,
     uow: UnitOfWork,
     r: PrivacyRequest,
@@ -113,7 +113,7 @@ def send_letter(
     from dsar.services.identity import letter_address
 
     address = to if to is not None else letter_address(uow, request)
-    letter, email = _deliver(ctx, uow, request, template_kind or kind, context, mail_id, attachments, address, language)
+    letter, email = deliver(ctx, uow, request, template_kind or kind, context, mail_id, attachments, address, language)
     now = ctx.clock()
     sent = SentLetter(kind, letter.template, mail_id, now, letter.version, letter.language)
     uow.letters.add(request.id, sent)
@@ -142,5 +142,5 @@ def send_code(
     """Mail a one-time code. One letter per challenge (its message id names the challenge); the
     caller records it as VerificationCodeSent, which carries the template, never the code. The
     caller checks first that the request has an address for it (:func:`code_channel`)."""
-    letter, _ = _deliver(ctx, uow, request, kind, context, message_id(request.reference, f"verify-{challenge.id}"), ())
+    letter, _ = deliver(ctx, uow, request, kind, context, message_id(request.reference, f"verify-{challenge.id}"), ())
     return letter

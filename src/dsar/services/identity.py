@@ -35,7 +35,7 @@ from typing import Any
 
 from dsar.connectors.base import SubjectKeys
 from dsar.crypto import digests_equal, keyed_digest
-from dsar.domain.errors import DeliveryFailed, DsarError, InvalidInput, NotFound
+from dsar.domain.errors import DeliveryFailed, InvalidInput, NotFound
 from dsar.domain.events import AuditEvent, LetterSent
 from dsar.domain.letters import VERIFICATION_LETTER, message_id
 from dsar.domain.request import AgentKind, Move, PrivacyRequest, Status, clean_text
@@ -63,7 +63,7 @@ from dsar.services.context import ServiceContext
 from dsar.services.correspondence import letter_request
 from dsar.services.data_points import point_matches
 from dsar.services.deadlines import record_receipt_confirmation
-from dsar.services.ports import OutgoingMail, UnitOfWork
+from dsar.services.ports import UnitOfWork
 
 LINK_PATH = "/verify/l/"
 CODE_PATH = "/verify"
@@ -328,33 +328,14 @@ def _send(ctx: ServiceContext, request_id: str, ordinal: int, opened: PrivacyReq
             "contact": ctx.policy.privacy_contact,
             "agent": r.agent is not None,
         }
-        from dsar.services.correspondence import letter_language
-        from dsar.services.ports import Attachment
-        from dsar.services.templates import check_approved
+        # Rendered in the request's language, checked against legal's approval (else
+        # LetterNotApproved, a DeliveryFailed the caller holds the request for), mailed with its
+        # PDF to the contact on file: the same delivery as every other letter.
+        from dsar.services.correspondence import deliver
 
-        letter = ctx.letters.render(VERIFICATION_LETTER, r.regime, context, letter_language(full))
-        # An unapproved or edited-since template is never sent: LetterNotApproved holds the
-        # request with the reason (a DeliveryFailed, handled by the caller).
-        check_approved(uow, VERIFICATION_LETTER, letter)
         assert on_file.email is not None
         mail_id = message_id(r.reference, f"verify-{case.id}-{ordinal}")
-        pdf = Attachment(f"{r.reference}-verification-code.pdf", ctx.letters.pdf(letter), "application/pdf")
-        mail = OutgoingMail(
-            message_id=mail_id,
-            to=on_file.email,
-            sender=ctx.policy.privacy_contact,
-            subject=letter.subject,
-            body=letter.body,
-            attachments=(pdf,),
-            html=letter.html,
-        )
-        try:
-            ctx.mailer.send(mail)
-        except DsarError as exc:
-            detail = exc.args[0] if exc.args else type(exc).__name__
-            raise DeliveryFailed(f"the verification code letter could not be sent: {detail}") from None
-        except Exception as exc:  # noqa: BLE001 - any transport failure holds the request, said without its text
-            raise DeliveryFailed(f"the verification code letter could not be sent ({type(exc).__name__})") from None
+        letter, _ = deliver(ctx, uow, full, VERIFICATION_LETTER, context, mail_id, (), on_file.email)
         link_digest, code_digest = _digest(ctx, "link", token), _digest(ctx, "code", code)
         uow.cases.save(replace(case, issued=ordinal, session_digest=None, link_digest=link_digest, code_digest=code_digest))
         events: list[AuditEvent] = [
