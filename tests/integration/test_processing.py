@@ -263,7 +263,9 @@ def test_a_correction_request_changes_exactly_the_approved_fields_and_says_where
     summary = svc.plan_summary(ctx, r.id)
     assert "customer.phone: set phone in 1" in summary and "address.city: set city in 1" in summary
     assert "`loyalty_tier` (held in no mapped system)" in summary
-    assert "tell these recipients of the change (dsar does not): Parcel carrier" in summary
+    # The carrier has an address in the data map: dsar mails it the Art. 19 notice itself.
+    assert "dsar mails these recipients a notice of the change: Parcel carrier (delivery name and address)" in summary
+    assert "tell these recipients of the change (no address in the data map): Tax adviser (invoices)" in summary
     assert "5550999" not in summary and "Lyon" not in summary  # Prefect shows this text: no values
     approve(ctx, r.id)
     assert svc.execute_plan(ctx, r.id) is Status.RESPONDING
@@ -295,7 +297,11 @@ def test_a_correction_request_changes_exactly_the_approved_fields_and_says_where
     assert "phone number: corrected in Online shop" in body and "city: corrected in Online shop" in body
     assert "loyalty tier: we do not hold it" in body
     assert "We share data of these kinds with: Parcel carrier" in body  # Art. 19: who the recipients are
-    assert "told" not in body  # dsar does not notify recipients, so the letter does not say it did
+    # Art. 19: dsar mailed the two recipients with an address, and the letter says so of them only.
+    told = "We have told those who received your data from us to correct it too: Parcel carrier (delivery name and address); Payment processor (card payments)."
+    assert told in body and "Tax adviser" not in body.split("We have told")[1]
+    notices = {read_mail(p)["To"] for p in outbox(engine_app).glob(f"{r.reference}.recipient_notice.*.eml")}
+    assert notices == {"dataprotection@parcel-carrier.test", "privacy@payments.example-shop.test"}
     assert "Lyon" not in body and "5550999" not in body
 
 
