@@ -17,6 +17,7 @@ from dsar.app import build_app
 from dsar.crypto.totp import code_at, secret_from_base32, step_of
 from dsar.services import accounts, processing
 from tests.conftest import ROOT, make_settings, migrate_database
+from dsar.demo.shop import seed_shop
 from tests.integration.test_cli import run
 
 
@@ -25,7 +26,9 @@ def templated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]
     """A migrated home where legal approved nothing yet, with a copy of the templates."""
     for k in ("DSAR_DATABASE_URL", "PREFECT_API_URL", "DSAR_PREFECT_API_URL"):
         monkeypatch.delenv(k, raising=False)
-    migrate_database(make_settings(tmp_path / "home"))
+    settings = make_settings(tmp_path / "home")
+    migrate_database(settings)
+    seed_shop(settings.demo_shop_path)  # verification looks the subject up in the system of record
     shutil.copytree(ROOT / "templates", tmp_path / "templates")
     return {
         "DSAR_HOME": str(tmp_path / "home"),
@@ -139,8 +142,11 @@ def test_a_request_whose_letter_is_not_approved_waits_with_the_reason_and_is_rel
         assert code == 0 and f"released {r.reference}" in out
         processing.start_verification(app.ctx, r.id)
         with app.ctx.uow() as uow:
-            sent = [e.details for e in uow.audit.events(r.id) if e.kind == "VerificationCodeSent"]
-        assert sent and sent[0]["language"] in ("de", "en") and len(sent[0]["version"]) == 64
+            kinds = [e.kind for e in uow.audit.events(r.id)]
+            sent = [e.details for e in uow.audit.events(r.id) if e.kind == "LetterSent"]
+        assert "VerificationLinkSent" in kinds
+        assert [s["kind"] for s in sent] == ["verification_code"]
+        assert sent[0]["language"] in ("de", "en") and len(str(sent[0]["version"])) == 64
         assert len(list((tmp_path / "home" / "outbox").glob("*.eml"))) == 1
     finally:
         app.engine.dispose()
