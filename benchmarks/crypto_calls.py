@@ -64,10 +64,20 @@ class CallCounter:
         return self.counts - before
 
 
-def enrol_legal(ctx: ServiceContext) -> bytes:
+def enrol_legal(ctx: ServiceContext, name: str = "lena.legal") -> bytes:
     """A legal account with an authenticator, as `dsar users add/totp` make it; its secret."""
-    accounts.add_user(ctx, "lena.legal", "legal", by="benchmark")
-    return secret_from_base32(accounts.enrol_totp(ctx, "lena.legal", by="benchmark").secret)
+    accounts.add_user(ctx, name, "legal", by="benchmark")
+    return secret_from_base32(accounts.enrol_totp(ctx, name, by="benchmark").secret)
+
+
+def approve_letters(ctx: ServiceContext) -> None:
+    """Legal approves the letter templates (`dsar templates approve`): no letter goes out
+    before. Another account than the sign-off's, whose code is good once per 30-second step."""
+    from dsar.services.templates import approve_templates
+
+    secret = enrol_legal(ctx, "tom.legal")
+    result = approve_templates(ctx, [], "tom.legal", code_at(secret, ctx.clock()))
+    assert result.refused is None, result.refused
 
 
 def main() -> None:
@@ -81,6 +91,7 @@ def main() -> None:
         params = inspect.signature(build_app).parameters
         app = build_app(settings, migrate_schema=True) if "migrate_schema" in params else build_app(settings)
         ctx = app.ctx
+        approve_letters(ctx)
         counter = CallCounter()
         subject = {"name": "Jane Doe", "emails": ["jane.doe@example.com"]}
         submission = {"type": "access", "regime": "gdpr", "country": "DE", "subject": subject}

@@ -242,6 +242,13 @@ def main() -> None:
         settings = Settings(home=work / "home", data_map_dir=dm, templates_dir=ROOT / "templates", _env_file=None)  # type: ignore[call-arg]
         app = build_app(settings, migrate_schema=True)
         ctx = app.ctx
+        # Legal approves the letter templates first (`dsar templates approve`): no letter goes
+        # out before. Another account than the sign-off's (a code is good once per 30 s step).
+        from dsar.services.templates import approve_templates
+
+        accounts.add_user(ctx, "tom.legal", "legal", by="benchmark")
+        tom = secret_from_base32(accounts.enrol_totp(ctx, "tom.legal", by="benchmark").secret)
+        assert approve_templates(ctx, [], "tom.legal", code_at(tom, ctx.clock())).refused is None
         r = log_request(ctx, {"type": "access", "regime": "gdpr", "country": "DE", "subject": {"name": "Big", "emails": [EMAIL]}}).request
         svc.start_verification(ctx, r.id)
         code = latest_code(settings.effective_outbox_dir, r.reference)
