@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from dsar.demo.shop import seed_shop
 from tests.conftest import (  # SHOP_ONLY: the demo shop alone (tests/conftest.py says why)
     SHOP_ONLY,
     build_migrated_app,
@@ -133,6 +134,9 @@ def dsar(prefect_server: PrefectServer, tmp_path: Path) -> Dsar:
     # `dsar db upgrade` (the commands only check the schema), and legal's approval of the letter
     # templates as they are (recorded as `dsar templates approve` records it)
     build_migrated_app(make_settings(home)).engine.dispose()
+    # The map's shop (DSAR_DEMO_SHOP_URL unset: the demo's file): the system of record that
+    # verification looks the subject up in.
+    seed_shop(make_settings(home).demo_shop_path)
     env = clean_env(tmp_path / "client-prefect") | {
         "DSAR_HOME": str(home),
         "PREFECT_API_URL": prefect_server.api,

@@ -99,7 +99,8 @@ def test_support_logs_a_phone_request_finds_it_in_the_queue_and_flags_it(served:
     page.get_by_role("button", name="Flag legal-sensitive").click()
     expect(page.get_by_role("status")).to_have_text("Flagged legal-sensitive.")
     expect(page.locator("h1 .tag.legal")).to_have_text("legal-sensitive")
-    expect(page.locator(".legal-note")).to_contain_text("Solicitor's letter announces a claim")
+    expect(page.locator("#legal-flag-shown")).to_contain_text("Solicitor's letter announces a claim")
+    expect(page.locator("#hold-reason-shown")).to_contain_text("escalated to legal")  # the flag holds the request for legal
     page.screenshot(path=str(SHOTS / "request.png"), full_page=True)
 
     assert [e.kind for e in queries.request_events(console.app.ctx, reference)].count("LegalSensitiveFlagged") == 1

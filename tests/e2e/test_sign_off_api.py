@@ -50,7 +50,10 @@ def until_verified(dsar: Dsar, server: PrefectServer, ref: str, run_id: str) -> 
     wait_until(lambda: server.run_state(run_id) == "PAUSED", 180, "the run to wait for the code")
     code = latest_code(dsar.home / "outbox", ref)
     assert code is not None
-    assert resume(server, run_id, {"code": code})["status"] == "ACCEPT"
+    # the subject's code goes to the engine (as the link's page or `dsar request verify` give
+    # it), never through Prefect; the engine wakes the run
+    given = dsar("request", "verify", ref, "--code", code)
+    assert given.returncode == 0 and "identity verified" in given.stdout, given.stdout + given.stderr
     waiting_for_legal(dsar, server, ref, run_id)
 
 

@@ -109,7 +109,7 @@ class Helpers:
         found = latest_code(self.outbox, ref)
         assert found is not None, f"no code mailed for {ref}"
         request_id = queries.lookup(self.app.ctx, ref).id
-        orchestration.submit_code(self.app.ctx, self.orchestrator, request_id, found, wait_seconds=0)
+        orchestration.submit_code(self.app.ctx, self.orchestrator, request_id, found, via="test")
 
     def approve(self, ref: str) -> None:
         request_id = queries.lookup(self.app.ctx, ref).id
@@ -131,9 +131,6 @@ class Helpers:
 
 @pytest.fixture
 def helpers(prefect_server: PrefectServer, dsar: Dsar) -> Iterator[Helpers]:
-    from dsar.demo.shop import seed_shop
-
-    seed_shop(dsar.home / "demo" / "shop.db")  # the map's shop (DSAR_DEMO_SHOP_URL unset: the demo's file)
     settings = make_settings(dsar.home, prefect_api_url=prefect_server.api)
     helpers = Helpers(build_app(settings), PrefectOrchestrator.configured(settings), dsar.home / "outbox")
     helpers.enrol_approvers(20)
@@ -164,7 +161,14 @@ def stop(serving: Any) -> None:
 def submit_form(url: str, n: int) -> None:
     with httpx.Client(base_url=url, follow_redirects=True, timeout=60) as web:
         token = csrf_from(web.get("/").text)
-        fields = {"csrf_token": token, "type": "access", "country": "DE", "name": f"Burst Person {n}", "email": f"burst{n}@example.com"}
+        # a customer of the demo shop (the system of record): verification finds them on file
+        fields = {
+            "csrf_token": token,
+            "type": "access",
+            "country": "DE",
+            "name": f"Customer {n + 1}",
+            "email": f"customer{n + 1}@example.net",
+        }
         answer = web.post("/", data=fields)
     assert answer.status_code == 200, answer.text[-500:]
 
@@ -213,13 +217,17 @@ def test_a_burst_of_twenty_requests_all_close_in_the_serving_process_with_every_
         run_id = helpers.run_id(ref)
         assert run_id is not None and prefect_server.run_state(run_id) == "COMPLETED"
         events = dsar.json("request", "events", ref)
-        kinds = Counter(e["kind"] for e in events if e["kind"] != "StatusChanged")
+        # each event once (a letter once per kind: the verification letter, then the response)
+        kinds = Counter(
+            e["kind"] + (f":{e['details']['kind']}" if e["kind"] == "LetterSent" else "") for e in events if e["kind"] != "StatusChanged"
+        )
         assert all(n == 1 for n in kinds.values()), (ref, kinds)
         moves = [(e["details"]["from"], e["details"]["to"]) for e in events if e["kind"] == "StatusChanged"]
         assert len(moves) == len(set(moves)) and moves[-1][1] == "closed", (ref, moves)
-        assert {"RequestLogged", "VerificationCodeSent", "PlanMade", "SignOffRecorded", "LetterSent"} <= set(kinds), kinds
+        assert {"RequestLogged", "VerificationLinkSent", "VerificationProofGiven", "PlanMade", "SignOffRecorded"} <= set(kinds), kinds
+        assert {"LetterSent:verification_code", "LetterSent:access_response"} <= set(kinds), kinds
     log = (dsar.home.parent / "serve.log").read_text()
-    assert "burst person" not in log.lower() and "@example.com" not in log  # no personal data in what serve and its runs print
+    assert "customer 1" not in log.lower() and "@example.net" not in log  # no personal data in what serve and its runs print
 
 
 def test_a_code_and_a_decision_given_while_no_worker_runs_are_applied_when_it_is_back(
@@ -296,9 +304,16 @@ def test_cancelling_from_prefects_api_stops_a_waiting_run_and_one_executing_a_st
     # A system that refuses connections: locating the subject there fails as retryable, and
     # the step waits 2, 10 and 30 s between tries inside the worker's thread.
     with socket_closed_port() as port:
-        env = dsar.env | {"DSAR_DATA_MAP_DIR": str(unreachable_map), "DSAR_TEST_CRM_URL": f"postgresql+psycopg://u@127.0.0.1:{port}/none"}
+        # the shop stays the system of record that verification looks the subject up in
+        env = dsar.env | {
+            "DSAR_DATA_MAP_DIR": str(unreachable_map),
+            "DSAR_TEST_CRM_URL": f"postgresql+psycopg://u@127.0.0.1:{port}/none",
+            "DSAR_VERIFICATION_SYSTEM": "shop",
+        }
         dsar = Dsar(env, dsar.home)
-        settings = make_settings(dsar.home, prefect_api_url=prefect_server.api).model_copy(update={"data_map_dir": unreachable_map})
+        settings = make_settings(dsar.home, prefect_api_url=prefect_server.api).model_copy(
+            update={"data_map_dir": unreachable_map, "verification_system": "shop"}
+        )
         helpers = Helpers(build_app(settings), PrefectOrchestrator.configured(settings), dsar.home / "outbox")
         helpers.enrol_approvers(2)
         os.environ["DSAR_TEST_CRM_URL"] = env["DSAR_TEST_CRM_URL"]
