@@ -1,6 +1,8 @@
 """The `deadline-watch` flow: one sweep of the statutory deadlines, on a schedule, and the
-reconciler (every open request without a live ``process-request`` run gets one), and the
-deletion of access packages whose link expired or was used.
+reconciler (every open request without a live ``process-request`` run gets one), the
+verification reminders and expiries (a subject who never answers gets one reminder before the
+link expires; then the request is closed as unverifiable with the could-not-verify letter), and
+the deletion of access packages whose link expired or was used.
 
 It raises each alert once per request, threshold and due date (a re-run sends nothing new),
 delivers pending alerts through the configured notifier (apprise URLs, or a mail to the privacy
@@ -59,6 +61,18 @@ def reconcile() -> list[str]:
 
 
 @task(cache_policy=NO_CACHE, persist_result=False)
+def verification() -> tuple[int, int, int]:
+    """Reminders for verification links about to expire; requests whose link expired unused
+    are closed as unverifiable and their runs woken. (reminded, closed, reminders failed)"""
+    from dsar.orchestration.prefect import PrefectOrchestrator
+    from dsar.services.orchestration import sweep_verification
+
+    engine = app()
+    done = sweep_verification(engine.ctx, PrefectOrchestrator.configured(engine.settings))
+    return len(done.reminded), len(done.closed), done.failed
+
+
+@task(cache_policy=NO_CACHE, persist_result=False)
 def purge_packages() -> int:
     """Access packages whose link expired or was used are deleted (audit events)."""
     from dsar.services.package import purge_packages as purge
@@ -75,6 +89,14 @@ def deadline_watch(as_of: date | None = None) -> dict[str, int]:
         name, resource, payload = event_for(a)
         emit_event(event=name, resource=resource, payload=payload)
     report = deliver()
+    reminded, unverified, reminders_failed = verification()
+    if reminded or unverified or reminders_failed:
+        log.info(
+            "verification: %d reminder(s) sent, %d request(s) closed as unverifiable (link expired), %d reminder(s) to retry",
+            reminded,
+            unverified,
+            reminders_failed,
+        )
     reconciled = reconcile()
     for line in reconciled:
         log.info("reconciled %s", line)
@@ -97,5 +119,7 @@ def deadline_watch(as_of: date | None = None) -> dict[str, int]:
         "raised": len(result.notified),
         "delivered": report.delivered,
         "reconciled": len(reconciled),
+        "verification_reminders": reminded,
+        "closed_unverifiable": unverified,
         "packages_purged": purged,
     }

@@ -143,6 +143,7 @@ def build_app(settings: Settings, *, migrate_schema: bool = False, max_cached_ke
             web_url=settings.effective_web_url,
             verification_system=settings.verification_system,
             verification_max_sends=settings.verification_max_sends,
+            verification_reminder_hours=settings.verification_reminder_hours,
             legal_response_business_days=settings.legal_response_business_days,
         ),
         streams=build_stream_store(settings),

@@ -531,6 +531,22 @@ def request_verify(
     _fail(f"{r.reference}: wrong code and no tries left; the request is refused as unverifiable", 1)
 
 
+@request_app.command("resend")
+def request_resend(reference: str) -> None:
+    """Send the subject a new verification link and code (the earlier ones stop working), to the
+    contact on file, never to one given on the phone. Exit 1 when nothing was sent: the
+    request does not wait for verification, its subject was not found on file, its link has
+    expired, or its sends are used up (DSAR_VERIFICATION_MAX_SENDS)."""
+    from dsar.services import identity
+
+    engine, r = _load(reference)
+    with _errors():
+        sent = identity.resend(engine.ctx, r.id)
+    if not sent:
+        _fail(f"{r.reference}: no new link was sent (not waiting for verification, no contact on file, expired, or no sends left)", 1)
+    out.print(f"{r.reference}: a new link and code went to the contact on file")
+
+
 def _verification_doc(engine: Any, doc: dict[str, Any]) -> dict[str, Any] | None:
     from dsar.services import identity
 
@@ -913,6 +929,7 @@ def alerts_sweep(
     """One deadline-watch sweep without Prefect: raise what is due, deliver what is pending."""
     from dsar.app import build_notifier
     from dsar.services.deadlines import deliver, sweep
+    from dsar.services.orchestration import sweep_verification
 
     settings = _settings()
     engine = _app(settings)
@@ -920,6 +937,7 @@ def alerts_sweep(
         notifier = build_notifier(engine)
         result = sweep(engine.ctx, settings.alert_thresholds_days, _date_option(as_of, "--as-of"))
         report = deliver(engine.ctx, notifier, max_attempts=settings.alert_max_attempts, digest_over=settings.alert_digest_over)
+        verifying = sweep_verification(engine.ctx, _orchestrator(settings))  # wakes the runs of requests it closes
     doc = {
         "as_of": result.as_of.isoformat(),
         "considered": result.considered,
@@ -939,6 +957,7 @@ def alerts_sweep(
         ],
         "delivered": report.delivered,
         "failed": report.failed,
+        "verification": {"reminded": verifying.reminded, "closed_unverifiable": verifying.closed, "reminders_failed": verifying.failed},
     }
     if as_json:
         _print_json(doc)
@@ -946,6 +965,10 @@ def alerts_sweep(
         out.print(
             f"{result.as_of}: {result.considered} request(s) near or past due; {len(result.notified)} new alert(s); "
             f"{report.delivered} delivered, {report.failed} failed"
+        )
+        out.print(
+            f"verification: {len(verifying.reminded)} reminder(s) sent, {len(verifying.closed)} request(s) closed as unverifiable "
+            f"(link expired unused){', ' + str(verifying.failed) + ' reminder(s) to retry' if verifying.failed else ''}"
         )
     if report.failed:
         raise typer.Exit(1)

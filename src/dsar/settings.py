@@ -75,6 +75,12 @@ class EngineSettings(BaseSettings):
     verification_max_sends: int = Field(
         3, ge=1, description="Verification links (with their codes) sent per request: the first and the resends."
     )
+    verification_reminder_hours: int = Field(
+        24,
+        ge=0,
+        description="The verification reminder goes to the contact on file this many hours before the link expires (0: no reminder); "
+        "at expiry the request is closed as unverifiable by the deadline watch.",
+    )
     reasonable_period_days: int = Field(
         30,
         ge=1,
@@ -462,6 +468,7 @@ class Settings(WebSettings, DemoSettings, AwsSettings, AlertSettings, MailSettin
                 "verification_max_attempts": self.verification_max_attempts,
                 "verification_system": self.verification_system,
                 "verification_max_sends": self.verification_max_sends,
+                "verification_reminder_hours": self.verification_reminder_hours,
                 "reasonable_period_days": self.reasonable_period_days,
                 "signing_key_file": str(self.effective_signing_key_file),
                 "audit_retention_months": self.audit_retention_months,

@@ -59,19 +59,20 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prefect
         admin.dispose()
 
 
-def children_of(pid: int) -> set[int]:
-    """Processes whose parent is ``pid`` (from /proc, as `ps --ppid` reads it)."""
-    found: set[int] = set()
+def children_of(pid: int) -> set[str]:
+    """Processes whose parent is ``pid`` (from /proc, as `ps --ppid` reads it): pid and command line."""
+    found: set[str] = set()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
         except OSError:
             continue
         # pid (comm) state ppid …: comm may hold spaces and parentheses, so split after the last ')'
         if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-            found.add(int(entry.name))
+            found.add(f"{entry.name}: {cmdline[:200]}")
     return found
 
 
@@ -179,7 +180,7 @@ def test_a_burst_of_twenty_requests_all_close_in_the_serving_process_with_every_
     # twenty people behind one address (an office): the form's per-address limit lets them in
     dsar = Dsar(dsar.env | {"DSAR_WEB_RATE_PER_ADDRESS": "100"}, dsar.home)
     serving = serve(dsar, prefect_server)
-    spawned: set[int] = set()
+    spawned: set[str] = set()
     watching = threading.Event()
 
     def watch() -> None:
@@ -242,11 +243,11 @@ def test_a_code_and_a_decision_given_while_no_worker_runs_are_applied_when_it_is
         wait_until(lambda: helpers.waiting(ref), 180, "the run to wait for the subject's code")
     finally:
         stop(serving)
-    helpers.give_code(ref)  # nobody runs flows now: the run is only marked to resume
+    helpers.give_code(ref)  # judged by the engine at once; nobody runs flows now: the run is only marked to resume
     run_id = helpers.run_id(ref)
     assert run_id is not None
     time.sleep(2)
-    assert prefect_server.run_state(run_id) == "SCHEDULED" and helpers.status(ref) is Status.AWAITING_VERIFICATION
+    assert prefect_server.run_state(run_id) == "SCHEDULED" and helpers.status(ref) is Status.VERIFIED
 
     serving = serve(dsar, prefect_server)
     try:

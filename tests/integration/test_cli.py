@@ -473,3 +473,30 @@ def test_show_and_help_import_only_what_they_need(env: dict[str, str]) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["[]", "[]"]
+
+
+def test_request_resend_sends_a_new_link_to_the_contact_on_file_within_the_allowed_sends(env: dict[str, str], tmp_path: Path) -> None:
+    from dsar.app import build_app
+    from dsar.demo.shop import seed_shop
+    from dsar.services import processing, queries
+
+    settings = make_settings(tmp_path / "home")
+    seed_shop(settings.demo_shop_path)  # the system of record: jane.doe@example.com is customer 1
+    code, out, _ = run(env, *NEW, "--no-start", "--json")
+    ref = json.loads(out)["reference"]
+    code, _, err = run(env, "request", "resend", ref)
+    assert code == 1 and "no new link was sent" in err  # not waiting for verification yet
+    engine = build_app(settings)
+    try:
+        processing.start_verification(engine.ctx, queries.lookup(engine.ctx, ref).id)
+    finally:
+        engine.engine.dispose()
+    outbox = tmp_path / "home" / "outbox"
+    assert len(list(outbox.glob(f"{ref}.verify-*.eml"))) == 1
+    for n in (2, 3):
+        assert run(env, "request", "resend", ref)[:2] == (0, f"{ref}: a new link and code went to the contact on file\n")
+        assert len(list(outbox.glob(f"{ref}.verify-*.eml"))) == n
+    code, _, err = run(env, "request", "resend", ref)
+    assert code == 1 and "no sends left" in err  # DSAR_VERIFICATION_MAX_SENDS (3) used up
+    assert len(list(outbox.glob(f"{ref}.verify-*.eml"))) == 3
+    assert {str(p.name).split(".verify-")[0] for p in outbox.glob("*.verify-*.eml")} == {ref}

@@ -15,9 +15,9 @@ import pytest
 
 from dsar.app import build_app
 from dsar.crypto.totp import code_at, secret_from_base32, step_of
+from dsar.demo.shop import seed_shop
 from dsar.services import accounts, processing
 from tests.conftest import ROOT, make_settings, migrate_database
-from dsar.demo.shop import seed_shop
 from tests.integration.test_cli import run
 
 

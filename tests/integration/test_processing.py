@@ -298,7 +298,10 @@ def test_a_correction_request_changes_exactly_the_approved_fields_and_says_where
     assert "loyalty tier: we do not hold it" in body
     assert "We share data of these kinds with: Parcel carrier" in body  # Art. 19: who the recipients are
     # Art. 19: dsar mailed the two recipients with an address, and the letter says so of them only.
-    told = "We have told those who received your data from us to correct it too: Parcel carrier (delivery name and address); Payment processor (card payments)."
+    told = (
+        "We have told those who received your data from us to correct it too: "
+        "Parcel carrier (delivery name and address); Payment processor (card payments)."
+    )
     assert told in body and "Tax adviser" not in body.split("We have told")[1]
     notices = {read_mail(p)["To"] for p in outbox(engine_app).glob(f"{r.reference}.recipient_notice.*.eml")}
     assert notices == {"dataprotection@parcel-carrier.test", "privacy@payments.example-shop.test"}

@@ -61,6 +61,7 @@ def context(kind: str, regime: str, name: str = "Jane Doe") -> dict[str, Any]:
         "code": "48213907",
         "link": "https://privacy.example-shop.test/verify/l/3q2-7wEAAAB2b3VjaGVy",
         "code_page": "https://privacy.example-shop.test/verify",
+        "resend_page": "https://privacy.example-shop.test/verify/resend",
         "agent": False,
         "expires_at": datetime(2026, 11, 5, 9, 30, tzinfo=UTC),
         "new_due": date(2027, 2, 2),

@@ -117,6 +117,14 @@ class SqlVerificationCases:
         row = self._s.exec(select(VerificationCaseRow).where(VerificationCaseRow.session_digest == digest)).first()
         return _case(row) if row is not None else None
 
+    def open_expiring(self, before: datetime) -> list[VerificationCase]:
+        rows = self._s.exec(
+            select(VerificationCaseRow)
+            .where(VerificationCaseRow.state == CaseState.OPEN.value, VerificationCaseRow.expires_at <= before)
+            .order_by(VerificationCaseRow.expires_at)  # type: ignore[arg-type]
+        ).all()
+        return [_case(row) for row in rows]
+
     def save(self, case: VerificationCase) -> None:
         row = self._s.get(VerificationCaseRow, case.id)
         if row is None:

@@ -46,6 +46,9 @@ class Policy:
     web_url: str = "http://127.0.0.1:8000"
     verification_system: str | None = None
     verification_max_sends: int = 3
+    # The reminder goes this many hours before the link expires (0: none); at expiry the
+    # deadline watch closes the request as unverifiable (dsar.services.orchestration).
+    verification_reminder_hours: int = 24
     # Staff accounts (dsar.services.accounts): lock-out after consecutive failed logins, how
     # long a set-password link works, the shortest password, and scrypt's cost (log2 of n).
     login_max_failures: int = 5

@@ -29,7 +29,7 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -37,7 +37,7 @@ from dsar.connectors.base import SubjectKeys
 from dsar.crypto import digests_equal, keyed_digest
 from dsar.domain.errors import DeliveryFailed, InvalidInput, NotFound
 from dsar.domain.events import AuditEvent, LetterSent
-from dsar.domain.letters import VERIFICATION_LETTER, message_id
+from dsar.domain.letters import VERIFICATION_LETTER, VERIFICATION_REMINDER, message_id
 from dsar.domain.request import AgentKind, Move, PrivacyRequest, Status, clean_text
 from dsar.domain.verification import CODE_DIGITS, UNVERIFIABLE
 from dsar.domain.verification_case import CaseState, VerificationCase
@@ -67,6 +67,7 @@ from dsar.services.ports import UnitOfWork
 
 LINK_PATH = "/verify/l/"
 CODE_PATH = "/verify"
+RESEND_PATH = "/verify/resend"
 UNKNOWN_REASON = "not found in the system of record: nothing was sent"
 AMBIGUOUS_REASON = "several records in the system of record match: nothing was sent"
 _RECORD_AAD = "verification/record"
@@ -365,6 +366,67 @@ def resend(ctx: ServiceContext, request_id: str) -> bool:
         return False
     _send(ctx, request_id, case.issued + 1)
     return True
+
+
+def remind(ctx: ServiceContext, request_id: str) -> bool:
+    """Send the verification reminder once, to the contact on file, while the link still works:
+    it names the reference, the code page and the time the link expires, never a code or link
+    (the subject uses the earlier letter, or asks for a new one). Nothing for a subject not
+    found on file (nothing was sent, so nothing to remind of). True when it went now. Raises
+    DeliveryFailed like any letter."""
+    from dsar.services.correspondence import send_letter
+
+    now = ctx.clock()
+    with ctx.uow() as uow:
+        r = uow.requests.facts(request_id)
+        case = uow.cases.get(request_id)
+        if not _usable(case, r.status) or case is None or not case.known or case.issued == 0 or now > case.expires_at:
+            return False
+        if uow.letters.get(request_id, VERIFICATION_REMINDER) is not None:
+            return False
+        on_file = _on_file(uow, case)
+        if on_file is None or on_file.email is None:
+            return False  # an SMS-only contact: the SMS port sends no reminders yet
+        full = uow.requests.get(request_id)
+        context = {
+            "request": letter_request(full),
+            "code_page": f"{ctx.policy.web_url.rstrip('/')}{CODE_PATH}",
+            "resend_page": f"{ctx.policy.web_url.rstrip('/')}{RESEND_PATH}",
+            "expires_at": case.expires_at,
+            "due": uow.deadlines.get(request_id).due,
+            "organisation": ctx.policy.organisation_name,
+            "contact": ctx.policy.privacy_contact,
+            "sent_on": now.date(),
+        }
+        send_letter(ctx, uow, full, VERIFICATION_REMINDER, context, to=on_file.email)
+        uow.commit()
+    return True
+
+
+def expire(ctx: ServiceContext, request_id: str) -> bool:
+    """Close a request whose verification link expired unused as unverifiable (the run then
+    sends the could-not-verify letter). True when it was closed now."""
+    now = ctx.clock()
+    with ctx.uow() as uow:
+        r = uow.requests.facts(request_id)
+        case = uow.cases.get(request_id)
+        if case is None or not _usable(case, r.status) or now <= case.expires_at:
+            return False
+        uow.audit.append([VerificationProofRefused(request_id, now, Proof.CONTACT.value, "expired", case.attempts)])
+        _fail(ctx, uow, r, case, now)
+        uow.commit()
+    return True
+
+
+def expiring(ctx: ServiceContext) -> tuple[list[str], list[str]]:
+    """(to remind, to close): the requests whose open case's link expires within the reminder
+    period, and those whose link has expired."""
+    now = ctx.clock()
+    hours = ctx.policy.verification_reminder_hours
+    with ctx.uow() as uow:
+        cases = uow.cases.open_expiring(now + timedelta(hours=hours))
+    expired = [c.request_id for c in cases if c.expires_at < now]
+    return [c.request_id for c in cases if c.expires_at >= now and hours > 0], expired
 
 
 # --- proofs -----------------------------------------------------------------------------------

@@ -54,7 +54,7 @@ from dsar.domain.plan import PlanStep, Receipt, step_from_json, step_to_json
 from dsar.domain.regimes import RequestType
 from dsar.domain.request import ANSWERING, DEADLINE_STOPPED, PrivacyRequest, SubjectIdentity
 from dsar.domain.verification import Challenge
-from dsar.domain.verification_case import VerificationCase
+from dsar.domain.verification_case import CaseState, VerificationCase
 from dsar.services.package_memory import InMemoryPackages
 from dsar.services.ports import PasswordToken, RequestQuery, TotpRecord, UnitOfWork, UnitOfWorkFactory
 
@@ -738,6 +738,10 @@ class InMemoryVerificationCases(_Area):
 
     def by_session(self, digest: str) -> VerificationCase | None:
         return next((c for c in self._s.cases.values() if c.session_digest == digest), None)
+
+    def open_expiring(self, before: datetime) -> list[VerificationCase]:
+        found = [c for c in self._s.cases.values() if c.state is CaseState.OPEN and c.expires_at <= before]
+        return sorted(found, key=lambda c: c.expires_at)
 
     def save(self, case: VerificationCase) -> None:
         if case.request_id not in self._s.cases:

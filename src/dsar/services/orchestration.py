@@ -349,3 +349,35 @@ def _restarts_since_release(ctx: ServiceContext, request_id: str) -> int:
         elif e.kind == HoldChanged.kind and e.details.get("on_hold") == "false":
             n = 0
     return n
+
+
+@dataclass
+class VerificationSweep:
+    """What one sweep of the waiting verifications did (references only, no personal data)."""
+
+    reminded: list[str] = field(default_factory=list)
+    closed: list[str] = field(default_factory=list)  # refused as unverifiable: the link expired unused
+    failed: int = 0  # reminders that could not be sent now (tried again on the next sweep)
+
+
+def sweep_verification(ctx: ServiceContext, orchestrator: Orchestrator | None) -> VerificationSweep:
+    """Remind the subjects whose verification link expires within the reminder period (once,
+    at the contact on file) and close as unverifiable the requests whose link expired unused,
+    waking their runs to send the could-not-verify letter. Run by the deadline watch and by
+    ``dsar alerts sweep``; nothing waits for ever on a subject who never answers."""
+    from dsar.domain.errors import DeliveryFailed
+    from dsar.services import identity
+
+    to_remind, expired = identity.expiring(ctx)
+    result = VerificationSweep()
+    for request_id in to_remind:
+        try:
+            if identity.remind(ctx, request_id):
+                result.reminded.append(queries.lookup_id(ctx, request_id).reference)
+        except DeliveryFailed:
+            result.failed += 1
+    for request_id in expired:
+        if identity.expire(ctx, request_id):
+            result.closed.append(queries.lookup_id(ctx, request_id).reference)
+            wake_verified(ctx, orchestrator, request_id)
+    return result

@@ -331,6 +331,11 @@ class VerificationCaseRepository(Protocol):
 
     def by_session(self, digest: str) -> VerificationCase | None: ...
 
+    def open_expiring(self, before: datetime) -> list[VerificationCase]:
+        """Open cases whose link expires at or before ``before`` (the watch's reminders and
+        expiries), soonest first."""
+        ...
+
     def save(self, case: VerificationCase) -> None: ...
 
 

@@ -41,12 +41,13 @@ from dsar.domain.events import (
     SystemExported,
 )
 from dsar.domain.exemptions import GROUND_LABEL, LegalGround, exempt_whole, withheld
-from dsar.domain.letters import DENIAL_LETTER, RESPONSE_LETTER
+from dsar.domain.letters import COULD_NOT_VERIFY_LETTER, DENIAL_LETTER, RESPONSE_LETTER
 from dsar.domain.packages import AccessPackage
 from dsar.domain.plan import CorrectStep, EraseStep, ExportStep, ManualStep, Operation, PlanStep, Receipt, counted_after_the_fact
 from dsar.domain.regimes import RequestType
 from dsar.domain.request import Correction, Move, PrivacyRequest, Status, duplicate_reason
 from dsar.domain.verification import (
+    UNVERIFIABLE,
     VerificationOutcome,
     correction_disputes_proof,
 )
@@ -787,6 +788,8 @@ def _send_response(ctx: ServiceContext, request_id: str) -> Status:
         if r.on_hold:
             return r.status
         kind = {Status.RESPONDING: RESPONSE_LETTER.get(r.type), Status.DENIED: DENIAL_LETTER}.get(r.status)
+        if r.status is Status.DENIED and _unverified(uow, request_id):
+            return _could_not_verify(ctx, uow, r)
         if r.status is Status.RESPONDING and kind is None:
             raise TransitionNotAllowed(f"{r.reference}: this build writes no response letter for {r.type.value} requests")
         if kind is None or uow.letters.get(request_id, kind) is not None:
@@ -804,6 +807,33 @@ def _send_response(ctx: ServiceContext, request_id: str) -> Status:
         if current.on_hold or current.status is not r.status:
             return current.status
         return _respond(ctx, uow, r, kind, uow.packages.for_request(request_id))
+
+
+def _unverified(uow: UnitOfWork, request_id: str) -> bool:
+    """Refused by the engine because identity could not be verified (tries used up, or the link
+    expired unused), not by legal at sign-off (whose denial letter gives the reason and redress)."""
+    denial = uow.decisions.get(request_id, DENIAL_STEP)
+    return denial is not None and denial.approver == "dsar" and denial.note == UNVERIFIABLE
+
+
+def _could_not_verify(ctx: ServiceContext, uow: UnitOfWork, r: PrivacyRequest) -> Status:
+    """The could-not-verify letter, once. It goes to the address the request gave, whether or
+    not the subject was found on file, so the requester gets the same answer either way
+    (THREATS 9); it discloses nothing. A request that gave no address (phone, post) gets it at
+    the email on file of a subject found there; else no letter goes (recorded as channel none)."""
+    if uow.letters.get(r.id, COULD_NOT_VERIFY_LETTER) is not None:
+        return r.status
+    full = uow.requests.get(r.id)
+    context = {
+        "request": letter_request(full),
+        "organisation": ctx.policy.organisation_name,
+        "contact": ctx.policy.privacy_contact,
+        "due": uow.deadlines.get(r.id).due,
+        "sent_on": ctx.clock().date(),
+    }
+    send_letter(ctx, uow, full, COULD_NOT_VERIFY_LETTER, context, to=full.subject.primary_email or identity.letter_address(uow, full))
+    uow.commit()
+    return r.status
 
 
 def _respond(ctx: ServiceContext, uow: UnitOfWork, r: PrivacyRequest, kind: str, package: AccessPackage | None) -> Status:

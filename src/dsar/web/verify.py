@@ -1,8 +1,9 @@
 """The subject's identity pages (``/verify``): the single-use link's landing page, the code
-form, the data points, the declaration under penalty of perjury and the consumer's
-confirmation of an agent. The engine judges every proof (:mod:`dsar.services.identity`); once
-the request is verified (or refused), the waiting flow run is woken with an empty input, so no
-code or proof ever passes through Prefect.
+form, the data points, the declaration under penalty of perjury, the consumer's confirmation
+of an agent, and the page that asks for a new link (sent to the contact on file). The engine
+judges every proof (:mod:`dsar.services.identity`); once the request is verified (or refused),
+the waiting flow run is woken with an empty input, so no code or proof ever passes through
+Prefect.
 
 What a page says never depends on whether a subject exists: an unknown link, a used one and an
 expired one read alike; a wrong data point is "did not match", never which. No page takes a
@@ -59,6 +60,16 @@ def _wake(web: WebContext, request_id: str) -> None:
         if web.orchestrator is None or time.monotonic() >= stop:
             return
         time.sleep(1.0)
+
+
+def _resend(web: WebContext, reference: str) -> None:
+    """Send a fresh link for a waiting request (after the answer has gone; see resend_submit)."""
+    try:
+        request_id = identity.reference_request(web.ctx, reference)
+        if request_id is not None:
+            identity.resend(web.ctx, request_id)
+    except Exception as exc:  # noqa: BLE001 - nothing to tell the requester; the console shows a held request
+        log.warning("resend failed (%s)", type(exc).__name__)
 
 
 def _page(request: Request, view: str, status_code: int = 200, **context: object) -> Response:
@@ -129,6 +140,29 @@ def router() -> APIRouter:
         if step.outcome is StepOutcome.WRONG or step.outcome is StepOutcome.INVALID:
             return _page(request, "code", status_code=422, error=True, reference=reference)
         return _answer(request, step)
+
+    @r.get("/verify/resend")
+    async def resend_form(request: Request) -> Response:
+        return _page(request, "resend")
+
+    @r.post("/verify/resend")
+    async def resend_submit(request: Request) -> Response:
+        """A new link and code, sent to the contact on file, never to anything typed here. The
+        answer is the same words, at once, whatever the reference: the send (if any) happens
+        after the answer has gone, so neither the text nor the time tells whether the request
+        exists, waits, or has sends left (THREATS 9)."""
+        web: WebContext = request.app.state.web
+        form = await checked_form(request)
+        source = request.client.host if request.client else "unknown"
+        wait = _limiter(request).check("address", RateLimiter.digest(source))
+        if wait is not None:
+            return _too_many(request, wait)
+        reference = (form.text("reference") or "").strip()[:40]
+        response = _page(request, "resent")
+        if reference:
+            response.background = BackgroundTask(_resend, web, reference)
+        response.headers["Cache-Control"] = "no-store"
+        return response
 
     @r.get("/verify/l/{token}")
     async def landing(request: Request, token: str) -> Response:

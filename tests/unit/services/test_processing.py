@@ -154,8 +154,41 @@ def test_a_wrong_code_counts_and_the_last_allowed_one_denies_the_request_as_unve
     assert svc.status_of(world.ctx, rid) is Status.DENIED
     assert svc.confirm_code(world.ctx, rid, world.letters.last_code()) is svc.VerificationOutcome.NOT_WAITING
     assert svc.send_response(world.ctx, rid) is Status.DENIED
-    (context,) = world.letters.contexts("denial")
-    assert context["denial_reason"] == UNVERIFIABLE
+    # the engine's own refusal: the could-not-verify letter, not legal's denial letter
+    (context,) = world.letters.contexts("could_not_verify")
+    assert context["request"]["reference"] and world.letters.contexts("denial") == []
+    assert _denial_note(world, rid) == UNVERIFIABLE
+
+
+def _denial_note(world: World, rid: str) -> str | None:
+    from dsar.services.processing import DENIAL_STEP
+
+    with world.uow() as uow:
+        denial = uow.decisions.get(rid, DENIAL_STEP)
+    assert denial is not None and denial.approver == "dsar"
+    return denial.note
+
+
+def test_the_verification_sweep_reminds_a_day_before_expiry_then_refuses_and_the_letter_says_could_not_verify(world: World) -> None:
+    from dsar.services.orchestration import sweep_verification
+
+    rid = world.log()
+    svc.start_verification(world.ctx, rid)
+    ttl, before = world.ctx.policy.verification_code_ttl_hours, world.ctx.policy.verification_reminder_hours
+    world.clock.advance(hours=ttl - before - 1)
+    assert sweep_verification(world.ctx, None).reminded == []  # not yet
+    world.clock.advance(hours=2)
+    assert len(sweep_verification(world.ctx, None).reminded) == 1
+    (reminder,) = world.letters.contexts("verification_reminder")
+    assert "code" not in reminder and "link" not in reminder  # no secret in the reminder
+    assert reminder["resend_page"].endswith("/verify/resend") and reminder["expires_at"] > world.clock()
+    assert sweep_verification(world.ctx, None).reminded == []  # once
+    world.clock.advance(hours=before)
+    swept = sweep_verification(world.ctx, None)
+    assert len(swept.closed) == 1 and svc.status_of(world.ctx, rid) is Status.DENIED
+    assert world.details(rid, "VerificationProofRefused")[-1]["why"] == "expired"
+    assert svc.send_response(world.ctx, rid) is Status.DENIED
+    assert len(world.letters.contexts("could_not_verify")) == 1 and world.letters.contexts("denial") == []
 
 
 def test_a_code_given_after_it_expired_denies_the_request(world: World) -> None:
