@@ -160,8 +160,6 @@ def pause_clock(ctx: ServiceContext, request_id: str, reason: str, on: date | No
     by = clean_text(by, "by", limit=200) or ""
     if not reason:
         raise InvalidInput("the pause cannot be recorded", ["reason: required"])
-    today = local_today(ctx)
-    asked = on or today
     with ctx.uow() as uow:
         r = _open_request(uow, request_id)
         if r.regime not in PAUSE_MOVES_DUE:
@@ -169,46 +167,82 @@ def pause_clock(ctx: ServiceContext, request_id: str, reason: str, on: date | No
                 f"{r.regime} has no stop-the-clock: the period runs from receipt regardless of verification",
                 [f"regime: {r.regime} cannot be paused"],
             )
-        received = receipt_date(r.received_at, ctx.policy.timezone)
-        if not received <= asked <= today:
-            raise InvalidInput("the pause cannot be recorded", [f"on: must lie between receipt ({received}) and today ({today})"])
-        pauses = uow.deadlines.pauses(request_id)
-        if any(p.answered_on is None for p in pauses):
+        if any(p.answered_on is None for p in uow.deadlines.pauses(request_id)):
             raise InvalidInput(f"{r.reference}: the clock is already stopped", ["pause: one is already open"])
-        now = ctx.clock()
-        pause_id = uow.deadlines.add_pause(request_id, asked, reason, now)
-        pauses = [*pauses, PauseRecord(pause_id, asked, None, reason)]
-        new = _recompute(r, pauses, ctx, extended=uow.deadlines.get(request_id).extended)
-        uow.deadlines.save(request_id, new)
-        uow.audit.append([ClockPaused(request_id, now, asked, reason, PAUSE_MOVES_DUE[r.regime], pause_number=len(pauses), by=by)])
-        stored = uow.deadlines.get(request_id)
+        stored = pause_in(ctx, uow, r, reason, on, by=by)
         uow.commit()
         return stored
+
+
+def pause_in(ctx: ServiceContext, uow: UnitOfWork, r: PrivacyRequest, reason: str, on: date | None = None, *, by: str = "") -> Deadline:
+    """Stop the clock in the caller's unit of work (checks of :func:`pause_clock` done)."""
+    today = local_today(ctx)
+    asked = on or today
+    received = receipt_date(r.received_at, ctx.policy.timezone)
+    if not received <= asked <= today:
+        raise InvalidInput("the pause cannot be recorded", [f"on: must lie between receipt ({received}) and today ({today})"])
+    pauses = uow.deadlines.pauses(r.id)
+    now = ctx.clock()
+    pause_id = uow.deadlines.add_pause(r.id, asked, reason, now)
+    pauses = [*pauses, PauseRecord(pause_id, asked, None, reason)]
+    new = _recompute(r, pauses, ctx, extended=uow.deadlines.get(r.id).extended)
+    uow.deadlines.save(r.id, new)
+    uow.audit.append([ClockPaused(r.id, now, asked, reason, PAUSE_MOVES_DUE[r.regime], pause_number=len(pauses), by=by)])
+    return uow.deadlines.get(r.id)
 
 
 def restart_clock(ctx: ServiceContext, request_id: str, on: date | None = None, *, by: str = "") -> Deadline:
     """Record that the subject answered on ``on`` (default today): the clock runs again."""
     by = clean_text(by, "by", limit=200) or ""
-    today = local_today(ctx)
-    answered = on or today
     with ctx.uow() as uow:
         r = _open_request(uow, request_id)
-        pauses = uow.deadlines.pauses(request_id)
-        open_pauses = [p for p in pauses if p.answered_on is None]
-        if not open_pauses:
+        if not any(p.answered_on is None for p in uow.deadlines.pauses(request_id)):
             raise InvalidInput(f"{r.reference}: the clock is not stopped", ["pause: none is open"])
-        pause = open_pauses[-1]
-        if not pause.asked_on <= answered <= today:
-            raise InvalidInput("the clock cannot restart then", [f"on: must lie between {pause.asked_on} and today ({today})"])
-        uow.deadlines.answer_pause(pause.id, answered)
-        pauses = [PauseRecord(p.id, p.asked_on, answered, p.reason) if p.id == pause.id else p for p in pauses]
-        new = _recompute(r, pauses, ctx, extended=uow.deadlines.get(request_id).extended)
-        uow.deadlines.save(request_id, new)
-        now = ctx.clock()
-        uow.audit.append([ClockRestarted(request_id, now, pause.id, answered, (answered - pause.asked_on).days, new.due, by)])
-        stored = uow.deadlines.get(request_id)
+        stored = restart_in(ctx, uow, r, on, by=by)
         uow.commit()
         return stored
+
+
+def restart_in(ctx: ServiceContext, uow: UnitOfWork, r: PrivacyRequest, on: date | None = None, *, by: str = "") -> Deadline:
+    """Restart the clock (its open pause answered) in the caller's unit of work."""
+    today = local_today(ctx)
+    answered = on or today
+    pauses = uow.deadlines.pauses(r.id)
+    pause = [p for p in pauses if p.answered_on is None][-1]
+    if not pause.asked_on <= answered <= today:
+        raise InvalidInput("the clock cannot restart then", [f"on: must lie between {pause.asked_on} and today ({today})"])
+    uow.deadlines.answer_pause(pause.id, answered)
+    pauses = [PauseRecord(p.id, p.asked_on, answered, p.reason) if p.id == pause.id else p for p in pauses]
+    new = _recompute(r, pauses, ctx, extended=uow.deadlines.get(r.id).extended)
+    uow.deadlines.save(r.id, new)
+    uow.audit.append([ClockRestarted(r.id, ctx.clock(), pause.id, answered, (answered - pause.asked_on).days, new.due, by)])
+    return uow.deadlines.get(r.id)
+
+
+VERIFICATION_PAUSE = "identity confirmation asked: the verification link went to the contact on file"
+
+
+def pause_for_verification(ctx: ServiceContext, uow: UnitOfWork, r: PrivacyRequest) -> bool:
+    """Where the law stops the clock while the controller waits for information it reasonably
+    needs to identify the subject (``uk-gdpr``: UK GDPR Art. 12 as amended by the Data (Use and
+    Access) Act 2025, DPA 2018 s.54(3C) as model), the verification link stops it on the day it
+    goes; nothing when another pause is open. True when it stopped now."""
+    if not PAUSE_MOVES_DUE.get(r.regime, False) or r.status in DEADLINE_STOPPED:
+        return False
+    if any(p.answered_on is None for p in uow.deadlines.pauses(r.id)):
+        return False
+    pause_in(ctx, uow, r, VERIFICATION_PAUSE, by="dsar")
+    return True
+
+
+def restart_after_verification(ctx: ServiceContext, uow: UnitOfWork, r: PrivacyRequest) -> bool:
+    """The verification ended (verified or not): the clock runs again if the verification's
+    own pause is the open one (a pause support opened for something else stays)."""
+    open_pauses = [p for p in uow.deadlines.pauses(r.id) if p.answered_on is None]
+    if not open_pauses or open_pauses[-1].reason != VERIFICATION_PAUSE:
+        return False
+    restart_in(ctx, uow, r, by="dsar")
+    return True
 
 
 # --- the watch ------------------------------------------------------------------------------

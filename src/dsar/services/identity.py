@@ -62,7 +62,7 @@ from dsar.services import recording
 from dsar.services.context import ServiceContext
 from dsar.services.correspondence import letter_request
 from dsar.services.data_points import point_matches
-from dsar.services.deadlines import record_receipt_confirmation
+from dsar.services.deadlines import pause_for_verification, record_receipt_confirmation, restart_after_verification
 from dsar.services.ports import UnitOfWork
 
 LINK_PATH = "/verify/l/"
@@ -349,6 +349,8 @@ def _send(ctx: ServiceContext, request_id: str, ordinal: int, opened: PrivacyReq
             # The letter says the request arrived, how it is verified and when the answer is
             # due: it confirms receipt (11 CCR 7021(a)).
             record_receipt_confirmation(uow, request_id, now, "email", "dsar")
+            # uk-gdpr: asking for identity stops the clock until the subject answers.
+            pause_for_verification(ctx, uow, r)
         uow.commit()
         return r.status
 
@@ -481,6 +483,7 @@ def _finish(ctx: ServiceContext, uow: UnitOfWork, r: PrivacyRequest, case: Verif
     from dsar.services.processing import link_duplicate
 
     uow.cases.save(replace(case, state=CaseState.VERIFIED, session_digest=None, link_digest=None, code_digest=None))
+    restart_after_verification(ctx, uow, r)
     verified = recording.move(uow, r, Move.CONFIRM_IDENTITY, now, f"identity verified ({case.requirement.describe()})")
     on_file = _on_file(uow, case)
     contact = on_file.email if on_file and on_file.email else (r.subject.primary_email if not case.known else None)
@@ -491,6 +494,7 @@ def _fail(ctx: ServiceContext, uow: UnitOfWork, r: PrivacyRequest, case: Verific
     from dsar.services.processing import deny
 
     uow.cases.save(replace(case, state=CaseState.FAILED, session_digest=None, link_digest=None, code_digest=None))
+    restart_after_verification(ctx, uow, r)
     deny(uow, r, now, by="dsar", reason=UNVERIFIABLE)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 
@@ -586,3 +586,41 @@ def test_a_code_is_spent_when_it_verifies_and_lasts_the_policy_s_hours(world: Wo
         case = uow.cases.get(rid)
     assert case is not None and case.code_digest is None and case.link_digest is None
     assert case.expires_at - case.created_at == timedelta(hours=72)
+
+
+def test_uk_gdpr_stops_the_clock_while_the_subject_confirms_their_identity_and_gdpr_does_not(world: World) -> None:
+    uk = world.log(regime="uk-gdpr", country="GB", subdivision="ENG")
+    eu = world.log()
+    with world.uow() as uow:
+        due_uk, due_eu = uow.deadlines.get(uk).due, uow.deadlines.get(eu).due
+    for rid in (uk, eu):
+        svc.start_verification(world.ctx, rid)
+    with world.uow() as uow:
+        assert [p.answered_on for p in uow.deadlines.pauses(uk)] == [None]  # stopped when the link went
+        assert uow.deadlines.pauses(eu) == []  # the EU text has no stop-the-clock
+    world.clock.advance(days=2)
+    for rid in (uk, eu):
+        assert svc.confirm_code(world.ctx, rid, world.letters.contexts("verification_code")[0 if rid == uk else 1]["code"]) is (
+            svc.VerificationOutcome.VERIFIED
+        )
+    with world.uow() as uow:
+        (pause,) = uow.deadlines.pauses(uk)
+        assert (pause.answered_on - pause.asked_on).days == 2
+        # the two days do not count: the start moves by two, then the date rolls past the
+        # weekend and Easter Monday (an English bank holiday) as the rule says
+        assert (due_uk, uow.deadlines.get(uk).due) == (date(2026, 4, 2), date(2026, 4, 7))
+        assert uow.deadlines.get(eu).due == due_eu
+    paused = world.details(uk, "ClockPaused")
+    restarted = world.details(uk, "ClockRestarted")
+    assert [d["by"] for d in paused + restarted] == ["dsar", "dsar"]
+
+
+def test_a_pause_support_opened_is_left_alone_by_the_verification(world: World) -> None:
+    from dsar.services.deadlines import pause_clock
+
+    rid = world.log(regime="uk-gdpr", country="GB", subdivision="ENG")
+    pause_clock(world.ctx, rid, "asked which account they mean", by="Sam Support")
+    svc.start_verification(world.ctx, rid)
+    svc.confirm_code(world.ctx, rid, world.letters.last_code())
+    with world.uow() as uow:
+        assert [(p.reason, p.answered_on) for p in uow.deadlines.pauses(rid)] == [("asked which account they mean", None)]
