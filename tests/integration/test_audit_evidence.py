@@ -435,3 +435,64 @@ def test_the_bundle_summary_gives_legal_s_decision_with_its_reason_note_and_proo
     assert "Refused sign-off attempts: 1 (replayed code)" in summary
     recorded = next(e for e in lines(path) if e["kind"] == "SignOffRecorded")
     assert recorded["details"]["note"] == "legal hold, matter 12"
+
+
+def _resigned(path: Path, signer: Signer, name: str, data: bytes) -> None:
+    """An insider with the signing key swaps a letter's PDF and signs the manifest again."""
+    import hashlib
+    import zipfile
+
+    from dsar.audit.bundle import canonical
+
+    with zipfile.ZipFile(path) as z:
+        members = {n: z.read(n) for n in z.namelist()}
+    manifest = json.loads(members["manifest.json"])
+    manifest["files"][name] = hashlib.sha256(data).hexdigest()
+    members[name] = data
+    members["manifest.json"] = canonical(manifest)
+    members["manifest.sig"] = base64.b64encode(signer.sign(members["manifest.json"]))
+    with zipfile.ZipFile(path, "w") as z:
+        for n, d in members.items():
+            z.writestr(n, d)
+
+
+def test_a_request_bundle_carries_the_pdf_of_each_letter_and_any_change_to_one_is_caught(
+    ctx: ServiceContext, signer: Signer, history: dict[str, Any], tmp_path: Path
+) -> None:
+    import zipfile
+
+    a = history["a"]
+    path = export(ctx, signer, tmp_path, reference=a.reference)
+    with zipfile.ZipFile(path) as z:
+        pdfs = [n for n in z.namelist() if n.startswith("letters/")]
+    assert pdfs and all(n.startswith(f"letters/{a.reference}/") and n.endswith(".pdf") for n in pdfs), pdfs
+    assert any(n.endswith("-extension.pdf") for n in pdfs)  # the extension notice legal's extension sent
+    sent = {e["details"]["pdf_sha256"] for e in lines(path) if e["kind"] == "LetterSent" and "pdf_sha256" in e["details"]}
+    for name in pdfs:
+        data = read_member(path, name)
+        assert data.startswith(b"%PDF") and __import__("hashlib").sha256(data).hexdigest() in sent
+    verdict = verify_bundle(path, signer.public_pem)
+    assert verdict.ok and f"{len(pdfs)} letter PDF(s)" in verdict.message, verdict.message
+
+    name = pdfs[0]
+    original = read_member(path, name)
+    rewrite_member(path, name, original[:-10] + b"%%EOF-edit")
+    changed = verify_bundle(path, signer.public_pem)
+    assert not changed.ok and name in changed.message and "altered" in changed.message
+
+    path = export(ctx, signer, tmp_path, reference=a.reference)
+    _resigned(path, signer, name, b"%PDF-1.7 a letter that was never sent")
+    forged = verify_bundle(path, signer.public_pem)
+    assert not forged.ok and "is not the PDF any LetterSent event" in forged.message, forged.message
+
+    path = export(ctx, signer, tmp_path, reference=a.reference)
+    _resigned(path, signer, f"letters/{a.reference}/99999999-access_response.pdf", original)  # an extra copy, listed and signed
+    assert verify_bundle(path, signer.public_pem).ok  # the same PDF again proves nothing new, and is still the one sent
+    with zipfile.ZipFile(path) as z:
+        members = {n: z.read(n) for n in z.namelist()}
+    members.pop(name)
+    with zipfile.ZipFile(path, "w") as z:
+        for n, d in members.items():
+            z.writestr(n, d)
+    removed = verify_bundle(path, signer.public_pem)
+    assert not removed.ok and "removed" in removed.message and name in removed.message

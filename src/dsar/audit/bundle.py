@@ -12,6 +12,9 @@ A bundle is a zip file:
 * ``history.json`` — every earlier signed checkpoint of the log, each with an RFC 9162
   consistency proof to this bundle's checkpoint (or, when ``leaves.bin`` holds every leaf
   hash, the verifier recomputes their roots): the log only grew since each was signed;
+* ``letters/REFERENCE/….pdf`` — the PDF of each letter an event in the bundle records as sent
+  (``LetterSent`` with ``pdf_sha256``), as it was mailed; letters carrying a one-time link or
+  code are never kept. The verifier checks each against the manifest and against its event;
 * ``manifest.json`` — the selection, the checkpoint, every event's sequence number and line
   digest, and the SHA-256 of every other file; ``manifest.sig`` signs it.
 
@@ -25,7 +28,7 @@ import hashlib
 import io
 import json
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +39,7 @@ from dsar.crypto.signing import Signer, key_id_of, load_public_pem, public_raw, 
 
 FORMAT = "dsar-evidence/1"
 LOG_ID = "dsar-audit"
+LETTERS_DIR = "letters/"
 REQUIRED = ("manifest.json", "manifest.sig", "checkpoint.json", "public_key.pem", "events.jsonl", "summary.md")
 
 
@@ -58,6 +62,7 @@ def write_bundle(
     created_at: str,
     leaves: bytes | None = None,
     history: Sequence[dict[str, Any]] = (),
+    letters: Mapping[str, bytes] | None = None,
 ) -> dict[str, Any]:
     """Write the bundle atomically (temporary file, then rename); return its manifest.
 
@@ -75,6 +80,11 @@ def write_bundle(
     }
     if leaves is not None:
         files["leaves.bin"] = leaves
+    extra = sorted((letters or {}).items())
+    for name, data in extra:
+        if not name.startswith(LETTERS_DIR) or ".." in name:
+            raise ValueError("a letter's name must lie under letters/")
+        files[name] = data
     manifest = {
         "format": FORMAT,
         "created_at": created_at,
@@ -100,6 +110,7 @@ def write_bundle(
             "README.txt",
             "history.json",
             "leaves.bin",
+            *(name for name, _ in extra),
         ):
             if name not in files:
                 continue
@@ -148,6 +159,9 @@ def _verify(path: Path, trusted_public_pem: bytes | None, known_checkpoints: Seq
             for optional in ("leaves.bin", "history.json"):
                 if optional in names:
                     files[optional] = z.read(optional)
+            for name in names:
+                if name.startswith(LETTERS_DIR):
+                    files[name] = z.read(name)
     except (OSError, zipfile.BadZipFile, zipfile.LargeZipFile) as exc:
         raise _Bad(f"bundle is not a readable zip file ({type(exc).__name__})") from None
 
@@ -190,8 +204,13 @@ def _verify(path: Path, trusted_public_pem: bytes | None, known_checkpoints: Seq
         raise _Bad("the checkpoint names another log or key")
 
     for name, digest in manifest.get("files", {}).items():
+        if name.startswith(LETTERS_DIR) and name not in files:
+            raise _Bad(f"{name} was removed (the manifest lists it)")
         if name in files and sha256_hex(files[name]) != digest:
             raise _Bad(f"{name} was altered (its SHA-256 differs from the manifest)")
+    for name in files:
+        if name.startswith(LETTERS_DIR) and name not in manifest.get("files", {}):
+            raise _Bad(f"{name} was inserted: it is not in the signed manifest")
 
     root = bytes.fromhex(statement["root_hash"])
     size = int(statement["tree_size"])
@@ -234,7 +253,24 @@ def _verify(path: Path, trusted_public_pem: bytes | None, known_checkpoints: Seq
     if len(lines) < len(expected_seqs):
         raise _Bad(f"event {expected_seqs[len(lines)]} was removed (the bundle is truncated)", expected_seqs[len(lines)])
     history = _check_history(manifest, files, key, key_id, size, root, all_leaves, known_checkpoints)
-    return Verdict(True, f"intact: {len(lines)} event(s) in a signed tree of {size}; {history}; key {key_id}", len(lines), None, key_id)
+    letters = _check_letters(files, parsed)
+    return Verdict(
+        True, f"intact: {len(lines)} event(s) in a signed tree of {size}; {history}{letters}; key {key_id}", len(lines), None, key_id
+    )
+
+
+def _check_letters(files: dict[str, bytes], events: Sequence[dict[str, Any]]) -> str:
+    """Each letter PDF is the one a LetterSent event of the bundle recorded (by its digest)."""
+    recorded = {
+        str(e.get("details", {}).get("pdf_sha256")): e["seq"]
+        for e in events
+        if e.get("kind") == "LetterSent" and isinstance(e.get("details"), dict) and e["details"].get("pdf_sha256")
+    }
+    pdfs = sorted(n for n in files if n.startswith(LETTERS_DIR))
+    for name in pdfs:
+        if sha256_hex(files[name]) not in recorded:
+            raise _Bad(f"{name} is not the PDF any LetterSent event of the bundle records")
+    return f"; {len(pdfs)} letter PDF(s), each the one its LetterSent event records" if pdfs else ""
 
 
 def _signed_statement(doc: dict[str, Any], key: Any, what: str) -> dict[str, Any]:
@@ -386,7 +422,9 @@ standard tools as docs/audit.md shows:
    bytes; SHA-256(0x00 || leaf) with its proof gives the statement's root_hash (RFC 9162);
 5. history.json lists every earlier signed checkpoint with an RFC 9162 consistency proof to
    checkpoint.json: the log only grew since each. Pass checkpoints you kept from earlier
-   bundles with --known-checkpoint to have them checked too.
+   bundles with --known-checkpoint to have them checked too;
+6. letters/ holds the PDF of each letter sent, as mailed: its SHA-256 is the pdf_sha256 of a
+   LetterSent event in events.jsonl.
 
 Compare the key_id in manifest.json with the one your organisation published.
 """

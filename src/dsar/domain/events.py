@@ -463,6 +463,9 @@ class LetterSent(AuditEvent):
     version: str = ""
     language: str = ""
     recipient: str = ""
+    # SHA-256 of the PDF mailed with it, kept sealed beside the request: the evidence bundle
+    # carries the PDF and its verifier ties it to this event.
+    pdf_sha256: str = ""
 
     def payload(self) -> dict[str, JsonValue]:
         doc: dict[str, JsonValue] = {
@@ -476,6 +479,8 @@ class LetterSent(AuditEvent):
             doc |= {"version": self.version, "language": self.language}
         if self.recipient:
             doc["recipient"] = self.recipient
+        if self.pdf_sha256:
+            doc["pdf_sha256"] = self.pdf_sha256
         return doc
 
     @property

@@ -9,7 +9,9 @@ rewritten (an S3 bucket with Object Lock in compliance mode).
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
+import re
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -231,6 +233,7 @@ def export_evidence(
         shredded = uow.requests.shredded(set(ids))
         summary = _summary(uow, ctx, events, shredded, reference, since, until, cp)
         selection = {"request": reference, "since": since.isoformat() if since else None, "until": until.isoformat() if until else None}
+        letters = _letter_pdfs(ctx, uow, events, shredded)
         write_bundle(
             out,
             signer=signer,
@@ -245,12 +248,33 @@ def export_evidence(
                 | ({"proof": [p.hex() for p in tree.consistency_proof(c.tree_size)]} if tree is not None and c.tree_size else {})
                 for c in log.earlier
             ],
+            letters=letters,
         )
         # The export is recorded on each request it covers; a shredded request has no key left
         # to seal an event with, so its exports are not recorded (docs/audit.md).
         uow.audit.append([EvidenceExported(rid, now, size, len(events), signer.key_id) for rid in ids if rid not in shredded])
         uow.commit()
     return ExportResult(out, len(events), [refs[i] for i in ids], size, signer.key_id)
+
+
+def _letter_pdfs(ctx: ServiceContext, uow: UnitOfWork, events: list[dict[str, Any]], shredded: set[str]) -> dict[str, bytes]:
+    """The PDF of each letter the selected LetterSent events record, opened from its sealed copy
+    and checked against the recorded digest (a copy that differs is left out, and the summary's
+    count shows it); none for a shredded request (its key is gone)."""
+    from dsar.services.correspondence import letter_pdf
+
+    out: dict[str, bytes] = {}
+    for e in events:
+        details = e["details"] if isinstance(e.get("details"), dict) else {}
+        digest = details.get("pdf_sha256")
+        if e["kind"] != "LetterSent" or not digest or e["request_id"] in shredded:
+            continue
+        pdf = letter_pdf(ctx, uow, e["request_id"], str(details.get("message_id", "")))
+        if pdf is None or hashlib.sha256(pdf).hexdigest() != digest:
+            continue
+        kind = re.sub(r"[^a-z0-9_.-]", "_", str(details.get("kind", "letter")).lower())[:60]
+        out[f"letters/{e['reference']}/{e['seq']:08d}-{kind}.pdf"] = pdf
+    return out
 
 
 def _json_statement(cp: CheckpointRecord) -> dict[str, Any]:

@@ -8,7 +8,9 @@ step never writes to the subject twice.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from dsar.domain.errors import DeliveryFailed, DsarError
@@ -48,15 +50,24 @@ def deliver(
     attachments: Sequence[Attachment],
     to: str | None = None,
     language: str | None = None,
+    *,
+    keep_pdf: bool = True,
 ) -> tuple[RenderedLetter, str | None]:
     """Render in the request's language, check legal approved every file the letter is made
     of (else :class:`LetterNotApproved`, nothing sent), and mail it with its PDF to ``to``
-    (default: the request's first address, when it gave one); (letter, address it went to)."""
+    (default: the request's first address, when it gave one); (letter, address it went to).
+    ``keep_pdf``: keep the PDF (sealed) for the evidence bundle; never for a letter carrying a
+    one-time link or code, whose secrets are kept only as keyed digests."""
     letter = ctx.letters.render(kind, r.regime, context, language or letter_language(r))
     check_approved(uow, kind, letter)
     email = to if to is not None else r.subject.primary_email
     if email is not None:
         pdf = Attachment(f"{r.reference}-{kind.replace('_', '-')}.pdf", ctx.letters.pdf(letter), "application/pdf")
+        if keep_pdf:
+            # Kept sealed under the request's key (shredded with it) for the evidence bundle;
+            # the LetterSent event records its digest. The same key on a retry: written over.
+            ctx.objects.put(letter_pdf_key(r.id, mail_id), uow.keys.seal(r.id, pdf.content, letter_pdf_aad(r.id, mail_id)))
+            letter = replace(letter, pdf_sha256=hashlib.sha256(pdf.content).hexdigest())
         mail = OutgoingMail(
             message_id=mail_id,
             to=email,
@@ -75,6 +86,23 @@ def deliver(
         except Exception as exc:  # noqa: BLE001 - any transport failure holds the request, said without its text
             raise DeliveryFailed(f"the {what} letter could not be sent ({type(exc).__name__})") from None
     return letter, email
+
+
+def letter_pdf_key(request_id: str, mail_id: str) -> str:
+    """Where a sent letter's PDF is kept (sealed)."""
+    return f"letters/{request_id}/{hashlib.sha256(mail_id.encode()).hexdigest()[:32]}.pdf.sealed"
+
+
+def letter_pdf_aad(request_id: str, mail_id: str) -> str:
+    return f"letter-pdf/{request_id}/{mail_id}"
+
+
+def letter_pdf(ctx: ServiceContext, uow: UnitOfWork, request_id: str, mail_id: str) -> bytes | None:
+    """A sent letter's PDF, opened; None when none was kept (no address, or an earlier build)."""
+    key = letter_pdf_key(request_id, mail_id)
+    if not ctx.objects.exists(key):
+        return None
+    return uow.keys.open(request_id, ctx.objects.get(key), letter_pdf_aad(request_id, mail_id))
 
 
 def hold_for_failed_delivery(ctx: ServiceContext, request_id: str, failure: DeliveryFailed) -> Status:
@@ -130,6 +158,7 @@ def send_letter(
                 letter.version,
                 letter.language,
                 recipient,
+                letter.pdf_sha256,
             )
         ]
     )
@@ -142,5 +171,5 @@ def send_code(
     """Mail a one-time code. One letter per challenge (its message id names the challenge); the
     caller records it as VerificationCodeSent, which carries the template, never the code. The
     caller checks first that the request has an address for it (:func:`code_channel`)."""
-    letter, _ = deliver(ctx, uow, request, kind, context, message_id(request.reference, f"verify-{challenge.id}"), ())
+    letter, _ = deliver(ctx, uow, request, kind, context, message_id(request.reference, f"verify-{challenge.id}"), (), keep_pdf=False)
     return letter

@@ -336,12 +336,22 @@ def _send(ctx: ServiceContext, request_id: str, ordinal: int, opened: PrivacyReq
 
         assert on_file.email is not None
         mail_id = message_id(r.reference, f"verify-{case.id}-{ordinal}")
-        letter, _ = deliver(ctx, uow, full, VERIFICATION_LETTER, context, mail_id, (), on_file.email)
+        letter, _ = deliver(ctx, uow, full, VERIFICATION_LETTER, context, mail_id, (), on_file.email, keep_pdf=False)
         link_digest, code_digest = _digest(ctx, "link", token), _digest(ctx, "code", code)
         uow.cases.save(replace(case, issued=ordinal, session_digest=None, link_digest=link_digest, code_digest=code_digest))
         events: list[AuditEvent] = [
             VerificationLinkSent(request_id, now, case.id, ordinal, case.channel, case.expires_at, letter.template),
-            LetterSent(request_id, now, VERIFICATION_LETTER, letter.template, mail_id, 0, case.channel, letter.version, letter.language),
+            LetterSent(
+                request_id,
+                now,
+                VERIFICATION_LETTER,
+                letter.template,
+                mail_id,
+                0,
+                case.channel,
+                letter.version,
+                letter.language,
+            ),
         ]
         uow.audit.append(events)
         if r.status is Status.RECEIVED:

@@ -153,6 +153,8 @@ class RenderedLetter:
     language: str = "en"  # the language the letter is in (after any fallback)
     # Every file the letter was made of, with its version: each must be approved to send it.
     sources: tuple[tuple[str, str], ...] = ()
+    # SHA-256 of the PDF that was mailed (kept sealed for the evidence bundle); "" when none was
+    pdf_sha256: str = ""
 
 
 class LetterRenderer(Protocol):

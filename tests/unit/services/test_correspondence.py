@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 
 import pytest
 
@@ -50,8 +51,15 @@ def test_a_letter_is_rendered_mailed_and_recorded_with_its_event(world: World) -
             "channel": "email",
             "version": version,
             "language": "en",
+            # the PDF as mailed, kept sealed for the evidence bundle
+            "pdf_sha256": hashlib.sha256(mail.attachments[0].content).hexdigest(),
         }
     ]
+    from dsar.services.correspondence import letter_pdf
+
+    with world.uow() as uow:
+        assert letter_pdf(world.ctx, uow, rid, sent.message_id) == mail.attachments[0].content
+    assert all(mail.attachments[0].content not in blob for blob in world.objects.objects.values())  # sealed at rest
 
 
 def test_a_letter_already_sent_is_neither_rendered_nor_sent_again(world: World) -> None:
