@@ -43,6 +43,38 @@ def answered(w: WebApp, email: str = JANE) -> tuple[str, str]:
     return r.reference, token
 
 
+def test_the_code_goes_to_the_address_on_file_never_to_one_only_typed(tmp_path: Path) -> None:
+    """Found in the shop by her phone number, with an address that is not on file typed in: the
+    link and the download code both go to the address on file (THREATS 2, 7)."""
+    from dsar.demo.shop import seed_shop
+    from tests.conftest import SHOP_ONLY
+
+    by_phone = tmp_path / "map"
+    by_phone.mkdir()
+    shop = (SHOP_ONLY / "shop.yaml").read_text()
+    assert shop.count("    identity:\n      email: email\n") == 1
+    (by_phone / "shop.yaml").write_text(
+        shop.replace("    identity:\n      email: email\n", "    identity:\n      email: email\n      phone: phone\n")
+    )
+    shop_web = make_web(tmp_path / "home", data_map_dir=by_phone)
+    seed_shop(shop_web.app.settings.demo_shop_path)
+    typed = "jane.new.address@example.org"
+    r = log_request(
+        shop_web.app.ctx,
+        {"type": "access", "regime": "gdpr", "country": "DE", "subject": {"name": "Jane", "emails": [typed], "phone": "+49 30 5550101"}},
+    ).request
+    run_everything_once(shop_web.app, r.id, r.reference)
+    outbox = shop_web.app.settings.effective_outbox_dir
+    token = link_token(body_of(outbox / f"{r.reference}.access_response_dsar.eml"))
+    assert token
+    with TestClient(shop_web.fastapi) as client:
+        assert ask_code(client, token)[0] == 200
+    (mail,) = outbox.glob(f"{r.reference}.package-code-*.eml")
+    assert f"To: {JANE}" in mail.read_text()
+    assert all(typed not in p.read_text() for p in outbox.glob(f"{r.reference}.*.eml"))  # nothing went to the typed address
+    shop_web.app.engine.dispose()
+
+
 def ask_code(client: TestClient, token: str) -> tuple[int, str]:
     page = client.get("/package")
     r = client.post("/package/code", data={"csrf_token": csrf_from(page.text), "token": token})

@@ -73,12 +73,6 @@ def code_channel(request: PrivacyRequest) -> str | None:
     return request.subject.primary_email
 
 
-def verified_emails(request: PrivacyRequest) -> tuple[str, ...]:
-    """The identifiers a verified request may be searched by: only the address the code went to."""
-    email = request.subject.primary_email
-    return (email,) if email else ()
-
-
 def correction_disputes_proof(request: PrivacyRequest) -> bool:
     """11 CCR 7060: verify a correction with data other than the data disputed. The code went
     to an email; a correction of the email needs a person to verify by other means."""

@@ -52,7 +52,6 @@ from dsar.domain.packages import (
 )
 from dsar.domain.regimes import AccessScope, RequestType
 from dsar.domain.request import PrivacyRequest
-from dsar.domain.verification import verified_emails
 from dsar.services.context import ServiceContext
 from dsar.services.correspondence import letter_language
 from dsar.services.ports import OutgoingMail, UnitOfWork
@@ -468,7 +467,12 @@ def send_code(ctx: ServiceContext, token: str) -> LinkRefusal | CodeRefusal | No
         if p.codes_sent >= CODES_PER_LINK:
             return CodeRefusal.TOO_MANY
         r = uow.requests.get(p.request_id)
-        to = verified_emails(r)
+        # The contact on file of a subject verified against the system of record, never an
+        # address only typed into the request (THREATS 2, 7): the link and the code meet there.
+        from dsar.services.identity import letter_address
+
+        address = letter_address(uow, r)
+        to = (address,) if address else ()
         if not to:
             raise DeliveryFailed("the request has no verified address to send a code to")
         code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
