@@ -74,3 +74,9 @@ def test_the_cli_benchmark_runs_and_reports_cpu_and_wall() -> None:
     assert "load average before" in out and "CPU med" in out and "wall med" in out
     for label in ("dsar --help", "dsar request show DSR-", "dsar request new ... --no-start", "dsar request new ... (starts its flow run)"):
         assert label in out
+
+
+def test_the_verification_benchmark_verifies_every_demo_subject_in_one_step() -> None:
+    out = run_benchmark("verification.py", "--subjects", "3")
+    assert "3 demo subjects x 5 request shapes" in out
+    assert "15/15 (100%) verified in one step" in out and "submission -> verified median" in out
