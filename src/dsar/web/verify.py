@@ -249,7 +249,7 @@ def router() -> APIRouter:
         wait = _limiter(request).check("address", RateLimiter.digest(source))
         if wait is not None:
             return _too_many(request, wait)
-        step = await run_in_threadpool(lambda: identity.sign_in(web.ctx, state[:100], assertion[:MAX_ASSERTION_CHARS], via="web"))
+        step = await run_in_threadpool(lambda: identity.sign_in(web.ctx, state, assertion, via="web"))
         return _answer(request, step, error=step.outcome is StepOutcome.WRONG)
 
     return r
