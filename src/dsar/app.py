@@ -19,6 +19,8 @@ from dsar.letters.render import LetterRenderer
 from dsar.persistence.database import SchemaStatus, check_schema, make_engine, schema_status, upgrade
 from dsar.persistence.sealing import DEFAULT_CACHE_KEYS
 from dsar.persistence.uow import SqlUnitOfWorkFactory
+from dsar.services.account_login import AccountLogin
+from dsar.services.account_login import load as load_account_login
 from dsar.services.context import Policy, ServiceContext
 from dsar.services.ports import CheckpointArchive, CheckpointWitness, Mailer, Notifier
 from dsar.services.streams import StreamStore
@@ -100,6 +102,7 @@ def build_app(settings: Settings, *, migrate_schema: bool = False, max_cached_ke
     :class:`ConfigurationError`. One data-key cache (``max_cached_keys``) serves every unit of
     work of this app."""
     keys = build_key_provider(settings)
+    account_login = build_account_login(settings)  # before the database: a bad login stops the start
     index = BlindIndex(keys.derive("blind-index"))
     engine = make_engine(settings.effective_database_url)
     try:
@@ -144,11 +147,24 @@ def build_app(settings: Settings, *, migrate_schema: bool = False, max_cached_ke
             verification_system=settings.verification_system,
             verification_max_sends=settings.verification_max_sends,
             verification_reminder_hours=settings.verification_reminder_hours,
+            account_login=account_login,
             legal_response_business_days=settings.legal_response_business_days,
         ),
         streams=build_stream_store(settings),
     )
     return App(settings, engine, ctx)
+
+
+def build_account_login(settings: Settings) -> AccountLogin | None:
+    """The organisation's login for account holders (DSAR_ACCOUNT_LOGIN_*), its key read now: a
+    half configuration or an unusable key stops the start with a ConfigurationError."""
+    return load_account_login(
+        url=settings.account_login_url,
+        public_key_file=settings.account_login_public_key_file,
+        jwks_file=settings.account_login_jwks_file,
+        issuer=settings.account_login_issuer,
+        audience=settings.account_login_audience,
+    )
 
 
 def build_stream_store(settings: Settings) -> StreamStore:

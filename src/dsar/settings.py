@@ -81,6 +81,19 @@ class EngineSettings(BaseSettings):
         description="The verification reminder goes to the contact on file this many hours before the link expires (0: no reminder); "
         "at expiry the request is closed as unverifiable by the deadline watch.",
     )
+    account_login_url: str | None = Field(
+        None,
+        description="The organisation's login page account holders re-authenticate at (11 CCR 7061); dsar appends "
+        "?return_to=WEB_URL/verify/account&state=NONCE. Set with a key, the issuer and the audience, or not at all.",
+    )
+    account_login_public_key_file: Path | None = Field(
+        None, description="PEM public key (RSA 2048+, EC P-256 or Ed25519) the login's assertions (JWT) are signed with."
+    )
+    account_login_jwks_file: Path | None = Field(
+        None, description="Instead of a PEM key: a JWKS JSON file of the login's public keys, the one used chosen by the JWT's kid."
+    )
+    account_login_issuer: str | None = Field(None, description="The `iss` the login's assertions must carry.")
+    account_login_audience: str | None = Field(None, description="The `aud` the login's assertions must carry (dsar's identifier there).")
     reasonable_period_days: int = Field(
         30,
         ge=1,
@@ -469,6 +482,11 @@ class Settings(WebSettings, DemoSettings, AwsSettings, AlertSettings, MailSettin
                 "verification_system": self.verification_system,
                 "verification_max_sends": self.verification_max_sends,
                 "verification_reminder_hours": self.verification_reminder_hours,
+                "account_login_url": _mask_url(self.account_login_url) if self.account_login_url else None,
+                "account_login_public_key_file": str(self.account_login_public_key_file) if self.account_login_public_key_file else None,
+                "account_login_jwks_file": str(self.account_login_jwks_file) if self.account_login_jwks_file else None,
+                "account_login_issuer": self.account_login_issuer,
+                "account_login_audience": self.account_login_audience,
                 "reasonable_period_days": self.reasonable_period_days,
                 "signing_key_file": str(self.effective_signing_key_file),
                 "audit_retention_months": self.audit_retention_months,

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from dsar.connectors.base import ConnectorFactory
 from dsar.domain.verification import VerificationPolicy
+from dsar.services.account_login import AccountLogin
 from dsar.services.ports import Clock, LetterRenderer, Mailer, ObjectStore, UnitOfWorkFactory
 from dsar.services.streams import MemoryStreamStore, StreamStore
 
@@ -49,6 +50,9 @@ class Policy:
     # The reminder goes this many hours before the link expires (0: none); at expiry the
     # deadline watch closes the request as unverifiable (dsar.services.orchestration).
     verification_reminder_hours: int = 24
+    # Account holders re-authenticate through the organisation's login (DSAR_ACCOUNT_LOGIN_*,
+    # dsar.services.account_login); None: not configured, no subject is an account holder.
+    account_login: AccountLogin | None = None
     # Staff accounts (dsar.services.accounts): lock-out after consecutive failed logins, how
     # long a set-password link works, the shortest password, and scrypt's cost (log2 of n).
     login_max_failures: int = 5

@@ -16,6 +16,11 @@
    matched tolerantly and never saying which failed, the declaration under penalty of
    perjury (sealed, kept), the agent's consumer's confirmation. A legal account may verify by
    hand, describing the evidence seen (never a copy of an ID document).
+   An account holder (an account id on file, and the organisation's login configured:
+   ``DSAR_ACCOUNT_LOGIN_*``) signs in there instead (11 CCR 7061): the page sends them to the
+   login with a single-use nonce bound to their session as ``state``; the login posts back a
+   signed JWT (:mod:`dsar.services.account_login` judges it) that must name the account on file
+   and carry that nonce. A refused assertion counts a try like a wrong code.
 5. Once verified, the identifiers the system of record links to the subject (its email,
    phone, account id) are the keys every system is searched by (:func:`verified_keys`):
    identifiers only typed by the requester are never searched.
@@ -67,6 +72,7 @@ from dsar.services.ports import UnitOfWork
 
 LINK_PATH = "/verify/l/"
 CODE_PATH = "/verify"
+ACCOUNT_PATH = "/verify/account"
 RESEND_PATH = "/verify/resend"
 UNKNOWN_REASON = "not found in the system of record: nothing was sent"
 AMBIGUOUS_REASON = "several records in the system of record match: nothing was sent"
@@ -210,6 +216,20 @@ def link_url(ctx: ServiceContext, token: str) -> str:
     return f"{ctx.policy.web_url.rstrip('/')}{LINK_PATH}{token}"
 
 
+def _account_nonce(ctx: ServiceContext, case: VerificationCase, ordinal: int) -> str:
+    """The nonce of the ``ordinal``-th sign-in (one per try: each refused assertion spends it).
+    It is the session of the account page, so it finds the case when the login posts back."""
+    return _derive(ctx, case, "account-nonce", ordinal).hex()[:40]
+
+
+def sign_in_url(ctx: ServiceContext, state: str) -> str | None:
+    """The organisation's login page for the session ``state`` (None: no login configured)."""
+    login = ctx.policy.account_login
+    if login is None or not state:
+        return None
+    return login.sign_in_url(f"{ctx.policy.web_url.rstrip('/')}{ACCOUNT_PATH}", state)
+
+
 # --- start ------------------------------------------------------------------------------------
 
 
@@ -254,7 +274,7 @@ def start(ctx: ServiceContext, request_id: str) -> Status:
             facts = uow.requests.facts(request_id)
             if facts.status is not Status.RECEIVED or facts.on_hold or uow.cases.get(request_id) is not None:
                 return facts.status
-            req = _requirement(r, found)
+            req = _requirement(r, found, account_login=ctx.policy.account_login is not None)
             channel = _channel(r, found.on_file)
             sealed = (
                 uow.keys.seal(request_id, json.dumps(found.on_file.as_json()).encode(), _RECORD_AAD) if found.on_file is not None else None
@@ -458,7 +478,7 @@ def _step_after(ctx: ServiceContext, uow: UnitOfWork, r: PrivacyRequest, case: V
         # the rest is for legal (the agent's permission, a power of attorney): the subject is done
         uow.cases.save(replace(case, session_digest=None))
         return Step(StepOutcome.MORE, r.id, r.reference, next=nxt, attempts_left=_left(ctx, case))
-    session = secrets.token_urlsafe(32)
+    session = _account_nonce(ctx, case, case.attempts) if nxt is Proof.ACCOUNT else secrets.token_urlsafe(32)
     uow.cases.save(replace(case, session_digest=_digest(ctx, "session", session)))
     points = _askable(uow, r, case)
     return Step(
@@ -600,14 +620,27 @@ def use_code(ctx: ServiceContext, request_id: str, code: str, *, via: str = "web
         return _contact_proven(ctx, uow, r, case, now, via, True)
 
 
-def _wrong(ctx: ServiceContext, uow: UnitOfWork, r: PrivacyRequest, case: VerificationCase, now: datetime, proof: Proof) -> Step:
+def _wrong(
+    ctx: ServiceContext,
+    uow: UnitOfWork,
+    r: PrivacyRequest,
+    case: VerificationCase,
+    now: datetime,
+    proof: Proof,
+    why: str | None = None,
+    session: str | None = None,
+) -> Step:
+    """A refused proof: one try spent (the last refuses the request). ``why``: the audit's reason
+    (default wrong, or exhausted on the last try); ``session``: the page's next session."""
     case = replace(case, attempts=case.attempts + 1)
     left = _left(ctx, case)
-    uow.audit.append([VerificationProofRefused(r.id, now, proof.value, "wrong" if left else "exhausted", case.attempts)])
+    uow.audit.append([VerificationProofRefused(r.id, now, proof.value, why or ("wrong" if left else "exhausted"), case.attempts)])
     if left == 0:
         _fail(ctx, uow, r, case, now)
         uow.commit()
         return Step(StepOutcome.EXHAUSTED, r.id, r.reference)
+    if session is not None:
+        case = replace(case, session_digest=_digest(ctx, "session", session))
     uow.cases.save(case)
     uow.commit()
     return Step(StepOutcome.WRONG, r.id, r.reference, attempts_left=left)
@@ -695,6 +728,41 @@ def declare(ctx: ServiceContext, session: str, full_name: str, agreed: bool, *, 
         case = _add_proof(case, Proof.DECLARATION)
         case = replace(case, declaration=uow.keys.seal(r.id, json.dumps(doc).encode(), _DECLARATION_AAD))
         uow.audit.append([VerificationProofGiven(r.id, now, Proof.DECLARATION.value, via)])
+        step = _step_after(ctx, uow, r, case, now, via)
+        uow.commit()
+        return step
+
+
+def sign_in(ctx: ServiceContext, state: str, assertion: str, *, via: str = "web") -> Step:
+    """The organisation's login vouches for the account holder (11 CCR 7061): ``assertion``, the
+    JWT its login posted back for the session ``state``, judged by
+    :func:`dsar.services.account_login.check` against the account id on file and the nonce
+    issued for this session. Refused: one try spent, the reason (never personal) in the audit
+    trail, the subject told only that it did not work, and a fresh nonce for the next try."""
+    from dsar.services import account_login
+
+    now = ctx.clock()
+    login = ctx.policy.account_login
+    with ctx.uow() as uow:
+        found = _by_session(ctx, uow, state)
+        if found is None:
+            return Step(StepOutcome.INVALID)
+        r, case = found
+        if login is None or next_proof(case.requirement, case.proofs) is not Proof.ACCOUNT:
+            return _current(ctx, uow, r, case, state)
+        on_file = _on_file(uow, case)
+        spent = [_account_nonce(ctx, case, k) for k in range(case.attempts)]
+        refused = account_login.check(
+            login, assertion, account_id=on_file.account_id if on_file else None, nonce=state, spent=spent, now=now
+        )
+        if refused is not None:
+            fresh = _account_nonce(ctx, case, case.attempts + 1)
+            step = _wrong(ctx, uow, r, case, now, Proof.ACCOUNT, why=refused.value, session=fresh)
+            if step.outcome is StepOutcome.WRONG:
+                return replace(step, session=fresh, next=Proof.ACCOUNT)
+            return step
+        case = _add_proof(case, Proof.ACCOUNT)
+        uow.audit.append([VerificationProofGiven(r.id, now, Proof.ACCOUNT.value, via)])
         step = _step_after(ctx, uow, r, case, now, via)
         uow.commit()
         return step

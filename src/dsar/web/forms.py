@@ -35,6 +35,17 @@ class Form(dict[str, list[str]]):
 
 
 async def checked_form(request: Request) -> Form:
+    form = await read_form(request)
+    web = request.app.state.web
+    if not csrf_valid(request, web.session_key, form.first(CSRF_FIELD)):
+        raise HTTPException(403, "the form expired or did not come from this site; reload the page and send it again")
+    return form
+
+
+async def read_form(request: Request) -> Form:
+    """The form's fields, checked for type, encoding and size but not for a CSRF token: only for
+    a page that changes nothing (the account login posting back from another site, whose post
+    carries no dsar cookie; see dsar.web.verify)."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != "application/x-www-form-urlencoded":
         raise HTTPException(415, "forms are sent as application/x-www-form-urlencoded")
@@ -49,7 +60,4 @@ async def checked_form(request: Request) -> Form:
     form = Form()
     for k, v in pairs:
         form.setdefault(k, []).append(v)
-    web = request.app.state.web
-    if not csrf_valid(request, web.session_key, form.first(CSRF_FIELD)):
-        raise HTTPException(403, "the form expired or did not come from this site; reload the page and send it again")
     return form

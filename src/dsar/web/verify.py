@@ -1,6 +1,7 @@
 """The subject's identity pages (``/verify``): the single-use link's landing page, the code
 form, the data points, the declaration under penalty of perjury, the consumer's confirmation
-of an agent, and the page that asks for a new link (sent to the contact on file). The engine
+of an agent, the account holder's sign-in through the organisation's login, and the page that
+asks for a new link (sent to the contact on file). The engine
 judges every proof (:mod:`dsar.services.identity`); once the request is verified (or refused),
 the waiting flow run is woken with an empty input, so no code or proof ever passes through
 Prefect.
@@ -8,11 +9,18 @@ Prefect.
 What a page says never depends on whether a subject exists: an unknown link, a used one and an
 expired one read alike; a wrong data point is "did not match", never which. No page takes a
 file: no copy of an identity document is ever asked for or kept.
+
+The account login posts its assertion back from another site: the browser sends no dsar cookie
+with it (SameSite=Strict), so that post cannot carry a CSRF token that verifies. It judges
+nothing and spends nothing: it shows a page whose Continue button posts the assertion again,
+now from this site with its CSRF token, and only that post is judged. The assertion travels
+in POST bodies only, never in an address (nor in access logs).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import time
 
 from fastapi import APIRouter
@@ -24,11 +32,13 @@ from starlette.responses import Response
 from dsar.domain.errors import InvalidInput
 from dsar.domain.verification_policy import Proof
 from dsar.services import identity, queries
+from dsar.services.account_login import MAX_ASSERTION_CHARS
 from dsar.services.identity import Step, StepOutcome
 from dsar.services.orchestration import wake_verified
 from dsar.web.context import WebContext
-from dsar.web.forms import checked_form
+from dsar.web.forms import checked_form, read_form
 from dsar.web.ratelimit import Limit, RateLimiter
+from dsar.web.security import CSRF_FIELD
 from dsar.web.templating import render
 
 log = logging.getLogger("dsar.web.verify")
@@ -36,6 +46,8 @@ log = logging.getLogger("dsar.web.verify")
 # How long the app keeps trying to wake a run that was not yet waiting when the proof came in
 # (it was still starting, or between steps); after that it finds the request verified itself.
 WAKE_FOR_SECONDS = 90.0
+_STATE = re.compile(r"^[A-Za-z0-9_-]{16,100}$")
+_ASSERTION = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
 
 
 def _limiter(request: Request) -> RateLimiter:
@@ -110,6 +122,8 @@ def _answer(request: Request, step: Step, *, error: bool = False) -> Response:
         )
     elif step.next is Proof.DECLARATION:
         response = _page(request, "declaration", status_code=422 if error else 200, step=step, error=error)
+    elif step.next is Proof.ACCOUNT and (sign_in := identity.sign_in_url(web.ctx, step.session or "")):
+        response = _page(request, "account", status_code=422 if error else 200, step=step, sign_in=sign_in, error=error)
     elif step.next in (Proof.AGENT_PERMISSION, Proof.POWER_OF_ATTORNEY, Proof.ACCOUNT):
         response = _page(request, "legal", reference=step.reference)
     else:
@@ -215,5 +229,32 @@ def router() -> APIRouter:
             current = await run_in_threadpool(identity.session_step, web.ctx, session)
             return _answer(request, current, error=True)
         return _answer(request, step)
+
+    @r.post("/verify/account")
+    async def account_submit(request: Request) -> Response:
+        """Where the organisation's login sends the subject back (``return_to``) with
+        ``assertion`` and ``state``. Without a CSRF token (the login's cross-site post): the
+        page to continue, nothing judged. With one (that page's Continue): judged."""
+        web: WebContext = request.app.state.web
+        form = await read_form(request)
+        state = form.text("state") or ""
+        assertion = form.text("assertion") or ""
+        if form.first(CSRF_FIELD) is None:
+            if not _STATE.match(state) or len(assertion) > MAX_ASSERTION_CHARS or not _ASSERTION.match(assertion):
+                return _answer(request, Step(StepOutcome.INVALID))
+            current = await run_in_threadpool(identity.session_step, web.ctx, state)
+            if current.outcome is StepOutcome.INVALID or current.next is not Proof.ACCOUNT:
+                return _answer(request, current)
+            response = _page(request, "account_return", state=state, assertion=assertion)
+            response.headers["Cache-Control"] = "no-store"
+            response.headers["Referrer-Policy"] = "no-referrer"
+            return response
+        form = await checked_form(request)
+        source = request.client.host if request.client else "unknown"
+        wait = _limiter(request).check("address", RateLimiter.digest(source))
+        if wait is not None:
+            return _too_many(request, wait)
+        step = await run_in_threadpool(lambda: identity.sign_in(web.ctx, state, assertion, via="web"))
+        return _answer(request, step, error=step.outcome is StepOutcome.WRONG)
 
     return r
