@@ -127,8 +127,12 @@ def test_wrong_codes_are_counted_and_the_last_allowed_one_denies_the_request(sql
     code = latest_code(outbox(sqlite_app), r.reference)
     assert code is not None and svc.confirm_code(ctx, r.id, code) is svc.VerificationOutcome.NOT_WAITING
     assert svc.send_response(ctx, r.id) is Status.DENIED
-    body = flat(read_mail(outbox(sqlite_app) / f"{r.reference}.denial_dsar.eml").get_body(preferencelist=("plain",)).get_content())
-    assert "could not be verified" in body
+    # the engine's own refusal: the could-not-verify letter (legal's denial letter is for legal's denials)
+    body = flat(
+        read_mail(outbox(sqlite_app) / f"{r.reference}.could_not_verify_dsar.eml").get_body(preferencelist=("plain",)).get_content()
+    )
+    assert "we could not confirm that it came from you" in body and "We have not disclosed, deleted or changed any personal data" in body
+    assert not (outbox(sqlite_app) / f"{r.reference}.denial_dsar.eml").exists()
 
 
 def test_only_the_contact_on_file_is_written_to_and_searched(sqlite_app: App) -> None:
