@@ -333,6 +333,12 @@ class WebSettings(BaseSettings):
     )
     web_rate_per_address: int = Field(10, ge=1, description="Public-form submissions accepted per source address per hour (then 429).")
     web_rate_per_subject: int = Field(3, ge=1, description="Public-form submissions accepted per subject email address per day (then 429).")
+    web_burst_subjects: int = Field(
+        5,
+        ge=0,
+        description="Public-form requests for more than this many different subjects from one source address within 24 hours are "
+        "each escalated to legal as a verification risk (a burst of templated requests); 0: never.",
+    )
 
 
 # The areas in the order `dsar config show` prints them: Settings attribute -> model.
@@ -546,6 +552,7 @@ class Settings(WebSettings, DemoSettings, AwsSettings, AlertSettings, MailSettin
                 "api_idempotency_hours": self.api_idempotency_hours,
                 "web_rate_per_address": self.web_rate_per_address,
                 "web_rate_per_subject": self.web_rate_per_subject,
+                "web_burst_subjects": self.web_burst_subjects,
             },
         }
         if grouped:

@@ -448,3 +448,33 @@ def test_error_pages_explain_themselves_in_the_visitors_language(client: TestCli
     assert wrong.status_code == 415 and CATALOGS["de"]["error.415"] in wrong.text
     missing = client.get("/no-such-page")
     assert missing.status_code == 404 and CATALOGS["de"]["error.404"] in missing.text
+
+
+def test_a_burst_for_many_subjects_from_one_sender_goes_to_legal_and_reads_the_same(tmp_path: Path) -> None:
+    """THREATS 14: more than DSAR_WEB_BURST_SUBJECTS different subjects from one address within
+    24 hours: each further request is escalated to legal as a verification risk and held; the
+    sender's answer does not change. Another sender is not affected."""
+    from dsar.domain.escalations import EscalationPoint
+    from dsar.services import escalations
+
+    w = make_web(tmp_path / "home", web_rate_per_address=100, web_burst_subjects=2)
+    answers = []
+    with TestClient(w.fastapi, client=("203.0.113.7", 50000)) as c:
+        for n in range(4):
+            answer = submit_form(c, {**ANN, "name": f"Person {n}", "email": f"person{n}@example.com"})
+            answers.append((answer.status_code, answer.headers["location"].split("&r=")[0]))
+        again = submit_form(c, {**ANN, "name": "Person 0", "email": "person0@example.com"})  # a subject already counted
+    with TestClient(w.fastapi, client=("198.51.100.9", 50000)) as other:
+        assert submit_form(other, {**ANN, "name": "Someone Else", "email": "else@example.com"}).status_code == 303
+    assert len(set(answers)) == 1 and answers[0][0] == 303 and again.status_code == 303
+    flagged = {}
+    for row in queries.request_list(w.web.ctx):
+        found = escalations.escalations(w.web.ctx, row.id)
+        flagged[row.reference] = [(x.point, x.reason) for x in found]
+    refs = sorted(flagged)
+    assert [bool(flagged[r]) for r in refs] == [False, False, True, True, True, False]
+    point, reason = flagged[refs[2]][0]
+    assert point is EscalationPoint.VERIFICATION_RISK and "3 different subjects from one sender" in reason
+    assert "person" not in reason.lower() and "203.0.113" not in reason  # no personal data, no address
+    assert all(queries.lookup(w.web.ctx, r).on_hold for r in refs[2:5])
+    w.app.engine.dispose()

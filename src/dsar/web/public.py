@@ -28,8 +28,10 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from dsar.domain.errors import InvalidInput
+from dsar.domain.escalations import EscalationPoint
 from dsar.domain.regimes import REGIMES, AccessScope, RequestType, regime_for_place
 from dsar.domain.request import MAX_TEXT, AgentKind, normalise_email, parse_reference
+from dsar.services.escalations import escalate
 from dsar.services.submissions import Submitted, start_run, submit
 from dsar.web.context import WebContext
 from dsar.web.forms import Form, checked_form
@@ -43,7 +45,7 @@ from dsar.web.places import (
     split_subdivision,
     subdivision_groups,
 )
-from dsar.web.ratelimit import Limit, RateLimiter
+from dsar.web.ratelimit import DistinctWithin, Limit, RateLimiter
 from dsar.web.signing import BadToken, sign, unsign
 from dsar.web.templating import language, render
 
@@ -336,8 +338,32 @@ def _form_page(request: Request, values: dict[str, Any] | None = None, errors: d
     )
 
 
-def _start_run(web: WebContext, result: Submitted) -> None:
-    """What :func:`submit` does with ``start=True``, once the subject has their answer."""
+BURST_WINDOW_SECONDS = 86_400
+BURST_REASON = "burst: requests for {n} different subjects from one sender within 24 hours (docs/threats.md, scenario 14)"
+
+
+def _burst(request: Request, source: str, subject: str) -> int:
+    """How many different subjects this source sent requests for within 24 hours (this one included)."""
+    web = request.app.state.web
+    seen = web.extra.get("public_bursts")
+    if seen is None:
+        seen = web.extra.setdefault("public_bursts", DistinctWithin(BURST_WINDOW_SECONDS))
+    assert isinstance(seen, DistinctWithin)
+    return seen.add(RateLimiter.digest(source), RateLimiter.digest(subject))
+
+
+def _start_run(web: WebContext, result: Submitted, burst: int = 0) -> None:
+    """What :func:`submit` does with ``start=True``, once the subject has their answer. A request
+    from a sender of a burst goes to legal first (held until legal decides; the answer the
+    sender saw is the same)."""
+    limit = web.settings.web_burst_subjects
+    if limit and burst > limit:
+        try:
+            escalate(
+                web.ctx, result.request.id, EscalationPoint.VERIFICATION_RISK, BURST_REASON.format(n=burst), by="dsar", via="public form"
+            )
+        except Exception as exc:  # noqa: BLE001 - the request is logged; the console shows it either way
+            log.warning("public form: request %s: the burst flag could not be raised (%s)", result.request.reference, type(exc).__name__)
     _, problem = start_run(web.ctx, web.orchestrator, result.request.id)
     if problem is not None:
         log.warning("public form: request %s logged, no run started: %s", result.request.reference, problem)
@@ -389,7 +415,8 @@ def router() -> APIRouter:
         token = sign(
             web.session_key, THANKS_PURPOSE, {"type": checked.raw["type"], "reference": result.request.reference}, datetime.now(UTC)
         )
-        start = BackgroundTask(_start_run, web, result)
+        burst = _burst(request, source, checked.email or str(checked.raw.get("subject", {}).get("name", "")))
+        start = BackgroundTask(_start_run, web, result, burst)
         return RedirectResponse(f"/thanks?lang={language(request)}&r={token}", status_code=303, background=start)
 
     @r.get("/thanks")

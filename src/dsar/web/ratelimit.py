@@ -54,3 +54,28 @@ class RateLimiter:
         longest = max(limit.per_seconds for limit in self._limits.values())
         for k in [k for k, v in self._hits.items() if not v or v[-1] <= now - longest]:
             del self._hits[k]
+
+
+class DistinctWithin:
+    """How many different values (digests) one key sent within a sliding window, in memory, per
+    process: the public form's burst flag (one sender, many subjects)."""
+
+    def __init__(self, per_seconds: float, clock: Callable[[], float] = monotonic, max_keys: int = 100_000) -> None:
+        self._per = per_seconds
+        self._clock = clock
+        self._max_keys = max_keys
+        self._seen: dict[str, deque[tuple[float, str]]] = {}
+        self._lock = threading.Lock()
+
+    def add(self, key: str, value: str) -> int:
+        """Record ``value`` for ``key``; the number of different values within the window."""
+        now = self._clock()
+        with self._lock:
+            if len(self._seen) >= self._max_keys:
+                for k in [k for k, v in self._seen.items() if not v or v[-1][0] <= now - self._per]:
+                    del self._seen[k]
+            seen = self._seen.setdefault(key, deque())
+            while seen and seen[0][0] <= now - self._per:
+                seen.popleft()
+            seen.append((now, value))
+            return len({v for _, v in seen})
