@@ -147,6 +147,7 @@ def build_app(settings: Settings, *, migrate_schema: bool = False, max_cached_ke
             verification_system=settings.verification_system,
             verification_max_sends=settings.verification_max_sends,
             verification_reminder_hours=settings.verification_reminder_hours,
+            verification_reminder_after_hours=settings.verification_reminder_after_hours,
             account_login=account_login,
             legal_response_business_days=settings.legal_response_business_days,
         ),

@@ -94,6 +94,12 @@ class EngineSettings(BaseSettings):
     )
     account_login_issuer: str | None = Field(None, description="The `iss` the login's assertions must carry.")
     account_login_audience: str | None = Field(None, description="The `aud` the login's assertions must carry (dsar's identifier there).")
+    verification_reminder_after_hours: int = Field(
+        24,
+        ge=0,
+        description="A first verification reminder goes to the contact on file this many hours after the link (0: none); "
+        "the second goes DSAR_VERIFICATION_REMINDER_HOURS before the link expires.",
+    )
     reasonable_period_days: int = Field(
         30,
         ge=1,
@@ -488,6 +494,7 @@ class Settings(WebSettings, DemoSettings, AwsSettings, AlertSettings, MailSettin
                 "verification_system": self.verification_system,
                 "verification_max_sends": self.verification_max_sends,
                 "verification_reminder_hours": self.verification_reminder_hours,
+                "verification_reminder_after_hours": self.verification_reminder_after_hours,
                 "account_login_url": _mask_url(self.account_login_url) if self.account_login_url else None,
                 "account_login_public_key_file": str(self.account_login_public_key_file) if self.account_login_public_key_file else None,
                 "account_login_jwks_file": str(self.account_login_jwks_file) if self.account_login_jwks_file else None,

@@ -50,6 +50,8 @@ class Policy:
     # The reminder goes this many hours before the link expires (0: none); at expiry the
     # deadline watch closes the request as unverifiable (dsar.services.orchestration).
     verification_reminder_hours: int = 24
+    # ... and a first one this many hours after the link went (0: none).
+    verification_reminder_after_hours: int = 24
     # Account holders re-authenticate through the organisation's login (DSAR_ACCOUNT_LOGIN_*,
     # dsar.services.account_login); None: not configured, no subject is an account holder.
     account_login: AccountLogin | None = None

@@ -400,12 +400,32 @@ def resend(ctx: ServiceContext, request_id: str) -> bool:
     return True
 
 
+SECOND_REMINDER = f"{VERIFICATION_REMINDER}.2"  # recorded as a letter kind of its own (a letter goes once per kind)
+
+
+def reminder_due(ctx: ServiceContext, case: VerificationCase, now: datetime) -> str | None:
+    """The reminder letter kind due for an open case now, the later one when both are (the
+    watch was down: the earlier is then not sent): the first
+    ``verification_reminder_after_hours`` after the case opened, the second
+    ``verification_reminder_hours`` before the link expires (when that is later than the first)."""
+    after, before = ctx.policy.verification_reminder_after_hours, ctx.policy.verification_reminder_hours
+    first = case.created_at + timedelta(hours=after) if after > 0 else None
+    second = case.expires_at - timedelta(hours=before) if before > 0 else None
+    if first is not None and second is not None and second <= first:
+        first = None  # one reminder: the one before expiry
+    if second is not None and now >= second:
+        return SECOND_REMINDER if first is not None else VERIFICATION_REMINDER
+    if first is not None and now >= first:
+        return VERIFICATION_REMINDER
+    return None
+
+
 def remind(ctx: ServiceContext, request_id: str) -> bool:
-    """Send the verification reminder once, to the contact on file, while the link still works:
-    it names the reference, the code page and the time the link expires, never a code or link
-    (the subject uses the earlier letter, or asks for a new one). Nothing for a subject not
-    found on file (nothing was sent, so nothing to remind of). True when it went now. Raises
-    DeliveryFailed like any letter."""
+    """Send the verification reminder that is due (each once), to the contact on file, while the
+    link still works: it names the reference, the code page and the time the link expires,
+    never a code or link (the subject uses the earlier letter, or asks for a new one). Nothing
+    for a subject not found on file (nothing was sent, so nothing to remind of). True when one
+    went now. Raises DeliveryFailed like any letter."""
     from dsar.services.correspondence import send_letter
 
     now = ctx.clock()
@@ -414,7 +434,8 @@ def remind(ctx: ServiceContext, request_id: str) -> bool:
         case = uow.cases.get(request_id)
         if not _usable(case, r.status) or case is None or not case.known or case.issued == 0 or now > case.expires_at:
             return False
-        if uow.letters.get(request_id, VERIFICATION_REMINDER) is not None:
+        kind = reminder_due(ctx, case, now)
+        if kind is None or uow.letters.get(request_id, kind) is not None:
             return False
         on_file = _on_file(uow, case)
         if on_file is None or on_file.email is None:
@@ -430,7 +451,7 @@ def remind(ctx: ServiceContext, request_id: str) -> bool:
             "contact": ctx.policy.privacy_contact,
             "sent_on": now.date(),
         }
-        send_letter(ctx, uow, full, VERIFICATION_REMINDER, context, to=on_file.email)
+        send_letter(ctx, uow, full, kind, context, to=on_file.email, template_kind=VERIFICATION_REMINDER)
         uow.commit()
     return True
 
@@ -454,11 +475,13 @@ def expiring(ctx: ServiceContext) -> tuple[list[str], list[str]]:
     """(to remind, to close): the requests whose open case's link expires within the reminder
     period, and those whose link has expired."""
     now = ctx.clock()
-    hours = ctx.policy.verification_reminder_hours
+    # a case's first reminder is due ``after`` hours after it opened, i.e. ttl - after before it expires
+    policy = ctx.policy
+    ahead = max(policy.verification_reminder_hours, policy.verification_code_ttl_hours - policy.verification_reminder_after_hours)
     with ctx.uow() as uow:
-        cases = uow.cases.open_expiring(now + timedelta(hours=hours))
+        cases = uow.cases.open_expiring(now + timedelta(hours=max(ahead, 0)))
     expired = [c.request_id for c in cases if c.expires_at < now]
-    return [c.request_id for c in cases if c.expires_at >= now and hours > 0], expired
+    return [c.request_id for c in cases if c.expires_at >= now and reminder_due(ctx, c, now) is not None], expired
 
 
 # --- proofs -----------------------------------------------------------------------------------

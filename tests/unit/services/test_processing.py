@@ -169,26 +169,47 @@ def _denial_note(world: World, rid: str) -> str | None:
     return denial.note
 
 
-def test_the_verification_sweep_reminds_a_day_before_expiry_then_refuses_and_the_letter_says_could_not_verify(world: World) -> None:
+def test_the_verification_sweep_reminds_a_day_after_and_a_day_before_expiry_then_refuses_with_could_not_verify(world: World) -> None:
     from dsar.services.orchestration import sweep_verification
 
     rid = world.log()
     svc.start_verification(world.ctx, rid)
-    ttl, before = world.ctx.policy.verification_code_ttl_hours, world.ctx.policy.verification_reminder_hours
-    world.clock.advance(hours=ttl - before - 1)
+    ttl = world.ctx.policy.verification_code_ttl_hours
+    after, before = world.ctx.policy.verification_reminder_after_hours, world.ctx.policy.verification_reminder_hours
+    assert (ttl, after, before) == (72, 24, 24)
+    world.clock.advance(hours=after - 1)
     assert sweep_verification(world.ctx, None).reminded == []  # not yet
     world.clock.advance(hours=2)
-    assert len(sweep_verification(world.ctx, None).reminded) == 1
+    assert len(sweep_verification(world.ctx, None).reminded) == 1  # a day after the link
     (reminder,) = world.letters.contexts("verification_reminder")
     assert "code" not in reminder and "link" not in reminder  # no secret in the reminder
     assert reminder["resend_page"].endswith("/verify/resend") and reminder["expires_at"] > world.clock()
     assert sweep_verification(world.ctx, None).reminded == []  # once
+    world.clock.advance(hours=ttl - before - after)
+    assert len(sweep_verification(world.ctx, None).reminded) == 1  # a day before it expires
+    assert len(world.letters.contexts("verification_reminder")) == 2
+    assert sweep_verification(world.ctx, None).reminded == []
     world.clock.advance(hours=before)
     swept = sweep_verification(world.ctx, None)
     assert len(swept.closed) == 1 and svc.status_of(world.ctx, rid) is Status.DENIED
     assert world.details(rid, "VerificationProofRefused")[-1]["why"] == "expired"
     assert svc.send_response(world.ctx, rid) is Status.DENIED
     assert len(world.letters.contexts("could_not_verify")) == 1 and world.letters.contexts("denial") == []
+    reminders = [d["kind"] for d in world.details(rid, "LetterSent") if d["kind"].startswith("verification_reminder")]
+    assert reminders == ["verification_reminder", "verification_reminder.2"]
+
+
+def test_only_the_later_reminder_goes_when_the_watch_was_down_for_both(world: World) -> None:
+    from dsar.services.orchestration import sweep_verification
+
+    rid = world.log()
+    svc.start_verification(world.ctx, rid)
+    world.clock.advance(hours=50)
+    assert len(sweep_verification(world.ctx, None).reminded) == 1
+    assert sweep_verification(world.ctx, None).reminded == []
+    assert [d["kind"] for d in world.details(rid, "LetterSent") if d["kind"].startswith("verification_reminder")] == [
+        "verification_reminder.2"
+    ]
 
 
 def test_a_code_given_after_it_expired_denies_the_request(world: World) -> None:
