@@ -32,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -69,12 +70,21 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _call(api: str, path: str, body: dict[str, Any] | None = None) -> Any:
+def _call(api: str, path: str, body: dict[str, Any] | None = None, *, busy_for: float = 120.0) -> Any:
+    """One call to Prefect's API; a 503 (the server answers /health before its database is
+    ready, or is busy on a loaded machine) is retried for up to ``busy_for`` seconds."""
     data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(api + path, data=data, method="GET" if body is None else "POST")  # noqa: S310 - loopback
-    req.add_header("Content-Type", "application/json")
-    with urllib.request.urlopen(req, timeout=30) as r:  # noqa: S310 - loopback
-        return json.loads(r.read())
+    deadline = time.monotonic() + busy_for
+    while True:
+        req = urllib.request.Request(api + path, data=data, method="GET" if body is None else "POST")  # noqa: S310 - loopback
+        req.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:  # noqa: S310 - loopback
+                return json.loads(r.read())
+        except urllib.error.HTTPError as exc:
+            if exc.code != 503 or time.monotonic() > deadline:
+                raise
+            time.sleep(1)
 
 
 def start_prefect(home: Path) -> tuple[subprocess.Popen[bytes], str]:
