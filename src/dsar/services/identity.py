@@ -727,10 +727,15 @@ def give_points(ctx: ServiceContext, session: str, given: dict[str, str], *, via
                 return replace(step, session=session, next=Proof.DATA_POINTS, points=askable, points_needed=case.requirement.data_points)
             return step
         case = _add_proof(case, Proof.DATA_POINTS)
-        uow.audit.append([VerificationProofGiven(r.id, now, Proof.DATA_POINTS.value, via)])
-        step = _step_after(ctx, uow, r, case, now, via)
-        uow.commit()
-        return step
+        return _given(ctx, uow, r, case, Proof.DATA_POINTS, now, via)
+
+
+def _given(ctx: ServiceContext, uow: UnitOfWork, r: PrivacyRequest, case: VerificationCase, proof: Proof, now: datetime, via: str) -> Step:
+    """A proof accepted (already added to ``case``): its audit event, what comes next, committed."""
+    uow.audit.append([VerificationProofGiven(r.id, now, proof.value, via)])
+    step = _step_after(ctx, uow, r, case, now, via)
+    uow.commit()
+    return step
 
 
 def declare(ctx: ServiceContext, session: str, full_name: str, agreed: bool, *, via: str = "web") -> Step:
@@ -750,10 +755,7 @@ def declare(ctx: ServiceContext, session: str, full_name: str, agreed: bool, *, 
         doc = {"name": name, "at": now.isoformat(), "text": DECLARATION_TEXT, "reference": r.reference}
         case = _add_proof(case, Proof.DECLARATION)
         case = replace(case, declaration=uow.keys.seal(r.id, json.dumps(doc).encode(), _DECLARATION_AAD))
-        uow.audit.append([VerificationProofGiven(r.id, now, Proof.DECLARATION.value, via)])
-        step = _step_after(ctx, uow, r, case, now, via)
-        uow.commit()
-        return step
+        return _given(ctx, uow, r, case, Proof.DECLARATION, now, via)
 
 
 def sign_in(ctx: ServiceContext, state: str, assertion: str, *, via: str = "web") -> Step:
@@ -785,10 +787,7 @@ def sign_in(ctx: ServiceContext, state: str, assertion: str, *, via: str = "web"
                 return replace(step, session=fresh, next=Proof.ACCOUNT)
             return step
         case = _add_proof(case, Proof.ACCOUNT)
-        uow.audit.append([VerificationProofGiven(r.id, now, Proof.ACCOUNT.value, via)])
-        step = _step_after(ctx, uow, r, case, now, via)
-        uow.commit()
-        return step
+        return _given(ctx, uow, r, case, Proof.ACCOUNT, now, via)
 
 
 DECLARATION_TEXT = (

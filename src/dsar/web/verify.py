@@ -93,6 +93,13 @@ def _page(request: Request, view: str, status_code: int = 200, **context: object
     return render(request, "verify/page.html", status_code=status_code, view=view, **context)
 
 
+def _over_limit(request: Request) -> Response | None:
+    """Count a proof page's post against its source address: the 429 page when over the limit."""
+    source = request.client.host if request.client else "unknown"
+    wait = _limiter(request).check("address", RateLimiter.digest(source))
+    return _too_many(request, wait) if wait is not None else None
+
+
 def _too_many(request: Request, wait: int) -> Response:
     response = _page(request, "slow", status_code=429)
     response.headers["Retry-After"] = str(wait)
@@ -145,10 +152,9 @@ def router() -> APIRouter:
     async def code_submit(request: Request) -> Response:
         web: WebContext = request.app.state.web
         form = await checked_form(request)
-        source = request.client.host if request.client else "unknown"
-        wait = _limiter(request).check("address", RateLimiter.digest(source))
-        if wait is not None:
-            return _too_many(request, wait)
+        slow = _over_limit(request)
+        if slow is not None:
+            return slow
         reference = (form.text("reference") or "")[:40]
         code = (form.text("code") or "")[:32]
         request_id = await run_in_threadpool(identity.reference_request, web.ctx, reference)
@@ -172,10 +178,9 @@ def router() -> APIRouter:
         exists, waits, or has sends left (THREATS 9)."""
         web: WebContext = request.app.state.web
         form = await checked_form(request)
-        source = request.client.host if request.client else "unknown"
-        wait = _limiter(request).check("address", RateLimiter.digest(source))
-        if wait is not None:
-            return _too_many(request, wait)
+        slow = _over_limit(request)
+        if slow is not None:
+            return slow
         reference = (form.text("reference") or "").strip()[:40]
         response = _page(request, "resent")
         if reference:
@@ -199,10 +204,9 @@ def router() -> APIRouter:
     async def landing_submit(request: Request, token: str) -> Response:
         web: WebContext = request.app.state.web
         form = await checked_form(request)
-        source = request.client.host if request.client else "unknown"
-        wait = _limiter(request).check("address", RateLimiter.digest(source))
-        if wait is not None:
-            return _too_many(request, wait)
+        slow = _over_limit(request)
+        if slow is not None:
+            return slow
         confirms = form.text("confirm") != "no"
         step = await run_in_threadpool(lambda: identity.use_link(web.ctx, token, consumer_confirms=confirms, via="web"))
         return _answer(request, step)
@@ -250,10 +254,9 @@ def router() -> APIRouter:
             response.headers["Referrer-Policy"] = "no-referrer"
             return response
         form = await checked_form(request)
-        source = request.client.host if request.client else "unknown"
-        wait = _limiter(request).check("address", RateLimiter.digest(source))
-        if wait is not None:
-            return _too_many(request, wait)
+        slow = _over_limit(request)
+        if slow is not None:
+            return slow
         step = await run_in_threadpool(lambda: identity.sign_in(web.ctx, state, assertion, via="web"))
         return _answer(request, step, error=step.outcome is StepOutcome.WRONG)
 
