@@ -1295,6 +1295,10 @@ def serve() -> None:
         server = ensure_server(settings)
     try:
         app = _app(settings, migrate=True)  # migrate and check configuration before taking work
+        from dsar.letters.render import warm_pdf
+
+        with _errors():
+            warm_pdf()  # the PDF renderer loaded before any work: no helper processes while serving
         with _errors():  # a folder with demo data: its helpdesk too, so serve finishes what the demo left
             helpdesk, said = serve_demo_helpdesk(settings)
         if said:

@@ -230,6 +230,18 @@ def _split(rendered: str, name: str) -> tuple[str, str]:
     return first.removeprefix("Subject: ").strip(), rest
 
 
+def warm_pdf() -> None:
+    """Load WeasyPrint and its fonts now (``dsar serve`` at start): its import looks for the
+    Pango libraries by running gcc, ld and ldconfig (ctypes.util.find_library), which a serving
+    process should not do in the middle of a request, and the first PDF loads the fonts.
+    ConfigurationError when it cannot load (its Debian libraries: scripts/ensure-weasyprint)."""
+    try:
+        html_to_pdf("<p>warm-up</p>", Path.cwd())
+    except (ImportError, OSError) as exc:
+        why = type(exc).__name__
+        raise ConfigurationError(f"the PDF renderer (WeasyPrint) cannot load: {why}; run scripts/ensure-weasyprint") from None
+
+
 def html_to_pdf(html: str, base: Path) -> bytes:
     import logging
 
