@@ -108,10 +108,16 @@ def start_prefect(home: Path) -> tuple[subprocess.Popen[bytes], str]:
             break
         except OSError:
             if proc.poll() is not None or time.monotonic() > deadline:
+                proc.terminate()
                 raise SystemExit("the Prefect server did not start: " + (home / "server.log").read_text()[-1500:]) from None
             time.sleep(1)
-    flow = _call(api, "/flows/", {"name": "process-request"})
-    _call(api, "/deployments/", {"name": "process-request", "flow_id": flow["id"]})
+    try:
+        flow = _call(api, "/flows/", {"name": "process-request"})
+        _call(api, "/deployments/", {"name": "process-request", "flow_id": flow["id"]})
+    except BaseException:
+        proc.terminate()  # never leave the server behind
+        proc.wait(timeout=60)
+        raise
     return proc, api
 
 
