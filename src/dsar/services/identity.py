@@ -458,12 +458,13 @@ def remind(ctx: ServiceContext, request_id: str) -> bool:
 
 def expire(ctx: ServiceContext, request_id: str) -> bool:
     """Close a request whose verification link expired unused as unverifiable (the run then
-    sends the could-not-verify letter). True when it was closed now."""
+    sends the could-not-verify letter). True when it was closed now. A request on hold (with
+    legal, or held by a person) is left alone: it is closed by a sweep after its release."""
     now = ctx.clock()
     with ctx.uow() as uow:
         r = uow.requests.facts(request_id)
         case = uow.cases.get(request_id)
-        if case is None or not _usable(case, r.status) or now <= case.expires_at:
+        if case is None or r.on_hold or not _usable(case, r.status) or now <= case.expires_at:
             return False
         uow.audit.append([VerificationProofRefused(request_id, now, Proof.CONTACT.value, "expired", case.attempts)])
         _fail(ctx, uow, r, case, now)

@@ -647,3 +647,18 @@ def test_a_pause_support_opened_is_left_alone_by_the_verification(world: World) 
     svc.confirm_code(world.ctx, rid, world.letters.last_code())
     with world.uow() as uow:
         assert [(p.reason, p.answered_on) for p in uow.deadlines.pauses(rid)] == [("asked which account they mean", None)]
+
+
+def test_a_request_on_hold_is_not_closed_by_the_verification_sweep_until_it_is_released(world: World) -> None:
+    from dsar.services.admin import hold_request, release_request
+    from dsar.services.orchestration import sweep_verification
+
+    rid = world.log()
+    svc.start_verification(world.ctx, rid)
+    hold_request(world.ctx, rid, "legal looks at a solicitor's letter")
+    world.clock.advance(hours=world.ctx.policy.verification_code_ttl_hours + 1)
+    assert sweep_verification(world.ctx, None).closed == []
+    assert svc.status_of(world.ctx, rid) is Status.AWAITING_VERIFICATION
+    release_request(world.ctx, rid, "legal decided: go on")
+    assert len(sweep_verification(world.ctx, None).closed) == 1
+    assert svc.status_of(world.ctx, rid) is Status.DENIED
