@@ -218,6 +218,33 @@ def wake_verified(ctx: ServiceContext, orchestrator: Orchestrator | None, reques
     return True
 
 
+WAKE_FOR_SECONDS = 60.0
+
+
+def wake_when_waiting(
+    ctx: ServiceContext, orchestrator: Orchestrator | None, request_id: str, *, for_seconds: float = WAKE_FOR_SECONDS
+) -> bool:
+    """Wake the request's run, retrying while it is live but not yet waiting: a proof judged
+    while the run was between its status check and its suspension would otherwise find no run
+    to wake, and the run would then wait for ever. Nothing to retry without a run (the one the
+    reconciler starts finds the request verified) or when it has ended."""
+    import time
+
+    stop = time.monotonic() + for_seconds
+    while True:
+        if wake_verified(ctx, orchestrator, request_id):
+            return True
+        run_id = queries.flow_run_id(ctx, request_id)
+        try:
+            if orchestrator is None or run_id is None or orchestrator.run_state(run_id).final:
+                return False
+        except Exception:  # noqa: BLE001 - the orchestrator is away: the record is the truth
+            return False
+        if time.monotonic() >= stop:
+            return False
+        time.sleep(1.0)
+
+
 def submit_code(
     ctx: ServiceContext,
     orchestrator: Orchestrator | None,
@@ -242,7 +269,7 @@ def submit_code(
     left = ctx.policy.verification.attempts_left(case.attempts) if case else 0
     expired = case is not None and before > case.expires_at
     if outcome in (V.VERIFIED, V.EXHAUSTED):
-        wake_verified(ctx, orchestrator, request_id)
+        wake_when_waiting(ctx, orchestrator, request_id)
     if outcome is V.NOT_WAITING:
         raise InvalidInput(f"{ref.reference}: no code is waiting (nothing was sent, or it was used)", ["code: not waiting"])
     return AttemptResult(outcome, left, expired)

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 
 from fastapi import APIRouter
 from starlette.background import BackgroundTask
@@ -31,10 +30,10 @@ from starlette.responses import Response
 
 from dsar.domain.errors import InvalidInput
 from dsar.domain.verification_policy import Proof
-from dsar.services import identity, queries
+from dsar.services import identity
 from dsar.services.account_login import MAX_ASSERTION_CHARS
 from dsar.services.identity import Step, StepOutcome
-from dsar.services.orchestration import wake_verified
+from dsar.services.orchestration import wake_when_waiting
 from dsar.web.context import WebContext
 from dsar.web.forms import checked_form, read_form
 from dsar.web.ratelimit import Limit, RateLimiter
@@ -60,23 +59,12 @@ def _limiter(request: Request) -> RateLimiter:
 
 
 def _wake(web: WebContext, request_id: str) -> None:
-    """Wake the run (after the answer has gone): retried while the request's run is live but
-    not yet waiting (still starting, or between steps). Nothing to retry when it has no run (its
-    run, started later by the reconciler, finds the request verified) or its run has ended."""
-    stop = time.monotonic() + WAKE_FOR_SECONDS
-    while True:
-        try:
-            if wake_verified(web.ctx, web.orchestrator, request_id):
-                return
-            run_id = queries.flow_run_id(web.ctx, request_id)
-            if web.orchestrator is None or run_id is None or web.orchestrator.run_state(run_id).final:
-                return
-        except Exception as exc:  # noqa: BLE001 - the engine's record is the truth; the run finds it
-            log.warning("could not wake the run (%s)", type(exc).__name__)
-            return
-        if time.monotonic() >= stop:
-            return
-        time.sleep(1.0)
+    """Wake the run (after the answer has gone), retried while its run is live but not yet
+    waiting (:func:`dsar.services.orchestration.wake_when_waiting`)."""
+    try:
+        wake_when_waiting(web.ctx, web.orchestrator, request_id, for_seconds=WAKE_FOR_SECONDS)
+    except Exception as exc:  # noqa: BLE001 - the engine's record is the truth; the run finds it
+        log.warning("could not wake the run (%s)", type(exc).__name__)
 
 
 def _resend(web: WebContext, reference: str) -> None:
