@@ -19,6 +19,7 @@ staff names: never the subject's personal data.
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
@@ -228,8 +229,6 @@ def wake_when_waiting(
     while the run was between its status check and its suspension would otherwise find no run
     to wake, and the run would then wait for ever. Nothing to retry without a run (the one the
     reconciler starts finds the request verified) or when it has ended."""
-    import time
-
     stop = time.monotonic() + for_seconds
     while True:
         if wake_verified(ctx, orchestrator, request_id):
