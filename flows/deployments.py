@@ -9,10 +9,12 @@ names are dsar's (``dsar.orchestration``), which starts runs by them.
 from __future__ import annotations
 
 from functools import cache
+from importlib.metadata import version
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from prefect._internal.versioning import VersionType
 from prefect.deployments.runner import RunnerDeployment
 from prefect.flows import Flow
 from prefect.schedules import Cron
@@ -47,6 +49,10 @@ def deployment(entrypoint: str, name: str, **options: Any) -> RunnerDeployment:
     flow = flow_at(entrypoint)
     if flow.name != flow_name:
         raise ConfigurationError(f"{entrypoint} defines the flow {flow.name!r}, not {flow_name!r}")
+    # The deployment's version is dsar's own. Left to infer it, Prefect runs `git log` in the
+    # serving process at every registration and copies the last commit message into the
+    # deployment: a process dsar serve should not start, and text that is not Prefect's to keep.
+    options = {"version": version("dsar"), "version_type": VersionType.SIMPLE} | options
     result = flow.to_deployment(name=deployment_name, **options)
     assert isinstance(result, RunnerDeployment)  # called outside an event loop: the synchronous form
     return result
