@@ -36,6 +36,7 @@ import asyncio
 import ctypes
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -53,6 +54,7 @@ log = logging.getLogger("dsar.worker")
 # Prefect event names that mean "a run of ours may be due now" or "stop this run".
 DUE_EVENTS = ("prefect.flow-run.Scheduled", "prefect.flow-run.Resuming", "prefect.flow-run.AwaitingRetry")
 CANCEL_EVENT = "prefect.flow-run.Cancelling"
+SUSPENDED_EVENT = "prefect.flow-run.Suspended"
 
 _current: InProcessWorker | None = None
 _current_lock = threading.Lock()
@@ -84,6 +86,7 @@ class _Execution:
     thread_id: int | None = None
     in_flow: bool = False
     cancel_requested: bool = False
+    started: float = field(default_factory=time.time)
 
 
 @dataclass
@@ -263,7 +266,11 @@ class InProcessWorker:
                         return
                     execution.thread_id = threading.get_ident()
                     execution.in_flow = True
-                run_flow(flow, flow_run=flow_run, error_logger=run_logger)
+                # Without the deployment id on the object handed in, Prefect's engine starts no
+                # per-run suspension watcher (a websocket and a thread per attempt, 0.5-3 s): this
+                # worker's one event stream does its work (_suspended_from_outside). The engine
+                # reads the run again from the API before running it, deployment included.
+                run_flow(flow, flow_run=flow_run.model_copy(update={"deployment_id": None}), error_logger=run_logger)
             finally:
                 with execution.lock:
                     execution.in_flow = False
@@ -300,6 +307,24 @@ class InProcessWorker:
             client.set_flow_run_state(flow_run_id, Cancelled(message="Cancelled while running in dsar's worker"), force=True)
         self.stats.cancelled += 1
 
+    def _suspended_from_outside(self, flow_run_id: UUID, state_id: UUID, occurred: float) -> None:
+        """What Prefect's per-run watcher does, for every run of this worker at once: a run this
+        worker executes was set Suspended by someone else (its own suspensions end its attempt
+        before the event arrives): confirm it against the server (the event is that state's,
+        and newer than this attempt), then let the engine stop at its next step (Prefect's own
+        in-process request, raised as Pause)."""
+        from prefect import get_client
+        from prefect._flow_run_suspension import is_suspended_flow_run_state, mark_flow_run_suspension_requested
+
+        with self._running_lock:
+            execution = self._running.get(flow_run_id)
+        if execution is None or not execution.in_flow or occurred < execution.started:
+            return
+        with get_client(sync_client=True) as client:
+            state = client.read_flow_run(flow_run_id).state
+        if state is not None and state.id == state_id and is_suspended_flow_run_state(state):
+            mark_flow_run_suspension_requested(flow_run_id, state)
+
     # --- events -----------------------------------------------------------------------------
     def _listen(self) -> None:
         while not self._stop.is_set():
@@ -314,7 +339,7 @@ class InProcessWorker:
         from prefect.events.clients import get_events_subscriber
         from prefect.events.filters import EventFilter, EventNameFilter
 
-        flt = EventFilter(event=EventNameFilter(name=[*DUE_EVENTS, CANCEL_EVENT]))
+        flt = EventFilter(event=EventNameFilter(name=[*DUE_EVENTS, CANCEL_EVENT, SUSPENDED_EVENT]))
         async with get_events_subscriber(filter=flt, reconnection_attempts=3) as events:
             async for event in events:
                 if self._stop.is_set():
@@ -327,11 +352,14 @@ class InProcessWorker:
                 )
                 if not ours:
                     continue
+                try:
+                    run_id = UUID(event.resource.id.removeprefix("prefect.flow-run."))
+                except ValueError:
+                    continue
                 if event.event == CANCEL_EVENT:
-                    try:
-                        self.cancel(UUID(event.resource.id.removeprefix("prefect.flow-run.")))
-                    except ValueError:
-                        continue
+                    self.cancel(run_id)
+                elif event.event == SUSPENDED_EVENT:
+                    self._suspended_from_outside(run_id, event.id, event.occurred.timestamp())
                 else:
                     self._wake.set()
 
