@@ -348,16 +348,16 @@ def _send(ctx: ServiceContext, request_id: str, ordinal: int, opened: PrivacyReq
         on_file = _OnFile.from_json(json.loads(uow.keys.open(request_id, case.sealed, _RECORD_AAD)))
         token, code = _link_token(ctx, case, ordinal), _code(ctx, case, ordinal)
         due = uow.deadlines.get(request_id).due
+        full = opened if opened is not None else uow.requests.get(request_id)  # its language, agent, name
         if case.channel == "sms":
             # A text message to the number on file (E.164), from the approved verification_sms
             # text in the request's language: the reference, link, code, expiry and due date,
             # nothing else of the request (no name: the context has none to print).
             assert on_file.sms is not None
             sent_id = message_id(r.reference, f"verify-sms-{case.id}-{ordinal}")
-            context = _text_context(ctx, r) | {"code": code, "link": link_url(ctx, token), "expires_at": case.expires_at, "due": due}
-            letter = deliver_text(ctx, uow, r, VERIFICATION_SMS, context, sent_id, on_file.sms)
+            context = _text_context(ctx, full) | {"code": code, "link": link_url(ctx, token), "expires_at": case.expires_at, "due": due}
+            letter = deliver_text(ctx, uow, full, VERIFICATION_SMS, context, sent_id, on_file.sms)
         else:
-            full = opened if opened is not None else uow.requests.get(request_id)
             context = {
                 "request": letter_request(full),
                 "code": code,
@@ -367,7 +367,7 @@ def _send(ctx: ServiceContext, request_id: str, ordinal: int, opened: PrivacyReq
                 "due": due,
                 "organisation": ctx.policy.organisation_name,
                 "contact": ctx.policy.privacy_contact,
-                "agent": r.agent is not None,
+                "agent": full.agent is not None,  # facts carry no agent: the full request does
             }
             # Rendered in the request's language, checked against legal's approval (else
             # LetterNotApproved, a DeliveryFailed the caller holds the request for), mailed with its
@@ -473,11 +473,10 @@ def remind(ctx: ServiceContext, request_id: str) -> bool:
         if on_file is not None and case.channel == "sms" and on_file.sms is not None:
             # a text to the number the link went to, from the approved reminder text; recorded
             # under the reminder's letter kind (each goes once, whatever the channel)
-            context = _text_context(ctx, r) | {
-                "resend_page": f"{ctx.policy.web_url.rstrip('/')}{RESEND_PATH}",
-                "expires_at": case.expires_at,
-            }
-            send_text(ctx, uow, r, kind, context, to=on_file.sms, template_kind=VERIFICATION_SMS_REMINDER)
+            full = uow.requests.get(request_id)  # its language
+            resend_page = f"{ctx.policy.web_url.rstrip('/')}{RESEND_PATH}"
+            context = _text_context(ctx, full) | {"resend_page": resend_page, "expires_at": case.expires_at}
+            send_text(ctx, uow, full, kind, context, to=on_file.sms, template_kind=VERIFICATION_SMS_REMINDER)
             uow.commit()
             return True
         if on_file is None or on_file.email is None:
