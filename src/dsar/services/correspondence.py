@@ -2,9 +2,9 @@
 
 Every letter goes through here: the one-time code, the extension notice, the response and the
 denial; and the text messages (SMS) that stand in for the verification letters when the only
-contact on file is a phone. A letter's message id is deterministic (:func:`dsar.domain.letters.message_id`), so the
-mailer drops a second send, and a letter already recorded is not rendered again: a re-run of a
-step never writes to the subject twice.
+contact on file is a phone. A letter's message id is deterministic
+(:func:`dsar.domain.letters.message_id`), so the mailer drops a second send, and a letter
+already recorded is not rendered again: a re-run of a step never writes to the subject twice.
 """
 
 from __future__ import annotations
