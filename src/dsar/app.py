@@ -22,7 +22,7 @@ from dsar.persistence.uow import SqlUnitOfWorkFactory
 from dsar.services.account_login import AccountLogin
 from dsar.services.account_login import load as load_account_login
 from dsar.services.context import Policy, ServiceContext
-from dsar.services.ports import CheckpointArchive, CheckpointWitness, Mailer, Notifier
+from dsar.services.ports import CheckpointArchive, CheckpointWitness, Mailer, Notifier, TextMessenger
 from dsar.services.streams import StreamStore
 from dsar.settings import Settings
 from dsar.storage.local import LocalObjectStore
@@ -152,6 +152,7 @@ def build_app(settings: Settings, *, migrate_schema: bool = False, max_cached_ke
             legal_response_business_days=settings.legal_response_business_days,
         ),
         streams=build_stream_store(settings),
+        texts=build_texts(settings, engine),
     )
     return App(settings, engine, ctx)
 
@@ -202,6 +203,22 @@ def build_mailer(settings: Settings, engine: Engine) -> Mailer:
     import boto3
 
     return SesMailer(boto3.client("ses"), ledger, attempts=settings.mail_attempts)
+
+
+def build_texts(settings: Settings, engine: Engine) -> TextMessenger:
+    """The text-message transport DSAR_SMS_TRANSPORT names: .txt files in OUTBOX_DIR/sms
+    (default), or AWS SNS, which keeps its sends in the engine's mail ledger (a re-run never
+    texts twice)."""
+    from dsar.letters.sms import FolderTexts
+
+    if settings.sms_transport == "outbox":
+        return FolderTexts(settings.effective_sms_outbox_dir)
+    import boto3
+
+    from dsar.letters.sms import SnsTexter
+    from dsar.persistence.mail_ledger import SqlMailLedger
+
+    return SnsTexter(boto3.client("sns"), SqlMailLedger(engine), sender_id=settings.sms_sender_id, attempts=settings.mail_attempts)
 
 
 def build_notifier(app: App) -> Notifier:

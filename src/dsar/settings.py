@@ -8,7 +8,7 @@ variables (and a ``.env`` file in the working folder). Built at the entry points
     │                                    data map, templates, timezone, organisation, intake and
     │                                    verification rules, audit signing and retention
     ├── .prefect        PrefectSettings  the Prefect API or the local server, and the crons
-    ├── .mail           MailSettings     the outgoing mail transport (the outbox folder)
+    ├── .mail           MailSettings     the outgoing mail and text-message transports (the outbox)
     ├── .alerts         AlertSettings    where and when deadline alerts go
     ├── .aws            AwsSettings      KMS key and the Object Lock checkpoint archive
     ├── .demo           DemoSettings     the demo company's systems
@@ -217,7 +217,8 @@ class PrefectSettings(BaseSettings):
 
 class MailSettings(BaseSettings):
     """How outgoing mail leaves the engine: .eml files in an outbox folder (default), SMTP with
-    mandatory STARTTLS, or AWS SES (docs/letters.md, "Sending")."""
+    mandatory STARTTLS, or AWS SES (docs/letters.md, "Sending"); and text messages: .txt files
+    in the outbox folder (default) or AWS SNS (docs/verification.md)."""
 
     model_config = _CONFIG
 
@@ -231,6 +232,14 @@ class MailSettings(BaseSettings):
     smtp_password: SecretStr | None = Field(None, description="SMTP password.")
     smtp_ca_file: Path | None = Field(None, description="CA bundle to check the SMTP server's certificate with (default: the system's).")
     mail_attempts: int = Field(3, ge=1, le=10, description="Tries per message for a transient failure before the request is held.")
+    sms_transport: Literal["outbox", "sns"] = Field(
+        "outbox",
+        description="Text messages (the verification link to a subject whose only contact on file is a phone): outbox "
+        "(.txt files in OUTBOX_DIR/sms) or sns (AWS SNS, standard AWS settings).",
+    )
+    sms_sender_id: str | None = Field(
+        None, description="Alphanumeric sender id SNS shows where the country allows one (1-11 letters and digits)."
+    )
 
 
 class AlertSettings(BaseSettings):
@@ -416,6 +425,11 @@ class Settings(WebSettings, DemoSettings, AwsSettings, AlertSettings, MailSettin
         return (self.outbox_dir or self.home_dir / "outbox").expanduser()
 
     @property
+    def effective_sms_outbox_dir(self) -> Path:
+        """Where the outbox text-message transport writes: OUTBOX_DIR/sms."""
+        return self.effective_outbox_dir / "sms"
+
+    @property
     def demo_shop_path(self) -> Path:
         return self.home_dir / "demo" / "shop.db"
 
@@ -519,6 +533,10 @@ class Settings(WebSettings, DemoSettings, AwsSettings, AlertSettings, MailSettin
             },
             "mail": {
                 "outbox_dir": str(self.effective_outbox_dir),
+                "mail_transport": self.mail_transport,
+                "sms_transport": self.sms_transport,
+                "sms_outbox_dir": str(self.effective_sms_outbox_dir),
+                "sms_sender_id": self.sms_sender_id,
             },
             "alerts": {
                 "alert_thresholds_days": self.alert_thresholds_days,

@@ -340,12 +340,14 @@ def test_correction_input_is_checked_and_a_different_correction_is_not_swallowed
         assert uow.requests.facts(same.id).linked_to == first.id and uow.requests.facts(other.id).linked_to is None
 
 
-def test_a_correction_of_the_email_sends_nothing_and_waits_for_a_person_to_verify_by_other_means(sqlite_app: App) -> None:
+def test_a_correction_of_the_email_mails_nothing_and_texts_the_link_to_the_phone_on_file(sqlite_app: App) -> None:
     ctx = sqlite_app.ctx
     raw = {**CORRECTION, "corrections": [{"attribute": "email", "value": "jane@new.example"}]}
     r = log_request(dataclasses.replace(ctx, data_map=()), raw).request
     assert svc.start_verification(ctx, r.id) is Status.AWAITING_VERIFICATION
     assert list(outbox(sqlite_app).glob(f"{r.reference}.*")) == []  # neither to the old address nor to the new one
+    (text,) = (outbox(sqlite_app) / "sms").glob(f"{r.reference}.*")  # the phone on file is not disputed
+    assert text.read_text().startswith("To: +49305550101\n")
     assert svc.plan_request(ctx, r.id) is Status.AWAITING_VERIFICATION
 
 

@@ -20,6 +20,11 @@ PARTIAL_REFUSAL_LETTER = "partial_refusal"
 RECIPIENT_NOTICE = "recipient_notice"
 VERIFICATION_REMINDER = "verification_reminder"
 COULD_NOT_VERIFY_LETTER = "could_not_verify"
+# Text messages (SMS, templates/manifest.toml [texts]) to a subject whose only contact on file
+# is a phone: the link and code, and the reminder. Recorded under the letter kinds they stand in
+# for (verification_code, verification_reminder): one send per kind, whatever the channel.
+VERIFICATION_SMS = "verification_sms"
+VERIFICATION_SMS_REMINDER = "verification_sms_reminder"
 # The languages letters are written in (templates/manifest.toml has each kind in each).
 LETTER_LANGUAGES = ("en", "de", "fr", "es")
 

@@ -212,6 +212,22 @@ class LetterRenderer:
             sources=sources,
         )
 
+    def render_text(self, kind: str, regime: str, context: Mapping[str, Any], language: str = "en") -> RenderedLetter:
+        """A plain-text message of a ``[texts]`` kind (an SMS): rendered in the sandbox without
+        escaping, values cleaned as a letter's are, each paragraph (lines between blank lines)
+        joined on one line. No subject, no HTML, no PDF; its sources (the file, what it
+        imports, the vocabulary) must be approved like a letter's."""
+        language = language if language in LANGUAGES else "en"
+        entry = self.manifest.lookup(kind, regime, language, text=True)
+        values = {**self._globals(entry.language, regime), **clean_all(context)}
+        text = self._text_env.get_template(entry.path).render(values)
+        body = "\n".join(" ".join(" ".join(block.lines).split()) for block in markup.blocks(text))
+        files = sorted(self._sources(entry.path) | {self.manifest.vocabulary})
+        sources = tuple((f, version_of((self._templates_dir / f).read_bytes())) for f in files)
+        return RenderedLetter(
+            template=entry.path, subject="", body=body, version=dict(sources)[entry.path], language=entry.language, sources=sources
+        )
+
     def pdf(self, letter: RenderedLetter) -> bytes:
         """The letter as a PDF on the letterhead (WeasyPrint; pango from scripts/ensure-weasyprint)."""
         return html_to_pdf(letter.html, self._templates_dir)

@@ -29,6 +29,40 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def send_once(
+    ledger: MailLedger,
+    transport: str,
+    message_id: str,
+    attempt_once: Callable[[], str | None],
+    classify: Callable[[Exception], tuple[bool, str]],
+    attempts: int,
+    pause: Callable[[float], None],
+) -> bool:
+    """Send one message through ``attempt_once`` (which returns the provider's id), unless the
+    ledger has it already (False). A failure ``classify`` calls transient is tried again, up to
+    ``attempts`` in all with a growing pause; the message is recorded in the ledger right after
+    the transport accepted it. Raises DeliveryFailed naming the transport and the kind of
+    failure (``classify``'s words), never the recipient or the text. Shared by the mail and the
+    text-message transports."""
+    if ledger.sent(message_id):
+        return False
+    last = ""
+    for attempt in range(1, attempts + 1):
+        try:
+            provider_id = attempt_once()
+        except DeliveryFailed:
+            raise
+        except Exception as exc:  # noqa: BLE001 - classified below; never carries the message text out
+            transient, last = classify(exc)
+            if not transient or attempt == attempts:
+                break
+            pause(min(2.0 ** (attempt - 1), 10.0))
+            continue
+        ledger.record(message_id, transport, provider_id, _now())
+        return True
+    raise DeliveryFailed(f"{transport}: {last} (after {attempt} attempt{'s' if attempt != 1 else ''})")
+
+
 class _Retrying(Mailer):
     transport = ""
 
@@ -36,23 +70,9 @@ class _Retrying(Mailer):
         self.ledger, self.attempts, self._pause = ledger, attempts, pause
 
     def send(self, mail: OutgoingMail) -> bool:
-        if self.ledger.sent(mail.message_id):
-            return False
-        last = ""
-        for attempt in range(1, self.attempts + 1):
-            try:
-                provider_id = self._send_once(mail)
-            except DeliveryFailed:
-                raise
-            except Exception as exc:  # noqa: BLE001 - classified below; never carries the message text out
-                transient, last = self._classify(exc)
-                if not transient or attempt == self.attempts:
-                    break
-                self._pause(min(2.0 ** (attempt - 1), 10.0))
-                continue
-            self.ledger.record(mail.message_id, self.transport, provider_id, _now())
-            return True
-        raise DeliveryFailed(f"{self.transport}: {last} (after {attempt} attempt{'s' if attempt != 1 else ''})")
+        return send_once(
+            self.ledger, self.transport, mail.message_id, lambda: self._send_once(mail), self._classify, self.attempts, self._pause
+        )
 
     def _send_once(self, mail: OutgoingMail) -> str | None:
         raise NotImplementedError

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from dsar.connectors.base import ConnectorFactory
 from dsar.domain.verification import VerificationPolicy
 from dsar.services.account_login import AccountLogin
-from dsar.services.ports import Clock, LetterRenderer, Mailer, ObjectStore, UnitOfWorkFactory
+from dsar.services.ports import Clock, LetterRenderer, Mailer, ObjectStore, TextMessenger, UnitOfWorkFactory
 from dsar.services.streams import MemoryStreamStore, StreamStore
 
 if TYPE_CHECKING:
@@ -69,6 +69,12 @@ class Policy:
         return VerificationPolicy(self.verification_code_ttl_hours, self.verification_max_attempts)
 
 
+def _memory_texts() -> TextMessenger:
+    from dsar.services.memory import MemoryTextMessenger
+
+    return MemoryTextMessenger()
+
+
 @dataclass(frozen=True)
 class ServiceContext:
     uow: UnitOfWorkFactory
@@ -82,3 +88,6 @@ class ServiceContext:
     policy: Policy = field(default_factory=Policy)
     # Sealed streams (access packages, their spools); app.py puts the configured store here.
     streams: StreamStore = field(default_factory=MemoryStreamStore)
+    # Text messages (the verification link and code by SMS): app.py puts the configured
+    # transport here (DSAR_SMS_TRANSPORT); the default keeps them in memory.
+    texts: TextMessenger = field(default_factory=_memory_texts)

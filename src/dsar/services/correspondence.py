@@ -1,9 +1,10 @@
 """Letters to the subject: rendered from the organisation's templates, sent once, recorded.
 
 Every letter goes through here: the one-time code, the extension notice, the response and the
-denial. A letter's message id is deterministic (:func:`dsar.domain.letters.message_id`), so the
-mailer drops a second send, and a letter already recorded is not rendered again: a re-run of a
-step never writes to the subject twice.
+denial; and the text messages (SMS) that stand in for the verification letters when the only
+contact on file is a phone. A letter's message id is deterministic
+(:func:`dsar.domain.letters.message_id`), so the mailer drops a second send, and a letter
+already recorded is not rendered again: a re-run of a step never writes to the subject twice.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from dsar.domain.request import PrivacyRequest, Status
 from dsar.domain.verification import Challenge
 from dsar.services import recording
 from dsar.services.context import ServiceContext
-from dsar.services.ports import Attachment, OutgoingMail, RenderedLetter, UnitOfWork
+from dsar.services.ports import Attachment, OutgoingMail, RenderedLetter, TextMessage, UnitOfWork
 from dsar.services.templates import check_approved
 
 
@@ -86,6 +87,43 @@ def deliver(
         except Exception as exc:  # noqa: BLE001 - any transport failure holds the request, said without its text
             raise DeliveryFailed(f"the {what} letter could not be sent ({type(exc).__name__})") from None
     return letter, email
+
+
+def deliver_text(
+    ctx: ServiceContext, uow: UnitOfWork, r: PrivacyRequest, kind: str, context: Mapping[str, Any], text_id: str, to: str
+) -> RenderedLetter:
+    """Render a text message (SMS) of a ``[texts]`` kind in the request's language, check legal
+    approved every file it is made of (else :class:`LetterNotApproved`, nothing sent), and send
+    it to ``to`` (E.164) through the text-message transport. No PDF, nothing kept: a text
+    carries a one-time link or code. ``context`` holds nothing personal beyond what the text
+    must say (the number is the transport's alone)."""
+    text = ctx.letters.render_text(kind, r.regime, context, letter_language(r))
+    check_approved(uow, kind, text)
+    what = kind.replace("_", " ")
+    try:
+        ctx.texts.send(TextMessage(message_id=text_id, to=to, body=text.body))
+    except DsarError as exc:
+        raise DeliveryFailed(f"the {what} text could not be sent: {exc.args[0] if exc.args else type(exc).__name__}") from None
+    except Exception as exc:  # noqa: BLE001 - any transport failure holds the request, said without its text
+        raise DeliveryFailed(f"the {what} text could not be sent ({type(exc).__name__})") from None
+    return text
+
+
+def send_text(
+    ctx: ServiceContext, uow: UnitOfWork, request: PrivacyRequest, kind: str, context: Mapping[str, Any], *, to: str, template_kind: str
+) -> SentLetter | None:
+    """Send the request's message of letter kind ``kind`` once, as a text rendered from the
+    ``template_kind`` text to ``to`` (E.164): recorded like a letter (a SentLetter of ``kind``,
+    its LetterSent event with channel ``sms``, no PDF). None when one of ``kind`` went already."""
+    if uow.letters.get(request.id, kind) is not None:
+        return None
+    text_id = message_id(request.reference, f"{kind}.sms")
+    text = deliver_text(ctx, uow, request, template_kind, context, text_id, to)
+    now = ctx.clock()
+    sent = SentLetter(kind, text.template, text_id, now, text.version, text.language)
+    uow.letters.add(request.id, sent)
+    uow.audit.append([LetterSent(request.id, now, kind, text.template, text_id, 0, "sms", text.version, text.language)])
+    return sent
 
 
 def letter_pdf_key(request_id: str, mail_id: str) -> str:

@@ -41,6 +41,34 @@ def e164(value: str, region: str | None = None) -> str | None:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
+# What a phone number on file may be written with before it is parsed: digits, one leading
+# plus, spaces and the usual separators. Letters (phonenumbers reads "1-800-FLOWERS" as digits),
+# control characters and anything else make it no number to text.
+_PHONE_CHARS = re.compile(r"\+?[0-9 ().\-/]{4,32}")
+
+
+def textable_number(value: str | None, *regions: str | None) -> str | None:
+    """The E.164 form of a phone number on file that a text message can go to, or None: a
+    *valid* number for phonenumbers (not merely possible), read in the first of ``regions``
+    phonenumbers knows (the record's country, then the request's) when it is written
+    nationally. Never raises, whatever the value holds."""
+    if not isinstance(value, str):
+        return None
+    v = value.strip()
+    if not _PHONE_CHARS.fullmatch(v):
+        return None
+    if v.startswith("00"):
+        v = "+" + v[2:]
+    region = next((c.strip().upper() for c in regions if c and c.strip().upper() in phonenumbers.SUPPORTED_REGIONS), None)
+    try:
+        parsed = phonenumbers.parse(v, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(parsed):
+        return None
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
 def _equal(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode(), b.encode())
 

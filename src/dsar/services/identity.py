@@ -8,10 +8,11 @@
 2. The level comes from :mod:`dsar.domain.verification_policy` (regime, type, scope, the
    categories held on the subject, account holder, agent) and is an audit event.
 3. A single-use link and an 8-digit code go to the contact **on file** (never to one only
-   typed). Both are keyed digests of a random per-case salt: unpredictable, re-derived the same
-   on a re-run (a run killed after the send mails the same code again, which the mailer
-   drops), stored only as keyed digests, compared in constant time, valid 72 h, with limited
-   tries and sends.
+   typed): its email, else a text message (SMS) to its phone number when that is a valid
+   number (:func:`_channel`), else nowhere (verified by hand). Both are keyed digests of a
+   random per-case salt: unpredictable, re-derived the same on a re-run (a run killed after
+   the send sends the same code again, which the mailer or text transport drops), stored only
+   as keyed digests, compared in constant time, valid 72 h, with limited tries and sends.
 4. The web pages (dsar.web.verify) take the further proofs the level needs: data points
    matched tolerantly and never saying which failed, the declaration under penalty of
    perjury (sealed, kept), the agent's consumer's confirmation. A legal account may verify by
@@ -42,7 +43,7 @@ from dsar.connectors.base import SubjectKeys
 from dsar.crypto import digests_equal, keyed_digest
 from dsar.domain.errors import DeliveryFailed, InvalidInput, NotFound
 from dsar.domain.events import AuditEvent, LetterSent
-from dsar.domain.letters import VERIFICATION_LETTER, VERIFICATION_REMINDER, message_id
+from dsar.domain.letters import VERIFICATION_LETTER, VERIFICATION_REMINDER, VERIFICATION_SMS, VERIFICATION_SMS_REMINDER, message_id
 from dsar.domain.request import AgentKind, Move, PrivacyRequest, Status, clean_text
 from dsar.domain.verification import CODE_DIGITS, UNVERIFIABLE
 from dsar.domain.verification_case import CaseState, VerificationCase
@@ -65,8 +66,8 @@ from dsar.domain.verification_policy import (
 )
 from dsar.services import recording
 from dsar.services.context import ServiceContext
-from dsar.services.correspondence import letter_request
-from dsar.services.data_points import point_matches
+from dsar.services.correspondence import deliver_text, letter_request
+from dsar.services.data_points import point_matches, textable_number
 from dsar.services.deadlines import pause_for_verification, record_receipt_confirmation, restart_after_verification
 from dsar.services.ports import UnitOfWork
 
@@ -113,17 +114,21 @@ class _OnFile:
     """What the system of record holds on the subject (personal data: sealed at rest)."""
 
     email: str | None
-    phone: str | None
+    phone: str | None  # as the record holds it: a search key of every system once verified
     points: dict[str, str]
     account_id: str | None
     country: str | None
+    sms: str | None = None  # ``phone`` in E.164 when it is a valid number a text can go to
 
     def as_json(self) -> dict[str, Any]:
-        return {"email": self.email, "phone": self.phone, "points": self.points, "account_id": self.account_id, "country": self.country}
+        doc = {"email": self.email, "phone": self.phone, "points": self.points, "account_id": self.account_id, "country": self.country}
+        return doc | {"sms": self.sms}
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> _OnFile:
-        return cls(doc.get("email"), doc.get("phone"), dict(doc.get("points") or {}), doc.get("account_id"), doc.get("country"))
+        return cls(
+            doc.get("email"), doc.get("phone"), dict(doc.get("points") or {}), doc.get("account_id"), doc.get("country"), doc.get("sms")
+        )
 
 
 @dataclass(frozen=True)
@@ -186,6 +191,8 @@ def _look_up(ctx: ServiceContext, r: PrivacyRequest) -> _Found:
         points={k: v for k, v in points.items() if k in DATA_POINTS},
         account_id=points.get("account_id"),
         country=points.get("country") or r.country or None,
+        # read in the record's country, else the request's (a national number: 030 ...)
+        sms=textable_number(points.get("phone"), points.get("country"), r.country),
     )
     if on_file.email is None and on_file.phone is None:
         return _Found(system, None, frozenset(categories))
@@ -234,13 +241,16 @@ def sign_in_url(ctx: ServiceContext, state: str) -> str | None:
 
 
 def _channel(r: PrivacyRequest, on_file: _OnFile | None) -> str:
-    """Where the link goes: the email on file, unless the request corrects the email (verify
-    with other data, 11 CCR 7060(e)): then nowhere this build can reach (by hand)."""
+    """Where the link goes: the email on file; else a text message to the phone on file when it
+    is a valid number (``sms``, its E.164 form). Neither goes to a contact the request asks to
+    correct (verify with other data, 11 CCR 7060(e)). Else ``none``: verified by hand."""
     if on_file is None:
         return "none"
     corrected = {c.attribute for c in r.corrections}
     if on_file.email and "email" not in corrected:
         return "email"
+    if on_file.sms and "phone" not in corrected:
+        return "sms"
     return "none"
 
 
@@ -337,26 +347,36 @@ def _send(ctx: ServiceContext, request_id: str, ordinal: int, opened: PrivacyReq
             return r.status
         on_file = _OnFile.from_json(json.loads(uow.keys.open(request_id, case.sealed, _RECORD_AAD)))
         token, code = _link_token(ctx, case, ordinal), _code(ctx, case, ordinal)
-        full = opened if opened is not None else uow.requests.get(request_id)
-        context = {
-            "request": letter_request(full),
-            "code": code,
-            "link": link_url(ctx, token),
-            "code_page": f"{ctx.policy.web_url.rstrip('/')}{CODE_PATH}",
-            "expires_at": case.expires_at,
-            "due": uow.deadlines.get(request_id).due,
-            "organisation": ctx.policy.organisation_name,
-            "contact": ctx.policy.privacy_contact,
-            "agent": r.agent is not None,
-        }
-        # Rendered in the request's language, checked against legal's approval (else
-        # LetterNotApproved, a DeliveryFailed the caller holds the request for), mailed with its
-        # PDF to the contact on file: the same delivery as every other letter.
-        from dsar.services.correspondence import deliver
+        due = uow.deadlines.get(request_id).due
+        full = opened if opened is not None else uow.requests.get(request_id)  # its language, agent, name
+        if case.channel == "sms":
+            # A text message to the number on file (E.164), from the approved verification_sms
+            # text in the request's language: the reference, link, code, expiry and due date,
+            # nothing else of the request (no name: the context has none to print).
+            assert on_file.sms is not None
+            sent_id = message_id(r.reference, f"verify-sms-{case.id}-{ordinal}")
+            context = _text_context(ctx, full) | {"code": code, "link": link_url(ctx, token), "expires_at": case.expires_at, "due": due}
+            letter = deliver_text(ctx, uow, full, VERIFICATION_SMS, context, sent_id, on_file.sms)
+        else:
+            context = {
+                "request": letter_request(full),
+                "code": code,
+                "link": link_url(ctx, token),
+                "code_page": f"{ctx.policy.web_url.rstrip('/')}{CODE_PATH}",
+                "expires_at": case.expires_at,
+                "due": due,
+                "organisation": ctx.policy.organisation_name,
+                "contact": ctx.policy.privacy_contact,
+                "agent": full.agent is not None,  # facts carry no agent: the full request does
+            }
+            # Rendered in the request's language, checked against legal's approval (else
+            # LetterNotApproved, a DeliveryFailed the caller holds the request for), mailed with its
+            # PDF to the contact on file: the same delivery as every other letter.
+            from dsar.services.correspondence import deliver
 
-        assert on_file.email is not None
-        mail_id = message_id(r.reference, f"verify-{case.id}-{ordinal}")
-        letter, _ = deliver(ctx, uow, full, VERIFICATION_LETTER, context, mail_id, (), on_file.email, keep_pdf=False)
+            assert on_file.email is not None
+            sent_id = message_id(r.reference, f"verify-{case.id}-{ordinal}")
+            letter, _ = deliver(ctx, uow, full, VERIFICATION_LETTER, context, sent_id, (), on_file.email, keep_pdf=False)
         link_digest, code_digest = _digest(ctx, "link", token), _digest(ctx, "code", code)
         uow.cases.save(replace(case, issued=ordinal, session_digest=None, link_digest=link_digest, code_digest=code_digest))
         events: list[AuditEvent] = [
@@ -366,7 +386,7 @@ def _send(ctx: ServiceContext, request_id: str, ordinal: int, opened: PrivacyReq
                 now,
                 VERIFICATION_LETTER,
                 letter.template,
-                mail_id,
+                sent_id,
                 0,
                 case.channel,
                 letter.version,
@@ -376,13 +396,25 @@ def _send(ctx: ServiceContext, request_id: str, ordinal: int, opened: PrivacyReq
         uow.audit.append(events)
         if r.status is Status.RECEIVED:
             r = recording.move(uow, r, Move.REQUEST_VERIFICATION, now)
-            # The letter says the request arrived, how it is verified and when the answer is
-            # due: it confirms receipt (11 CCR 7021(a)).
-            record_receipt_confirmation(uow, request_id, now, "email", "dsar")
+            # The letter (or the text) says the request arrived, how it is verified and when the
+            # answer is due: it confirms receipt (11 CCR 7021(a)).
+            record_receipt_confirmation(uow, request_id, now, case.channel, "dsar")
             # uk-gdpr: asking for identity stops the clock until the subject answers.
             pause_for_verification(ctx, uow, r)
         uow.commit()
         return r.status
+
+
+def _text_context(ctx: ServiceContext, r: PrivacyRequest) -> dict[str, Any]:
+    """What every verification text may print: the request without its subject (no name, no
+    contact), the organisation and the code page. A text names nothing personal."""
+    request = {"reference": r.reference, "type": r.type.value, "regime": r.regime, "received": r.received_at.date()}
+    return {
+        "request": request,
+        "code_page": f"{ctx.policy.web_url.rstrip('/')}{CODE_PATH}",
+        "organisation": ctx.policy.organisation_name,
+        "contact": ctx.policy.privacy_contact,
+    }
 
 
 def resend(ctx: ServiceContext, request_id: str) -> bool:
@@ -426,7 +458,7 @@ def remind(ctx: ServiceContext, request_id: str) -> bool:
     never a code or link (the subject uses the earlier letter, or asks for a new one). Nothing
     for a subject not found on file (nothing was sent, so nothing to remind of). True when one
     went now. Raises DeliveryFailed like any letter."""
-    from dsar.services.correspondence import send_letter
+    from dsar.services.correspondence import send_letter, send_text
 
     now = ctx.clock()
     with ctx.uow() as uow:
@@ -438,8 +470,17 @@ def remind(ctx: ServiceContext, request_id: str) -> bool:
         if kind is None or uow.letters.get(request_id, kind) is not None:
             return False
         on_file = _on_file(uow, case)
+        if on_file is not None and case.channel == "sms" and on_file.sms is not None:
+            # a text to the number the link went to, from the approved reminder text; recorded
+            # under the reminder's letter kind (each goes once, whatever the channel)
+            full = uow.requests.get(request_id)  # its language
+            resend_page = f"{ctx.policy.web_url.rstrip('/')}{RESEND_PATH}"
+            context = _text_context(ctx, full) | {"resend_page": resend_page, "expires_at": case.expires_at}
+            send_text(ctx, uow, full, kind, context, to=on_file.sms, template_kind=VERIFICATION_SMS_REMINDER)
+            uow.commit()
+            return True
         if on_file is None or on_file.email is None:
-            return False  # an SMS-only contact: the SMS port sends no reminders yet
+            return False
         full = uow.requests.get(request_id)
         context = {
             "request": letter_request(full),

@@ -56,7 +56,7 @@ from dsar.domain.request import ANSWERING, DEADLINE_STOPPED, PrivacyRequest, Sub
 from dsar.domain.verification import Challenge
 from dsar.domain.verification_case import CaseState, VerificationCase
 from dsar.services.package_memory import InMemoryPackages
-from dsar.services.ports import PasswordToken, RequestQuery, TotpRecord, UnitOfWork, UnitOfWorkFactory
+from dsar.services.ports import PasswordToken, RequestQuery, TextMessage, TextMessenger, TotpRecord, UnitOfWork, UnitOfWorkFactory
 
 __all__ = [
     "NOT_OPENED",
@@ -359,6 +359,20 @@ class InMemoryUnitOfWork:
         self._db._version += 1
         self._base_version = self._db._version
         self._working = state.copy()  # work after a commit is a new transaction
+
+
+class MemoryTextMessenger(TextMessenger):
+    """Text messages kept in memory by message id (a second send of an id is dropped, as the
+    outbox folder does): the service context's default, for tests and embedded use."""
+
+    def __init__(self) -> None:
+        self.sent: dict[str, TextMessage] = {}
+
+    def send(self, message: TextMessage) -> bool:
+        if message.message_id in self.sent:
+            return False
+        self.sent[message.message_id] = message
+        return True
 
 
 def memory_uow_factory(db: InMemoryDatabase | None = None) -> UnitOfWorkFactory:

@@ -9,8 +9,8 @@ nothing. Repositories exchange domain values (:mod:`dsar.domain`), never rows; p
 sealed field by field under the request's own data key on the way in and opened on the way
 out, inside the implementation.
 
-Adapters for the outside world (mail, object store, notifier, checkpoint archive, letter
-renderer) are ports too; their adapters live in ``letters/``, ``storage/``, ``notify/``.
+Adapters for the outside world (mail, text messages, object store, notifier, checkpoint
+archive, letter renderer) are ports too; their adapters live in ``letters/``, ``storage/``, ``notify/``.
 """
 
 from __future__ import annotations
@@ -79,6 +79,29 @@ class MailLedger(Protocol):
 
     def record(self, message_id: str, transport: str, provider_id: str | None, at: datetime) -> None:
         """Record one accepted message (a second record of the same id changes nothing)."""
+
+
+@dataclass(frozen=True)
+class TextMessage:
+    """A text message (SMS) to send. ``to`` is one number in E.164 (``+4930...``); ``message_id``
+    is deterministic per request and purpose, like a letter's, so a second send is a no-op.
+    Personal data: its repr names the id only."""
+
+    message_id: str
+    to: str
+    body: str
+
+    def __repr__(self) -> str:
+        return f"TextMessage({self.message_id})"
+
+
+class TextMessenger(ABC):
+    """Sends text messages (the verification link and code to a subject whose only contact on
+    file is a phone). Adapters: the outbox folder and AWS SNS (``dsar.letters.sms``)."""
+
+    @abstractmethod
+    def send(self, message: TextMessage) -> bool:
+        """Send once; return False when this message id was already sent."""
 
 
 class ObjectStore(ABC):
@@ -161,6 +184,11 @@ class LetterRenderer(Protocol):
     """Renders a letter kind for a regime from the organisation's templates."""
 
     def render(self, kind: str, regime: str, context: Mapping[str, Any], language: str = "en") -> RenderedLetter: ...
+
+    def render_text(self, kind: str, regime: str, context: Mapping[str, Any], language: str = "en") -> RenderedLetter:
+        """A plain-text message (an SMS) of a text kind: ``body`` only, no subject, no HTML, no
+        PDF; ``sources`` are the files it was made of, approved like a letter's."""
+        ...
 
     def pdf(self, letter: RenderedLetter) -> bytes:
         """The letter as a PDF on the organisation's letterhead."""

@@ -17,7 +17,7 @@ from dsar.domain.verification_policy import Proof
 from dsar.services import identity, processing
 from dsar.services.context import Policy, ServiceContext
 from dsar.services.intake import log_request
-from dsar.services.memory import InMemoryDatabase
+from dsar.services.memory import InMemoryDatabase, MemoryTextMessenger
 from tests.signoff import approve
 from tests.unit.services.fakes import (
     FakeClock,
@@ -47,6 +47,8 @@ LETTER_KINDS = (
     "appeal_outcome",
     "recipient_notice",
     "package_code",
+    "verification_sms",
+    "verification_sms_reminder",
 )
 
 
@@ -113,6 +115,7 @@ class World:
         self.mailer = RecordingMailer()
         self.objects = MemoryObjectStore()
         self.letters = FakeRenderer()
+        self.texts = MemoryTextMessenger()
         self.connectors = FakeConnectorFactory(systems, manual)
         self.systems = {s.name: s for s in systems}
         self.ctx = ServiceContext(
@@ -125,6 +128,7 @@ class World:
             data_map=data_map,
             code_key=b"k" * 32,
             policy=Policy(organisation_name="Example Shop Ltd", privacy_contact="privacy@example-shop.test"),
+            texts=self.texts,
         )
 
         if approve:

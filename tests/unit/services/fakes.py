@@ -103,6 +103,13 @@ class FakeRenderer:
         path = f"{kind}/default.{language}.j2"
         return RenderedLetter(path, f"{kind} {context['request']['reference']}", body, f"<p>{kind}</p>", fake_version(path), language)
 
+    def render_text(self, kind: str, regime: str, context: Mapping[str, Any], language: str = "en") -> RenderedLetter:
+        """A text message: its kind and context as lines, with the request's reference first."""
+        self.rendered.append((kind, regime, dict(context)))
+        body = "\n".join([str(context["request"]["reference"])] + [f"{k}: {context[k]}" for k in sorted(context) if k != "request"])
+        path = f"{kind}/default.{language}.j2"
+        return RenderedLetter(path, "", body, "", fake_version(path), language)
+
     def pdf(self, letter: RenderedLetter) -> bytes:
         self.pdfs += 1
         return b"%PDF-fake " + letter.template.encode()
@@ -164,11 +171,12 @@ class FakeConnector(Connector):
 
     def locate(self, subject: SubjectKeys) -> LocateResult:
         self._call("locate")
+        wanted = subject.by_kind()
         matches = tuple(
-            Match(entity, row["key"], ("email",))
+            Match(entity, row["key"], kinds)
             for entity, rows in self.data.rows.items()
             for row in rows
-            if row.get("email") in subject.emails
+            if (kinds := tuple(k for k in ("account_id", "email", "phone") if row.get(k) is not None and row.get(k) in wanted.get(k, ())))
         )
         return LocateResult(self.system, matches)
 

@@ -297,14 +297,15 @@ def test_an_entity_without_an_erasure_rule_puts_a_deletion_on_hold(world: World)
     assert "no erasure rule in the data map for some entities of: shop" in world.details(rid, "HoldChanged")[-1]["reason"]
 
 
-def test_a_correction_of_the_email_sends_nothing_to_that_email_and_waits_for_other_proof(world: World) -> None:
-    # 11 CCR 7060(e), THREATS 10: verify with data other than the data disputed
+def test_a_correction_of_the_email_sends_nothing_to_that_email_and_texts_the_phone_on_file(world: World) -> None:
+    # 11 CCR 7060(e), THREATS 10: verify with data other than the data disputed (the phone on file)
     rid = world.log(type="correction", corrections=[{"attribute": "email", "value": "jane@new.example"}])
     assert svc.start_verification(world.ctx, rid) is Status.AWAITING_VERIFICATION
     assert world.mailer.sent == {}
+    assert [m.to for m in world.texts.sent.values()] == ["+442079460001"]
     with world.uow() as uow:
         case = uow.cases.get(rid)
-    assert case is not None and case.known and case.channel == "none"
+    assert case is not None and case.known and case.channel == "sms"
 
 
 def test_a_sign_off_needs_a_roster_name_and_a_second_one_changes_nothing(world: World) -> None:
