@@ -40,6 +40,7 @@ from shop import Shop, databases  # noqa: E402 - the benchmark next door
 
 from dsar.domain.decisions import SignOff, SignOffDecision  # noqa: E402
 from dsar.domain.request import Status  # noqa: E402
+from dsar.orchestration.worker import execute_claimed  # noqa: E402
 from dsar.services import orchestration, queries  # noqa: E402
 from dsar.services.submissions import submit  # noqa: E402
 
@@ -73,7 +74,6 @@ def run_until_it_waits(shop: Shop, run_id: str) -> None:
     """Claim the run and execute it with Prefect's flow engine here, as the worker does."""
     from prefect import get_client
     from prefect.exceptions import Abort, Pause
-    from prefect.flow_engine import run_flow
     from prefect.states import Pending
     from prefect.utilities.engine import propose_state_sync
 
@@ -87,7 +87,7 @@ def run_until_it_waits(shop: Shop, run_id: str) -> None:
         assert state.is_pending(), state
         fr.state = state
     try:
-        run_flow(shop.flow, flow_run=fr)
+        execute_claimed(shop.flow, fr)
     except (Pause, Abort):
         pass
 
@@ -116,11 +116,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--warm", type=int, default=2, help="requests through each path before the profiled one")
     ap.add_argument("--html", type=Path, help="also write the flow's profile as HTML here")
+    ap.add_argument("--all", action="store_true", help="show library frames too (Prefect's own waits)")
     ap.add_argument("--worker", default="in-process", help=argparse.SUPPRESS)
     ap.add_argument("--approvers", type=int, default=16, help=argparse.SUPPRESS)
     args = ap.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="dsar-profile-"))
     shop = Shop(args, folder, secrets.token_hex(4))
+    # The flow runs in this process, and builds its engine from this process's settings (as in
+    # `dsar serve`, which runs with the shop's): the same database, data map and templates.
+    os.environ.update({k: v for k, v in shop.env.items() if k.startswith("DSAR_")})
     names = [make_url(u).database or "" for u in (shop.shop_url, shop.engine_url, shop.prefect_db)]
     counter = SqlCounter()
     try:
@@ -148,7 +152,7 @@ def main() -> None:
                 profiler.start()
                 flow_s = through_flow(shop)
                 profiler.stop()
-            print(profiler.output_text(unicode=True, color=False, show_all=False))
+            print(profiler.output_text(unicode=True, color=False, show_all=args.all))
             if args.html:
                 args.html.write_text(profiler.output_html())
 

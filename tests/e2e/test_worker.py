@@ -1,6 +1,7 @@
 """`dsar serve`'s in-process worker on a real Prefect server: a burst of requests all close
 without a single process started; a decision given while no worker runs is applied when it is
-back; a run is cancelled from Prefect's API whether it waits or is executing a step."""
+back; a run is cancelled from Prefect's API whether it waits or is executing a step, and one
+executing a step stops when suspended from outside and carries on when resumed."""
 
 from __future__ import annotations
 
@@ -346,6 +347,21 @@ def test_cancelling_from_prefects_api_stops_a_waiting_run_and_one_executing_a_st
             )
             time.sleep(3)  # inside the retries now
             assert prefect_server.run_state(executing_run) == "RUNNING"
+
+            # Suspended from outside (as Prefect's UI or `suspend_flow_run` does it): the worker
+            # hears it on its event stream (it starts no watcher per run) and the run stops at
+            # its next step, its thread free; resumed, it is claimed again and carries on.
+            outside(prefect_server, "suspend", executing_run)
+            assert prefect_server.run_state(executing_run) == "PAUSED"
+            time.sleep(15)  # past the next try (2 s, then 10 s between tries): it must not start
+            tries = _task_runs(prefect_server, executing_run, "plan_request")
+            time.sleep(12)
+            assert _task_runs(prefect_server, executing_run, "plan_request") == tries, "the suspended run kept executing"
+            assert prefect_server.run_state(executing_run) == "PAUSED"
+            outside(prefect_server, "resume", executing_run)
+            wait_until(lambda: prefect_server.run_state(executing_run) == "RUNNING", 60, "the resumed run to be claimed again")
+            time.sleep(3)  # inside planning's retries again
+
             set_state(prefect_server, executing_run, "CANCELLING")
             wait_until(
                 lambda: prefect_server.run_state(executing_run) == "CANCELLED",
@@ -367,6 +383,20 @@ def test_cancelling_from_prefects_api_stops_a_waiting_run_and_one_executing_a_st
         finally:
             os.environ.pop("DSAR_TEST_CRM_URL", None)
             stop(serving)
+
+
+def outside(prefect_server: PrefectServer, action: str, flow_run_id: str) -> None:
+    """Suspend or resume a run from this process, with Prefect's own functions."""
+    from uuid import UUID
+
+    from prefect.flow_runs import resume_flow_run, suspend_flow_run
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings(updates={PREFECT_API_URL: prefect_server.api}):
+        if action == "suspend":
+            suspend_flow_run(flow_run_id=UUID(flow_run_id), timeout=600)
+        else:
+            resume_flow_run(UUID(flow_run_id))
 
 
 def _task_runs(prefect_server: PrefectServer, flow_run_id: str, name: str) -> list[str]:

@@ -26,6 +26,13 @@ request. This worker keeps one long-lived process instead:
   own timeouts in threads do; nothing is recorded half-way, each step is one database
   transaction), then the run is marked Cancelled.
 
+* What Prefect's engine does per attempt with a thread of its own, the worker does once for
+  all its runs: the flow-run heartbeats (``_beat``; the engine's thread sleeps in whole seconds
+  and is joined at the attempt's end, up to a second per attempt) and the watch for a run
+  suspended from outside (the UI, ``suspend_flow_run``): the worker hears
+  ``prefect.flow-run.Suspended`` on its one event stream and the run stops at its next step,
+  as the engine's own watcher (a websocket per attempt) would have it.
+
 ``DSAR_WORKER=subprocess`` gives Prefect's runner back (:func:`dsar.orchestration.prefect.serve`).
 Nothing here carries personal data: runs are known by id and reference.
 """
@@ -82,6 +89,7 @@ def _abort_class() -> type[BaseException]:
 class _Execution:
     flow_run_id: UUID
     name: str
+    flow_run: FlowRun | None = None  # as claimed: its flow, deployment and tags name the heartbeat's related resources
     lock: threading.Lock = field(default_factory=threading.Lock)
     thread_id: int | None = None
     in_flow: bool = False
@@ -127,6 +135,7 @@ class InProcessWorker:
         self._stop = threading.Event()
         self._pool: ThreadPoolExecutor | None = None
         self._listener: threading.Thread | None = None
+        self._heartbeat: threading.Thread | None = None
         self._cancelled_cls = _abort_class()
 
     # --- life cycle -------------------------------------------------------------------------
@@ -151,6 +160,9 @@ class InProcessWorker:
         if self.listen_for_events:
             self._listener = threading.Thread(target=self._listen, name="dsar-worker-events", daemon=True)
             self._listener.start()
+        if heartbeat_seconds() is not None:
+            self._heartbeat = threading.Thread(target=self._beat, name="dsar-worker-heartbeat", daemon=True)
+            self._heartbeat.start()
         if ready is not None:
             ready()
         try:
@@ -227,10 +239,12 @@ class InProcessWorker:
             self.stats.claim_refused += 1
             return False
         flow_run.state = state
-        execution = _Execution(flow_run.id, flow_run.name)
+        execution = _Execution(flow_run.id, flow_run.name, flow_run)
         with self._running_lock:
             self._running[flow_run.id] = execution
         self.stats.claimed += 1
+        if heartbeat_seconds() is not None:
+            emit_heartbeat(flow_run)  # as Prefect's engine does when an attempt starts
         assert self._pool is not None
         assert flow_run.deployment_id is not None
         self._pool.submit(self._execute, execution, flow_run, self._flows[flow_run.deployment_id])
@@ -255,7 +269,6 @@ class InProcessWorker:
 
     def _run_flow(self, execution: _Execution, flow_run: FlowRun, flow: Flow[..., Any]) -> None:
         from prefect.exceptions import Abort, Pause
-        from prefect.flow_engine import run_flow
         from prefect.logging.loggers import flow_run_logger
 
         run_logger: Any = flow_run_logger(flow_run=flow_run)
@@ -266,11 +279,7 @@ class InProcessWorker:
                         return
                     execution.thread_id = threading.get_ident()
                     execution.in_flow = True
-                # Without the deployment id on the object handed in, Prefect's engine starts no
-                # per-run suspension watcher (a websocket and a thread per attempt, 0.5-3 s): this
-                # worker's one event stream does its work (_suspended_from_outside). The engine
-                # reads the run again from the API before running it, deployment included.
-                run_flow(flow, flow_run=flow_run.model_copy(update={"deployment_id": None}), error_logger=run_logger)
+                execute_claimed(flow, flow_run, run_logger)
             finally:
                 with execution.lock:
                     execution.in_flow = False
@@ -325,6 +334,26 @@ class InProcessWorker:
         if state is not None and state.id == state_id and is_suspended_flow_run_state(state):
             mark_flow_run_suspension_requested(flow_run_id, state)
 
+    # --- heartbeats -------------------------------------------------------------------------
+    def _beat(self) -> None:
+        """Prefect's flow-run heartbeats (``prefect.flow-run.heartbeat``, what a run's engine
+        sends every ``PREFECT_FLOWS_HEARTBEAT_FREQUENCY`` seconds so that a run whose process
+        died can be told from a live one), for every run this worker executes, from one thread.
+        Prefect's engine would start a thread per attempt and join it at the attempt's end,
+        which waits up to a second (it sleeps in whole seconds): each run runs with its own
+        heartbeats off (:func:`execute_claimed`) and this thread sends them instead."""
+        interval = heartbeat_seconds()
+        assert interval is not None
+        while not self._stop.wait(interval):
+            with self._running_lock:
+                executing = [e for e in self._running.values() if e.in_flow and e.flow_run is not None]
+            for execution in executing:
+                assert execution.flow_run is not None
+                try:
+                    emit_heartbeat(execution.flow_run)
+                except Exception as exc:  # noqa: BLE001 - a lost heartbeat is not worth stopping for
+                    log.debug("heartbeat for %s not sent (%s)", execution.name, type(exc).__name__)
+
     # --- events -----------------------------------------------------------------------------
     def _listen(self) -> None:
         while not self._stop.is_set():
@@ -362,6 +391,80 @@ class InProcessWorker:
                     self._suspended_from_outside(run_id, event.id, event.occurred.timestamp())
                 else:
                     self._wake.set()
+
+
+def execute_claimed(flow: Flow[..., Any], flow_run: FlowRun, error_logger: Any = None) -> None:
+    """Run a flow run this process has claimed (proposed Pending) with Prefect's flow engine,
+    here, until it ends or suspends (``Pause``) or is stopped (``Abort``), which it raises.
+
+    Without the deployment id on the object handed in, Prefect's engine starts no per-run
+    suspension watcher (a websocket and a thread per attempt): the worker's one event stream
+    does that watcher's work (``InProcessWorker._suspended_from_outside``). The engine reads the
+    run again from the API before running the flow, deployment included, so the run's context,
+    events and UI are as Prefect's runner gives them."""
+    from prefect.context import SettingsContext, get_settings_context
+    from prefect.flow_engine import run_flow
+
+    # The run's own heartbeats off, for this thread only (Prefect's settings are a context
+    # variable): the worker sends them for all its runs from one thread (``_beat``).
+    current = get_settings_context()
+    with SettingsContext(profile=current.profile, settings=_without_heartbeats(current.settings)):
+        run_flow(flow, flow_run=flow_run.model_copy(update={"deployment_id": None}), error_logger=error_logger)
+
+
+_quiet_lock = threading.Lock()
+_quiet: dict[int, tuple[Any, Any]] = {}
+
+
+def _without_heartbeats(settings: Any) -> Any:
+    """``settings`` with flow-run heartbeats off, derived once per settings object (building
+    Prefect's settings reads the environment again: 60 ms an attempt otherwise)."""
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY
+
+    with _quiet_lock:
+        found = _quiet.get(id(settings))
+        if found is None or found[0] is not settings:
+            found = (settings, settings.copy_with_update(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}))
+            _quiet[id(settings)] = found
+        return found[1]
+
+
+def heartbeat_seconds() -> int | None:
+    """Prefect's flow-run heartbeat interval (``PREFECT_FLOWS_HEARTBEAT_FREQUENCY``, at least 30
+    s; None: no heartbeats)."""
+    from prefect.settings import get_current_settings
+
+    value = get_current_settings().flows.heartbeat_frequency
+    return None if value is None else max(int(value), 30)
+
+
+def emit_heartbeat(flow_run: FlowRun) -> None:
+    """One ``prefect.flow-run.heartbeat`` event for ``flow_run``, with the resource and related
+    resources Prefect's flow engine gives it (the run; its flow, deployment and tags)."""
+    from prefect import __version__
+    from prefect.events import emit_event
+    from prefect.events.related import tags_as_related_resources
+    from prefect.events.schemas.events import RelatedResource
+
+    related: list[RelatedResource] = [
+        RelatedResource.model_validate({"prefect.resource.id": f"prefect.flow.{flow_run.flow_id}", "prefect.resource.role": "flow"})
+    ]
+    if flow_run.deployment_id:
+        related.append(
+            RelatedResource.model_validate(
+                {"prefect.resource.id": f"prefect.deployment.{flow_run.deployment_id}", "prefect.resource.role": "deployment"}
+            )
+        )
+    related += tags_as_related_resources(set(flow_run.tags or []))
+    emit_event(
+        event="prefect.flow-run.heartbeat",
+        resource={
+            "prefect.resource.id": f"prefect.flow-run.{flow_run.id}",
+            "prefect.resource.name": flow_run.name or "",
+            "prefect.version": __version__,
+        },
+        related=related,
+    )
 
 
 def serve_in_process(served: Sequence[tuple[RunnerDeployment, Flow[..., Any]]], *, threads: int, poll_seconds: float) -> None:

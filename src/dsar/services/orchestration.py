@@ -230,6 +230,7 @@ def wake_when_waiting(
     to wake, and the run would then wait for ever. Nothing to retry without a run (the one the
     reconciler starts finds the request verified) or when it has ended."""
     stop = time.monotonic() + for_seconds
+    pause = 0.05  # a run suspends within a fraction of a second of its status check: look again soon, then less often
     while True:
         if wake_verified(ctx, orchestrator, request_id):
             return True
@@ -241,7 +242,8 @@ def wake_when_waiting(
             return False
         if time.monotonic() >= stop:
             return False
-        time.sleep(1.0)
+        time.sleep(pause)
+        pause = min(pause * 2, 1.0)
 
 
 def submit_code(
