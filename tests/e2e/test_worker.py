@@ -265,6 +265,24 @@ def test_a_code_and_a_decision_given_while_no_worker_runs_are_applied_when_it_is
     finally:
         stop(serving)
     assert prefect_server.run_state(run_id) == "COMPLETED"
+    # the worker sent the run's heartbeats (Prefect's liveness signal), as Prefect's engine would
+    wait_until(lambda: heartbeats(prefect_server, run_id) > 0, 60, "the run's heartbeat events")
+
+
+def heartbeats(prefect_server: PrefectServer, run_id: str) -> int:
+    found = post(
+        prefect_server,
+        "/events/filter",
+        {
+            "filter": {
+                "event": {"name": ["prefect.flow-run.heartbeat"]},
+                "resource": {"id": [f"prefect.flow-run.{run_id}"]},
+                "occurred": {"since": "2000-01-01T00:00:00Z"},
+            },
+            "limit": 50,
+        },
+    )
+    return len(found.get("events", []))
 
 
 def set_state(prefect_server: PrefectServer, run_id: str, state_type: str) -> Any:
