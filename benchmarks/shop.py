@@ -178,6 +178,55 @@ class Timing:
     engine: float
 
 
+class StatusBoard:
+    """The status of every request in flight, read for all of them in one statement per tick
+    by one thread (the script's own load on the two cores: a status query per request per tick
+    cost it more CPU than dsar serve and Prefect together at 16 in flight)."""
+
+    def __init__(self, url: str) -> None:
+        self._engine = create_engine(url, pool_size=1)
+        self._ids: set[str] = set()
+        self._status: dict[str, Status] = {}
+        self._changed = threading.Condition()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, name="bench-status", daemon=True)
+        self._thread.start()
+
+    def watch(self, request_id: str) -> None:
+        with self._changed:
+            self._ids.add(request_id)
+
+    def forget(self, request_id: str) -> None:
+        with self._changed:
+            self._ids.discard(request_id)
+            self._status.pop(request_id, None)
+
+    def wait(self, request_id: str, seen: Status | None, timeout: float) -> Status | None:
+        """The request's status once it differs from ``seen`` (or after ``timeout``)."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._status.get(request_id) != seen, timeout)
+            return self._status.get(request_id)
+
+    def _poll(self) -> None:
+        while not self._stop.wait(TICK):
+            with self._changed:
+                ids = list(self._ids)
+            if not ids:
+                continue
+            with self._engine.connect() as c:
+                rows = c.execute(text("SELECT id, status FROM privacy_request WHERE id = ANY(:ids)"), {"ids": ids}).all()
+            with self._changed:
+                for rid, status in rows:
+                    if rid in self._ids:
+                        self._status[rid] = Status(status)
+                self._changed.notify_all()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._engine.dispose()
+
+
 @dataclass
 class Approvers:
     """Legal accounts with authenticators; each sign-off takes one not used in this 30-second
@@ -275,6 +324,7 @@ class Shop:
         refused = approve_templates(self.app.ctx, [], name, code).refused
         if refused is not None:
             raise RuntimeError(f"template approval refused: {refused}")
+        self.board = StatusBoard(self.engine_url)
         self.token = accounts.create_token(self.app.ctx, "bench", {TokenScope.REQUESTS_WRITE, TokenScope.REQUESTS_READ}, by="bench").secret
         from dsar.orchestration.prefect import PrefectOrchestrator
 
@@ -326,6 +376,8 @@ class Shop:
             pass
         else:
             ENGINES.dispose_all()
+        if hasattr(self, "board"):
+            self.board.close()
         if hasattr(self, "app"):
             self.app.engine.dispose()
 
@@ -373,20 +425,27 @@ class Shop:
         request_id = queries.lookup(self.app.ctx, reference).id
         waited = 0.0
         acted: set[tuple[Status, int]] = set()
-        while True:
-            status = processing.status_of(self.app.ctx, request_id)
-            if status is Status.CLOSED:
-                return Timing(kind, time.perf_counter() - t0, time.perf_counter() - t0 - waited)
-            if status.is_final:
-                raise RuntimeError(f"{reference} ended {status.value}")
-            if status in (Status.AWAITING_VERIFICATION, Status.AWAITING_SIGN_OFF):
-                key = (status, len(acted))
-                ready = time.perf_counter()
-                if key not in acted and self._act(status, request_id, reference):
-                    acted.add(key)
-                    waited += time.perf_counter() - ready
+        self.board.watch(request_id)
+        status: Status | None = None
+        try:
+            while True:
+                # the next status from the board; while a step waits to be acted on, look again each tick
+                pending = status in (Status.AWAITING_VERIFICATION, Status.AWAITING_SIGN_OFF) and (status, len(acted)) not in acted
+                status = self.board.wait(request_id, None if pending else status, TICK if pending else 120)
+                if status is None:
                     continue
-            time.sleep(TICK)
+                if status is Status.CLOSED:
+                    return Timing(kind, time.perf_counter() - t0, time.perf_counter() - t0 - waited)
+                if status.is_final:
+                    raise RuntimeError(f"{reference} ended {status.value}")
+                if status in (Status.AWAITING_VERIFICATION, Status.AWAITING_SIGN_OFF):
+                    key = (status, len(acted))
+                    ready = time.perf_counter()
+                    if key not in acted and self._act(status, request_id, reference):
+                        acted.add(key)
+                        waited += time.perf_counter() - ready
+        finally:
+            self.board.forget(request_id)
 
     def _act(self, status: Status, request_id: str, reference: str) -> bool:
         if status is Status.AWAITING_VERIFICATION:
@@ -428,11 +487,40 @@ class Shop:
         raise RuntimeError("direct path did not close")
 
 
-def throughput(fn: Callable[[str], Timing], in_flight: int, count: int) -> float:
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and all its descendants now, from /proc (Prefect's
+    `server start` runs its web server in a child process)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    stats: dict[int, tuple[int, float]] = {}  # pid: (parent, cpu seconds)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # after the command: state(0) ppid(1) … utime(11) stime(12)
+        stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    tree, grew = {pid}, True
+    while grew:
+        more = {p for p, (parent, _) in stats.items() if parent in tree} - tree
+        grew = bool(more)
+        tree |= more
+    return sum(stats[p][1] for p in tree if p in stats)
+
+
+def throughput(
+    fn: Callable[[str], Timing], in_flight: int, count: int, cpu: dict[str, int] | None = None
+) -> tuple[float, dict[str, float]]:
+    """Requests per second with ``in_flight`` at once, and the CPU seconds per request each
+    process of ``cpu`` (name: pid) spent meanwhile (where two cores went)."""
+    cpu = cpu or {}
+    before = {name: cpu_seconds(pid) for name, pid in cpu.items()}
     t0 = time.perf_counter()
     with ThreadPoolExecutor(max_workers=in_flight) as pool:
         list(pool.map(lambda _: fn("access"), range(count)))
-    return count / (time.perf_counter() - t0)
+    rate = count / (time.perf_counter() - t0)
+    return rate, {name: (cpu_seconds(pid) - before[name]) / count for name, pid in cpu.items()}
 
 
 def stats(values: list[float]) -> dict[str, float]:
@@ -472,10 +560,15 @@ def main() -> None:
                     runs[path][kind] = [fn(kind) for _ in range(count)]
                     print(f"  {path:6} {kind:7} {fmt(stats([t.total for t in runs[path][kind]]))}", flush=True)
             rates: dict[str, dict[int, float]] = {"flow": {}, "direct": {}}
+            cpu: dict[int, dict[str, float]] = {}
+            processes = {"this script": os.getpid(), "dsar serve": shop.serving.pid, "Prefect server": shop.prefect.pid}
             for k in levels:
                 for path, fn in (("flow", shop.through_flow), ("direct", shop.direct)):
-                    rates[path][k] = throughput(fn, k, max(8, args.per_level * k))
+                    rates[path][k], used = throughput(fn, k, max(8, args.per_level * k), processes if path == "flow" else None)
                     print(f"  {path:6} {k:2} in flight {rates[path][k]:6.2f} req/s", flush=True)
+                    if path == "flow":
+                        cpu[k] = used
+            result["cpu_per_request"] = cpu
             result["load_after"] = os.getloadavg()[0]
             result["processes_started_by_serve"] = len(shop.spawned)
     finally:
@@ -494,6 +587,10 @@ def main() -> None:
         f, d = rates["flow"][k], rates["direct"][k]
         table[f"throughput_{k}"] = {"flow": f, "direct": d, "ratio": d / f}
         lines.append(f"{f'throughput, {k} in flight':34}{f'{f:.2f} req/s':>26}{f'{d:.2f} req/s':>26}{d / f:12.1f}×")
+    for k in levels:
+        lines.append(
+            f"CPU s per request, {k} in flight (flow): " + ", ".join(f"{n} {v:.2f}" for n, v in result["cpu_per_request"][k].items())
+        )
     lines.append(f"processes started by dsar serve: {result['processes_started_by_serve']}; load {result['load_after']:.1f}")
     print("\n".join(lines))
     result["table"] = table
