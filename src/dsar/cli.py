@@ -547,6 +547,30 @@ def request_resend(reference: str) -> None:
     out.print(f"{r.reference}: a new link and code went to the contact on file")
 
 
+@request_app.command("package-link")
+def request_package_link(reference: str, as_json: JsonOpt = False) -> None:
+    """Send the subject a new download link for the request's access package, when the old one
+    expired, was used or was lost: the old link stops working at once, the new one works for
+    DSAR_PACKAGE_LINK_DAYS from now, and a letter takes it to the contact on file (recorded
+    as an audit event naming you). Exit 1 when none was issued: the request has no package,
+    its package was deleted (retention), or its new links are used up
+    (DSAR_PACKAGE_MAX_NEW_LINKS); the message says which."""
+    from dsar.domain.errors import PackageLinkRefused
+    from dsar.services import package
+
+    engine, r = _load(reference)
+    with _errors():
+        try:
+            link = package.issue_link(engine.ctx, r.id, by=_by())
+        except PackageLinkRefused as exc:
+            _fail(str(exc), 1)
+    expires = link.expires_at.isoformat(timespec="minutes")
+    if as_json:
+        _print_json({"reference": r.reference, "expires_at": expires})
+        return
+    out.print(f"{r.reference}: a new download link went to the contact on file (works until {expires})", highlight=False, markup=False)
+
+
 def _verification_doc(engine: Any, doc: dict[str, Any]) -> dict[str, Any] | None:
     from dsar.services import identity
 

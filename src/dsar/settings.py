@@ -116,7 +116,31 @@ class EngineSettings(BaseSettings):
     )
     evidence_dir: Path | None = Field(None, description="Where the export-evidence deployment writes bundles. Default: HOME/evidence.")
     package_link_days: int = Field(
-        7, ge=1, le=90, description="How long an access package's single-use download link works, in days (then the package is deleted)."
+        7,
+        ge=1,
+        le=90,
+        description="How long an access package's single-use download link works, in days (a new link works as long, "
+        "from when it is issued).",
+    )
+    package_max_download_starts: int = Field(
+        3,
+        ge=1,
+        le=20,
+        description="How many times a download may be started through one package link (each after a fresh code); "
+        "the link is spent when a download finishes.",
+    )
+    package_max_new_links: int = Field(
+        3,
+        ge=0,
+        le=20,
+        description="How many new links staff may issue for one access package (dsar request package-link, the console); 0: none.",
+    )
+    package_keep_days: int = Field(
+        14,
+        ge=0,
+        le=90,
+        description="Days an access package is kept after its link expired (or was spent by wrong codes) without a finished "
+        "download, so that a new link can be issued; then it is deleted. A finished download's package is deleted at once.",
     )
     checkpoint_witness_file: Path | None = Field(
         None,
@@ -519,6 +543,9 @@ class Settings(WebSettings, DemoSettings, AwsSettings, AlertSettings, MailSettin
                 "audit_retention_months": self.audit_retention_months,
                 "evidence_dir": str(self.effective_evidence_dir),
                 "package_link_days": self.package_link_days,
+                "package_max_download_starts": self.package_max_download_starts,
+                "package_max_new_links": self.package_max_new_links,
+                "package_keep_days": self.package_keep_days,
                 "checkpoint_witness_file": str(self.effective_checkpoint_witness_file),
             },
             "prefect": {

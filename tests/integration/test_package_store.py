@@ -147,7 +147,7 @@ def test_the_deadline_watch_deletes_expired_packages(home: Path, monkeypatch: py
     from dsar.orchestration import runtime
     from dsar.resources import entrypoint
 
-    settings = make_settings(home, package_link_days=1)
+    settings = make_settings(home, package_link_days=1, package_keep_days=0)
     seed_shop(settings.demo_shop_path)
     app = build_migrated_app(settings)
     try:

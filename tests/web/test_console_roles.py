@@ -48,6 +48,7 @@ TABLE: list[tuple[str, str, Permission, dict[str, str]]] = [
     ("POST", "/console/requests/{ref}/unflag", C, {"reason": "settled"}),
     ("POST", "/console/requests/{ref}/verify", C, {"code": "123456"}),
     ("POST", "/console/requests/{ref}/confirm", C, {"system": "shop", "outcome": "done", "records": "1"}),
+    ("POST", "/console/requests/{ref}/package-link", C, {}),
     ("POST", "/console/requests/{ref}/sign-off", S, {"decision": "approve", "note": "ok"}),
     ("POST", "/console/requests/{ref}/verify-by-hand", S, {"evidence": "called back on the number on file", "code": "123456"}),
     ("POST", "/console/requests/{ref}/resolve-escalation", S, {"number": "1", "decision": "proceed", "code": "123456"}),

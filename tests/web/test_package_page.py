@@ -120,7 +120,7 @@ def test_unknown_and_foreign_links_and_missing_csrf(shop_web: WebApp) -> None:
     _, token = answered(shop_web)
     with TestClient(shop_web.fastapi) as client:
         status, text = ask_code(client, "f" * 64)
-        assert status == 404 and CATALOGS["en"]["package.refused.unknown"] in text
+        assert status == 410 and CATALOGS["en"]["package.refused.expired"] in text  # the expired link's page
         assert client.post("/package/code", data={"token": token}).status_code == 403  # no CSRF token: nothing sent
     assert not list(shop_web.app.settings.effective_outbox_dir.glob("*.package-code-*.eml"))
 

@@ -72,6 +72,16 @@ class ConfigurationError(DsarError):
     """Settings, key material or the data map cannot be used as configured."""
 
 
+class PackageLinkRefused(DsarError):
+    """A new access-package link was not issued: the request has no package, its package was
+    deleted (retention), or its new links are used up. The message says which."""
+
+
+class DownloadStopped(DsarError):
+    """A package download reached its end after its link was spent by another download,
+    replaced or deleted: its last bytes were withheld (nothing recorded as downloaded)."""
+
+
 class IntegrityError(DsarError):
     """Ciphertext, a token or a log entry failed its integrity check (tampered or corrupt)."""
 

@@ -4,13 +4,26 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import update
 from sqlmodel import Session, col, or_, select
 
 from dsar.domain.errors import NotFound
 from dsar.domain.packages import AccessPackage
 from dsar.persistence.tables import AccessPackageRow, as_utc, as_utc_or_none, refused_if_exists
 
-_MUTABLE = ("code_digest", "code_expires_at", "code_attempts", "codes_sent", "link_used_at", "deleted_at")
+_MUTABLE = (
+    "link_digest",
+    "expires_at",
+    "code_digest",
+    "code_expires_at",
+    "code_attempts",
+    "codes_sent",
+    "link_used_at",
+    "deleted_at",
+    "download_starts",
+    "downloaded_at",
+    "links_issued",
+)
 
 
 def _package(r: AccessPackageRow) -> AccessPackage:
@@ -30,6 +43,10 @@ def _package(r: AccessPackageRow) -> AccessPackage:
         codes_sent=r.codes_sent,
         link_used_at=as_utc_or_none(r.link_used_at),
         deleted_at=as_utc_or_none(r.deleted_at),
+        download_starts=r.download_starts,
+        downloaded_at=as_utc_or_none(r.downloaded_at),
+        links_issued=r.links_issued,
+        revision=r.revision,
     )
 
 
@@ -67,21 +84,36 @@ class SqlPackages:
         row = self._s.exec(select(AccessPackageRow).where(AccessPackageRow.link_digest == link_digest)).first()
         return None if row is None else _package(row)
 
-    def save(self, package: AccessPackage) -> None:
+    def _update(self, package: AccessPackage, *, expected_revision: int | None) -> int:
+        t = AccessPackageRow.__table__.c  # type: ignore[attr-defined]
+        stmt = update(AccessPackageRow.__table__).where(t.id == package.id)  # type: ignore[attr-defined]
+        if expected_revision is not None:
+            stmt = stmt.where(t.revision == expected_revision)
+        values = {name: getattr(package, name) for name in _MUTABLE} | {"revision": t.revision + 1}
+        done = self._s.connection().execute(stmt.values(values)).rowcount
+        # What this session holds of the row is stale now: read it again when asked.
         row = self._s.get(AccessPackageRow, package.id)
-        if row is None:
-            raise NotFound(f"access package {package.id}")
-        for name in _MUTABLE:
-            setattr(row, name, getattr(package, name))
-        self._s.add(row)
-        self._s.flush()
+        if row is not None:
+            self._s.expire(row)
+        return int(done or 0)
 
-    def to_purge(self, now: datetime) -> list[AccessPackage]:
+    def save(self, package: AccessPackage) -> None:
+        if self._update(package, expected_revision=None) == 0:
+            raise NotFound(f"access package {package.id}")
+
+    def swap(self, package: AccessPackage) -> bool:
+        if self._update(package, expected_revision=package.revision) == 1:
+            return True
+        if self._s.get(AccessPackageRow, package.id) is None:
+            raise NotFound(f"access package {package.id}")
+        return False
+
+    def to_purge(self, expired_before: datetime) -> list[AccessPackage]:
         rows = self._s.exec(
             select(AccessPackageRow)
             .where(
                 col(AccessPackageRow.deleted_at).is_(None),
-                or_(col(AccessPackageRow.expires_at) <= now, col(AccessPackageRow.link_used_at).is_not(None)),
+                or_(col(AccessPackageRow.expires_at) <= expired_before, col(AccessPackageRow.downloaded_at).is_not(None)),
             )
             .order_by(col(AccessPackageRow.expires_at))
         )

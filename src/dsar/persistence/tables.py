@@ -379,3 +379,7 @@ class AccessPackageRow(SQLModel, table=True):
     codes_sent: int = 0
     link_used_at: datetime | None = None
     deleted_at: datetime | None = None
+    download_starts: int = 0
+    downloaded_at: datetime | None = None
+    links_issued: int = 0
+    revision: int = 0

@@ -39,6 +39,12 @@ class Policy:
     console_url: str | None = None
     # How long an access package's download link works (DSAR_PACKAGE_LINK_DAYS).
     package_link_days: int = 7
+    # Downloads one link may start (DSAR_PACKAGE_MAX_DOWNLOAD_STARTS), new links one package may
+    # get (DSAR_PACKAGE_MAX_NEW_LINKS), and days a package whose link expired unused is kept for
+    # a new link (DSAR_PACKAGE_KEEP_DAYS).
+    package_max_download_starts: int = 3
+    package_max_new_links: int = 3
+    package_keep_days: int = 14
     # Legal's response target for an escalation, in working days (DSAR_LEGAL_RESPONSE_BUSINESS_DAYS).
     legal_response_business_days: int = 2
     verification_max_attempts: int = 5

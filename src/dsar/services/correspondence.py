@@ -166,11 +166,13 @@ def send_letter(
     template_kind: str | None = None,
     recipient: str = "",
     language: str | None = None,
+    keep_pdf: bool = True,
 ) -> SentLetter | None:
     """Send the request's letter of this kind once: render it, mail it, record it and its
     LetterSent event in ``uow``. None when it was already sent (nothing is rendered then).
     ``to``/``recipient``: a letter to a recipient of the data (not the subject), rendered from
-    ``template_kind`` (the recorded ``kind`` is then the recipient's own)."""
+    ``template_kind`` (the recorded ``kind`` is then the recipient's own). ``keep_pdf``: see
+    :func:`deliver` (false for a letter carrying a live link)."""
     if uow.letters.get(request.id, kind) is not None:
         return None
     mail_id = message_id(request.reference, kind)
@@ -179,7 +181,7 @@ def send_letter(
     from dsar.services.identity import letter_address
 
     address = to if to is not None else letter_address(uow, request)
-    letter, email = deliver(ctx, uow, request, template_kind or kind, context, mail_id, attachments, address, language)
+    letter, email = deliver(ctx, uow, request, template_kind or kind, context, mail_id, attachments, address, language, keep_pdf=keep_pdf)
     now = ctx.clock()
     sent = SentLetter(kind, letter.template, mail_id, now, letter.version, letter.language)
     uow.letters.add(request.id, sent)

@@ -36,7 +36,7 @@ from typing import Any
 from dsar.connectors.base import ExportRecord
 from dsar.crypto import digests_equal, keyed_digest
 from dsar.crypto.stream import SealedWriter, new_content_key, open_chunks, read_header
-from dsar.domain.errors import DeliveryFailed, DsarError
+from dsar.domain.errors import DeliveryFailed, DownloadStopped, DsarError, IntegrityError, PackageLinkRefused
 from dsar.domain.letters import message_id
 from dsar.domain.packages import (
     CODE_DIGITS,
@@ -49,11 +49,13 @@ from dsar.domain.packages import (
     PackageDeleted,
     PackageDownloaded,
     PackageDownloadRefused,
+    PackageDownloadStarted,
+    PackageLinkIssued,
 )
 from dsar.domain.regimes import AccessScope, RequestType
 from dsar.domain.request import PrivacyRequest
 from dsar.services.context import ServiceContext
-from dsar.services.correspondence import letter_language
+from dsar.services.correspondence import letter_language, letter_request, send_letter
 from dsar.services.ports import OutgoingMail, UnitOfWork
 from dsar.services.redaction import REASONS, Redactor, field_maps
 from dsar.services.streams import StreamStore
@@ -61,6 +63,11 @@ from dsar.services.templates import check_approved
 from dsar.services.zipstream import ZipStreamWriter, safe_name
 
 PACKAGE_CODE_LETTER = "package_code"
+PACKAGE_LINK_LETTER = "package_link"  # a new link for the same package (recorded as package_link.N)
+# The last bytes of a download are handed over only once its link is spent (the database row
+# judges between two downloads finishing at once): an interrupted download never spends it.
+DOWNLOAD_TAIL = 64 * 1024
+_TRIES = 5  # compare-and-set rounds before a busy package is given up on
 _STREAM_AAD = "stream/"
 _CSV_FORMULA = ("=", "+", "-", "@", "\t", "\r")
 
@@ -221,10 +228,11 @@ class PackageLink:
     expires_at: datetime
 
 
-def link_token(ctx: ServiceContext, package_id: str) -> str:
-    """The link's secret: derived from the package under the code key, so a letter rendered
+def link_token(ctx: ServiceContext, package_id: str, link: int = 0) -> str:
+    """The secret of the package's link number ``link`` (0: the access letter's; 1, 2...: the
+    new links staff issued): derived from the package under the code key, so a letter rendered
     again after a crash carries the same link; stored only as :func:`link_digest`."""
-    return keyed_digest(ctx.code_key, f"package-link/{package_id}")
+    return keyed_digest(ctx.code_key, f"package-link/{package_id}" + (f"/{link}" if link else ""))
 
 
 def link_digest(ctx: ServiceContext, token: str) -> str:
@@ -233,7 +241,7 @@ def link_digest(ctx: ServiceContext, token: str) -> str:
 
 def link_for(ctx: ServiceContext, package: AccessPackage) -> PackageLink:
     base = ctx.policy.console_url or "http://127.0.0.1:8000"  # the web app's address (DSAR_WEB_PUBLIC_URL or HOST:PORT)
-    return PackageLink(f"{base.rstrip('/')}/package#{link_token(ctx, package.id)}", package.expires_at)
+    return PackageLink(f"{base.rstrip('/')}/package#{link_token(ctx, package.id, package.links_issued)}", package.expires_at)
 
 
 def wants_package(r: PrivacyRequest) -> bool:
@@ -427,10 +435,15 @@ def _index_html(ctx: ServiceContext, r: PrivacyRequest, summaries: Sequence[Mapp
 
 @dataclass(frozen=True)
 class Download:
+    """A download that started: ``chunks`` stream the zip; the link is spent just before its
+    last :data:`DOWNLOAD_TAIL` bytes go (:func:`finish_download`), so a download given up
+    halfway leaves the link working. ``start``: which start of the link this is (from 1)."""
+
     package_id: str
     filename: str
     size: int
     chunks: Iterator[bytes]
+    start: int = 1
 
 
 def _find(uow: UnitOfWork, ctx: ServiceContext, token: str) -> AccessPackage | None:
@@ -442,109 +455,238 @@ def _find(uow: UnitOfWork, ctx: ServiceContext, token: str) -> AccessPackage | N
     return found if found is not None and digests_equal(found.link_digest, link_digest(ctx, token)) else None
 
 
+def _max_starts(ctx: ServiceContext) -> int:
+    return max(1, ctx.policy.package_max_download_starts)
+
+
+def _codes_allowed(ctx: ServiceContext) -> int:
+    """Codes one link may ask for: a code per download start, and a few more."""
+    return max(CODES_PER_LINK, _max_starts(ctx) + 2)
+
+
 def link_refusal(ctx: ServiceContext, token: str) -> LinkRefusal | None:
     """Why this link does not work now (None: it does); nothing is recorded."""
     with ctx.uow() as uow:
         p = _find(uow, ctx, token)
-        return LinkRefusal.UNKNOWN if p is None else p.refusal(ctx.clock())
+        return LinkRefusal.UNKNOWN if p is None else p.refusal(ctx.clock(), _max_starts(ctx))
 
 
 def _code_digest(ctx: ServiceContext, package_id: str, code: str) -> str:
     return keyed_digest(ctx.code_key, f"package-code/{package_id}/{code.strip()}")
 
 
+def _busy(what: str) -> IntegrityError:
+    return IntegrityError(f"the access package changed {_TRIES} times while {what}; try again")
+
+
 def send_code(ctx: ServiceContext, token: str) -> LinkRefusal | CodeRefusal | None:
     """Mail a fresh one-time code to the address the request was verified with (any earlier
     code stops working). None when sent; otherwise why not."""
-    now = ctx.clock()
-    with ctx.uow() as uow:
-        p = _find(uow, ctx, token)
-        if p is None:
-            return LinkRefusal.UNKNOWN
-        refused = p.refusal(now)
-        if refused is not None:
-            return refused
-        if p.codes_sent >= CODES_PER_LINK:
-            return CodeRefusal.TOO_MANY
-        r = uow.requests.get(p.request_id)
-        # The contact on file of a subject verified against the system of record, never an
-        # address only typed into the request (THREATS 2, 7): the link and the code meet there.
-        from dsar.services.identity import letter_address
+    for _ in range(_TRIES):
+        now = ctx.clock()
+        with ctx.uow() as uow:
+            p = _find(uow, ctx, token)
+            if p is None:
+                return LinkRefusal.UNKNOWN
+            refused = p.refusal(now, _max_starts(ctx))
+            if refused is not None:
+                return refused
+            if p.codes_sent >= _codes_allowed(ctx):
+                return CodeRefusal.TOO_MANY
+            r = uow.requests.get(p.request_id)
+            # The contact on file of a subject verified against the system of record, never an
+            # address only typed into the request (THREATS 2, 7): the link and the code meet there.
+            from dsar.services.identity import letter_address
 
-        address = letter_address(uow, r)
-        to = (address,) if address else ()
-        if not to:
-            raise DeliveryFailed("the request has no verified address to send a code to")
-        code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
-        p = p.with_code(_code_digest(ctx, p.id, code), now)
-        letter = ctx.letters.render(
-            PACKAGE_CODE_LETTER,
-            r.regime,
-            {
-                "request": {"reference": r.reference, "subject_name": r.subject.name},
-                "code": code,
-                "expires_at": p.code_expires_at,
-                "organisation": ctx.policy.organisation_name,
-                "contact": ctx.policy.privacy_contact,
-            },
-            letter_language(r),
-        )
-        check_approved(uow, PACKAGE_CODE_LETTER, letter)  # an approved script, like every letter
-        mail_id = message_id(r.reference, f"package-code-{p.id[:8]}-{p.codes_sent}")
-        mail = OutgoingMail(mail_id, to[0], ctx.policy.privacy_contact, letter.subject, letter.body, html=letter.html)
-        try:
-            ctx.mailer.send(mail)
-        except DsarError as exc:
-            raise DeliveryFailed(f"the download code could not be sent: {exc.args[0] if exc.args else type(exc).__name__}") from None
-        except Exception as exc:  # noqa: BLE001 - said without its text
-            raise DeliveryFailed(f"the download code could not be sent ({type(exc).__name__})") from None
-        uow.packages.save(p)
-        uow.audit.append([PackageCodeSent(p.request_id, now, p.id, p.codes_sent)])
-        uow.commit()
-        return None
+            address = letter_address(uow, r)
+            to = (address,) if address else ()
+            if not to:
+                raise DeliveryFailed("the request has no verified address to send a code to")
+            code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
+            fresh = p.with_code(_code_digest(ctx, p.id, code), now)
+            if not uow.packages.swap(fresh):
+                continue  # changed since it was read (a download finished, a new link): judge again
+            letter = ctx.letters.render(
+                PACKAGE_CODE_LETTER,
+                r.regime,
+                {
+                    "request": {"reference": r.reference, "subject_name": r.subject.name},
+                    "code": code,
+                    "expires_at": fresh.code_expires_at,
+                    "organisation": ctx.policy.organisation_name,
+                    "contact": ctx.policy.privacy_contact,
+                },
+                letter_language(r),
+            )
+            check_approved(uow, PACKAGE_CODE_LETTER, letter)  # an approved script, like every letter
+            link_part = f"-{p.links_issued}" if p.links_issued else ""
+            mail_id = message_id(r.reference, f"package-code-{p.id[:8]}{link_part}-{fresh.codes_sent}")
+            mail = OutgoingMail(mail_id, to[0], ctx.policy.privacy_contact, letter.subject, letter.body, html=letter.html)
+            try:
+                ctx.mailer.send(mail)
+            except DsarError as exc:
+                raise DeliveryFailed(f"the download code could not be sent: {exc.args[0] if exc.args else type(exc).__name__}") from None
+            except Exception as exc:  # noqa: BLE001 - said without its text
+                raise DeliveryFailed(f"the download code could not be sent ({type(exc).__name__})") from None
+            uow.audit.append([PackageCodeSent(p.request_id, now, p.id, fresh.codes_sent)])
+            uow.commit()
+            return None
+    raise _busy("a code was sent")
 
 
 def open_download(ctx: ServiceContext, token: str, code: str) -> Download | LinkRefusal | CodeRefusal:
-    """Judge the code given with the link: a refusal (recorded), or the download, whose link
-    is spent from this moment (recorded as downloaded before the first byte goes out)."""
-    now = ctx.clock()
-    with ctx.uow() as uow:
-        p = _find(uow, ctx, token)
-        if p is None:
-            return LinkRefusal.UNKNOWN
-        refused = p.refusal(now)
-        if refused is not None:
-            uow.audit.append([PackageDownloadRefused(p.request_id, now, p.id, refused.value)])
+    """Judge the code given with the link: a refusal (recorded), or a download that starts
+    (``PackageDownloadStarted``; the code is spent, the link is not: it is spent when the
+    download finishes). A link whose downloads were started the most times allowed
+    (DSAR_PACKAGE_MAX_DOWNLOAD_STARTS) starts no more."""
+    for _ in range(_TRIES):
+        now = ctx.clock()
+        with ctx.uow() as uow:
+            p = _find(uow, ctx, token)
+            if p is None:
+                return LinkRefusal.UNKNOWN
+            refused = p.refusal(now, _max_starts(ctx))
+            if refused is not None:
+                uow.audit.append([PackageDownloadRefused(p.request_id, now, p.id, refused.value)])
+                uow.commit()
+                return refused
+            matches = p.code_digest is not None and digests_equal(p.code_digest, _code_digest(ctx, p.id, code))
+            judged, why = p.judge(matches, now)
+            if judged != p and not uow.packages.swap(judged):
+                continue  # another attempt judged a code meanwhile: judge this one again
+            if why is not None:
+                uow.audit.append([PackageDownloadRefused(p.request_id, now, p.id, why.value)])
+                uow.commit()
+                return why
+            r = uow.requests.facts(p.request_id)
+            start = judged.download_starts
+            uow.audit.append([PackageDownloadStarted(p.request_id, now, p.id, p.links_issued, start)])
             uow.commit()
-            return refused
-        matches = p.code_digest is not None and digests_equal(p.code_digest, _code_digest(ctx, p.id, code))
-        judged, why = p.judge(matches, now)
-        uow.packages.save(judged)
-        if why is not None:
-            uow.audit.append([PackageDownloadRefused(p.request_id, now, p.id, why.value)])
+        return Download(p.id, f"{r.reference}-your-data.zip", p.size, _delivered(ctx, judged, start), start)
+    raise _busy("a code was judged")
+
+
+def _delivered(ctx: ServiceContext, p: AccessPackage, start: int) -> Iterator[bytes]:
+    """The zip, decrypted chunk by chunk; its last :data:`DOWNLOAD_TAIL` bytes only once the
+    link is spent by this download (:func:`finish_download`). A consumer that stops early
+    (the browser closed the connection) never gets there: the link keeps working."""
+    held = b""
+    for chunk in sealed_chunks(ctx, p.request_id, p.object_key):
+        if held:
+            yield held
+        held = chunk
+    cut = max(0, len(held) - DOWNLOAD_TAIL)
+    if cut:
+        yield held[:cut]
+    if not finish_download(ctx, p, start):
+        raise DownloadStopped("the download link was spent, replaced or deleted while this download ran; its end was withheld")
+    yield held[cut:]
+
+
+def finish_download(ctx: ServiceContext, p: AccessPackage, start: int) -> bool:
+    """Spend the link ``p`` was started through, for the download that reached its end: True
+    for the one download that does (``PackageDownloaded``); False (``PackageDownloadRefused``)
+    when the link was spent by another download first, or replaced or deleted meanwhile. The
+    package's row is the arbiter (compare-and-set): of two downloads finishing at once, one."""
+    for _ in range(_TRIES):
+        now = ctx.clock()
+        with ctx.uow() as uow:
+            current = uow.packages.by_link(p.link_digest)
+            why = (
+                "replaced"
+                if current is None or current.id != p.id
+                else LinkRefusal.DELETED.value
+                if current.deleted_at is not None
+                else LinkRefusal.USED.value
+                if current.link_used_at is not None
+                else None
+            )
+            if current is None or why is not None:
+                uow.audit.append([PackageDownloadRefused(p.request_id, now, p.id, why or "replaced")])
+                uow.commit()
+                return False
+            if not uow.packages.swap(current.finished(now)):
+                continue
+            uow.audit.append([PackageDownloaded(p.request_id, now, p.id, p.size, current.links_issued, start)])
             uow.commit()
-            return why
-        r = uow.requests.facts(p.request_id)
-        uow.audit.append([PackageDownloaded(p.request_id, now, p.id, p.size)])
-        uow.commit()
-    return Download(p.id, f"{r.reference}-your-data.zip", p.size, sealed_chunks(ctx, p.request_id, p.object_key))
+            return True
+    return False
+
+
+def issue_link(ctx: ServiceContext, request_id: str, *, by: str) -> PackageLink:
+    """A new link for the request's access package, when the old one expired, was spent, or
+    the subject lost it: the old link stops working at once, the new one works for
+    DSAR_PACKAGE_LINK_DAYS from now, and the ``package_link`` letter takes it to the contact on
+    file. At most DSAR_PACKAGE_MAX_NEW_LINKS per package; each a ``PackageLinkIssued`` event
+    naming ``by`` (staff, never the subject). Raises PackageLinkRefused (saying why) when the
+    request has no package, its package was deleted, or its new links are used up; and
+    DeliveryFailed when the letter could not go (then nothing changed)."""
+    from dsar.services.identity import letter_address
+
+    for _ in range(_TRIES):
+        now = ctx.clock()
+        with ctx.uow() as uow:
+            r = uow.requests.get(request_id)
+            p = uow.packages.for_request(request_id)
+            if p is None:
+                deleted = [e for e in uow.audit.events(request_id) if e.kind == PackageDeleted.kind]
+                if deleted:
+                    when = deleted[-1].at.date().isoformat()
+                    raise PackageLinkRefused(
+                        f"{r.reference}: its access package was deleted on {when} (retention): no link can bring it back; "
+                        "a new copy needs a new request"
+                    )
+                raise PackageLinkRefused(
+                    f"{r.reference} has no access package (not a request for a copy, nothing found, or not answered yet)"
+                )
+            if not ctx.streams.exists(p.object_key):
+                raise PackageLinkRefused(f"{r.reference}: its access package is no longer in storage; a new copy needs a new request")
+            allowed = ctx.policy.package_max_new_links
+            if p.links_issued >= allowed:
+                raise PackageLinkRefused(
+                    f"{r.reference}: its access package has had {p.links_issued} new link(s), the most allowed "
+                    f"(DSAR_PACKAGE_MAX_NEW_LINKS={allowed})"
+                )
+            address = letter_address(uow, r)
+            if not address:
+                raise PackageLinkRefused(f"{r.reference}: there is no email address on file to send a new link to")
+            n = p.links_issued + 1
+            fresh = p.with_new_link(link_digest(ctx, link_token(ctx, p.id, n)), now, ctx.policy.package_link_days)
+            if not uow.packages.swap(fresh):
+                continue  # a download or a code changed it meanwhile: look again
+            link = link_for(ctx, fresh)
+            context = {
+                "request": letter_request(r),
+                "package": link.__dict__,
+                "organisation": ctx.policy.organisation_name,
+                "contact": ctx.policy.privacy_contact,
+                "sent_on": now.date(),
+            }
+            # Recorded as package_link.N (a letter goes once per kind); no PDF is kept of a
+            # letter carrying a live link.
+            send_letter(ctx, uow, r, f"{PACKAGE_LINK_LETTER}.{n}", context, template_kind=PACKAGE_LINK_LETTER, to=address, keep_pdf=False)
+            uow.audit.append([PackageLinkIssued(request_id, now, p.id, n, fresh.expires_at, by)])
+            uow.commit()
+            return link
+    raise _busy("a new link was issued")
 
 
 def purge_packages(ctx: ServiceContext, *, by: str = "dsar") -> int:
-    """Delete every package whose link expired or was used: its sealed stream, then its
-    record (kept as deleted) and a PackageDeleted event. Returns how many."""
+    """Delete every package whose download finished, or whose link expired more than
+    DSAR_PACKAGE_KEEP_DAYS ago (kept that long for a new link on request): its record is
+    marked deleted (``PackageDeleted``, reason downloaded or expired) and its sealed stream
+    deleted, in one transaction; a package changed meanwhile (a new link) is left for the next
+    sweep. Returns how many."""
     now = ctx.clock()
     with ctx.uow() as uow:
-        due = uow.packages.to_purge(now)
+        due = uow.packages.to_purge(now - timedelta(days=ctx.policy.package_keep_days))
     done = 0
     for p in due:
-        streams_of(ctx).delete(p.object_key)
         with ctx.uow() as uow:
-            current = uow.packages.for_request(p.request_id)
-            if current is None or current.id != p.id:
-                continue
-            reason = "downloaded" if p.link_used_at is not None else "expired"
-            uow.packages.save(AccessPackage(**{**p.__dict__, "deleted_at": now}))
+            reason = "downloaded" if p.downloaded_at is not None else "expired"
+            if not uow.packages.swap(AccessPackage(**{**p.__dict__, "deleted_at": now})):
+                continue  # changed since it was found due: judged again on the next sweep
+            streams_of(ctx).delete(p.object_key)
             uow.audit.append([PackageDeleted(p.request_id, now, p.id, reason, by)])
             uow.commit()
             done += 1
@@ -560,6 +702,8 @@ __all__ = [
     "Download",
     "PackageLink",
     "ensure_package",
+    "finish_download",
+    "issue_link",
     "legacy_summary",
     "link_for",
     "link_refusal",

@@ -3,6 +3,7 @@ in-memory unit of work of :mod:`dsar.services.memory`."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -32,10 +33,20 @@ class InMemoryPackages:
         return next((p for p in self._p.values() if p.link_digest == link_digest), None)
 
     def save(self, package: AccessPackage) -> None:
-        if package.id not in self._p:
+        current = self._p.get(package.id)
+        if current is None:
             raise NotFound(f"access package {package.id}")
-        self._p[package.id] = package
+        self._p[package.id] = replace(package, revision=current.revision + 1)
 
-    def to_purge(self, now: datetime) -> list[AccessPackage]:
-        due = [p for p in self._p.values() if p.deleted_at is None and (p.expires_at <= now or p.link_used_at is not None)]
+    def swap(self, package: AccessPackage) -> bool:
+        current = self._p.get(package.id)
+        if current is None:
+            raise NotFound(f"access package {package.id}")
+        if current.revision != package.revision:
+            return False
+        self._p[package.id] = replace(package, revision=current.revision + 1)
+        return True
+
+    def to_purge(self, expired_before: datetime) -> list[AccessPackage]:
+        due = [p for p in self._p.values() if p.deleted_at is None and (p.expires_at <= expired_before or p.downloaded_at is not None)]
         return sorted(due, key=lambda p: p.expires_at)

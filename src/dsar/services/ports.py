@@ -415,11 +415,20 @@ class PackageRepository(Protocol):
     def by_link(self, link_digest: str) -> AccessPackage | None: ...
 
     def save(self, package: AccessPackage) -> None:
-        """Store the mutable parts (code, attempts, link use, deletion)."""
+        """Store the mutable parts (link, code, attempts, starts, link use, deletion) whatever
+        the row holds now, moving it to its next revision."""
         ...
 
-    def to_purge(self, now: datetime) -> list[AccessPackage]:
-        """Packages not deleted whose link expired before ``now`` or was used."""
+    def swap(self, package: AccessPackage) -> bool:
+        """Compare-and-set: store the mutable parts only if the row is still at
+        ``package.revision`` (nobody saved it since it was read), moving it to the next
+        revision. False (nothing stored) when another transaction got there first: the
+        database row is the arbiter between concurrent downloads, codes and new links."""
+        ...
+
+    def to_purge(self, expired_before: datetime) -> list[AccessPackage]:
+        """Packages not deleted whose download finished, or whose link expired before
+        ``expired_before``."""
         ...
 
 

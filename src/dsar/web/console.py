@@ -31,7 +31,7 @@ from dsar.domain.escalations import escalations_of
 from dsar.domain.exemptions import GROUND_LABEL, LegalGround
 from dsar.domain.regimes import REGIMES, AccessScope, RequestType
 from dsar.domain.request import DEADLINE_STOPPED, Channel, Status, parse_reference
-from dsar.services import casework, deadlines, processing, queries
+from dsar.services import casework, deadlines, package, processing, queries
 from dsar.services.admin import hold_request, release_request, withdraw_request
 from dsar.services.deadline_trace import explain_request
 from dsar.services.orchestration import ensure_processing, resume_waiting, sign_off_and_resume
@@ -72,6 +72,7 @@ FLASH: dict[str, str] = {
     "confirmed": "Manual step confirmed to the flow run.",
     "signed-off": "Sign-off recorded and handed to the flow run.",
     "escalation-decided": "Legal's decision on the escalation recorded.",
+    "package-link": "A new download link went to the contact on file; the earlier link no longer works.",
 }
 
 
@@ -378,6 +379,8 @@ def _request_page(
         pending=pending,
         run=_run_info(web, view.flow_run_id),
         verification=_verification(ctx, view.id),
+        package=package.package_status(ctx, view.id),
+        package_policy=ctx.policy,
         orchestrator=web.orchestrator is not None,
         flash=FLASH.get(done) if not problems else None,
         problems=problems or [],
@@ -560,6 +563,11 @@ def _verify_by_hand(web: WebContext, form: Form, r: queries.RequestRef, staff: S
     return "verified-by-hand"
 
 
+def _package_link(web: WebContext, form: Form, r: queries.RequestRef, staff: StaffAccount) -> str:
+    package.issue_link(web.ctx, r.id, by=staff.name)
+    return "package-link"
+
+
 # (path, permission, action) of every POST on one request.
 ACTIONS: tuple[tuple[str, Permission, Callable[[WebContext, Form, queries.RequestRef, StaffAccount], str]], ...] = (
     ("hold", Permission.CASEWORK, _hold),
@@ -575,6 +583,7 @@ ACTIONS: tuple[tuple[str, Permission, Callable[[WebContext, Form, queries.Reques
     ("unflag", Permission.CASEWORK, _unflag),
     ("verify", Permission.CASEWORK, _verify),
     ("confirm", Permission.CASEWORK, _confirm),
+    ("package-link", Permission.CASEWORK, _package_link),
     ("sign-off", Permission.SIGN_OFF, _sign_off),
     ("verify-by-hand", Permission.SIGN_OFF, _verify_by_hand),
     ("resolve-escalation", Permission.SIGN_OFF, resolve_escalation),

@@ -5,8 +5,10 @@ The link carries its secret in the URL fragment (``/package#TOKEN``), which brow
 send to a server: the page's script copies it into the form (without JavaScript the person
 pastes it). Step one mails a fresh one-time code to the address the request was verified with;
 step two takes the code and streams the zip, decrypted chunk by chunk as it goes out. The link
-is spent when the download starts (and after too many wrong codes); an expired, used, deleted
-or unknown link gets the same kind of page, saying which without naming the request.
+is spent when a download **finishes** (its last bytes are handed over only then), and after too
+many wrong codes; a download interrupted halfway leaves it working, within the starts a link
+allows (each after a fresh code). A used, deleted or used-up link gets a page saying which,
+without naming the request; an unknown, altered or replaced link gets the expired link's page.
 """
 
 from __future__ import annotations
@@ -46,7 +48,11 @@ def _page(request: Request, step: str, status: int = 200, token: str = "", probl
 def _refused(request: Request, why: LinkRefusal | CodeRefusal, token: str) -> Response:
     if isinstance(why, LinkRefusal) or why is CodeRefusal.TOO_MANY:
         key = why.value if isinstance(why, LinkRefusal) else "used"
-        return _page(request, "refused", 410 if key != "unknown" else 404, problem=f"package.refused.{key}")
+        # An unknown, altered or replaced link gets the expired link's page: the page never
+        # tells a guessed or tampered token from one that once worked.
+        if key == LinkRefusal.UNKNOWN.value:
+            key = LinkRefusal.EXPIRED.value
+        return _page(request, "refused", 410, problem=f"package.refused.{key}")
     return _page(request, "code", 422, token=token, problem=f"package.code.{why.value}")
 
 

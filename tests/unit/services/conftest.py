@@ -47,6 +47,7 @@ LETTER_KINDS = (
     "appeal_outcome",
     "recipient_notice",
     "package_code",
+    "package_link",
     "verification_sms",
     "verification_sms_reminder",
 )

@@ -347,6 +347,8 @@ def test_purge_deletes_expired_and_downloaded_packages_as_audit_events(shop: Wor
     expired = answered(shop, subject={"name": "Other", "emails": ["other@example.org"]})
     assert package.purge_packages(shop.ctx) == 1  # the downloaded one; the other's link still works
     shop.clock.advance(days=8)
+    assert package.purge_packages(shop.ctx) == 0  # expired, and kept DSAR_PACKAGE_KEEP_DAYS for a new link
+    shop.clock.advance(days=shop.ctx.policy.package_keep_days)
     assert package.purge_packages(shop.ctx, by="cli") == 1
     assert package.purge_packages(shop.ctx) == 0
     assert shop.ctx.streams.keys("") == []
