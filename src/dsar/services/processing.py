@@ -830,6 +830,8 @@ def _could_not_verify(ctx: ServiceContext, uow: UnitOfWork, r: PrivacyRequest) -
         "contact": ctx.policy.privacy_contact,
         "due": uow.deadlines.get(r.id).due,
         "sent_on": ctx.clock().date(),
+        # A refusal like any other: where the regime gives an appeal, its page for this request.
+        "appeal_url": appeal_link(ctx, full),
     }
     send_letter(ctx, uow, full, COULD_NOT_VERIFY_LETTER, context, to=full.subject.primary_email or identity.letter_address(uow, full))
     uow.commit()

@@ -16,6 +16,7 @@ from dsar.domain.request import Move, Status
 from dsar.domain.verification import UNVERIFIABLE
 from dsar.services import processing as svc
 from dsar.services import recording
+from dsar.services.intake import log_request
 from tests.signoff import LEGAL, approve, code, enrol, sign
 from tests.unit.services.conftest import JANE, World, archive_map, download_package, prove, shop_data, shop_map
 
@@ -663,3 +664,35 @@ def test_a_request_on_hold_is_not_closed_by_the_verification_sweep_until_it_is_r
     release_request(world.ctx, rid, "legal decided: go on")
     assert len(sweep_verification(world.ctx, None).closed) == 1
     assert svc.status_of(world.ctx, rid) is Status.DENIED
+
+
+def test_a_could_not_verify_letter_in_a_state_with_an_appeal_links_the_appeal_page_and_the_appeal_is_taken(world: World) -> None:
+    from dataclasses import replace
+
+    world.ctx = replace(world.ctx, policy=replace(world.ctx.policy, public_form_url="https://forms.example-shop.test"))
+    rid = world.log(regime="vcdpa", country=None)
+    svc.start_verification(world.ctx, rid)
+    for _ in range(world.ctx.policy.verification_max_attempts):
+        svc.confirm_code(world.ctx, rid, "00000000")
+    assert svc.send_response(world.ctx, rid) is Status.DENIED
+    (context,) = world.letters.contexts("could_not_verify")
+    reference = context["request"]["reference"]
+    assert context["appeal_url"] == f"https://forms.example-shop.test/?appeal_of={reference}"
+    # the page's appeal is accepted for this refusal, as for legal's denial
+    appeal = log_request(
+        world.ctx, {"type": "appeal", "regime": "vcdpa", "appeal_of": reference, "subject": {"name": "Jane Doe", "emails": [JANE]}}
+    )
+    assert appeal.request.type.value == "appeal"
+
+
+def test_a_could_not_verify_letter_under_the_gdpr_links_no_appeal_page(world: World) -> None:
+    from dataclasses import replace
+
+    world.ctx = replace(world.ctx, policy=replace(world.ctx.policy, public_form_url="https://forms.example-shop.test"))
+    rid = world.log()
+    svc.start_verification(world.ctx, rid)
+    for _ in range(world.ctx.policy.verification_max_attempts):
+        svc.confirm_code(world.ctx, rid, "00000000")
+    svc.send_response(world.ctx, rid)
+    (context,) = world.letters.contexts("could_not_verify")
+    assert context["appeal_url"] is None
