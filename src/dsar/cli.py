@@ -710,6 +710,50 @@ def request_appeals_report(
     out.print(t)
 
 
+@request_app.command("metrics")
+def request_metrics(
+    year: Annotated[int, typer.Option(help="Calendar year of receipt")],
+    regime: Annotated[str | None, typer.Option(help="Only this regime (e.g. ccpa)")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Requests received in a year, per type: complied with in whole or part, denied (by reason),
+    open, and the median and mean days to the response (CCPA 11 CCR 7102); --json adds each regime."""
+    from dsar.domain.decisions import DenialReason
+    from dsar.services.metrics import UNKNOWN_REASON, request_metrics
+
+    engine = _app(_settings())
+    with _errors():
+        from dsar.domain.regimes import get_regime
+
+        code = get_regime(regime).code if regime is not None else None
+        metrics = request_metrics(engine.ctx, year, code)
+    if as_json:
+        _print_json(metrics.as_json())
+        return
+    by_type = metrics.by_type()
+    if not by_type:
+        out.print(f"no requests received in {year}" + (f" under {code}" if code else ""))
+        return
+    # one column per request type, one row per figure: it fits a terminal
+    reasons = [r.value for r in DenialReason] + [UNKNOWN_REASON]
+    t = Table("", *by_type, title=f"Requests received in {year}" + (f" ({code})" if code else ""))
+    figures = {kind: c.as_json() for kind, c in by_type.items()}
+    rows: list[tuple[str, str]] = [
+        ("received", "received"),
+        ("complied with in whole", "complied_in_whole"),
+        ("complied with in part", "complied_in_part"),
+        ("denied", "denied"),
+    ]
+    for label, key in rows:
+        t.add_row(label, *[str(f[key]) for f in figures.values()])
+    for reason in reasons:
+        t.add_row(f"  denied: {reason.replace('_', ' ')}", *[str(c.denied_by_reason.get(reason, 0)) for c in by_type.values()])
+    t.add_row("open", *[str(f["open"]) for f in figures.values()])
+    t.add_row("median days to the response", *["-" if f["median_days"] is None else str(f["median_days"]) for f in figures.values()])
+    t.add_row("mean days to the response", *["-" if f["mean_days"] is None else str(f["mean_days"]) for f in figures.values()])
+    out.print(t)
+
+
 def _staff_action(reference: str, reason: str, action: Callable[[ServiceContext, str, str], object], done: str) -> None:
     engine, r = _load(reference)
     with _errors():

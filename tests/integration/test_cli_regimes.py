@@ -141,3 +141,20 @@ def test_an_appeal_logged_and_decided_from_the_command_line(env: dict[str, str])
     code, out, _ = run(env, "request", "appeals-report", "--year", str(datetime.now(UTC).year), "--json")
     assert json.loads(out)["by_regime"]["ctdpa"]["upheld"] == 1
     app.engine.dispose()
+
+
+def test_request_metrics_counts_the_year_per_type_and_refuses_an_unknown_regime(env: dict[str, str]) -> None:
+    from datetime import UTC, datetime
+
+    year = str(datetime.now(UTC).year)
+    code, out, err = run(env, *NEW, "--country", "US", "--subdivision", "CT", "--json")
+    assert code == 0, err
+    code, out, err = run(env, "request", "metrics", "--year", year, "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["by_type"]["access"]["received"] == 1 and doc["by_type"]["access"]["open"] == 1
+    assert doc["by_regime"]["ctdpa"]["access"]["median_days"] is None  # nothing answered yet
+    code, out, _ = run(env, "request", "metrics", "--year", year, "--regime", "us-ct")  # an alias of ctdpa
+    assert code == 0 and "access" in out and "unverifiable" in out
+    code, _, err = run(env, "request", "metrics", "--year", year, "--regime", "nowhere")
+    assert code == 2 and "unknown regime" in err
