@@ -8,7 +8,7 @@ import json
 from dataclasses import replace
 from datetime import datetime
 
-from sqlalchemy import Column, LargeBinary, Text
+from sqlalchemy import Column, Index, LargeBinary, Text
 from sqlmodel import Field, Session, SQLModel, select
 
 from dsar.domain.errors import NotFound
@@ -19,6 +19,8 @@ from dsar.persistence.tables import as_utc
 
 class VerificationCaseRow(SQLModel, table=True):
     __tablename__ = "verification_case"
+    # the sweep's query: open cases by expiry (open_expiring)
+    __table_args__ = (Index("ix_verification_case_state_expires_at", "state", "expires_at"),)
 
     id: int | None = Field(default=None, primary_key=True)
     request_id: str = Field(unique=True, index=True, max_length=32)
