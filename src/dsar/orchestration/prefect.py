@@ -119,17 +119,24 @@ class PrefectOrchestrator:
 
     def run_state(self, run_id: str) -> RunState:
         from prefect import get_client
-        from prefect.input.actions import read_flow_run_input
+        from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 
-        with get_client(sync_client=True) as client:
+        with get_client(sync_client=True) as client:  # one client for both reads (each costs a TLS context)
             fr = client.read_flow_run(UUID(run_id))
-        st = fr.state
-        if st is None:
-            return RunState("Unknown", "UNKNOWN")
-        ready = False
-        keyset: Any = st.state_details.run_input_keyset if st.state_details else None
-        if st.type.value == "PAUSED" and keyset:
-            ready = read_flow_run_input(keyset["schema"], flow_run_id=UUID(run_id)) is not None
+            st = fr.state
+            if st is None:
+                return RunState("Unknown", "UNKNOWN")
+            ready = False
+            keyset: Any = st.state_details.run_input_keyset if st.state_details else None
+            if st.type.value == "PAUSED" and keyset:
+                try:
+                    client.read_flow_run_input(UUID(run_id), keyset["schema"])
+                    ready = True
+                except ObjectNotFound:
+                    ready = False
+                except PrefectHTTPStatusError as exc:
+                    if exc.response.status_code != 404:
+                        raise
         return RunState(st.name or st.type.value, st.type.value, ready)
 
     def resume(self, run_id: str, run_input: Mapping[str, Any]) -> None:
