@@ -317,18 +317,24 @@ def start(ctx: ServiceContext, request_id: str) -> Status:
                 # the request waits exactly as a known one does.
                 status = recording.move(uow, facts, Move.REQUEST_VERIFICATION, now).status
             uow.commit()
-        if channel == "none":
+    else:
+        status = r.status
+        if case.issued > 0 or (case.channel == "none" and case.known):
             return status
-    elif case.channel == "none" or case.issued > 0:
-        return r.status
     try:
         # The acknowledgement of receipt first, where the regime requires one (CCPA 7021(a));
-        # sent once, like every letter.
+        # sent once, like every letter. A subject not found on file gets it too, at the address
+        # the request gave (it discloses nothing): known or not, the requester hears the same
+        # (THREATS 9). A subject found on file whom no channel reaches is verified by hand.
         from dsar.services import notices
 
+        if case.channel == "none" and case.known:
+            return status
         with ctx.uow() as uow:
             notices.send_acknowledgement(ctx, uow, r)
             uow.commit()
+        if case.channel == "none":
+            return status
         return _send(ctx, request_id, 1, r)
     except DeliveryFailed as failed:
         from dsar.services.correspondence import hold_for_failed_delivery

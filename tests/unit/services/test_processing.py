@@ -435,6 +435,19 @@ def test_a_ccpa_request_is_acknowledged_once_before_its_code_and_that_confirms_r
     assert [d["kind"] for d in w.details(rid, "LetterSent")] == ["acknowledgement", "verification_code"]
 
 
+def test_a_ccpa_requester_not_found_on_file_is_acknowledged_at_the_address_they_gave_like_anyone() -> None:
+    w = World([shop_data()], (shop_map(),))
+    stranger = "someone.else@example.org"
+    rid = w.log(regime="ccpa", country="US", subdivision="CA", access_scope="categories", subject={"name": "Sam Roe", "emails": [stranger]})
+    assert svc.start_verification(w.ctx, rid) is Status.AWAITING_VERIFICATION
+    assert svc.start_verification(w.ctx, rid) is Status.AWAITING_VERIFICATION  # a re-run: once
+    ref = svc.reference_of(w.ctx, rid)
+    # the same acknowledgement a customer gets, and nothing else (no code: nothing is on file)
+    assert list(w.mailer.sent) == [f"{ref}.acknowledgement@dsar"]
+    assert w.mailer.sent[f"{ref}.acknowledgement@dsar"].to == stranger
+    assert w.events(rid).count("ReceiptConfirmed") == 1 and "VerificationLinkSent" not in w.events(rid)
+
+
 def test_a_gdpr_request_gets_no_separate_acknowledgement() -> None:
     w = World([shop_data()], (shop_map(),))
     rid = w.log()
