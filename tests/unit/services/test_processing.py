@@ -111,7 +111,7 @@ def test_a_stranger_not_on_file_is_sent_nothing_and_waits_like_anyone(world: Wor
     assert svc.start_verification(world.ctx, rid) is Status.AWAITING_VERIFICATION
     assert world.mailer.sent == {} and world.letters.rendered == []
     (level,) = world.details(rid, "VerificationLevelSet")
-    assert level["known"] is False and level["channel"] == "none" and "nothing was sent" in level["reasons"][-1]
+    assert level["known"] is False and level["channel"] == "none" and "no link or code was sent" in level["reasons"][-1]
     assert svc.plan_request(world.ctx, rid) is Status.AWAITING_VERIFICATION  # nothing is searched
 
 
