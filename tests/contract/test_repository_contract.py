@@ -603,6 +603,26 @@ def test_events_come_back_in_order_with_their_payloads_opened(uow_factory: UnitO
     assert instant(events[0].at) == T0
 
 
+def test_the_requests_with_an_event_of_a_kind_are_found_once_each(uow_factory: UnitOfWorkFactory) -> None:
+    r, other, third = a_request(1), a_request(2), a_request(3)
+    stored(uow_factory, r, other, third)
+    with uow_factory() as uow:
+        uow.audit.append(
+            [
+                RequestLogged(r.id, T0, r.reference, "access", "gdpr", "web"),
+                RequestLogged(other.id, T0, other.reference, "access", "gdpr", "web"),
+                HoldChanged(r.id, T0, True, "first"),
+                HoldChanged(r.id, T0 + timedelta(minutes=1), False, "second"),
+                HoldChanged(third.id, T0, True, "third"),
+            ]
+        )
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.audit.request_ids_with("HoldChanged") == sorted([r.id, third.id])
+        assert uow.audit.request_ids_with("RequestLogged") == sorted([r.id, other.id])
+        assert uow.audit.request_ids_with("EscalationRaised") == []
+
+
 def test_an_event_whose_key_the_log_holds_is_not_appended_again(uow_factory: UnitOfWorkFactory) -> None:
     r = a_request(1)
     stored(uow_factory, r)

@@ -139,6 +139,11 @@ class SqlAuditLog:
             return dict(SHREDDED_DETAILS)
         return dict(json.loads(self._sealer.open(request_id, sealed, associated_data(seq, request_id, kind).decode())))
 
+    def request_ids_with(self, kind: str) -> list[str]:
+        t = AuditEventRow.__table__.c  # type: ignore[attr-defined]
+        stmt = sa_select(t.request_id).where(t.kind == kind).distinct().order_by(t.request_id)
+        return [str(rid) for rid in self._s.connection().execute(stmt).scalars()]
+
     def head(self) -> tuple[int, str]:
         head = self._s.exec(select(AuditHeadRow).where(AuditHeadRow.id == 1)).one()
         return head.seq, head.hash

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 
-from sqlalchemy import BigInteger, Column, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, LargeBinary, Text, UniqueConstraint
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 from sqlmodel import Field, SQLModel
 
@@ -104,6 +104,8 @@ class AuditEventRow(SQLModel, table=True):
     the chain hashes the sealed bytes so it verifies without keys (and after shredding)."""
 
     __tablename__ = "audit_event"
+    # which requests have an event of a kind (legal's queue: the escalated ones)
+    __table_args__ = (Index("ix_audit_event_kind_request_id", "kind", "request_id"),)
 
     seq: int = Field(primary_key=True)
     request_id: str = Field(index=True, max_length=32)

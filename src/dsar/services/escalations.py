@@ -15,6 +15,7 @@ from dsar.domain.decisions import REFUSAL_TEXT, SignOffRefusal
 from dsar.domain.errors import InvalidInput, TransitionNotAllowed
 from dsar.domain.escalations import (
     POINT_TEXT,
+    RAISED,
     Escalation,
     EscalationDecision,
     EscalationPoint,
@@ -26,7 +27,7 @@ from dsar.services import recording
 from dsar.services.accounts import approver_digest, prove_approver
 from dsar.services.context import ServiceContext
 from dsar.services.deadlines import local_today
-from dsar.services.ports import RequestQuery, UnitOfWork
+from dsar.services.ports import UnitOfWork
 
 
 def _point(value: EscalationPoint | str) -> EscalationPoint:
@@ -157,17 +158,22 @@ class QueueEntry:
 
 def legal_queue(ctx: ServiceContext, *, include_resolved: bool = False, limit: int = 1000) -> list[QueueEntry]:
     """Open escalations of open requests, the nearest response target first (missed ones on
-    top). Reads each open request's events: the queue is not indexed."""
+    top). Reads the events of the escalated requests only (found through the index on kinds)."""
     today = local_today(ctx)
     out: list[QueueEntry] = []
     with ctx.uow() as uow:
-        for r in uow.requests.query(RequestQuery(limit=limit)):
+        for r in _escalated(uow, limit):
             if r.status.is_final and not include_resolved:
                 continue
             for x in escalations_of(uow.audit.events(r.id)):
                 if x.open or include_resolved:
                     out.append(QueueEntry(r.id, r.reference, r.status, uow.deadlines.get(r.id).due, x, x.missed(today)))
     return sorted(out, key=lambda q: (not q.escalation.open, q.escalation.target, q.escalation.raised_at, q.reference))
+
+
+def _escalated(uow: UnitOfWork, limit: int) -> list[PrivacyRequest]:
+    """The requests that were ever escalated (at most ``limit``)."""
+    return [uow.requests.facts(rid) for rid in uow.audit.request_ids_with(RAISED)[:limit]]
 
 
 def sweep_missed(ctx: ServiceContext, as_of: date | None = None) -> list[NewAlert]:
@@ -177,7 +183,7 @@ def sweep_missed(ctx: ServiceContext, as_of: date | None = None) -> list[NewAler
     raised: list[NewAlert] = []
     with ctx.uow() as uow:
         now = ctx.clock()
-        for r in uow.requests.query(RequestQuery(limit=10_000)):
+        for r in _escalated(uow, 100_000):
             if r.status.is_final:
                 continue
             for x in escalations_of(uow.audit.events(r.id)):

@@ -685,6 +685,9 @@ class InMemoryAuditLog(_Area):
         aad = associated_data(event.seq, event.request_id, event.kind).decode()
         return dict(json.loads(self._open(event.request_id, event.details_enc, aad)))
 
+    def request_ids_with(self, kind: str) -> list[str]:
+        return sorted({e.request_id for e in self._s.chain if e.kind == kind})
+
     def head(self) -> tuple[int, str]:
         return self._s.head
 

@@ -319,6 +319,11 @@ class AuditLog(Protocol):
 
     def open_details(self, event: ChainedEvent) -> dict[str, Any]: ...
 
+    def request_ids_with(self, kind: str) -> list[str]:
+        """The requests with at least one event of ``kind`` (read from the index on kinds,
+        without opening a payload): e.g. the escalated ones, for legal's queue."""
+        ...
+
     def head(self) -> tuple[int, str]:
         """(size, hash) of the chain's head."""
         ...
