@@ -77,7 +77,11 @@ def flagged_ids(ctx: ServiceContext, request_ids: Iterable[str]) -> set[str]:
     """Which of these requests are marked legal-sensitive now."""
     out: set[str] = set()
     with ctx.uow() as uow:
+        # only requests that were ever flagged have a mark to read (the index on kinds)
+        ever = set(uow.audit.request_ids_with(LegalSensitiveFlagged.kind))
         for rid in request_ids:
+            if rid not in ever:
+                continue
             flag = flag_of(uow.audit.events(rid))
             if flag is not None and flag.flagged:
                 out.add(rid)
