@@ -73,6 +73,16 @@ def verification() -> tuple[int, int, int]:
 
 
 @task(cache_policy=NO_CACHE, persist_result=False)
+def bounces() -> int:
+    """Letters the mail service returned undelivered (DSAR_MAIL_BOUNCE_QUEUE_URL): recorded on
+    their requests, the team alerted, open requests held. How many were recorded."""
+    from dsar.app import sweep_bounces
+
+    done = sweep_bounces(app())
+    return 0 if done is None else len(done.recorded)
+
+
+@task(cache_policy=NO_CACHE, persist_result=False)
 def purge_packages() -> int:
     """Access packages whose link expired or was used are deleted (audit events)."""
     from dsar.services.package import purge_packages as purge
@@ -88,6 +98,9 @@ def deadline_watch(as_of: date | None = None) -> dict[str, int]:
     for a in result.notified:
         name, resource, payload = event_for(a)
         emit_event(event=name, resource=resource, payload=payload)
+    bounced = bounces()  # before delivering: its alerts go out in this round
+    if bounced:
+        log.info("%d letter(s) returned undelivered by the mail service", bounced)
     report = deliver()
     reminded, unverified, reminders_failed = verification()
     if reminded or unverified or reminders_failed:

@@ -30,6 +30,7 @@ from dsar.storage.streams import LocalStreamStore
 
 if TYPE_CHECKING:
     from dsar.connectors.datamap import AnySystem
+    from dsar.services.bounces import BounceSweep
 
 
 def utc_now() -> datetime:
@@ -222,6 +223,20 @@ def build_texts(settings: Settings, engine: Engine) -> TextMessenger:
     from dsar.persistence.mail_ledger import SqlMailLedger
 
     return SnsTexter(boto3.client("sns"), SqlMailLedger(engine), sender_id=settings.sms_sender_id, attempts=settings.mail_attempts)
+
+
+def sweep_bounces(app: App) -> BounceSweep | None:
+    """Settle the bounce notices waiting in ``DSAR_MAIL_BOUNCE_QUEUE_URL`` (None when unset)."""
+    url = app.settings.mail_bounce_queue_url
+    if not url:
+        return None
+    import boto3
+
+    from dsar.letters.bounces import SqsBounceSource
+    from dsar.persistence.mail_ledger import SqlMailLedger
+    from dsar.services.bounces import sweep_bounces as sweep
+
+    return sweep(app.ctx, SqsBounceSource(boto3.client("sqs"), url), SqlMailLedger(app.engine).message_for)
 
 
 def build_notifier(app: App) -> Notifier:

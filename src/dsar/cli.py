@@ -1004,6 +1004,9 @@ def alerts_sweep(
     with _errors():
         notifier = build_notifier(engine)
         result = sweep(engine.ctx, settings.alert_thresholds_days, _date_option(as_of, "--as-of"))
+        from dsar.app import sweep_bounces
+
+        bounced = sweep_bounces(engine)  # None: no bounce queue configured; before delivering: its alerts go now
         report = deliver(engine.ctx, notifier, max_attempts=settings.alert_max_attempts, digest_over=settings.alert_digest_over)
         verifying = sweep_verification(engine.ctx, _orchestrator(settings))  # wakes the runs of requests it closes
     doc = {
@@ -1026,6 +1029,9 @@ def alerts_sweep(
         "delivered": report.delivered,
         "failed": report.failed,
         "verification": {"reminded": verifying.reminded, "closed_unverifiable": verifying.closed, "reminders_failed": verifying.failed},
+        "bounces": None
+        if bounced is None
+        else {"recorded": bounced.recorded, "held": bounced.held, "not_ours": bounced.not_ours, "malformed": bounced.malformed},
     }
     if as_json:
         _print_json(doc)
@@ -1038,6 +1044,11 @@ def alerts_sweep(
             f"verification: {len(verifying.reminded)} reminder(s) sent, {len(verifying.closed)} request(s) closed as unverifiable "
             f"(link expired unused){', ' + str(verifying.failed) + ' reminder(s) to retry' if verifying.failed else ''}"
         )
+        if bounced is not None:
+            out.print(
+                f"bounces: {len(bounced.recorded)} letter(s) recorded undelivered, {len(bounced.held)} request(s) held"
+                f"{', ' + str(bounced.malformed) + ' unreadable notice(s) deleted' if bounced.malformed else ''}"
+            )
     if report.failed:
         raise typer.Exit(1)
 

@@ -264,6 +264,11 @@ class MailSettings(BaseSettings):
     sms_sender_id: str | None = Field(
         None, description="Alphanumeric sender id SNS shows where the country allows one (1-11 letters and digits)."
     )
+    mail_bounce_queue_url: str | None = Field(
+        None,
+        description="AWS SQS queue that receives SES's bounce and complaint notifications (through SNS): the deadline watch "
+        "reads it, records each bounced letter on its request, alerts the team and holds an open request. Unset: not read.",
+    )
 
 
 class AlertSettings(BaseSettings):
@@ -564,6 +569,7 @@ class Settings(WebSettings, DemoSettings, AwsSettings, AlertSettings, MailSettin
                 "sms_transport": self.sms_transport,
                 "sms_outbox_dir": str(self.effective_sms_outbox_dir),
                 "sms_sender_id": self.sms_sender_id,
+                "mail_bounce_queue_url": self.mail_bounce_queue_url,
             },
             "alerts": {
                 "alert_thresholds_days": self.alert_thresholds_days,

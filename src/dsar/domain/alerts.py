@@ -13,6 +13,8 @@ from typing import Literal
 BREACHED = "breached"
 # The confirmation of receipt some regimes require (11 CCR 7021(a): within 10 business days).
 ACK_BREACHED = "ack-breached"
+# A letter the mail service accepted came back undelivered (dsar.services.bounces).
+LETTER_BOUNCED = "letter-bounced"
 
 # The dates the deadline watch follows: the response (``watch_due``) and the confirmation of
 # receipt (``ack_watch``).
@@ -78,6 +80,8 @@ def urgency(kind: str) -> int:
     """Higher is more urgent: breached, then the smallest threshold."""
     if is_breach(kind):
         return 10_000
+    if kind == LETTER_BOUNCED:
+        return 5_000
     return -int(kind.removeprefix("due-in-").removeprefix("ack-in-").removesuffix("d"))
 
 
@@ -86,6 +90,8 @@ def family(kind: str) -> str:
     response target of an escalation) or ``due``."""
     if kind.startswith("legal-"):
         return "legal"
+    if kind == LETTER_BOUNCED:
+        return "mail"
     return "ack" if kind.startswith("ack-") else "due"
 
 

@@ -489,6 +489,27 @@ class LetterSent(AuditEvent):
 
 
 @dataclass(frozen=True)
+class LetterBounced(AuditEvent):
+    """The mail service reported a letter undelivered after accepting it (an SES bounce or
+    complaint notification). ``letter`` is the letter's purpose as its message id names it
+    (``access_response``, ``verify-3-1``...); ``bounce`` is ``permanent``, ``transient``,
+    ``undetermined`` or ``complaint``; ``notice`` the service's own id of the notification (a
+    notification delivered twice is recorded once). Never the address."""
+
+    letter: str = ""
+    bounce: str = ""
+    subtype: str = ""
+    notice: str = ""
+
+    def payload(self) -> dict[str, JsonValue]:
+        return {"letter": self.letter, "bounce": self.bounce, "subtype": self.subtype}
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.request_id}:bounce:{self.notice}"
+
+
+@dataclass(frozen=True)
 class DeadlineExtended(AuditEvent):
     from_due: date | None = None
     to_due: date | None = None

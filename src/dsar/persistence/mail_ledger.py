@@ -24,6 +24,12 @@ class SqlMailLedger:
         with Session(self._engine) as s:
             return s.exec(select(MailLedgerRow.message_id).where(MailLedgerRow.message_id == message_id)).first() is not None
 
+    def message_for(self, provider_id: str) -> str | None:
+        """dsar's message id of the message the transport knows as ``provider_id`` (SES's
+        MessageId): a bounce notice names only the latter when it carries no headers."""
+        with Session(self._engine) as s:
+            return s.exec(select(MailLedgerRow.message_id).where(MailLedgerRow.provider_id == provider_id)).first()
+
     def record(self, message_id: str, transport: str, provider_id: str | None, at: datetime) -> None:
         with Session(self._engine) as s:
             s.add(MailLedgerRow(message_id=message_id, transport=transport, provider_id=provider_id, sent_at=at))

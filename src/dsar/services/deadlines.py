@@ -17,6 +17,7 @@ from dsar.domain.alerts import (
     ACK_BREACHED,
     BREACHED,
     LEGAL_MISSED,
+    LETTER_BOUNCED,
     Alert,
     NewAlert,
     WatchColumn,
@@ -318,6 +319,17 @@ def describe(a: Alert | NewAlert, request: PrivacyRequest | None = None) -> Noti
             f"An escalation of {a.reference} waits for legal's decision since before {a.due}. "
             f"Decide it on the console (/console/legal) or `dsar request resolve-escalation {a.reference} …`."
         )
+        return Notice(title, body, urgent=True)
+    if a.kind == LETTER_BOUNCED:
+        title = f"{a.reference}: a letter could not be delivered"
+        body = (
+            f"The mail service returned a letter of {a.reference} as undeliverable (permanent bounce). "
+            f"The subject did not get it: reach them another way (post, phone), then release the request if it is held. "
+            f"`dsar request events {a.reference}` shows which letter."
+        )
+        if request is not None:
+            held = " (on hold)" if request.on_hold else ""
+            body += f"\nType: {request.type.value}; regime: {request.regime}; status: {request.status.value}{held}."
         return Notice(title, body, urgent=True)
     if a.kind == ACK_BREACHED:
         title = f"{a.reference}: confirmation of receipt OVERDUE (was due {a.due}, {-a.days_left} day(s) ago)"

@@ -158,6 +158,15 @@ def _letter(d: Details) -> tuple[str, list[str], str | None]:
     return f"Letter sent: {kind}", lines, None
 
 
+def _bounced(d: Details) -> tuple[str, list[str], str | None]:
+    letter = str(d.get("letter", "?")).replace("_", " ")
+    return (
+        f"Letter not delivered: {letter}",
+        [f"{d.get('bounce', '?')} ({d.get('subtype') or 'no detail'}), as the mail service reported"],
+        None,
+    )
+
+
 def _extended(d: Details) -> tuple[str, list[str], str | None]:
     return f"Deadline extended: {d.get('from', '?')} → {d.get('to', '?')}", _opt("reason", d, "reason"), d.get("by") or None
 
@@ -260,6 +269,7 @@ RULES: dict[str, Rule] = {
     "SystemCorrected": _corrected,
     "ManualStepConfirmed": _manual,
     "LetterSent": _letter,
+    "LetterBounced": _bounced,
     "DeadlineExtended": _extended,
     "ClockPaused": _paused,
     "ClockRestarted": _restarted,
