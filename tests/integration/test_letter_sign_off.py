@@ -154,3 +154,22 @@ def test_show_says_the_letter_waits_for_legal_and_then_who_approved_it(env: dict
     rc, out, _ = run(shop, "request", "events", ref, "--json")
     (recorded,) = [e["details"] for e in json.loads(out) if e["kind"] == "LetterSignOffRecorded"]
     assert recorded["letter"] == "deletion_response" and recorded["verified_by"] == "totp" and recorded["via"] == "cli"
+
+
+def test_the_deadline_watch_on_sql_alerts_a_refusal_whose_letter_waits(sqlite_app: App) -> None:
+    from dsar.services import deadlines
+
+    ctx = sqlite_app.ctx
+    r = log_request(
+        ctx, {"type": "access", "regime": "gdpr", "country": "DE", "subject": {"name": "Jane Doe", "emails": ["jane.doe@example.com"]}}
+    ).request
+    svc.start_verification(ctx, r.id)
+    svc.confirm_code(ctx, r.id, latest_code(sqlite_app.settings.effective_outbox_dir, r.reference) or "")
+    svc.plan_request(ctx, r.id)
+    assert sign(ctx, r.id, sign_off("deny", "exempt")).status is Status.DENIED
+    due = queries.request_view(ctx, r.reference).deadline.due
+    from datetime import timedelta
+
+    breached = deadlines.sweep(ctx, [7, 3, 1], as_of=due + timedelta(days=1))
+    assert [a.kind for a in breached.raised if a.request_id == r.id and a.notify] == ["breached"]
+    assert deadlines.sweep(ctx, [7, 3, 1], as_of=due + timedelta(days=1)).raised == []

@@ -107,7 +107,9 @@ WAITS_FOR: dict[str, str] = {
     "planning": "planning: locating the subject in every system",
     "awaiting_sign_off": "legal's sign-off",
     "executing": "its plan to be carried out, or a person to confirm a manual system's step",
-    "responding": "the response letter to go out",
+    "responding": "the response letter to go out (where DSAR_LETTER_SIGN_OFF asks for it, after legal's approval)",
+    # watched only while its refusal letter waits for legal's approval (DSAR_LETTER_SIGN_OFF)
+    "denied": "legal's approval of the refusal letter, which has not gone out (`dsar request approve-letter`)",
 }
 
 

@@ -265,3 +265,46 @@ def test_the_letter_preview_is_the_could_not_verify_letter_for_an_unverifiable_r
         svc.confirm_code(world.ctx, rid, "00000000")
     preview = letter_preview(world.ctx, rid)
     assert preview is not None and preview.kind == "could_not_verify" and len(preview.version) == 64
+
+
+def test_the_deadline_watch_keeps_watching_a_refusal_whose_letter_waits_for_legal(world: World) -> None:
+    from dsar.services import deadlines
+
+    rid = world.log(type="access")
+    world.verify(rid)
+    svc.plan_request(world.ctx, rid)
+    assert sign(world.ctx, rid, sign_off("deny", "exempt")).status is Status.DENIED
+    with world.uow() as uow:
+        due = uow.deadlines.get(rid).due
+    world.clock.advance(days=(due - world.clock.now.date()).days - 2)  # two days before the date
+    result = deadlines.sweep(world.ctx, [7, 3, 1])
+    mine = [a for a in result.raised if a.request_id == rid]
+    assert [a.kind for a in mine if a.notify] == ["due-in-3d"] and all(a.due == due for a in mine)
+    (notice,) = [deadlines.describe(a, svc_facts(world, rid)) for a in mine if a.notify]
+    assert "legal's approval of the refusal letter" in notice.body
+    assert [a for a in deadlines.sweep(world.ctx, [7, 3, 1]).raised if a.request_id == rid] == []  # once
+    # once the letter went, the refusal is no longer watched
+    secret = enrol(world.ctx)
+    assert letters.record_letter_sign_off(world.ctx, rid, APPROVE, LEGAL, code(world.ctx, secret), via="test").recorded
+    assert svc.send_response(world.ctx, rid) is Status.DENIED
+    world.clock.advance(days=3)
+    assert [a for a in deadlines.sweep(world.ctx, [7, 3, 1]).raised if a.request_id == rid] == []
+
+
+def test_a_refusal_whose_letter_needs_no_approval_is_not_watched() -> None:
+    from dsar.services import deadlines
+
+    w = World([shop_data()], (shop_map(),), letter_sign_off=parse_letter_sign_off("deletion"))
+    rid = w.log(type="access")
+    w.verify(rid)
+    svc.plan_request(w.ctx, rid)
+    assert sign(w.ctx, rid, sign_off("deny", "exempt")).status is Status.DENIED  # its letter is not sent yet either
+    with w.uow() as uow:
+        due = uow.deadlines.get(rid).due
+    w.clock.advance(days=(due - w.clock.now.date()).days + 1)
+    assert [a for a in deadlines.sweep(w.ctx, [7, 3, 1]).raised if a.request_id == rid] == []
+
+
+def svc_facts(world: World, rid: str) -> object:
+    with world.uow() as uow:
+        return uow.requests.facts(rid)
