@@ -109,7 +109,8 @@ WAITS_FOR: dict[str, str] = {
     "executing": "its plan to be carried out, or a person to confirm a manual system's step",
     "responding": "the response letter to go out (where DSAR_LETTER_SIGN_OFF asks for it, after legal's approval)",
     # watched only while its refusal letter waits for legal's approval (DSAR_LETTER_SIGN_OFF)
-    "denied": "legal's approval of the refusal letter, which has not gone out (`dsar request approve-letter`)",
+    "denied": "its refusal letter, if it has not gone out yet (where DSAR_LETTER_SIGN_OFF asks, legal's approval of it "
+    "first: `dsar request approve-letter`)",
 }
 
 
