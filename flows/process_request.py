@@ -25,6 +25,7 @@ from dsar.domain.errors import DsarError, PermanentConnectorError, RetryableConn
 from dsar.domain.request import Status
 from dsar.orchestration.runtime import app
 from dsar.services import accounts, identity
+from dsar.services import letter_sign_off as letters
 from dsar.services import processing as svc
 from dsar.services.admin import hold_request
 
@@ -112,6 +113,32 @@ def sign_off_form(roster: list[str], description: str, exemptable: list[str] | N
 
     SignOffNow.__name__ = SignOffNow.__qualname__ = "SignOff"
     return SignOffNow.with_initial_data(description=description)
+
+
+class LetterSignOff(RunInput):
+    """Legal's decision on the response letter before it goes out (DSAR_LETTER_SIGN_OFF),
+    proven like the plan's sign-off; ``approver`` is a dropdown of the legal roster
+    (:func:`letter_sign_off_form`)."""
+
+    decision: Literal["approve", "return"] = Field(
+        description="approve sends the letter as previewed; return sends it back to the team (the request is held with your reason)"
+    )
+    approver: str = Field(description="Your name on the legal roster")
+    code: str = Field(description="The 6-digit code your authenticator app shows now")
+    reason: str = Field(default="", description="For a return: what the team must change (required; the request is held with it)")
+    note: str = Field(default="", description="Internal note for the file and the auditors: kept encrypted, never in a letter")
+
+
+def letter_sign_off_form(roster: list[str], description: str) -> Any:
+    """The letter sign-off form with the approver as a dropdown of ``roster`` (the active legal
+    accounts now), as :func:`sign_off_form`."""
+    names: list[Any] = list(roster) or ["(no legal account: dsar users add NAME --role legal)"]
+
+    class LetterSignOffNow(LetterSignOff):
+        approver: str = Field(description="Your name on the legal roster", json_schema_extra={"enum": names})
+
+    LetterSignOffNow.__name__ = LetterSignOffNow.__qualname__ = "LetterSignOff"
+    return LetterSignOffNow.with_initial_data(description=description)
 
 
 class ManualConfirmation(RunInput):
@@ -255,7 +282,7 @@ def due_tag(request_id: str) -> str:
 
 def waiting_for(request_id: str, what: str | None) -> None:
     """Keep the run's tags current so Prefect's runs list says what a waiting run waits for
-    (``awaiting:subject``, ``awaiting:legal``, ``awaiting:manual:<system>``) and when it is due
+    (``awaiting:subject``, ``awaiting:legal``, ``awaiting:legal-letter``, ``awaiting:manual:<system>``) and when it is due
     (``due:YYYY-MM-DD``); ``what=None`` clears the waiting tag. No personal data: a system's
     name, a date. Best effort: a tag that cannot be set is logged, never fatal."""
     try:
@@ -289,6 +316,30 @@ def manual_step_form(request_id: str, step: svc.PendingManualStep) -> str:
 @_step
 def confirm_manual_step(request_id: str, system: str, outcome: str, records: int, person: str, note: str) -> Status:
     return svc.confirm_manual_step(app().ctx, request_id, system, outcome, records, person, note)
+
+
+def letter_state(request_id: str) -> letters.LetterState:
+    return letters.letter_state(app().ctx, request_id)
+
+
+def letter_summary(request_id: str, refused: svc.SignOffRefusal | None = None) -> str:
+    return letters.letter_summary(app().ctx, request_id, refused)
+
+
+@_step
+def record_letter_sign_off(request_id: str, given: LetterSignOff, submitted: datetime | None) -> letters.LetterSignOffResult:
+    return letters.letter_sign_off_attempt(
+        app().ctx,
+        request_id,
+        decision=given.decision,
+        reason=given.reason,
+        note=given.note,
+        approver=given.approver,
+        code=given.code,
+        via="prefect-ui",
+        flow_run=str(current_run.id),
+        at=submitted,
+    )
 
 
 @_step
@@ -355,6 +406,20 @@ def process_request(request_id: str) -> str:
             status = confirm_manual_step(request_id, step.system, done.outcome, done.records, done.person, done.note)
             forget_input(f"manual-{step.system}")
         if status in (Status.RESPONDING, Status.DENIED):
+            # The letter waits for legal's approval where DSAR_LETTER_SIGN_OFF says so; a refused
+            # attempt is recorded and the run waits again under a new key. A return holds the
+            # request (the letter is not sent; a run after the release asks again).
+            while (letter := letter_state(request_id)).waiting:
+                n = letter.refused_attempts
+                key = "letter-sign-off" if n == 0 else f"letter-sign-off-{n}"
+                log.info("waiting for legal's approval of the letter (%d attempt(s) refused so far)", n)
+                waiting_for(request_id, "legal-letter")
+                form = letter_sign_off_form(legal_roster(), letter_summary(request_id, letter.last_refusal))
+                given_letter = suspend_flow_run(wait_for_input=form, key=key, timeout=None)
+                decided = record_letter_sign_off(request_id, given_letter, resumed_at())
+                forget_input(key)
+                if decided.refused is not None:
+                    log.warning("letter sign-off attempt refused: %s", decided.refused.value)
             status = send_response(request_id)
         waiting_for(request_id, None)
     except PermanentConnectorError as exc:

@@ -14,6 +14,7 @@ from dsar.connectors.base import Connector, ConnectorFactory
 from dsar.crypto import BlindIndex, KeyProvider, KmsKeyProvider, LocalKeyProvider
 from dsar.crypto.signing import Signer
 from dsar.domain.errors import ConfigurationError
+from dsar.domain.letter_sign_off import parse_letter_sign_off
 from dsar.letters.outbox import FolderOutbox
 from dsar.letters.render import LetterRenderer
 from dsar.persistence.database import SchemaStatus, check_schema, make_engine, schema_status, upgrade
@@ -154,6 +155,7 @@ def build_app(settings: Settings, *, migrate_schema: bool = False, max_cached_ke
             verification_reminder_after_hours=settings.verification_reminder_after_hours,
             account_login=account_login,
             legal_response_business_days=settings.legal_response_business_days,
+            letter_sign_off=parse_letter_sign_off(settings.letter_sign_off),
         ),
         streams=build_stream_store(settings),
         texts=build_texts(settings, engine),

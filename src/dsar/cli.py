@@ -324,7 +324,9 @@ def request_show(
     engine = _app()
     with _errors():
         doc = _request_doc(queries.request_view(engine.ctx, reference, reveal=reveal, via="cli"))
-        doc.update(_sign_off_doc(queries.request_events(engine.ctx, reference)))
+        events = queries.request_events(engine.ctx, reference)
+        doc.update(_sign_off_doc(events))
+        doc["letter_sign_off"] = _letter_doc(engine, doc["id"], events)
         doc["verification"] = _verification_doc(engine, doc)
     if as_json:
         _print_json(doc)
@@ -373,6 +375,19 @@ def request_show(
                 t.add_row(f"sign-off.{k}", str(so[k]))
     if doc["sign_off_refused"]:
         t.add_row("sign-off refused", ", ".join(f"{x['reason']} at {x['at']}" for x in doc["sign_off_refused"]))
+    if doc["letter_sign_off"]:
+        ls = doc["letter_sign_off"]
+        if ls["waits_for_legal"]:
+            how = f"dsar request approve-letter {doc['reference']} --approver NAME --code CODE"
+            said = f"{ls['letter']}: waits for legal's approval" + (
+                " (returned; on hold until released)" if doc["on_hold"] else f" ({how})"
+            )
+        elif ls["decisions"]:
+            last = ls["decisions"][-1]
+            said = f"{last['letter']}: {last['decision']} by {last['approver']} ({last.get('via') or '?'}) at {last['at']}"
+        else:
+            said = f"{ls['letter']}: no approval needed"
+        t.add_row("letter", said)
     for x in doc["receipts"]:
         t.add_row("receipt", f"{x['system']}: {x['operation']} {x['records']} records at {x['at']}")
     out.print(t)
@@ -437,6 +452,54 @@ def _sign_off_doc(events: list[Any]) -> dict[str, Any]:
     signed = [{"at": e.at.isoformat(), **e.details} for e in events if e.kind == "SignOffRecorded"]
     refused = [{"at": e.at.isoformat(), **e.details} for e in events if e.kind == "SignOffRefused"]
     return {"sign_off": signed[-1] if signed else None, "sign_off_refused": refused}
+
+
+def _letter_doc(engine: App, request_id: str, events: list[Any]) -> dict[str, Any] | None:
+    """The closing letter's sign-off by legal (DSAR_LETTER_SIGN_OFF): whether it waits for
+    legal's approval now, and the decisions on it (approved, returned), from the audit trail."""
+    from dsar.services.letter_sign_off import letter_state
+
+    state = letter_state(engine.ctx, request_id)
+    decisions = [{"at": e.at.isoformat(), **e.details} for e in events if e.kind == "LetterSignOffRecorded"]
+    if state.letter is None and not decisions:
+        return None
+    kind = state.letter.kind if state.letter is not None else decisions[-1].get("letter", "")
+    return {"letter": kind, "waits_for_legal": state.awaiting_approval, "decisions": decisions}
+
+
+@request_app.command("approve-letter")
+def request_approve_letter(
+    reference: str,
+    approver: Annotated[str, typer.Option(help="Your name on the legal roster (your legal account)")],
+    code: Annotated[str, typer.Option(help="The 6-digit code your authenticator app shows now")],
+    return_: Annotated[
+        bool, typer.Option("--return", help="Return the letter to the team instead (with --reason): the request is held with it")
+    ] = False,
+    reason: Annotated[str, typer.Option(help="For --return: what the team must change (the hold's reason)")] = "",
+    note: Annotated[str, typer.Option(help="Internal note for the file and the auditors (kept encrypted; never in a letter)")] = "",
+) -> None:
+    """Legal's sign-off of the response letter before it goes out (DSAR_LETTER_SIGN_OFF), proven
+    by your authenticator code: recorded at once, then handed to the waiting flow run, which
+    sends it (or, returned, stops with the request held until staff release it). A refused
+    attempt (wrong or used code, a name off the roster) is recorded and the letter keeps
+    waiting (exit 1)."""
+    from dsar.domain.decisions import REFUSAL_TEXT
+    from dsar.domain.letter_sign_off import letter_sign_off
+    from dsar.services.orchestration import letter_sign_off_and_resume
+
+    with _errors():
+        given = letter_sign_off("return" if return_ else "approve", reason, note)
+    settings = _settings()
+    engine, r = _load(reference)
+    orchestrator = _orchestrator(settings)
+    with _errors():
+        result = letter_sign_off_and_resume(engine.ctx, orchestrator, r.id, given, approver, code, via="cli")
+    if result.refused is not None:
+        why = REFUSAL_TEXT[result.refused]
+        err.print(f"{r.reference}: letter sign-off refused: {why}; the letter still waits", highlight=False, markup=False)
+        raise typer.Exit(1)
+    done = "returned to the team; the request is on hold" if result.returned else "approved; the run sends it"
+    out.print(f"{r.reference}: letter {done} ({result.status.value})", highlight=False, markup=False)
 
 
 @request_app.command("events")

@@ -147,6 +147,23 @@ class EngineSettings(BaseSettings):
         description="Append-only file outside the database where every signed checkpoint is also written; signing refuses a "
         "log that does not extend its latest. Default: EVIDENCE_DIR/checkpoint-witness.jsonl.",
     )
+    letter_sign_off: str = Field(
+        "deletion,refusal",
+        description="When a response letter waits for legal's approval before it goes out: comma-separated request types "
+        "(access, deletion, correction) and refusal (denial, could-not-verify and partial-refusal letters), each optionally "
+        "for one regime (access@ccpa); or none.",
+    )
+
+    @field_validator("letter_sign_off")
+    @classmethod
+    def _letter_sign_off(cls, v: str) -> str:
+        from dsar.domain.errors import InvalidInput
+        from dsar.domain.letter_sign_off import parse_letter_sign_off
+
+        try:
+            return parse_letter_sign_off(v).describe()
+        except InvalidInput as exc:
+            raise ValueError("; ".join(exc.problems) or str(exc)) from None
 
     @field_validator("timezone")
     @classmethod
@@ -552,6 +569,7 @@ class Settings(WebSettings, DemoSettings, AwsSettings, AlertSettings, MailSettin
                 "package_max_new_links": self.package_max_new_links,
                 "package_keep_days": self.package_keep_days,
                 "checkpoint_witness_file": str(self.effective_checkpoint_witness_file),
+                "letter_sign_off": self.letter_sign_off,
             },
             "prefect": {
                 "prefect_api_url": mask_url(self.effective_prefect_api_url),

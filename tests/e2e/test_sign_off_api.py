@@ -78,6 +78,45 @@ def refused_again(dsar: Dsar, server: PrefectServer, ref: str, run_id: str, n: i
     assert dsar.json("request", "show", ref)["status"] == "awaiting_sign_off"
 
 
+def letter_form(server: PrefectServer, run_id: str) -> tuple[dict[str, Any], str]:
+    """The letter sign-off form's schema and its description (the markdown above it)."""
+    inputs = post(server, f"/flow_runs/{run_id}/input/filter", {"prefix": "suspended-letter-sign-off", "limit": 50})
+    schemas = [i for i in inputs if i["key"].endswith("-schema")]
+    descriptions = [i for i in inputs if i["key"].endswith("-description")]
+    assert len(schemas) == 1 and len(descriptions) == 1, [i["key"] for i in inputs]
+    return json.loads(schemas[0]["value"]), str(json.loads(descriptions[0]["value"]))
+
+
+def approve_the_letter(dsar: Dsar, server: PrefectServer, ref: str, run_id: str, lena: bytes) -> None:
+    """Legal approves the response letter through Prefect's API: a return without a reason is a
+    refused attempt, asked again under a new key; then the approval."""
+    tags = server.get(f"/flow_runs/{run_id}")["tags"]
+    assert "awaiting:legal-letter" in tags and "awaiting:legal" not in tags, tags
+    schema, description = letter_form(server, run_id)
+    assert schema["properties"]["approver"]["enum"] == ["lena.legal"]  # otto was deactivated
+    assert schema["properties"]["decision"]["enum"] == ["approve", "return"]
+    assert f"### {ref}: the deletion response letter waits for legal's approval" in description
+    assert "deletion under `gdpr`" in description and "`deletion_response`" in description
+    assert f"/console/requests/{ref}/letter-preview" in description and "Jane" not in description and "jane" not in description
+    assert dsar.json("request", "show", ref)["letter_sign_off"]["waits_for_legal"] is True
+    before = len(refusals(dsar, ref))
+    code = now_code(lena)
+    assert resume(server, run_id, {"decision": "return", "approver": "lena.legal", "code": code})["status"] == "ACCEPT"
+    wait_until(
+        lambda: len(refusals(dsar, ref)) > before and server.run_state(run_id) == "PAUSED",
+        180,
+        "the refused return and the letter's form again",
+        explain=lambda: explain(dsar, server, ref, run_id),
+    )
+    assert refusals(dsar, ref)[-1] == "return_without_reason"
+    assert not (dsar.home / "outbox" / f"{ref}.deletion_response_dsar.eml").exists()
+    _, again = letter_form(server, run_id)
+    assert "The last attempt was refused: a letter returned to the team needs a reason for them" in again
+    # the refused return spent no code (a code of this step or the next is still unused)
+    given = {"decision": "approve", "approver": "lena.legal", "code": now_code(lena), "note": "retention lines checked"}
+    assert resume(server, run_id, given)["status"] == "ACCEPT"
+
+
 @pytest.mark.timeout(1800)  # a dozen suspensions and resumes, two worker starts and a minute without a worker
 def test_sign_off_through_prefect_s_api_refuses_what_it_must_and_applies_a_decision_given_while_no_worker_runs(
     prefect_server: PrefectServer, dsar: Dsar
@@ -157,13 +196,25 @@ def test_sign_off_through_prefect_s_api_refuses_what_it_must_and_applies_a_decis
         time.sleep(62)  # two steps on: the code would be wrong if checked when the worker comes back
         assert dsar.json("request", "show", ref)["status"] == "awaiting_sign_off"  # nothing applied without a worker
         serving = dsar.serve()
+        # applied: the erasure is carried out, and the deletion's letter waits for legal's
+        # approval (DSAR_LETTER_SIGN_OFF, default deletion,refusal) in a form of its own
+        wait_until(
+            lambda: dsar.json("request", "show", ref)["status"] == "responding" and prefect_server.run_state(run_id) == "PAUSED",
+            300,
+            "the decision to be applied once dsar serve is back, then the letter's sign-off form",
+            explain=lambda: explain(dsar, prefect_server, ref, run_id),
+        )
+        approve_the_letter(dsar, prefect_server, ref, run_id, lena)
         wait_until(
             lambda: dsar.json("request", "show", ref)["status"] == "closed",
             300,
-            "the decision to be applied once dsar serve is back",
+            "the letter to go once legal approved it",
             explain=lambda: explain(dsar, prefect_server, ref, run_id),
         )
         events = dsar.json("request", "events", ref)
+        (letter_ok,) = [e["details"] for e in events if e["kind"] == "LetterSignOffRecorded"]
+        assert letter_ok["decision"] == "approve" and letter_ok["approver"] == "lena.legal" and letter_ok["via"] == "prefect-ui"
+        assert letter_ok["flow_run"] == run_id and letter_ok["letter"] == "deletion_response" and len(letter_ok["template_version"]) == 64
         (recorded,) = [e["details"] for e in events if e["kind"] == "SignOffRecorded"]
         assert recorded["approver"] == "lena.legal" and recorded["via"] == "prefect-ui" and recorded["flow_run"] == run_id
         assert recorded["exemptions"] == [{"target": entity, "ground": "gdpr-17-3-e"}] and recorded["note"] == "matter 12"

@@ -16,7 +16,7 @@ from dsar.domain.request import Status
 from dsar.services import processing as svc
 from dsar.services.intake import log_request
 from tests.packages import download
-from tests.signoff import approve
+from tests.signoff import approve, approve_letter
 
 
 def outbox(app: App) -> Path:
@@ -126,6 +126,8 @@ def test_wrong_codes_are_counted_and_the_last_allowed_one_denies_the_request(sql
     # The real code no longer works either.
     code = latest_code(outbox(sqlite_app), r.reference)
     assert code is not None and svc.confirm_code(ctx, r.id, code) is svc.VerificationOutcome.NOT_WAITING
+    assert svc.send_response(ctx, r.id) is Status.DENIED  # the refusal waits for legal (DSAR_LETTER_SIGN_OFF)
+    approve_letter(ctx, r.id)
     assert svc.send_response(ctx, r.id) is Status.DENIED
     # the engine's own refusal: the could-not-verify letter (legal's denial letter is for legal's denials)
     body = flat(
@@ -171,6 +173,8 @@ def test_a_deletion_request_erases_per_the_data_map_after_sign_off_and_says_what
     assert "jane" not in summary.lower()
     approve(ctx, r.id)
     assert svc.execute_plan(ctx, r.id) is Status.RESPONDING
+    assert svc.send_response(ctx, r.id) is Status.RESPONDING  # a deletion's letter waits for legal (DSAR_LETTER_SIGN_OFF)
+    approve_letter(ctx, r.id)
     assert svc.send_response(ctx, r.id) is Status.CLOSED
 
     with sqlite3.connect(engine_app.settings.demo_shop_path) as db:

@@ -67,3 +67,18 @@ def test_the_exemptions_are_a_multi_select_of_the_plan_and_the_ground_a_dropdown
     assert flow_module.sign_off_form(["lena.legal"], "x", []).model_json_schema()["properties"]["exemptions"]["items"]["enum"] == [
         flow_module.NOTHING_TO_EXEMPT
     ]
+
+
+def test_the_letter_sign_off_form_is_approve_or_return_with_the_roster_as_a_dropdown(flow_module: ModuleType) -> None:
+    from dsar.domain.letter_sign_off import LetterDecision
+
+    form = flow_module.letter_sign_off_form(["lena.legal"], "### DSR-2026-000001: the deletion response letter waits")
+    schema = form.model_json_schema()
+    props = schema["properties"]
+    assert list(props) == ["decision", "approver", "code", "reason", "note"]
+    assert props["decision"]["enum"] == [d.value for d in LetterDecision] == ["approve", "return"]
+    assert props["approver"]["enum"] == ["lena.legal"] and "$ref" not in str(props)
+    assert set(schema["required"]) == {"decision", "approver", "code"}
+    assert schema["title"] == "LetterSignOff"
+    empty = flow_module.letter_sign_off_form([], "x").model_json_schema()["properties"]
+    assert empty["approver"]["enum"] == ["(no legal account: dsar users add NAME --role legal)"]

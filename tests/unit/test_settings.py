@@ -118,6 +118,9 @@ def test_a_dotenv_file_in_the_working_folder_is_read(tmp_path: Path) -> None:
         ("DSAR_ALERT_MAX_ATTEMPTS", "hunter2", "DSAR_ALERT_MAX_ATTEMPTS (alerts): Input should be a valid integer"),
         ("DSAR_CHECKPOINT_RETENTION_DAYS", "0", "DSAR_CHECKPOINT_RETENTION_DAYS (aws): Input should be greater than or equal to 1"),
         ("DSAR_DEMO_HELPDESK_PORT", "70000", "DSAR_DEMO_HELPDESK_PORT (demo): Input should be less than or equal to 65535"),
+        # not a secret: the unknown entry is named, so whoever set it sees what to fix
+        ("DSAR_LETTER_SIGN_OFF", "deletion,refusals", "DSAR_LETTER_SIGN_OFF (engine): letter sign-off: unknown entry 'refusals'"),
+        ("DSAR_LETTER_SIGN_OFF", "access@mars", "DSAR_LETTER_SIGN_OFF (engine): letter sign-off: unknown regime in 'access@mars'"),
     ],
 )
 def test_invalid_values_are_a_configuration_error_naming_the_variable_and_area(
@@ -188,3 +191,11 @@ def test_mask_url(url: str, shown: str) -> None:
     from dsar.settings import mask_url
 
     assert mask_url(url) == shown
+
+
+def test_the_letter_sign_off_defaults_to_deletions_and_refusals_and_reads_regimes_by_alias(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert flat().letter_sign_off == "deletion,refusal"
+    monkeypatch.setenv("DSAR_LETTER_SIGN_OFF", "Access@us-ca, refusal")
+    assert load_settings().letter_sign_off == "access@ccpa,refusal"
+    monkeypatch.setenv("DSAR_LETTER_SIGN_OFF", "none")
+    assert load_settings().describe()["letter_sign_off"] == "none"

@@ -50,6 +50,7 @@ TABLE: list[tuple[str, str, Permission, dict[str, str]]] = [
     ("POST", "/console/requests/{ref}/confirm", C, {"system": "shop", "outcome": "done", "records": "1"}),
     ("POST", "/console/requests/{ref}/package-link", C, {}),
     ("POST", "/console/requests/{ref}/sign-off", S, {"decision": "approve", "note": "ok"}),
+    ("POST", "/console/requests/{ref}/approve-letter", S, {"decision": "approve", "code": "1"}),
     ("POST", "/console/requests/{ref}/verify-by-hand", S, {"evidence": "called back on the number on file", "code": "123456"}),
     ("POST", "/console/requests/{ref}/resolve-escalation", S, {"number": "1", "decision": "proceed", "code": "123456"}),
     ("GET", "/console/requests/{ref}/letter-preview", V, {}),

@@ -15,9 +15,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from dsar.domain.request import Move
-from dsar.services import processing, queries, recording
+from dsar.services import queries, recording
 from dsar.services.intake import log_request
 from dsar.web.i18n import CATALOGS
+from tests.signoff import respond
 from tests.web.conftest import WebApp, make_web, submit_form
 
 PUBLIC = "https://privacy.example.com"
@@ -45,7 +46,7 @@ def refused(web_app: WebApp, regime: str = "us-va", **raw: Any) -> str:
     with ctx.uow() as uow:
         recording.move(uow, uow.requests.facts(r.id), Move.DENY, datetime.now(UTC), "exempt")
         uow.commit()
-    processing.send_response(ctx, r.id)  # the denial letter
+    respond(ctx, r.id)  # the denial letter, once legal approved it (DSAR_LETTER_SIGN_OFF)
     return r.reference
 
 

@@ -16,6 +16,7 @@ from dsar.domain.request import Status
 from dsar.services import processing, queries
 from dsar.services.orchestration import sweep_verification
 from dsar.web.i18n import CATALOGS
+from tests.signoff import respond
 from tests.web.conftest import WebApp
 from tests.web.verify_fixtures import JANE, letters, log, post, reference, start, status
 
@@ -70,7 +71,9 @@ def test_the_sweep_reminds_once_then_closes_the_request_and_the_run_sends_the_co
     assert sweep_verification(ctx, shop_web.orchestrator).closed == []  # once
 
     # what the woken run does next: the could-not-verify letter, not legal's denial letter
-    assert processing.send_response(ctx, rid) is Status.DENIED
+    assert processing.send_response(ctx, rid) is Status.DENIED  # the refusal waits for legal (DSAR_LETTER_SIGN_OFF)
+    assert letters(shop_web, ref, "could_not_verify") == []
+    assert respond(ctx, rid) is Status.DENIED
     (letter,) = letters(shop_web, ref, "could_not_verify")
     assert letter.to == JANE and "could not confirm" in letter.body
     assert letters(shop_web, ref, "denial") == []
@@ -92,7 +95,7 @@ def test_a_subject_not_on_file_gets_no_reminder_and_the_same_could_not_verify_le
     assert sorted(closed) == sorted([reference(shop_web, known), reference(shop_web, stranger)])
     bodies = []
     for rid, to in ((known, JANE), (stranger, "nobody.here@example.org")):
-        processing.send_response(ctx, rid)
+        respond(ctx, rid)  # once legal approved it
         (letter,) = letters(shop_web, reference(shop_web, rid), "could_not_verify")
         assert letter.to == to  # the address the request gave: the requester hears back either way
         bodies.append(letter.body.replace(reference(shop_web, rid), "REF"))

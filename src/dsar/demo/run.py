@@ -30,6 +30,7 @@ from dsar.demo.subject import prove
 from dsar.domain.request import Status
 from dsar.services import queries
 from dsar.services.intake import log_request
+from dsar.services.letter_sign_off import letter_state
 from dsar.services.orchestration import Orchestrator, ensure_processing
 from dsar.services.processing import pending_manual_steps
 from dsar.settings import Settings, mask_url
@@ -260,6 +261,17 @@ def _drive(
                 orchestrator.resume(t.flow_run_id, {**run_input, "reason_text": "", "note": ""})
                 given.add((t.reference, "sign-off", str(tick)))
                 last_step = tick
+            elif status in (Status.RESPONDING, Status.DENIED) and letter_state(engine.ctx, t.request_id).waiting:
+                # DSAR_LETTER_SIGN_OFF (default: deletions and refusals): legal approves the letter
+                now = datetime.now(UTC)
+                tick = step_of(now)
+                if tick <= last_step or (t.reference, "letter", str(tick)) in given:
+                    continue  # legal waits for the authenticator's next code
+                console.print(f"  {t.reference}: legal ({DEMO_APPROVER}) approves the letter before it goes out")
+                run_input = {"decision": "approve", "approver": DEMO_APPROVER, "code": code_at(secret, now), "reason": "", "note": ""}
+                orchestrator.resume(t.flow_run_id, run_input)
+                given.add((t.reference, "letter", str(tick)))
+                last_step = tick
             elif status is Status.EXECUTING:
                 # a manual system: the warehouse clerk looks in the ledger and confirms
                 for step in pending_manual_steps(engine.ctx, t.request_id):
@@ -333,6 +345,11 @@ def _interactive(engine: App, settings: Settings, t: Tracked, orchestrator: Orch
     console.print(
         "3. The warehouse ledger has no API: the run waits a third time for a person to say what they found "
         f"(or: dsar request confirm {t.reference} --system warehouse --outcome done --records N --person NAME)."
+    )
+    console.print(
+        "4. Where DSAR_LETTER_SIGN_OFF asks for it (default: deletions and refusals), legal approves the letter before it "
+        f"goes out: [bold]Resume[/] once more, approve, pick {DEMO_APPROVER} and type a fresh code (or: dsar request "
+        f"approve-letter {t.reference} --approver {DEMO_APPROVER} --code CODE). An access request's letter goes at once."
     )
     console.print("Ctrl-C stops the demo (the request stays where it is; `dsar serve` carries on later).")
     last: tuple[Status, bool] | None = None

@@ -113,7 +113,10 @@ WAITS_FOR: dict[str, str] = {
     "planning": "planning: locating the subject in every system",
     "awaiting_sign_off": "legal's sign-off",
     "executing": "its plan to be carried out, or a person to confirm a manual system's step",
-    "responding": "the response letter to go out",
+    "responding": "the response letter to go out (where DSAR_LETTER_SIGN_OFF asks for it, after legal's approval)",
+    # watched only while its refusal letter waits for legal's approval (DSAR_LETTER_SIGN_OFF)
+    "denied": "its refusal letter, if it has not gone out yet (where DSAR_LETTER_SIGN_OFF asks, legal's approval of it "
+    "first: `dsar request approve-letter`)",
 }
 
 

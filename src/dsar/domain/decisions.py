@@ -155,6 +155,7 @@ class SignOffRefusal(StrEnum):
     EXEMPTION_WITHOUT_GROUND = "exemption_without_ground"  # an exemption with no (or an unknown) legal ground
     EXEMPTION_NOT_IN_PLAN = "exemption_not_in_plan"  # an exemption of something the plan does not hold
     LOCKED_OUT = "locked_out"  # too many wrong codes of this approver lately: their codes are refused for a while
+    RETURN_WITHOUT_REASON = "return_without_reason"  # a letter returned to the team without a reason (Prefect UI)
 
 
 REFUSAL_TEXT: dict[SignOffRefusal, str] = {
@@ -166,6 +167,7 @@ REFUSAL_TEXT: dict[SignOffRefusal, str] = {
     SignOffRefusal.EXEMPTION_WITHOUT_GROUND: "an exemption was given without its legal ground",
     SignOffRefusal.EXEMPTION_NOT_IN_PLAN: "an exemption names something the plan does not hold",
     SignOffRefusal.LOCKED_OUT: "too many wrong codes from this approver: their codes are refused for 15 minutes",
+    SignOffRefusal.RETURN_WITHOUT_REASON: "a letter returned to the team needs a reason for them",
 }
 
 

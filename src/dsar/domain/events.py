@@ -351,6 +351,54 @@ class SignOffRecorded(AuditEvent):
 
 
 @dataclass(frozen=True)
+class LetterSignOffRecorded(AuditEvent):
+    """Legal's decision on a response letter before it goes out (dsar.domain.letter_sign_off):
+    ``approve``, or ``return`` with ``reason`` (for the team: the request is held with it).
+    ``letter`` is the letter's kind, ``also`` the letters going with it (a partial refusal),
+    ``template``/``template_version`` the file and SHA-256 of the letter as previewed when it
+    was approved. ``note`` is internal. Like :class:`SignOffRecorded`: ``verified_by``
+    (``totp``), ``via`` (``prefect-ui``, ``console``, ``cli``), ``flow_run``. The payload is
+    sealed under the request's key; no letter text, no subject data."""
+
+    step: str = ""
+    decision: str = ""
+    approver: str = ""
+    letter: str = ""
+    also: tuple[str, ...] = ()
+    template: str = ""
+    template_version: str = ""
+    reason: str = ""
+    note: str = ""
+    verified_by: str = ""
+    via: str = ""
+    flow_run: str | None = None
+
+    def payload(self) -> dict[str, JsonValue]:
+        d: dict[str, JsonValue] = {"step": self.step, "decision": self.decision, "approver": self.approver, "letter": self.letter}
+        if self.also:
+            d["also"] = list(self.also)
+        if self.template:
+            d["template"] = self.template
+        if self.template_version:
+            d["template_version"] = self.template_version
+        if self.reason:
+            d["reason"] = self.reason
+        if self.note:
+            d["note"] = self.note
+        if self.verified_by:
+            d["verified_by"] = self.verified_by
+        if self.via:
+            d["via"] = self.via
+        if self.flow_run:
+            d["flow_run"] = self.flow_run
+        return d
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.request_id}:decision:{self.step}"
+
+
+@dataclass(frozen=True)
 class SignOffRefused(AuditEvent):
     """A sign-off attempt not taken: the request keeps waiting. ``approver`` is the name given
     when it is a staff account's, else only ``approver_digest`` (a keyed digest of what was

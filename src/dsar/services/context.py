@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from dsar.connectors.base import ConnectorFactory
+from dsar.domain.letter_sign_off import DEFAULT_POLICY, LetterSignOffPolicy
 from dsar.domain.verification import VerificationPolicy
 from dsar.services.account_login import AccountLogin
 from dsar.services.ports import Clock, LetterRenderer, Mailer, ObjectStore, TextMessenger, UnitOfWorkFactory
@@ -47,6 +48,8 @@ class Policy:
     package_keep_days: int = 14
     # Legal's response target for an escalation, in working days (DSAR_LEGAL_RESPONSE_BUSINESS_DAYS).
     legal_response_business_days: int = 2
+    # When a response letter waits for legal's approval (DSAR_LETTER_SIGN_OFF; default deletion,refusal).
+    letter_sign_off: LetterSignOffPolicy = DEFAULT_POLICY
     verification_max_attempts: int = 5
     # Identity verification (dsar.services.identity): where the links point, the system of
     # record (None: the data map's first SQL system), and how many links a request may be sent.

@@ -32,10 +32,10 @@ from dsar.domain.decisions import EXTENSION_STEP
 from dsar.domain.errors import DeliveryFailed, InvalidInput, TransitionNotAllowed
 from dsar.domain.events import ClockPaused, ClockRestarted, DeadlineAlertRaised, DeadlineExtended, ReceiptConfirmed
 from dsar.domain.letters import EXTENSION_LETTER
-from dsar.domain.request import DEADLINE_STOPPED, PrivacyRequest, clean_text
+from dsar.domain.request import DEADLINE_STOPPED, PrivacyRequest, Status, clean_text
 from dsar.services.context import ServiceContext
 from dsar.services.correspondence import hold_for_failed_delivery, letter_request, send_letter
-from dsar.services.ports import Notice, NotificationFailed, Notifier, UnitOfWork
+from dsar.services.ports import Notice, NotificationFailed, Notifier, RequestQuery, UnitOfWork
 
 # Re-exported: the watch's alert kinds are domain rules (dsar.domain.alerts).
 __all__ = ["ACK_BREACHED", "BREACHED", "EXTENSION_STEP", "alert_kind", "is_breach"]
@@ -274,24 +274,20 @@ def sweep(ctx: ServiceContext, thresholds: Sequence[int], as_of: date | None = N
     with ctx.uow() as uow:
         raised: list[NewAlert] = []
         considered = 0
-        watched: tuple[tuple[WatchColumn, str], ...] = (("watch_due", BREACHED), ("ack_watch", ACK_BREACHED))
-        for column, breached in watched:
+        watched: tuple[WatchColumn, ...] = ("watch_due", "ack_watch")
+        for column in watched:
             candidates = uow.alerts.watch_candidates(horizon, column)
             done = uow.alerts.alerted(horizon, column)
             considered += len(candidates)
             for c in candidates:
-                days_left = (c.due - today).days
-                crossed = [alert_kind(t, receipt=column == "ack_watch") for t in thresholds if days_left <= t]
-                if days_left < 0:
-                    crossed.append(breached)
-                had = [k for k in crossed if (c.request_id, c.due, k) in done]
-                missing = sorted((k for k in crossed if (c.request_id, c.due, k) not in done), key=urgency, reverse=True)
-                if not missing:
-                    continue
-                loudest = missing[0]
-                tell = not had or urgency(loudest) > max(urgency(k) for k in had)
-                for k in missing:
-                    raised.append(NewAlert(c.request_id, c.reference, k, c.due, days_left, notify=tell and k == loudest))
+                raised += _crossed(c.request_id, c.reference, c.due, today, thresholds, done, receipt=column == "ack_watch")
+        # A refusal stops the statutory clock (DENIED), but while its letter waits for legal's
+        # approval (DSAR_LETTER_SIGN_OFF) the subject has not been told: its date is watched
+        # until the letter goes.
+        for request_id, reference, due in refusals_awaiting_letter(ctx, uow, today, horizon):
+            considered += 1
+            done = {(a.request_id, a.due, a.kind) for a in uow.alerts.recent(request_id)}
+            raised += _crossed(request_id, reference, due, today, thresholds, done, receipt=False)
         now = ctx.clock()
         # An alert still waiting to go out is superseded by a louder one raised now for the
         # same request and date kind (a due-in-7d never delivered, then the breach): only the
@@ -308,6 +304,51 @@ def sweep(ctx: ServiceContext, thresholds: Sequence[int], as_of: date | None = N
 
     raised += sweep_missed(ctx, today)
     return SweepResult(today, considered, raised)
+
+
+def _crossed(
+    request_id: str,
+    reference: str,
+    due: date,
+    today: date,
+    thresholds: Sequence[int],
+    done: set[tuple[str, date, str]],
+    *,
+    receipt: bool,
+) -> list[NewAlert]:
+    """The alerts one watched date needs now that were not raised before; only the most urgent
+    of them is sent (and only when it is louder than what was sent already)."""
+    days_left = (due - today).days
+    crossed = [alert_kind(t, receipt=receipt) for t in thresholds if days_left <= t]
+    if days_left < 0:
+        crossed.append(ACK_BREACHED if receipt else BREACHED)
+    had = [k for k in crossed if (request_id, due, k) in done]
+    missing = sorted((k for k in crossed if (request_id, due, k) not in done), key=urgency, reverse=True)
+    if not missing:
+        return []
+    loudest = missing[0]
+    tell = not had or urgency(loudest) > max(urgency(k) for k in had)
+    return [NewAlert(request_id, reference, k, due, days_left, notify=tell and k == loudest) for k in missing]
+
+
+# How far past their date refusals are looked at for a letter still waiting for legal: a refusal
+# whose letter still waits this long after its date was alerted as breached long before.
+REFUSAL_LOOKBACK_DAYS = 60
+
+
+def refusals_awaiting_letter(ctx: ServiceContext, uow: UnitOfWork, today: date, horizon: date) -> list[tuple[str, str, date]]:
+    """(id, reference, date) of the refused requests due by ``horizon`` (and not longer than
+    :data:`REFUSAL_LOOKBACK_DAYS` ago) whose refusal letter waits for legal's approval."""
+    from dsar.services.processing import letter_due
+
+    since = today - timedelta(days=REFUSAL_LOOKBACK_DAYS)
+    found = uow.requests.query(RequestQuery(status=Status.DENIED, due_before=horizon + timedelta(days=1), after=(since, ""), limit=100_000))
+    out = []
+    for r in found:
+        pending = letter_due(ctx, uow, r)
+        if pending is not None and pending.waits:
+            out.append((r.id, r.reference, uow.deadlines.get(r.id).due))
+    return out
 
 
 def describe(a: Alert | NewAlert, request: PrivacyRequest | None = None) -> Notice:

@@ -8,11 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from dsar.domain.letters import DENIAL_LETTER, RESPONSE_LETTER
+from dsar.domain.letters import COULD_NOT_VERIFY_LETTER, DENIAL_LETTER, RESPONSE_LETTER
 from dsar.domain.plan import ExportStep
 from dsar.domain.request import Status
 from dsar.services.context import ServiceContext
-from dsar.services.processing import response_context
+from dsar.services.correspondence import letter_language
+from dsar.services.processing import could_not_verify_context, letter_kind, response_context
 
 NAME_PLACEHOLDER = "[the subject's name]"
 
@@ -24,6 +25,7 @@ class LetterPreview:
     body: str
     template: str
     attachments: tuple[str, ...]
+    version: str = ""  # SHA-256 of the template file it was rendered from (what legal approves)
 
 
 def _categories(system: Any, entities: tuple[str, ...]) -> set[str]:
@@ -49,10 +51,13 @@ def letter_preview(ctx: ServiceContext, request_id: str) -> LetterPreview | None
     request answered already by another's letters, a type without one)."""
     with ctx.uow() as uow:
         r = uow.requests.get(request_id)
-        kind = DENIAL_LETTER if r.status is Status.DENIED else RESPONSE_LETTER.get(r.type)
+        kind = (letter_kind(uow, r) or DENIAL_LETTER) if r.status is Status.DENIED else RESPONSE_LETTER.get(r.type)
         if kind is None:
             return None
         shown = replace(r, subject=replace(r.subject, name=NAME_PLACEHOLDER))
+        if kind == COULD_NOT_VERIFY_LETTER:
+            letter = ctx.letters.render(kind, r.regime, could_not_verify_context(ctx, uow, shown), letter_language(r))
+            return LetterPreview(kind, letter.subject, letter.body, letter.template, (), letter.version)
         context, attachments = response_context(ctx, uow, shown, kind, placeholder_link=True)
         plan = uow.plans.get(request_id)
     if not context.get("record_count") and kind == RESPONSE_LETTER.get(r.type) and not context.get("systems"):
@@ -62,5 +67,5 @@ def letter_preview(ctx: ServiceContext, request_id: str) -> LetterPreview | None
         context["found"] = bool(exports)
         context["systems"] = [maps[s.system].model_dump() for s in exports if s.system in maps]
         context["categories"] = sorted({c for s in exports if s.system in maps for c in _categories(maps[s.system], s.entities)})
-    letter = ctx.letters.render(kind, r.regime, context)
-    return LetterPreview(kind, letter.subject, letter.body, letter.template, tuple(a.filename for a in attachments))
+    letter = ctx.letters.render(kind, r.regime, context, letter_language(r))  # in the letter's own language
+    return LetterPreview(kind, letter.subject, letter.body, letter.template, tuple(a.filename for a in attachments), letter.version)

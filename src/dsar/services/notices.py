@@ -66,15 +66,28 @@ def refused_part(plan: list[PlanStep], titles: dict[str, str]) -> list[dict[str,
     ]
 
 
+def partial_refusal_parts(
+    ctx: ServiceContext, r: PrivacyRequest, plan: list[PlanStep]
+) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+    """What the partial refusal would say: what a deletion keeps under the data map's retention
+    rules, and what legal kept out at sign-off; both empty when none goes."""
+    from dsar.services.exemptions import for_letter
+
+    titles = {m.system: m.title for m in ctx.data_map}
+    return (refused_part(plan, titles) if r.type is RequestType.DELETION else []), for_letter(ctx, plan)
+
+
+def partial_refusal_due(ctx: ServiceContext, r: PrivacyRequest, plan: list[PlanStep]) -> bool:
+    """Whether the response goes with a partial refusal (no personal data is read)."""
+    refused, kept_out = partial_refusal_parts(ctx, r, plan)
+    return bool(refused or kept_out)
+
+
 def send_partial_refusal(ctx: ServiceContext, uow: UnitOfWork, r: PrivacyRequest, plan: list[PlanStep]) -> None:
     """The partial refusal, when the approved plan keeps part of what was asked: the records a
     deletion keeps under the data map's retention rules, and what legal kept out at sign-off
     on a legal ground (any request type)."""
-    from dsar.services.exemptions import for_letter
-
-    titles = {m.system: m.title for m in ctx.data_map}
-    refused = refused_part(plan, titles) if r.type is RequestType.DELETION else []
-    kept_out = for_letter(ctx, plan)
+    refused, kept_out = partial_refusal_parts(ctx, r, plan)
     if not refused and not kept_out:
         return
     send_letter(ctx, uow, r, PARTIAL_REFUSAL_LETTER, _base(ctx, uow, r) | {"refused": refused, "exemptions": kept_out})

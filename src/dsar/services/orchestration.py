@@ -27,11 +27,13 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 from dsar.domain.decisions import SignOff
 from dsar.domain.errors import ConfigurationError, InvalidInput, TransitionNotAllowed
 from dsar.domain.events import HoldChanged, ProcessingRestarted
+from dsar.domain.letter_sign_off import LetterSignOff
 from dsar.domain.request import OPEN_STATUSES, Status
 from dsar.services import queries, recording
 from dsar.services.context import ServiceContext
 
 if TYPE_CHECKING:
+    from dsar.services.letter_sign_off import LetterSignOffResult
     from dsar.services.processing import AttemptResult, SignOffResult
 
 
@@ -162,14 +164,25 @@ def start_processing(ctx: ServiceContext, orchestrator: Orchestrator, request_id
 
 def ensure_processing(ctx: ServiceContext, orchestrator: Orchestrator, request_id: str) -> str | None:
     """The run carrying a request: the recorded one while it is not finished, else a new one
-    (recorded). A finished request starts nothing: its last run, if any, is returned."""
+    (recorded). A finished request starts nothing (its last run, if any, is returned), unless
+    it is a refusal whose letter has not gone yet."""
     ref = queries.lookup_id(ctx, request_id)
     run_id = queries.flow_run_id(ctx, request_id)
-    if ref.status.is_final:
+    if ref.status.is_final and not _refusal_owed(ctx, ref.id):
         return run_id
     if run_id is not None and not orchestrator.run_state(run_id).final:
         return run_id
     return start_processing(ctx, orchestrator, request_id)
+
+
+def _refusal_owed(ctx: ServiceContext, request_id: str) -> bool:
+    """A refused request whose letter has not gone yet (it waits for legal's approval, or was
+    returned or not delivered and then released): a run still has to send it."""
+    from dsar.services.processing import letter_due
+
+    with ctx.uow() as uow:
+        r = uow.requests.facts(request_id)
+        return r.status is Status.DENIED and letter_due(ctx, uow, r) is not None
 
 
 def resume_waiting(
@@ -314,6 +327,38 @@ def sign_off_and_resume(
                 "note": "",
             },
         )
+    return result
+
+
+def letter_sign_off_and_resume(
+    ctx: ServiceContext,
+    orchestrator: Orchestrator,
+    request_id: str,
+    given: LetterSignOff,
+    approver: str,
+    code: str,
+    *,
+    via: str,
+) -> LetterSignOffResult:
+    """Legal's decision on a waiting letter given on the console or the CLI, like
+    :func:`sign_off_and_resume`: checked and recorded in the engine at once, then handed to the
+    run waiting for it, which finds it recorded and sends the letter (or, returned, stops with
+    the request held). Nothing is checked or recorded unless the letter waits for approval in a
+    run that waits for input."""
+    from dsar.services.letter_sign_off import letter_state, record_letter_sign_off
+
+    ref = queries.lookup_id(ctx, request_id)
+    state = letter_state(ctx, ref.id)
+    if not state.waiting:
+        held = " (the request is on hold)" if state.on_hold and state.awaiting_approval else ""
+        raise InvalidInput(f"{ref.reference}: no letter waits for legal's approval{held}", ["letter: not waiting"])
+    run_id = queries.flow_run_id(ctx, ref.id)
+    if run_id is None or not orchestrator.run_state(run_id).waiting_for_input:
+        raise InvalidInput(f"{ref.reference}: no flow run is waiting for this input; try `dsar request run {ref.reference}` first")
+    result = record_letter_sign_off(ctx, ref.id, given, approver, code, via=via, flow_run=run_id)
+    if result.recorded:
+        # The engine has the decision: the run reads it back (no code, reason or note goes to Prefect).
+        orchestrator.resume(run_id, {"decision": given.decision.value, "approver": approver.strip(), "code": "", "reason": "", "note": ""})
     return result
 
 

@@ -41,7 +41,8 @@ from dsar.domain.events import (
     SystemExported,
 )
 from dsar.domain.exemptions import GROUND_LABEL, LegalGround, exempt_whole, withheld
-from dsar.domain.letters import COULD_NOT_VERIFY_LETTER, DENIAL_LETTER, RESPONSE_LETTER
+from dsar.domain.letter_sign_off import LETTER_STEP
+from dsar.domain.letters import COULD_NOT_VERIFY_LETTER, DENIAL_LETTER, PARTIAL_REFUSAL_LETTER, RESPONSE_LETTER
 from dsar.domain.packages import AccessPackage
 from dsar.domain.plan import CorrectStep, EraseStep, ExportStep, ManualStep, Operation, PlanStep, Receipt, counted_after_the_fact
 from dsar.domain.regimes import RequestType
@@ -61,6 +62,7 @@ from dsar.services.ports import Attachment, UnitOfWork
 
 __all__ = [
     "DenialReason",  # re-exported from the domain, as the flows name it
+    "PendingLetter",
     "PendingManualStep",
     "SignOff",  # likewise
     "SignOffDecision",  # likewise
@@ -76,6 +78,7 @@ __all__ = [
     "execute_plan",
     "exemptable",
     "is_manual",
+    "letter_due",
     "manual_step_form",
     "pending_manual_steps",
     "plan_request",
@@ -447,11 +450,28 @@ def sign_off_state(ctx: ServiceContext, request_id: str) -> SignOffState:
     return SignOffState(status, len(refused), refused[-1] if refused else None)
 
 
-def _refuse(ctx: ServiceContext, uow: UnitOfWork, request_id: str, why: SignOffRefusal, approver: str, via: str, now: datetime) -> None:
+def _refuse(
+    ctx: ServiceContext,
+    uow: UnitOfWork,
+    request_id: str,
+    why: SignOffRefusal,
+    approver: str,
+    via: str,
+    now: datetime,
+    step: str = SIGN_OFF_STEP,
+) -> None:
+    """Record a refused attempt at ``step`` (the plan's sign-off, the letter's): the approver's
+    name when it is a staff account's, else only a keyed digest of what was typed; never the code."""
     attempt = len(_refusals(uow, request_id)) + 1
     staff = uow.accounts.find(approver) if approver and len(approver) <= 64 else None
     name, digest = (staff.name, None) if staff is not None else (None, approver_digest(ctx, approver))
-    uow.audit.append([SignOffRefused(request_id, now, SIGN_OFF_STEP, attempt, why.value, name, digest, via)])
+    uow.audit.append([SignOffRefused(request_id, now, step, attempt, why.value, name, digest, via)])
+
+
+def refuse_attempt(
+    ctx: ServiceContext, uow: UnitOfWork, request_id: str, why: SignOffRefusal, approver: str, via: str, now: datetime, step: str
+) -> None:
+    _refuse(ctx, uow, request_id, why, approver, via, now, step)
 
 
 def record_sign_off(
@@ -782,11 +802,58 @@ def send_response(ctx: ServiceContext, request_id: str) -> Status:
         return hold_for_failed_delivery(ctx, request_id, failed)
 
 
+@dataclass(frozen=True)
+class PendingLetter:
+    """The letter a request's answer sends now, and whether it waits for legal's approval (no
+    personal data). ``also``: the letters going with it (a partial refusal); ``refusal``: it
+    refuses the request in whole or in part."""
+
+    kind: str
+    also: tuple[str, ...]
+    refusal: bool
+    needs_sign_off: bool
+    approved: bool
+
+    @property
+    def waits(self) -> bool:
+        """Not to be sent before legal approves it (DSAR_LETTER_SIGN_OFF)."""
+        return self.needs_sign_off and not self.approved
+
+
+def letter_kind(uow: UnitOfWork, r: PrivacyRequest) -> str | None:
+    """The closing letter of a request in its status: the response of its type (RESPONDING),
+    the could-not-verify letter or legal's denial (DENIED); None when it gets none."""
+    if r.status is Status.DENIED:
+        return COULD_NOT_VERIFY_LETTER if _unverified(uow, r.id) else DENIAL_LETTER
+    if r.status is Status.RESPONDING:
+        return RESPONSE_LETTER.get(r.type)
+    return None
+
+
+def letter_due(ctx: ServiceContext, uow: UnitOfWork, r: PrivacyRequest) -> PendingLetter | None:
+    """The closing letter not yet sent, with whether it needs and has legal's approval; None
+    when no letter is owed now (not answering yet, or sent already)."""
+    kind = letter_kind(uow, r)
+    if kind is None or uow.letters.get(r.id, kind) is not None:
+        return None
+    also: tuple[str, ...] = ()
+    if r.status is Status.RESPONDING and uow.letters.get(r.id, PARTIAL_REFUSAL_LETTER) is None:
+        if notices.partial_refusal_due(ctx, r, uow.plans.get(r.id)):
+            also = (PARTIAL_REFUSAL_LETTER,)
+    refusal = r.status is Status.DENIED or bool(also)
+    needs = ctx.policy.letter_sign_off.needs(r.type, r.regime, refusal=refusal)
+    approved = needs and uow.decisions.get(r.id, LETTER_STEP) is not None
+    return PendingLetter(kind, also, refusal, needs, approved)
+
+
 def _send_response(ctx: ServiceContext, request_id: str) -> Status:
     with ctx.uow() as uow:
         r = uow.requests.get(request_id)
         if r.on_hold:
             return r.status
+        pending = letter_due(ctx, uow, r)
+        if pending is not None and pending.waits:
+            return r.status  # legal approves the letter first (dsar.services.letter_sign_off)
         kind = {Status.RESPONDING: RESPONSE_LETTER.get(r.type), Status.DENIED: DENIAL_LETTER}.get(r.status)
         if r.status is Status.DENIED and _unverified(uow, request_id):
             return _could_not_verify(ctx, uow, r)
@@ -824,18 +891,23 @@ def _could_not_verify(ctx: ServiceContext, uow: UnitOfWork, r: PrivacyRequest) -
     if uow.letters.get(r.id, COULD_NOT_VERIFY_LETTER) is not None:
         return r.status
     full = uow.requests.get(r.id)
-    context = {
-        "request": letter_request(full),
+    context = could_not_verify_context(ctx, uow, full)
+    send_letter(ctx, uow, full, COULD_NOT_VERIFY_LETTER, context, to=full.subject.primary_email or identity.letter_address(uow, full))
+    uow.commit()
+    return r.status
+
+
+def could_not_verify_context(ctx: ServiceContext, uow: UnitOfWork, r: PrivacyRequest) -> dict[str, Any]:
+    """What the could-not-verify letter is rendered from (the letter preview renders the same)."""
+    return {
+        "request": letter_request(r),
         "organisation": ctx.policy.organisation_name,
         "contact": ctx.policy.privacy_contact,
         "due": uow.deadlines.get(r.id).due,
         "sent_on": ctx.clock().date(),
         # A refusal like any other: where the regime gives an appeal, its page for this request.
-        "appeal_url": appeal_link(ctx, full),
+        "appeal_url": appeal_link(ctx, r),
     }
-    send_letter(ctx, uow, full, COULD_NOT_VERIFY_LETTER, context, to=full.subject.primary_email or identity.letter_address(uow, full))
-    uow.commit()
-    return r.status
 
 
 def _respond(ctx: ServiceContext, uow: UnitOfWork, r: PrivacyRequest, kind: str, package: AccessPackage | None) -> Status:

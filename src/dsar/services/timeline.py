@@ -120,10 +120,34 @@ def _sign_off(d: Details) -> tuple[str, list[str], str | None]:
     return title, lines, d.get("approver") or None
 
 
+def _letter_sign_off(d: Details) -> tuple[str, list[str], str | None]:
+    letter = str(d.get("letter", "?")).replace("_", " ")
+    if d.get("decision") == "approve":
+        title = f"Legal approved the {letter} letter"
+    else:
+        title = f"Legal returned the {letter} letter to the team (held)"
+    lines = _opt("reason for the team", d, "reason") + _opt("internal note", d, "note")
+    also = d.get("also")
+    if isinstance(also, list) and also:
+        lines.append("with: " + ", ".join(str(x).replace("_", " ") for x in also))
+    if d.get("template"):
+        lines.append(f"template {d['template']} version {str(d.get('template_version', ''))[:12]}")
+    if d.get("verified_by") == "totp":
+        lines.append("approver proven by an authenticator code")
+    lines += _opt("given in", d, "via") + _opt("flow run", d, "flow_run")
+    return title, lines, d.get("approver") or None
+
+
 def _sign_off_refused(d: Details) -> tuple[str, list[str], str | None]:
     lines = [f"attempt {d.get('attempt', '?')}"] + _opt("given in", d, "via")
     if d.get("approver_digest"):
         lines.append("the name given is no staff account (only a digest of it is kept)")
+    if d.get("step") == "letter":
+        return (
+            f"Letter sign-off attempt refused ({str(d.get('reason', '?')).replace('_', ' ')}); the letter still waits",
+            lines,
+            d.get("approver") or None,
+        )
     return f"Sign-off attempt refused ({str(d.get('reason', '?')).replace('_', ' ')}); still waiting", lines, d.get("approver") or None
 
 
@@ -264,6 +288,7 @@ RULES: dict[str, Rule] = {
     "PlanMade": _plan,
     "SignOffRecorded": _sign_off,
     "SignOffRefused": _sign_off_refused,
+    "LetterSignOffRecorded": _letter_sign_off,
     "SystemExported": _exported,
     "SystemErased": _erased,
     "SystemCorrected": _corrected,

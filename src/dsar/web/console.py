@@ -29,12 +29,14 @@ from dsar.domain.decisions import REFUSAL_TEXT, DenialReason, sign_off
 from dsar.domain.errors import DsarError, InvalidInput, NotFound
 from dsar.domain.escalations import escalations_of
 from dsar.domain.exemptions import GROUND_LABEL, LegalGround
+from dsar.domain.letter_sign_off import letter_sign_off
 from dsar.domain.regimes import REGIMES, AccessScope, RequestType
 from dsar.domain.request import DEADLINE_STOPPED, Channel, Status, parse_reference
 from dsar.services import casework, deadlines, package, processing, queries
 from dsar.services.admin import hold_request, release_request, withdraw_request
 from dsar.services.deadline_trace import explain_request
-from dsar.services.orchestration import ensure_processing, resume_waiting, sign_off_and_resume
+from dsar.services.letter_sign_off import letter_state
+from dsar.services.orchestration import ensure_processing, letter_sign_off_and_resume, resume_waiting, sign_off_and_resume
 from dsar.services.submissions import submit
 from dsar.services.timeline import TimelineEntry, describe
 from dsar.web.context import WebContext
@@ -71,6 +73,8 @@ FLASH: dict[str, str] = {
     "verified-by-hand": "Identity verified by hand: recorded with the evidence described; the run goes on.",
     "confirmed": "Manual step confirmed to the flow run.",
     "signed-off": "Sign-off recorded and handed to the flow run.",
+    "letter-approved": "Letter approved and handed to the flow run, which sends it.",
+    "letter-returned": "Letter returned to the team: the request is on hold with your reason.",
     "escalation-decided": "Legal's decision on the escalation recorded.",
     "package-link": "A new download link went to the contact on file; the earlier link no longer works.",
 }
@@ -388,6 +392,7 @@ def _request_page(
         outcomes=MANUAL_OUTCOMES,
         denial_reasons=[(x.value, x.value.replace("_", " ")) for x in DenialReason],
         exemptable=processing.exemptable(ctx, view.id) if view.status is Status.AWAITING_SIGN_OFF else [],
+        letter=letter_state(ctx, view.id) if view.status in (Status.RESPONDING, Status.DENIED) else None,
         escalations=escalations_of(events),
         grounds=[(g.value, GROUND_LABEL[g]) for g in LegalGround],
         today=on,
@@ -543,6 +548,23 @@ def _sign_off(web: WebContext, form: Form, r: queries.RequestRef, staff: StaffAc
     return "signed-off" if result.recorded else "unchanged"
 
 
+def _approve_letter(web: WebContext, form: Form, r: queries.RequestRef, staff: StaffAccount) -> str:
+    """Legal's sign-off of the letter before it goes out (DSAR_LETTER_SIGN_OFF): the signed-in
+    account plus its authenticator's current code, as the plan's sign-off; a refused attempt
+    is recorded and shown."""
+    given = letter_sign_off(form.text("decision") or "", form.text("reason"), form.text("note"))
+    code = form.text("code") or ""
+    if len(code) > 16:
+        raise InvalidInput("the code is too long", ["code: 6 digits"])
+    result = letter_sign_off_and_resume(web.ctx, _orchestrator(web), r.id, given, staff.name, code, via=VIA)
+    if result.refused is not None:
+        why = REFUSAL_TEXT[result.refused]
+        raise InvalidInput(f"letter sign-off refused: {why}", [f"code: {why}"])
+    if not result.recorded:
+        return "unchanged"
+    return "letter-returned" if result.returned else "letter-approved"
+
+
 def _verification(ctx: Any, request_id: str) -> Any:
     from dsar.services import identity
 
@@ -585,6 +607,7 @@ ACTIONS: tuple[tuple[str, Permission, Callable[[WebContext, Form, queries.Reques
     ("confirm", Permission.CASEWORK, _confirm),
     ("package-link", Permission.CASEWORK, _package_link),
     ("sign-off", Permission.SIGN_OFF, _sign_off),
+    ("approve-letter", Permission.SIGN_OFF, _approve_letter),
     ("verify-by-hand", Permission.SIGN_OFF, _verify_by_hand),
     ("resolve-escalation", Permission.SIGN_OFF, resolve_escalation),
 )

@@ -11,6 +11,7 @@ import pytest
 
 from dsar.connectors.base import Capability, ErasureKind
 from dsar.connectors.schema import EntityMap, FieldMap, ManualSystem, SqlSystem
+from dsar.domain.letter_sign_off import LetterSignOffPolicy
 from dsar.domain.letters import TemplateApproval
 from dsar.domain.request import Status
 from dsar.domain.verification_policy import Proof
@@ -109,6 +110,7 @@ class World:
         manual: tuple[str, ...] = (),
         *,
         approve: bool = True,
+        letter_sign_off: LetterSignOffPolicy | None = None,
     ) -> None:
         self.db = InMemoryDatabase()
         self.counts: Counter[str] = Counter()
@@ -128,7 +130,14 @@ class World:
             connectors=self.connectors,
             data_map=data_map,
             code_key=b"k" * 32,
-            policy=Policy(organisation_name="Example Shop Ltd", privacy_contact="privacy@example-shop.test"),
+            # Legal's letter sign-off (DSAR_LETTER_SIGN_OFF) is off in this world unless a test
+            # asks for it: these tests are about the steps before and around the letter; the
+            # sign-off itself is tested with it on in test_letter_sign_off.py.
+            policy=Policy(
+                organisation_name="Example Shop Ltd",
+                privacy_contact="privacy@example-shop.test",
+                letter_sign_off=letter_sign_off if letter_sign_off is not None else LetterSignOffPolicy(),
+            ),
             texts=self.texts,
         )
 
