@@ -45,6 +45,15 @@ def _iso(d: date | None) -> str | None:
     return d.isoformat() if d is not None else None
 
 
+def _given(doc: dict[str, JsonValue], **optional: JsonValue) -> dict[str, JsonValue]:
+    """``doc`` with each optional field that was given (empty ones are left out, so a payload
+    written before a field existed keeps its hash)."""
+    for name, value in optional.items():
+        if value:
+            doc[name] = value
+    return doc
+
+
 # --- intake and the request's state --------------------------------------------------------
 
 
@@ -333,17 +342,7 @@ class SignOffRecorded(AuditEvent):
             d["exemptions"] = [{"target": t, "ground": g} for t, g in self.exemptions]
         if self.reason is not None:
             d["reason"] = self.reason
-        if self.reason_text:
-            d["reason_text"] = self.reason_text
-        if self.note:
-            d["note"] = self.note
-        if self.verified_by:
-            d["verified_by"] = self.verified_by
-        if self.via:
-            d["via"] = self.via
-        if self.flow_run:
-            d["flow_run"] = self.flow_run
-        return d
+        return _given(d, reason_text=self.reason_text, note=self.note, verified_by=self.verified_by, via=self.via, flow_run=self.flow_run)
 
     @property
     def idempotency_key(self) -> str:
@@ -375,23 +374,17 @@ class LetterSignOffRecorded(AuditEvent):
 
     def payload(self) -> dict[str, JsonValue]:
         d: dict[str, JsonValue] = {"step": self.step, "decision": self.decision, "approver": self.approver, "letter": self.letter}
-        if self.also:
-            d["also"] = list(self.also)
-        if self.template:
-            d["template"] = self.template
-        if self.template_version:
-            d["template_version"] = self.template_version
-        if self.reason:
-            d["reason"] = self.reason
-        if self.note:
-            d["note"] = self.note
-        if self.verified_by:
-            d["verified_by"] = self.verified_by
-        if self.via:
-            d["via"] = self.via
-        if self.flow_run:
-            d["flow_run"] = self.flow_run
-        return d
+        return _given(
+            d,
+            also=list(self.also),
+            template=self.template,
+            template_version=self.template_version,
+            reason=self.reason,
+            note=self.note,
+            verified_by=self.verified_by,
+            via=self.via,
+            flow_run=self.flow_run,
+        )
 
     @property
     def idempotency_key(self) -> str:

@@ -19,7 +19,7 @@ from datetime import datetime
 
 from dsar.domain.decisions import REFUSAL_TEXT, SignOffRefusal
 from dsar.domain.errors import InvalidInput
-from dsar.domain.events import LetterSignOffRecorded, SignOffRefused
+from dsar.domain.events import LetterSignOffRecorded
 from dsar.domain.letter_sign_off import LETTER_STEP, LetterDecision, LetterSignOff, letter_return_step, letter_sign_off
 from dsar.domain.request import Status
 from dsar.services import recording
@@ -74,14 +74,9 @@ class LetterState:
 
 
 def _letter_refusals(uow: UnitOfWork, request_id: str) -> list[SignOffRefusal]:
-    out = []
-    for e in uow.audit.events(request_id):
-        if e.kind == SignOffRefused.kind and e.details.get("step") == LETTER_STEP:
-            try:
-                out.append(SignOffRefusal(str(e.details.get("reason"))))
-            except ValueError:
-                out.append(SignOffRefusal.WRONG_CODE)
-    return out
+    from dsar.services.processing import _refusals
+
+    return _refusals(uow, request_id, LETTER_STEP)
 
 
 def _returns(uow: UnitOfWork, request_id: str) -> int:

@@ -430,10 +430,11 @@ class SignOffState:
     last_refusal: SignOffRefusal | None
 
 
-def _refusals(uow: UnitOfWork, request_id: str) -> list[SignOffRefusal]:
+def _refusals(uow: UnitOfWork, request_id: str, step: str | None = None) -> list[SignOffRefusal]:
+    """The refused sign-off attempts recorded for the request (of one ``step`` when given)."""
     out = []
     for e in uow.audit.events(request_id):
-        if e.kind == SignOffRefused.kind:
+        if e.kind == SignOffRefused.kind and (step is None or e.details.get("step") == step):
             try:
                 out.append(SignOffRefusal(str(e.details.get("reason"))))
             except ValueError:
