@@ -13,8 +13,9 @@ import pytest
 
 from dsar.app import App
 from dsar.domain.alerts import LETTER_BOUNCED
+from dsar.domain.bounces import parse_notice
 from dsar.domain.letters import message_id
-from dsar.letters.bounces import SqsBounceSource, parse_notice
+from dsar.letters.bounces import SqsBounceSource
 from dsar.letters.transports import SesMailer
 from dsar.persistence.mail_ledger import SqlMailLedger
 from dsar.services.bounces import sweep_bounces
@@ -150,7 +151,7 @@ def test_a_notice_is_read_from_the_sns_envelope_or_raw_and_from_event_publishing
     undetermined = json.loads(ses_notice("Bounce", "ses-4", envelope=False))
     undetermined["bounce"]["bounceType"] = "Undetermined"
     assert parse_notice(json.dumps(undetermined)).kind == "undetermined"
-    from dsar.letters.bounces import MalformedNotice
+    from dsar.domain.bounces import MalformedNotice
 
     for bad in ("", "[]", "{}", json.dumps({"notificationType": "Bounce"}), json.dumps({"Type": "Notification", "Message": "nope"})):
         with pytest.raises(MalformedNotice):

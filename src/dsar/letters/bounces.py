@@ -1,103 +1,27 @@
-"""Bounces and complaints reported after the mail service accepted a letter.
+"""The SQS queue AWS SES's bounce and complaint notifications arrive in.
 
-AWS SES reports them as notifications (SES identity notifications, or event publishing through a
-configuration set) to an SNS topic; an SQS queue subscribed to that topic keeps them until dsar
-reads them (``DSAR_MAIL_BOUNCE_QUEUE_URL``). :func:`parse_notice` reads one queue message (the
-SNS envelope, or the SES document itself when the subscription delivers raw messages);
-:class:`SqsBounceSource` receives and deletes them.
-
-Nothing here keeps an address: a notice is known by the message ids it names (the service's
-own id, which the mail ledger maps back to dsar's, and the Message-ID header dsar wrote, which
-names the request and the letter) and by its kind.
+SES reports them (identity notifications, or event publishing through a configuration set) to
+an SNS topic; an SQS queue subscribed to that topic keeps them until dsar reads them
+(``DSAR_MAIL_BOUNCE_QUEUE_URL``). :class:`SqsBounceSource` receives and deletes them;
+:func:`dsar.domain.bounces.parse_notice` reads one.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from typing import Any
 
-# What the notice says happened to the message.
-PERMANENT, TRANSIENT, UNDETERMINED, COMPLAINT = "permanent", "transient", "undetermined", "complaint"
+from dsar.services.ports import BounceSource, ReceivedNotice
 
 
-@dataclass(frozen=True)
-class BounceNotice:
-    """One notification about one message: ``kind`` one of the constants above (or
-    ``delivery`` and the like for notices that are no failure)."""
-
-    notice_id: str  # the service's id of this notification (feedbackId, or the SNS message id)
-    provider_id: str  # the service's id of the message (SES MessageId)
-    message_id: str | None  # the Message-ID header dsar wrote, when the notice carries headers
-    kind: str
-    subtype: str
-
-    @property
-    def failure(self) -> bool:
-        return self.kind in (PERMANENT, TRANSIENT, UNDETERMINED, COMPLAINT)
-
-
-class MalformedNotice(ValueError):
-    """A queue message that is no SES notification (said without its content)."""
-
-
-def parse_notice(body: str, queue_message_id: str = "") -> BounceNotice:
-    """One SQS message body: an SNS notification envelope around the SES document, or the
-    document itself (raw delivery). Raises MalformedNotice."""
-    try:
-        doc: Any = json.loads(body)
-        if isinstance(doc, dict) and doc.get("Type") == "Notification" and isinstance(doc.get("Message"), str):
-            envelope_id = str(doc.get("MessageId") or "")
-            doc = json.loads(doc["Message"])
-        else:
-            envelope_id = ""
-    except (ValueError, TypeError) as exc:
-        raise MalformedNotice("not JSON") from exc
-    if not isinstance(doc, dict):
-        raise MalformedNotice("not an object")
-    what = str(doc.get("notificationType") or doc.get("eventType") or "")
-    mail = doc.get("mail")
-    if not what or not isinstance(mail, dict) or not mail.get("messageId"):
-        raise MalformedNotice("no notification type or message id")
-    provider_id = str(mail["messageId"])
-    headers = mail.get("commonHeaders") if isinstance(mail.get("commonHeaders"), dict) else {}
-    header_id = headers.get("messageId") if isinstance(headers, dict) else None
-    if not header_id:
-        for h in mail.get("headers") or []:
-            if isinstance(h, dict) and str(h.get("name", "")).lower() == "message-id":
-                header_id = h.get("value")
-    message_id = str(header_id).strip().strip("<>") if header_id else None
-    kind, subtype, feedback = what.lower(), "", ""
-    if what == "Bounce":
-        bounce: dict[str, Any] = doc["bounce"] if isinstance(doc.get("bounce"), dict) else {}
-        kind = {"Permanent": PERMANENT, "Transient": TRANSIENT}.get(str(bounce.get("bounceType")), UNDETERMINED)
-        subtype = str(bounce.get("bounceSubType") or "")
-        feedback = str(bounce.get("feedbackId") or "")
-    elif what == "Complaint":
-        complaint: dict[str, Any] = doc["complaint"] if isinstance(doc.get("complaint"), dict) else {}
-        kind = COMPLAINT
-        subtype = str(complaint.get("complaintFeedbackType") or "")
-        feedback = str(complaint.get("feedbackId") or "")
-    notice_id = feedback or envelope_id or queue_message_id or f"{provider_id}:{kind}"
-    return BounceNotice(notice_id, provider_id, message_id, kind, subtype[:64])
-
-
-@dataclass(frozen=True)
-class Received:
-    handle: str  # the queue's receipt handle: what deletes it
-    message_id: str
-    body: str
-
-
-class SqsBounceSource:
+class SqsBounceSource(BounceSource):
     """The SQS queue SES's notifications arrive in (boto3 SQS client)."""
 
     def __init__(self, client: Any, queue_url: str) -> None:
         self.client, self.queue_url = client, queue_url
 
-    def receive(self, max_messages: int = 10) -> list[Received]:
+    def receive(self, max_messages: int = 10) -> list[ReceivedNotice]:
         answer = self.client.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=max(1, min(max_messages, 10)), WaitTimeSeconds=0)
-        return [Received(m["ReceiptHandle"], str(m.get("MessageId", "")), str(m.get("Body", ""))) for m in answer.get("Messages", [])]
+        return [ReceivedNotice(m["ReceiptHandle"], str(m.get("MessageId", "")), str(m.get("Body", ""))) for m in answer.get("Messages", [])]
 
     def delete(self, handle: str) -> None:
         self.client.delete_message(QueueUrl=self.queue_url, ReceiptHandle=handle)

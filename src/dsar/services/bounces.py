@@ -1,7 +1,7 @@
 """Letters the mail service accepted and then could not deliver.
 
 The deadline watch (and `dsar alerts sweep`) reads the bounce and complaint notices waiting in
-the configured queue (:class:`dsar.letters.bounces.SqsBounceSource`), and for each notice about
+the configured queue (the BounceSource port; :class:`dsar.letters.bounces.SqsBounceSource`), and for each notice about
 one of dsar's letters:
 
 * records ``LetterBounced`` on the request (the letter's purpose, the kind of bounce; never the
@@ -22,26 +22,20 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from dsar.domain.alerts import LETTER_BOUNCED, NewAlert
+from dsar.domain.bounces import COMPLAINT, PERMANENT, TRANSIENT, UNDETERMINED, MalformedNotice, parse_notice
 from dsar.domain.errors import NotFound
 from dsar.domain.events import LetterBounced
-from dsar.letters.bounces import COMPLAINT, PERMANENT, TRANSIENT, UNDETERMINED, MalformedNotice, Received, parse_notice
 from dsar.services.context import ServiceContext
 from dsar.services.deadlines import local_today
+from dsar.services.ports import BounceSource, ReceivedNotice
 
 log = logging.getLogger("dsar.bounces")
 
 # dsar's message ids: ``{reference}.{purpose}@dsar`` (dsar.domain.letters.message_id)
 _OURS = re.compile(r"^(DSR-\d{4}-\d{6,})\.([A-Za-z0-9_.-]{1,100})@dsar$")
 MAX_PER_SWEEP = 500
-
-
-class BounceSource(Protocol):
-    def receive(self, max_messages: int = 10) -> list[Received]: ...
-
-    def delete(self, handle: str) -> None: ...
 
 
 @dataclass
@@ -70,7 +64,7 @@ def sweep_bounces(ctx: ServiceContext, source: BounceSource, message_for: Callab
     return done
 
 
-def _settle(ctx: ServiceContext, received: Received, message_for: Callable[[str], str | None], done: BounceSweep) -> None:
+def _settle(ctx: ServiceContext, received: ReceivedNotice, message_for: Callable[[str], str | None], done: BounceSweep) -> None:
     try:
         notice = parse_notice(received.body, received.message_id)
     except MalformedNotice as exc:

@@ -71,6 +71,25 @@ class Mailer(ABC):
         """Send once; return False when this message id was already sent."""
 
 
+@dataclass(frozen=True)
+class ReceivedNotice:
+    """A message read from the queue of the mail service's bounce notices."""
+
+    handle: str  # what deletes it from the queue
+    message_id: str  # the queue's id of it
+    body: str
+
+
+class BounceSource(ABC):
+    """Where the mail service's bounce and complaint notices wait (an SQS queue)."""
+
+    @abstractmethod
+    def receive(self, max_messages: int = 10) -> list[ReceivedNotice]: ...
+
+    @abstractmethod
+    def delete(self, handle: str) -> None: ...
+
+
 class MailLedger(Protocol):
     """Every message a transport accepted, by message id, kept outside any request's unit of
     work (a send cannot be rolled back): a re-run never sends a message twice."""
