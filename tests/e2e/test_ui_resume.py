@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -224,6 +225,32 @@ def test_a_person_verifies_and_signs_off_through_the_prefect_ui(prefect_server: 
         shown = dump.read_text()
         assert ref in shown and "The last attempt was refused" in shown  # the plan summary is shown above the form
         assert "letter-preview" in shown and "fields of" in shown
+
+        # legal kept part out: the answer is a partial refusal, so its letter waits for legal's
+        # approval too (DSAR_LETTER_SIGN_OFF's default), in a form of its own
+        wait_until(
+            lambda: (
+                "awaiting:legal-letter" in prefect_server.get(f"/flow_runs/{run_id}")["tags"]
+                and prefect_server.run_state(run_id) == "PAUSED"
+            ),
+            180,
+            "the letter's sign-off form",
+            explain=lambda: explain(dsar, prefect_server, ref, run_id),
+        )
+        assert dsar.json("request", "show", ref)["status"] == "responding"
+        assert not (dsar.home / "outbox" / f"{ref}.access_response_dsar.eml").exists()  # nothing went yet
+        time.sleep(31 - time.time() % 30)  # a code is good once per account: the next 30-second step
+        letter_dump = dsar.home.parent / "letter-dialog.html"
+        resume_in_ui(
+            page,
+            url,
+            [lambda: code_at(secret, datetime.now(UTC))],
+            choose=("approve", "lena.legal"),
+            dump=letter_dump,
+            shot="prefect-letter-sign-off-dialog.png",
+        )
+        letter_form = letter_dump.read_text()
+        assert ref in letter_form and "letter-preview" in letter_form and "Jane" not in letter_form
         wait_until(
             lambda: dsar.json("request", "show", ref)["status"] == "closed",
             180,
@@ -240,6 +267,14 @@ def test_a_person_verifies_and_signs_off_through_the_prefect_ui(prefect_server: 
             "via": "prefect-ui",
             "flow_run": run_id,
             "exemptions": [{"target": entity, "ground": "gdpr-17-3-e"}],
+        }
+        letter = next(e for e in events if e["kind"] == "LetterSignOffRecorded")
+        assert {k: letter["details"][k] for k in ("decision", "approver", "verified_by", "via", "flow_run")} == {
+            "decision": "approve",
+            "approver": "lena.legal",
+            "verified_by": "totp",
+            "via": "prefect-ui",
+            "flow_run": run_id,
         }
         refused = next(e for e in events if e["kind"] == "SignOffRefused")
         assert refused["details"]["reason"] == "wrong_code" and wrong not in json.dumps(refused)
