@@ -405,10 +405,7 @@ class Shop:
 
     def sign_off(self, request_id: str) -> bool:
         ref = queries.lookup_id(self.app.ctx, request_id)
-        if ref.status is not Status.AWAITING_SIGN_OFF:
-            return False
-        run_id = queries.flow_run_id(self.app.ctx, request_id)
-        if run_id is None or not self.orchestrator.run_state(run_id).waiting_for_input:
+        if ref.status is not Status.AWAITING_SIGN_OFF or not self._run_waits(request_id):
             return False
         name, code = self.approvers.take()
         result = orchestration.sign_off_and_resume(
@@ -417,6 +414,11 @@ class Shop:
         if not result.recorded:
             raise RuntimeError(f"sign-off refused: {result}")
         return True
+
+    def _run_waits(self, request_id: str) -> bool:
+        """The request's run is suspended waiting for a person's input (a form to resume)."""
+        run_id = queries.flow_run_id(self.app.ctx, request_id)
+        return run_id is not None and self.orchestrator.run_state(run_id).waiting_for_input
 
     def approve_letter(self, request_id: str) -> bool:
         """Legal's approval of the letter before it goes out, where DSAR_LETTER_SIGN_OFF asks
@@ -427,10 +429,7 @@ class Shop:
             from dsar.services.letter_sign_off import letter_state
         except ImportError:  # a dsar from before the letter sign-off (the baseline)
             return False
-        if not letter_state(self.app.ctx, request_id).waiting:
-            return False
-        run_id = queries.flow_run_id(self.app.ctx, request_id)
-        if run_id is None or not self.orchestrator.run_state(run_id).waiting_for_input:
+        if not letter_state(self.app.ctx, request_id).waiting or not self._run_waits(request_id):
             return False
         name, code = self.approvers.take()
         result = orchestration.letter_sign_off_and_resume(

@@ -27,7 +27,9 @@ SENDER = "privacy@example-shop.test"
 SUBJECT_ADDRESS = "jane.doe@example.com"
 
 
-def ses_notice(kind: str, ses_id: str, *, header_id: str | None = None, feedback: str = "fb-1", envelope: bool = True) -> str:
+def ses_notice(
+    kind: str, ses_id: str, *, header_id: str | None = None, feedback: str = "fb-1", bounce_type: str = "Permanent", envelope: bool = True
+) -> str:
     mail: dict[str, Any] = {
         "timestamp": "2026-12-06T10:00:00.000Z",
         "messageId": ses_id,
@@ -39,7 +41,7 @@ def ses_notice(kind: str, ses_id: str, *, header_id: str | None = None, feedback
     doc: dict[str, Any] = {"notificationType": kind, "mail": mail}
     if kind == "Bounce":
         doc["bounce"] = {
-            "bounceType": "Permanent" if feedback.startswith("fb") else "Transient",
+            "bounceType": bounce_type,
             "bounceSubType": "General",
             "feedbackId": feedback,
             "bouncedRecipients": [{"emailAddress": SUBJECT_ADDRESS}],
@@ -111,7 +113,10 @@ def test_a_permanent_bounce_is_recorded_once_alerted_and_holds_the_open_request(
     assert again.recorded == [] and again.held == [] and again.alerted == []
 
     # a transient bounce and a complaint, matched by the Message-ID header (raw delivery): recorded only
-    sqs.send_message(QueueUrl=url, MessageBody=ses_notice("Bounce", "other-ses-id", header_id=letter_id, feedback="tr-2", envelope=False))
+    sqs.send_message(
+        QueueUrl=url,
+        MessageBody=ses_notice("Bounce", "other-ses-id", header_id=letter_id, feedback="tr-2", bounce_type="Transient", envelope=False),
+    )
     sqs.send_message(QueueUrl=url, MessageBody=ses_notice("Complaint", "other-ses-id", header_id=letter_id, feedback="cp-3"))
     # not dsar's mail, a delivery report, and garbage: counted and deleted
     sqs.send_message(QueueUrl=url, MessageBody=ses_notice("Bounce", "unknown", header_id="<someone@else>", feedback="fb-4"))

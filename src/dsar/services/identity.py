@@ -319,17 +319,17 @@ def start(ctx: ServiceContext, request_id: str) -> Status:
             uow.commit()
     else:
         status = r.status
-        if case.issued > 0 or (case.channel == "none" and case.known):
+        if case.issued > 0:
             return status
+    if case.channel == "none" and case.known:
+        return status  # found on file, but no channel reaches them: verified by hand
     try:
         # The acknowledgement of receipt first, where the regime requires one (CCPA 7021(a));
         # sent once, like every letter. A subject not found on file gets it too, at the address
         # the request gave (it discloses nothing): known or not, the requester hears the same
-        # (THREATS 9). A subject found on file whom no channel reaches is verified by hand.
+        # (THREATS 9).
         from dsar.services import notices
 
-        if case.channel == "none" and case.known:
-            return status
         with ctx.uow() as uow:
             notices.send_acknowledgement(ctx, uow, r)
             uow.commit()
