@@ -24,10 +24,11 @@ from pydantic import Field
 from dsar.domain.errors import DsarError, PermanentConnectorError, RetryableConnectorError
 from dsar.domain.request import Status
 from dsar.orchestration.runtime import app
-from dsar.services import accounts, identity
+from dsar.services import accounts, escalations, identity
 from dsar.services import letter_sign_off as letters
 from dsar.services import processing as svc
 from dsar.services.admin import hold_request
+from dsar.services.orchestration import escalation_key
 
 FLOW_NAME = "process-request"
 AWAITING = "awaiting:"
@@ -139,6 +140,32 @@ def letter_sign_off_form(roster: list[str], description: str) -> Any:
 
     LetterSignOffNow.__name__ = LetterSignOffNow.__qualname__ = "LetterSignOff"
     return LetterSignOffNow.with_initial_data(description=description)
+
+
+class EscalationDecision(RunInput):
+    """Legal's decision on an escalation (a verification risk flag, a requested downgrade, a
+    possibly unfounded or excessive request, support's legal-sensitive flag), proven like a
+    sign-off; ``approver`` is a dropdown of the legal roster (:func:`escalation_form`)."""
+
+    decision: Literal["proceed", "keep_on_hold"] = Field(
+        description="proceed releases the hold this escalation put on; keep_on_hold keeps the request held (say why in the note)"
+    )
+    approver: str = Field(description="Your name on the legal roster")
+    code: str = Field(description="The 6-digit code your authenticator app shows now")
+    note: str = Field(
+        default="", description="Your reasoning for the file (required to keep it on hold): kept encrypted, never in a letter"
+    )
+
+
+def escalation_form(roster: list[str], description: str) -> Any:
+    """The escalation form with the approver as a dropdown of ``roster``, as :func:`sign_off_form`."""
+    names: list[Any] = list(roster) or ["(no legal account: dsar users add NAME --role legal)"]
+
+    class EscalationDecisionNow(EscalationDecision):
+        approver: str = Field(description="Your name on the legal roster", json_schema_extra={"enum": names})
+
+    EscalationDecisionNow.__name__ = EscalationDecisionNow.__qualname__ = "EscalationDecision"
+    return EscalationDecisionNow.with_initial_data(description=description)
 
 
 class ManualConfirmation(RunInput):
@@ -276,13 +303,61 @@ def record_sign_off(request_id: str, given: SignOff, submitted: datetime | None)
     )
 
 
+def escalation_wait(request_id: str) -> escalations.EscalationWait:
+    return escalations.escalation_wait(app().ctx, request_id)
+
+
+def escalation_summary(request_id: str, number: int, refused: svc.SignOffRefusal | None) -> str:
+    return escalations.escalation_summary(app().ctx, request_id, number, refused)
+
+
+@_step
+def record_escalation_decision(
+    request_id: str, number: int, given: EscalationDecision, submitted: datetime | None
+) -> escalations.ResolveResult:
+    return escalations.escalation_attempt(
+        app().ctx,
+        request_id,
+        number,
+        decision=given.decision,
+        note=given.note,
+        approver=given.approver,
+        code=given.code,
+        via="prefect-ui",
+        flow_run=str(current_run.id),
+        at=submitted,
+    )
+
+
+def decide_escalations(request_id: str) -> Status:
+    """Wait for legal's decision on each open escalation that holds the request, one form at a
+    time (``awaiting:legal-escalation``); then the request's status. A refused attempt is
+    recorded and the run waits again under a new key; ``keep_on_hold`` leaves the request held
+    (the steps after this one then change nothing and the run ends; releasing the hold starts
+    a new run). Costs one read when the request is not on hold."""
+    log = get_run_logger()
+    while (wait := escalation_wait(request_id)).escalation is not None:
+        x = wait.escalation
+        key = escalation_key(x.number, wait.refused_attempts)
+        log.info("waiting for legal's decision on escalation %d (%s)", x.number, x.point.value)
+        waiting_for(request_id, "legal-escalation")
+        form = escalation_form(legal_roster(), escalation_summary(request_id, x.number, wait.last_refusal))
+        given = suspend_flow_run(wait_for_input=form, key=key, timeout=None)
+        decided = record_escalation_decision(request_id, x.number, given, resumed_at())
+        forget_input(key)
+        if decided.refused is not None:
+            log.warning("escalation decision refused: %s", decided.refused.value)
+    return load_status(request_id)
+
+
 def due_tag(request_id: str) -> str:
     return f"due:{svc.due_date(app().ctx, request_id).isoformat()}"
 
 
 def waiting_for(request_id: str, what: str | None) -> None:
     """Keep the run's tags current so Prefect's runs list says what a waiting run waits for
-    (``awaiting:subject``, ``awaiting:legal``, ``awaiting:legal-letter``, ``awaiting:manual:<system>``) and when it is due
+    (``awaiting:subject``, ``awaiting:legal``, ``awaiting:legal-letter``, ``awaiting:legal-escalation``,
+    ``awaiting:manual:<system>``) and when it is due
     (``due:YYYY-MM-DD``); ``what=None`` clears the waiting tag. No personal data: a system's
     name, a date. Best effort: a tag that cannot be set is logged, never fatal."""
     try:
@@ -356,7 +431,10 @@ def hold(request_id: str, reason: str) -> None:
 def process_request(request_id: str) -> str:
     log = get_run_logger()
     try:
-        status = load_status(request_id)
+        # An escalation that holds the request (support's legal-sensitive flag, a burst from one
+        # sender) is decided by legal in this run's form before anything else moves; the
+        # checks between the stages below catch one raised while the run was on its way.
+        status = decide_escalations(request_id)
         if status is Status.RECEIVED:
             status = start_verification(request_id)
         while status is Status.AWAITING_VERIFICATION:
@@ -369,7 +447,7 @@ def process_request(request_id: str) -> str:
             suspend_flow_run(wait_for_input=ProofGiven.with_initial_data(description=VERIFY_HELP), key=key, timeout=None)
             woke(request_id, wakes)
             forget_input(key)
-            status = load_status(request_id)
+            status = decide_escalations(request_id)  # an escalation raised meanwhile wakes the run to ask legal
         if status in (Status.VERIFIED, Status.DENIED):
             # Woken by the web app: the run came back from the top and skipped the wait above.
             # The empty input and the form it answered are deleted from Prefect all the same.
@@ -378,6 +456,7 @@ def process_request(request_id: str) -> str:
                 forget_input(f"verify-{case}-{wakes}")
         if status in (Status.VERIFIED, Status.PLANNING):
             status = plan_request(request_id)
+            status = decide_escalations(request_id)
         while status is Status.AWAITING_SIGN_OFF:
             # Each refused attempt (wrong or replayed code, a name off the roster, a denial
             # without a reason) is recorded and the run waits again under a new key.
@@ -392,6 +471,7 @@ def process_request(request_id: str) -> str:
             if result.refused is not None:
                 log.warning("sign-off attempt refused: %s", result.refused.value)
             status = result.status
+        status = decide_escalations(request_id)
         if status is Status.EXECUTING:
             status = execute_plan(request_id)
         while status is Status.EXECUTING and (pending := pending_manual_steps(request_id)):
@@ -405,6 +485,7 @@ def process_request(request_id: str) -> str:
             )
             status = confirm_manual_step(request_id, step.system, done.outcome, done.records, done.person, done.note)
             forget_input(f"manual-{step.system}")
+        status = decide_escalations(request_id)
         if status in (Status.RESPONDING, Status.DENIED):
             # The letter waits for legal's approval where DSAR_LETTER_SIGN_OFF says so; a refused
             # attempt is recorded and the run waits again under a new key. A return holds the

@@ -104,6 +104,29 @@ def _orchestrator(settings: Settings) -> Orchestrator:
         return PrefectOrchestrator.configured(settings)
 
 
+def _continue(engine: App, request_id: str) -> str:
+    """After a release or an escalation: bring the request's run to where the record stands
+    (:func:`dsar.services.orchestration.continue_processing`); best effort and quick when no
+    Prefect answers (the reconciler of the deadline watch catches up). What was done."""
+    from dsar.services.orchestration import continue_processing
+
+    try:
+        orchestrator = _orchestrator(_settings())
+        if not orchestrator.available():
+            return "unavailable"
+        return continue_processing(engine.ctx, orchestrator, request_id)
+    except (Exception, typer.Exit):  # noqa: BLE001 - the record stands either way
+        return "unavailable"
+
+
+CONTINUED = {
+    "started": "; a flow run carries it on",
+    "woken": "; its run was woken to ask legal",
+    "resumed": "; its run goes on",
+    "unavailable": "; Prefect does not answer: the deadline watch starts its run later (or `dsar request run`)",
+}
+
+
 def _print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str, sort_keys=True) + "\n")
 
@@ -849,10 +872,13 @@ def request_hold(reference: str, reason: Annotated[str, typer.Option(help="Why (
 
 @request_app.command("release")
 def request_release(reference: str, reason: Annotated[str, typer.Option(help="Why (recorded)")]) -> None:
-    """Release a hold; then `dsar request run REF` carries on."""
+    """Release a hold; the request's flow run carries on (a new one is started when none is live)."""
     from dsar.services.admin import release_request
 
-    _staff_action(reference, reason, release_request, "released")
+    engine, r = _load(reference)
+    with _errors():
+        release_request(engine.ctx, r.id, reason)
+    out.print(f"{r.reference}: released{CONTINUED.get(_continue(engine, r.id), '')}", highlight=False, markup=False, soft_wrap=True)
 
 
 @request_app.command("withdraw")

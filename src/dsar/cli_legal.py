@@ -33,9 +33,13 @@ def request_escalate(
     engine, r = c._load(reference)
     with c._errors():
         x = escalations.escalate(engine.ctx, r.id, point, reason, by=c._by(), via="cli")
-    held = "; the request is held until legal decides" if x.held else ""
+    held = "; the request is held until legal decides (the run's form in the Prefect UI, the console, or resolve-escalation)"
+    done = c.CONTINUED.get(c._continue(engine, r.id), "") if x.held else ""
     c.out.print(
-        f"{r.reference}: escalation {x.number} ({x.point.value}) with legal, target {x.target}{held}", highlight=False, markup=False
+        f"{r.reference}: escalation {x.number} ({x.point.value}) with legal, target {x.target}{held if x.held else ''}{done}",
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
     )
 
 
@@ -51,10 +55,13 @@ def request_resolve_escalation(
     refused attempt (wrong or used code, off the roster, locked out) is recorded, exit 1."""
     c = _cli
     from dsar.services import escalations
+    from dsar.services.orchestration import resolve_escalation_and_continue
 
     engine, r = c._load(reference)
+    orchestrator = c._orchestrator(c._settings())
     with c._errors():
-        result = escalations.resolve(engine.ctx, r.id, number, decision, approver, code, note=note, via="cli")
+        up = orchestrator if orchestrator.available() else None
+        result = resolve_escalation_and_continue(engine.ctx, up, r.id, number, decision, approver, code, note=note, via="cli")
     if result.refused is not None:
         c.err.print(
             f"{r.reference}: refused: {escalations.refusal_text(result.refused)}; the escalation stays open", highlight=False, markup=False

@@ -19,6 +19,10 @@ def test_a_flag_from_support_reaches_legal_s_queue_and_legal_decides_it_on_the_c
     r = console.log()
     done(act(console, r.reference, "flag", {"reason": "the caller threatened staff"}), r.reference, "flagged")
     assert queries.lookup(console.app.ctx, r.reference).on_hold
+    # no run carried the request: one is started, to wait for legal in its own Prefect form
+    (started,) = console.orchestrator.started
+    assert started.request_id == r.id
+    console.orchestrator.suspend(started.run_id, "escalation-1")
     queue = console.client.get("/console/legal")
     assert queue.status_code == 200 and r.reference in queue.text and "legal sensitive" in queue.text and "day(s) left" in queue.text
     assert "threatened" not in queue.text  # the reason shows on the request's page only
@@ -38,6 +42,8 @@ def test_a_flag_from_support_reaches_legal_s_queue_and_legal_decides_it_on_the_c
     assert not queries.lookup(console.app.ctx, r.reference).on_hold
     (resolved,) = console.details(r.reference, "EscalationResolved")
     assert resolved["approver"] == legal.name and resolved["via"] == "console" and resolved["decision"] == "proceed"
+    assert resolved["flow_run"] == started.run_id  # handed to the run waiting on the form: the decision, no code or note
+    assert [x.run_input for x in console.orchestrator.resumed] == [{"decision": "proceed", "approver": legal.name, "code": "", "note": ""}]
     queue = console.client.get("/console/legal")
     assert "No escalation waits for legal." in queue.text and "resolved 1" in queue.text
     assert "Legal decided escalation no. 1: proceed" in page_of(console, r.reference)

@@ -83,8 +83,10 @@ def test_hold_and_release(console: Console) -> None:
     assert queries.lookup(console.app.ctx, r.reference).on_hold
     html = page_of(console, r.reference + "?done=held")
     assert "Put on hold." in html and "on hold" in html
+    assert console.orchestrator.started == []  # a hold starts nothing
     done(act(console, r.reference, "release", {"reason": "legal answered"}), r.reference, "released")
     assert not queries.lookup(console.app.ctx, r.reference).on_hold
+    assert [s.request_id for s in console.orchestrator.started] == [r.id]  # no live run carried it: one starts at once
     assert console.details(r.reference, "HoldChanged") == [
         {"on_hold": "true", "reason": "waiting for legal", "by": "sam.support"},
         {"on_hold": "false", "reason": "legal answered", "by": "sam.support"},

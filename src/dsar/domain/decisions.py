@@ -156,6 +156,7 @@ class SignOffRefusal(StrEnum):
     EXEMPTION_NOT_IN_PLAN = "exemption_not_in_plan"  # an exemption of something the plan does not hold
     LOCKED_OUT = "locked_out"  # too many wrong codes of this approver lately: their codes are refused for a while
     RETURN_WITHOUT_REASON = "return_without_reason"  # a letter returned to the team without a reason (Prefect UI)
+    HOLD_WITHOUT_NOTE = "hold_without_note"  # an escalation kept on hold without legal's note (Prefect UI)
 
 
 REFUSAL_TEXT: dict[SignOffRefusal, str] = {
@@ -168,6 +169,7 @@ REFUSAL_TEXT: dict[SignOffRefusal, str] = {
     SignOffRefusal.EXEMPTION_NOT_IN_PLAN: "an exemption names something the plan does not hold",
     SignOffRefusal.LOCKED_OUT: "too many wrong codes from this approver: their codes are refused for 15 minutes",
     SignOffRefusal.RETURN_WITHOUT_REASON: "a letter returned to the team needs a reason for them",
+    SignOffRefusal.HOLD_WITHOUT_NOTE: "keeping an escalation on hold needs a note saying why",
 }
 
 

@@ -898,6 +898,7 @@ class EscalationResolved(AuditEvent):
     via: str = ""
     hours: float = 0.0
     late: bool = False
+    flow_run: str | None = None  # the run the decision resumed, when it was given in or handed to one
 
     def payload(self) -> dict[str, JsonValue]:
         d: dict[str, JsonValue] = {
@@ -912,6 +913,8 @@ class EscalationResolved(AuditEvent):
         }
         if self.note:
             d["note"] = self.note
+        if self.flow_run:
+            d["flow_run"] = self.flow_run
         return d
 
     @property

@@ -137,7 +137,8 @@ class PrefectOrchestrator:
                 except PrefectHTTPStatusError as exc:
                     if exc.response.status_code != 404:
                         raise
-        return RunState(st.name or st.type.value, st.type.value, ready)
+            key = st.state_details.pause_key if st.state_details else None
+        return RunState(st.name or st.type.value, st.type.value, ready, key if ready else None)
 
     def resume(self, run_id: str, run_input: Mapping[str, Any]) -> None:
         from prefect.flow_runs import resume_flow_run

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
+from typing import Any
 
 from dsar.domain.alerts import NewAlert, legal_missed_kind
 from dsar.domain.deadlines import add_business_days
@@ -98,12 +99,14 @@ def resolve(
     *,
     note: str = "",
     via: str = "cli",
+    flow_run: str | None = None,
+    at: datetime | None = None,
 ) -> ResolveResult:
     """Legal's decision on escalation ``number``, proven by a legal account's authenticator
-    code (the same proof, replay rule and lock-out as a sign-off). ``proceed`` releases the
-    hold the escalation put on (if no other open escalation holds it); ``keep_on_hold`` leaves
-    it held. A refused attempt is recorded (``SignOffRefused`` at step ``escalation:N``) and
-    the escalation stays open."""
+    code (the same proof, replay rule and lock-out as a sign-off; ``at`` is when the form was
+    submitted, as for a sign-off). ``proceed`` releases the hold the escalation put on (if no
+    other open escalation holds it); ``keep_on_hold`` leaves it held. A refused attempt is
+    recorded (``SignOffRefused`` at step ``escalation:N``) and the escalation stays open."""
     try:
         d = EscalationDecision(str(decision).strip().lower().replace("-", "_").replace(" ", "_"))
     except ValueError:
@@ -122,22 +125,158 @@ def resolve(
         if not x.open:
             raise TransitionNotAllowed(f"{r.reference}: escalation {number} was decided already ({x.decision})")
         now = ctx.clock()
-        proven = prove_approver(uow, name, code, now)
+        given_at = at if at is not None and now - SUBMITTED_WITHIN <= at <= now else now
+        proven = prove_approver(uow, name, code, given_at)
         if isinstance(proven, SignOffRefusal):
-            staff = uow.accounts.find(name) if name and len(name) <= 64 else None
-            who, digest = (staff.name, None) if staff is not None else (None, approver_digest(ctx, name))
-            attempt = 1 + sum(1 for e in events if e.kind == SignOffRefused.kind)
-            uow.audit.append([SignOffRefused(request_id, now, f"escalation:{number}", attempt, proven.value, who, digest, via)])
+            _refuse(ctx, uow, request_id, number, proven, name, via, events, now)
             uow.commit()
             return ResolveResult(False, proven)
         hours = round((now - x.raised_at).total_seconds() / 3600, 2)
         late = local_today(ctx) > x.target
-        uow.audit.append([EscalationResolved(request_id, now, number, x.point.value, d.value, proven.name, text, "totp", via, hours, late)])
+        uow.audit.append(
+            [EscalationResolved(request_id, now, number, x.point.value, d.value, proven.name, text, "totp", via, hours, late, flow_run)]
+        )
         others = [y for y in found.values() if y.open and y.held and y.number != number]
         if d is EscalationDecision.PROCEED and x.held and r.on_hold and not others:
             recording.hold(uow, r, False, now, f"legal decided escalation {number}: proceed", proven.name)
         uow.commit()
     return ResolveResult(True)
+
+
+# A form's submission is checked against the moment it was given, if within this (as a sign-off's).
+SUBMITTED_WITHIN = timedelta(days=7)
+
+
+def step_of(number: int) -> str:
+    """The step a refused attempt on escalation ``number`` is recorded at."""
+    return f"escalation:{number}"
+
+
+def _refuse(
+    ctx: ServiceContext,
+    uow: UnitOfWork,
+    request_id: str,
+    number: int,
+    why: SignOffRefusal,
+    approver: str,
+    via: str,
+    events: list[Any],
+    now: datetime,
+) -> None:
+    staff = uow.accounts.find(approver) if approver and len(approver) <= 64 else None
+    who, digest = (staff.name, None) if staff is not None else (None, approver_digest(ctx, approver))
+    attempt = 1 + sum(1 for e in events if e.kind == SignOffRefused.kind)
+    uow.audit.append([SignOffRefused(request_id, now, step_of(number), attempt, why.value, who, digest, via)])
+
+
+@dataclass(frozen=True)
+class EscalationWait:
+    """What a run of the request waits for legal to decide: the first open escalation that
+    holds the request (None when none does), with the attempts refused on it so far."""
+
+    escalation: Escalation | None
+    refused_attempts: int = 0
+    last_refusal: SignOffRefusal | None = None
+
+
+def escalation_wait(ctx: ServiceContext, request_id: str) -> EscalationWait:
+    """The escalation a run must wait on before it goes further: open, and holding the
+    request (an escalation raised while the request was held for another reason, or finished,
+    holds nothing and is decided in legal's queue without stopping a run). Cheap when the
+    request is not on hold (no event is read)."""
+    with ctx.uow() as uow:
+        r = uow.requests.facts(request_id)
+        if not r.on_hold or r.status.is_final:
+            return EscalationWait(None)
+        events = uow.audit.events(request_id)
+    x = next((y for y in escalations_of(events) if y.open and y.held), None)
+    if x is None:
+        return EscalationWait(None)
+    refused = [
+        SignOffRefusal(str(e.details.get("reason")))
+        for e in events
+        if e.kind == SignOffRefused.kind and e.details.get("step") == step_of(x.number) and e.at >= x.raised_at
+    ]
+    return EscalationWait(x, len(refused), refused[-1] if refused else None)
+
+
+def escalation_summary(ctx: ServiceContext, request_id: str, number: int, refused: SignOffRefusal | None = None) -> str:
+    """Markdown above the escalation form in the Prefect UI: reference, type, regime, due
+    date, the point, who raised it and when, legal's response target, and the link to the
+    request's page on the console, where support's reason is. No personal data: Prefect shows
+    and stores this text, and support's reason (free text) stays in the engine."""
+    today = local_today(ctx)
+    with ctx.uow() as uow:
+        r = uow.requests.facts(request_id)
+        due = uow.deadlines.get(request_id).due
+        events = uow.audit.events(request_id)
+    x = next((y for y in escalations_of(events) if y.number == number), None)
+    if x is None:
+        raise InvalidInput(f"{r.reference} has no escalation {number}", ["escalation: unknown number"])
+
+    def left(day: date, word: str) -> str:
+        n = (day - today).days
+        return f"{n} day(s) left" if n >= 0 else f"{-n} day(s) {word}"
+
+    lines = [f"### {r.reference}: escalation {x.number} waits for legal's decision", ""]
+    if refused is not None:
+        lines += [f"**The last attempt was refused: {REFUSAL_TEXT[refused]}.** The escalation is still open.", ""]
+    lines += [
+        f"- **Why it is here**: {POINT_TEXT[x.point]} (`{x.point.value}`)",
+        f"- **Raised** {x.raised_at.astimezone(ctx.policy.timezone):%Y-%m-%d %H:%M} by {x.by}",
+        f"- **Legal's response target** {x.target.isoformat()} ({left(x.target, 'missed')})",
+        f"- **Request**: {r.type.value} under `{r.regime}`, {r.status.value.replace('_', ' ')}, on hold until you decide",
+        f"- **Due** {due.isoformat()} ({left(due, 'late')})",
+    ]
+    path = f"/console/requests/{r.reference}"
+    where = f"[the request's page]({ctx.policy.console_url}{path})" if ctx.policy.console_url else f"the request's page (`{path}`)"
+    lines += [
+        "",
+        f"Support's reason and the request's history are on {where} on the console: they may name the subject, so they are not shown here.",
+        "",
+        "#### Your decision",
+        "",
+        "- **proceed**: the hold this escalation put on is released and the request goes on as planned "
+        "(its sign-off and letters still come to you where configured).",
+        "- **keep_on_hold**: the request stays held; say why in the **note** (required). To refuse the request, "
+        "release it later and deny at sign-off, with the reason for the subject.",
+        "- The **note** is internal: kept encrypted for the file and the auditors, never in a letter.",
+        "- Pick your name from the legal roster and type the 6-digit code your authenticator app shows now.",
+    ]
+    return "\n".join(lines)
+
+
+def escalation_attempt(
+    ctx: ServiceContext,
+    request_id: str,
+    number: int,
+    *,
+    decision: str,
+    note: str,
+    approver: str,
+    code: str,
+    via: str,
+    flow_run: str | None = None,
+    at: datetime | None = None,
+) -> ResolveResult:
+    """A decision on escalation ``number`` as typed into a form nobody checked before (the
+    Prefect UI's): an unreadable decision or a hold without a note is a refused attempt,
+    recorded, and the escalation stays open. An escalation decided meanwhile (on the console,
+    which then wakes the run) is left as it is: ``ResolveResult(True)``, nothing written."""
+    with ctx.uow() as uow:
+        x = next((y for y in escalations_of(uow.audit.events(request_id)) if y.number == number), None)
+    if x is None or not x.open:
+        return ResolveResult(True)
+    try:
+        return resolve(ctx, request_id, number, decision, approver, code, note=note, via=via, flow_run=flow_run, at=at)
+    except InvalidInput as exc:
+        why = SignOffRefusal.HOLD_WITHOUT_NOTE if any("note:" in p for p in exc.problems) else SignOffRefusal.INCOMPLETE
+        with ctx.uow() as uow:
+            _refuse(ctx, uow, request_id, number, why, (approver or "").strip(), via, uow.audit.events(request_id), ctx.clock())
+            uow.commit()
+        return ResolveResult(False, why)
+    except TransitionNotAllowed:
+        return ResolveResult(True)  # decided between the two reads
 
 
 def refusal_text(refused: SignOffRefusal) -> str:
@@ -235,7 +374,11 @@ def days_left(target: date, today: date) -> int:
 __all__ = [
     "EscalationDecision",
     "EscalationPoint",
+    "EscalationWait",
     "escalate",
+    "escalation_attempt",
+    "escalation_summary",
+    "escalation_wait",
     "escalations",
     "legal_queue",
     "report",

@@ -33,6 +33,7 @@ from dsar.services import queries, recording
 from dsar.services.context import ServiceContext
 
 if TYPE_CHECKING:
+    from dsar.services.escalations import ResolveResult as EscalationResolveResult
     from dsar.services.letter_sign_off import LetterSignOffResult
     from dsar.services.processing import AttemptResult, SignOffResult
 
@@ -48,6 +49,7 @@ class RunState:
     name: str
     type: str
     input_ready: bool = False  # PAUSED with a form to fill in
+    input_key: str | None = None  # which form: the flow's suspension key (``escalation-2``, ``sign-off``)
 
     @property
     def final(self) -> bool:
@@ -142,9 +144,9 @@ class InMemoryOrchestrator:
         return f"memory://flow-runs/{run_id}"
 
     # --- for tests: what the flow would do ---------------------------------------------------
-    def suspend(self, run_id: str) -> None:
-        """The run suspends, waiting for a person's input."""
-        self.states[run_id] = RunState("Suspended", "PAUSED", input_ready=True)
+    def suspend(self, run_id: str, key: str | None = None) -> None:
+        """The run suspends, waiting for a person's input (at the flow's suspension ``key``)."""
+        self.states[run_id] = RunState("Suspended", "PAUSED", input_ready=True, input_key=key)
 
     def finish(self, run_id: str, type_: str = "COMPLETED") -> None:
         self.states[run_id] = RunState(type_.title(), type_)
@@ -328,6 +330,101 @@ def sign_off_and_resume(
             },
         )
     return result
+
+
+def escalation_key(number: int, refused_attempts: int = 0) -> str:
+    """The flow's suspension key while a run waits for legal's decision on escalation ``number``."""
+    return f"escalation-{number}" if refused_attempts == 0 else f"escalation-{number}-{refused_attempts}"
+
+
+def _waits_on_escalation(state: RunState, number: int) -> bool:
+    key = state.input_key or ""
+    return state.waiting_for_input and (key == f"escalation-{number}" or key.startswith(f"escalation-{number}-"))
+
+
+def resolve_escalation_and_continue(
+    ctx: ServiceContext,
+    orchestrator: Orchestrator | None,
+    request_id: str,
+    number: int,
+    decision: str,
+    approver: str,
+    code: str,
+    *,
+    note: str = "",
+    via: str,
+) -> EscalationResolveResult:
+    """Legal's decision on an escalation given on the console or the CLI: checked and recorded
+    in the engine at once (:func:`dsar.services.escalations.resolve`), then the request's run is
+    told. A run waiting on this escalation's form in the Prefect UI is handed the decision (it
+    finds it recorded and goes on; no code or note goes to Prefect); with no live run, a request
+    the decision released gets a new run, which picks up where the record stands. Without an
+    orchestrator, or one that does not answer, the record stands and the reconciler of the
+    deadline watch starts the run later."""
+    from dsar.services import escalations
+
+    state = _state_of(ctx, orchestrator, request_id)
+    run_id = queries.flow_run_id(ctx, request_id)
+    handed = run_id if state is not None and _waits_on_escalation(state, number) else None
+    result = escalations.resolve(ctx, request_id, number, decision, approver, code, note=note, via=via, flow_run=handed)
+    if result.recorded and orchestrator is not None:
+        continue_processing(ctx, orchestrator, request_id, {"decision": decision, "approver": approver.strip(), "code": "", "note": ""})
+    return result
+
+
+def _state_of(ctx: ServiceContext, orchestrator: Orchestrator | None, request_id: str) -> RunState | None:
+    run_id = queries.flow_run_id(ctx, request_id)
+    if orchestrator is None or run_id is None:
+        return None
+    try:
+        return orchestrator.run_state(run_id)
+    except Exception:  # noqa: BLE001 - an orchestrator that does not answer: the record is the truth
+        return None
+
+
+def continue_processing(
+    ctx: ServiceContext, orchestrator: Orchestrator, request_id: str, run_input: Mapping[str, Any] | None = None
+) -> str:
+    """After an escalation was raised or decided, or a hold released, outside a run: bring the
+    request's run to where the record now stands, so legal sees the escalation's form in the
+    Prefect UI and a released request goes on without waiting for the hourly reconciler.
+
+    * a run waiting on an escalation's form that was decided is handed ``run_input`` (the
+      decision, read back from the engine's record);
+    * a run waiting for the subject is woken (it checks for an escalation before it waits
+      again), when the request is held by an open escalation;
+    * a request with no live run that is open and not held, or held by an open escalation,
+      gets a new run (:func:`ensure_processing`).
+
+    Returns what was done (``resumed``, ``woken``, ``started``, ``nothing``, or ``unavailable``
+    when the orchestrator did not answer). Never raises: the record is the truth, and the
+    reconciler of the deadline watch catches up later."""
+    from dsar.domain.escalations import escalations_of
+    from dsar.services import escalations
+
+    try:
+        waiting = escalations.escalation_wait(ctx, request_id).escalation
+        with ctx.uow() as uow:
+            facts = uow.requests.facts(request_id)
+            decided = [x.number for x in escalations_of(uow.audit.events(request_id)) if not x.open]
+        if facts.type.value == "appeal" or (facts.status.is_final and not _refusal_owed(ctx, request_id)):
+            return "nothing"
+        run_id = queries.flow_run_id(ctx, request_id)
+        state = orchestrator.run_state(run_id) if run_id is not None else None
+        if state is not None and not state.final:
+            if run_input is not None and run_id is not None and any(_waits_on_escalation(state, n) for n in decided):
+                orchestrator.resume(run_id, run_input)
+                return "resumed"
+            if waiting is not None and run_id is not None and state.waiting_for_input and (state.input_key or "").startswith("verify-"):
+                orchestrator.resume(run_id, {})
+                return "woken"
+            return "nothing"
+        if facts.on_hold and waiting is None:
+            return "nothing"  # held for another reason: a person releases it first
+        ensure_processing(ctx, orchestrator, request_id)
+        return "started"
+    except Exception:  # noqa: BLE001 - the record stands; the reconciler starts what is missing
+        return "unavailable"
 
 
 def letter_sign_off_and_resume(

@@ -36,7 +36,13 @@ from dsar.services import casework, deadlines, package, processing, queries
 from dsar.services.admin import hold_request, release_request, withdraw_request
 from dsar.services.deadline_trace import explain_request
 from dsar.services.letter_sign_off import letter_state
-from dsar.services.orchestration import ensure_processing, letter_sign_off_and_resume, resume_waiting, sign_off_and_resume
+from dsar.services.orchestration import (
+    continue_processing,
+    ensure_processing,
+    letter_sign_off_and_resume,
+    resume_waiting,
+    sign_off_and_resume,
+)
 from dsar.services.submissions import submit
 from dsar.services.timeline import TimelineEntry, describe
 from dsar.web.context import WebContext
@@ -457,6 +463,8 @@ def _hold(web: WebContext, form: Form, r: queries.RequestRef, staff: StaffAccoun
 
 def _release(web: WebContext, form: Form, r: queries.RequestRef, staff: StaffAccount) -> str:
     release_request(web.ctx, r.id, _required(form, "reason"), by=staff.name)
+    if web.orchestrator is not None:
+        continue_processing(web.ctx, web.orchestrator, r.id)  # best effort: the reconciler catches up
     return "released"
 
 
@@ -500,6 +508,8 @@ def _note(web: WebContext, form: Form, r: queries.RequestRef, staff: StaffAccoun
 
 def _flag(web: WebContext, form: Form, r: queries.RequestRef, staff: StaffAccount) -> str:
     changed = casework.flag_legal_sensitive(web.ctx, r.id, _required(form, "reason"), by=staff.name, via=VIA)
+    if changed and web.orchestrator is not None:
+        continue_processing(web.ctx, web.orchestrator, r.id)  # the run shows legal the escalation's form
     return "flagged" if changed else "unchanged"
 
 

@@ -13,6 +13,7 @@ from dsar.domain.errors import InvalidInput
 from dsar.services import escalations, queries
 from dsar.services.deadlines import local_today
 from dsar.services.letter_preview import letter_preview
+from dsar.services.orchestration import resolve_escalation_and_continue
 from dsar.web.context import WebContext
 from dsar.web.forms import Form
 from dsar.web.staff import require
@@ -49,9 +50,9 @@ def resolve_escalation(web: WebContext, form: Form, r: queries.RequestRef, staff
     code = form.text("code") or ""
     if len(code) > 16:
         raise InvalidInput("the code is too long", ["code: 6 digits"])
-    result = escalations.resolve(
-        web.ctx, r.id, int(number), form.text("decision") or "", staff.name, code, note=form.text("note") or "", via="console"
-    )
+    decision, note = form.text("decision") or "", form.text("note") or ""
+    ctx, orchestrator = web.ctx, web.orchestrator
+    result = resolve_escalation_and_continue(ctx, orchestrator, r.id, int(number), decision, staff.name, code, note=note, via="console")
     if result.refused is not None:
         why = escalations.refusal_text(result.refused)
         raise InvalidInput(f"decision refused: {why}", [f"code: {why}"])

@@ -308,3 +308,22 @@ def test_a_refusal_whose_letter_needs_no_approval_is_not_watched() -> None:
 def svc_facts(world: World, rid: str) -> object:
     with world.uow() as uow:
         return uow.requests.facts(rid)
+
+
+def test_a_returned_refusal_released_gets_its_run_at_once_though_the_request_is_denied(world: World) -> None:
+    from dsar.services.orchestration import InMemoryOrchestrator, continue_processing, start_processing
+
+    rid = world.log(type="access")
+    orch = InMemoryOrchestrator()
+    run = start_processing(world.ctx, orch, rid)
+    world.verify(rid)
+    svc.plan_request(world.ctx, rid)
+    assert sign(world.ctx, rid, sign_off("deny", "exempt")).status is Status.DENIED
+    secret = enrol(world.ctx)
+    returned = LetterSignOff(LetterDecision.RETURN, "name the exemption's ground", "")
+    assert letters.record_letter_sign_off(world.ctx, rid, returned, LEGAL, code(world.ctx, secret), via="console").returned
+    orch.finish(run)  # the run ends: the request is held, the letter not sent
+    assert continue_processing(world.ctx, orch, rid) == "nothing"  # held for a person
+    admin.release_request(world.ctx, rid, "ground added", by="sam.support")
+    assert continue_processing(world.ctx, orch, rid) == "started"  # denied, yet its letter is owed: a new run
+    assert [s.request_id for s in orch.started] == [rid, rid] and letters.letter_state(world.ctx, rid).waiting
