@@ -417,6 +417,25 @@ def record_letter_sign_off(request_id: str, given: LetterSignOff, submitted: dat
     )
 
 
+def wait_for_letter_approval(request_id: str) -> None:
+    """While the letter waits for legal's approval, suspend with its form
+    (``awaiting:legal-letter``); a refused attempt is recorded and the run waits again under a
+    new key (a new series after an approval lapsed)."""
+    log = get_run_logger()
+    while (letter := letter_state(request_id)).waiting:
+        n, lapsed = letter.refused_attempts, letter.lapsed
+        base = "letter-sign-off" if lapsed == 0 else f"letter-sign-off-again-{lapsed}"
+        key = base if n == 0 else f"{base}-{n}"
+        log.info("waiting for legal's approval of the letter (%d attempt(s) refused so far)", n)
+        waiting_for(request_id, "legal-letter")
+        form = letter_sign_off_form(legal_roster(), letter_summary(request_id, letter.last_refusal))
+        given = suspend_flow_run(wait_for_input=form, key=key, timeout=None)
+        decided = record_letter_sign_off(request_id, given, resumed_at())
+        forget_input(key)
+        if decided.refused is not None:
+            log.warning("letter sign-off attempt refused: %s", decided.refused.value)
+
+
 @_step
 def send_response(request_id: str) -> Status:
     return svc.send_response(app().ctx, request_id)
@@ -487,21 +506,16 @@ def process_request(request_id: str) -> str:
             forget_input(f"manual-{step.system}")
         status = decide_escalations(request_id)
         if status in (Status.RESPONDING, Status.DENIED):
-            # The letter waits for legal's approval where DSAR_LETTER_SIGN_OFF says so; a refused
-            # attempt is recorded and the run waits again under a new key. A return holds the
-            # request (the letter is not sent; a run after the release asks again).
-            while (letter := letter_state(request_id)).waiting:
-                n = letter.refused_attempts
-                key = "letter-sign-off" if n == 0 else f"letter-sign-off-{n}"
-                log.info("waiting for legal's approval of the letter (%d attempt(s) refused so far)", n)
-                waiting_for(request_id, "legal-letter")
-                form = letter_sign_off_form(legal_roster(), letter_summary(request_id, letter.last_refusal))
-                given_letter = suspend_flow_run(wait_for_input=form, key=key, timeout=None)
-                decided = record_letter_sign_off(request_id, given_letter, resumed_at())
-                forget_input(key)
-                if decided.refused is not None:
-                    log.warning("letter sign-off attempt refused: %s", decided.refused.value)
+            # The letter waits for legal's approval where DSAR_LETTER_SIGN_OFF says so. A return
+            # holds the request (the letter is not sent; a run after the release asks again).
+            wait_for_letter_approval(request_id)
             status = send_response(request_id)
+            while letter_state(request_id).waiting:
+                # The approval lapsed: the letter's files changed after legal previewed it (a
+                # template approved anew meanwhile). Nothing was sent; legal approves again.
+                log.info("legal's approval of the letter lapsed (its templates changed): waiting for legal again")
+                wait_for_letter_approval(request_id)
+                status = send_response(request_id)
         waiting_for(request_id, None)
     except PermanentConnectorError as exc:
         # A system needs a person (credentials, schema): stop here, keep the record, say which.

@@ -173,3 +173,51 @@ def test_the_deadline_watch_on_sql_alerts_a_refusal_whose_letter_waits(sqlite_ap
     breached = deadlines.sweep(ctx, [7, 3, 1], as_of=due + timedelta(days=1))
     assert [a.kind for a in breached.raised if a.request_id == r.id and a.notify] == ["breached"]
     assert deadlines.sweep(ctx, [7, 3, 1], as_of=due + timedelta(days=1)).raised == []
+
+
+@pytest.mark.parametrize("edited", ["deletion_response/default.en.j2", "_partials/rights.en.j2"])
+def test_an_approval_lapses_when_the_letter_s_files_change_before_it_goes(home: Path, tmp_path: Path, edited: str) -> None:
+    """Legal approved the letter as previewed; a template (or a partial it uses) is approved
+    anew before the letter is sent: what would go is not what legal read, so nothing is sent,
+    the approval lapses (recorded), and the letter waits for legal again, under a step of its
+    own; approved again, it goes."""
+    import shutil
+
+    from tests.conftest import ROOT, approve_all_templates, build_migrated_app, make_settings
+    from tests.signoff import sign_letter
+
+    shutil.copytree(ROOT / "templates", tmp_path / "templates")
+    settings = make_settings(home, templates_dir=tmp_path / "templates")
+    from dsar.demo.shop import seed_shop
+
+    seed_shop(settings.demo_shop_path)
+    app = build_migrated_app(settings)
+    try:
+        ctx = app.ctx
+        rid = responding(app)
+        ref = svc.reference_of(ctx, rid)
+        assert sign_letter(ctx, rid, LetterSignOff(LetterDecision.APPROVE)).recorded
+        path = tmp_path / "templates" / edited
+        path.write_text(path.read_text() + "\n{# reworded by legal's team #}\n")
+        assert approve_all_templates(app) == 1  # legal approves the new version of the file
+        assert svc.send_response(ctx, rid) is Status.RESPONDING
+        outbox = app.settings.effective_outbox_dir
+        assert not list(outbox.glob(f"{ref}.deletion_response*"))
+        (lapsed,) = [e.details for e in queries.request_events(ctx, ref) if e.kind == "LetterSignOffLapsed"]
+        assert lapsed["step"] == "letter" and lapsed["letter"] == "deletion_response"
+        assert lapsed["approved_version"] != lapsed["current_version"] and len(lapsed["current_version"]) == 64
+        state = letters.letter_state(ctx, rid)
+        assert state.waiting and state.lapsed == 1
+        assert "An earlier approval lapsed" in letters.letter_summary(ctx, rid)
+        assert (
+            svc.send_response(ctx, rid) is Status.RESPONDING
+            and len([e for e in queries.request_events(ctx, ref) if e.kind == "LetterSignOffLapsed"]) == 1
+        )  # waits: nothing sent, nothing lapses twice
+        again = sign_letter(ctx, rid, LetterSignOff(LetterDecision.APPROVE), "other.legal")
+        assert again.recorded
+        steps = [e.details["step"] for e in queries.request_events(ctx, ref) if e.kind == "LetterSignOffRecorded"]
+        assert steps == ["letter", "letter-2"]
+        assert svc.send_response(ctx, rid) is Status.CLOSED
+        assert list(outbox.glob(f"{ref}.deletion_response*"))
+    finally:
+        app.engine.dispose()

@@ -486,3 +486,30 @@ def test_legal_enrols_their_own_authenticator_on_the_console_and_signs_off_with_
     # support has no authenticator page
     console.sign_in(Role.SUPPORT)
     assert console.client.get("/console/authenticator").status_code == 403
+
+
+def queue_row(console: Console, reference: str) -> str:
+    page = console.client.get("/console?status=denied").text
+    found = re.search(rf'<tr[^>]*>\s*<td><a href="/console/requests/{reference}">.*?</tr>', page, re.S)
+    assert found is not None, page
+    return found.group(0)
+
+
+def test_a_refusal_whose_letter_waits_for_legal_still_counts_to_its_date_until_the_letter_goes(console: Console) -> None:
+    from dsar.domain.decisions import sign_off
+    from dsar.domain.letter_sign_off import LetterDecision, LetterSignOff
+    from tests.signoff import sign, sign_letter
+
+    console.sign_in(Role.SUPPORT)
+    r = awaiting_sign_off(console)
+    ctx = console.app.ctx
+    assert sign(ctx, r.id, sign_off("deny", "exempt")).status is Status.DENIED
+    assert processing.send_response(ctx, r.id) is Status.DENIED  # DSAR_LETTER_SIGN_OFF: the refusal waits for legal
+    due = queries.request_view(ctx, r.reference).deadline.due
+    row = queue_row(console, r.reference)
+    assert "answered" not in row and due.isoformat() in row and re.search(r"<td[^>]*>\d+</td>", row), row  # days left
+    due_line = page_of(console, r.reference).split("<dt>Due</dt>")[1].split("</dd>")[0]
+    assert "day(s) left" in due_line and "answered" not in due_line
+    assert sign_letter(ctx, r.id, LetterSignOff(LetterDecision.APPROVE)).recorded
+    assert processing.send_response(ctx, r.id) is Status.DENIED  # the refusal letter went: now it is answered
+    assert "answered" in queue_row(console, r.reference)

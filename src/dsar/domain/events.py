@@ -371,6 +371,7 @@ class LetterSignOffRecorded(AuditEvent):
     verified_by: str = ""
     via: str = ""
     flow_run: str | None = None
+    sources_version: str = ""  # one SHA-256 over every file of the letter (its partials, layout, vocabulary)
 
     def payload(self) -> dict[str, JsonValue]:
         d: dict[str, JsonValue] = {"step": self.step, "decision": self.decision, "approver": self.approver, "letter": self.letter}
@@ -379,6 +380,7 @@ class LetterSignOffRecorded(AuditEvent):
             also=list(self.also),
             template=self.template,
             template_version=self.template_version,
+            sources_version=self.sources_version,
             reason=self.reason,
             note=self.note,
             verified_by=self.verified_by,
@@ -389,6 +391,33 @@ class LetterSignOffRecorded(AuditEvent):
     @property
     def idempotency_key(self) -> str:
         return f"{self.request_id}:decision:{self.step}"
+
+
+@dataclass(frozen=True)
+class LetterSignOffLapsed(AuditEvent):
+    """Legal's approval of a letter lapsed before the letter went: the files it is made of
+    changed since (a template approved anew, a partial, the vocabulary), so what would be sent
+    is not what legal previewed. The letter waits for a new approval. ``step`` is the approval
+    that lapsed; versions are SHA-256 digests (no letter text, no subject data)."""
+
+    step: str = ""
+    letter: str = ""
+    template: str = ""
+    approved_version: str = ""
+    current_version: str = ""
+
+    def payload(self) -> dict[str, JsonValue]:
+        return {
+            "step": self.step,
+            "letter": self.letter,
+            "template": self.template,
+            "approved_version": self.approved_version,
+            "current_version": self.current_version,
+        }
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.request_id}:letter-lapsed:{self.step}"
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,8 @@ held with that reason until staff release it, and the letter waits for a new app
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -35,6 +37,26 @@ NOTE_LIMIT = 4000
 
 def letter_return_step(number: int) -> str:
     return f"{LETTER_STEP}-return-{number}"
+
+
+def letter_approval_step(number: int) -> str:
+    """The step of the ``number``-th approval of a request's letter: the first is
+    :data:`LETTER_STEP`; one after a lapse (the letter's files changed before it went) is
+    ``letter-2`` and so on."""
+    return LETTER_STEP if number <= 1 else f"{LETTER_STEP}-{number}"
+
+
+def letter_lapse_step(number: int) -> str:
+    """The step recording that the ``number``-th approval lapsed (the letter's templates
+    changed between legal's approval and the sending)."""
+    return f"{LETTER_STEP}-lapsed-{number}"
+
+
+def sources_version(sources: Iterable[tuple[str, str]]) -> str:
+    """One SHA-256 over every file a letter is made of and its version (the letter, its
+    partials, the layout, the vocabulary): what legal's approval of a letter is bound to."""
+    text = "".join(f"{path}\t{version}\n" for path, version in sorted(set(sources)))
+    return hashlib.sha256(text.encode()).hexdigest() if text else ""
 
 
 @dataclass(frozen=True)

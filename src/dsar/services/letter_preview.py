@@ -8,11 +8,13 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from dsar.domain.letter_sign_off import sources_version
 from dsar.domain.letters import COULD_NOT_VERIFY_LETTER, DENIAL_LETTER, RESPONSE_LETTER
 from dsar.domain.plan import ExportStep
-from dsar.domain.request import Status
+from dsar.domain.request import PrivacyRequest, Status
 from dsar.services.context import ServiceContext
 from dsar.services.correspondence import letter_language
+from dsar.services.ports import UnitOfWork
 from dsar.services.processing import could_not_verify_context, letter_kind, response_context
 
 NAME_PLACEHOLDER = "[the subject's name]"
@@ -26,6 +28,7 @@ class LetterPreview:
     template: str
     attachments: tuple[str, ...]
     version: str = ""  # SHA-256 of the template file it was rendered from (what legal approves)
+    sources_version: str = ""  # one SHA-256 over every file it was made of (partials, layout, vocabulary)
 
 
 def _categories(system: Any, entities: tuple[str, ...]) -> set[str]:
@@ -50,16 +53,20 @@ def letter_preview(ctx: ServiceContext, request_id: str) -> LetterPreview | None
     """The preview, or None when the request gets no closing letter of its own (an appeal, a
     request answered already by another's letters, a type without one)."""
     with ctx.uow() as uow:
-        r = uow.requests.get(request_id)
-        kind = (letter_kind(uow, r) or DENIAL_LETTER) if r.status is Status.DENIED else RESPONSE_LETTER.get(r.type)
-        if kind is None:
-            return None
-        shown = replace(r, subject=replace(r.subject, name=NAME_PLACEHOLDER))
-        if kind == COULD_NOT_VERIFY_LETTER:
-            letter = ctx.letters.render(kind, r.regime, could_not_verify_context(ctx, uow, shown), letter_language(r))
-            return LetterPreview(kind, letter.subject, letter.body, letter.template, (), letter.version)
-        context, attachments = response_context(ctx, uow, shown, kind, placeholder_link=True)
-        plan = uow.plans.get(request_id)
+        return preview_in(ctx, uow, uow.requests.get(request_id))
+
+
+def preview_in(ctx: ServiceContext, uow: UnitOfWork, r: PrivacyRequest) -> LetterPreview | None:
+    """:func:`letter_preview` within the caller's unit of work, for ``r`` as read there."""
+    kind = (letter_kind(uow, r) or DENIAL_LETTER) if r.status is Status.DENIED else RESPONSE_LETTER.get(r.type)
+    if kind is None:
+        return None
+    shown = replace(r, subject=replace(r.subject, name=NAME_PLACEHOLDER))
+    if kind == COULD_NOT_VERIFY_LETTER:
+        letter = ctx.letters.render(kind, r.regime, could_not_verify_context(ctx, uow, shown), letter_language(r))
+        return LetterPreview(kind, letter.subject, letter.body, letter.template, (), letter.version, sources_version(letter.sources))
+    context, attachments = response_context(ctx, uow, shown, kind, placeholder_link=True)
+    plan = uow.plans.get(r.id)
     if not context.get("record_count") and kind == RESPONSE_LETTER.get(r.type) and not context.get("systems"):
         maps = {m.system: m for m in ctx.data_map}
         exports = [s for s in plan if isinstance(s, ExportStep) and s.matches and not any(e.entity is None for e in s.exemptions)]
@@ -68,4 +75,5 @@ def letter_preview(ctx: ServiceContext, request_id: str) -> LetterPreview | None
         context["systems"] = [maps[s.system].model_dump() for s in exports if s.system in maps]
         context["categories"] = sorted({c for s in exports if s.system in maps for c in _categories(maps[s.system], s.entities)})
     letter = ctx.letters.render(kind, r.regime, context, letter_language(r))  # in the letter's own language
-    return LetterPreview(kind, letter.subject, letter.body, letter.template, tuple(a.filename for a in attachments), letter.version)
+    names = tuple(a.filename for a in attachments)
+    return LetterPreview(kind, letter.subject, letter.body, letter.template, names, letter.version, sources_version(letter.sources))

@@ -20,14 +20,21 @@ from datetime import datetime
 from dsar.domain.decisions import REFUSAL_TEXT, SignOffRefusal
 from dsar.domain.errors import InvalidInput
 from dsar.domain.events import LetterSignOffRecorded
-from dsar.domain.letter_sign_off import LETTER_STEP, LetterDecision, LetterSignOff, letter_return_step, letter_sign_off
+from dsar.domain.letter_sign_off import (
+    LETTER_STEP,
+    LetterDecision,
+    LetterSignOff,
+    letter_approval_step,
+    letter_return_step,
+    letter_sign_off,
+)
 from dsar.domain.request import Status
 from dsar.services import recording
 from dsar.services.accounts import prove_approver
 from dsar.services.context import ServiceContext
 from dsar.services.letter_preview import letter_preview
 from dsar.services.ports import UnitOfWork
-from dsar.services.processing import SUBMITTED_WITHIN, PendingLetter, letter_due, refuse_attempt
+from dsar.services.processing import SUBMITTED_WITHIN, PendingLetter, approval_number, letter_due, refuse_attempt
 
 __all__ = [
     "LetterDecision",
@@ -62,6 +69,7 @@ class LetterState:
     refused_attempts: int
     last_refusal: SignOffRefusal | None
     returns: int
+    lapsed: int = 0  # approvals that lapsed (the letter's files changed before it went)
 
     @property
     def waiting(self) -> bool:
@@ -96,7 +104,8 @@ def letter_state(ctx: ServiceContext, request_id: str) -> LetterState:
         if pending is None or not pending.needs_sign_off:
             return LetterState(r.status, r.on_hold, pending, 0, None, 0)
         refused = _letter_refusals(uow, request_id)
-        return LetterState(r.status, r.on_hold, pending, len(refused), refused[-1] if refused else None, _returns(uow, request_id))
+        last, lapsed = (refused[-1] if refused else None), approval_number(uow, request_id) - 1
+        return LetterState(r.status, r.on_hold, pending, len(refused), last, _returns(uow, request_id), lapsed)
 
 
 def letter_title(kind: str) -> str:
@@ -111,10 +120,17 @@ def letter_summary(ctx: ServiceContext, request_id: str, refused: SignOffRefusal
         r = uow.requests.facts(request_id)
         due = uow.deadlines.get(request_id).due
         pending = letter_due(ctx, uow, r)
+        lapsed = approval_number(uow, request_id) > 1
     left = (due - ctx.clock().astimezone(ctx.policy.timezone).date()).days
     when = f"{left} day(s) left" if left >= 0 else f"{-left} day(s) late"
     kind = pending.kind if pending is not None else "-"
     lines = [f"### {r.reference}: the {letter_title(kind)} letter waits for legal's approval", ""]
+    if lapsed:
+        lines += [
+            "**An earlier approval lapsed**: the letter's templates changed after it was approved (a file approved anew), "
+            "so it was not sent. Preview it again.",
+            "",
+        ]
     if refused is not None:
         lines += [f"**The last attempt was refused: {REFUSAL_TEXT[refused]}.** The letter is still waiting.", ""]
     lines += [
@@ -183,7 +199,9 @@ def record_letter_sign_off(
             refuse_attempt(ctx, uow, request_id, proven, approver, via, now, LETTER_STEP)
             uow.commit()
             return LetterSignOffResult(r.status, refused=proven)
-        step = LETTER_STEP if given.approved else letter_return_step(_returns(uow, request_id) + 1)
+        step = (
+            letter_approval_step(approval_number(uow, request_id)) if given.approved else letter_return_step(_returns(uow, request_id) + 1)
+        )
         uow.decisions.record(request_id, step, given.decision.value, proven.name, given.note or None, now)
         same = preview is not None and preview.kind == pending.kind
         uow.audit.append(
@@ -203,6 +221,7 @@ def record_letter_sign_off(
                     "totp",
                     via,
                     flow_run,
+                    preview.sources_version if same and preview else "",
                 )
             ]
         )

@@ -31,6 +31,8 @@ from dsar.domain.decisions import (
 from dsar.domain.errors import DeliveryFailed, InvalidInput, TransitionNotAllowed
 from dsar.domain.events import (
     DuplicateLinked,
+    LetterSignOffLapsed,
+    LetterSignOffRecorded,
     ManualStepConfirmed,
     PlanMade,
     SignOffRecorded,
@@ -41,7 +43,7 @@ from dsar.domain.events import (
     SystemExported,
 )
 from dsar.domain.exemptions import GROUND_LABEL, LegalGround, exempt_whole, withheld
-from dsar.domain.letter_sign_off import LETTER_STEP
+from dsar.domain.letter_sign_off import letter_approval_step, letter_lapse_step
 from dsar.domain.letters import COULD_NOT_VERIFY_LETTER, DENIAL_LETTER, PARTIAL_REFUSAL_LETTER, RESPONSE_LETTER
 from dsar.domain.packages import AccessPackage
 from dsar.domain.plan import CorrectStep, EraseStep, ExportStep, ManualStep, Operation, PlanStep, Receipt, counted_after_the_fact
@@ -843,8 +845,62 @@ def letter_due(ctx: ServiceContext, uow: UnitOfWork, r: PrivacyRequest) -> Pendi
             also = (PARTIAL_REFUSAL_LETTER,)
     refusal = r.status is Status.DENIED or bool(also)
     needs = ctx.policy.letter_sign_off.needs(r.type, r.regime, refusal=refusal)
-    approved = needs and uow.decisions.get(r.id, LETTER_STEP) is not None
+    approved = needs and uow.decisions.get(r.id, letter_approval_step(approval_number(uow, r.id))) is not None
     return PendingLetter(kind, also, refusal, needs, approved)
+
+
+def refusal_letters_owed(ctx: ServiceContext, request_ids: Sequence[str]) -> set[str]:
+    """Of these requests, the refused ones (DENIED) whose refusal letter has not gone yet (it
+    waits for legal's approval, was returned, or could not be delivered): the subject is not
+    answered, whatever the stopped clock says. Reads only the DENIED ones."""
+    owed: set[str] = set()
+    with ctx.uow() as uow:
+        for request_id in request_ids:
+            r = uow.requests.facts(request_id)
+            if r.status is Status.DENIED and letter_due(ctx, uow, r) is not None:
+                owed.add(request_id)
+    return owed
+
+
+def approval_number(uow: UnitOfWork, request_id: str) -> int:
+    """Which approval of the request's letter counts now: the first, or the one after the last
+    that lapsed (its files changed before it was sent; :func:`lapse_changed_approval`). One
+    read when nothing lapsed."""
+    n = 1
+    while uow.decisions.get(request_id, letter_lapse_step(n)) is not None:
+        n += 1
+    return n
+
+
+def lapse_changed_approval(ctx: ServiceContext, uow: UnitOfWork, r: PrivacyRequest, pending: PendingLetter) -> bool:
+    """Legal approved the letter as it was previewed; if the files it is made of changed since
+    (a template, a partial, the layout or the vocabulary approved anew), what would go is not
+    what legal read: the approval lapses (``LetterSignOffLapsed`` and a decision step
+    ``letter-lapsed-N`` that :func:`letter_due` reads, in ``uow``, for the caller to commit)
+    and the letter waits for a new one. True when it lapsed. An approval recorded without its
+    versions (an earlier build) stands."""
+    from dsar.services.letter_preview import preview_in
+
+    if not (pending.needs_sign_off and pending.approved):
+        return False
+    n = approval_number(uow, r.id)
+    step = letter_approval_step(n)
+    events = uow.audit.events(r.id)
+    approved = next((e.details for e in reversed(events) if e.kind == LetterSignOffRecorded.kind and e.details.get("step") == step), None)
+    if approved is None or not approved.get("template_version"):
+        return False
+    preview = preview_in(ctx, uow, r)
+    if preview is None or preview.kind != approved.get("letter"):
+        return False
+    was = str(approved.get("sources_version") or "")
+    same = preview.template == approved.get("template") and preview.version == approved.get("template_version")
+    if same and (not was or was == preview.sources_version):
+        return False
+    now = ctx.clock()
+    uow.decisions.record(r.id, letter_lapse_step(n), "lapsed", "dsar", None, now)
+    before, after = (str(approved.get("template_version")), preview.version) if not same else (was, preview.sources_version)
+    uow.audit.append([LetterSignOffLapsed(r.id, now, step, pending.kind, preview.template, before, after)])
+    return True
 
 
 def _send_response(ctx: ServiceContext, request_id: str) -> Status:
@@ -855,6 +911,9 @@ def _send_response(ctx: ServiceContext, request_id: str) -> Status:
         pending = letter_due(ctx, uow, r)
         if pending is not None and pending.waits:
             return r.status  # legal approves the letter first (dsar.services.letter_sign_off)
+        if pending is not None and lapse_changed_approval(ctx, uow, r, pending):
+            uow.commit()  # the letter legal approved must be the letter that goes: it waits again
+            return r.status
         kind = {Status.RESPONDING: RESPONSE_LETTER.get(r.type), Status.DENIED: DENIAL_LETTER}.get(r.status)
         if r.status is Status.DENIED and _unverified(uow, request_id):
             return _could_not_verify(ctx, uow, r)

@@ -138,6 +138,16 @@ def _letter_sign_off(d: Details) -> tuple[str, list[str], str | None]:
     return title, lines, d.get("approver") or None
 
 
+def _letter_lapsed(d: Details) -> tuple[str, list[str], str | None]:
+    letter = str(d.get("letter", "?")).replace("_", " ")
+    lines = [
+        "the letter's templates changed after legal approved it, so it was not sent; it waits for a new approval",
+        f"template {d.get('template', '?')}: approved {str(d.get('approved_version', ''))[:12]}, "
+        f"now {str(d.get('current_version', ''))[:12]}",
+    ]
+    return f"Legal's approval of the {letter} letter lapsed", lines, None
+
+
 def _sign_off_refused(d: Details) -> tuple[str, list[str], str | None]:
     lines = [f"attempt {d.get('attempt', '?')}"] + _opt("given in", d, "via")
     if d.get("approver_digest"):
@@ -289,6 +299,7 @@ RULES: dict[str, Rule] = {
     "SignOffRecorded": _sign_off,
     "SignOffRefused": _sign_off_refused,
     "LetterSignOffRecorded": _letter_sign_off,
+    "LetterSignOffLapsed": _letter_lapsed,
     "SystemExported": _exported,
     "SystemErased": _erased,
     "SystemCorrected": _corrected,

@@ -111,8 +111,10 @@ class Urgency:
     word: str
 
 
-def urgency(due: date, status: Status, on: date) -> Urgency:
-    if status in DEADLINE_STOPPED:
+def urgency(due: date, status: Status, on: date, *, untold: bool = False) -> Urgency:
+    """``untold``: a refusal whose letter has not gone (it waits for legal's approval, or was
+    returned): its clock stopped, but the subject is not answered yet, so it counts to its date."""
+    if status in DEADLINE_STOPPED and not untold:
         return Urgency(None, "", "answered")
     left = (due - on).days
     if left < 0:
@@ -188,7 +190,8 @@ def _queue(request: Request, staff: StaffAccount) -> Response:
     rows = rows[:PAGE_SIZE]
     flagged = casework.flagged_ids(ctx, [r.id for r in rows])
     on = today(request)
-    lines = [{"r": r, "u": urgency(r.due, r.status, on), "flagged": r.id in flagged} for r in rows]
+    untold = processing.refusal_letters_owed(ctx, [r.id for r in rows if r.status is Status.DENIED])
+    lines = [{"r": r, "u": urgency(r.due, r.status, on, untold=r.id in untold), "flagged": r.id in flagged} for r in rows]
     filters = {k: v for k, v in values.items() if k != "page" and v}
     return _render(
         request,
@@ -375,7 +378,7 @@ def _request_page(
         status_code=status_code,
         v=view,
         d=view.deadline,
-        u=urgency(view.deadline.due, view.status, on),
+        u=urgency(view.deadline.due, view.status, on, untold=bool(processing.refusal_letters_owed(ctx, [view.id]))),
         timeline=timeline,
         flag=flag,
         letters=letters,
