@@ -9,6 +9,12 @@ in a name prints as typed, ``<b>`` prints as ``<b>``; control and bidirectional-
 characters are dropped from every value, and line breaks in a value become spaces (a value
 cannot start a new paragraph or list).
 
+Texts that exist in several languages (:class:`dsar.domain.texts.LocalText`: the data map's
+titles, purposes and retention) are
+printed in the language of the file the letter is rendered from, at this one place
+(:func:`clean_all`): from the approved vocabulary, or from the translations their owner wrote,
+else in English.
+
 Each letter reports the files it was made of with their versions (SHA-256): the letter file,
 every partial it imports, the layout and the vocabulary; the services send it only when legal
 approved each of those versions (:mod:`dsar.services.templates`).
@@ -26,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from dsar.domain.errors import ConfigurationError
 from dsar.domain.regimes import REGIMES
+from dsar.domain.texts import LocalText, Vocabulary
 from dsar.letters import markup
 from dsar.letters.manifest import LANGUAGES, Manifest, version_of
 from dsar.services.ports import RenderedLetter
@@ -69,15 +76,19 @@ def clean(value: Any) -> Any:
     return out if len(out) <= MAX_VALUE else out[: MAX_VALUE - 1] + "…"
 
 
-def clean_all(value: Any) -> Any:
+def clean_all(value: Any, language: str = "en", vocabulary: Vocabulary | None = None) -> Any:
     """Every string inside the context cleaned (:func:`clean`), through dicts, lists and tuples:
-    done to the values, not to the template's output, so a macro's own line breaks stay."""
+    done to the values, not to the template's output, so a macro's own line breaks stay. A
+    :class:`LocalText` is printed in ``language`` (the vocabulary's words or its owner's
+    translation, else its English), then cleaned like any value."""
+    if isinstance(value, LocalText):
+        return clean(value.in_language(language, vocabulary))
     if isinstance(value, str):
         return clean(value)
     if isinstance(value, Mapping):
-        return {k: clean_all(v) for k, v in value.items()}
+        return {k: clean_all(v, language, vocabulary) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [clean_all(v) for v in value]
+        return [clean_all(v, language, vocabulary) for v in value]
     return value
 
 
@@ -192,7 +203,7 @@ class LetterRenderer:
     def render(self, kind: str, regime: str, context: Mapping[str, Any], language: str = "en") -> RenderedLetter:
         language = language if language in LANGUAGES else "en"
         entry = self.manifest.lookup(kind, regime, language)
-        values = {**self._globals(entry.language, regime), **clean_all(context)}
+        values = {**self._globals(entry.language, regime), **clean_all(context, entry.language, self.vocabulary())}
         text = self._text_env.get_template(entry.path).render(values)
         escaped = self._html_env.get_template(entry.path).render(values)
         subject, body = _split(text, entry.path)
@@ -219,7 +230,7 @@ class LetterRenderer:
         imports, the vocabulary) must be approved like a letter's."""
         language = language if language in LANGUAGES else "en"
         entry = self.manifest.lookup(kind, regime, language, text=True)
-        values = {**self._globals(entry.language, regime), **clean_all(context)}
+        values = {**self._globals(entry.language, regime), **clean_all(context, entry.language, self.vocabulary())}
         text = self._text_env.get_template(entry.path).render(values)
         body = "\n".join(" ".join(" ".join(block.lines).split()) for block in markup.blocks(text))
         files = sorted(self._sources(entry.path) | {self.manifest.vocabulary})
