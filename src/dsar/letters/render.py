@@ -10,7 +10,7 @@ characters are dropped from every value, and line breaks in a value become space
 cannot start a new paragraph or list).
 
 Texts that exist in several languages (:class:`dsar.domain.texts.LocalText`: the data map's
-titles, purposes and retention) are
+titles, purposes and retention, the regime's regulator, legal's reason codes and grounds) are
 printed in the language of the file the letter is rendered from, at this one place
 (:func:`clean_all`): from the approved vocabulary, or from the translations their owner wrote,
 else in English.
@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dsar.domain.errors import ConfigurationError
-from dsar.domain.regimes import REGIMES
+from dsar.domain.regimes import REGIMES, regime_text
 from dsar.domain.texts import LocalText, Vocabulary
 from dsar.letters import markup
 from dsar.letters.manifest import LANGUAGES, Manifest, version_of
@@ -92,9 +92,10 @@ def clean_all(value: Any, language: str = "en", vocabulary: Vocabulary | None = 
     return value
 
 
-def law_facts(regime: str) -> dict[str, Any]:
-    """The regime's facts a letter names (from dsar.domain.regime_data): never written per
-    regime in the templates."""
+def law_facts(regime: str, language: str = "en") -> dict[str, Any]:
+    """The regime's facts a letter names (from dsar.domain.regime_data), in ``language``: the
+    regulator, the law's title and its own words as :mod:`dsar.domain.regime_data._languages`
+    gives them (English where it gives none). Never written per regime in the templates."""
     r = REGIMES.get(regime)
     if r is None:
         return {"code": regime, "title": "", "citation": "", "regulator": "", "appeal_days": None, "complaint_route": False,
@@ -102,12 +103,12 @@ def law_facts(regime: str) -> dict[str, Any]:
     family = "gdpr" if r.code in ("gdpr", "uk-gdpr") else "ccpa" if r.code == "ccpa" else "us-state" if r.country == "US" else "other"
     return {
         "code": r.code,
-        "title": r.title,
+        "title": regime_text(r, "title").in_language(language),
         "citation": r.citation,
-        "regulator": r.regulator,
+        "regulator": regime_text(r, "regulator").in_language(language),
         "appeal_days": r.appeal.days if r.appeal else None,
         "complaint_route": bool(r.appeal and r.appeal.complaint_route_required),
-        "law_words": r.clock.law_words,
+        "law_words": regime_text(r, "law_words").in_language(language) if r.clock.law_words else None,
         "family": family,
         "lookback_start": r.lookback_start,
     }
@@ -198,7 +199,7 @@ class LetterRenderer:
         return self._vocab_cache[1]
 
     def _globals(self, language: str, regime: str) -> dict[str, Any]:
-        return {"language": language, "regime_facts": law_facts(regime)}
+        return {"language": language, "regime_facts": law_facts(regime, language)}
 
     def render(self, kind: str, regime: str, context: Mapping[str, Any], language: str = "en") -> RenderedLetter:
         language = language if language in LANGUAGES else "en"
