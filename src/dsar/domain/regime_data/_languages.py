@@ -249,7 +249,7 @@ WORDING: dict[str, dict[str, Wording]] = {
     "jp": {
         "de": Wording(
             regulator="die Personal Information Protection Commission (PPC), die japanische Datenschutzkommission",
-            title="japanisches Gesetz zum Schutz personenbezogener Informationen (APPI)",
+            title="Japanisches Gesetz zum Schutz personenbezogener Informationen (APPI)",
             law_words="unverzüglich",
         ),
         "fr": Wording(
