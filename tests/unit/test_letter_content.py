@@ -336,3 +336,16 @@ def test_a_letter_as_pdf_reads_back_with_its_required_content(language: str) -> 
         for want in expected(fact, "deletion_response", "gdpr", language, ctx):
             assert flat(want) in extracted, (language, fact, want)
     assert "Example Shop Ltd" in extracted and letter.subject in extracted
+
+
+@pytest.mark.parametrize("name", HOSTILE, ids=["html", "jinja", "bidi", "long", "newlines"])
+def test_a_hostile_translation_renders_inert_like_any_value(name: str) -> None:
+    """A data map's translation is a value like any other: cleaned, escaped, never template source."""
+    ctx = context("access_response", "gdpr")
+    ctx["systems"] = [{**SYSTEM, "title": LocalText("Online shop", {"de": name}), "retention": LocalText("Orders 10 years", {"de": name})}]
+    letter = RENDERER.render("access_response", "gdpr", ctx, "de")
+    text, page = letter.body, letter.html
+    assert "49" not in text and "xxx" not in text and "<script>" not in page and "<b>Jane" not in page
+    assert not any(mark in text or mark in page for mark in ("\u202e", "\u202c", "\u200f", "\u200e", "\u2067", "\u2069"))
+    assert "\nBcc:" not in text and "<li>injected" not in page
+    assert "Online shop" not in text and "Orders 10 years" not in text
