@@ -182,3 +182,98 @@ tables:
     with pytest.raises(InvalidInput) as err:
         load_system_map(path)
     assert "key attribute" in " ".join(err.value.problems)
+
+
+# --- texts in several languages -------------------------------------------------------------
+
+LANGUAGES_MAP = VALID.replace(
+    "title: CRM\n",
+    "title: {en: CRM, de: Kundenverwaltung, fr: Gestion clients, es: Gestión de clientes}\n",
+).replace(
+    "retention: 2 years\n",
+    "retention:\n  en: 2 years\n  de: 2 Jahre\n",
+)
+
+
+def test_a_text_is_a_string_or_one_per_language_with_english_as_the_default(tmp_path: Path) -> None:
+    crm = load_system_map(write(tmp_path, LANGUAGES_MAP))
+    assert crm.title == "CRM" and str(crm.title) == "CRM"  # everything but a letter sees the English
+    assert crm.title.in_language("fr") == "Gestion clients"
+    assert crm.retention.in_language("de") == "2 Jahre" and crm.retention.in_language("es") == "2 years"  # no Spanish: English
+    assert crm.purposes[0].in_language("de") == "Support" and dict(crm.purposes[0].variants) == {}
+    dumped = crm.model_dump()
+    assert dumped["title"].in_language("es") == "Gestión de clientes"  # letters get the model as a dict
+    assert crm.model_dump(mode="json")["title"] == "CRM"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "where", "message"),
+    [
+        ("title: CRM\n", "title: {en: CRM, it: Clienti}\n", "title", "unknown language 'it': the languages are en, de, fr, es"),
+        ("title: CRM\n", "title: {en: CRM, de: ''}\n", "title", "the 'de' text is empty"),
+        ("title: CRM\n", "title: {de: Kunden}\n", "title", "needs its 'en' text (the default)"),
+        ("retention: 2 years\n", "retention: '  '\n", "retention", "the text is empty"),
+        ("purposes: [Support]\n", "purposes: [{en: Support, fr: [a, b]}]\n", "purposes.0", "the 'fr' text is not a string"),
+        (
+            "      body: {category: correspondence}\n",
+            "      body: {category: correspondence, description: {en: Body, xx: B}}\n",
+            "entities.ticket.fields.body.description",
+            "unknown language 'xx'",
+        ),  # fmt: skip
+    ],
+)
+def test_a_text_with_an_unknown_language_or_empty_is_refused_at_its_line(
+    tmp_path: Path, old: str, new: str, where: str, message: str
+) -> None:
+    text = VALID.replace(old, new)
+    line = text.splitlines().index(new.splitlines()[0]) + 1
+    found = problems(write(tmp_path, text))
+    assert len(found) == 1 and found[0].startswith(f"{tmp_path / 'crm.yaml'}:{line}: {where}:"), found
+    assert message in found[0]
+
+
+def _texts(value: object, where: str = "") -> list[tuple[str, object]]:
+    """Every text of a system map that a letter may print, with where it is."""
+    from pydantic import BaseModel
+
+    from dsar.domain.texts import LocalText
+
+    if isinstance(value, LocalText):
+        return [(where, value)]
+    if isinstance(value, BaseModel):
+        return [t for name in type(value).model_fields for t in _texts(getattr(value, name), f"{where}.{name}")]
+    if isinstance(value, dict):
+        return [t for k, v in value.items() for t in _texts(v, f"{where}.{k}")]
+    if isinstance(value, list):
+        return [t for i, v in enumerate(value) for t in _texts(v, f"{where}.{i}")]
+    return []
+
+
+def test_the_demo_map_gives_every_text_in_german_french_and_spanish() -> None:
+    systems = load_data_map(ROOT / "connectors")
+    texts = [(f"{m.system}{where}", t) for m in systems for where, t in _texts(m)]
+    assert len(texts) > 30
+    missing = [where for where, t in texts if set(t.variants) != {"de", "fr", "es"}]  # type: ignore[attr-defined]
+    assert missing == []
+
+
+def test_a_german_letter_from_the_demo_map_prints_its_german_texts_and_none_of_the_english() -> None:
+    from datetime import date
+
+    from dsar.letters.render import LetterRenderer
+
+    systems = load_data_map(ROOT / "connectors")
+    request = {"reference": "DSR-2026-000001", "type": "access", "regime": "gdpr", "received": date(2026, 11, 2), "subject_name": "J"}
+    context = {
+        "request": request, "organisation": "O", "contact": "c@example.test", "sent_on": date(2026, 11, 20),
+        "systems": [m.model_dump() for m in systems], "categories": ["contact"], "record_count": 3,
+        "found": True, "package": None, "manual": [{"title": m.title, "records": 1} for m in systems if m.type == "manual"],
+    }  # fmt: skip
+    for language in ("de", "fr", "es"):
+        letter = LetterRenderer(ROOT / "templates").render("access_response", "gdpr", context, language)
+        body = " ".join(letter.body.split())
+        for where, t in [(f"{m.system}{w}", t) for m in systems for w, t in _texts(m)]:
+            if ".entities." in where or ".fields." in where:
+                continue  # retention reasons and field descriptions: the deletion letters and the package
+            assert t.in_language(language) in body, (language, where)  # type: ignore[attr-defined]
+            assert str(t) not in body, (language, where)

@@ -8,8 +8,9 @@ import pytest
 
 from dsar.domain import regime_data
 from dsar.domain.errors import UnknownRegime
+from dsar.domain.regime_data._languages import WORDING
 from dsar.domain.regime_docs import regime_rows, render_markdown
-from dsar.domain.regimes import ALIASES, REGIMES, ClockKind, get_regime
+from dsar.domain.regimes import ALIASES, REGIMES, ClockKind, get_regime, regime_text
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "regimes.md"
 REQUIRED_FACTS = {"effective", "response", "extension", "rights", "regulator"}
@@ -74,6 +75,58 @@ def test_every_regimes_refusal_letter_names_its_redress(code: str) -> None:
     context = {"request": request, "organisation": "O", "contact": "c@example.test", "sent_on": date(2026, 11, 20), "denial_reason": "x"}
     for language in ("en", "de", "fr", "es"):
         text = " ".join(renderer.render("denial", code, context, language).body.split())
-        assert r.regulator in text, (language, code)
+        regulator = regime_text(r, "regulator").in_language(language)
+        assert regulator in text, (language, code)
+        if language != "en":  # named in the letter's language: never the English phrase
+            assert r.regulator not in text, (language, code)
         if r.appeal is not None:
             assert f" {r.appeal.days} " in text, (language, code)
+
+
+# What names each regime's regulator whatever the language (an acronym, a web address, the
+# official name): the English and every translation name at least one, so a translation names
+# the same body as the regime's facts, never another.
+BODY = {
+    "gdpr": ("Art. 77", "art. 77"),
+    "uk-gdpr": ("ico.org.uk",),
+    "ccpa": ("cppa.ca.gov",),
+    "lgpd": ("(ANPD)",),
+    "ca-qc": ("cai.gouv.qc.ca",),
+    "pipeda": ("Privacy Commissioner of Canada", "Commissariat à la protection de la vie privée du Canada"),
+    "ucpa": ("Utah Division of Consumer Protection",),
+    "us-fl": ("Florida Department of Legal Affairs",),
+    "us-de": ("Delaware Department of Justice",),
+    "us-nj": ("New Jersey Division of Consumer Affairs",),
+    "ch": ("FDPIC", "EDÖB", "PFPDT"),
+    "kr": ("(PIPC)",),
+    "jp": ("(PPC)",),
+    "sg": ("(PDPC)",),
+    "nz": ("privacy.org.nz",),
+    "au": ("(OAIC)",),
+    "th": ("PDPC Thailand",),
+    "tr": ("KVKK",),
+    "za": ("inforegulator.org.za",),
+}
+
+
+def _body(code: str) -> tuple[str, ...]:
+    r = REGIMES[code]
+    if code in BODY:
+        return BODY[code]
+    state = r.regulator.removeprefix("the ").split(" Attorney General")[0]
+    assert r.country == "US" and f"{state} Attorney General" in r.regulator, code
+    return (f"{state} Attorney General",)
+
+
+@pytest.mark.parametrize("code", sorted(REGIMES))
+def test_every_regime_names_its_regulator_in_every_letter_language_and_it_is_the_same_body(code: str) -> None:
+    r = REGIMES[code]
+    assert set(WORDING) == set(REGIMES)
+    assert set(WORDING[code]) == {"de", "fr", "es"}, code
+    assert any(a in r.regulator for a in _body(code)), (code, r.regulator)
+    for language, words in WORDING[code].items():
+        assert words.regulator and words.regulator != r.regulator, (code, language)
+        assert any(a in words.regulator for a in _body(code)), (code, language, words.regulator)
+        assert bool(words.law_words) == bool(r.clock.law_words), (code, language)  # the law's words translated where it has some
+        assert regime_text(r, "regulator").in_language(language) == words.regulator
+    assert regime_text(r, "regulator") == r.regulator  # as a str: the English, as before

@@ -6,9 +6,11 @@ one schema and loads the files."""
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, field_validator, model_validator
+
+from dsar.domain.texts import DEFAULT_LANGUAGE, TEXT_LANGUAGES, LocalText
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 IDENTITY_KINDS = frozenset({"email", "account_id", "phone"})
@@ -32,6 +34,43 @@ def _identifier(value: str, what: str) -> str:
     return value
 
 
+def _text_of(min_length: int = 1, max_length: int = 2000) -> PlainValidator:
+    """A human text of the data map, which letters print: a string (the default language,
+    English), or a table of languages to strings, ``{en: ..., de: ..., fr: ..., es: ...}``,
+    where ``en`` is required (the default: English letters, the staff's screens, what is
+    recorded). Letters in another language print its text in that language, else the default."""
+
+    def check(value: object) -> LocalText:
+        def one(text: object, where: str) -> str:
+            if not isinstance(text, str):
+                raise ValueError(f"{where} is not a string")
+            if not text.strip():
+                raise ValueError(f"{where} is empty")
+            if not min_length <= len(text) <= max_length:
+                raise ValueError(f"{where} must be {min_length} to {max_length} characters long")
+            return text
+
+        if isinstance(value, LocalText):
+            return value
+        if isinstance(value, str):
+            return LocalText(one(value, "the text"))
+        if isinstance(value, dict):
+            unknown = sorted(str(k) for k in value if k not in TEXT_LANGUAGES)
+            if unknown:
+                raise ValueError(f"unknown language {', '.join(map(repr, unknown))}: the languages are {', '.join(TEXT_LANGUAGES)}")
+            if DEFAULT_LANGUAGE not in value:
+                raise ValueError(f"a text in several languages needs its {DEFAULT_LANGUAGE!r} text (the default)")
+            texts = {str(k): one(v, f"the {k!r} text") for k, v in value.items()}
+            return LocalText(texts.pop(DEFAULT_LANGUAGE), texts)
+        raise ValueError(f"a text is a string, or a table of languages ({', '.join(TEXT_LANGUAGES)}) to strings")
+
+    return PlainValidator(check)
+
+
+# A human text letters print (title, purposes, retention ...): one language or several.
+Text = Annotated[LocalText, _text_of()]
+
+
 class FixedText(BaseModel):
     """Replace the value with this text (e.g. "Deleted customer")."""
 
@@ -46,7 +85,8 @@ WithholdReason = Literal["government_id", "financial_account", "credential", "se
 class FieldMap(BaseModel):
     model_config = ConfigDict(extra="forbid")
     category: str = Field(min_length=1, max_length=64)
-    description: str | None = None
+    # What the access package's index says the field is (a text, in one language or several).
+    description: Text | None = None
     # When the entity is anonymised rather than deleted: what becomes of this field.
     # null: emptied; pseudonymise: a keyed pseudonym (the same value gives the same pseudonym,
     # so joins and counts still work); keep: left as it is; {fixed: TEXT}: replaced by TEXT.
@@ -64,7 +104,7 @@ class Retain(BaseModel):
     or a legal hold, e.g. "invoices: 10 years, German Commercial Code s.257")."""
 
     model_config = ConfigDict(extra="forbid")
-    retain: str = Field(min_length=3, max_length=300)
+    retain: Annotated[LocalText, _text_of(3, 300)]
 
 
 EntityErasure = Literal["delete", "anonymise"] | Retain
@@ -139,20 +179,21 @@ class SystemBase(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     system: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,62}$")
-    title: str
+    # The texts below are printed in letters: each a string, or {en: ..., de: ..., fr: ..., es: ...}.
+    title: Text
     connection: str | None = Field(
         None, pattern=r"^[A-Z][A-Z0-9_]*$", description="Name of the environment variable holding the URL (never the URL)"
     )
-    purposes: list[str] = Field(min_length=1)
-    legal_basis: str
-    recipients: list[str] = Field(default_factory=list)
+    purposes: list[Text] = Field(min_length=1)
+    legal_basis: Text
+    recipients: list[Text] = Field(default_factory=list)
     # Where each recipient is told of an erasure or correction (GDPR Art. 19; CCPA service
     # providers and contractors): a recipient as `recipients` names it -> its email address.
     # A recipient without one is listed for the team in the sign-off form, not mailed.
     recipient_contacts: dict[str, str] = Field(default_factory=dict)
-    retention: str
-    source: str
-    third_country_transfers: list[str] = Field(default_factory=list)
+    retention: Text
+    source: Text
+    third_country_transfers: list[Text] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _contacts_name_recipients(self) -> SystemBase:

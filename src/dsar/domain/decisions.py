@@ -15,6 +15,7 @@ from enum import StrEnum
 
 from dsar.domain.errors import InvalidInput
 from dsar.domain.exemptions import Exemption, exemptions_from
+from dsar.domain.texts import LocalText
 
 SIGN_OFF_STEP = "release"
 EXTENSION_STEP = "extension"
@@ -47,6 +48,7 @@ class DenialReason(StrEnum):
 
 
 # The sentence the denial letter gives after "Reason:" (plain language, no internal detail).
+# In English; letters in another language print the approved vocabulary's [denial_reasons].
 DENIAL_REASON_TEXT: dict[DenialReason, str] = {
     DenialReason.UNVERIFIABLE: "we could not verify that the request comes from you, the person the data is about",
     DenialReason.NOT_A_CONSUMER: "the law you made the request under does not cover you in your relationship with us",
@@ -59,12 +61,16 @@ DENIAL_REASON_TEXT: dict[DenialReason, str] = {
 
 
 def denial_reason_text(reason: DenialReason, text: str | None = None) -> str:
-    """The reason as the subject reads it: the code's sentence, or legal's text for ``other``."""
+    """The reason as the subject reads it: the code's sentence, or legal's text for ``other``.
+    As a str the English (what the decision records); a letter in another language prints the
+    code's sentence from the approved vocabulary's ``[denial_reasons]``, legal's own words
+    after it as typed. Legal's text for ``other`` is printed as typed in every letter."""
     if reason is DenialReason.OTHER:
         return (text or "").strip()
     plain = DENIAL_REASON_TEXT[reason]
     extra = (text or "").strip()
-    return f"{plain} ({extra})" if extra else plain
+    after = f" ({extra})" if extra else ""
+    return LocalText(plain + after, words=("denial_reasons", reason.value), after=after)
 
 
 def _single_line(value: str, field: str, limit: int) -> str:

@@ -25,6 +25,7 @@ from typing import Any
 
 from dsar.domain.errors import InvalidInput
 from dsar.domain.plan import CorrectStep, EraseStep, ErasureAction, ErasureKind, ExportStep, ManualStep, PlanStep
+from dsar.domain.texts import LocalText
 
 MAX_EXEMPTIONS = 200
 
@@ -51,6 +52,7 @@ class LegalGround(StrEnum):
 
 
 # What the letter says after "kept because": the ground in plain words, with its citation.
+# In English; letters in another language print the approved vocabulary's [grounds].
 GROUND_TEXT: dict[LegalGround, str] = {
     LegalGround.GDPR_17_3_A: "it is needed to exercise the right of freedom of expression and information (GDPR Art. 17(3)(a))",
     LegalGround.GDPR_17_3_B: (
@@ -144,8 +146,9 @@ class Exemption:
 
     @property
     def reason(self) -> str:
-        """The ground in plain words (the letter's "kept because ...")."""
-        return GROUND_TEXT[self.ground]
+        """The ground in plain words (the letter's "kept because ..."): as a str the English,
+        in a letter the vocabulary's words for it in the letter's language."""
+        return ground_text(self.ground)
 
     def as_json(self) -> dict[str, str]:
         return {"target": self.target, "ground": self.ground.value}
@@ -153,6 +156,21 @@ class Exemption:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Exemption:
         return cls(str(d["target"]), LegalGround(str(d["ground"])))
+
+
+def ground_text(ground: LegalGround) -> LocalText:
+    """A ground in plain words: English as a str, the vocabulary's ``[grounds]`` in a letter."""
+    return LocalText(GROUND_TEXT[ground], words=("grounds", ground.value))
+
+
+def kept_field_text(field: str, ground: LegalGround) -> LocalText:
+    """Why an entity is kept whole when legal exempted one of its fields (an erasure keeps the
+    entity's rows): English as the plan records it; in a letter the vocabulary's phrase with
+    the field in the letter's words."""
+    reason = ground_text(ground)
+    field_words = LocalText(field, words=("attributes", field))
+    english = f"the field {field} must be kept: {reason}"
+    return LocalText(english, words=("phrases", "kept_field"), args={"field": field_words, "ground": reason})
 
 
 def parse_ground(value: str | None) -> LegalGround | None:
@@ -247,8 +265,8 @@ def _covers(e: Exemption, system: str, entity: str | None = None, field: str | N
 
 
 def _retain(a: ErasureAction, e: Exemption) -> ErasureAction:
-    what = f"the field {e.field} must be kept: " if e.field else ""
-    return ErasureAction(a.entity, ErasureKind.RETAIN, a.rows, what + e.reason)
+    reason = kept_field_text(e.field, e.ground) if e.field else e.reason
+    return ErasureAction(a.entity, ErasureKind.RETAIN, a.rows, str(reason))
 
 
 def apply_exemptions(plan: Sequence[PlanStep], exemptions: Sequence[Exemption]) -> list[PlanStep]:

@@ -6,6 +6,7 @@ documentation cannot drift from the data in :mod:`dsar.domain.regime_data`. Pure
 
 from __future__ import annotations
 
+from dsar.domain.regime_data._languages import WORDING
 from dsar.domain.regimes import REGIMES, ClockKind, Regime
 
 
@@ -128,6 +129,22 @@ def render_markdown() -> str:
         out.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     appealable = sorted(code for code, r in REGIMES.items() if r.appeal is not None)
     out += ["", f"Regimes with an appeal right ({len(appealable)}): " + ", ".join(f"`{c}`" for c in appealable) + ".", ""]
+    out += [
+        "## In German, French and Spanish letters",
+        "",
+        "From `src/dsar/domain/regime_data/_languages.py`: the regulator a letter names, the same body",
+        "as above, by its official name in the letter's language where it has one, else by its",
+        "official name with a description in that language; the law's title where it has an official",
+        "one in that language (else the title above); the law's own words, translated. A letter in",
+        "English prints the table above.",
+        "",
+        "| code | language | regulator | law | the law's words |",
+        "|---|---|---|---|---|",
+    ]
+    for code, words in WORDING.items():
+        for lang, w in words.items():
+            out.append("| " + " | ".join(_cell(c) for c in (f"`{code}`", lang, w.regulator, w.title, w.law_words)) + " |")
+    out.append("")
     return "\n".join(out)
 
 

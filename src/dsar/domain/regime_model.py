@@ -91,6 +91,19 @@ class Appeal:
 
 
 @dataclass(frozen=True)
+class Wording:
+    """A regime's facts as a letter in another language names them
+    (:mod:`dsar.domain.regime_data._languages`). ``regulator`` names the same body as
+    :attr:`Regime.regulator`: its official name in that language where it has one, else its
+    official name with a description in that language. ``title`` and ``law_words``: empty keeps
+    the regime's own (an official title in English; a law with no words to quote)."""
+
+    regulator: str
+    title: str = ""
+    law_words: str = ""
+
+
+@dataclass(frozen=True)
 class Regime:
     code: str
     title: str

@@ -12,6 +12,7 @@ from datetime import date
 
 from dsar.domain.errors import InvalidInput, UnknownJurisdiction, UnknownRegime, UnknownRequestType
 from dsar.domain.regime_data import ALL
+from dsar.domain.regime_data._languages import WORDING
 from dsar.domain.regime_data._places import EU_MEMBER_STATES, UK_NATIONS
 from dsar.domain.regime_model import (
     AccessScope,
@@ -22,7 +23,9 @@ from dsar.domain.regime_model import (
     RequestType,
     Right,
     Source,
+    Wording,
 )
+from dsar.domain.texts import LocalText
 
 __all__ = [
     "ALIASES",
@@ -38,11 +41,13 @@ __all__ = [
     "RequestType",
     "Right",
     "Source",
+    "Wording",
     "all_codes",
     "check_in_force",
     "get_regime",
     "parse_request_type",
     "regime_for_place",
+    "regime_text",
     "resolve_jurisdiction",
 ]
 
@@ -50,6 +55,15 @@ __all__ = [
 REGIMES: dict[str, Regime] = {r.code: r for r in ALL}
 # Other codes that reach a regime: every US state law by its postal code (us-va -> vcdpa).
 ALIASES: dict[str, str] = {alias: r.code for r in ALL for alias in r.aliases}
+
+
+def regime_text(regime: Regime, fact: str) -> LocalText:
+    """One of the facts a letter names (``regulator``, ``title``, ``law_words``) with its
+    wording in the letters' other languages (:mod:`dsar.domain.regime_data._languages`): as a
+    str the regime's own (English) text; a letter prints it in its language."""
+    own = regime.clock.law_words if fact == "law_words" else getattr(regime, fact)
+    words: dict[str, Wording] = WORDING.get(regime.code, {})
+    return LocalText(own or "", {lang: str(getattr(w, fact)) for lang, w in words.items() if own and getattr(w, fact)})
 
 
 class NotInForce(InvalidInput):

@@ -9,6 +9,12 @@ in a name prints as typed, ``<b>`` prints as ``<b>``; control and bidirectional-
 characters are dropped from every value, and line breaks in a value become spaces (a value
 cannot start a new paragraph or list).
 
+Texts that exist in several languages (:class:`dsar.domain.texts.LocalText`: the data map's
+titles, purposes and retention, the regime's regulator, legal's reason codes and grounds) are
+printed in the language of the file the letter is rendered from, at this one place
+(:func:`clean_all`): from the approved vocabulary, or from the translations their owner wrote,
+else in English.
+
 Each letter reports the files it was made of with their versions (SHA-256): the letter file,
 every partial it imports, the layout and the vocabulary; the services send it only when legal
 approved each of those versions (:mod:`dsar.services.templates`).
@@ -25,7 +31,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dsar.domain.errors import ConfigurationError
-from dsar.domain.regimes import REGIMES
+from dsar.domain.regimes import REGIMES, regime_text
+from dsar.domain.texts import LocalText, Vocabulary
 from dsar.letters import markup
 from dsar.letters.manifest import LANGUAGES, Manifest, version_of
 from dsar.services.ports import RenderedLetter
@@ -69,21 +76,26 @@ def clean(value: Any) -> Any:
     return out if len(out) <= MAX_VALUE else out[: MAX_VALUE - 1] + "…"
 
 
-def clean_all(value: Any) -> Any:
+def clean_all(value: Any, language: str = "en", vocabulary: Vocabulary | None = None) -> Any:
     """Every string inside the context cleaned (:func:`clean`), through dicts, lists and tuples:
-    done to the values, not to the template's output, so a macro's own line breaks stay."""
+    done to the values, not to the template's output, so a macro's own line breaks stay. A
+    :class:`LocalText` is printed in ``language`` (the vocabulary's words or its owner's
+    translation, else its English), then cleaned like any value."""
+    if isinstance(value, LocalText):
+        return clean(value.in_language(language, vocabulary))
     if isinstance(value, str):
         return clean(value)
     if isinstance(value, Mapping):
-        return {k: clean_all(v) for k, v in value.items()}
+        return {k: clean_all(v, language, vocabulary) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [clean_all(v) for v in value]
+        return [clean_all(v, language, vocabulary) for v in value]
     return value
 
 
-def law_facts(regime: str) -> dict[str, Any]:
-    """The regime's facts a letter names (from dsar.domain.regime_data): never written per
-    regime in the templates."""
+def law_facts(regime: str, language: str = "en") -> dict[str, Any]:
+    """The regime's facts a letter names (from dsar.domain.regime_data), in ``language``: the
+    regulator, the law's title and its own words as :mod:`dsar.domain.regime_data._languages`
+    gives them (English where it gives none). Never written per regime in the templates."""
     r = REGIMES.get(regime)
     if r is None:
         return {"code": regime, "title": "", "citation": "", "regulator": "", "appeal_days": None, "complaint_route": False,
@@ -91,12 +103,12 @@ def law_facts(regime: str) -> dict[str, Any]:
     family = "gdpr" if r.code in ("gdpr", "uk-gdpr") else "ccpa" if r.code == "ccpa" else "us-state" if r.country == "US" else "other"
     return {
         "code": r.code,
-        "title": r.title,
+        "title": regime_text(r, "title").in_language(language),
         "citation": r.citation,
-        "regulator": r.regulator,
+        "regulator": regime_text(r, "regulator").in_language(language),
         "appeal_days": r.appeal.days if r.appeal else None,
         "complaint_route": bool(r.appeal and r.appeal.complaint_route_required),
-        "law_words": r.clock.law_words,
+        "law_words": regime_text(r, "law_words").in_language(language) if r.clock.law_words else None,
         "family": family,
         "lookback_start": r.lookback_start,
     }
@@ -187,12 +199,12 @@ class LetterRenderer:
         return self._vocab_cache[1]
 
     def _globals(self, language: str, regime: str) -> dict[str, Any]:
-        return {"language": language, "regime_facts": law_facts(regime)}
+        return {"language": language, "regime_facts": law_facts(regime, language)}
 
     def render(self, kind: str, regime: str, context: Mapping[str, Any], language: str = "en") -> RenderedLetter:
         language = language if language in LANGUAGES else "en"
         entry = self.manifest.lookup(kind, regime, language)
-        values = {**self._globals(entry.language, regime), **clean_all(context)}
+        values = {**self._globals(entry.language, regime), **clean_all(context, entry.language, self.vocabulary())}
         text = self._text_env.get_template(entry.path).render(values)
         escaped = self._html_env.get_template(entry.path).render(values)
         subject, body = _split(text, entry.path)
@@ -219,7 +231,7 @@ class LetterRenderer:
         imports, the vocabulary) must be approved like a letter's."""
         language = language if language in LANGUAGES else "en"
         entry = self.manifest.lookup(kind, regime, language, text=True)
-        values = {**self._globals(entry.language, regime), **clean_all(context)}
+        values = {**self._globals(entry.language, regime), **clean_all(context, entry.language, self.vocabulary())}
         text = self._text_env.get_template(entry.path).render(values)
         body = "\n".join(" ".join(" ".join(block.lines).split()) for block in markup.blocks(text))
         files = sorted(self._sources(entry.path) | {self.manifest.vocabulary})

@@ -21,7 +21,7 @@ from enum import StrEnum
 from dsar.domain.decisions import SignOffRefusal
 from dsar.domain.errors import DeliveryFailed, InvalidInput, TransitionNotAllowed
 from dsar.domain.events import SignOffRecorded, SignOffRefused
-from dsar.domain.regimes import RequestType, get_regime
+from dsar.domain.regimes import RequestType, get_regime, regime_text
 from dsar.domain.request import Move, PrivacyRequest, Status, clean_text
 from dsar.services import queries, recording
 from dsar.services.accounts import approver_digest, prove_approver
@@ -113,8 +113,9 @@ def _decide_appeal(
             "appealed_type": original.type.value,
             "outcome": decided.value,
             "reasons": text,
-            "law": regime.title,
-            "regulator": regime.regulator,
+            # in the letter's language where the regime data gives one (official name kept)
+            "law": regime_text(regime, "title"),
+            "regulator": regime_text(regime, "regulator"),
             "complaint_route_required": regime.appeal is not None and regime.appeal.complaint_route_required,
         }
         send_letter(ctx, uow, r, APPEAL_OUTCOME_LETTER, context)

@@ -7,8 +7,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from dsar.domain.exemptions import Exemption, FieldsOf, apply_exemptions, not_in_plan, targets
-from dsar.domain.plan import PlanStep
+from dsar.domain.exemptions import Exemption, FieldsOf, apply_exemptions, kept_field_text, not_in_plan, targets
+from dsar.domain.plan import EraseStep, ErasureAction, PlanStep
+from dsar.domain.texts import LocalText
 from dsar.services.context import ServiceContext
 
 
@@ -55,13 +56,47 @@ def revised(plan: Sequence[PlanStep], exemptions: Sequence[Exemption]) -> list[P
 
 def for_letter(ctx: ServiceContext, plan: Sequence[PlanStep]) -> list[dict[str, str]]:
     """What the letter says legal kept out, and why: the system's title, the entity and field
-    as the data map names them, the ground in plain words and its code."""
+    (in English as the data map names them; in another language in the vocabulary's words),
+    the ground in plain words and its code."""
     titles = {m.system: m.title for m in ctx.data_map}
     out = []
     for st in plan:
         for e in st.exemptions:
-            part = e.entity or ""
-            if e.field:
-                part = f"{part}, the field {e.field}"
+            part: str = e.entity or ""
+            if e.entity and e.field:
+                entity = LocalText(e.entity, words=("entities", e.entity))
+                field = LocalText(e.field, words=("attributes", e.field))
+                english = f"{e.entity}, the field {e.field}"
+                part = LocalText(english, words=("phrases", "exempt_field"), args={"entity": entity, "field": field})
+            elif e.entity:
+                part = LocalText(e.entity, words=("entities", e.entity))
             out.append({"system": titles.get(e.system, e.system), "part": part, "reason": e.reason, "ground": e.ground.value})
     return out
+
+
+def _erase_rule(system: Any, entity: str) -> Any:
+    """The data map's erasure rule for ``entity`` of ``system``, whatever its type: an entity
+    map's ``erase`` under a dict of entities (SQL ``entities``, S3 ``objects``, DynamoDB
+    ``tables``), or the system's own (an HTTP system's one entity, a manual system)."""
+    for name in type(system).model_fields:
+        value = getattr(system, name, None)
+        if isinstance(value, dict) and entity in value and hasattr(value[entity], "erase"):
+            return value[entity].erase
+    return getattr(system, "erase", None)
+
+
+def kept_reason(ctx: ServiceContext, step: EraseStep, action: ErasureAction) -> str:
+    """Why a deletion keeps ``action``'s records, as a letter prints it: the reason the plan
+    recorded (English), which a letter in another language prints in its own when it is still
+    the data map's rule for the entity (its translations) or legal's ground at sign-off (the
+    vocabulary's). Nothing new is recorded: a reason that matches neither prints as recorded."""
+    recorded = action.reason or ""
+    for e in step.exemptions:
+        if e.entity not in (None, action.entity):
+            continue
+        for candidate in (e.reason, kept_field_text(e.field, e.ground) if e.field else None):
+            if candidate is not None and candidate == recorded:
+                return candidate
+    system = next((m for m in ctx.data_map if m.system == step.system), None)
+    rule = getattr(_erase_rule(system, action.entity), "retain", None) if system is not None else None
+    return rule if isinstance(rule, LocalText) and rule == recorded else recorded

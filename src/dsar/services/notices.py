@@ -55,10 +55,14 @@ def send_acknowledgement(ctx: ServiceContext, uow: UnitOfWork, r: PrivacyRequest
     record_receipt_confirmation(uow, r.id, ctx.clock(), "email", "dsar")
 
 
-def refused_part(plan: list[PlanStep], titles: dict[str, str]) -> list[dict[str, Any]]:
-    """What an approved deletion plan keeps, with its ground: the partial refusal's lines."""
+def refused_part(ctx: ServiceContext, plan: list[PlanStep]) -> list[dict[str, Any]]:
+    """What an approved deletion plan keeps, with its ground: the partial refusal's lines (the
+    system's title and the reason in the letter's language where they have one)."""
+    from dsar.services.exemptions import kept_reason
+
+    titles = {m.system: m.title for m in ctx.data_map}
     return [
-        {"system": titles.get(st.system, st.system), "entity": a.entity, "rows": a.rows, "reason": a.reason or ""}
+        {"system": titles.get(st.system, st.system), "entity": a.entity, "rows": a.rows, "reason": kept_reason(ctx, st, a)}
         for st in plan
         if isinstance(st, EraseStep)
         for a in st.actions
@@ -73,8 +77,7 @@ def partial_refusal_parts(
     rules, and what legal kept out at sign-off; both empty when none goes."""
     from dsar.services.exemptions import for_letter
 
-    titles = {m.system: m.title for m in ctx.data_map}
-    return (refused_part(plan, titles) if r.type is RequestType.DELETION else []), for_letter(ctx, plan)
+    return (refused_part(ctx, plan) if r.type is RequestType.DELETION else []), for_letter(ctx, plan)
 
 
 def partial_refusal_due(ctx: ServiceContext, r: PrivacyRequest, plan: list[PlanStep]) -> bool:

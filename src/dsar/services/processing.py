@@ -25,6 +25,7 @@ from dsar.domain.decisions import (
     SignOff,
     SignOffDecision,
     SignOffRefusal,
+    denial_reason_text,
     manual_step_key,
     sign_off,
 )
@@ -46,7 +47,17 @@ from dsar.domain.exemptions import GROUND_LABEL, LegalGround, exempt_whole, with
 from dsar.domain.letter_sign_off import letter_approval_step, letter_lapse_step
 from dsar.domain.letters import COULD_NOT_VERIFY_LETTER, DENIAL_LETTER, PARTIAL_REFUSAL_LETTER, RESPONSE_LETTER
 from dsar.domain.packages import AccessPackage
-from dsar.domain.plan import CorrectStep, EraseStep, ExportStep, ManualStep, Operation, PlanStep, Receipt, counted_after_the_fact
+from dsar.domain.plan import (
+    CorrectStep,
+    EraseStep,
+    ErasureKind,
+    ExportStep,
+    ManualStep,
+    Operation,
+    PlanStep,
+    Receipt,
+    counted_after_the_fact,
+)
 from dsar.domain.regimes import RequestType
 from dsar.domain.request import Correction, Move, PrivacyRequest, Status, duplicate_reason
 from dsar.domain.verification import (
@@ -210,6 +221,7 @@ def _link_duplicate(ctx: ServiceContext, uow: UnitOfWork, r: PrivacyRequest, now
 def _deny(uow: UnitOfWork, r: PrivacyRequest, at: datetime, *, by: str, reason: str) -> PrivacyRequest:
     """Deny and keep the reason the denial letter gives (the subject's, never an internal note)
     beside the decision (sealed at rest)."""
+    reason = str(reason)  # recorded in English (a letter gives it in its own language)
     denied = recording.move(uow, r, Move.DENY, at, reason)
     uow.decisions.record(r.id, DENIAL_STEP, "deny", by, reason, at)
     return denied
@@ -787,13 +799,31 @@ def _denial_reason(uow: UnitOfWork, request_id: str) -> str:
     said only who denied it)."""
     denial = uow.decisions.get(request_id, DENIAL_STEP)
     if denial is not None:
-        return denial.note or ""
+        return _reason_in_words(uow, request_id, denial.note or "")
     if uow.decisions.get(request_id, SIGN_OFF_STEP) is not None:
         return ""
     for e in reversed(uow.audit.events(request_id)):
         if e.kind == StatusChanged.kind and e.details.get("to") == Status.DENIED.value:
             return str(e.details.get("reason", ""))
     return ""
+
+
+def _reason_in_words(uow: UnitOfWork, request_id: str, recorded: str) -> str:
+    """The recorded reason (English), able to be printed in the letter's language: when it is
+    still what legal's reason code at sign-off says (the code and legal's words are in the
+    SignOffRecorded event), the code's sentence from the approved vocabulary, legal's words as
+    typed. Nothing new is recorded; legal's own text for ``other`` stays as typed."""
+    if not recorded:
+        return recorded
+    for e in reversed(uow.audit.events(request_id)):
+        if e.kind == SignOffRecorded.kind and e.details.get("step") == SIGN_OFF_STEP and e.details.get("decision") == "deny":
+            try:
+                code = DenialReason(str(e.details.get("reason")))
+            except ValueError:
+                return recorded
+            words = denial_reason_text(code, str(e.details.get("reason_text") or ""))
+            return words if words == recorded else recorded
+    return recorded
 
 
 def send_response(ctx: ServiceContext, request_id: str) -> Status:
@@ -1052,7 +1082,11 @@ def response_context(
         "sent_on": ctx.clock().date(),
         "systems": [m.model_dump() for m in used],
         "erasure": [
-            {"system": systems[st.system].title if st.system in systems else st.system, **a.as_json()}
+            {
+                "system": systems[st.system].title if st.system in systems else st.system,
+                **a.as_json(),
+                **({"reason": exemptions.kept_reason(ctx, st, a)} if a.action is ErasureKind.RETAIN else {}),
+            }
             for st in plan
             if isinstance(st, EraseStep)
             for a in st.actions
