@@ -43,7 +43,7 @@ def context(**overrides: Any) -> dict[str, Any]:
 
 def test_the_texts_are_apart_from_the_letters_in_every_language_and_approved_like_them() -> None:
     manifest = RENDERER.manifest
-    assert manifest.text_kinds() == ["verification_sms", "verification_sms_reminder"]
+    assert manifest.text_kinds() == ["letter_sms", "letter_sms_code", "verification_sms", "verification_sms_reminder"]
     assert not set(manifest.text_kinds()) & set(manifest.kinds())  # benchmarks render every letter kind as a PDF
     for kind in manifest.text_kinds():
         assert {e.language for e in manifest.texts if e.kind == kind and e.regime == "default"} == set(LANGUAGES)
@@ -96,6 +96,27 @@ def test_a_text_cannot_print_a_name_the_context_does_not_hold_and_hostile_values
     with pytest.raises(Exception, match="subject_name"):
         # a template that tried to print the subject's name fails: the context has none
         RENDERER._text_env.from_string("{{ request.subject_name }}").render(context())
+
+
+LETTER_LINK = "https://privacy.example-shop.test/letter#DSR-2026-000042.access_response.3f1c9a0b7d2e4f6a8b0c1d2e3f4a5b6c7d8e9f0a"
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_letter_s_text_carries_the_reference_link_and_expiry_and_its_code_text_the_code(language: str) -> None:
+    """A subject reached by text only: the text carrying a letter's link, and the one with the
+    code that opens it (or an access package's download): nothing personal, the link ends its
+    line, short enough for two segments."""
+    for regime in sorted(REGIMES):
+        link = RENDERER.render_text("letter_sms", regime, context(link=LETTER_LINK), language)
+        assert link.template == f"letter_sms/default.{language}.j2" and link.subject == "" and link.html == ""
+        assert "DSR-2026-000042" in link.body and "Example Shop Ltd" in link.body and "2026-11-05" in link.body
+        assert [line for line in link.body.splitlines() if LETTER_LINK in line] == [LETTER_LINK]
+        assert "48213907" not in link.body and len(link.body.encode()) < 400
+        code = RENDERER.render_text("letter_sms_code", regime, context(), language).body
+        assert "DSR-2026-000042" in code and "48213907" in code and "2026-11-05 09:30" in code and LINK not in code
+        assert len(code.encode()) < 300
+        for body in (link.body, code):
+            assert "{{" not in body and "  " not in body
 
 
 def message(message_id: str = "DSR-2026-000001.verify-sms-1-1@dsar", to: str = "+49305550199") -> TextMessage:

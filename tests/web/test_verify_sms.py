@@ -165,3 +165,52 @@ def test_a_subject_with_an_email_on_file_still_gets_a_letter_and_no_text(sms_web
     ref = reference(sms_web, rid)
     (letter,) = letters(sms_web, ref)
     assert letter.to == "jane.doe@example.com" and texts(sms_web, ref) == []
+
+
+def test_the_answer_reaches_the_phone_only_subject_behind_a_link_the_page_opens_with_a_texted_code(
+    sms_web: WebApp, sms_client: TestClient
+) -> None:
+    from dsar.domain.request import Status
+    from dsar.services import processing
+    from tests.signoff import approve
+
+    rid = log_max(sms_web)
+    ref = reference(sms_web, rid)
+    start(sms_web, rid)
+    ((_, body),) = texts(sms_web, ref)
+    code = _CODE.search(body)
+    assert code
+    give_code(sms_client, ref, code.group(1))
+    ctx = sms_web.web.ctx
+    assert processing.plan_request(ctx, rid) is Status.AWAITING_SIGN_OFF
+    approve(ctx, rid)
+    processing.execute_plan(ctx, rid)
+    assert processing.send_response(ctx, rid) is Status.CLOSED
+    assert all_mail(sms_web) == []  # still nothing mailed: no email on file
+    link_text = texts(sms_web, ref)[-1][1]
+    found = re.search(r"http://\S+/letter#(\S+)", link_text)
+    assert found and "Max" not in link_text
+    token = found.group(1)
+
+    page = sms_client.get("/letter")
+    assert page.status_code == 200 and CATALOGS["en"]["letter.title"] in page.text and token not in page.text
+    asked = sms_client.post("/letter/code", data={"csrf_token": csrf_from(page.text), "token": token})
+    assert asked.status_code == 200 and CATALOGS["en"]["letter.code.intro"] in asked.text
+    number, code_text = texts(sms_web, ref)[-1]
+    sent = re.search(r"(?<![-\d])(\d{6})\b", code_text)  # not the reference's last six digits
+    assert number == "+49305550199" and sent
+    wrong = f"{(int(sent.group(1)) + 1) % 1_000_000:06d}"
+    refused = sms_client.post("/letter/open", data={"csrf_token": csrf_from(asked.text), "token": token, "code": wrong})
+    assert refused.status_code == 422 and CATALOGS["en"]["letter.code.wrong"] in refused.text
+    opened = sms_client.post("/letter/open", data={"csrf_token": csrf_from(refused.text), "token": token, "code": sent.group(1)})
+    assert opened.status_code == 200 and opened.headers["content-type"] == "application/pdf"
+    assert opened.content.startswith(b"%PDF") and opened.headers["cache-control"] == "no-store"
+    forged = sms_client.post("/letter/code", data={"csrf_token": csrf_from(page.text), "token": token[:-1] + "0"})
+    assert forged.status_code == 410 and CATALOGS["en"]["letter.refused.expired"] in forged.text and ref not in forged.text
+
+    # the request's evidence bundle still verifies, and holds no copy of the letter behind a live link
+    signer = build_signer(sms_web.app)
+    bundle = sms_web.app.settings.home_dir / "bundle.zip"
+    audit.export_evidence(sms_web.web.ctx, signer, bundle, reference=ref)
+    verdict = verify_bundle(bundle, signer.public_pem)
+    assert verdict.ok, verdict.message

@@ -16,6 +16,7 @@ from typing import Any
 
 from dsar.domain.errors import DeliveryFailed, DsarError
 from dsar.domain.events import LetterSent
+from dsar.domain.letter_links import CHANNEL
 from dsar.domain.letters import SentLetter, message_id
 from dsar.domain.request import PrivacyRequest, Status
 from dsar.domain.verification import Challenge
@@ -178,10 +179,23 @@ def send_letter(
     mail_id = message_id(request.reference, kind)
     # A subject found in the system of record is written to at the contact on file, never at
     # an address only typed into the request (THREATS 2, 7).
-    from dsar.services.identity import letter_address
+    from dsar.services.identity import letter_address, letter_phone
 
     address = to if to is not None else letter_address(uow, request)
-    letter, email = deliver(ctx, uow, request, template_kind or kind, context, mail_id, attachments, address, language, keep_pdf=keep_pdf)
+    phone = letter_phone(uow, request) if to is None and address is None else None
+    channel = "none"
+    if phone is not None:
+        # No email on file, a phone a text can go to: the letter waits behind a link the text
+        # carries (dsar.services.letter_links); nothing of the letter travels in the text.
+        from dsar.services.letter_links import deliver_by_link
+
+        letter = deliver_by_link(ctx, uow, request, template_kind or kind, kind, context, mail_id, phone, language, keep_pdf=keep_pdf)
+        channel = CHANNEL
+    else:
+        letter, email = deliver(
+            ctx, uow, request, template_kind or kind, context, mail_id, attachments, address, language, keep_pdf=keep_pdf
+        )
+        channel = "email" if email else "none"
     now = ctx.clock()
     sent = SentLetter(kind, letter.template, mail_id, now, letter.version, letter.language)
     uow.letters.add(request.id, sent)
@@ -194,7 +208,7 @@ def send_letter(
                 letter.template,
                 mail_id,
                 len(attachments),
-                "email" if email else "none",
+                channel,
                 letter.version,
                 letter.language,
                 recipient,

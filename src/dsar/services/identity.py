@@ -964,6 +964,17 @@ def letter_address(uow: UnitOfWork, r: PrivacyRequest) -> str | None:
     return r.subject.primary_email
 
 
+def letter_phone(uow: UnitOfWork, r: PrivacyRequest) -> str | None:
+    """The number (E.164) a subject with no email on file is written to by text: the phone on
+    file of a subject found in the system of record, when a text can go to it; None when they
+    have an email on file (letters go there) or nothing a text can reach."""
+    case = uow.cases.get(r.id)
+    on_file = _on_file(uow, case) if case is not None and case.known else None
+    if on_file is None or on_file.email is not None:
+        return None
+    return on_file.sms
+
+
 @dataclass(frozen=True)
 class CaseSummary:
     """The verification as staff see it (console, `request show`): no personal data."""

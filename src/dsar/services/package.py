@@ -496,16 +496,35 @@ def send_code(ctx: ServiceContext, token: str) -> LinkRefusal | CodeRefusal | No
             r = uow.requests.get(p.request_id)
             # The contact on file of a subject verified against the system of record, never an
             # address only typed into the request (THREATS 2, 7): the link and the code meet there.
-            from dsar.services.identity import letter_address
+            from dsar.services.identity import letter_address, letter_phone
 
             address = letter_address(uow, r)
-            to = (address,) if address else ()
-            if not to:
+            phone = letter_phone(uow, r) if not address else None
+            if not address and not phone:
                 raise DeliveryFailed("the request has no verified address to send a code to")
             code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
             fresh = p.with_code(_code_digest(ctx, p.id, code), now)
             if not uow.packages.swap(fresh):
                 continue  # changed since it was read (a download finished, a new link): judge again
+            link_part = f"-{p.links_issued}" if p.links_issued else ""
+            if phone is not None:
+                # A subject reached by text only (their letters come behind a link): the code by text.
+                from dsar.domain.letter_links import LETTER_SMS_CODE
+                from dsar.services.correspondence import deliver_text
+
+                context = {
+                    "organisation": ctx.policy.organisation_name,
+                    "request": {"reference": r.reference},
+                    "code": code,
+                    "expires_at": fresh.code_expires_at,
+                }
+                text_id = message_id(r.reference, f"package-code-{p.id[:8]}{link_part}-{fresh.codes_sent}.sms")
+                deliver_text(ctx, uow, r, LETTER_SMS_CODE, context, text_id, phone)
+                uow.audit.append([PackageCodeSent(p.request_id, now, p.id, fresh.codes_sent)])
+                uow.commit()
+                return None
+            assert address is not None  # one of the two, checked above
+            to = (address,)
             letter = ctx.letters.render(
                 PACKAGE_CODE_LETTER,
                 r.regime,
@@ -519,7 +538,6 @@ def send_code(ctx: ServiceContext, token: str) -> LinkRefusal | CodeRefusal | No
                 letter_language(r),
             )
             check_approved(uow, PACKAGE_CODE_LETTER, letter)  # an approved script, like every letter
-            link_part = f"-{p.links_issued}" if p.links_issued else ""
             mail_id = message_id(r.reference, f"package-code-{p.id[:8]}{link_part}-{fresh.codes_sent}")
             mail = OutgoingMail(mail_id, to[0], ctx.policy.privacy_contact, letter.subject, letter.body, html=letter.html)
             try:

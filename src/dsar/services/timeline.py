@@ -188,7 +188,9 @@ def _manual(d: Details) -> tuple[str, list[str], str | None]:
 
 def _letter(d: Details) -> tuple[str, list[str], str | None]:
     kind = str(d.get("kind", "?")).replace("_", " ")
-    lines = [f"by {d.get('channel', 'email')}"] + ([f"{d['attachments']} attachment(s)"] if d.get("attachments") else [])
+    how = {"sms-link": "a text message carrying a link to it (no email on file)", "none": "nobody (no contact on file)"}
+    channel = str(d.get("channel", "email"))
+    lines = [f"by {how.get(channel, channel)}"] + ([f"{d['attachments']} attachment(s)"] if d.get("attachments") else [])
     return f"Letter sent: {kind}", lines, None
 
 
@@ -281,7 +283,28 @@ def _escalation_missed(d: Details) -> tuple[str, list[str], str | None]:
     return f"Legal's response target for escalation no. {d.get('number', '?')} missed ({d.get('target', '?')}): alert sent", [], None
 
 
+def _link_code(d: Details) -> tuple[str, list[str], str | None]:
+    letter = str(d.get("letter", "?")).replace("_", " ")
+    return (
+        f"One-time code no. {d.get('ordinal', '?')} to open the {letter} letter texted to the number on file",
+        [f"valid until {d.get('expires_at', '?')}"],
+        None,
+    )
+
+
+def _link_opened(d: Details) -> tuple[str, list[str], str | None]:
+    return f"The subject opened the {str(d.get('letter', '?')).replace('_', ' ')} letter through its link", [], None
+
+
+def _link_refused(d: Details) -> tuple[str, list[str], str | None]:
+    letter = str(d.get("letter", "?")).replace("_", " ")
+    return f"A code given to open the {letter} letter was refused ({str(d.get('reason', '?')).replace('_', ' ')})", [], None
+
+
 RULES: dict[str, Rule] = {
+    "LetterLinkCodeSent": _link_code,
+    "LetterLinkOpened": _link_opened,
+    "LetterLinkRefused": _link_refused,
     "EscalationRaised": _escalated,
     "EscalationResolved": _escalation_resolved,
     "EscalationTargetMissed": _escalation_missed,

@@ -51,7 +51,7 @@ def error_response(
 
 
 def create_app(web: WebContext) -> FastAPI:
-    from dsar.web import api, console, public, verify
+    from dsar.web import api, console, letter_link, public, verify
     from dsar.web import package as package_page
 
     fastapi = FastAPI(
@@ -102,6 +102,7 @@ def create_app(web: WebContext) -> FastAPI:
     fastapi.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     fastapi.include_router(public.router(), include_in_schema=False)
     fastapi.include_router(package_page.router(), include_in_schema=False)
+    fastapi.include_router(letter_link.router(), include_in_schema=False)
     fastapi.include_router(verify.router(), include_in_schema=False)
     fastapi.include_router(console.router(), prefix="/console", include_in_schema=False)
     fastapi.include_router(api.router(), prefix="/api")

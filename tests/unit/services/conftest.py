@@ -51,6 +51,8 @@ LETTER_KINDS = (
     "package_link",
     "verification_sms",
     "verification_sms_reminder",
+    "letter_sms",
+    "letter_sms_code",
 )
 
 
