@@ -20,10 +20,12 @@ from rich.table import Table
 
 from dsar.domain.decisions import DenialReason
 from dsar.domain.errors import DsarError, InvalidInput, NotFound
-from dsar.domain.request import Status, parse_reference
 
+# What a command needs is imported inside it (issue 13, item 8: `dsar --help` imports no
+# domain model, database or Prefect; tests/unit/test_cli_imports.py keeps it so).
 if TYPE_CHECKING:
     from dsar.app import App
+    from dsar.domain.request import Status
     from dsar.services.context import ServiceContext
     from dsar.services.orchestration import Orchestrator
     from dsar.services.queries import AlertView, RequestRef, RequestView
@@ -424,7 +426,7 @@ def request_list(
     as_json: JsonOpt = False,
 ) -> None:
     """List requests, soonest due first; `run` says `none` for an open request that never had a flow run."""
-    from dsar.domain.request import FINAL_STATUSES
+    from dsar.domain.request import FINAL_STATUSES, Status
     from dsar.services import queries
 
     final = {s.value for s in FINAL_STATUSES}
@@ -859,6 +861,8 @@ def request_confirm(
     """Confirm a manual step to the waiting flow run (the same as its Resume form in the UI)."""
     if outcome not in ("done", "nothing found", "cannot do it"):
         _fail("--outcome must be done, 'nothing found' or 'cannot do it'", 2)
+    from dsar.domain.request import Status
+
     _resume(reference, Status.EXECUTING, {"outcome": outcome, "records": records, "person": person, "note": note}, system=system)
 
 
@@ -1189,6 +1193,7 @@ def audit_export(
 ) -> None:
     """Write a self-contained, signed evidence bundle that `dsar audit verify` checks offline."""
     from dsar.app import build_checkpoint_archive, build_signer, build_witness
+    from dsar.domain.request import parse_reference
     from dsar.services.audit import export_evidence
 
     settings = _settings()
