@@ -8,11 +8,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, overload
 
-from sqlalchemy import Engine
-
 from dsar.connectors.base import Connector, ConnectorFactory
 from dsar.crypto import BlindIndex, KeyProvider, KmsKeyProvider, LocalKeyProvider
-from dsar.crypto.signing import Signer
 from dsar.domain.errors import ConfigurationError
 from dsar.domain.letter_sign_off import parse_letter_sign_off
 from dsar.letters.outbox import FolderOutbox
@@ -30,7 +27,10 @@ from dsar.storage.local import LocalObjectStore
 from dsar.storage.streams import LocalStreamStore
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from dsar.connectors.datamap import AnySystem
+    from dsar.crypto.signing import Signer
     from dsar.services.bounces import BounceSweep
 
 
@@ -256,6 +256,8 @@ def build_notifier(app: App) -> Notifier:
 
 def build_signer(app: App) -> Signer:
     """The Ed25519 key that signs checkpoints and bundles (created on first use)."""
+    from dsar.crypto.signing import Signer
+
     return Signer.from_file(app.settings.effective_signing_key_file)
 
 
