@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,6 +37,19 @@ if TYPE_CHECKING:
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+# The engines build_app made in this process and still alive, for dispose_engines().
+_ENGINES: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def dispose_engines() -> None:
+    """Close the pooled connections of every engine :func:`build_app` made in this process (a
+    SQLite database checkpoints its write-ahead log into the database file on the last close).
+    `dsar` calls it when its command is done, so it does not rely on the interpreter's teardown
+    to close them."""
+    for engine in list(_ENGINES):
+        engine.dispose()
 
 
 class LazyDataMap(Sequence["AnySystem"]):
@@ -107,6 +121,7 @@ def build_app(settings: Settings, *, migrate_schema: bool = False, max_cached_ke
     account_login = build_account_login(settings)  # before the database: a bad login stops the start
     index = BlindIndex(keys.derive("blind-index"))
     engine = make_engine(settings.effective_database_url)
+    _ENGINES.add(engine)
     try:
         if migrate_schema:
             upgrade(engine)
