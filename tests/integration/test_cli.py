@@ -494,6 +494,26 @@ def test_show_and_help_import_only_what_they_need(env: dict[str, str]) -> None:
     assert result.stdout.splitlines() == ["[]"]
 
 
+def test_a_command_closes_its_database_before_the_process_ends(env: dict[str, str]) -> None:
+    """`dsar` freezes its objects at exit instead of letting the interpreter free them one by one
+    (issue 13, item 8); it closes its engines' connections first, so SQLite checkpoints the
+    write-ahead log into dsar.db and removes it, as the interpreter's teardown did: a copy of
+    dsar.db alone holds every committed request."""
+    home = Path(env["DSAR_HOME"])
+    for args in ([*NEW, "--no-start", "--json"], ["request", "list", "--json"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "dsar", *args], capture_output=True, text=True, timeout=120, check=False, env={**os.environ, **env}
+        )
+        assert done.returncode == 0, done.stderr
+        assert not (home / "dsar.db-wal").exists() and not (home / "dsar.db-shm").exists(), args
+    import sqlite3
+
+    copy = home.parent / "copy.db"
+    copy.write_bytes((home / "dsar.db").read_bytes())
+    with sqlite3.connect(copy) as db:
+        assert db.execute("SELECT count(*) FROM privacy_request").fetchone() == (1,)
+
+
 def test_request_resend_sends_a_new_link_to_the_contact_on_file_within_the_allowed_sends(env: dict[str, str], tmp_path: Path) -> None:
     from dsar.app import build_app
     from dsar.demo.shop import seed_shop
