@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, overload
 
-from sqlalchemy import Engine
-
 from dsar.connectors.base import Connector, ConnectorFactory
 from dsar.crypto import BlindIndex, KeyProvider, KmsKeyProvider, LocalKeyProvider
-from dsar.crypto.signing import Signer
 from dsar.domain.errors import ConfigurationError
 from dsar.domain.letter_sign_off import parse_letter_sign_off
 from dsar.letters.outbox import FolderOutbox
@@ -30,12 +28,28 @@ from dsar.storage.local import LocalObjectStore
 from dsar.storage.streams import LocalStreamStore
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from dsar.connectors.datamap import AnySystem
+    from dsar.crypto.signing import Signer
     from dsar.services.bounces import BounceSweep
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+# The engines build_app made in this process and still alive, for dispose_engines().
+_ENGINES: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def dispose_engines() -> None:
+    """Close the pooled connections of every engine :func:`build_app` made in this process (a
+    SQLite database checkpoints its write-ahead log into the database file on the last close).
+    `dsar` calls it when its command is done, so it does not rely on the interpreter's teardown
+    to close them."""
+    for engine in list(_ENGINES):
+        engine.dispose()
 
 
 class LazyDataMap(Sequence["AnySystem"]):
@@ -107,6 +121,7 @@ def build_app(settings: Settings, *, migrate_schema: bool = False, max_cached_ke
     account_login = build_account_login(settings)  # before the database: a bad login stops the start
     index = BlindIndex(keys.derive("blind-index"))
     engine = make_engine(settings.effective_database_url)
+    _ENGINES.add(engine)
     try:
         if migrate_schema:
             upgrade(engine)
@@ -256,6 +271,8 @@ def build_notifier(app: App) -> Notifier:
 
 def build_signer(app: App) -> Signer:
     """The Ed25519 key that signs checkpoints and bundles (created on first use)."""
+    from dsar.crypto.signing import Signer
+
     return Signer.from_file(app.settings.effective_signing_key_file)
 
 

@@ -455,7 +455,9 @@ def test_a_damaged_or_tampered_record_is_one_line_naming_the_reference_and_exit_
 
 def test_show_and_help_import_only_what_they_need(env: dict[str, str]) -> None:
     """Issue 13, item 8: `--help` reads no settings; `request show` on an up-to-date schema
-    imports neither alembic nor the connector types (boto3, httpx) nor jinja2 nor Prefect."""
+    imports neither alembic nor the connector types (boto3, httpx) nor jinja2 nor Prefect, nor
+    PyJWT (no account login configured), phonenumbers, the calendars or the processing use cases
+    (a request that owes no letter); `request new --no-start` imports no Prefect."""
     from dsar.persistence.database import schema_head, shipped_head
 
     assert shipped_head() == schema_head()  # the fast schema check reads the same head as alembic
@@ -468,13 +470,48 @@ def test_show_and_help_import_only_what_they_need(env: dict[str, str]) -> None:
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pydantic_settings', 'sqlalchemy')))\n"
         f"result = CliRunner().invoke(app, ['request', 'show', '{ref}'])\n"
         "assert result.exit_code == 0, result.output\n"
-        "print(sorted({m.split('.')[0] for m in sys.modules} & {'alembic', 'boto3', 'botocore', 'httpx', 'prefect', 'jinja2'}))\n"
+        "heavy = {'alembic', 'boto3', 'botocore', 'httpx', 'prefect', 'jinja2', 'jwt', 'phonenumbers', 'holidays'}\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & heavy))\n"
+        "print(sorted(m for m in sys.modules if m in ('dsar.services.processing', 'dsar.connectors.schema')))\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False, env={**os.environ, **env}
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == ["[]", "[]"]
+    assert result.stdout.splitlines() == ["[]", "[]", "[]"]
+    code = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from dsar.cli import app\n"
+        f"result = CliRunner().invoke(app, {[*NEW, '--email', 'jane.roe@example.com', '--no-start']!r})\n"
+        "assert result.exit_code == 0, result.output\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'alembic', 'prefect', 'boto3', 'httpx'}))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False, env={**os.environ, **env}
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["[]"]
+
+
+def test_a_command_closes_its_database_before_the_process_ends(env: dict[str, str]) -> None:
+    """`dsar` freezes its objects at exit instead of letting the interpreter free them one by one
+    (issue 13, item 8); it closes its engines' connections first, so SQLite checkpoints the
+    write-ahead log into dsar.db and removes it, as the interpreter's teardown did: a copy of
+    dsar.db alone holds every committed request."""
+    home = Path(env["DSAR_HOME"])
+    for args in ([*NEW, "--no-start", "--json"], ["request", "list", "--json"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "dsar", *args], capture_output=True, text=True, timeout=120, check=False, env={**os.environ, **env}
+        )
+        assert done.returncode == 0, done.stderr
+        assert not (home / "dsar.db-wal").exists() and not (home / "dsar.db-shm").exists(), args
+    import sqlite3
+
+    copy = home.parent / "copy.db"
+    copy.write_bytes((home / "dsar.db").read_bytes())
+    with sqlite3.connect(copy) as db:
+        assert db.execute("SELECT count(*) FROM privacy_request").fetchone() == (1,)
 
 
 def test_request_resend_sends_a_new_link_to_the_contact_on_file_within_the_allowed_sends(env: dict[str, str], tmp_path: Path) -> None:

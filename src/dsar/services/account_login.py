@@ -31,16 +31,20 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
-import jwt
-from cryptography.hazmat.primitives.asymmetric.ec import SECP256R1, EllipticCurvePublicKey
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
-from cryptography.hazmat.primitives.serialization import load_pem_public_key
-
 from dsar.domain.errors import ConfigurationError
+
+# PyJWT and the key types (with cryptography's x509 and serialization) are imported when a login
+# is configured or an assertion checked, not by every process that builds a ServiceContext
+# (issue 13, item 8: the CLI's start time).
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+
+    PublicKey = RSAPublicKey | EllipticCurvePublicKey | Ed25519PublicKey
 
 # The only algorithms accepted, each with the one key type it may be verified with.
 ALGORITHMS = ("RS256", "ES256", "EdDSA")
@@ -48,8 +52,6 @@ LEEWAY = timedelta(seconds=60)
 MAX_ASSERTION_CHARS = 8192
 MIN_RSA_BITS = 2048
 _COMPACT_JWS = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
-
-PublicKey = RSAPublicKey | EllipticCurvePublicKey | Ed25519PublicKey
 
 
 class Refusal(StrEnum):
@@ -99,6 +101,10 @@ class AccountLogin:
 
 
 def _algorithm_of(key: object) -> str | None:
+    from cryptography.hazmat.primitives.asymmetric.ec import SECP256R1, EllipticCurvePublicKey
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+
     if isinstance(key, RSAPublicKey):
         return "RS256" if key.key_size >= MIN_RSA_BITS else None
     if isinstance(key, EllipticCurvePublicKey):
@@ -109,6 +115,11 @@ def _algorithm_of(key: object) -> str | None:
 
 
 def _pem_key(path: Path) -> VerifyingKey:
+    from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
     try:
         key = load_pem_public_key(path.read_bytes())
     except OSError as exc:
@@ -137,6 +148,8 @@ def _jwks_keys(path: Path) -> dict[str, VerifyingKey]:
     if not isinstance(entries, list):
         raise ConfigurationError(f"DSAR_ACCOUNT_LOGIN_JWKS_FILE: {path} is not a JWKS (an object with a 'keys' list)")
     found: dict[str, VerifyingKey] = {}
+    import jwt
+
     for entry in entries:
         if not isinstance(entry, dict) or entry.get("use", "sig") != "sig" or not isinstance(entry.get("kid"), str):
             continue
@@ -217,6 +230,8 @@ def check(
 ) -> Refusal | None:
     """None when ``assertion`` proves that the account ``account_id`` signed in for the session
     that was issued ``nonce``; else why not. ``spent``: this case's earlier nonces."""
+    import jwt
+
     if not assertion or len(assertion) > MAX_ASSERTION_CHARS or not _COMPACT_JWS.match(assertion):
         return Refusal.MALFORMED
     try:

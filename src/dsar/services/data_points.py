@@ -12,8 +12,6 @@ import hmac
 import re
 import unicodedata
 
-import phonenumbers
-
 _SPACES = re.compile(r"[\s\-_.,/'’`]+")
 # Letters that do not decompose into a base letter and a mark.
 _FOLD = str.maketrans({"ß": "ss", "æ": "ae", "ø": "o", "œ": "oe", "đ": "d", "ł": "l", "þ": "th", "ı": "i"})
@@ -29,6 +27,10 @@ def fold_text(value: str) -> str:
 def e164(value: str, region: str | None = None) -> str | None:
     """The number in E.164, or None when it is not a possible phone number. ``region``: the
     country to read a national number in (the record's country)."""
+    # imported when a number is first read (its metadata takes tens of milliseconds), not by
+    # every process that imports the identity service (`dsar request show`)
+    import phonenumbers
+
     v = value.strip()
     if v.startswith("00"):
         v = "+" + v[2:]
@@ -52,6 +54,8 @@ def textable_number(value: str | None, *regions: str | None) -> str | None:
     *valid* number for phonenumbers (not merely possible), read in the first of ``regions``
     phonenumbers knows (the record's country, then the request's) when it is written
     nationally. Never raises, whatever the value holds."""
+    import phonenumbers
+
     if not isinstance(value, str):
         return None
     v = value.strip()

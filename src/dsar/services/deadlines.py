@@ -339,7 +339,7 @@ REFUSAL_LOOKBACK_DAYS = 60
 def refusals_awaiting_letter(ctx: ServiceContext, uow: UnitOfWork, today: date, horizon: date) -> list[tuple[str, str, date]]:
     """(id, reference, date) of the refused requests due by ``horizon`` (and not longer than
     :data:`REFUSAL_LOOKBACK_DAYS` ago) whose refusal letter waits for legal's approval."""
-    from dsar.services.processing import letter_due
+    from dsar.services.pending_letter import letter_due
 
     since = today - timedelta(days=REFUSAL_LOOKBACK_DAYS)
     found = uow.requests.query(RequestQuery(status=Status.DENIED, due_before=horizon + timedelta(days=1), after=(since, ""), limit=100_000))

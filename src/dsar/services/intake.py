@@ -14,7 +14,6 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from dsar.connectors.schema import correctable_attributes
 from dsar.domain.deadlines import Deadline, compute_deadlines, receipt_date
 from dsar.domain.errors import DsarError, InvalidInput, NotFound
 from dsar.domain.events import DeadlinesComputed, RequestLogged
@@ -284,6 +283,8 @@ def validate(sub: Submission, ctx: ServiceContext, now: datetime) -> tuple[Priva
     # connector type's model: issue 13, item 8).
     systems = tuple(ctx.data_map) if corrections else ()
     if systems:
+        from dsar.connectors.schema import correctable_attributes  # the data map's models, loaded with it
+
         correctable = correctable_attributes(systems)
         for wanted in corrections:
             if wanted.attribute not in correctable:

@@ -14,8 +14,9 @@ from dsar.domain.plan import ExportStep
 from dsar.domain.request import PrivacyRequest, Status
 from dsar.services.context import ServiceContext
 from dsar.services.correspondence import letter_language
+from dsar.services.pending_letter import letter_kind
 from dsar.services.ports import UnitOfWork
-from dsar.services.processing import could_not_verify_context, letter_kind, response_context
+from dsar.services.processing import could_not_verify_context, response_context
 
 NAME_PLACEHOLDER = "[the subject's name]"
 

@@ -3,7 +3,7 @@
 
 Once a request is answering (RESPONDING, or DENIED for a refusal), its closing letter waits,
 when the policy says so, until legal approves it: ``send_response`` sends nothing before
-(:func:`dsar.services.processing.letter_due`). The proof is the plan sign-off's: a name on the
+(:func:`dsar.services.pending_letter.letter_due`). The proof is the plan sign-off's: a name on the
 legal roster and its authenticator's current code, good once, with the same lock-out
 (:func:`dsar.services.accounts.prove_approver`); a refused attempt is recorded
 (``SignOffRefused`` at step ``letter``) and the letter keeps waiting. An approval is the
@@ -32,9 +32,8 @@ from dsar.domain.request import Status
 from dsar.services import recording
 from dsar.services.accounts import prove_approver
 from dsar.services.context import ServiceContext
-from dsar.services.letter_preview import letter_preview
+from dsar.services.pending_letter import PendingLetter, approval_number, letter_due
 from dsar.services.ports import UnitOfWork
-from dsar.services.processing import SUBMITTED_WITHIN, PendingLetter, approval_number, letter_due, refuse_attempt
 
 __all__ = [
     "LetterDecision",
@@ -184,6 +183,11 @@ def record_letter_sign_off(
     and leave the letter waiting. An approval lets ``send_response`` send it; a return holds
     the request with the reason. Nothing happens when no letter waits (approved already,
     returned and held, sent)."""
+    # processing (its connectors, identity and package modules) is loaded by a decision only, not
+    # by reading the letter's state (`dsar request show`)
+    from dsar.services.letter_preview import letter_preview
+    from dsar.services.processing import SUBMITTED_WITHIN, refuse_attempt
+
     approver = (approver or "").strip()
     # The letter as legal previews it now: its template and version are recorded with the decision.
     preview = letter_preview(ctx, request_id)
@@ -250,6 +254,8 @@ def letter_sign_off_attempt(
     try:
         given = letter_sign_off(decision, reason, note)
     except InvalidInput as exc:
+        from dsar.services.processing import refuse_attempt
+
         returning = (decision or "").strip().lower() == LetterDecision.RETURN.value
         why = (
             SignOffRefusal.RETURN_WITHOUT_REASON

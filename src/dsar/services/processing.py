@@ -45,7 +45,7 @@ from dsar.domain.events import (
 )
 from dsar.domain.exemptions import GROUND_LABEL, LegalGround, exempt_whole, withheld
 from dsar.domain.letter_sign_off import letter_approval_step, letter_lapse_step
-from dsar.domain.letters import COULD_NOT_VERIFY_LETTER, DENIAL_LETTER, PARTIAL_REFUSAL_LETTER, RESPONSE_LETTER
+from dsar.domain.letters import COULD_NOT_VERIFY_LETTER, DENIAL_LETTER, RESPONSE_LETTER
 from dsar.domain.packages import AccessPackage
 from dsar.domain.plan import (
     CorrectStep,
@@ -61,7 +61,6 @@ from dsar.domain.plan import (
 from dsar.domain.regimes import RequestType
 from dsar.domain.request import Correction, Move, PrivacyRequest, Status, duplicate_reason
 from dsar.domain.verification import (
-    UNVERIFIABLE,
     VerificationOutcome,
     correction_disputes_proof,
 )
@@ -71,6 +70,7 @@ from dsar.services.appeals import appeal_link
 from dsar.services.context import ServiceContext
 from dsar.services.correspondence import hold_for_failed_delivery, letter_request, send_letter
 from dsar.services.package import ensure_package, legacy_summary, link_for, spool_export, wants_package
+from dsar.services.pending_letter import PendingLetter, approval_number, letter_due, unverified
 from dsar.services.ports import Attachment, UnitOfWork
 
 __all__ = [
@@ -835,50 +835,6 @@ def send_response(ctx: ServiceContext, request_id: str) -> Status:
         return hold_for_failed_delivery(ctx, request_id, failed)
 
 
-@dataclass(frozen=True)
-class PendingLetter:
-    """The letter a request's answer sends now, and whether it waits for legal's approval (no
-    personal data). ``also``: the letters going with it (a partial refusal); ``refusal``: it
-    refuses the request in whole or in part."""
-
-    kind: str
-    also: tuple[str, ...]
-    refusal: bool
-    needs_sign_off: bool
-    approved: bool
-
-    @property
-    def waits(self) -> bool:
-        """Not to be sent before legal approves it (DSAR_LETTER_SIGN_OFF)."""
-        return self.needs_sign_off and not self.approved
-
-
-def letter_kind(uow: UnitOfWork, r: PrivacyRequest) -> str | None:
-    """The closing letter of a request in its status: the response of its type (RESPONDING),
-    the could-not-verify letter or legal's denial (DENIED); None when it gets none."""
-    if r.status is Status.DENIED:
-        return COULD_NOT_VERIFY_LETTER if _unverified(uow, r.id) else DENIAL_LETTER
-    if r.status is Status.RESPONDING:
-        return RESPONSE_LETTER.get(r.type)
-    return None
-
-
-def letter_due(ctx: ServiceContext, uow: UnitOfWork, r: PrivacyRequest) -> PendingLetter | None:
-    """The closing letter not yet sent, with whether it needs and has legal's approval; None
-    when no letter is owed now (not answering yet, or sent already)."""
-    kind = letter_kind(uow, r)
-    if kind is None or uow.letters.get(r.id, kind) is not None:
-        return None
-    also: tuple[str, ...] = ()
-    if r.status is Status.RESPONDING and uow.letters.get(r.id, PARTIAL_REFUSAL_LETTER) is None:
-        if notices.partial_refusal_due(ctx, r, uow.plans.get(r.id)):
-            also = (PARTIAL_REFUSAL_LETTER,)
-    refusal = r.status is Status.DENIED or bool(also)
-    needs = ctx.policy.letter_sign_off.needs(r.type, r.regime, refusal=refusal)
-    approved = needs and uow.decisions.get(r.id, letter_approval_step(approval_number(uow, r.id))) is not None
-    return PendingLetter(kind, also, refusal, needs, approved)
-
-
 def refusal_letters_owed(ctx: ServiceContext, request_ids: Sequence[str]) -> set[str]:
     """Of these requests, the refused ones (DENIED) whose refusal letter has not gone yet (it
     waits for legal's approval, was returned, or could not be delivered): the subject is not
@@ -890,16 +846,6 @@ def refusal_letters_owed(ctx: ServiceContext, request_ids: Sequence[str]) -> set
             if r.status is Status.DENIED and letter_due(ctx, uow, r) is not None:
                 owed.add(request_id)
     return owed
-
-
-def approval_number(uow: UnitOfWork, request_id: str) -> int:
-    """Which approval of the request's letter counts now: the first, or the one after the last
-    that lapsed (its files changed before it was sent; :func:`lapse_changed_approval`). One
-    read when nothing lapsed."""
-    n = 1
-    while uow.decisions.get(request_id, letter_lapse_step(n)) is not None:
-        n += 1
-    return n
 
 
 def lapse_changed_approval(ctx: ServiceContext, uow: UnitOfWork, r: PrivacyRequest, pending: PendingLetter) -> bool:
@@ -945,7 +891,7 @@ def _send_response(ctx: ServiceContext, request_id: str) -> Status:
             uow.commit()  # the letter legal approved must be the letter that goes: it waits again
             return r.status
         kind = {Status.RESPONDING: RESPONSE_LETTER.get(r.type), Status.DENIED: DENIAL_LETTER}.get(r.status)
-        if r.status is Status.DENIED and _unverified(uow, request_id):
+        if r.status is Status.DENIED and unverified(uow, request_id):
             return _could_not_verify(ctx, uow, r)
         if r.status is Status.RESPONDING and kind is None:
             raise TransitionNotAllowed(f"{r.reference}: this build writes no response letter for {r.type.value} requests")
@@ -964,13 +910,6 @@ def _send_response(ctx: ServiceContext, request_id: str) -> Status:
         if current.on_hold or current.status is not r.status:
             return current.status
         return _respond(ctx, uow, r, kind, uow.packages.for_request(request_id))
-
-
-def _unverified(uow: UnitOfWork, request_id: str) -> bool:
-    """Refused by the engine because identity could not be verified (tries used up, or the link
-    expired unused), not by legal at sign-off (whose denial letter gives the reason and redress)."""
-    denial = uow.decisions.get(request_id, DENIAL_STEP)
-    return denial is not None and denial.approver == "dsar" and denial.note == UNVERIFIABLE
 
 
 def _could_not_verify(ctx: ServiceContext, uow: UnitOfWork, r: PrivacyRequest) -> Status:
