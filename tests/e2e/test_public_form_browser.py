@@ -209,3 +209,21 @@ def test_without_javascript_everything_shows_and_works(served: tuple[WebApp, Web
     assert [(r.type, r.regime) for r in rows] == [("correction", "vcdpa")]
     view = queries.request_view(w.web.ctx, rows[0].reference, reveal=True, via="test")
     assert [(c.attribute, c.value) for c in view.corrections] == [("city", "Sevilla")]
+
+
+def test_the_letter_link_s_page_takes_the_secret_from_the_fragment_and_passes_axe(
+    served: tuple[WebApp, WebServer], page: Any, tmp_path: Path
+) -> None:
+    """The page behind a letter's link (a subject reached by text only): its script copies the
+    secret from the URL fragment into the form and drops it from the address bar; the page
+    passes axe in English and German."""
+    _, server = served
+    token = "DSR-2026-000042.access_response.3f1c9a0b7d2e4f6a8b0c1d2e3f4a5b6c7d8e9f0a"
+    page.goto(server.url + "/letter?lang=de#" + token)
+    assert page.locator("h1").inner_text() == CATALOGS["de"]["letter.title"]
+    assert page.locator("#token").input_value() == token
+    assert "#" not in page.url  # the secret left the address bar and the history
+    assert_accessible(page, "letter (de)")
+    shot(page, tmp_path, "letter-de")
+    page.goto(server.url + "/letter?lang=en")
+    assert_accessible(page, "letter (en)")
