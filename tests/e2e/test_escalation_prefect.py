@@ -17,9 +17,10 @@ import pytest
 from tests.e2e.conftest import Dsar, PrefectServer, wait_until
 from tests.e2e.test_deadline_watch import post
 from tests.e2e.test_sign_off_api import enrol, now_code, refusals, resume, until_verified
-from tests.e2e.test_ui_resume import explain
+from tests.e2e.test_ui_resume import explain, page, resume_in_ui
 
 pytestmark = pytest.mark.prefect
+__all__ = ["page"]  # the browser fixture of the Prefect UI test
 
 
 def escalation_form(server: PrefectServer, run_id: str, number: int) -> tuple[dict[str, Any], str]:
@@ -44,7 +45,7 @@ def resolved(dsar: Dsar, ref: str) -> list[dict[str, Any]]:
 
 
 @pytest.mark.timeout(1200)
-def test_legal_decides_an_escalation_in_the_run_s_form_or_on_the_command_line(prefect_server: PrefectServer, dsar: Dsar) -> None:
+def test_legal_decides_an_escalation_in_the_run_s_form_or_on_the_command_line(prefect_server: PrefectServer, dsar: Dsar, page: Any) -> None:
     from dsar.demo.shop import seed_shop
 
     seed_shop(dsar.home / "demo" / "shop.db")
@@ -87,8 +88,14 @@ def test_legal_decides_an_escalation_in_the_run_s_form_or_on_the_command_line(pr
         assert "The last attempt was refused: keeping an escalation on hold needs a note saying why" in again
         assert dsar.json("request", "show", ref)["on_hold"] is True
 
-        given = {"decision": "proceed", "approver": "lena.legal", "code": now_code(lena), "note": "spoke to support; no claim filed"}
-        assert resume(prefect_server, run_id, given)["status"] == "ACCEPT"
+        # legal decides in the Prefect UI: the run's page, Resume, the dropdowns and a real code
+        resume_in_ui(
+            page,
+            f"{prefect_server.ui}/runs/flow-run/{run_id}",
+            [lambda: now_code(lena), "spoke to support; no claim filed"],
+            choose=("proceed", "lena.legal"),
+            shot="prefect-escalation-dialog.png",
+        )
         waits_for(dsar, prefect_server, ref, run_id, "subject")  # the hold released, back to the subject
         (done,) = resolved(dsar, ref)
         assert (done["decision"], done["approver"], done["via"], done["flow_run"]) == ("proceed", "lena.legal", "prefect-ui", run_id)
