@@ -451,11 +451,17 @@ def process_request(request_id: str) -> str:
     log = get_run_logger()
     try:
         # An escalation that holds the request (support's legal-sensitive flag, a burst from one
-        # sender) is decided by legal in this run's form before anything else moves; the
+        # sender, a verification risk flag) is decided by legal in this run's form before anything else moves; the
         # checks between the stages below catch one raised while the run was on its way.
         status = decide_escalations(request_id)
         if status is Status.RECEIVED:
             status = start_verification(request_id)
+            if status is Status.RECEIVED:
+                # Held as the case opened (a look-alike address: a verification risk flag) before
+                # any link went: legal decides here, then the link goes (or, kept on hold, nothing).
+                status = decide_escalations(request_id)
+                if status is Status.RECEIVED:
+                    status = start_verification(request_id)
         while status is Status.AWAITING_VERIFICATION:
             # The subject gives their proofs on the web app, which wakes this run with an empty
             # input once the engine has judged them; a wake without a verdict waits again.
@@ -473,6 +479,9 @@ def process_request(request_id: str) -> str:
             case, wakes = verification_wait(request_id)
             if case:
                 forget_input(f"verify-{case}-{wakes}")
+        if status in (Status.VERIFIED, Status.PLANNING):
+            # a verification risk flag raised as the request was verified holds it: legal first
+            status = decide_escalations(request_id)
         if status in (Status.VERIFIED, Status.PLANNING):
             status = plan_request(request_id)
             status = decide_escalations(request_id)

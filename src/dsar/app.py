@@ -187,6 +187,7 @@ def build_account_login(settings: Settings) -> AccountLogin | None:
         jwks_file=settings.account_login_jwks_file,
         issuer=settings.account_login_issuer,
         audience=settings.account_login_audience,
+        risk_claims=settings.account_login_risk_claims,
     )
 
 

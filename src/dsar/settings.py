@@ -94,6 +94,11 @@ class EngineSettings(BaseSettings):
     )
     account_login_issuer: str | None = Field(None, description="The `iss` the login's assertions must carry.")
     account_login_audience: str | None = Field(None, description="The `aud` the login's assertions must carry (dsar's identifier there).")
+    account_login_risk_claims: str = Field(
+        "risk,pwd_reset_recent",
+        description="Claims of the login's assertion (comma-separated) that, when truthy, say the account saw suspicious "
+        "activity lately (a password reset, a new device): the request goes to legal as a verification risk. Empty: none.",
+    )
     verification_reminder_after_hours: int = Field(
         24,
         ge=0,
@@ -560,6 +565,7 @@ class Settings(WebSettings, DemoSettings, AwsSettings, AlertSettings, MailSettin
                 "account_login_jwks_file": str(self.account_login_jwks_file) if self.account_login_jwks_file else None,
                 "account_login_issuer": self.account_login_issuer,
                 "account_login_audience": self.account_login_audience,
+                "account_login_risk_claims": self.account_login_risk_claims,
                 "reasonable_period_days": self.reasonable_period_days,
                 "signing_key_file": str(self.effective_signing_key_file),
                 "audit_retention_months": self.audit_retention_months,

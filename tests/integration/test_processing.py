@@ -13,10 +13,11 @@ from sqlalchemy import text
 from dsar.app import App
 from dsar.demo.run import latest_code
 from dsar.domain.request import Status
+from dsar.services import escalations
 from dsar.services import processing as svc
 from dsar.services.intake import log_request
 from tests.packages import download
-from tests.signoff import approve, approve_letter
+from tests.signoff import approve, approve_letter, proceed_escalations
 
 
 def outbox(app: App) -> Path:
@@ -126,7 +127,10 @@ def test_wrong_codes_are_counted_and_the_last_allowed_one_denies_the_request(sql
     # The real code no longer works either.
     code = latest_code(outbox(sqlite_app), r.reference)
     assert code is not None and svc.confirm_code(ctx, r.id, code) is svc.VerificationOutcome.NOT_WAITING
-    assert svc.send_response(ctx, r.id) is Status.DENIED  # the refusal waits for legal (DSAR_LETTER_SIGN_OFF)
+    # every try used up: a verification risk flag; the refusal waits for legal's decision on it
+    assert svc.send_response(ctx, r.id) is Status.DENIED and not list(outbox(sqlite_app).glob("*could_not_verify*"))
+    assert proceed_escalations(ctx, r.id) == [1]
+    assert svc.send_response(ctx, r.id) is Status.DENIED  # then legal approves the letter (DSAR_LETTER_SIGN_OFF)
     approve_letter(ctx, r.id)
     assert svc.send_response(ctx, r.id) is Status.DENIED
     # the engine's own refusal: the could-not-verify letter (legal's denial letter is for legal's denials)
@@ -267,6 +271,11 @@ def test_a_correction_request_changes_exactly_the_approved_fields_and_says_where
 
     ctx = engine_app.ctx
     r = _verified(engine_app, CORRECTION, logged_before_the_map=True)
+    # correcting the phone on file: a verification risk flag holds it for legal before planning
+    assert svc.plan_request(ctx, r.id) is Status.VERIFIED
+    (x,) = escalations.escalations(ctx, r.id)
+    assert x.reason == "contact_correction: corrects the phone on file (1 of 2 contact(s) on file)" and x.held
+    assert proceed_escalations(ctx, r.id) == [1]
     assert svc.plan_request(ctx, r.id) is Status.AWAITING_SIGN_OFF
     summary = svc.plan_summary(ctx, r.id)
     assert "customer.phone: set phone in 1" in summary and "address.city: set city in 1" in summary

@@ -21,7 +21,7 @@ from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
 from dsar.app import build_app
 from dsar.domain.errors import ConfigurationError
-from dsar.services.account_login import AccountLogin, Refusal, check, load
+from dsar.services.account_login import AccountLogin, Refusal, check, judge, load
 from tests.conftest import make_settings
 
 NOW = datetime(2026, 5, 4, 12, 0, tzinfo=UTC)
@@ -223,6 +223,22 @@ def test_the_sign_in_address_carries_return_to_and_state(tmp_path: Path, keys: d
     assert with_query.sign_in_url("https://privacy.test/verify/account", "abc").startswith(f"{URL}?client=dsar&return_to=")
 
 
+def test_an_accepted_assertion_hands_back_its_claims_and_a_refused_one_none(tmp_path: Path, keys: dict[str, Any]) -> None:
+    login = login_with(tmp_path, keys["EdDSA"])
+    ok = judge(login, sign(keys["EdDSA"], "EdDSA", pwd_reset_recent=True), account_id=ACCOUNT, nonce=NONCE, now=NOW)
+    assert ok.refusal is None and ok.claims["pwd_reset_recent"] is True and ok.claims["sub"] == ACCOUNT
+    refused = judge(login, sign(keys["EdDSA"], "EdDSA", sub="acct-2", risk=True), account_id=ACCOUNT, nonce=NONCE, now=NOW)
+    assert refused.refusal is Refusal.WRONG_SUBJECT and refused.claims == {}  # nothing read from a refused one
+
+
+def test_the_watched_risk_claims_are_configured(tmp_path: Path, keys: dict[str, Any]) -> None:
+    pem = pem_file(tmp_path, keys["EdDSA"])
+    args: dict[str, Any] = {"url": URL, "public_key_file": pem, "jwks_file": None, "issuer": ISS, "audience": AUD}
+    assert load(**args).risk_claims == ("risk", "pwd_reset_recent")  # type: ignore[union-attr]
+    assert load(**args, risk_claims=" new_device, ,risk,risk").risk_claims == ("new_device", "risk")  # type: ignore[union-attr]
+    assert load(**args, risk_claims="").risk_claims == ()  # type: ignore[union-attr]
+
+
 # --- configuration ----------------------------------------------------------------------------
 
 
@@ -250,6 +266,9 @@ def test_a_half_configuration_stops_the_start_naming_what_is_missing(tmp_path: P
     try:
         assert app.ctx.policy.account_login is not None and app.ctx.policy.account_login.issuer == ISS
         assert app.settings.describe()["account_login_issuer"] == ISS
+        # the claims that flag a risky account (DSAR_ACCOUNT_LOGIN_RISK_CLAIMS), by default
+        assert app.ctx.policy.account_login.risk_claims == ("risk", "pwd_reset_recent")
+        assert app.settings.describe()["account_login_risk_claims"] == "risk,pwd_reset_recent"
     finally:
         app.engine.dispose()
 

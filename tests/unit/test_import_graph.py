@@ -26,8 +26,8 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parents[2] / "src"
 PACKAGE = SRC / "dsar"
 ENTRY_POINTS = frozenset({"dsar.__main__", "dsar.cli", "dsar.app", "dsar.settings"})
-# What the domain may import besides itself (docs/architecture.md: calendars).
-DOMAIN_THIRD_PARTY = frozenset({"dateutil", "holidays"})
+# What the domain may import besides itself (docs/architecture.md: calendars, Unicode's confusables tables).
+DOMAIN_THIRD_PARTY = frozenset({"dateutil", "holidays", "confusable_homoglyphs"})
 
 
 @dataclass(frozen=True)

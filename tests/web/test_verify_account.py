@@ -147,6 +147,34 @@ def test_an_account_holder_signs_in_through_the_login_and_the_run_is_woken(
     assert again.status_code == 404 and events(account_web, rid, "VerificationProofRefused") == []
 
 
+def test_a_login_reporting_a_recent_password_reset_sends_the_request_to_legal_behind_the_same_page(
+    account_web: WebApp, browser: TestClient, org_key: ed25519.Ed25519PrivateKey
+) -> None:
+    """THREATS 13: the login vouches for the account but says its password was reset lately
+    (a watched claim, DSAR_ACCOUNT_LOGIN_RISK_CLAIMS): the subject sees the page every subject
+    sees, and the request waits for legal, its run woken to ask."""
+    from dsar.services import escalations
+
+    lee = "lee.chan@example.com"  # another customer with an account: two requests of one subject would be linked
+    calm, calm_page = at_sign_in(account_web, browser, lee, subject={"name": "Lee Chan", "emails": [lee]})
+    risky, risky_page = at_sign_in(account_web, browser)
+    _, _, calm_state = sign_in_link(calm_page.text)
+    _, _, risky_state = sign_in_link(risky_page.text)
+    with sqlite3.connect(account_web.app.settings.demo_shop_path) as db:
+        (lee_account,) = db.execute("SELECT account_id FROM customer WHERE email = ?", (lee,)).fetchone()
+    calm_done = come_back(account_web, assertion(org_key, calm_state, sub=lee_account, pwd_reset_recent=False), calm_state)
+    risky_done = come_back(account_web, assertion(org_key, risky_state, pwd_reset_recent=True), risky_state)
+    refs = (reference(account_web, calm), reference(account_web, risky))
+    assert calm_done.status_code == risky_done.status_code == 200 and EN["verify.title.done"] in risky_done.text
+    assert calm_done.text.replace(refs[0], "DSR-…") == risky_done.text.replace(refs[1], "DSR-…")
+    assert status(account_web, calm) == status(account_web, risky) == "verified"
+    assert escalations.escalations(account_web.web.ctx, calm) == []
+    (x,) = escalations.escalations(account_web.web.ctx, risky)
+    assert x.point.value == "verification_risk" and x.held and queries.lookup_id(account_web.web.ctx, risky).on_hold
+    assert x.reason == "account_risk_claim: the login's assertion carries pwd_reset_recent (1 of 2 watched claim(s))"
+    assert len(account_web.orchestrator.resumed) == 2  # both runs woken (the risky one asks legal next)
+
+
 @pytest.mark.parametrize(
     ("changes", "why"),
     [

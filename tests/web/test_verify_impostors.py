@@ -106,6 +106,12 @@ def test_3_name_email_and_phone_alone_are_not_enough_for_a_copy(shop_web: WebApp
         assert give_code(shop_client, reference(shop_web, rid), guess).status_code == 422
     assert give_code(shop_client, reference(shop_web, rid), "22222222").status_code == 403  # the fifth: refused
     assert status(shop_web, rid) == "denied"
+    # every try used up: a verification risk flag holds the refusal's letter for legal
+    from dsar.services import escalations
+
+    (x,) = escalations.escalations(shop_web.web.ctx, rid)
+    assert x.point.value == "verification_risk" and x.reason.startswith("tries_exhausted: 5 of 5 tries failed")
+    assert queries.lookup_id(shop_web.web.ctx, rid).on_hold
     nothing_left_the_engine(shop_web, rid)
 
 

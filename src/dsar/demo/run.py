@@ -1,7 +1,8 @@
 """`dsar demo`: the demo company end to end on embedded defaults.
 
 Non-interactive, the demo plays both outside parts itself: the subject (reads the one-time
-code from the outbox, as from a mailbox) and legal (approves the release). Interactive, it
+code from the outbox, as from a mailbox) and legal (approves the release, and lets a request a
+verification risk flag sent to legal go on: the sample correcting a phone number on file). Interactive, it
 logs one request and leaves the run waiting for you in the Prefect UI.
 """
 
@@ -29,6 +30,7 @@ from dsar.demo.shop import seed_shop
 from dsar.demo.subject import prove
 from dsar.domain.request import Status
 from dsar.services import queries
+from dsar.services.escalations import escalation_wait
 from dsar.services.intake import log_request
 from dsar.services.letter_sign_off import letter_state
 from dsar.services.orchestration import Orchestrator, ensure_processing
@@ -231,6 +233,24 @@ def _drive(
         for t in tracked:
             status, on_hold = _status(engine, t)
             if status.is_final and status is not Status.DENIED:
+                continue
+            x = escalation_wait(engine.ctx, t.request_id).escalation if on_hold and t.flow_run_id else None
+            if x is not None and t.flow_run_id is not None:
+                # held by an escalation (a verification risk flag: the sample correcting the phone
+                # on file): legal decides it in the run's form, with the authenticator's code
+                pending += 1
+                now = datetime.now(UTC)
+                tick = step_of(now)
+                key = (t.reference, f"escalation-{x.number}", str(tick))
+                if not orchestrator.run_state(t.flow_run_id).waiting_for_input or tick <= last_step or key in given:
+                    continue
+                console.print(
+                    f"  {t.reference}: legal ({DEMO_APPROVER}) decides escalation {x.number} ({x.point.value}): proceed", soft_wrap=True
+                )
+                decision = {"decision": "proceed", "approver": DEMO_APPROVER, "code": code_at(secret, now), "note": ""}
+                orchestrator.resume(t.flow_run_id, decision)
+                given.add(key)
+                last_step = tick
                 continue
             if on_hold:
                 continue

@@ -115,3 +115,25 @@ class VerificationLevelLowered(AuditEvent):
 
     def payload(self) -> dict[str, JsonValue]:
         return {"from": self.from_level, "to": self.to_level, "approver": self.approver, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class VerificationRiskFlagged(AuditEvent):
+    """A verification risk rule fired (dsar.domain.verification_risk): the rule, its reason
+    (the rule's name and counts or kinds, no personal data), the ``verification_risk``
+    escalation it went to, and ``joined`` when that escalation was open already (raised by an
+    earlier flag, or by the public form's burst flag): the reason is kept here, beside the one
+    that escalation was raised with. Once per request and rule."""
+
+    rule: str = ""
+    reason: str = ""
+    escalation: int = 0
+    joined: bool = False
+    via: str = ""
+
+    def payload(self) -> dict[str, JsonValue]:
+        return {"rule": self.rule, "reason": self.reason, "escalation": self.escalation, "joined": self.joined, "via": self.via}
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.request_id}:verification-risk:{self.rule}"

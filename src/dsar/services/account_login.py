@@ -17,6 +17,10 @@ time, the account id on file, the nonce it issued and the nonces already spent):
 - ``sub`` equal to the account id the system of record links to the subject, and ``nonce``
   equal to the nonce issued for this session (another case's, or a spent one, is refused).
 
+:func:`judge` also hands back the verified claims: the identity service reads the configured
+risk claims (``DSAR_ACCOUNT_LOGIN_RISK_CLAIMS``, :attr:`AccountLogin.risk_claims`) there, and a
+truthy one sends the request to legal (dsar.domain.verification_risk, rule 4).
+
 A failure is a :class:`Refusal`: a non-personal reason code for the audit trail. The subject is
 never told which check failed.
 """
@@ -35,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
 from dsar.domain.errors import ConfigurationError
+from dsar.domain.verification_risk import DEFAULT_RISK_CLAIMS, parse_claim_names
 
 # PyJWT and the key types (with cryptography's x509 and serialization) are imported when a login
 # is configured or an assertion checked, not by every process that builds a ServiceContext
@@ -90,6 +95,8 @@ class AccountLogin:
     audience: str
     key: VerifyingKey | None = None
     by_kid: Mapping[str, VerifyingKey] = field(default_factory=dict)
+    # claims of the assertion that, when truthy, flag recent suspicious activity on the account
+    risk_claims: tuple[str, ...] = DEFAULT_RISK_CLAIMS
 
     def sign_in_url(self, return_to: str, state: str) -> str:
         """The login page with ``return_to`` and ``state`` appended."""
@@ -180,9 +187,11 @@ def load(
     jwks_file: Path | None,
     issuer: str | None,
     audience: str | None,
+    risk_claims: str | Sequence[str] | None = DEFAULT_RISK_CLAIMS,
 ) -> AccountLogin | None:
     """The login as configured, its keys read; None when none of the settings is set. A half
-    configuration, or a key that cannot serve, is a ConfigurationError naming the setting."""
+    configuration, or a key that cannot serve, is a ConfigurationError naming the setting.
+    ``risk_claims``: the claim names that flag a risky account (empty: none)."""
     given = {
         "DSAR_ACCOUNT_LOGIN_URL": url,
         "DSAR_ACCOUNT_LOGIN_PUBLIC_KEY_FILE or DSAR_ACCOUNT_LOGIN_JWKS_FILE": public_key_file or jwks_file,
@@ -202,10 +211,11 @@ def load(
     parts = urlsplit(url)
     if parts.scheme not in ("https", "http") or not parts.netloc or parts.fragment:
         raise ConfigurationError("DSAR_ACCOUNT_LOGIN_URL must be an absolute http(s) address without a #fragment")
+    watched = parse_claim_names(risk_claims)
     if public_key_file:
-        return AccountLogin(url, issuer, audience, key=_pem_key(public_key_file))
+        return AccountLogin(url, issuer, audience, key=_pem_key(public_key_file), risk_claims=watched)
     assert jwks_file is not None
-    return AccountLogin(url, issuer, audience, by_kid=_jwks_keys(jwks_file))
+    return AccountLogin(url, issuer, audience, by_kid=_jwks_keys(jwks_file), risk_claims=watched)
 
 
 # --- checking ---------------------------------------------------------------------------------
@@ -219,6 +229,15 @@ def _same(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode("utf-8"), b.encode("utf-8"))
 
 
+@dataclass(frozen=True)
+class Judged:
+    """An assertion judged: ``refusal`` None when it proves the sign-in; ``claims`` then holds
+    its verified claims (empty when refused)."""
+
+    refusal: Refusal | None
+    claims: Mapping[str, Any] = field(default_factory=dict)
+
+
 def check(
     login: AccountLogin,
     assertion: str,
@@ -230,6 +249,32 @@ def check(
 ) -> Refusal | None:
     """None when ``assertion`` proves that the account ``account_id`` signed in for the session
     that was issued ``nonce``; else why not. ``spent``: this case's earlier nonces."""
+    return judge(login, assertion, account_id=account_id, nonce=nonce, spent=spent, now=now).refusal
+
+
+def judge(
+    login: AccountLogin,
+    assertion: str,
+    *,
+    account_id: str | None,
+    nonce: str,
+    spent: Sequence[str] = (),
+    now: datetime,
+) -> Judged:
+    """:func:`check`, with the assertion's claims once it is accepted."""
+    refused = _refusal_or_claims(login, assertion, account_id=account_id, nonce=nonce, spent=spent, now=now)
+    return Judged(refused) if isinstance(refused, Refusal) else Judged(None, refused)
+
+
+def _refusal_or_claims(
+    login: AccountLogin,
+    assertion: str,
+    *,
+    account_id: str | None,
+    nonce: str,
+    spent: Sequence[str],
+    now: datetime,
+) -> Refusal | dict[str, Any]:
     import jwt
 
     if not assertion or len(assertion) > MAX_ASSERTION_CHARS or not _COMPACT_JWS.match(assertion):
@@ -294,4 +339,4 @@ def check(
         return Refusal.NO_ACCOUNT
     if not isinstance(sub, str) or not _same(sub, account_id):
         return Refusal.WRONG_SUBJECT
-    return None
+    return dict(claims)

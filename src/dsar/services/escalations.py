@@ -38,6 +38,13 @@ def _point(value: EscalationPoint | str) -> EscalationPoint:
         raise InvalidInput("unknown escalation point", [f"point: one of {', '.join(p.value for p in EscalationPoint)}"]) from None
 
 
+def awaits_legal(r: PrivacyRequest) -> bool:
+    """Whether legal's decision on an open escalation of ``r`` still matters: the request is
+    open, or refused and on hold before its letter went (an escalation raised as the request was
+    refused, e.g. when every verification try was used up, holds the could-not-verify letter)."""
+    return not r.status.is_final or (r.status is Status.DENIED and r.on_hold)
+
+
 def target_for(ctx: ServiceContext, r: PrivacyRequest, on: date) -> date:
     """Legal's response target: this many working days after ``on`` where the request is."""
     return add_business_days(on, ctx.policy.legal_response_business_days, r.country, r.subdivision)
@@ -186,7 +193,7 @@ def escalation_wait(ctx: ServiceContext, request_id: str) -> EscalationWait:
     request is not on hold (no event is read)."""
     with ctx.uow() as uow:
         r = uow.requests.facts(request_id)
-        if not r.on_hold or r.status.is_final:
+        if not r.on_hold or not awaits_legal(r):
             return EscalationWait(None)
         events = uow.audit.events(request_id)
     x = next((y for y in escalations_of(events) if y.open and y.held), None)
@@ -296,13 +303,14 @@ class QueueEntry:
 
 
 def legal_queue(ctx: ServiceContext, *, include_resolved: bool = False, limit: int = 1000) -> list[QueueEntry]:
-    """Open escalations of open requests, the nearest response target first (missed ones on
-    top). Reads the events of the escalated requests only (found through the index on kinds)."""
+    """Open escalations of open requests (and of refused ones held before their letter went:
+    :func:`awaits_legal`), the nearest response target first (missed ones on top). Reads the
+    events of the escalated requests only (found through the index on kinds)."""
     today = local_today(ctx)
     out: list[QueueEntry] = []
     with ctx.uow() as uow:
         for r in _escalated(uow, limit):
-            if r.status.is_final and not include_resolved:
+            if not awaits_legal(r) and not include_resolved:
                 continue
             for x in escalations_of(uow.audit.events(r.id)):
                 if x.open or include_resolved:
@@ -323,7 +331,7 @@ def sweep_missed(ctx: ServiceContext, as_of: date | None = None) -> list[NewAler
     with ctx.uow() as uow:
         now = ctx.clock()
         for r in _escalated(uow, 100_000):
-            if r.status.is_final:
+            if not awaits_legal(r):
                 continue
             for x in escalations_of(uow.audit.events(r.id)):
                 if x.open and not x.missed_alerted and today > x.target:

@@ -44,6 +44,7 @@ from dsar.crypto import digests_equal, keyed_digest
 from dsar.domain.errors import DeliveryFailed, InvalidInput, NotFound
 from dsar.domain.events import AuditEvent, LetterSent
 from dsar.domain.letters import VERIFICATION_LETTER, VERIFICATION_REMINDER, VERIFICATION_SMS, VERIFICATION_SMS_REMINDER, message_id
+from dsar.domain.regimes import RequestType
 from dsar.domain.request import AgentKind, Move, PrivacyRequest, Status, clean_text
 from dsar.domain.verification import CODE_DIGITS, UNVERIFIABLE
 from dsar.domain.verification_case import CaseState, VerificationCase
@@ -64,12 +65,14 @@ from dsar.domain.verification_policy import (
     points_pass,
     required,
 )
+from dsar.domain.verification_risk import account_risk_claims, contact_correction, look_alike_address, tries_exhausted
 from dsar.services import recording
 from dsar.services.context import ServiceContext
 from dsar.services.correspondence import deliver_text, letter_request
 from dsar.services.data_points import point_matches, textable_number
 from dsar.services.deadlines import pause_for_verification, record_receipt_confirmation, restart_after_verification
 from dsar.services.ports import UnitOfWork
+from dsar.services.verification_risk import flag
 
 LINK_PATH = "/verify/l/"
 CODE_PATH = "/verify"
@@ -77,6 +80,7 @@ ACCOUNT_PATH = "/verify/account"
 RESEND_PATH = "/verify/resend"
 UNKNOWN_REASON = "not found in the system of record: no link or code was sent"
 AMBIGUOUS_REASON = "several records in the system of record match: no link or code was sent"
+RISK_VIA = "identity verification"  # where a verification risk flag's escalation was raised
 _RECORD_AAD = "verification/record"
 _DECLARATION_AAD = "verification/declaration"
 
@@ -103,6 +107,7 @@ class Step:
     points_needed: int = 0
     attempts_left: int = 0
     agent_name: str | None = None  # for the consumer's confirmation page
+    escalated: bool = False  # a risk flag sent the request to legal now (never shown: the run is woken to ask legal)
 
     @property
     def verified(self) -> bool:
@@ -316,9 +321,16 @@ def start(ctx: ServiceContext, request_id: str) -> Status:
                 # Unknown, or no channel on file this build can reach: nothing goes anywhere, and
                 # the request waits exactly as a known one does.
                 status = recording.move(uow, facts, Move.REQUEST_VERIFICATION, now).status
+            # A typed address that is a look-alike of the one on file (THREATS 1): legal decides
+            # before any link goes. The requester hears the same as anyone (the acknowledgement
+            # below goes as ever); the link waits with the request until legal lets it go on.
+            on_file_email = found.on_file.email if found.on_file is not None else None
+            x = flag(ctx, uow, request_id, look_alike_address(r.subject.emails, on_file_email), via=RISK_VIA)
+            held = x is not None and x.held
             uow.commit()
     else:
         status = r.status
+        held = False
         if case.issued > 0:
             return status
     if case.channel == "none" and case.known:
@@ -333,8 +345,8 @@ def start(ctx: ServiceContext, request_id: str) -> Status:
         with ctx.uow() as uow:
             notices.send_acknowledgement(ctx, uow, r)
             uow.commit()
-        if case.channel == "none":
-            return status
+        if case.channel == "none" or held:
+            return status  # nothing to send; or held by a risk flag: the run sends it once legal lets it go on
         return _send(ctx, request_id, 1, r)
     except DeliveryFailed as failed:
         from dsar.services.correspondence import hold_for_failed_delivery
@@ -384,6 +396,10 @@ def _send(ctx: ServiceContext, request_id: str, ordinal: int, opened: PrivacyReq
             sent_id = message_id(r.reference, f"verify-{case.id}-{ordinal}")
             letter, _ = deliver(ctx, uow, full, VERIFICATION_LETTER, context, sent_id, (), on_file.email, keep_pdf=False)
         link_digest, code_digest = _digest(ctx, "link", token), _digest(ctx, "code", code)
+        if ordinal == 1:
+            # the first link is valid its full period from when it goes (a risk flag may have held
+            # the case, opened earlier, until legal let it go on)
+            case = replace(case, expires_at=max(case.expires_at, ctx.policy.verification.expires(now)))
         uow.cases.save(replace(case, issued=ordinal, session_digest=None, link_digest=link_digest, code_digest=code_digest))
         events: list[AuditEvent] = [
             VerificationLinkSent(request_id, now, case.id, ordinal, case.channel, case.expires_at, letter.template),
@@ -588,7 +604,14 @@ def _finish(ctx: ServiceContext, uow: UnitOfWork, r: PrivacyRequest, case: Verif
     verified = recording.move(uow, r, Move.CONFIRM_IDENTITY, now, f"identity verified ({case.requirement.describe()})")
     on_file = _on_file(uow, case)
     contact = on_file.email if on_file and on_file.email else (r.subject.primary_email if not case.known else None)
-    link_duplicate(ctx, uow, verified, now, contact)
+    after = link_duplicate(ctx, uow, verified, now, contact)
+    if after.status is Status.VERIFIED and r.type is RequestType.CORRECTION and Proof.BY_HAND not in case.proofs:
+        # Correcting a contact on file, the data verification goes through (THREATS 10): legal
+        # decides before anything is planned. Not after a verification by hand: legal did that.
+        contacts = (("email", on_file.email), ("phone", on_file.phone)) if on_file is not None else ()
+        held = {kind for kind, value in contacts if value}
+        corrected = {c.attribute for c in uow.requests.get(r.id).corrections}
+        flag(ctx, uow, r.id, contact_correction(corrected, held), via=RISK_VIA)
 
 
 def _fail(ctx: ServiceContext, uow: UnitOfWork, r: PrivacyRequest, case: VerificationCase, now: datetime) -> None:
@@ -707,6 +730,11 @@ def _wrong(
     left = _left(ctx, case)
     uow.audit.append([VerificationProofRefused(r.id, now, proof.value, why or ("wrong" if left else "exhausted"), case.attempts)])
     if left == 0:
+        # Every try used up (brute force?): legal hears of it, and the refusal's letter waits for
+        # legal's decision; the requester sees the same page as ever.
+        limit = ctx.policy.verification.max_attempts
+        if flag(ctx, uow, r.id, tries_exhausted(case.attempts, limit, proof.value), via=RISK_VIA) is not None:
+            r = replace(r, on_hold=uow.requests.facts(r.id).on_hold)
         _fail(ctx, uow, r, case, now)
         uow.commit()
         return Step(StepOutcome.EXHAUSTED, r.id, r.reference)
@@ -825,17 +853,23 @@ def sign_in(ctx: ServiceContext, state: str, assertion: str, *, via: str = "web"
             return _current(ctx, uow, r, case, state)
         on_file = _on_file(uow, case)
         spent = [_account_nonce(ctx, case, k) for k in range(case.attempts)]
-        refused = account_login.check(
+        judged = account_login.judge(
             login, assertion, account_id=on_file.account_id if on_file else None, nonce=state, spent=spent, now=now
         )
-        if refused is not None:
+        if judged.refusal is not None:
             fresh = _account_nonce(ctx, case, case.attempts + 1)
-            step = _wrong(ctx, uow, r, case, now, Proof.ACCOUNT, why=refused.value, session=fresh)
+            step = _wrong(ctx, uow, r, case, now, Proof.ACCOUNT, why=judged.refusal.value, session=fresh)
             if step.outcome is StepOutcome.WRONG:
                 return replace(step, session=fresh, next=Proof.ACCOUNT)
             return step
         case = _add_proof(case, Proof.ACCOUNT)
-        return _given(ctx, uow, r, case, Proof.ACCOUNT, now, via)
+        uow.audit.append([VerificationProofGiven(r.id, now, Proof.ACCOUNT.value, via)])
+        step = _step_after(ctx, uow, r, case, now, via)
+        # The login says the account saw something suspicious lately (THREATS 13): the proof
+        # stands, the subject sees the same page, and legal decides before the request goes on.
+        x = flag(ctx, uow, r.id, account_risk_claims(judged.claims, login.risk_claims), via=RISK_VIA)
+        uow.commit()
+        return replace(step, escalated=x is not None)
 
 
 DECLARATION_TEXT = (

@@ -301,7 +301,14 @@ def _link_refused(d: Details) -> tuple[str, list[str], str | None]:
     return f"A code given to open the {letter} letter was refused ({str(d.get('reason', '?')).replace('_', ' ')})", [], None
 
 
+def _risk_flagged(d: Details) -> tuple[str, list[str], str | None]:
+    n = d.get("escalation", "?")
+    went = f"joined the open escalation no. {n} (its reason stays; this one is kept here)" if d.get("joined") else f"escalation no. {n}"
+    return f"Verification risk flagged: {str(d.get('rule', '?')).replace('_', ' ')}", [*_opt("reason", d, "reason"), went], None
+
+
 RULES: dict[str, Rule] = {
+    "VerificationRiskFlagged": _risk_flagged,
     "LetterLinkCodeSent": _link_code,
     "LetterLinkOpened": _link_opened,
     "LetterLinkRefused": _link_refused,

@@ -98,7 +98,9 @@ def _answer(request: Request, step: Step, *, error: bool = False) -> Response:
     """The page after a proof: what is needed next, done, or refused."""
     web: WebContext = request.app.state.web
     background = None
-    if step.outcome in (StepOutcome.VERIFIED, StepOutcome.EXHAUSTED) and step.request_id:
+    if (step.outcome in (StepOutcome.VERIFIED, StepOutcome.EXHAUSTED) or step.escalated) and step.request_id:
+        # verified, refused, or sent to legal by a risk flag: the run goes on (to legal's form);
+        # the page says what it says to anyone
         background = BackgroundTask(_wake, web, step.request_id)
     if step.outcome is StepOutcome.VERIFIED:
         response = _page(request, "done", reference=step.reference)

@@ -16,7 +16,7 @@ from dsar.domain.request import Status
 from dsar.services import accounts, admin
 from dsar.services import letter_sign_off as letters
 from dsar.services import processing as svc
-from tests.signoff import LEGAL, code, enrol, sign
+from tests.signoff import LEGAL, code, enrol, proceed_escalations, sign
 from tests.unit.services.conftest import JANE, World, shop_data, shop_map
 
 APPROVE = LetterSignOff(LetterDecision.APPROVE)
@@ -133,6 +133,7 @@ def test_the_could_not_verify_letter_waits_too(world: World) -> None:
     for _ in range(world.ctx.policy.verification_max_attempts):
         svc.confirm_code(world.ctx, rid, "00000000")
     assert svc.status_of(world.ctx, rid) is Status.DENIED
+    assert proceed_escalations(world.ctx, rid) == [1]  # every try used up: a verification risk flag, legal first
     assert svc.send_response(world.ctx, rid) is Status.DENIED and not sent(world, rid, "could_not_verify")
     assert "could-not-verify" in letters.letter_summary(world.ctx, rid)
     secret = enrol(world.ctx)

@@ -17,7 +17,7 @@ from dsar.domain.verification import UNVERIFIABLE
 from dsar.services import processing as svc
 from dsar.services import recording
 from dsar.services.intake import log_request
-from tests.signoff import LEGAL, approve, code, enrol, sign
+from tests.signoff import LEGAL, approve, code, enrol, proceed_escalations, sign
 from tests.unit.services.conftest import JANE, World, archive_map, download_package, prove, shop_data, shop_map
 
 APPROVE = SignOff(SignOffDecision.APPROVE)
@@ -31,6 +31,7 @@ def steps(w: World, rid: str) -> list[object]:
     out: list[object] = [svc.start_verification(ctx, rid)]
     if w.letters.contexts("verification_code"):
         out.append(prove(w, rid).outcome)
+    proceed_escalations(ctx, rid)  # legal lets a verification risk flag go on (the run's decide_escalations)
     out += [
         svc.plan_request(ctx, rid),
         svc.record_sign_off(ctx, rid, APPROVE, LEGAL, code(ctx, w.legal_secret), via="test").status,  # type: ignore[attr-defined]
@@ -154,6 +155,9 @@ def test_a_wrong_code_counts_and_the_last_allowed_one_denies_the_request_as_unve
     assert [d["attempt"] for d in world.details(rid, "VerificationProofRefused")] == list(range(1, allowed + 1))
     assert svc.status_of(world.ctx, rid) is Status.DENIED
     assert svc.confirm_code(world.ctx, rid, world.letters.last_code()) is svc.VerificationOutcome.NOT_WAITING
+    # every try used up is a verification risk flag: the refusal's letter waits for legal
+    assert svc.send_response(world.ctx, rid) is Status.DENIED and world.letters.contexts("could_not_verify") == []
+    assert proceed_escalations(world.ctx, rid) == [1]
     assert svc.send_response(world.ctx, rid) is Status.DENIED
     # the engine's own refusal: the could-not-verify letter, not legal's denial letter
     (context,) = world.letters.contexts("could_not_verify")
@@ -403,7 +407,11 @@ def test_a_deletion_summary_names_the_recipients_to_tell(world: World) -> None:
 
 def test_a_correction_sets_the_approved_fields_and_the_letter_names_where(world: World) -> None:
     rid = world.log(type="correction", corrections=[{"attribute": "phone", "value": "+44 9"}])
-    world.approve(rid)
+    world.verify(rid)
+    assert svc.plan_request(world.ctx, rid) is Status.VERIFIED  # correcting the phone on file: held for legal
+    assert proceed_escalations(world.ctx, rid) == [1]
+    svc.plan_request(world.ctx, rid)
+    approve(world.ctx, rid)
     assert "Attributes to correct: `phone`" in svc.plan_summary(world.ctx, rid)
     assert svc.execute_plan(world.ctx, rid) is Status.RESPONDING
     assert world.systems["shop"].rows["customer"][0]["phone"] == "+44 9"
@@ -687,6 +695,7 @@ def test_a_could_not_verify_letter_in_a_state_with_an_appeal_links_the_appeal_pa
     svc.start_verification(world.ctx, rid)
     for _ in range(world.ctx.policy.verification_max_attempts):
         svc.confirm_code(world.ctx, rid, "00000000")
+    proceed_escalations(world.ctx, rid)  # every try used up: legal lets the refusal go
     assert svc.send_response(world.ctx, rid) is Status.DENIED
     (context,) = world.letters.contexts("could_not_verify")
     reference = context["request"]["reference"]
@@ -706,6 +715,7 @@ def test_a_could_not_verify_letter_under_the_gdpr_links_no_appeal_page(world: Wo
     svc.start_verification(world.ctx, rid)
     for _ in range(world.ctx.policy.verification_max_attempts):
         svc.confirm_code(world.ctx, rid, "00000000")
+    proceed_escalations(world.ctx, rid)
     svc.send_response(world.ctx, rid)
     (context,) = world.letters.contexts("could_not_verify")
     assert context["appeal_url"] is None

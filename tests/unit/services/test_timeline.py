@@ -52,6 +52,13 @@ def test_every_event_kind_of_a_request_has_words() -> None:
         ),
         ("InternalNoteAdded", {"text": "Called back", "by": "sam", "via": "console"}, "Internal note", ("Called back",), "sam"),
         (
+            "VerificationRiskFlagged",
+            {"rule": "tries_exhausted", "reason": "tries_exhausted: 5 of 5 tries failed", "escalation": 2, "joined": True},
+            "Verification risk flagged: tries exhausted",
+            ("reason: tries_exhausted: 5 of 5 tries failed", "joined the open escalation no. 2 (its reason stays; this one is kept here)"),
+            None,
+        ),
+        (
             "LegalSensitiveFlagged",
             {"reason": "solicitor", "by": "sam", "via": "console"},
             "Flagged legal-sensitive",
