@@ -19,6 +19,7 @@ staff names: never the subject's personal data.
 from __future__ import annotations
 
 import itertools
+import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -31,6 +32,8 @@ from dsar.domain.letter_sign_off import LetterSignOff
 from dsar.domain.request import OPEN_STATUSES, Status
 from dsar.services import queries, recording
 from dsar.services.context import ServiceContext
+
+log = logging.getLogger("dsar.orchestration")
 
 if TYPE_CHECKING:
     from dsar.services.escalations import ResolveResult as EscalationResolveResult
@@ -423,7 +426,8 @@ def continue_processing(
             return "nothing"  # held for another reason: a person releases it first
         ensure_processing(ctx, orchestrator, request_id)
         return "started"
-    except Exception:  # noqa: BLE001 - the record stands; the reconciler starts what is missing
+    except Exception as exc:  # noqa: BLE001 - the record stands; the reconciler starts what is missing
+        log.warning("request %s: its run could not be brought on now (%s); the reconciler will", request_id, type(exc).__name__)
         return "unavailable"
 
 
