@@ -131,8 +131,8 @@ def code_state(events: Iterable[Any], kind: str) -> CodeState:
             continue
         if e.kind == LetterLinkCodeSent.kind:
             expires = datetime.fromisoformat(str(e.details.get("expires_at")))
-            state = replace(state, codes_sent=state.codes_sent + 1, last_digest=str(e.details.get("digest")), last_expires=expires)
-            state = replace(state, wrong_since_last=0)
+            digest = str(e.details.get("digest"))
+            state = replace(state, codes_sent=state.codes_sent + 1, last_digest=digest, last_expires=expires, wrong_since_last=0)
         elif e.kind == LetterLinkRefused.kind and e.details.get("reason") in (CodeProblem.WRONG.value, CodeProblem.TOO_MANY.value):
             state = replace(state, wrong_since_last=state.wrong_since_last + 1)
         elif e.kind == LetterLinkOpened.kind:

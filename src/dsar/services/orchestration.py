@@ -366,8 +366,8 @@ def resolve_escalation_and_continue(
     deadline watch starts the run later."""
     from dsar.services import escalations
 
-    state = _state_of(ctx, orchestrator, request_id)
     run_id = queries.flow_run_id(ctx, request_id)
+    state = _state_of(orchestrator, run_id)
     handed = run_id if state is not None and _waits_on_escalation(state, number) else None
     result = escalations.resolve(ctx, request_id, number, decision, approver, code, note=note, via=via, flow_run=handed)
     if result.recorded and orchestrator is not None:
@@ -375,8 +375,7 @@ def resolve_escalation_and_continue(
     return result
 
 
-def _state_of(ctx: ServiceContext, orchestrator: Orchestrator | None, request_id: str) -> RunState | None:
-    run_id = queries.flow_run_id(ctx, request_id)
+def _state_of(orchestrator: Orchestrator | None, run_id: str | None) -> RunState | None:
     if orchestrator is None or run_id is None:
         return None
     try:

@@ -371,6 +371,7 @@ def _request_page(
     letters = [t for t in timeline if t.kind == "LetterSent"]
     pending = processing.pending_manual_steps(ctx, view.id) if view.status is Status.EXECUTING else []
     on = today(request)
+    untold = view.status is Status.DENIED and bool(processing.refusal_letters_owed(ctx, [view.id]))
     done = request.query_params.get("done", "")
     return _render(
         request,
@@ -378,7 +379,7 @@ def _request_page(
         status_code=status_code,
         v=view,
         d=view.deadline,
-        u=urgency(view.deadline.due, view.status, on, untold=bool(processing.refusal_letters_owed(ctx, [view.id]))),
+        u=urgency(view.deadline.due, view.status, on, untold=untold),
         timeline=timeline,
         flag=flag,
         letters=letters,

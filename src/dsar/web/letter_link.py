@@ -19,20 +19,11 @@ from dsar.domain.errors import DeliveryFailed
 from dsar.domain.letter_links import CodeProblem, LinkProblem
 from dsar.services import letter_links
 from dsar.web.forms import checked_form
-from dsar.web.ratelimit import Limit, RateLimiter
+from dsar.web.ratelimit import Limit, address_wait
 from dsar.web.templating import render
 
 # Code requests and openings per source address per hour.
 LETTER_LIMIT = Limit(20, 3600)
-
-
-def _limiter(request: Request) -> RateLimiter:
-    web = request.app.state.web
-    limiter = web.extra.get("letter_limiter")
-    if limiter is None:
-        limiter = web.extra.setdefault("letter_limiter", RateLimiter({"address": LETTER_LIMIT}))
-    assert isinstance(limiter, RateLimiter)
-    return limiter
 
 
 def _page(request: Request, step: str, status: int = 200, token: str = "", problem: str | None = None) -> Response:
@@ -52,8 +43,7 @@ def _refused(request: Request, why: LinkProblem | CodeProblem, token: str) -> Re
 
 
 def _slow(request: Request) -> Response | None:
-    source = request.client.host if request.client else "unknown"
-    wait = _limiter(request).check("address", RateLimiter.digest(source))
+    wait = address_wait(request.app.state.web.extra, "letter_limiter", LETTER_LIMIT, request.client.host if request.client else None)
     if wait is None:
         return None
     response = _page(request, "refused", 429, problem="letter.slow")

@@ -22,20 +22,11 @@ from dsar.domain.errors import DeliveryFailed
 from dsar.domain.packages import CodeRefusal, LinkRefusal
 from dsar.services import package
 from dsar.web.forms import checked_form
-from dsar.web.ratelimit import Limit, RateLimiter
+from dsar.web.ratelimit import Limit, address_wait
 from dsar.web.templating import render
 
 # Code requests and download attempts per source address per hour.
 PACKAGE_LIMIT = Limit(20, 3600)
-
-
-def _limiter(request: Request) -> RateLimiter:
-    web = request.app.state.web
-    limiter = web.extra.get("package_limiter")
-    if limiter is None:
-        limiter = web.extra.setdefault("package_limiter", RateLimiter({"address": PACKAGE_LIMIT}))
-    assert isinstance(limiter, RateLimiter)
-    return limiter
 
 
 def _page(request: Request, step: str, status: int = 200, token: str = "", problem: str | None = None) -> Response:
@@ -57,8 +48,7 @@ def _refused(request: Request, why: LinkRefusal | CodeRefusal, token: str) -> Re
 
 
 def _slow(request: Request) -> Response | None:
-    source = request.client.host if request.client else "unknown"
-    wait = _limiter(request).check("address", RateLimiter.digest(source))
+    wait = address_wait(request.app.state.web.extra, "package_limiter", PACKAGE_LIMIT, request.client.host if request.client else None)
     if wait is None:
         return None
     response = _page(request, "refused", 429, problem="package.slow")

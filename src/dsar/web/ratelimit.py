@@ -79,3 +79,14 @@ class DistinctWithin:
                 seen.popleft()
             seen.append((now, value))
             return len({v for _, v in seen})
+
+
+def address_wait(extra: dict[str, object], name: str, limit: Limit, source: str | None) -> int | None:
+    """Count one call of a public page from ``source`` (the client's address) against ``limit``,
+    in the app's limiter ``name`` (made on first use, kept in ``extra``: the web context's).
+    None when allowed, else the seconds to wait (the page answers 429 with Retry-After)."""
+    limiter = extra.get(name)
+    if limiter is None:
+        limiter = extra.setdefault(name, RateLimiter({"address": limit}))
+    assert isinstance(limiter, RateLimiter)
+    return limiter.check("address", RateLimiter.digest(source or "unknown"))

@@ -36,7 +36,7 @@ from dsar.services.identity import Step, StepOutcome
 from dsar.services.orchestration import wake_when_waiting
 from dsar.web.context import WebContext
 from dsar.web.forms import checked_form, read_form
-from dsar.web.ratelimit import Limit, RateLimiter
+from dsar.web.ratelimit import Limit, address_wait
 from dsar.web.security import CSRF_FIELD
 from dsar.web.templating import render
 
@@ -45,17 +45,9 @@ log = logging.getLogger("dsar.web.verify")
 # How long the app keeps trying to wake a run that was not yet waiting when the proof came in
 # (it was still starting, or between steps); after that it finds the request verified itself.
 WAKE_FOR_SECONDS = 90.0
+VERIFY_LIMIT = Limit(30, 3600)  # proof-page posts per source address per hour
 _STATE = re.compile(r"^[A-Za-z0-9_-]{16,100}$")
 _ASSERTION = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
-
-
-def _limiter(request: Request) -> RateLimiter:
-    web = request.app.state.web
-    limiter = web.extra.get("verify_limiter")
-    if limiter is None:
-        limiter = web.extra.setdefault("verify_limiter", RateLimiter({"address": Limit(30, 3600)}))
-    assert isinstance(limiter, RateLimiter)
-    return limiter
 
 
 def _wake(web: WebContext, request_id: str) -> None:
@@ -83,8 +75,7 @@ def _page(request: Request, view: str, status_code: int = 200, **context: object
 
 def _over_limit(request: Request) -> Response | None:
     """Count a proof page's post against its source address: the 429 page when over the limit."""
-    source = request.client.host if request.client else "unknown"
-    wait = _limiter(request).check("address", RateLimiter.digest(source))
+    wait = address_wait(request.app.state.web.extra, "verify_limiter", VERIFY_LIMIT, request.client.host if request.client else None)
     return _too_many(request, wait) if wait is not None else None
 
 
