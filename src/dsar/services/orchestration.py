@@ -218,18 +218,29 @@ def resume_waiting(
     orchestrator.resume(run_id, run_input)
 
 
+# The flow's suspension keys while a run waits for the subject's proofs (``verify-<case>-<wakes>``).
+SUBJECT_KEY_PREFIX = "verify-"
+
+
+def waits_for_subject(state: RunState) -> bool:
+    """Whether the run waits in the subject's wait (not in legal's or a manual system's form);
+    an orchestrator that reports no key counts as the subject's."""
+    return state.waiting_for_input and (state.input_key is None or state.input_key.startswith(SUBJECT_KEY_PREFIX))
+
+
 def wake_verified(ctx: ServiceContext, orchestrator: Orchestrator | None, request_id: str) -> bool:
     """Wake the run waiting for a request's identity once the engine has it verified (or
     refused): an empty input, since the proofs were judged and recorded by the engine; no code
-    or proof passes through Prefect. False when no run waits for input now (the run finds the
-    request verified when it gets there)."""
+    or proof passes through Prefect. False when no run waits for the subject now (the run finds
+    the request verified when it gets there; a run in legal's form, held by an escalation raised
+    while the link was out, goes on from legal's decision)."""
     if orchestrator is None:
         return False
     run_id = queries.flow_run_id(ctx, request_id)
     if run_id is None:
         return False
     try:
-        if not orchestrator.run_state(run_id).waiting_for_input:
+        if not waits_for_subject(orchestrator.run_state(run_id)):
             return False
         orchestrator.resume(run_id, {})
     except Exception:  # noqa: BLE001 - the run may have been resumed meanwhile; the record is the truth
@@ -254,7 +265,8 @@ def wake_when_waiting(
             return True
         run_id = queries.flow_run_id(ctx, request_id)
         try:
-            if orchestrator is None or run_id is None or orchestrator.run_state(run_id).final:
+            # ended, or waiting in someone else's form (legal's): it reads the record when it goes on
+            if orchestrator is None or run_id is None or (state := orchestrator.run_state(run_id)).final or state.waiting_for_input:
                 return False
         except Exception:  # noqa: BLE001 - the orchestrator is away: the record is the truth
             return False
@@ -417,7 +429,7 @@ def continue_processing(
             if run_input is not None and run_id is not None and any(_waits_on_escalation(state, n) for n in decided):
                 orchestrator.resume(run_id, run_input)
                 return "resumed"
-            if waiting is not None and run_id is not None and state.waiting_for_input and (state.input_key or "").startswith("verify-"):
+            if waiting is not None and run_id is not None and (state.input_key or "").startswith(SUBJECT_KEY_PREFIX):
                 orchestrator.resume(run_id, {})
                 return "woken"
             return "nothing"
