@@ -429,7 +429,7 @@ def continue_processing(
             if run_input is not None and run_id is not None and any(_waits_on_escalation(state, n) for n in decided):
                 orchestrator.resume(run_id, run_input)
                 return "resumed"
-            if waiting is not None and run_id is not None and (state.input_key or "").startswith(SUBJECT_KEY_PREFIX):
+            if waiting is not None and run_id is not None and waits_for_subject(state):
                 orchestrator.resume(run_id, {})
                 return "woken"
             return "nothing"
@@ -486,7 +486,9 @@ class Reconciled:
     """What the reconciler did for one request (no personal data)."""
 
     reference: str
-    action: str  # "started" (no run was recorded), "restarted" (its run had ended), "held"
+    # "started" (no run was recorded), "restarted" (its run had ended), "held", "woken" (its run
+    # waited for the subject's proofs although the engine had judged them)
+    action: str
     previous_state: str | None
     run_id: str | None
 
@@ -496,7 +498,9 @@ def reconcile(ctx: ServiceContext, orchestrator: Orchestrator, *, restart_limit:
     live flow run (none recorded — the orchestrator was down when it was logged — or its run
     failed, crashed, was cancelled or ended early) gets a new run. A request whose runs keep
     ending is held after ``restart_limit`` restarts, with the reason, for a person to look at.
-    Run by the deadline watch and by ``dsar request reconcile``."""
+    A run still waiting for the subject's proofs of a request the engine has verified meanwhile
+    (the proof was judged while the run was on its way to suspending, and the pages' wake gave
+    up) is woken. Run by the deadline watch and by ``dsar request reconcile``."""
     if not orchestrator.available():
         raise ConfigurationError("the orchestrator does not answer: nothing was reconciled")
     done: list[Reconciled] = []
@@ -507,6 +511,9 @@ def reconcile(ctx: ServiceContext, orchestrator: Orchestrator, *, restart_limit:
             run_id = queries.flow_run_id(ctx, s.id)
             state = orchestrator.run_state(run_id) if run_id is not None else None
             if state is not None and not state.final:
+                if run_id is not None and s.status is not Status.AWAITING_VERIFICATION and waits_for_subject(state):
+                    orchestrator.resume(run_id, {})
+                    done.append(Reconciled(s.reference, "woken", state.type, run_id))
                 continue
             previous = state.type if state is not None else None
             if _restarts_since_release(ctx, s.id) >= restart_limit:
