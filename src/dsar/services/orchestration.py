@@ -498,9 +498,10 @@ def reconcile(ctx: ServiceContext, orchestrator: Orchestrator, *, restart_limit:
     live flow run (none recorded — the orchestrator was down when it was logged — or its run
     failed, crashed, was cancelled or ended early) gets a new run. A request whose runs keep
     ending is held after ``restart_limit`` restarts, with the reason, for a person to look at.
-    A run still waiting for the subject's proofs of a request the engine has verified meanwhile
-    (the proof was judged while the run was on its way to suspending, and the pages' wake gave
-    up) is woken. Run by the deadline watch and by ``dsar request reconcile``."""
+    A run still waiting for the subject's proofs of a request the engine has verified or refused
+    meanwhile (judged while the run was on its way to suspending, after the pages' wake gave
+    up; a refusal within the deadline watch's look-back whose letter has not gone) is woken.
+    Run by the deadline watch and by ``dsar request reconcile``."""
     if not orchestrator.available():
         raise ConfigurationError("the orchestrator does not answer: nothing was reconciled")
     done: list[Reconciled] = []
@@ -528,7 +529,30 @@ def reconcile(ctx: ServiceContext, orchestrator: Orchestrator, *, restart_limit:
                 uow.audit.append([ProcessingRestarted(s.id, ctx.clock(), run_id, previous, new_run)])
                 uow.commit()
             done.append(Reconciled(s.reference, "restarted" if run_id is not None else "started", previous, new_run))
+    for request_id, reference in _refusals_owing_a_letter(ctx):
+        # refused while its run was on its way to the subject's wait (every try used up, the link
+        # expired): the run sends the refusal's letter once woken
+        run_id = queries.flow_run_id(ctx, request_id)
+        state = orchestrator.run_state(run_id) if run_id is not None else None
+        if run_id is not None and state is not None and waits_for_subject(state):
+            orchestrator.resume(run_id, {})
+            done.append(Reconciled(reference, "woken", state.type, run_id))
     return done
+
+
+def _refusals_owing_a_letter(ctx: ServiceContext) -> list[tuple[str, str]]:
+    """(id, reference) of the refused requests not on hold, due within the deadline watch's
+    look-back, whose refusal letter has not gone yet."""
+    from datetime import timedelta
+
+    from dsar.services.deadlines import REFUSAL_LOOKBACK_DAYS, local_today
+    from dsar.services.pending_letter import letter_due
+    from dsar.services.ports import RequestQuery
+
+    since = local_today(ctx) - timedelta(days=REFUSAL_LOOKBACK_DAYS)
+    with ctx.uow() as uow:
+        found = uow.requests.query(RequestQuery(status=Status.DENIED, after=(since, ""), limit=100_000))
+        return [(r.id, r.reference) for r in found if not r.on_hold and letter_due(ctx, uow, r) is not None]
 
 
 def _restarts_since_release(ctx: ServiceContext, request_id: str) -> int:
