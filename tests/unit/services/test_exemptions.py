@@ -34,6 +34,7 @@ from dsar.domain.plan import (
     ExportStep,
     ManualStep,
     Operation,
+    PlanStep,
     step_from_json,
     step_to_json,
 )
@@ -406,3 +407,32 @@ def test_an_exempt_field_is_kept_while_the_rest_of_its_rows_is_anonymised_and_ev
 def svc_timeline(world: World, rid: str) -> list[TimelineEntry]:
     with world.uow() as uow:
         return [describe(e.seq, e.kind, e.at, e.details) for e in uow.audit.events(rid)]
+
+
+def test_the_shipped_data_map_says_which_systems_can_erase_a_single_field(world: World) -> None:
+    from dataclasses import replace as with_
+
+    from dsar.connectors.datamap import load_data_map
+    from dsar.connectors.http import ENTITY
+    from dsar.services.exemptions import anonymisable, revised
+    from tests.conftest import ROOT
+
+    ctx = with_(world.ctx, data_map=tuple(load_data_map(ROOT / "connectors")))
+    plan: list[PlanStep] = [
+        EraseStep("shop", 2, (ErasureAction("customer", ErasureKind.ANONYMISE, 1), ErasureAction("address", ErasureKind.ANONYMISE, 1))),
+        EraseStep("helpdesk", 1, (ErasureAction(ENTITY, ErasureKind.DELETE, 1),)),
+        EraseStep("files", 1, (ErasureAction("newsletter", ErasureKind.DELETE, 1),)),
+    ]
+    assert anonymisable(ctx, plan) == {
+        ("shop", "customer"): ["email", "name", "phone"],
+        ("shop", "address"): ["street", "city", "postcode", "country"],
+        ("helpdesk", ENTITY): None,  # an http system deletes the whole record
+        ("files", "newsletter"): None,  # so does an object store
+    }
+    exempt = [Exemption("shop/customer.phone", HOLD), Exemption(f"helpdesk/{ENTITY}.phone", HOLD)]
+    shop, helpdesk = revised(ctx, plan, exempt)
+    assert isinstance(shop, EraseStep) and isinstance(helpdesk, EraseStep)
+    assert (shop.actions[0].fields, shop.actions[0].keep) == (("email", "name"), ("phone",))
+    (contact,) = helpdesk.actions
+    assert contact.action is ErasureKind.RETAIN and "cannot erase the other fields of a record one by one" in contact.reason
+    assert "cannot erase the other fields" in helpdesk.describe()
