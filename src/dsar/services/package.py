@@ -450,7 +450,7 @@ def _index_html(ctx: ServiceContext, r: PrivacyRequest, summaries: Sequence[Mapp
         if kept_back:
             withheld_any = True
             items = "".join(
-                f"<li><code>{e(d['name'])}</code>: not included, because {e(DOCUMENT_REASONS.get(d['reason'], d['reason']))}</li>"
+                f"<li><code>{e(d['name'])}</code>: not included, because {e(DOCUMENT_REASONS.get(d['reason'], d['reason']))}.</li>"
                 for d in kept_back
             )
             out.append(f"<p>Documents held but not included:</p><ul>{items}</ul>")
