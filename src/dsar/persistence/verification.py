@@ -9,12 +9,13 @@ from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy import Column, Index, LargeBinary, Text
-from sqlmodel import Field, Session, SQLModel, select
+from sqlmodel import Field, Session, SQLModel, col, select
 
 from dsar.domain.errors import NotFound
+from dsar.domain.request import FINAL_STATUSES
 from dsar.domain.verification_case import CaseState, VerificationCase
 from dsar.domain.verification_policy import Proof, Requirement
-from dsar.persistence.tables import as_utc
+from dsar.persistence.tables import RequestRow, as_utc
 
 
 class VerificationCaseRow(SQLModel, table=True):
@@ -126,6 +127,17 @@ class SqlVerificationCases:
             .order_by(VerificationCaseRow.expires_at)  # type: ignore[arg-type]
         ).all()
         return [_case(row) for row in rows]
+
+    def of_ended_requests(self, limit: int) -> list[str]:
+        rows = self._s.exec(
+            select(VerificationCaseRow.request_id)
+            .join(RequestRow, col(RequestRow.id) == col(VerificationCaseRow.request_id))
+            .where(col(RequestRow.status).in_([s.value for s in FINAL_STATUSES]))
+            .where(VerificationCaseRow.state != CaseState.CLOSED.value)
+            .order_by(col(VerificationCaseRow.id))
+            .limit(limit)
+        ).all()
+        return list(rows)
 
     def save(self, case: VerificationCase) -> None:
         row = self._s.get(VerificationCaseRow, case.id)
