@@ -77,6 +77,7 @@ def _fill(row: VerificationCaseRow, c: VerificationCase) -> None:
     row.requirement = json.dumps(c.requirement.as_json(), sort_keys=True)
     row.proofs = json.dumps(sorted(p.value for p in c.proofs))
     row.state = c.state.value
+    row.salt = c.salt  # overwritten when the request ends (dsar.services.identity.forget)
     row.issued = c.issued
     row.link_digest = c.link_digest
     row.code_digest = c.code_digest

@@ -1012,7 +1012,9 @@ def forget(uow: UnitOfWork, request_id: str, at: datetime, *, via: str = "close"
             on_file = _OnFile.from_json(json.loads(uow.keys.open(request_id, sealed, _RECORD_AAD)))
             deleted["data_points_on_file"] = len(on_file.points)
             deleted["identifiers_on_file"] = sum(1 for v in (on_file.phone, on_file.account_id) if v)
-            contact = _OnFile(email=on_file.email, phone=None, points={}, account_id=None, country=None, sms=on_file.sms)
+            # the later letters' address: the email on file, else the number a text goes to
+            sms = on_file.sms if on_file.email is None else None
+            contact = _OnFile(email=on_file.email, phone=None, points={}, account_id=None, country=None, sms=sms)
             kept_contact = contact.email is not None or contact.sms is not None
             sealed = uow.keys.seal(request_id, json.dumps(contact.as_json()).encode(), _RECORD_AAD) if kept_contact else None
         kept = ["level", "proofs"] + (["declaration"] if case.declaration is not None else []) + (["contact_on_file"] if sealed else [])
