@@ -33,6 +33,7 @@ an empty input once the request is verified; no code or proof passes through Pre
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -74,6 +75,8 @@ from dsar.services.data_points import point_matches, textable_number
 from dsar.services.deadlines import pause_for_verification, record_receipt_confirmation, restart_after_verification
 from dsar.services.ports import UnitOfWork
 from dsar.services.verification_risk import flag
+
+log = logging.getLogger("dsar.identity")
 
 LINK_PATH = "/verify/l/"
 CODE_PATH = "/verify"
@@ -991,7 +994,9 @@ def forget(uow: UnitOfWork, request_id: str, at: datetime, *, via: str = "close"
     and the contact on file (its email, or the number a text goes to: the access package's link,
     a letter's link and a late letter still reach the subject there; shredded with the request).
     The case's state becomes ``closed``. Idempotent: a case closed already and no codes left
-    delete nothing and record nothing (None)."""
+    delete nothing and record nothing (None). A request shredded already (the sweep, for one
+    that ended long before this was built) is cleared without an event: its data key is gone,
+    so nothing can be written in its trail, and all it held sealed was unreadable already."""
     deleted = dict.fromkeys(DELETED_KINDS, 0)
     deleted["legacy_codes"] = uow.challenges.delete_for(request_id)
     case = uow.cases.get(request_id)
@@ -1000,13 +1005,14 @@ def forget(uow: UnitOfWork, request_id: str, at: datetime, *, via: str = "close"
     if case is None and not deleted["legacy_codes"]:
         return None
     kept: list[str] = []
+    shredded = uow.requests.is_shredded(request_id)
     if case is not None:
         deleted["link"] = int(case.link_digest is not None)
         deleted["code"] = int(case.code_digest is not None)
         deleted["session"] = int(case.session_digest is not None)
         deleted["salt"] = int(bool(case.salt))
         sealed = case.sealed
-        if sealed is not None and uow.requests.is_shredded(request_id):
+        if sealed is not None and shredded:
             sealed = None  # unreadable already (its key is gone): nothing of it is needed
         elif sealed is not None:
             on_file = _OnFile.from_json(json.loads(uow.keys.open(request_id, sealed, _RECORD_AAD)))
@@ -1020,6 +1026,8 @@ def forget(uow: UnitOfWork, request_id: str, at: datetime, *, via: str = "close"
         kept = ["level", "proofs"] + (["declaration"] if case.declaration is not None else []) + (["contact_on_file"] if sealed else [])
         closed = replace(case, state=CaseState.CLOSED, link_digest=None, code_digest=None, session_digest=None, salt="", sealed=sealed)
         uow.cases.save(closed)
+    if shredded:
+        return deleted  # its key is gone, and with it its events' (no event can be written for it now)
     uow.audit.append([VerificationDataDeleted(request_id, at, case.id if case is not None else None, deleted, tuple(kept), via)])
     return deleted
 
@@ -1033,12 +1041,15 @@ def forget_ended(ctx: ServiceContext, limit: int = SWEEP_BATCH) -> list[str]:
         ended = sorted(set(uow.cases.of_ended_requests(limit)) | set(uow.challenges.of_ended_requests(limit)))[:limit]
     done: list[str] = []
     for request_id in ended:
-        with ctx.uow() as uow:
-            if not uow.requests.facts(request_id).status.is_final:
-                continue
-            if forget(uow, request_id, ctx.clock(), via="sweep") is not None:
-                uow.commit()
-                done.append(request_id)
+        try:
+            with ctx.uow() as uow:
+                if not uow.requests.facts(request_id).status.is_final:
+                    continue
+                if forget(uow, request_id, ctx.clock(), via="sweep") is not None:
+                    uow.commit()
+                    done.append(request_id)
+        except Exception as exc:  # noqa: BLE001 - one request's trouble (a damaged row, a sweep beside) must not stop the others
+            log.warning("could not delete a request's verification data (%s); the next sweep tries again", type(exc).__name__)
     return done
 
 
