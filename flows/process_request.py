@@ -28,7 +28,7 @@ from dsar.services import accounts, escalations, identity
 from dsar.services import letter_sign_off as letters
 from dsar.services import processing as svc
 from dsar.services.admin import hold_request
-from dsar.services.orchestration import escalation_key
+from dsar.services.orchestration import SUBJECT_KEY_PREFIX, escalation_key
 
 FLOW_NAME = "process-request"
 AWAITING = "awaiting:"
@@ -466,7 +466,7 @@ def process_request(request_id: str) -> str:
             # The subject gives their proofs on the web app, which wakes this run with an empty
             # input once the engine has judged them; a wake without a verdict waits again.
             case, wakes = verification_wait(request_id)
-            key = f"verify-{case}-{wakes}"
+            key = f"{SUBJECT_KEY_PREFIX}{case}-{wakes}"
             log.info("waiting for the subject to prove their identity on the web pages")
             waiting_for(request_id, "subject")
             suspend_flow_run(wait_for_input=ProofGiven.with_initial_data(description=VERIFY_HELP), key=key, timeout=None)

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from dsar.domain.decisions import DenialReason, denial_reason_text
-from dsar.domain.exemptions import LegalGround, ground_text
+from dsar.domain.exemptions import LegalGround, ground_text, kept_field_text
 from dsar.domain.regime_model import RequestType
 from dsar.domain.regimes import REGIMES, regime_text
 from dsar.domain.texts import LocalText
@@ -78,6 +78,8 @@ COMMERCIAL_LAW = local(
 # Legal's code with words typed after it: the code's sentence translated, the words as typed.
 DENIAL = denial_reason_text(DenialReason.UNVERIFIABLE, "code 7")
 GROUND = ground_text(LegalGround.GDPR_17_3_E)
+HOLD = ground_text(LegalGround.LEGAL_HOLD)
+HOLD_FIELD = kept_field_text("postcode", LegalGround.LEGAL_HOLD)
 
 
 def context(kind: str, regime: str, name: str = "Jane Doe") -> dict[str, Any]:
@@ -118,6 +120,17 @@ def context(kind: str, regime: str, name: str = "Jane Doe") -> dict[str, Any]:
         "erasure": [
             {"system": SHOP, "entity": "customer", "rows": 1, "action": "anonymise"},
             {"system": SHOP, "entity": "order_line", "rows": 3, "action": "retain", "reason": INVOICES_KEPT},
+            # legal kept one field of the addresses, the others were anonymised
+            {
+                "system": SHOP,
+                "entity": "address",
+                "rows": 1,
+                "action": "anonymise",
+                "reason": HOLD_FIELD,
+                "fields": ["street", "city"],
+                "keep": ["postcode"],
+                "kept": [{"field": "postcode", "reason": HOLD, "ground": "legal-hold"}],
+            },
         ],
         "corrections": [{"attribute": "phone", "systems": [SHOP]}],
         "recipients": [CARRIER],
@@ -179,7 +192,16 @@ def expected(fact: str, kind: str, regime: str, language: str, ctx: dict[str, An
         "source": [s(system["source"])],
         "transfers": [s(x) for x in system["third_country_transfers"]],
         "lookback": [d(facts["lookback_start"])] if facts["lookback_start"] else [],
-        "erasure": [word("entities", "customer", language), word("entities", "order_line", language), s(INVOICES_KEPT)],
+        "erasure": [
+            word("entities", "customer", language),
+            word("entities", "order_line", language),
+            s(INVOICES_KEPT),
+            # what an anonymisation under legal's field exemption erased, and what it kept, on which ground
+            word("entities", "address", language),
+            f"{word('attributes', 'street', language)}, {word('attributes', 'city', language)}",
+            f"{word('attributes', 'postcode', language)}, ",
+            s(HOLD),
+        ],
         "corrections": [word("attributes", "phone", language), s(SHOP)],
         "denial_reason": [s(ctx["denial_reason"])],
         "appeal_url": [ctx["appeal_url"]],

@@ -58,6 +58,27 @@ def test_gdpr_access_is_verified_by_following_the_link_and_the_run_is_woken_with
     assert [e["proof"] for e in events(shop_web, rid, "VerificationProofGiven")] == ["contact"]
 
 
+def test_a_subject_who_follows_the_link_while_support_holds_the_request_sees_the_done_page(
+    shop_web: WebApp, shop_client: TestClient
+) -> None:
+    from dsar.services import casework
+    from dsar.services.orchestration import escalation_key
+
+    rid = log(shop_web)
+    run = shop_web.orchestrator.start_run(rid, reference(shop_web, rid))
+    queries.record_flow_run(shop_web.web.ctx, rid, run)
+    start(shop_web, rid)
+    (letter,) = letters(shop_web, reference(shop_web, rid))
+    casework.flag_legal_sensitive(shop_web.web.ctx, rid, "solicitor's letter received", by="sam", via="console")
+    shop_web.orchestrator.suspend(run, escalation_key(1))  # the run waits for legal's decision
+    done = open_link(shop_client, letter)
+    # the proof is recorded (no "on hold" error page); the request waits for legal, not the subject
+    assert done.status_code == 200 and CATALOGS["en"]["verify.title.done"] in done.text
+    assert status(shop_web, rid) == "verified" and queries.lookup_id(shop_web.web.ctx, rid).on_hold
+    assert [e["proof"] for e in events(shop_web, rid, "VerificationProofGiven")] == ["contact"]
+    assert shop_web.orchestrator.resumed == []  # legal's form is left for legal
+
+
 def test_the_code_page_verifies_with_the_reference_and_the_code(shop_web: WebApp, shop_client: TestClient) -> None:
     rid = log(shop_web)
     start(shop_web, rid)

@@ -202,6 +202,9 @@ class S3ObjectSet(BaseModel):
     # jsonl only: top-level JSON field -> the attribute a correction request names to correct it
     # (e.g. {phone_number: phone}); fields not listed are never corrected.
     correctable: dict[str, str] = Field(default_factory=dict)
+    # blob only: an object whose text cannot be checked for government ids, card numbers or
+    # passwords (an image, an unreadable file) is withheld from access packages, or included.
+    unscannable: Literal["withhold", "include"] = "withhold"
 
     @property
     def template(self) -> str:

@@ -244,6 +244,29 @@ class SqlSystem(SystemBase):
     def children(self, parent: str) -> list[str]:
         return [n for n, e in self.entities.items() if e.parent is not None and e.parent.entity == parent]
 
+    def linking_columns(self, entity: str) -> set[str]:
+        """The columns that hold ``entity``'s rows together: its key, its link to its parent,
+        and the column its children link to."""
+        e = self.entities[entity]
+        cols = {e.key}
+        if e.parent is not None:
+            cols.add(e.parent.column)
+        for child in self.children(entity):
+            parent = self.entities[child].parent
+            assert parent is not None
+            cols.add(parent.parent_column)
+        return cols
+
+    def anonymisable(self, entity: str) -> list[str]:
+        """The fields an anonymisation of ``entity`` erases when legal keeps only some of its
+        fields (:mod:`dsar.domain.exemptions`), in the map's order: every field whose ``erase``
+        is not ``keep`` (each then erased by its rule: null, keyed pseudonym, fixed text), but
+        never a column of :meth:`linking_columns`: the rows stay, so their key and references
+        must not break. Identity columns (``email``) are erased by their rule like any field."""
+        e = self.entities[entity]
+        linking = self.linking_columns(entity)
+        return [f for f, fm in e.fields.items() if fm.erase != "keep" and f not in linking]
+
 
 class ManualSystem(SystemBase):
     """A system without an API: a person finds, exports or erases the subject's data by hand and

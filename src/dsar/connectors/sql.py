@@ -402,17 +402,31 @@ class SqlConnector(Connector):
                         for start in range(0, len(values), _CHUNK):
                             done += conn.execute(delete(t).where(t.c[e.key].in_(values[start : start + _CHUNK]))).rowcount or 0
                     elif action.action is ErasureKind.ANONYMISE:
-                        done = self._anonymise(conn, entity, t, values)
+                        done = self._anonymise(conn, entity, t, values, self._erased_fields(action))
                     counts[entity] = {action.action.value: done if action.action is not ErasureKind.RETAIN else len(values)}
         except SQLAlchemyError as exc:
             raise self._fail(exc, "erase") from None
         return ErasureReceipt(self.system, counts)
 
-    def _anonymise(self, conn: Any, entity: str, t: Table, values: list[Any]) -> int:
+    def _erased_fields(self, action: ErasureAction) -> list[str] | None:
+        """The fields an approved anonymisation erases: every mapped field (None), or, where
+        legal kept fields of the entity, exactly the approved ``fields``, which must still be
+        fields the map lets be erased (:meth:`SqlSystem.anonymisable`); the kept ones are never
+        touched."""
+        if not action.fields and not action.keep:
+            return None
+        erasable = set(self.map.anonymisable(action.entity))
+        if not action.fields or not set(action.fields) <= erasable or set(action.fields) & set(action.keep):
+            raise PermanentConnectorError(self.system, f"{action.entity}: the approved anonymisation does not match the data map")
+        return list(action.fields)
+
+    def _anonymise(self, conn: Any, entity: str, t: Table, values: list[Any], only: list[str] | None = None) -> int:
+        """Erase each field of the rows by its rule (``only``: just these fields)."""
         e = self.map.entities[entity]
-        fixed = {f: fm.erase.fixed for f, fm in e.fields.items() if isinstance(fm.erase, FixedText)}
-        nulls = [f for f, fm in e.fields.items() if fm.erase == "null"]
-        pseudo = [f for f, fm in e.fields.items() if fm.erase == "pseudonymise"]
+        rules = {f: fm.erase for f, fm in e.fields.items() if only is None or f in only}
+        fixed = {f: rule.fixed for f, rule in rules.items() if isinstance(rule, FixedText)}
+        nulls = [f for f, rule in rules.items() if rule == "null"]
+        pseudo = [f for f, rule in rules.items() if rule == "pseudonymise"]
         done = 0
         for start in range(0, len(values), _CHUNK):
             chunk = values[start : start + _CHUNK]

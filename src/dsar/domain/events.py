@@ -461,18 +461,23 @@ class SystemExported(AuditEvent):
 
 @dataclass(frozen=True)
 class SystemErased(AuditEvent):
-    """Counts per entity and action (``{"order": {"anonymise": 3}}``): what, not which values."""
+    """Counts per entity and action (``{"order": {"anonymise": 3}}``): what, not which values.
+    Where legal kept fields of an entity it anonymised, ``fields`` names them and the fields
+    erased (``{"customer": {"anonymised": ["email"], "kept": ["phone"]}}``): names, no values."""
 
     system: str = ""
     counts: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
     # True when an earlier run erased and died before keeping its receipt: the counts are
     # then what the plan approved less what was still there afterwards.
     recounted: bool = False
+    fields: Mapping[str, Mapping[str, Sequence[str]]] = field(default_factory=dict)
 
     def payload(self) -> dict[str, JsonValue]:
         doc: dict[str, JsonValue] = {"system": self.system, "counts": {e: dict(c) for e, c in self.counts.items()}}
         if self.recounted:
             doc["counted"] = "after the fact: an earlier run erased and stopped before its receipt was kept"
+        if self.fields:  # only then: an erasure without field exemptions keeps its earlier payload
+            doc["fields"] = {e: {k: list(v) for k, v in per.items()} for e, per in self.fields.items()}
         return doc
 
     @property

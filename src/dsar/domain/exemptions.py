@@ -7,8 +7,12 @@ approval the stored plan is revised (:func:`apply_exemptions`) so that execution
 follow it:
 
 * export: the system, entity or field is left out of the copy;
-* erasure: the system's or entity's rows are kept, with the ground as the reason; a field
-  exemption keeps its entity's rows (anonymising every other field is not done yet);
+* erasure: the system's or entity's rows are kept, with the ground as the reason. A field
+  exemption keeps the entity's rows but erases every other field of them: the rows are
+  anonymised field by field (each field by its data-map rule, :data:`Anonymisable` says which
+  fields) and the exempt fields are left as they are, with the ground as the reason. Where the
+  system's type cannot erase single fields (it deletes or keeps whole records) or no other
+  field is there to erase, the rows are kept whole and the reason says so;
 * correction: the system's, entity's or field's corrections are not made;
 * a manual system: kept, nothing is done by hand.
 
@@ -164,13 +168,42 @@ def ground_text(ground: LegalGround) -> LocalText:
 
 
 def kept_field_text(field: str, ground: LegalGround) -> LocalText:
-    """Why an entity is kept whole when legal exempted one of its fields (an erasure keeps the
-    entity's rows): English as the plan records it; in a letter the vocabulary's phrase with
-    the field in the letter's words."""
+    """Why legal's exempt field of an entity is kept by a deletion: English as the plan records
+    it; in a letter the vocabulary's phrase with the field in the letter's words."""
     reason = ground_text(ground)
     field_words = LocalText(field, words=("attributes", field))
     english = f"the field {field} must be kept: {reason}"
     return LocalText(english, words=("phrases", "kept_field"), args={"field": field_words, "ground": reason})
+
+
+class KeptWhole(StrEnum):
+    """Why a deletion keeps an entity's rows whole although legal exempted only fields of it."""
+
+    TYPE = "kept_whole_type"  # the system's type cannot erase a single field (deletes whole records)
+    NO_FIELDS = "kept_whole_no_fields"  # the data map lists no other field of it to erase
+
+
+_KEPT_WHOLE_TEXT = {
+    KeptWhole.TYPE: "this system cannot erase the other fields of a record one by one, so the records are kept whole",
+    KeptWhole.NO_FIELDS: "the other fields of these records hold no data to erase, so the records are kept whole",
+}
+
+
+def kept_fields_text(exempt: Sequence[Exemption], whole: KeptWhole | None = None) -> LocalText:
+    """Why a deletion keeps legal's exempt fields of one entity (``exempt``: field exemptions,
+    in order): each field with its ground (:func:`kept_field_text`), joined by ``;``; with
+    ``whole``, why the rows are kept whole. English as the plan records it; in a letter the
+    vocabulary's phrases (``[phrases]``: ``kept_field``, ``and_then``, ``kept_whole_*``)."""
+    text: LocalText | None = None
+    for e in exempt:
+        assert e.field is not None
+        one = kept_field_text(e.field, e.ground)
+        text = one if text is None else LocalText(f"{text}; {one}", words=("phrases", "and_then"), args={"first": text, "second": one})
+    if text is None:
+        raise ValueError("no field exemption")
+    if whole is not None:
+        return LocalText(f"{text} ({_KEPT_WHOLE_TEXT[whole]})", words=("phrases", whole.value), args={"kept": text})
+    return text
 
 
 def parse_ground(value: str | None) -> LegalGround | None:
@@ -216,6 +249,12 @@ def exemptions_from(pairs: Iterable[tuple[str, str | None]]) -> tuple[Exemption,
 
 
 FieldsOf = Mapping[tuple[str, str], Sequence[str]]
+
+# Per (system, entity) of a deletion: the fields an anonymisation of it erases, in the data
+# map's order (each by its own rule; the connector type says which fields may be: an SQL
+# entity's key and link columns never are), or None when the system's type cannot erase a
+# single field (it deletes or keeps whole records). A missing entity counts as None.
+Anonymisable = Mapping[tuple[str, str], Sequence[str] | None]
 
 
 def _entities(step: PlanStep) -> list[str]:
@@ -264,15 +303,37 @@ def _covers(e: Exemption, system: str, entity: str | None = None, field: str | N
     return e.entity == entity and (e.field is None or field is None or e.field == field)
 
 
-def _retain(a: ErasureAction, e: Exemption) -> ErasureAction:
-    reason = kept_field_text(e.field, e.ground) if e.field else e.reason
-    return ErasureAction(a.entity, ErasureKind.RETAIN, a.rows, str(reason))
+def field_exemptions(exemptions: Iterable[Exemption], entity: str) -> list[Exemption]:
+    """The exemptions of single fields of ``entity`` (of one system's step), in order."""
+    return [e for e in exemptions if e.entity == entity and e.field is not None]
 
 
-def apply_exemptions(plan: Sequence[PlanStep], exemptions: Sequence[Exemption]) -> list[PlanStep]:
+def _erasure(system: str, a: ErasureAction, mine: Sequence[Exemption], anonymisable: Anonymisable) -> ErasureAction:
+    """One entity's erasure as legal approved it (see the module)."""
+    if a.action is ErasureKind.RETAIN:
+        return a  # kept anyway, for the data map's reason
+    whole = next((e for e in mine if e.entity is None or (e.entity == a.entity and e.field is None)), None)
+    if whole is not None:
+        return ErasureAction(a.entity, ErasureKind.RETAIN, a.rows, str(whole.reason))
+    exempt = field_exemptions(mine, a.entity)
+    if not exempt:
+        return a
+    keep = tuple(dict.fromkeys(str(e.field) for e in exempt))
+    erasable = anonymisable.get((system, a.entity))
+    if erasable is None:
+        return ErasureAction(a.entity, ErasureKind.RETAIN, a.rows, str(kept_fields_text(exempt, KeptWhole.TYPE)))
+    rest = tuple(f for f in dict.fromkeys(erasable) if f not in keep)
+    if not rest:
+        return ErasureAction(a.entity, ErasureKind.RETAIN, a.rows, str(kept_fields_text(exempt, KeptWhole.NO_FIELDS)))
+    return ErasureAction(a.entity, ErasureKind.ANONYMISE, a.rows, str(kept_fields_text(exempt)), fields=rest, keep=keep)
+
+
+def apply_exemptions(plan: Sequence[PlanStep], exemptions: Sequence[Exemption], anonymisable: Anonymisable | None = None) -> list[PlanStep]:
     """The plan as legal approved it: each step carries the exemptions that concern it, and
     erasures, corrections and manual steps no longer touch what is exempt (exports are filtered
-    when they run: :func:`withheld`)."""
+    when they run: :func:`withheld`). ``anonymisable``: what a deletion may erase field by
+    field (an entity not in it, or all without it, can only be kept whole)."""
+    fields_of = anonymisable or {}
     out: list[PlanStep] = []
     for st in plan:
         mine = tuple(e for e in exemptions if e.system == st.system)
@@ -280,11 +341,8 @@ def apply_exemptions(plan: Sequence[PlanStep], exemptions: Sequence[Exemption]) 
             out.append(st)
             continue
         if isinstance(st, EraseStep):
-            actions = []
-            for a in st.actions:
-                hit = next((e for e in mine if _covers(e, st.system, a.entity)), None)
-                actions.append(_retain(a, hit) if hit is not None and a.action is not ErasureKind.RETAIN else a)
-            out.append(replace(st, actions=tuple(actions), exemptions=mine))
+            actions = tuple(_erasure(st.system, a, mine, fields_of) for a in st.actions)
+            out.append(replace(st, actions=actions, exemptions=mine))
         elif isinstance(st, CorrectStep):
             kept = tuple(a for a in st.actions if not any(_covers(e, st.system, a.entity, a.field) for e in mine))
             out.append(replace(st, actions=kept, exemptions=mine))

@@ -47,23 +47,64 @@ CHANGES_DATA = frozenset({ErasureKind.DELETE, ErasureKind.ANONYMISE})
 
 @dataclass(frozen=True)
 class ErasureAction:
-    """What a deletion does to one entity's matched rows."""
+    """What a deletion does to one entity's matched rows.
+
+    ``fields`` and ``keep`` are set only when legal exempted fields of the entity at sign-off
+    (:func:`dsar.domain.exemptions.apply_exemptions`): the rows are anonymised, but only
+    ``fields`` are erased (each by its data-map rule), and ``keep``, the exempt fields, are
+    left as they are; ``reason`` then says why they are kept. Field names only, never values."""
 
     entity: str
     action: ErasureKind
     rows: int
     reason: str = ""
+    fields: tuple[str, ...] = ()
+    keep: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # Values read back from storage or a data map arrive as text: refuse anything unknown.
         object.__setattr__(self, "action", ErasureKind(self.action))
+        object.__setattr__(self, "fields", tuple(str(f) for f in self.fields))
+        object.__setattr__(self, "keep", tuple(str(f) for f in self.keep))
+        if set(self.fields) & set(self.keep):
+            raise ValueError(f"{self.entity}: a field is both erased and kept")
+        if self.fields and self.action is not ErasureKind.ANONYMISE:
+            raise ValueError(f"{self.entity}: only an anonymisation erases single fields")
 
     def as_json(self) -> dict[str, Any]:
-        return {"entity": self.entity, "action": self.action.value, "rows": self.rows, "reason": self.reason}
+        """The stored form; ``fields`` and ``keep`` only when set (a plan without field
+        exemptions keeps its earlier stored form)."""
+        d: dict[str, Any] = {"entity": self.entity, "action": self.action.value, "rows": self.rows, "reason": self.reason}
+        if self.fields:
+            d["fields"] = list(self.fields)
+        if self.keep:
+            d["keep"] = list(self.keep)
+        return d
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> ErasureAction:
-        return cls(str(d["entity"]), ErasureKind(str(d["action"])), int(d["rows"]), str(d.get("reason", "")))
+        return cls(
+            str(d["entity"]),
+            ErasureKind(str(d["action"])),
+            int(d["rows"]),
+            str(d.get("reason", "")),
+            tuple(str(f) for f in d.get("fields", ())),
+            tuple(str(f) for f in d.get("keep", ())),
+        )
+
+    def describe(self, grounds: Mapping[str, str] | None = None) -> str:
+        """For people (the sign-off form, the console, the CLI): ``customer: delete 2``, with
+        the reason. Under a field exemption ``customer: anonymise 1, fields email, name``, then
+        per kept field ``customer: keep field phone because GROUND`` (``grounds``: each kept
+        field's ground in plain words; else the recorded reason), joined by ``;``."""
+        if self.action is ErasureKind.ANONYMISE and self.keep:
+            said = [f"{self.entity}: anonymise {self.rows}, fields {', '.join(self.fields)}"]
+            if grounds is not None and all(f in grounds for f in self.keep):
+                said += [f"{self.entity}: keep field {f} because {grounds[f]}" for f in self.keep]
+            else:
+                said.append(f"{self.entity}: keep {', '.join(self.keep)} ({self.reason})")
+            return "; ".join(said)
+        return f"{self.entity}: {self.action.value} {self.rows}" + (f" ({self.reason})" if self.reason else "")
 
 
 def counted_after_the_fact(
@@ -153,7 +194,11 @@ class EraseStep:
     def describe(self) -> str:
         if not self.actions:
             return "matched nothing to erase" if self.matches else "no match"
-        return "; ".join(f"{a.entity}: {a.action.value} {a.rows}" + (f" ({a.reason})" if a.reason else "") for a in self.actions)
+        return "; ".join(a.describe(self._grounds(a.entity)) for a in self.actions)
+
+    def _grounds(self, entity: str) -> dict[str, str]:
+        """Legal's ground in plain words for each exempt field of ``entity``."""
+        return {e.field: str(e.reason) for e in self.exemptions if e.entity == entity and e.field is not None}
 
 
 @dataclass(frozen=True)

@@ -91,8 +91,10 @@ MOVES: dict[Move, tuple[frozenset[Status], Status]] = {
     Move.DECIDE_APPEAL: (frozenset({Status.RECEIVED, Status.AWAITING_VERIFICATION, Status.VERIFIED}), Status.CLOSED),
 }
 
-# Moves still allowed while a request is on hold: a hold stops the work, not the ending of it.
-MOVES_ALLOWED_ON_HOLD = frozenset({Move.DENY, Move.WITHDRAW, Move.FAIL})
+# Moves still allowed while a request is on hold: a hold stops the work, not the ending of it,
+# nor the record of a proof the subject gave (a request held while its verification link was out
+# is verified when the subject proves who they are; nothing is planned until the hold is lifted).
+MOVES_ALLOWED_ON_HOLD = frozenset({Move.DENY, Move.WITHDRAW, Move.FAIL, Move.CONFIRM_IDENTITY})
 
 
 # --- identity -------------------------------------------------------------------------------

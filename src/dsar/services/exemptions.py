@@ -1,13 +1,25 @@
 """Legal's exemptions against a request's plan: what may be exempted (systems, entities and the
-data map's fields), whether what was given is in the plan, the revised plan at approval, and
-what the letter says was kept and why. The rules are in :mod:`dsar.domain.exemptions`."""
+data map's fields), whether what was given is in the plan, the revised plan at approval (with
+what a deletion may erase field by field where legal keeps only fields), and what the letter
+says was erased, kept and why. The rules are in :mod:`dsar.domain.exemptions`."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-from dsar.domain.exemptions import Exemption, FieldsOf, apply_exemptions, kept_field_text, not_in_plan, targets
+from dsar.domain.exemptions import (
+    Anonymisable,
+    Exemption,
+    FieldsOf,
+    KeptWhole,
+    apply_exemptions,
+    field_exemptions,
+    kept_field_text,
+    kept_fields_text,
+    not_in_plan,
+    targets,
+)
 from dsar.domain.plan import EraseStep, ErasureAction, PlanStep
 from dsar.domain.texts import LocalText
 from dsar.services.context import ServiceContext
@@ -49,9 +61,43 @@ def outside_plan(ctx: ServiceContext, plan: Sequence[PlanStep], exemptions: Sequ
     return not_in_plan(exemptions, plan, plan_fields(ctx, plan))
 
 
-def revised(plan: Sequence[PlanStep], exemptions: Sequence[Exemption]) -> list[PlanStep]:
+def anonymisable(ctx: ServiceContext, plan: Sequence[PlanStep]) -> Anonymisable:
+    """Per (system, entity) of the plan's deletions, the fields an anonymisation erases where
+    legal keeps only some fields: what the system's map says (an SQL system's
+    :meth:`~dsar.connectors.schema.SqlSystem.anonymisable`), or None for a type that cannot
+    erase a single field (``s3``, ``dynamodb``, ``http`` and ``manual`` delete or keep whole
+    records)."""
+    maps = {m.system: m for m in ctx.data_map}
+    out: dict[tuple[str, str], list[str] | None] = {}
+    for st in plan:
+        if not isinstance(st, EraseStep):
+            continue
+        fields_of = getattr(maps.get(st.system), "anonymisable", None)
+        for a in st.actions:
+            out[(st.system, a.entity)] = _anonymisable(fields_of, a.entity)
+    return out
+
+
+def _anonymisable(fields_of: Any, entity: str) -> list[str] | None:
+    if not callable(fields_of):
+        return None
+    try:
+        return [str(f) for f in fields_of(entity)]
+    except KeyError:  # not an entity of the map (it changed since the plan was made)
+        return None
+
+
+def revised(ctx: ServiceContext, plan: Sequence[PlanStep], exemptions: Sequence[Exemption]) -> list[PlanStep]:
     """The steps the exemptions change (to store over the planned ones)."""
-    return [new for old, new in zip(plan, apply_exemptions(plan, exemptions), strict=True) if new != old]
+    approved = apply_exemptions(plan, exemptions, anonymisable(ctx, plan))
+    return [new for old, new in zip(plan, approved, strict=True) if new != old]
+
+
+def kept_fields(step: EraseStep, action: ErasureAction) -> list[dict[str, str]]:
+    """The fields a deletion keeps of an entity it anonymises, for the letter: each field's
+    name (a letter prints it in its words) and legal's ground in plain words and its code."""
+    grounds = {e.field: e for e in field_exemptions(step.exemptions, action.entity)}
+    return [{"field": f, "reason": grounds[f].reason, "ground": grounds[f].ground.value} for f in action.keep if f in grounds]
 
 
 def for_letter(ctx: ServiceContext, plan: Sequence[PlanStep]) -> list[dict[str, str]]:
@@ -86,10 +132,11 @@ def _erase_rule(system: Any, entity: str) -> Any:
 
 
 def kept_reason(ctx: ServiceContext, step: EraseStep, action: ErasureAction) -> str:
-    """Why a deletion keeps ``action``'s records, as a letter prints it: the reason the plan
-    recorded (English), which a letter in another language prints in its own when it is still
-    the data map's rule for the entity (its translations) or legal's ground at sign-off (the
-    vocabulary's). Nothing new is recorded: a reason that matches neither prints as recorded."""
+    """Why a deletion keeps ``action``'s records (or, under a field exemption, fields of them),
+    as a letter prints it: the reason the plan recorded (English), which a letter in another
+    language prints in its own when it is still the data map's rule for the entity (its
+    translations) or legal's grounds at sign-off (the vocabulary's). Nothing new is recorded:
+    a reason that matches neither prints as recorded."""
     recorded = action.reason or ""
     for e in step.exemptions:
         if e.entity not in (None, action.entity):
@@ -97,6 +144,12 @@ def kept_reason(ctx: ServiceContext, step: EraseStep, action: ErasureAction) -> 
         for candidate in (e.reason, kept_field_text(e.field, e.ground) if e.field else None):
             if candidate is not None and candidate == recorded:
                 return candidate
+    exempt = field_exemptions(step.exemptions, action.entity)
+    if exempt:
+        for whole in (None, *KeptWhole):
+            text = kept_fields_text(exempt, whole)
+            if text == recorded:
+                return text
     system = next((m for m in ctx.data_map if m.system == step.system), None)
     rule = getattr(_erase_rule(system, action.entity), "retain", None) if system is not None else None
     return rule if isinstance(rule, LocalText) and rule == recorded else recorded

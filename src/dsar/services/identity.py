@@ -43,6 +43,7 @@ from typing import Any
 from dsar.connectors.base import SubjectKeys
 from dsar.crypto import digests_equal, keyed_digest
 from dsar.domain.errors import DeliveryFailed, InvalidInput, NotFound
+from dsar.domain.escalations import escalations_of
 from dsar.domain.events import AuditEvent, LetterSent
 from dsar.domain.letters import VERIFICATION_LETTER, VERIFICATION_REMINDER, VERIFICATION_SMS, VERIFICATION_SMS_REMINDER, message_id
 from dsar.domain.regimes import RequestType
@@ -898,8 +899,8 @@ def _prove_legal(uow: UnitOfWork, approver: str, code: str, now: datetime) -> st
 def verify_by_hand(ctx: ServiceContext, request_id: str, *, approver: str, code: str, evidence: str, via: str = "cli") -> Status:
     """A legal account records identity verified by other means, proven by its authenticator's
     current code like a sign-off: the evidence described (what was seen and how, never a copy
-    of an ID document), an audit event. The request is verified (a hold for verification by
-    hand is released); the caller wakes the run."""
+    of an ID document), an audit event. The request is verified; a hold is released unless an
+    open escalation put it on (legal's decision on that lifts it); the caller wakes the run."""
     text = clean_text(evidence, "evidence", required=True, limit=1000, multiline=True)
     assert text is not None
     if len(text) < 10:
@@ -930,7 +931,8 @@ def verify_by_hand(ctx: ServiceContext, request_id: str, *, approver: str, code:
             )
         if r.status is Status.RECEIVED:
             r = recording.move(uow, r, Move.REQUEST_VERIFICATION, now)
-        if r.on_hold:
+        if r.on_hold and not any(x.open and x.held for x in escalations_of(uow.audit.events(r.id))):
+            # a hold an open escalation put on is lifted by legal's decision on it, not here
             r = recording.hold(uow, r, False, now, "identity verified by hand", by=by)
         uow.audit.append(
             [VerifiedByHand(r.id, now, by, text, case.requirement.level.value), VerificationProofGiven(r.id, now, Proof.BY_HAND.value, via)]

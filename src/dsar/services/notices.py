@@ -57,7 +57,8 @@ def send_acknowledgement(ctx: ServiceContext, uow: UnitOfWork, r: PrivacyRequest
 
 def refused_part(ctx: ServiceContext, plan: list[PlanStep]) -> list[dict[str, Any]]:
     """What an approved deletion plan keeps, with its ground: the partial refusal's lines (the
-    system's title and the reason in the letter's language where they have one)."""
+    system's title and the reason in the letter's language where they have one): the entities
+    kept, and those anonymised but for fields legal kept (the reason names the fields)."""
     from dsar.services.exemptions import kept_reason
 
     titles = {m.system: m.title for m in ctx.data_map}
@@ -66,7 +67,7 @@ def refused_part(ctx: ServiceContext, plan: list[PlanStep]) -> list[dict[str, An
         for st in plan
         if isinstance(st, EraseStep)
         for a in st.actions
-        if a.action is ErasureKind.RETAIN
+        if a.action is ErasureKind.RETAIN or a.keep
     ]
 
 

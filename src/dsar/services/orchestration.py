@@ -218,18 +218,29 @@ def resume_waiting(
     orchestrator.resume(run_id, run_input)
 
 
+# The flow's suspension keys while a run waits for the subject's proofs (``verify-<case>-<wakes>``).
+SUBJECT_KEY_PREFIX = "verify-"
+
+
+def waits_for_subject(state: RunState) -> bool:
+    """Whether the run waits in the subject's wait (not in legal's or a manual system's form);
+    an orchestrator that reports no key counts as the subject's."""
+    return state.waiting_for_input and (state.input_key is None or state.input_key.startswith(SUBJECT_KEY_PREFIX))
+
+
 def wake_verified(ctx: ServiceContext, orchestrator: Orchestrator | None, request_id: str) -> bool:
     """Wake the run waiting for a request's identity once the engine has it verified (or
     refused): an empty input, since the proofs were judged and recorded by the engine; no code
-    or proof passes through Prefect. False when no run waits for input now (the run finds the
-    request verified when it gets there)."""
+    or proof passes through Prefect. False when no run waits for the subject now (the run finds
+    the request verified when it gets there; a run in legal's form, held by an escalation raised
+    while the link was out, goes on from legal's decision)."""
     if orchestrator is None:
         return False
     run_id = queries.flow_run_id(ctx, request_id)
     if run_id is None:
         return False
     try:
-        if not orchestrator.run_state(run_id).waiting_for_input:
+        if not waits_for_subject(orchestrator.run_state(run_id)):
             return False
         orchestrator.resume(run_id, {})
     except Exception:  # noqa: BLE001 - the run may have been resumed meanwhile; the record is the truth
@@ -254,7 +265,8 @@ def wake_when_waiting(
             return True
         run_id = queries.flow_run_id(ctx, request_id)
         try:
-            if orchestrator is None or run_id is None or orchestrator.run_state(run_id).final:
+            # ended, or waiting in someone else's form (legal's): it reads the record when it goes on
+            if orchestrator is None or run_id is None or (state := orchestrator.run_state(run_id)).final or state.waiting_for_input:
                 return False
         except Exception:  # noqa: BLE001 - the orchestrator is away: the record is the truth
             return False
@@ -417,7 +429,7 @@ def continue_processing(
             if run_input is not None and run_id is not None and any(_waits_on_escalation(state, n) for n in decided):
                 orchestrator.resume(run_id, run_input)
                 return "resumed"
-            if waiting is not None and run_id is not None and state.waiting_for_input and (state.input_key or "").startswith("verify-"):
+            if waiting is not None and run_id is not None and waits_for_subject(state):
                 orchestrator.resume(run_id, {})
                 return "woken"
             return "nothing"
@@ -474,7 +486,9 @@ class Reconciled:
     """What the reconciler did for one request (no personal data)."""
 
     reference: str
-    action: str  # "started" (no run was recorded), "restarted" (its run had ended), "held"
+    # "started" (no run was recorded), "restarted" (its run had ended), "held", "woken" (its run
+    # waited for the subject's proofs although the engine had judged them)
+    action: str
     previous_state: str | None
     run_id: str | None
 
@@ -484,6 +498,9 @@ def reconcile(ctx: ServiceContext, orchestrator: Orchestrator, *, restart_limit:
     live flow run (none recorded — the orchestrator was down when it was logged — or its run
     failed, crashed, was cancelled or ended early) gets a new run. A request whose runs keep
     ending is held after ``restart_limit`` restarts, with the reason, for a person to look at.
+    A run still waiting for the subject's proofs of a request the engine has verified or refused
+    meanwhile (judged while the run was on its way to suspending, after the pages' wake gave
+    up; a refusal within the deadline watch's look-back whose letter has not gone) is woken.
     Run by the deadline watch and by ``dsar request reconcile``."""
     if not orchestrator.available():
         raise ConfigurationError("the orchestrator does not answer: nothing was reconciled")
@@ -495,6 +512,9 @@ def reconcile(ctx: ServiceContext, orchestrator: Orchestrator, *, restart_limit:
             run_id = queries.flow_run_id(ctx, s.id)
             state = orchestrator.run_state(run_id) if run_id is not None else None
             if state is not None and not state.final:
+                if run_id is not None and s.status is not Status.AWAITING_VERIFICATION and waits_for_subject(state):
+                    orchestrator.resume(run_id, {})
+                    done.append(Reconciled(s.reference, "woken", state.type, run_id))
                 continue
             previous = state.type if state is not None else None
             if _restarts_since_release(ctx, s.id) >= restart_limit:
@@ -509,7 +529,30 @@ def reconcile(ctx: ServiceContext, orchestrator: Orchestrator, *, restart_limit:
                 uow.audit.append([ProcessingRestarted(s.id, ctx.clock(), run_id, previous, new_run)])
                 uow.commit()
             done.append(Reconciled(s.reference, "restarted" if run_id is not None else "started", previous, new_run))
+    for request_id, reference in _refusals_owing_a_letter(ctx):
+        # refused while its run was on its way to the subject's wait (every try used up, the link
+        # expired): the run sends the refusal's letter once woken
+        run_id = queries.flow_run_id(ctx, request_id)
+        state = orchestrator.run_state(run_id) if run_id is not None else None
+        if run_id is not None and state is not None and waits_for_subject(state):
+            orchestrator.resume(run_id, {})
+            done.append(Reconciled(reference, "woken", state.type, run_id))
     return done
+
+
+def _refusals_owing_a_letter(ctx: ServiceContext) -> list[tuple[str, str]]:
+    """(id, reference) of the refused requests not on hold, due within the deadline watch's
+    look-back, whose refusal letter has not gone yet."""
+    from datetime import timedelta
+
+    from dsar.services.deadlines import REFUSAL_LOOKBACK_DAYS, local_today
+    from dsar.services.pending_letter import letter_due
+    from dsar.services.ports import RequestQuery
+
+    since = local_today(ctx) - timedelta(days=REFUSAL_LOOKBACK_DAYS)
+    with ctx.uow() as uow:
+        found = uow.requests.query(RequestQuery(status=Status.DENIED, after=(since, ""), limit=100_000))
+        return [(r.id, r.reference) for r in found if not r.on_hold and letter_due(ctx, uow, r) is not None]
 
 
 def _restarts_since_release(ctx: ServiceContext, request_id: str) -> int:

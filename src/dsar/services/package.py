@@ -57,7 +57,7 @@ from dsar.domain.request import PrivacyRequest
 from dsar.services.context import ServiceContext
 from dsar.services.correspondence import letter_language, letter_request, send_letter
 from dsar.services.ports import OutgoingMail, UnitOfWork
-from dsar.services.redaction import REASONS, Redactor, field_maps
+from dsar.services.redaction import DOCUMENT_REASONS, REASONS, DocumentScanner, Redactor, field_maps
 from dsar.services.streams import StreamStore
 from dsar.services.templates import check_approved
 from dsar.services.zipstream import ZipStreamWriter, safe_name
@@ -153,9 +153,11 @@ def spool_export(
     ``keep`` false (a request for the categories only: no package) nothing is spooled."""
     system_map = next((m for m in ctx.data_map if m.system == system), None)
     redactor = Redactor.for_system(system_map)
+    scanner = DocumentScanner(redactor)
     entities: dict[str, _EntitySpool] = {}
     categories: set[str] = set()
     documents: list[dict[str, Any]] = []
+    withheld_documents: list[dict[str, str]] = []
     with ExitStack() as stack:
         for rec in records:
             spool = entities.get(rec.entity)
@@ -163,11 +165,20 @@ def spool_export(
                 key = spool_key(request_id, system, rec.entity)
                 writer = stack.enter_context(sealed_writer(ctx, request_id, key)) if keep else None
                 spool = entities[rec.entity] = _EntitySpool(key, writer)
-            # A document's content (base64) is the document itself, not text to scan.
+            # A document's content (base64) is the document itself: checked as a document
+            # (redaction.DocumentScanner), never scanned as a field's text.
             content = rec.fields.get("content_base64")
             values = redactor.fields(rec.entity, {k: v for k, v in rec.fields.items() if k != "content_base64"})
             if isinstance(content, str) and keep:
-                values["file"] = _spool_document(ctx, request_id, system, rec, content, len(documents), documents)
+                verdict = scanner.check(
+                    _decoded(content), _document_name(rec), include_unscannable=_includes_unscannable(system_map, rec.entity)
+                )
+                if verdict.content is None:
+                    assert verdict.withheld is not None
+                    withheld_documents.append({"entity": rec.entity, "name": _document_name(rec), "reason": verdict.withheld})
+                    values["file"] = WITHHELD_DOCUMENT
+                else:
+                    values["file"] = _spool_document(ctx, request_id, system, rec, verdict.content, len(documents), documents)
             categories.update(c for f, c in rec.categories.items() if f in values or f == "content_base64")
             for name in values:
                 spool.columns.setdefault(name, None)
@@ -182,29 +193,46 @@ def spool_export(
         "categories": sorted(categories),
         "entities": {name: {"spool": s.key, "records": s.records, "columns": list(s.columns)} for name, s in entities.items()},
         "documents": documents,
-        "withheld": redactor.counts(),
+        "withheld_documents": withheld_documents,
+        "withheld": redactor.counts() | scanner.counts(),
         "withheld_fields": redactor.withheld_fields,
     }
 
 
-def _spool_document(
-    ctx: ServiceContext, request_id: str, system: str, rec: ExportRecord, content: str, n: int, documents: list[dict[str, Any]]
-) -> str:
-    """Decode a document exported inline (base64) into a sealed stream of its own; returns
-    the file's name in the package."""
+# What a withheld document's record says in place of its file (the index says why).
+WITHHELD_DOCUMENT = "[withheld: see the index]"
+
+
+def _decoded(content: str) -> bytes:
     import base64
 
-    name = str(rec.fields.get("key") or rec.key).rsplit("/", 1)[-1]
-    path = f"{safe_name(system)}/documents/{n + 1:04d}-{safe_name(name)}"
+    return base64.b64decode(content, validate=False)
+
+
+def _document_name(rec: ExportRecord) -> str:
+    return str(rec.fields.get("key") or rec.key).rsplit("/", 1)[-1]
+
+
+def _includes_unscannable(system_map: Any, entity: str) -> bool:
+    """Whether the data map lets documents of ``entity`` that cannot be checked into packages
+    (``unscannable: include`` on an s3 blob set)."""
+    sets = getattr(system_map, "objects", None)
+    found = sets.get(entity) if isinstance(sets, dict) else None
+    return getattr(found, "unscannable", "withhold") == "include"
+
+
+def _spool_document(
+    ctx: ServiceContext, request_id: str, system: str, rec: ExportRecord, content: bytes, n: int, documents: list[dict[str, Any]]
+) -> str:
+    """Write a document (checked, see :class:`DocumentScanner`) into a sealed stream of its
+    own; returns the file's name in the package."""
+    path = f"{safe_name(system)}/documents/{n + 1:04d}-{safe_name(_document_name(rec))}"
     key = f"spool/{request_id}/{safe_name(system)}/doc-{n + 1:06d}"
-    size = 0
     with sealed_writer(ctx, request_id, key) as w:
-        step = 4 * 262144  # decode 1 MiB of base64 at a time
+        step = 1024 * 1024
         for i in range(0, len(content), step):
-            piece = base64.b64decode(content[i : i + step], validate=False)
-            size += len(piece)
-            w.write(piece)
-    documents.append({"spool": key, "file": path, "size": size})
+            w.write(content[i : i + step])
+    documents.append({"spool": key, "file": path, "size": len(content)})
     return path
 
 
@@ -418,6 +446,14 @@ def _index_html(ctx: ServiceContext, r: PrivacyRequest, summaries: Sequence[Mapp
         docs = s.get("documents", [])
         if docs:
             out.append(f"<p>{len(docs)} documents in <code>{e(system)}/documents/</code>.</p>")
+        kept_back = s.get("withheld_documents", [])
+        if kept_back:
+            withheld_any = True
+            items = "".join(
+                f"<li><code>{e(d['name'])}</code>: not included, because {e(DOCUMENT_REASONS.get(d['reason'], d['reason']))}</li>"
+                for d in kept_back
+            )
+            out.append(f"<p>Documents held but not included:</p><ul>{items}</ul>")
     text_withheld = any(k.startswith("text:") for s in summaries for k in s.get("withheld", {}))
     if withheld_any or text_withheld:
         out.append(

@@ -524,7 +524,7 @@ def record_sign_off(
         name = proven.name
         if given.approved and given.exemptions:
             # The stored plan becomes the approved one: execution and the letter follow it.
-            uow.plans.revise(request_id, exemptions.revised(plan, given.exemptions))
+            uow.plans.revise(request_id, exemptions.revised(ctx, plan, given.exemptions))
         uow.decisions.record(request_id, SIGN_OFF_STEP, given.decision.value, name, given.note or None, now)
         uow.audit.append(
             [
@@ -706,11 +706,13 @@ def _erase(ctx: ServiceContext, r: PrivacyRequest, keys: SubjectKeys, step: Eras
         # receipt was kept is still counted (security probe, item 6).
         left = Counter(m.entity for m in connector.locate(keys).matches)
     counts, recounted = counted_after_the_fact(step.actions, receipt.counts, left, _root_entities(ctx, step))
+    # Under legal's field exemptions: which fields were erased and which kept (names only).
+    fields = {a.entity: {"anonymised": list(a.fields), "kept": list(a.keep)} for a in step.actions if a.keep and a.entity in counts}
     with ctx.uow() as uow:
         now = ctx.clock()
         total = sum(n for per in counts.values() for n in per.values())
         uow.plans.add_receipt(r.id, Receipt(step.system, Operation.ERASE.value, total, None, now))
-        uow.audit.append([SystemErased(r.id, now, step.system, counts, recounted)])
+        uow.audit.append([SystemErased(r.id, now, step.system, counts, recounted, fields)])
         uow.commit()
 
 
@@ -1024,7 +1026,9 @@ def response_context(
             {
                 "system": systems[st.system].title if st.system in systems else st.system,
                 **a.as_json(),
-                **({"reason": exemptions.kept_reason(ctx, st, a)} if a.action is ErasureKind.RETAIN else {}),
+                **({"reason": exemptions.kept_reason(ctx, st, a)} if a.action is ErasureKind.RETAIN or a.keep else {}),
+                # legal's exempt fields of an entity otherwise anonymised, each with its ground
+                **({"kept": exemptions.kept_fields(st, a)} if a.keep else {}),
             }
             for st in plan
             if isinstance(st, EraseStep)

@@ -195,3 +195,155 @@ def field_maps(system: BaseModel) -> dict[str, dict[str, FieldMap]]:
 
     walk(system, "*")
     return out
+
+
+# --- documents ----------------------------------------------------------------------------------
+#
+# A document a system holds (an S3 blob exported with its content) is checked before it goes into
+# a package: text is scrubbed line by line like any other text; a PDF's text and an office
+# document's (OOXML, OpenDocument) are read, and the document is withheld whole when they hold an
+# SSN or a card number (a PDF cannot be redacted in place); a document whose text cannot be read
+# (an image, an unknown binary, a damaged or oversized PDF) is withheld unless the data map says
+# ``unscannable: include`` for its set.
+
+DOCUMENT_SCAN_LIMIT = 32 * 1024 * 1024  # a PDF or office document larger than this is not parsed
+UNSCANNABLE = "unscannable"  # the reason of a document withheld because it could not be checked
+DOCUMENT_REASONS = {
+    "government_id": "it holds a Social Security number or another government identification number (11 CCR 7024(d))",
+    "financial_account": "it holds a card or financial account number (11 CCR 7024(d))",
+    UNSCANNABLE: (
+        "its content (an image or a file whose text cannot be read) could not be checked for government identification, "
+        "card or account numbers, or passwords (11 CCR 7024(d)); ask us and we will review it by hand"
+    ),
+}
+
+# An office document's XML: the end of a paragraph, cell or row is a line break; any other tag
+# (a run of text split by formatting or spell-checking) joins its neighbours.
+_OFFICE_BREAK = re.compile(rb"</(?:w:p|w:tc|w:tr|a:p|text:p|text:h|table:table-cell|c|si|row)>")
+_OFFICE_TAG = re.compile(rb"<[^>]{0,4096}>")
+
+
+@dataclass(frozen=True)
+class DocumentVerdict:
+    """What a package does with one document: ``content`` to write (the text scrubbed, or the
+    bytes as they were), or None and ``withheld`` the reason (a key of :data:`DOCUMENT_REASONS`).
+    ``kind``: text, pdf, office, image or binary."""
+
+    kind: str
+    content: bytes | None
+    withheld: str | None = None
+
+
+def document_kind(data: bytes, name: str = "") -> str:
+    """text, pdf, office (OOXML or OpenDocument), image or binary, from the bytes (the name's
+    extension only breaks a tie)."""
+    head = data[:8]
+    if head.startswith(b"%PDF-"):
+        return "pdf"
+    if head.startswith(b"PK\x03\x04"):
+        return "office" if name.lower().rsplit(".", 1)[-1] in _OFFICE or _zip_is_office(data) else "binary"
+    if head.startswith((b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"II*\x00", b"MM\x00*", b"BM")):
+        return "image"
+    if (head.startswith(b"RIFF") and data[8:12] == b"WEBP") or data[4:8] == b"ftyp":  # WebP; HEIC, AVIF
+        return "image"
+    if b"\x00" in data[:65536]:
+        return "binary"
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return "binary"
+    return "text"
+
+
+_OFFICE = {"docx", "xlsx", "pptx", "odt", "ods", "odp"}
+
+
+def _zip_is_office(data: bytes) -> bool:
+    import io
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            names = set(z.namelist())
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return False
+    return "[Content_Types].xml" in names or "content.xml" in names
+
+
+class DocumentScanner:
+    """Checks documents for one system (see above), counting what it scrubbed or withheld (no
+    values) into ``redactor``'s counters."""
+
+    def __init__(self, redactor: Redactor) -> None:
+        self.redactor = redactor
+        self.withheld: Counter[str] = Counter()  # reason -> documents withheld
+
+    def check(self, data: bytes, name: str, *, include_unscannable: bool = False) -> DocumentVerdict:
+        kind = document_kind(data, name)
+        if kind == "text":
+            before = sum(self.redactor.scrubbed.values())
+            scrubbed = "".join(self.redactor.text(line) for line in data.decode("utf-8").splitlines(keepends=True))
+            return DocumentVerdict(kind, scrubbed.encode("utf-8") if sum(self.redactor.scrubbed.values()) != before else data)
+        text = self._text_of(kind, data)
+        if text is None:
+            if include_unscannable:
+                return DocumentVerdict(kind, data)
+            return self._withhold(kind, UNSCANNABLE)
+        probe = Redactor()
+        for line in text.splitlines():
+            probe.text(line)
+        if probe.scrubbed["ssn"]:
+            return self._withhold(kind, "government_id")
+        if probe.scrubbed["card"]:
+            return self._withhold(kind, "financial_account")
+        return DocumentVerdict(kind, data)
+
+    def _withhold(self, kind: str, reason: str) -> DocumentVerdict:
+        self.withheld[reason] += 1
+        return DocumentVerdict(kind, None, reason)
+
+    @staticmethod
+    def _text_of(kind: str, data: bytes) -> str | None:
+        """The readable text of a PDF or an office document; None when there is none to read
+        (an image, a binary, a damaged, encrypted or oversized file)."""
+        if kind not in ("pdf", "office") or len(data) > DOCUMENT_SCAN_LIMIT:
+            return None
+        if kind == "office":
+            return _office_text(data)
+        return _pdf_text(data)
+
+    def counts(self) -> dict[str, int]:
+        return {f"document:{k}": v for k, v in sorted(self.withheld.items())}
+
+
+def _pdf_text(data: bytes) -> str | None:
+    import io
+    import logging
+
+    from pypdf import PdfReader
+    from pypdf.errors import PyPdfError
+
+    logging.getLogger("pypdf").setLevel(logging.ERROR)  # a damaged file's warnings would name nothing useful
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted:
+            return None
+        return "\n".join(page.extract_text() or "" for page in reader.pages)
+    except (PyPdfError, ValueError, KeyError, TypeError, OSError, RecursionError, AttributeError, IndexError):
+        return None
+
+
+def _office_text(data: bytes) -> str | None:
+    import io
+    import zipfile
+
+    try:
+        parts = []
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            for info in z.infolist():
+                if info.filename.endswith(".xml") and info.file_size <= DOCUMENT_SCAN_LIMIT:
+                    xml = _OFFICE_BREAK.sub(b"\n", z.read(info))
+                    parts.append(_OFFICE_TAG.sub(b"", xml).decode("utf-8", "replace"))
+        return "\n".join(parts)
+    except (zipfile.BadZipFile, OSError, ValueError, KeyError, RuntimeError):
+        return None

@@ -170,8 +170,20 @@ def _counts(d: Details) -> list[str]:
     return [f"{entity}: {_text(c)}" for entity, c in counts.items()] if isinstance(counts, dict) else []
 
 
+def _kept_fields(d: Details) -> list[str]:
+    """An erasure's entities anonymised but for fields legal kept: which were erased, which kept."""
+    fields = d.get("fields") or {}
+    if not isinstance(fields, dict):
+        return []
+    return [
+        f"{entity}: anonymised {', '.join(map(str, per.get('anonymised', [])))}; kept {', '.join(map(str, per.get('kept', [])))}"
+        for entity, per in fields.items()
+        if isinstance(per, dict)
+    ]
+
+
 def _erased(d: Details) -> tuple[str, list[str], str | None]:
-    return f"Erased in {d.get('system', '?')}", _counts(d) + _opt("counted", d, "counted"), None
+    return f"Erased in {d.get('system', '?')}", _counts(d) + _kept_fields(d) + _opt("counted", d, "counted"), None
 
 
 def _corrected(d: Details) -> tuple[str, list[str], str | None]:

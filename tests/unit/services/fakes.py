@@ -205,7 +205,8 @@ class FakeConnector(Connector):
                 self.data.rows[a.entity] = [r for r in self.data.rows[a.entity] if r not in hits]
             elif a.action is ErasureKind.ANONYMISE:
                 for row in hits:
-                    row["email"] = None
+                    for f in a.fields or ("email",):  # under legal's field exemptions: just the approved fields
+                        row[f] = None
             else:
                 continue
             if hits:

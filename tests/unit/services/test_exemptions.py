@@ -10,10 +10,12 @@ from datetime import timedelta
 
 import pytest
 
+from dsar.connectors.schema import SqlSystem
 from dsar.domain.decisions import SignOffRefusal, sign_off
 from dsar.domain.errors import InvalidInput
 from dsar.domain.events import STAFF_STREAM
 from dsar.domain.exemptions import (
+    GROUND_TEXT,
     Exemption,
     LegalGround,
     apply_exemptions,
@@ -32,15 +34,18 @@ from dsar.domain.plan import (
     ExportStep,
     ManualStep,
     Operation,
+    PlanStep,
     step_from_json,
     step_to_json,
 )
 from dsar.domain.request import Status
 from dsar.services import processing as svc
+from dsar.services.timeline import TimelineEntry, describe
 from tests.signoff import LEGAL, code, enrol
-from tests.unit.services.conftest import JANE, World, download_package
+from tests.unit.services.conftest import JANE, JANE_PHONE, World, download_package
 
 HOLD = LegalGround.LEGAL_HOLD
+CLAIMS = LegalGround.GDPR_17_3_E
 
 
 def _wrong(good: str) -> str:
@@ -101,13 +106,125 @@ def test_an_erasure_keeps_what_is_exempt_with_its_ground() -> None:
     assert shop.actions[0] == ErasureAction("customer", ErasureKind.ANONYMISE, 1)
     assert shop.actions[1].action is ErasureKind.RETAIN and "legal claims (GDPR Art. 17(3)(e))" in shop.actions[1].reason
     assert archive.kept is not None and "17(3)(b)" in archive.kept and not archive.needs_person
-    # a field exemption keeps its entity's rows (anonymising the rest is not done yet), and says why
+    # a field exemption where nothing says the system can erase single fields keeps the rows
+    # whole, and says so (field exemptions: below)
     (field,) = apply_exemptions(PLAN[:1], [Exemption("shop/customer.phone", HOLD)])
     assert isinstance(field, EraseStep) and field.actions[0].action is ErasureKind.RETAIN
     assert field.actions[0].reason.startswith("the field phone must be kept: it is under a legal hold")
+    assert field.actions[0].reason.endswith(
+        "(this system cannot erase the other fields of a record one by one, so the records are kept whole)"
+    )
     # the stored form round-trips
     assert step_from_json("shop", "erase", 3, step_to_json(shop)) == shop
     assert step_from_json("paper-archive", "erase", 0, step_to_json(archive)) == archive
+
+
+ERASABLE = {("shop", "customer"): ["email", "name", "phone"], ("shop", "orders"): ["total", "note"]}
+
+
+def test_a_field_exemption_anonymises_every_other_field_and_keeps_that_one_with_its_ground() -> None:
+    hold = GROUND_TEXT[HOLD]
+    (shop,) = apply_exemptions(PLAN[:1], [Exemption("shop/customer.phone", HOLD), Exemption("shop/orders.note", CLAIMS)], ERASABLE)
+    assert isinstance(shop, EraseStep)
+    customer, orders = shop.actions
+    # an entity the data map anonymises: the exempt field leaves the anonymised set
+    assert customer == ErasureAction(
+        "customer", ErasureKind.ANONYMISE, 1, f"the field phone must be kept: {hold}", fields=("email", "name"), keep=("phone",)
+    )
+    # an entity the data map deletes: its rows stay, every other field is anonymised
+    assert (orders.action, orders.fields, orders.keep) == (ErasureKind.ANONYMISE, ("total",), ("note",))
+    assert shop.changes_data
+    # what legal reads in the sign-off form, the console and the CLI
+    assert shop.describe().split("; ") == [
+        "customer: anonymise 1, fields email, name",
+        f"customer: keep field phone because {hold}",
+        "orders: anonymise 2, fields total",
+        f"orders: keep field note because {GROUND_TEXT[CLAIMS]}",
+    ]
+    # the stored form round-trips; a plan without field exemptions keeps its earlier form
+    assert step_from_json("shop", "erase", 3, step_to_json(shop)) == shop
+    assert step_to_json(shop)["actions"][0]["keep"] == ["phone"]
+    assert "keep" not in step_to_json(PLAN[0])["actions"][0] and "fields" not in step_to_json(PLAN[0])["actions"][0]
+
+
+def test_two_fields_of_one_entity_are_kept_each_on_its_ground_and_a_whole_exemption_wins() -> None:
+    both = [Exemption("shop/customer.email", CLAIMS), Exemption("shop/customer.phone", HOLD)]
+    (shop,) = apply_exemptions(PLAN[:1], both, ERASABLE)
+    assert isinstance(shop, EraseStep)
+    customer = shop.actions[0]
+    assert (customer.fields, customer.keep) == (("name",), ("email", "phone"))
+    assert customer.reason == f"the field email must be kept: {GROUND_TEXT[CLAIMS]}; the field phone must be kept: {GROUND_TEXT[HOLD]}"
+    (whole,) = apply_exemptions(PLAN[:1], [*both, Exemption("shop/customer", CLAIMS)], ERASABLE)
+    assert isinstance(whole, EraseStep) and whole.actions[0] == ErasureAction("customer", ErasureKind.RETAIN, 1, GROUND_TEXT[CLAIMS])
+
+
+def test_where_no_field_can_be_erased_alone_the_rows_are_kept_whole_and_the_reason_says_so() -> None:
+    erasable = {("shop", "customer"): ["phone"], ("shop", "orders"): None}  # orders: a type that deletes whole records
+    (shop,) = apply_exemptions(PLAN[:1], [Exemption("shop/customer.phone", HOLD), Exemption("shop/orders.total", HOLD)], erasable)
+    assert isinstance(shop, EraseStep)
+    customer, orders = shop.actions
+    assert customer.action is ErasureKind.RETAIN and not customer.fields and not customer.keep
+    whole = "(the other fields of these records hold no data to erase, so the records are kept whole)"
+    assert customer.reason == f"the field phone must be kept: {GROUND_TEXT[HOLD]} {whole}"
+    assert orders.action is ErasureKind.RETAIN
+    assert orders.reason.endswith("(this system cannot erase the other fields of a record one by one, so the records are kept whole)")
+    assert "orders: retain 2 (the field total must be kept:" in shop.describe()
+    # an entity already kept for the data map's reason stays as it was
+    kept = EraseStep("shop", 1, (ErasureAction("orders", ErasureKind.RETAIN, 1, "orders: 10 years"),))
+    (same,) = apply_exemptions([kept], [Exemption("shop/orders.total", HOLD)], ERASABLE)
+    assert isinstance(same, EraseStep) and same.actions == kept.actions
+
+
+def test_an_action_cannot_erase_and_keep_one_field() -> None:
+    with pytest.raises(ValueError, match="both erased and kept"):
+        ErasureAction("customer", ErasureKind.ANONYMISE, 1, fields=("phone",), keep=("phone",))
+    with pytest.raises(ValueError, match="only an anonymisation"):
+        ErasureAction("customer", ErasureKind.DELETE, 1, fields=("phone",))
+
+
+def test_the_sql_map_never_offers_the_key_or_a_link_column_to_anonymise() -> None:
+    shop = SqlSystem.model_validate(
+        {
+            "system": "shop",
+            "title": "Shop",
+            "type": "sql",
+            "connection": "SHOP_URL",
+            "purposes": ["Orders"],
+            "legal_basis": "Contract",
+            "retention": "10 years",
+            "source": "You",
+            "entities": {
+                "customer": {
+                    "table": "customer",
+                    "key": "id",
+                    "identity": {"email": "email"},
+                    "erase": "delete",
+                    "fields": {
+                        "id": {"category": "account"},
+                        "email": {"category": "contact", "erase": "pseudonymise"},
+                        "address_id": {"category": "postal_address"},
+                        "tier": {"category": "account", "erase": "keep"},
+                        "name": {"category": "identity"},
+                    },
+                },
+                "address": {
+                    "table": "address",
+                    "key": "id",
+                    "parent": {"entity": "customer", "column": "id", "parent_column": "address_id"},
+                    "fields": {"street": {"category": "postal_address"}},
+                },
+                "orders": {
+                    "table": "orders",
+                    "key": "id",
+                    "parent": {"entity": "customer", "column": "customer_id", "parent_column": "id"},
+                    "fields": {"customer_id": {"category": "commercial"}, "note": {"category": "commercial"}},
+                },
+            },
+        }
+    )
+    assert shop.anonymisable("customer") == ["email", "name"]
+    assert shop.anonymisable("orders") == ["note"]
+    assert shop.anonymisable("address") == ["street"]
 
 
 def test_a_correction_drops_the_exempt_field_and_an_export_withholds_it() -> None:
@@ -252,3 +369,70 @@ def test_five_wrong_codes_lock_the_approver_out_and_it_is_audited(world: World) 
     assert svc.record_sign_off(world.ctx, rid, sign_off("approve"), LEGAL, code(world.ctx, secret), via="test").recorded
     assert svc.status_of(world.ctx, rid) is Status.EXECUTING
     assert JANE not in json.dumps(world.details(rid, "SignOffRefused"))
+
+
+def test_an_exempt_field_is_kept_while_the_rest_of_its_rows_is_anonymised_and_everything_says_so(world: World) -> None:
+    rid = deletion_waiting(world)
+    given = sign_off("approve", exempt=[("shop/customer.phone", "legal-hold")])
+    assert svc.record_sign_off(world.ctx, rid, given, LEGAL, code(world.ctx, enrol(world.ctx)), via="console").recorded
+    # the stored plan is the approved one, and the form and the console say what it does
+    with world.uow() as uow:
+        (shop,) = uow.plans.get(rid)
+    assert isinstance(shop, EraseStep)
+    customer = next(a for a in shop.actions if a.entity == "customer")
+    assert (customer.action, customer.fields, customer.keep) == (ErasureKind.ANONYMISE, ("email",), ("phone",))
+    detail = svc.describe_step(shop)
+    assert "customer: anonymise 1, fields email" in detail and f"customer: keep field phone because {GROUND_TEXT[HOLD]}" in detail
+    # execution erases exactly that: the email, not the phone
+    assert svc.execute_plan(world.ctx, rid) is Status.RESPONDING
+    row = next(r for r in world.systems["shop"].rows["customer"] if r["key"] == "1")
+    assert row["email"] is None and row["phone"] == JANE_PHONE
+    # the receipt names the fields erased and kept, never a value
+    (erased,) = world.details(rid, "SystemErased")
+    assert erased["fields"] == {"customer": {"anonymised": ["email"], "kept": ["phone"]}}
+    assert JANE_PHONE not in json.dumps(erased)
+    timeline = {line for e in svc_timeline(world, rid) for line in e.lines}
+    assert "customer: anonymised email; kept phone" in timeline
+    # the letter says what was erased and what was kept, on which ground; so does the partial refusal
+    assert svc.send_response(world.ctx, rid) is Status.CLOSED
+    (letter,) = world.letters.contexts("deletion_response")
+    (line,) = [e for e in letter["erasure"] if e["entity"] == "customer"]
+    assert line["fields"] == ["email"] and line["kept"] == [{"field": "phone", "reason": GROUND_TEXT[HOLD], "ground": "legal-hold"}]
+    (refusal,) = world.letters.contexts("partial_refusal")
+    assert {"system": "Online shop", "entity": "customer", "rows": 1, "reason": f"the field phone must be kept: {GROUND_TEXT[HOLD]}"} in (
+        refusal["refused"]
+    )
+
+
+def svc_timeline(world: World, rid: str) -> list[TimelineEntry]:
+    with world.uow() as uow:
+        return [describe(e.seq, e.kind, e.at, e.details) for e in uow.audit.events(rid)]
+
+
+def test_the_shipped_data_map_says_which_systems_can_erase_a_single_field(world: World) -> None:
+    from dataclasses import replace as with_
+
+    from dsar.connectors.datamap import load_data_map
+    from dsar.connectors.http import ENTITY
+    from dsar.services.exemptions import anonymisable, revised
+    from tests.conftest import ROOT
+
+    ctx = with_(world.ctx, data_map=tuple(load_data_map(ROOT / "connectors")))
+    plan: list[PlanStep] = [
+        EraseStep("shop", 2, (ErasureAction("customer", ErasureKind.ANONYMISE, 1), ErasureAction("address", ErasureKind.ANONYMISE, 1))),
+        EraseStep("helpdesk", 1, (ErasureAction(ENTITY, ErasureKind.DELETE, 1),)),
+        EraseStep("files", 1, (ErasureAction("newsletter", ErasureKind.DELETE, 1),)),
+    ]
+    assert anonymisable(ctx, plan) == {
+        ("shop", "customer"): ["email", "name", "phone"],
+        ("shop", "address"): ["street", "city", "postcode", "country"],
+        ("helpdesk", ENTITY): None,  # an http system deletes the whole record
+        ("files", "newsletter"): None,  # so does an object store
+    }
+    exempt = [Exemption("shop/customer.phone", HOLD), Exemption(f"helpdesk/{ENTITY}.phone", HOLD)]
+    shop, helpdesk = revised(ctx, plan, exempt)
+    assert isinstance(shop, EraseStep) and isinstance(helpdesk, EraseStep)
+    assert (shop.actions[0].fields, shop.actions[0].keep) == (("email", "name"), ("phone",))
+    (contact,) = helpdesk.actions
+    assert contact.action is ErasureKind.RETAIN and "cannot erase the other fields of a record one by one" in contact.reason
+    assert "cannot erase the other fields" in helpdesk.describe()

@@ -21,6 +21,7 @@ from dsar.domain.verification_policy import Proof
 from dsar.services import identity, package
 from dsar.services import processing as svc
 from dsar.services.streams import MemoryStreamStore, StreamStore
+from tests.documents import PNG, make_docx, make_pdf
 from tests.signoff import approve
 from tests.unit.services.conftest import JANE, JANE_PHONE, World, download_package
 from tests.unit.services.fakes import FakeSystem
@@ -56,7 +57,7 @@ def shop_with_secrets() -> SqlSystem:
 
 
 def data() -> FakeSystem:
-    doc = b"%PDF-1.4 your receipt " * 100
+    doc = make_pdf("Your receipt, order 42")
     return FakeSystem(
         "shop",
         rows={
@@ -123,7 +124,7 @@ def test_the_package_holds_json_csv_documents_and_an_index(shop: World) -> None:
         f"{root}/shop/uploads.csv",
         f"{root}/shop/documents/0001-evil",
     }
-    assert files[f"{root}/shop/documents/0001-evil"] == b"%PDF-1.4 your receipt " * 100
+    assert files[f"{root}/shop/documents/0001-evil"] == make_pdf("Your receipt, order 42")
     (customer,) = json.loads(files[f"{root}/shop/customer.json"])["items"]
     assert customer["email"] == JANE and "tax_number" not in customer and "referrer" not in customer
     (upload,) = json.loads(files[f"{root}/shop/uploads.json"])["items"]
@@ -152,6 +153,65 @@ def test_withheld_values_are_nowhere_not_in_the_package_nor_at_rest(shop: World)
     with shop.uow() as uow:
         (created,) = [e.details for e in uow.audit.events(rid) if e.kind == "PackageCreated"]
     assert created["withheld"] == {"field:government_id": 1, "field:third_party": 1, "text:card": 1, "text:ssn": 1}
+
+
+def test_documents_are_checked_text_scrubbed_and_what_holds_a_number_or_cannot_be_read_withheld() -> None:
+    docs = {
+        "call-notes.txt": f"Called 3 May.\nShe read out SSN {SSN} and card {CARD}.\nAll fine.\n".encode(),
+        "statement.pdf": make_pdf(f"Card {CARD} charged 12.00"),
+        "letter.docx": make_docx("Your SSN ", "123-45-", "6789", " is on file"),  # the number split into runs
+        "passport.png": PNG,
+        "receipt.pdf": make_pdf("Your receipt, order 42"),
+    }
+    uploads = [{"key": f"uploads/{name}", "email": JANE, "content_base64": base64.b64encode(body).decode()} for name, body in docs.items()]
+    system = FakeSystem("shop", rows={"customer": [{"key": "1", "email": JANE}], "uploads": uploads})
+    w = World([system], (shop_with_secrets(),))
+    rid = answered(w)
+    root = f"{svc.reference_of(w.ctx, rid)}-your-data"
+    files = download_package(w, rid)
+    included = sorted(k.rsplit("/", 1)[1] for k in files if "/documents/" in k)
+    assert included == ["0001-call-notes.txt", "0002-receipt.pdf"]  # numbered as written
+    assert files[f"{root}/shop/documents/0001-call-notes.txt"] == (
+        b"Called 3 May.\nShe read out SSN [withheld: SSN/ITIN] and card [withheld: card number].\nAll fine.\n"
+    )
+    assert files[f"{root}/shop/documents/0002-receipt.pdf"] == docs["receipt.pdf"]  # as it was, byte for byte
+    records = {r["key"]: r["file"] for r in json.loads(files[f"{root}/shop/uploads.json"])["items"]}
+    assert records["uploads/passport.png"] == records["uploads/statement.pdf"] == "[withheld: see the index]"
+    index = files[f"{root}/index.html"].decode()
+    assert "<code>statement.pdf</code>: not included, because it holds a card or financial account number" in index
+    assert "<code>letter.docx</code>: not included, because it holds a Social Security number" in index
+    assert "<code>passport.png</code>: not included, because its content (an image" in index and "review it by hand" in index
+    everything = b"".join(files.values()) + all_plaintext(w, rid)
+    for secret in (SSN, CARD, CARD.replace(" ", ""), "123-45-"):
+        assert secret.encode() not in everything
+    with w.uow() as uow:
+        (created,) = [e.details for e in uow.audit.events(rid) if e.kind == "PackageCreated"]
+    assert created["withheld"] == {
+        "document:financial_account": 1,
+        "document:government_id": 1,
+        "document:unscannable": 1,
+        "text:card": 1,
+        "text:ssn": 1,
+    }
+
+
+def test_a_document_that_cannot_be_read_goes_in_where_the_data_map_says_so() -> None:
+    from dsar.services.redaction import DocumentScanner, Redactor, document_kind
+
+    scanner = DocumentScanner(Redactor())
+    assert [document_kind(b, n) for n, b in (("a.png", PNG), ("a.pdf", make_pdf("x")), ("a.docx", make_docx("x")))] == [
+        "image",
+        "pdf",
+        "office",
+    ]
+    assert document_kind(b"\x00\x01binary", "a.bin") == "binary" and document_kind("Grüße".encode(), "a.txt") == "text"
+    assert scanner.check(PNG, "photo.png").withheld == "unscannable"
+    assert scanner.check(PNG, "photo.png", include_unscannable=True).content == PNG
+    # a damaged PDF is not read: it is withheld like an image, never half-checked
+    assert scanner.check(b"%PDF-1.4 " + b"\x00garbage" * 50, "broken.pdf").withheld == "unscannable"
+    # an office document without a number goes in as it is
+    assert scanner.check(make_docx("Order 123-45 shipped"), "a.docx").content == make_docx("Order 123-45 shipped")
+    assert scanner.counts() == {"document:unscannable": 2}
 
 
 def test_the_package_is_sealed_at_rest_and_the_spools_are_gone(shop: World) -> None:

@@ -23,7 +23,9 @@ from dsar.services import processing as svc
 from tests.unit.services.conftest import JANE, World, shop_map
 from tests.unit.services.fakes import FakeSystem
 
-DOC = os.urandom(3 * 1024 * 1024 + 12345)  # incompressible: the zip is larger than one chunk and the held-back tail
+# Random text (a document of text goes in once checked; documents are stored, not deflated): the
+# zip is larger than one chunk and the held-back tail.
+DOC = base64.b64encode(os.urandom(3 * 1024 * 1024 + 12345))
 
 
 def big_shop() -> FakeSystem:
@@ -31,7 +33,7 @@ def big_shop() -> FakeSystem:
         "shop",
         rows={
             "customer": [{"key": "1", "email": JANE}],
-            "uploads": [{"key": "scan.pdf", "email": JANE, "content_base64": base64.b64encode(DOC).decode()}],
+            "uploads": [{"key": "scan.txt", "email": JANE, "content_base64": base64.b64encode(DOC).decode()}],
         },
     )
 

@@ -84,12 +84,20 @@ def test_an_exemptions_ground_reaches_the_letter_in_its_language(world: World) -
     svc.send_response(world.ctx, rid)
     (letter,) = world.letters.contexts("deletion_response")
     claims, hold = VOCABULARY["grounds"]["gdpr-17-3-e"], VOCABULARY["grounds"]["legal-hold"]
-    kept = [e for e in letter["erasure"] if e["action"] == "retain"]
-    assert {e["reason"].in_language("es", VOCABULARY) for e in kept} == {
-        claims["es"],
-        VOCABULARY["phrases"]["kept_field"]["es"].replace("{field}", "número de teléfono").replace("{ground}", hold["es"]),
-    }
-    assert {e["reason"] for e in kept} == {GROUND_TEXT[LegalGround.GDPR_17_3_E], f"the field phone must be kept: {hold['en']}"}
+    (kept,) = [e for e in letter["erasure"] if e["action"] == "retain"]
+    assert kept["reason"] == GROUND_TEXT[LegalGround.GDPR_17_3_E] and kept["reason"].in_language("es", VOCABULARY) == claims["es"]
+    # the customer is anonymised but for the phone, which is kept on legal's ground
+    (customer,) = [e for e in letter["erasure"] if e["entity"] == "customer"]
+    assert (customer["action"], customer["fields"], customer["keep"]) == ("anonymise", ["email"], ["phone"])
+    assert customer["reason"] == f"the field phone must be kept: {hold['en']}"
+    assert customer["reason"].in_language("es", VOCABULARY) == (
+        VOCABULARY["phrases"]["kept_field"]["es"].replace("{field}", "número de teléfono").replace("{ground}", hold["es"])
+    )
+    assert [(k["field"], k["ground"], k["reason"].in_language("es", VOCABULARY)) for k in customer["kept"]] == [
+        ("phone", "legal-hold", hold["es"])
+    ]
+    body = " ".join(LetterRenderer(ROOT / "templates").render("deletion_response", "gdpr", letter, "es").body.split())
+    assert f"anonimizado (borrado: correo electrónico); conservado: número de teléfono, porque la ley lo exige: {hold['es']}." in body
     parts = {str(x["part"]): x["part"].in_language("es", VOCABULARY) for x in letter["exemptions"]}
     assert parts == {"orders": "sus pedidos", "customer, the field phone": "su cuenta de cliente, campo «número de teléfono»"}
     assert {x["reason"].in_language("es", VOCABULARY) for x in letter["exemptions"]} == {claims["es"], hold["es"]}
@@ -146,3 +154,25 @@ def reason_de(system: SqlSystem) -> str:
     rule = system.entities["orders"].erase
     assert isinstance(rule, Retain)
     return rule.retain.in_language("de")
+
+
+def test_several_kept_fields_and_records_kept_whole_print_in_the_letters_language(world: World) -> None:
+    plan = [EraseStep("shop", 1, (ErasureAction("customer", ErasureKind.DELETE, 1),))]
+    exempt = [Exemption("shop/customer.email", LegalGround.GDPR_17_3_E), Exemption("shop/customer.phone", LegalGround.LEGAL_HOLD)]
+    (step,) = apply_exemptions(plan, exempt, {("shop", "customer"): None})  # a type that deletes whole records
+    assert isinstance(step, EraseStep)
+    (action,) = step.actions
+    reason = kept_reason(world.ctx, step, action)
+    assert isinstance(reason, LocalText) and reason == action.reason  # the recorded English
+    phrases, grounds = VOCABULARY["phrases"], VOCABULARY["grounds"]
+
+    def kept(field: str, words: str, ground: str) -> str:
+        return phrases["kept_field"]["fr"].replace("{field}", words).replace("{ground}", grounds[ground]["fr"])
+
+    both = phrases["and_then"]["fr"].replace("{first}", kept("email", "adresse e-mail", "gdpr-17-3-e"))
+    both = both.replace("{second}", kept("phone", "numéro de téléphone", "legal-hold"))
+    assert reason.in_language("fr", VOCABULARY) == phrases["kept_whole_type"]["fr"].replace("{kept}", both)
+    assert " ; " in reason.in_language("fr", VOCABULARY) and "field" not in reason.in_language("fr", VOCABULARY)
+    # every phrase is there in every letter language
+    for key in ("kept_field", "exempt_field", "and_then", "kept_whole_type", "kept_whole_no_fields"):
+        assert set(phrases[key]) == {"de", "fr", "es"}

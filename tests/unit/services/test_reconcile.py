@@ -64,3 +64,40 @@ def test_an_orchestrator_that_does_not_answer_reconciles_nothing() -> None:
     w.log()
     with pytest.raises(ConfigurationError, match="nothing was reconciled"):
         reconcile(w.ctx, InMemoryOrchestrator(up=False))
+
+
+def test_a_run_still_in_the_subject_s_wait_after_the_proof_was_judged_is_woken(world: World) -> None:
+    from tests.unit.services.conftest import prove
+
+    rid = world.log()
+    ref = queries.lookup_id(world.ctx, rid).reference
+    orch = InMemoryOrchestrator()
+    run = start_processing(world.ctx, orch, rid)
+    processing.start_verification(world.ctx, rid)
+    orch.suspend(run, "verify-1-0")
+    assert reconcile(world.ctx, orch) == []  # it waits for the subject, who has not acted: right
+    # the proof was judged while the run was on its way to suspending, and the pages' wake gave up
+    assert prove(world, rid).outcome.value == "verified"
+    assert orch.resumed == []
+    assert reconcile(world.ctx, orch) == [Reconciled(ref, "woken", "PAUSED", run)]
+    assert [r.run_input for r in orch.resumed] == [{}]  # an empty input: the engine holds the proofs
+    assert reconcile(world.ctx, orch) == []  # running now: nothing more
+    # a run in legal's form (an escalation raised meanwhile) is never answered for the subject
+    orch.suspend(run, "escalation-1")
+    assert reconcile(world.ctx, orch) == [] and len(orch.resumed) == 1
+
+
+def test_a_run_in_the_subject_s_wait_of_a_request_refused_when_its_link_expired_is_woken(world: World) -> None:
+    from dsar.services import identity
+
+    rid = world.log()
+    ref = queries.lookup_id(world.ctx, rid).reference
+    orch = InMemoryOrchestrator()
+    run = start_processing(world.ctx, orch, rid)
+    processing.start_verification(world.ctx, rid)
+    world.clock.advance(days=30)
+    assert identity.expire(world.ctx, rid)  # refused as unverifiable; the sweep's wake found no run waiting yet
+    orch.suspend(run, "verify-1-0")  # the run got to the subject's wait just after
+    assert queries.lookup_id(world.ctx, rid).status is Status.DENIED
+    assert reconcile(world.ctx, orch) == [Reconciled(ref, "woken", "PAUSED", run)]
+    assert [r.run_input for r in orch.resumed] == [{}]  # the run sends the could-not-verify letter

@@ -77,3 +77,29 @@ def test_a_code_for_a_subject_not_on_file_is_refused_without_a_count(world: Worl
     with pytest.raises(InvalidInput, match="no code is waiting"):
         submit_code(world.ctx, orch, rid, "12345678")
     assert processing.verification_state(world.ctx, rid).attempts == 0
+
+
+def test_a_proof_given_while_the_run_waits_in_legal_s_form_wakes_nothing_and_returns_at_once(
+    world: World, orch: InMemoryOrchestrator
+) -> None:
+    import time
+
+    from dsar.services import casework
+    from dsar.services.orchestration import escalation_key, wake_when_waiting
+
+    rid = world.log()
+    processing.start_verification(world.ctx, rid)
+    run_id = start_processing(world.ctx, orch, rid)
+    # support flagged it while the link was out: the run waits in legal's escalation form
+    casework.flag_legal_sensitive(world.ctx, rid, "regulator involved", by="sam")
+    orch.suspend(run_id, escalation_key(1))
+    started = time.monotonic()
+    result = submit_code(world.ctx, orch, rid, world.letters.last_code())
+    assert result.outcome is VerificationOutcome.VERIFIED  # recorded: the proof is the subject's
+    assert queries.lookup_id(world.ctx, rid).status is Status.VERIFIED and queries.lookup_id(world.ctx, rid).on_hold
+    assert orch.resumed == []  # legal's form is not answered with the subject's empty input
+    assert time.monotonic() - started < 5  # and nobody waits a minute for a run that will not wake
+    # a run in the subject's wait is woken
+    orch.suspend(run_id, "verify-1-0")
+    assert wake_when_waiting(world.ctx, orch, rid, for_seconds=1)
+    assert [r.run_input for r in orch.resumed] == [{}]

@@ -322,3 +322,39 @@ def test_a_risk_claim_on_a_correction_of_a_contact_joins_the_escalation_that_cor
         ("contact_correction", 1, False),
         ("account_risk_claim", 1, True),
     ]
+
+
+# --- a request held while its link is out --------------------------------------------------------
+
+
+def test_a_subject_who_proves_who_they_are_while_the_request_is_held_is_verified_and_it_stays_held(world: World) -> None:
+    from dsar.services import casework
+
+    rid = world.log()
+    svc.start_verification(world.ctx, rid)  # the link and code went out
+    assert casework.flag_legal_sensitive(world.ctx, rid, "solicitor's letter received", by="sam")
+    assert held(world, rid)
+    # the subject acts on the link meanwhile: the proof is recorded, not refused
+    assert prove(world, rid).outcome is identity.StepOutcome.VERIFIED
+    assert svc.status_of(world.ctx, rid) is Status.VERIFIED and held(world, rid)
+    assert [d["proof"] for d in world.details(rid, "VerificationProofGiven")] == ["contact"]
+    # nothing is planned while held; legal's decision on the escalation lets it go on
+    assert svc.plan_request(world.ctx, rid) is Status.VERIFIED
+    assert [x.open for x in esc.escalations(world.ctx, rid)] == [True]
+    assert proceed_escalations(world.ctx, rid) == [1]
+    assert not held(world, rid)
+    assert svc.plan_request(world.ctx, rid) is Status.AWAITING_SIGN_OFF
+
+
+def test_a_verification_by_hand_leaves_the_hold_an_open_escalation_put_on(world: World) -> None:
+    from dsar.services import casework
+
+    rid = world.log()
+    svc.start_verification(world.ctx, rid)
+    casework.flag_legal_sensitive(world.ctx, rid, "regulator involved", by="sam")
+    secret = enrol(world.ctx)
+    status = identity.verify_by_hand(
+        world.ctx, rid, approver=LEGAL, code=code(world.ctx, secret), evidence="called back on the number on file"
+    )
+    assert status is Status.VERIFIED and held(world, rid)  # the escalation's decision lifts it, not this
+    assert [x.open for x in esc.escalations(world.ctx, rid)] == [True]
