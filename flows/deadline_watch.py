@@ -61,15 +61,17 @@ def reconcile() -> list[str]:
 
 
 @task(cache_policy=NO_CACHE, persist_result=False)
-def verification() -> tuple[int, int, int]:
+def verification() -> tuple[int, int, int, int]:
     """Reminders for verification links about to expire; requests whose link expired unused
-    are closed as unverifiable and their runs woken. (reminded, closed, reminders failed)"""
+    are closed as unverifiable and their runs woken; requests that ended before their
+    verification data was deleted at the end have it deleted. (reminded, closed, reminders
+    failed, verification data deleted)"""
     from dsar.orchestration.prefect import PrefectOrchestrator
     from dsar.services.orchestration import sweep_verification
 
     engine = app()
     done = sweep_verification(engine.ctx, PrefectOrchestrator.configured(engine.settings))
-    return len(done.reminded), len(done.closed), done.failed
+    return len(done.reminded), len(done.closed), done.failed, len(done.data_deleted)
 
 
 @task(cache_policy=NO_CACHE, persist_result=False)
@@ -102,7 +104,7 @@ def deadline_watch(as_of: date | None = None) -> dict[str, int]:
     if bounced:
         log.info("%d letter(s) returned undelivered by the mail service", bounced)
     report = deliver()
-    reminded, unverified, reminders_failed = verification()
+    reminded, unverified, reminders_failed, forgotten = verification()
     if reminded or unverified or reminders_failed:
         log.info(
             "verification: %d reminder(s) sent, %d request(s) closed as unverifiable (link expired), %d reminder(s) to retry",
@@ -110,6 +112,8 @@ def deadline_watch(as_of: date | None = None) -> dict[str, int]:
             unverified,
             reminders_failed,
         )
+    if forgotten:
+        log.info("verification data deleted for %d request(s) that ended before", forgotten)
     reconciled = reconcile()
     for line in reconciled:
         log.info("reconciled %s", line)
@@ -134,5 +138,6 @@ def deadline_watch(as_of: date | None = None) -> dict[str, int]:
         "reconciled": len(reconciled),
         "verification_reminders": reminded,
         "closed_unverifiable": unverified,
+        "verification_data_deleted": forgotten,
         "packages_purged": purged,
     }

@@ -1124,7 +1124,12 @@ def alerts_sweep(
         ],
         "delivered": report.delivered,
         "failed": report.failed,
-        "verification": {"reminded": verifying.reminded, "closed_unverifiable": verifying.closed, "reminders_failed": verifying.failed},
+        "verification": {
+            "reminded": verifying.reminded,
+            "closed_unverifiable": verifying.closed,
+            "reminders_failed": verifying.failed,
+            "data_deleted": verifying.data_deleted,
+        },
         "bounces": None
         if bounced is None
         else {"recorded": bounced.recorded, "held": bounced.held, "not_ours": bounced.not_ours, "malformed": bounced.malformed},
@@ -1140,6 +1145,8 @@ def alerts_sweep(
             f"verification: {len(verifying.reminded)} reminder(s) sent, {len(verifying.closed)} request(s) closed as unverifiable "
             f"(link expired unused){', ' + str(verifying.failed) + ' reminder(s) to retry' if verifying.failed else ''}"
         )
+        if verifying.data_deleted:
+            out.print(f"verification data deleted for {len(verifying.data_deleted)} request(s) that ended before")
         if bounced is not None:
             out.print(
                 f"bounces: {len(bounced.recorded)} letter(s) recorded undelivered, {len(bounced.held)} request(s) held"

@@ -53,6 +53,8 @@ from dsar.domain.request import (
     SubjectIdentity,
     format_reference,
 )
+from dsar.domain.verification_case import CaseState, VerificationCase
+from dsar.domain.verification_policy import Level, Requirement
 from dsar.services.ports import RequestQuery, UnitOfWork, UnitOfWorkFactory
 
 SHREDDED = "[shredded]"  # the subject's name once the request's key is destroyed
@@ -735,6 +737,49 @@ def test_the_latest_challenge_is_the_newest_and_attempts_are_counted(uow_factory
         latest = uow.challenges.latest(r.id)
         assert latest is not None
         assert (latest.attempts, instant(latest.consumed_at)) == (2, T0 + timedelta(hours=2))
+
+
+def test_the_codes_of_ended_requests_are_found_and_deleted_per_request(uow_factory: UnitOfWorkFactory) -> None:
+    ended, waiting, withdrawn = a_request(1, status=Status.CLOSED), a_request(2), a_request(3, status=Status.WITHDRAWN)
+    stored(uow_factory, ended, waiting, withdrawn)
+    with uow_factory() as uow:
+        for r in (ended, ended, waiting, withdrawn):
+            uow.challenges.add(r.id, "email", "d", T0, T0 + timedelta(hours=72))
+        uow.commit()
+    with uow_factory() as uow:
+        assert sorted(uow.challenges.of_ended_requests(10)) == sorted([ended.id, withdrawn.id])
+        assert len(uow.challenges.of_ended_requests(1)) == 1
+        assert uow.challenges.delete_for(ended.id) == 2
+        assert uow.challenges.delete_for(ended.id) == 0
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.challenges.of_ended_requests(10) == [withdrawn.id]
+        assert (uow.challenges.count(ended.id), uow.challenges.count(waiting.id)) == (0, 1)
+
+
+def test_the_cases_of_ended_requests_are_found_until_closed_and_a_closed_case_keeps_its_record(uow_factory: UnitOfWorkFactory) -> None:
+    denied, waiting, closed = a_request(1, status=Status.DENIED), a_request(2), a_request(3, status=Status.CLOSED)
+    stored(uow_factory, denied, waiting, closed)
+    req = Requirement(Level.HIGH, 2, declaration=True)
+    with uow_factory() as uow:
+        cases = {
+            r.id: uow.cases.add(
+                VerificationCase(0, r.id, T0, T0 + timedelta(hours=72), True, "email", req, salt="s" * 32, link_digest="l", code_digest="c")
+            )
+            for r in (denied, waiting, closed)
+        }
+        uow.cases.save(replace(cases[closed.id], state=CaseState.CLOSED))
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.cases.of_ended_requests(10) == [denied.id]
+        forgotten = replace(cases[denied.id], state=CaseState.CLOSED, salt="", link_digest=None, code_digest=None, declaration=b"kept")
+        uow.cases.save(forgotten)
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.cases.of_ended_requests(10) == []
+        got = uow.cases.get(denied.id)
+        assert got is not None and (got.state, got.salt, got.link_digest, got.code_digest) == (CaseState.CLOSED, "", None, None)
+        assert got.declaration == b"kept" and got.requirement == req
 
 
 def test_an_attempt_on_an_unknown_challenge_is_not_found(uow_factory: UnitOfWorkFactory) -> None:

@@ -111,6 +111,18 @@ def test_withdraw(console: Console) -> None:
     assert 'action="/console/requests/' + r.reference + '/withdraw"' not in html  # nothing left to withdraw
 
 
+def test_a_request_withdrawn_after_its_verification_shows_its_verification_data_deleted(console: Console) -> None:
+    console.sign_in(Role.SUPPORT)
+    r = console.log()
+    processing.start_verification(console.app.ctx, r.id)
+    code = latest_code(console.app.settings.effective_outbox_dir, r.reference)
+    assert code is not None and processing.confirm_code(console.app.ctx, r.id, code).value == "verified"
+    done(act(console, r.reference, "withdraw", {"reason": "the subject withdrew by phone"}), r.reference, "withdrawn")
+    html = page_of(console, r.reference)
+    assert "— closed: its verification data was deleted when the request ended (proofs given: contact)" in html
+    assert "Verification data deleted as the request ended" in html and "kept: level, proofs, contact on file" in html
+
+
 def test_extend_records_who_decided(console: Console) -> None:
     console.sign_in(Role.LEGAL)
     r = console.log()

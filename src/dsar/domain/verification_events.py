@@ -137,3 +137,28 @@ class VerificationRiskFlagged(AuditEvent):
     @property
     def idempotency_key(self) -> str:
         return f"{self.request_id}:verification-risk:{self.rule}"
+
+
+@dataclass(frozen=True)
+class VerificationDataDeleted(AuditEvent):
+    """The request ended: its identity verification's data was deleted (11 CCR 7060: used for
+    verification only, kept no longer). ``deleted`` counts each kind (never a value): the
+    spent link, code and page session digests, the case's secret salt they were derived from,
+    the data points and identifiers the system of record held (copied for comparison), and
+    one-time codes of the earlier challenge table. ``kept`` names what stays as the record of
+    the request (11 CCR 7101): the level, the proofs given (the methods), the declaration under
+    penalty of perjury, the contact on file its letters still go to. ``via``: ``close`` (the
+    request's final move) or ``sweep`` (a request that ended before this was built). Once per
+    request."""
+
+    case: int | None = None
+    deleted: dict[str, int] = field(default_factory=dict)
+    kept: tuple[str, ...] = ()
+    via: str = "close"
+
+    def payload(self) -> dict[str, JsonValue]:
+        return {"case": self.case, "deleted": dict(sorted(self.deleted.items())), "kept": list(self.kept), "via": self.via}
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.request_id}:verification-data-deleted"

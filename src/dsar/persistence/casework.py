@@ -12,12 +12,14 @@ import json
 from collections.abc import Sequence
 from datetime import datetime
 
+from sqlalchemy import delete as sa_delete
 from sqlmodel import Session, col, func, select
 
 from dsar.domain.decisions import Decision
 from dsar.domain.errors import NotFound
 from dsar.domain.letters import SentLetter, TemplateApproval
 from dsar.domain.plan import PlanStep, Receipt, legacy_step, step_from_json, step_to_json
+from dsar.domain.request import FINAL_STATUSES
 from dsar.domain.verification import Challenge
 from dsar.persistence.damage import intact, request_name
 from dsar.persistence.sealing import Sealer
@@ -27,6 +29,7 @@ from dsar.persistence.tables import (
     LetterRow,
     PlanRow,
     ReceiptRow,
+    RequestRow,
     TemplateApprovalRow,
     as_utc,
     as_utc_or_none,
@@ -65,6 +68,24 @@ class SqlChallenges:
         row.consumed_at = consumed_at
         self._s.add(row)
         self._s.flush()
+
+    def delete_for(self, request_id: str) -> int:
+        n = self.count(request_id)
+        if n:
+            t = ChallengeRow.__table__.c  # type: ignore[attr-defined]
+            self._s.connection().execute(sa_delete(ChallengeRow.__table__).where(t.request_id == request_id))  # type: ignore[attr-defined]
+        return n
+
+    def of_ended_requests(self, limit: int) -> list[str]:
+        rows = self._s.exec(
+            select(ChallengeRow.request_id)
+            .join(RequestRow, col(RequestRow.id) == col(ChallengeRow.request_id))
+            .where(col(RequestRow.status).in_([s.value for s in FINAL_STATUSES]))
+            .distinct()
+            .order_by(col(ChallengeRow.request_id))
+            .limit(limit)
+        ).all()
+        return list(rows)
 
 
 class SqlDecisions:

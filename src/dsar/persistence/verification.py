@@ -9,12 +9,13 @@ from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy import Column, Index, LargeBinary, Text
-from sqlmodel import Field, Session, SQLModel, select
+from sqlmodel import Field, Session, SQLModel, col, select
 
 from dsar.domain.errors import NotFound
+from dsar.domain.request import FINAL_STATUSES
 from dsar.domain.verification_case import CaseState, VerificationCase
 from dsar.domain.verification_policy import Proof, Requirement
-from dsar.persistence.tables import as_utc
+from dsar.persistence.tables import RequestRow, as_utc
 
 
 class VerificationCaseRow(SQLModel, table=True):
@@ -76,6 +77,7 @@ def _fill(row: VerificationCaseRow, c: VerificationCase) -> None:
     row.requirement = json.dumps(c.requirement.as_json(), sort_keys=True)
     row.proofs = json.dumps(sorted(p.value for p in c.proofs))
     row.state = c.state.value
+    row.salt = c.salt  # overwritten when the request ends (dsar.services.identity.forget)
     row.issued = c.issued
     row.link_digest = c.link_digest
     row.code_digest = c.code_digest
@@ -126,6 +128,17 @@ class SqlVerificationCases:
             .order_by(VerificationCaseRow.expires_at)  # type: ignore[arg-type]
         ).all()
         return [_case(row) for row in rows]
+
+    def of_ended_requests(self, limit: int) -> list[str]:
+        rows = self._s.exec(
+            select(VerificationCaseRow.request_id)
+            .join(RequestRow, col(RequestRow.id) == col(VerificationCaseRow.request_id))
+            .where(col(RequestRow.status).in_([s.value for s in FINAL_STATUSES]))
+            .where(VerificationCaseRow.state != CaseState.CLOSED.value)
+            .order_by(col(VerificationCaseRow.id))
+            .limit(limit)
+        ).all()
+        return list(rows)
 
     def save(self, case: VerificationCase) -> None:
         row = self._s.get(VerificationCaseRow, case.id)

@@ -33,6 +33,7 @@ an empty input once the request is verified; no code or proof passes through Pre
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -50,6 +51,7 @@ from dsar.domain.request import AgentKind, Move, PrivacyRequest, Status, clean_t
 from dsar.domain.verification import CODE_DIGITS, UNVERIFIABLE
 from dsar.domain.verification_case import CaseState, VerificationCase
 from dsar.domain.verification_events import (
+    VerificationDataDeleted,
     VerificationLevelSet,
     VerificationLinkSent,
     VerificationProofGiven,
@@ -74,6 +76,8 @@ from dsar.services.data_points import point_matches, textable_number
 from dsar.services.deadlines import pause_for_verification, record_receipt_confirmation, restart_after_verification
 from dsar.services.ports import UnitOfWork
 from dsar.services.verification_risk import flag
+
+log = logging.getLogger("dsar.identity")
 
 LINK_PATH = "/verify/l/"
 CODE_PATH = "/verify"
@@ -362,7 +366,7 @@ def _send(ctx: ServiceContext, request_id: str, ordinal: int, opened: PrivacyReq
     with ctx.uow() as uow:
         r = uow.requests.facts(request_id)
         case = uow.cases.get(request_id)
-        if case is None or case.sealed is None or case.issued >= ordinal:
+        if case is None or case.sealed is None or case.issued >= ordinal or case.state is not CaseState.OPEN:
             return r.status
         on_file = _OnFile.from_json(json.loads(uow.keys.open(request_id, case.sealed, _RECORD_AAD)))
         token, code = _link_token(ctx, case, ordinal), _code(ctx, case, ordinal)
@@ -970,6 +974,97 @@ def lower_level(ctx: ServiceContext, request_id: str, to: str, *, approver: str,
             _finish(ctx, uow, uow.requests.get(request_id), case, now, "lowered")
         uow.commit()
         return new
+
+
+# --- when the request ends -------------------------------------------------------------------
+
+# What the deletion counts, always all of them (0: there was none): the spent link, code and
+# page session (keyed digests), the case's secret salt they are all derived from (with the
+# engine's key it would give every link, code and sign-in nonce of the case again), the data
+# points and identifiers copied from the system of record to compare the subject's answers
+# with, and the one-time codes of the earlier challenge table (requests of an earlier build).
+DELETED_KINDS = ("link", "code", "session", "salt", "data_points_on_file", "identifiers_on_file", "legacy_codes")
+SWEEP_BATCH = 200  # ended requests one sweep deletes the verification data of (the rest: the next sweep)
+
+
+def forget(uow: UnitOfWork, request_id: str, at: datetime, *, via: str = "close") -> dict[str, int] | None:
+    """Delete the verification data of a request that ended (closed, denied, withdrawn, failed),
+    in ``uow``: the caller's unit of work commits it with the ``VerificationDataDeleted`` event,
+    so a crash leaves both or neither. Kept as the request's record (11 CCR 7101): the case's
+    level and requirement, the proofs given (the methods), the tries and sends counted, whether
+    the subject was on file and the channel, the declaration under penalty of perjury (sealed),
+    and the contact on file (its email, or the number a text goes to: the access package's link,
+    a letter's link and a late letter still reach the subject there; shredded with the request).
+    The case's state becomes ``closed``. Idempotent: a case closed already and no codes left
+    delete nothing and record nothing (None). A request shredded already (the sweep, for one
+    that ended long before this was built) is cleared without an event: its data key is gone,
+    so nothing can be written in its trail, and all it held sealed was unreadable already."""
+    deleted = dict.fromkeys(DELETED_KINDS, 0)
+    deleted["legacy_codes"] = uow.challenges.delete_for(request_id)
+    case = uow.cases.get(request_id)
+    if case is not None and case.state is CaseState.CLOSED:
+        case = None  # its deletion was recorded when it was closed
+    if case is None and not deleted["legacy_codes"]:
+        return None
+    kept: list[str] = []
+    shredded = uow.requests.is_shredded(request_id)
+    if case is not None:
+        deleted["link"] = int(case.link_digest is not None)
+        deleted["code"] = int(case.code_digest is not None)
+        deleted["session"] = int(case.session_digest is not None)
+        deleted["salt"] = int(bool(case.salt))
+        sealed = case.sealed
+        if sealed is not None and shredded:
+            sealed = None  # unreadable already (its key is gone): nothing of it is needed
+        elif sealed is not None:
+            on_file = _OnFile.from_json(json.loads(uow.keys.open(request_id, sealed, _RECORD_AAD)))
+            deleted["data_points_on_file"] = len(on_file.points)
+            deleted["identifiers_on_file"] = sum(1 for v in (on_file.phone, on_file.account_id) if v)
+            # the later letters' address: the email on file, else the number a text goes to
+            sms = on_file.sms if on_file.email is None else None
+            contact = _OnFile(email=on_file.email, phone=None, points={}, account_id=None, country=None, sms=sms)
+            kept_contact = contact.email is not None or contact.sms is not None
+            sealed = uow.keys.seal(request_id, json.dumps(contact.as_json()).encode(), _RECORD_AAD) if kept_contact else None
+        kept = ["level", "proofs"] + (["declaration"] if case.declaration is not None else []) + (["contact_on_file"] if sealed else [])
+        closed = replace(case, state=CaseState.CLOSED, link_digest=None, code_digest=None, session_digest=None, salt="", sealed=sealed)
+        uow.cases.save(closed)
+    if shredded:
+        return deleted  # its key is gone, and with it its events' (no event can be written for it now)
+    uow.audit.append([VerificationDataDeleted(request_id, at, case.id if case is not None else None, deleted, tuple(kept), via)])
+    return deleted
+
+
+def forget_ended(ctx: ServiceContext, limit: int = SWEEP_BATCH) -> list[str]:
+    """The sweep for requests that ended before their verification data was deleted at the end
+    (an earlier build), or whose deletion did not happen for another reason: each one's data
+    deleted and recorded in a unit of work of its own, up to ``limit`` a sweep. Run by the
+    deadline watch and ``dsar alerts sweep`` (with the verification sweep). The ids done."""
+    with ctx.uow() as uow:
+        ended = sorted(set(uow.cases.of_ended_requests(limit)) | set(uow.challenges.of_ended_requests(limit)))[:limit]
+    done: list[str] = []
+    for request_id in ended:
+        try:
+            with ctx.uow() as uow:
+                if not uow.requests.facts(request_id).status.is_final:
+                    continue
+                if forget(uow, request_id, ctx.clock(), via="sweep") is not None:
+                    uow.commit()
+                    done.append(request_id)
+        except Exception as exc:  # noqa: BLE001 - one request's trouble (a damaged row, a sweep beside) must not stop the others
+            log.warning("could not delete a request's verification data (%s); the next sweep tries again", type(exc).__name__)
+    return done
+
+
+def declaration_of(ctx: ServiceContext, request_id: str) -> dict[str, Any] | None:
+    """The declaration under penalty of perjury the subject signed (name, moment, text,
+    reference), opened for legal or an auditor; None when none was given. Kept after the
+    request ended, with the request (shredded with its key)."""
+    with ctx.uow() as uow:
+        case = uow.cases.get(request_id)
+        if case is None or case.declaration is None:
+            return None
+        doc: dict[str, Any] = json.loads(uow.keys.open(request_id, case.declaration, _DECLARATION_AAD))
+        return doc
 
 
 # --- reading ----------------------------------------------------------------------------------

@@ -738,6 +738,16 @@ class InMemoryChallenges(_Area):
         rid, c = found
         self._s.challenges[challenge_id] = (rid, replace(c, attempts=c.attempts + 1, consumed_at=consumed_at))
 
+    def delete_for(self, request_id: str) -> int:
+        mine = [cid for cid, (rid, _) in self._s.challenges.items() if rid == request_id]
+        for cid in mine:
+            del self._s.challenges[cid]
+        return len(mine)
+
+    def of_ended_requests(self, limit: int) -> list[str]:
+        rids = {rid for rid, _ in self._s.challenges.values()}
+        return sorted(rid for rid in rids if rid in self._s.requests and self._s.requests[rid].request.status.is_final)[:limit]
+
 
 class InMemoryVerificationCases(_Area):
     def add(self, case: VerificationCase) -> VerificationCase:
@@ -759,6 +769,15 @@ class InMemoryVerificationCases(_Area):
     def open_expiring(self, before: datetime) -> list[VerificationCase]:
         found = [c for c in self._s.cases.values() if c.state is CaseState.OPEN and c.expires_at <= before]
         return sorted(found, key=lambda c: c.expires_at)
+
+    def of_ended_requests(self, limit: int) -> list[str]:
+        requests = self._s.requests
+        ended = [
+            c
+            for c in self._s.cases.values()
+            if c.state is not CaseState.CLOSED and c.request_id in requests and requests[c.request_id].request.status.is_final
+        ]
+        return [c.request_id for c in sorted(ended, key=lambda c: c.id)][:limit]
 
     def save(self, case: VerificationCase) -> None:
         if case.request_id not in self._s.cases:

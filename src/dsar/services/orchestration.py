@@ -574,13 +574,16 @@ class VerificationSweep:
     reminded: list[str] = field(default_factory=list)
     closed: list[str] = field(default_factory=list)  # refused as unverifiable: the link expired unused
     failed: int = 0  # reminders that could not be sent now (tried again on the next sweep)
+    data_deleted: list[str] = field(default_factory=list)  # ended before their verification data was deleted: deleted now
 
 
 def sweep_verification(ctx: ServiceContext, orchestrator: Orchestrator | None) -> VerificationSweep:
     """Remind the subjects whose verification link expires within the reminder period (once,
     at the contact on file) and close as unverifiable the requests whose link expired unused,
     waking their runs to send the could-not-verify letter. Run by the deadline watch and by
-    ``dsar alerts sweep``; nothing waits for ever on a subject who never answers."""
+    ``dsar alerts sweep``; nothing waits for ever on a subject who never answers. Then the
+    requests that ended before their verification data was deleted at their end (an earlier
+    build) have it deleted (:func:`dsar.services.identity.forget_ended`)."""
     from dsar.domain.errors import DeliveryFailed
     from dsar.services import identity
 
@@ -596,4 +599,5 @@ def sweep_verification(ctx: ServiceContext, orchestrator: Orchestrator | None) -
         if identity.expire(ctx, request_id):
             result.closed.append(queries.lookup_id(ctx, request_id).reference)
             wake_verified(ctx, orchestrator, request_id)
+    result.data_deleted = [queries.lookup_id(ctx, request_id).reference for request_id in identity.forget_ended(ctx)]
     return result

@@ -373,6 +373,14 @@ class ChallengeRepository(Protocol):
 
     def record_attempt(self, challenge_id: int, *, consumed_at: datetime | None) -> None: ...
 
+    def delete_for(self, request_id: str) -> int:
+        """Delete the request's codes (the request ended); how many there were."""
+        ...
+
+    def of_ended_requests(self, limit: int) -> list[str]:
+        """Up to ``limit`` ended requests (a final status) that still hold codes here."""
+        ...
+
 
 class VerificationCaseRepository(Protocol):
     """Identity verification cases, one per request (dsar.domain.verification_case)."""
@@ -388,6 +396,11 @@ class VerificationCaseRepository(Protocol):
     def open_expiring(self, before: datetime) -> list[VerificationCase]:
         """Open cases whose link expires at or before ``before`` (the watch's reminders and
         expiries), soonest first."""
+        ...
+
+    def of_ended_requests(self, limit: int) -> list[str]:
+        """Up to ``limit`` ended requests (a final status) whose case still holds its
+        verification data (not yet ``closed``): those that ended before that was deleted."""
         ...
 
     def save(self, case: VerificationCase) -> None: ...

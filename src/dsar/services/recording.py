@@ -1,5 +1,8 @@
 """Recording a request's changes: the new state and the events that say why, in one unit of
-work. Each event is written once (the log skips an idempotency key it already holds)."""
+work. Each event is written once (the log skips an idempotency key it already holds). The move
+that ends a request (closed, denied, withdrawn, failed) also deletes its identity verification's
+data in the same unit of work (:func:`dsar.services.identity.forget`): every way a request ends
+goes through here."""
 
 from __future__ import annotations
 
@@ -15,6 +18,10 @@ def move(uow: UnitOfWork, request: PrivacyRequest, to: Move, at: datetime, reaso
     changed, events = apply_move(request, to, at=at, reason=reason, by=by)
     uow.requests.save_state(changed, at)
     uow.audit.append(events)
+    if changed.status.is_final:
+        from dsar.services.identity import forget
+
+        forget(uow, changed.id, at)
     return changed
 
 

@@ -319,7 +319,17 @@ def _risk_flagged(d: Details) -> tuple[str, list[str], str | None]:
     return f"Verification risk flagged: {str(d.get('rule', '?')).replace('_', ' ')}", [*_opt("reason", d, "reason"), went], None
 
 
+def _verification_deleted(d: Details) -> tuple[str, list[str], str | None]:
+    deleted = d.get("deleted") or {}
+    gone = [f"{str(k).replace('_', ' ')} {v}" for k, v in sorted(deleted.items()) if v]
+    kept = [str(k).replace("_", " ") for k in d.get("kept") or []]
+    when = "by the sweep (the request ended earlier)" if d.get("via") == "sweep" else "as the request ended"
+    lines = ([f"deleted: {', '.join(gone)}"] if gone else []) + ([f"kept: {', '.join(kept)}"] if kept else [])
+    return f"Verification data deleted {when}", lines, None
+
+
 RULES: dict[str, Rule] = {
+    "VerificationDataDeleted": _verification_deleted,
     "VerificationRiskFlagged": _risk_flagged,
     "LetterLinkCodeSent": _link_code,
     "LetterLinkOpened": _link_opened,
