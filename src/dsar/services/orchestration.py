@@ -513,8 +513,8 @@ def reconcile(ctx: ServiceContext, orchestrator: Orchestrator, *, restart_limit:
             state = orchestrator.run_state(run_id) if run_id is not None else None
             if state is not None and not state.final:
                 if run_id is not None and s.status is not Status.AWAITING_VERIFICATION and waits_for_subject(state):
-                    orchestrator.resume(run_id, {})
-                    done.append(Reconciled(s.reference, "woken", state.type, run_id))
+                    if _wake(orchestrator, run_id):
+                        done.append(Reconciled(s.reference, "woken", state.type, run_id))
                 continue
             previous = state.type if state is not None else None
             if _restarts_since_release(ctx, s.id) >= restart_limit:
@@ -534,10 +534,19 @@ def reconcile(ctx: ServiceContext, orchestrator: Orchestrator, *, restart_limit:
         # expired): the run sends the refusal's letter once woken
         run_id = queries.flow_run_id(ctx, request_id)
         state = orchestrator.run_state(run_id) if run_id is not None else None
-        if run_id is not None and state is not None and waits_for_subject(state):
-            orchestrator.resume(run_id, {})
+        if run_id is not None and state is not None and waits_for_subject(state) and _wake(orchestrator, run_id):
             done.append(Reconciled(reference, "woken", state.type, run_id))
     return done
+
+
+def _wake(orchestrator: Orchestrator, run_id: str) -> bool:
+    """Resume a run with an empty input; False (the sweep goes on) when it went on meanwhile."""
+    try:
+        orchestrator.resume(run_id, {})
+    except Exception as exc:  # noqa: BLE001 - resumed by someone else meanwhile: the record is the truth
+        log.warning("run %s could not be woken (%s)", run_id, type(exc).__name__)
+        return False
+    return True
 
 
 def _refusals_owing_a_letter(ctx: ServiceContext) -> list[tuple[str, str]]:

@@ -101,3 +101,21 @@ def test_a_run_in_the_subject_s_wait_of_a_request_refused_when_its_link_expired_
     assert queries.lookup_id(world.ctx, rid).status is Status.DENIED
     assert reconcile(world.ctx, orch) == [Reconciled(ref, "woken", "PAUSED", run)]
     assert [r.run_input for r in orch.resumed] == [{}]  # the run sends the could-not-verify letter
+
+
+def test_a_run_resumed_by_someone_else_meanwhile_does_not_stop_the_sweep(world: World) -> None:
+    from dsar.domain.errors import TransitionNotAllowed
+    from tests.unit.services.conftest import prove
+
+    class Raced(InMemoryOrchestrator):
+        def resume(self, run_id: str, run_input: object) -> None:  # type: ignore[override]
+            raise TransitionNotAllowed(f"run {run_id} does not wait for input")
+
+    rid = world.log()
+    orch = Raced()
+    run = start_processing(world.ctx, orch, rid)
+    processing.start_verification(world.ctx, rid)
+    assert prove(world, rid).outcome.value == "verified"
+    orch.suspend(run, "verify-1-0")
+    later = world.log(subject={"name": "B", "emails": ["b@example.com"]})  # no run yet: the sweep still starts it
+    assert [(r.action, r.reference) for r in reconcile(world.ctx, orch)] == [("started", queries.lookup_id(world.ctx, later).reference)]
