@@ -457,7 +457,7 @@ def test_show_and_help_import_only_what_they_need(env: dict[str, str]) -> None:
     """Issue 13, item 8: `--help` reads no settings; `request show` on an up-to-date schema
     imports neither alembic nor the connector types (boto3, httpx) nor jinja2 nor Prefect, nor
     PyJWT (no account login configured), phonenumbers, the calendars or the processing use cases
-    (a request that owes no letter); `request new --no-start` imports no Prefect."""
+    (a request that owes no letter) or identity verification (its summary is read apart); `request new --no-start` imports no Prefect."""
     from dsar.persistence.database import schema_head, shipped_head
 
     assert shipped_head() == schema_head()  # the fast schema check reads the same head as alembic
@@ -472,7 +472,7 @@ def test_show_and_help_import_only_what_they_need(env: dict[str, str]) -> None:
         "assert result.exit_code == 0, result.output\n"
         "heavy = {'alembic', 'boto3', 'botocore', 'httpx', 'prefect', 'jinja2', 'jwt', 'phonenumbers', 'holidays'}\n"
         "print(sorted({m.split('.')[0] for m in sys.modules} & heavy))\n"
-        "print(sorted(m for m in sys.modules if m in ('dsar.services.processing', 'dsar.connectors.schema')))\n"
+        "print(sorted(m for m in sys.modules if m in ('dsar.services.processing', 'dsar.connectors.schema', 'dsar.services.identity')))\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False, env={**os.environ, **env}

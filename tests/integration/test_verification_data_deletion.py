@@ -19,7 +19,7 @@ from dsar.app import App
 from dsar.demo.run import latest_code, latest_link
 from dsar.domain.request import Status
 from dsar.domain.verification_policy import Proof
-from dsar.services import identity
+from dsar.services import identity, verification_summary
 from dsar.services import processing as svc
 from dsar.services.intake import log_request
 from dsar.services.orchestration import sweep_verification
@@ -126,7 +126,7 @@ def test_a_verified_access_request_closes_with_its_verification_data_deleted_and
         "session": 0,  # ended when the last proof was given
     }
     assert "ana" not in json.dumps(deleted).lower() and "94103" not in json.dumps(deleted)
-    shown = identity.summary(ctx, rid)  # what staff see: the level and proofs, the case closed
+    shown = verification_summary.summary(ctx, rid)  # what staff see: the level and proofs, the case closed
     assert shown is not None and (shown.state, shown.level, shown.proofs) == ("closed", "high", ("contact", "data_points", "declaration"))
 
     # the access package's link works after the close: its code goes to the contact on file

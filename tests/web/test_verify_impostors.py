@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from dsar.domain.errors import InvalidInput
-from dsar.services import identity, processing, queries
+from dsar.services import identity, processing, queries, verification_summary
 from dsar.web.i18n import CATALOGS
 from tests.web.conftest import WebApp, csrf_from, submit_form
 from tests.web.verify_fixtures import (
@@ -146,7 +146,7 @@ def test_5_negotiating_the_proof_down_needs_a_named_legal_approver(shop_web: Web
     (letter,) = letters(shop_web, reference(shop_web, rid))
     points = open_link(shop_client, letter)
     post(shop_client, "/verify/points", {"session": session_of(points.text), "level": "contact", "data_points": "0"})
-    assert identity.summary(shop_web.web.ctx, rid).level == "high"  # type: ignore[union-attr]
+    assert verification_summary.summary(shop_web.web.ctx, rid).level == "high"  # type: ignore[union-attr]
     ctx = shop_web.web.ctx
     secret = enrol(ctx)
     with pytest.raises(InvalidInput, match="refused"):
@@ -248,7 +248,7 @@ def test_10_correcting_the_data_used_to_verify_needs_other_data(shop_web: WebApp
     start(shop_web, email_fix)
     assert all_mail(shop_web) == []  # neither the old address (disputed) nor the new one
     # the link goes by text message to the phone on file instead (not disputed)
-    assert identity.summary(shop_web.web.ctx, email_fix).channel == "sms"  # type: ignore[union-attr]
+    assert verification_summary.summary(shop_web.web.ctx, email_fix).channel == "sms"  # type: ignore[union-attr]
     phone_fix = log(
         shop_web,
         ANA,
@@ -360,6 +360,6 @@ def test_16_deadline_pressure_never_lowers_the_level(shop_web: WebApp) -> None:
     )
     start(shop_web, fresh)
     start(shop_web, late)
-    a, b = identity.summary(ctx, fresh), identity.summary(ctx, late)
+    a, b = verification_summary.summary(ctx, fresh), verification_summary.summary(ctx, late)
     assert a is not None and b is not None
     assert (a.level, a.requirement) == (b.level, b.requirement) == ("high", a.requirement)

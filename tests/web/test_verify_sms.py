@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 
 from dsar.app import build_signer
 from dsar.audit.bundle import read_member, verify_bundle
-from dsar.services import audit, identity
+from dsar.services import audit, verification_summary
 from dsar.web.i18n import CATALOGS
 from tests.web.conftest import WebApp, csrf_from, make_web
 from tests.web.verify_fixtures import all_mail, give_code, post, reference, start, status
@@ -150,7 +150,7 @@ def test_a_new_link_asked_on_the_resend_page_is_texted_and_ends_the_earlier_code
     assert len(sent) == 2 and {n for n, _ in sent} == {"+49305550199"}
     old, new = (_CODE.search(b) for b in (first, sent[1][1]))
     assert old and new and old.group(1) != new.group(1)
-    assert identity.summary(sms_web.web.ctx, rid).sends == 2  # type: ignore[union-attr]
+    assert verification_summary.summary(sms_web.web.ctx, rid).sends == 2  # type: ignore[union-attr]
     give_code(sms_client, ref, old.group(1))
     assert status(sms_web, rid) == "awaiting_verification"
     give_code(sms_client, ref, new.group(1))

@@ -155,9 +155,9 @@ class Tracked:
 
 def not_on_file(engine: App, t: Tracked) -> bool:
     """The subject was not found in the system of record: no link went anywhere."""
-    from dsar.services import identity
+    from dsar.services.verification_summary import summary
 
-    case = identity.summary(engine.ctx, t.request_id)
+    case = summary(engine.ctx, t.request_id)
     return case is not None and not case.known and case.state == "open"
 
 

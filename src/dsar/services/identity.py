@@ -1106,56 +1106,6 @@ def letter_phone(uow: UnitOfWork, r: PrivacyRequest) -> str | None:
     return on_file.sms
 
 
-@dataclass(frozen=True)
-class CaseSummary:
-    """The verification as staff see it (console, `request show`): no personal data."""
-
-    level: str
-    requirement: str
-    state: str
-    known: bool
-    channel: str
-    proofs: tuple[str, ...]
-    next: str | None
-    sends: int
-    attempts: int
-    expires_at: datetime
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "level": self.level,
-            "requirement": self.requirement,
-            "state": self.state,
-            "subject_on_file": self.known,
-            "channel": self.channel,
-            "proofs": list(self.proofs),
-            "next": self.next,
-            "sends": self.sends,
-            "failed_tries": self.attempts,
-            "expires_at": self.expires_at.isoformat(),
-        }
-
-
-def summary(ctx: ServiceContext, request_id: str) -> CaseSummary | None:
-    with ctx.uow() as uow:
-        case = uow.cases.get(request_id)
-    if case is None:
-        return None
-    nxt = next_proof(case.requirement, case.proofs) if case.state is CaseState.OPEN else None
-    return CaseSummary(
-        case.requirement.level.value,
-        case.requirement.describe(),
-        case.state.value,
-        case.known,
-        case.channel,
-        tuple(sorted(p.value for p in case.proofs)),
-        nxt.value if nxt else None,
-        case.issued,
-        case.attempts,
-        case.expires_at,
-    )
-
-
 def reference_request(ctx: ServiceContext, reference: str) -> str | None:
     """The request id of a reference, or None (the code page answers the same either way)."""
     try:

@@ -580,9 +580,9 @@ def _approve_letter(web: WebContext, form: Form, r: queries.RequestRef, staff: S
 
 
 def _verification(ctx: Any, request_id: str) -> Any:
-    from dsar.services import identity
+    from dsar.services.verification_summary import summary
 
-    return identity.summary(ctx, request_id)
+    return summary(ctx, request_id)
 
 
 def _verify_by_hand(web: WebContext, form: Form, r: queries.RequestRef, staff: StaffAccount) -> str:
