@@ -1,7 +1,7 @@
 """The public form in a real headless Chromium: a subject fills it in (largely by keyboard) and
 sees the thank-you page; axe-core (tests/a11y, pinned; scripts/ensure-axe) finds no serious or
 critical violation on the form, the form with errors, and the thank-you page, in English and
-German. The pages run under their real CSP; axe is injected through the DevTools protocol
+German, and on the French pages. The pages run under their real CSP; axe is injected through the DevTools protocol
 (``page.evaluate``), which a page's CSP does not govern.
 
 Screenshots of each state go to the test's folder, and to ``$DSAR_SCREENSHOTS`` when set."""
@@ -227,3 +227,27 @@ def test_the_letter_link_s_page_takes_the_secret_from_the_fragment_and_passes_ax
     shot(page, tmp_path, "letter-de")
     page.goto(server.url + "/letter?lang=en")
     assert_accessible(page, "letter (en)")
+
+
+def test_the_french_pages_pass_axe(served: tuple[WebApp, WebServer], page: Any, tmp_path: Path) -> None:
+    """French, the longest of the languages: the form, the form with errors, the code page, the
+    package's and the letter's pages pass axe, with the language switch offering French."""
+    _, server = served
+    fr = CATALOGS["fr"]
+    page.goto(server.url + "/?lang=fr")
+    assert page.locator("html").get_attribute("lang") == "fr"
+    assert page.locator("h1").inner_text() == fr["form.title"]
+    assert page.locator("nav.lang [aria-current=true]").inner_text() == "Français"
+    assert_accessible(page, "form (fr)")
+    shot(page, tmp_path, "form-fr")
+    page.get_by_role("button", name=fr["form.submit"]).click()
+    page.wait_for_url("**/?lang=fr")
+    assert page.title().startswith(fr["err.title_prefix"] + ": ")
+    assert fr["err.name"] in page.locator(".error-summary").inner_text()
+    assert_accessible(page, "form with errors (fr)")
+    for path, key in (("/verify", "verify.title.code"), ("/package", "package.title"), ("/letter", "letter.title")):
+        page.goto(server.url + path + "?lang=fr")
+        assert page.locator("h1").inner_text() == fr[key]
+        assert_accessible(page, f"{path} (fr)")
+    shot(page, tmp_path, "letter-fr")
+    assert page.console_problems == []

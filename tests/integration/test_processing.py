@@ -320,8 +320,13 @@ def test_a_correction_request_changes_exactly_the_approved_fields_and_says_where
         "Parcel carrier (delivery name and address); Payment processor (card payments)."
     )
     assert told in body and "Tax adviser" not in body.split("We have told")[1]
-    notices = {read_mail(p)["To"] for p in outbox(engine_app).glob(f"{r.reference}.recipient_notice.*.eml")}
-    assert notices == {"dataprotection@parcel-carrier.test", "privacy@payments.example-shop.test"}
+    notices = {read_mail(p)["To"]: read_mail(p) for p in outbox(engine_app).glob(f"{r.reference}.recipient_notice.*.eml")}
+    assert set(notices) == {"dataprotection@parcel-carrier.test", "privacy@payments.example-shop.test"}
+    # each in the language the data map gives for it (the carrier's German), else English
+    carrier = flat(notices["dataprotection@parcel-carrier.test"].get_body(preferencelist=("plain",)).get_content())
+    assert notices["dataprotection@parcel-carrier.test"]["Subject"].startswith("Berichtigung ")
+    assert "Paketdienst (Name und Lieferanschrift)" in carrier
+    assert notices["privacy@payments.example-shop.test"]["Subject"].startswith("Correction ")
     assert "Lyon" not in body and "5550999" not in body
 
 

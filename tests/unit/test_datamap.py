@@ -277,3 +277,35 @@ def test_a_german_letter_from_the_demo_map_prints_its_german_texts_and_none_of_t
                 continue  # retention reasons and field descriptions: the deletion letters and the package
             assert t.in_language(language) in body, (language, where)  # type: ignore[attr-defined]
             assert str(t) not in body, (language, where)
+
+
+# --- recipients' addresses and languages ------------------------------------------------------
+
+RECIPIENTS_MAP = VALID.replace("purposes: [Support]\n", "purposes: [Support]\nrecipients: [Parcel carrier, Tax adviser]\n")
+
+
+def test_a_recipient_s_contact_is_an_address_or_an_address_and_a_language(tmp_path: Path) -> None:
+    text = RECIPIENTS_MAP + (
+        "recipient_contacts:\n  Parcel carrier: {address: dpo@carrier.test, language: fr}\n  Tax adviser: office@tax.test\n"
+    )
+    crm = load_system_map(write(tmp_path, text))
+    carrier, adviser = crm.recipient_contacts["Parcel carrier"], crm.recipient_contacts["Tax adviser"]
+    assert (carrier.address, carrier.language) == ("dpo@carrier.test", "fr")
+    assert (adviser.address, adviser.language) == ("office@tax.test", "en")  # the address alone: English
+
+
+@pytest.mark.parametrize(
+    ("contact", "message"),
+    [
+        ("{address: dpo@carrier.test, language: it}", "unknown language 'it': the languages are en, de, fr, es"),
+        ("{address: 'a@b.test, c@d.test', language: de}", "not one email address"),
+        ("'a@b.test; c@d.test'", "not one email address"),
+        ("{address: dpo@carrier.test, lang: de}", "lang"),
+    ],
+)
+def test_a_recipient_s_contact_that_does_not_fit_is_refused_at_its_line(tmp_path: Path, contact: str, message: str) -> None:
+    line = f"  Parcel carrier: {contact}"
+    text = RECIPIENTS_MAP + f"recipient_contacts:\n{line}\n"
+    found = problems(write(tmp_path, text))
+    assert len(found) == 1 and message in found[0], found
+    assert found[0].startswith(f"{tmp_path / 'crm.yaml'}:{text.splitlines().index(line) + 1}: recipient_contacts.Parcel carrier"), found

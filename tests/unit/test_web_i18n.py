@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from dsar.domain.letters import LETTER_LANGUAGES
 from dsar.domain.regimes import AccessScope, RequestType
 from dsar.domain.request import AgentKind
 from dsar.web.i18n import CATALOGS, LANGUAGES, Translator, _load_locales, negotiate
@@ -42,21 +43,32 @@ def test_the_keys_the_public_pages_name_exist() -> None:
     assert named - set(CATALOGS["en"]) == set()
 
 
-def test_german_and_spanish_are_not_english() -> None:
-    same = [k for k in CATALOGS["en"] if CATALOGS["de"][k] == CATALOGS["en"][k] == CATALOGS["es"][k]]
-    # names that read the same in all three (Malta, Portugal, Israel ...), nothing else
-    assert same and all(k.startswith("country.") for k in same), same
+def test_the_languages_are_the_letters_languages() -> None:
+    # A request made on a page in a language gets its letters in that language.
+    assert tuple(LANGUAGES) == LETTER_LANGUAGES
+
+
+@pytest.mark.parametrize("lang", [lang for lang in LANGUAGES if lang != "en"])
+def test_no_language_is_english(lang: str) -> None:
+    same = [k for k in CATALOGS["en"] if CATALOGS[lang][k] == CATALOGS["en"][k]]
+    # place names that read the same (Portugal, Liechtenstein ...) and words spelt alike
+    # (German "Name", Spanish "Error"), nothing else
+    alike = {"attr.name", "err.title_prefix"}
+    assert all(k.startswith(("country.", "nation.")) or k in alike for k in same), (lang, same)
 
 
 def test_a_locale_file_in_an_unknown_language_is_refused(tmp_path: Path) -> None:
-    (tmp_path / "x.fr.json").write_text('{"a": "b"}')
-    with pytest.raises(ValueError, match="x.fr.json"):
+    (tmp_path / "x.it.json").write_text('{"a": "b"}')
+    with pytest.raises(ValueError, match="x.it.json"):
         _load_locales({lang: {} for lang in LANGUAGES}, tmp_path)
 
 
 def test_negotiation_and_fallback() -> None:
-    assert negotiate(None, None, "fr-CH, de;q=0.8, es;q=0.9") == "es"
+    assert negotiate(None, None, "it-CH, de;q=0.8, es;q=0.9") == "es"
+    assert negotiate(None, None, "fr-CH, de;q=0.8, es;q=0.9") == "fr"
+    assert negotiate("FR", None, "de") == "fr"
     assert negotiate("de", "es", "en") == "de"
     assert negotiate("xx", None, "xx") == "en"
     assert Translator("de")("form.submit") == "Anfrage senden"
+    assert Translator("fr")("form.submit") == "Envoyer ma demande"
     assert Translator("de")("no.such.key") == "no.such.key"

@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from dsar.domain.request import Move
 from dsar.services import queries, recording
 from dsar.services.intake import log_request
-from dsar.web.i18n import CATALOGS
+from dsar.web.i18n import CATALOGS, LANGUAGES
 from tests.signoff import respond
 from tests.web.conftest import WebApp, make_web, submit_form
 
@@ -71,7 +71,7 @@ def test_the_refusal_letter_links_the_appeal_page_and_the_page_takes_the_appeal(
     assert web_app.web.orchestrator.started == []  # an appeal runs no flow: legal decides it
 
 
-@pytest.mark.parametrize("lang", ["en", "de", "es"])
+@pytest.mark.parametrize("lang", list(LANGUAGES))
 def test_an_appeal_from_another_address_is_refused_in_the_pages_language(web_app: WebApp, client: TestClient, lang: str) -> None:
     reference = refused(web_app)
     fields = {"type": "appeal", "appeal_of": reference, "name": "Mallory", "email": "mallory@example.com"}

@@ -4,6 +4,7 @@ stored, the thank-you page, and every kind of bad input (nothing stored, nothing
 from __future__ import annotations
 
 import base64
+import html
 import json
 import re
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from dsar.services import queries
-from dsar.web.i18n import CATALOGS
+from dsar.web.i18n import CATALOGS, LANGUAGES
 from tests.web.conftest import WebApp, csrf_from, make_web, submit_form
 
 ANN = {"type": "access", "country": "DE", "name": "Ann Example", "email": "ann@example.com"}
@@ -37,9 +38,9 @@ def thanks_text(client: TestClient, response: Any) -> str:
 # --- languages ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("lang", ["en", "de", "es"])
+@pytest.mark.parametrize("lang", list(LANGUAGES))
 def test_the_form_speaks_the_browsers_language(client: TestClient, lang: str) -> None:
-    page = client.get("/", headers={"Accept-Language": f"{lang};q=0.9, fr;q=0.8"})
+    page = client.get("/", headers={"Accept-Language": f"{lang};q=0.9, it;q=0.8"})
     assert page.status_code == 200
     assert f'<html lang="{lang}">' in page.text
     assert CATALOGS[lang]["form.title"] in page.text
@@ -56,7 +57,22 @@ def test_the_language_switch_is_remembered(client: TestClient) -> None:
     assert 'href="?lang=de"' in page.text and 'aria-current="true">Español' in page.text
 
 
-@pytest.mark.parametrize("lang", ["en", "de", "es"])
+@pytest.mark.parametrize("lang", list(LANGUAGES))
+def test_every_page_a_subject_sees_speaks_each_language(client: TestClient, lang: str) -> None:
+    # the form, the code page, the package download page, the letter page and the error page
+    for path, key in (("/", "form.title"), ("/verify", "verify.title.code"), ("/package", "package.title"), ("/letter", "letter.title")):
+        page = client.get(f"{path}?lang={lang}")
+        assert page.status_code == 200 and f'<html lang="{lang}">' in page.text, path
+        assert CATALOGS[lang][key] in page.text, path
+        # the switch offers every language, each named in its own language, the current one marked
+        for code, name in LANGUAGES.items():
+            assert f'hreflang="{code}"' in page.text and f">{name}</a>" in page.text, (path, code)
+        assert f'aria-current="true">{LANGUAGES[lang]}' in page.text, path
+    missing = client.get(f"/no-such-page?lang={lang}")
+    assert missing.status_code == 404 and CATALOGS[lang]["error.404"] in html.unescape(missing.text)
+
+
+@pytest.mark.parametrize("lang", list(LANGUAGES))
 def test_submitting_in_each_language(client: TestClient, web_app: WebApp, lang: str) -> None:
     token = csrf_from(client.get(f"/?lang={lang}").text)
     response = client.post(f"/?lang={lang}", data={"csrf_token": token, **ANN}, follow_redirects=False)
@@ -69,6 +85,7 @@ def test_submitting_in_each_language(client: TestClient, web_app: WebApp, lang: 
     assert (view.type, view.regime, view.country, view.channel) == ("access", "gdpr", "DE", "web")
     assert view.subject.name == "Ann Example" and view.subject.emails == ("ann@example.com",)
     assert [s.request_id for s in web_app.orchestrator.started] == [view.id]
+    assert view.language == lang  # the subject's letters are written in the form's language
 
 
 def test_errors_come_in_the_pages_language(client: TestClient, web_app: WebApp) -> None:

@@ -71,6 +71,34 @@ def _text_of(min_length: int = 1, max_length: int = 2000) -> PlainValidator:
 Text = Annotated[LocalText, _text_of()]
 
 
+class RecipientContact(BaseModel):
+    """Where a recipient is told of an erasure or correction, and in which language: written
+    as the address alone (the notice goes in English) or ``{address: ..., language: fr}``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    address: str
+    language: str = DEFAULT_LANGUAGE
+
+    @model_validator(mode="before")
+    @classmethod
+    def _address_alone(cls, value: object) -> object:
+        return {"address": value} if isinstance(value, str) else value
+
+    @field_validator("address")
+    @classmethod
+    def _one_address(cls, value: str) -> str:
+        if value.count("@") != 1 or any(c in value for c in " ,;<>\r\n"):
+            raise ValueError("not one email address")
+        return value
+
+    @field_validator("language")
+    @classmethod
+    def _known_language(cls, value: str) -> str:
+        if value not in TEXT_LANGUAGES:
+            raise ValueError(f"unknown language {value!r}: the languages are {', '.join(TEXT_LANGUAGES)}")
+        return value
+
+
 class FixedText(BaseModel):
     """Replace the value with this text (e.g. "Deleted customer")."""
 
@@ -188,9 +216,10 @@ class SystemBase(BaseModel):
     legal_basis: Text
     recipients: list[Text] = Field(default_factory=list)
     # Where each recipient is told of an erasure or correction (GDPR Art. 19; CCPA service
-    # providers and contractors): a recipient as `recipients` names it -> its email address.
+    # providers and contractors): a recipient as `recipients` names it -> its email address,
+    # or {address: ..., language: de} for a notice in that language (else English).
     # A recipient without one is listed for the team in the sign-off form, not mailed.
-    recipient_contacts: dict[str, str] = Field(default_factory=dict)
+    recipient_contacts: dict[str, RecipientContact] = Field(default_factory=dict)
     retention: Text
     source: Text
     third_country_transfers: list[Text] = Field(default_factory=list)
@@ -200,11 +229,6 @@ class SystemBase(BaseModel):
         unknown = sorted(set(self.recipient_contacts) - set(self.recipients))
         if unknown:
             raise ValueError(f"recipient_contacts: {', '.join(unknown)} not among the recipients")
-        bad = sorted(
-            name for name, address in self.recipient_contacts.items() if address.count("@") != 1 or any(c in address for c in " ,;<>\r\n")
-        )
-        if bad:
-            raise ValueError(f"recipient_contacts: not one email address for {', '.join(bad)}")
         return self
 
     @model_validator(mode="after")

@@ -9,7 +9,8 @@ the notice to recipients of erased or corrected data.
   17(3); CCPA 11 CCR 7022(f)).
 - The recipient notice goes, after an erasure or correction, to each recipient the data map
   names with an address (``recipient_contacts``) for a system whose data changed (GDPR Art. 19;
-  CCPA service providers and contractors). It names the person so they can find the records;
+  CCPA service providers and contractors), in the language the data map gives for it (else
+  English). It names the person so they can find the records;
   it is never sent to the subject, and its audit event names the recipient, not the person.
 
 Each is sent once (a letter record per request and kind; a recipient's notice is its own kind).
@@ -20,6 +21,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from dsar.connectors.schema import RecipientContact
 from dsar.domain.letters import ACKNOWLEDGEMENT_LETTER, PARTIAL_REFUSAL_LETTER, RECIPIENT_NOTICE
 from dsar.domain.plan import CorrectStep, EraseStep, ErasureKind, PlanStep
 from dsar.domain.regimes import REGIMES, RequestType
@@ -102,15 +104,16 @@ def notice_kind(recipient: str) -> str:
     return f"{RECIPIENT_NOTICE}.{hashlib.sha256(recipient.encode()).hexdigest()[:10]}"
 
 
-def recipients_to_notify(ctx: ServiceContext, plan: list[PlanStep]) -> dict[str, str]:
-    """Recipient -> address, for the systems whose data the plan changed."""
+def recipients_to_notify(ctx: ServiceContext, plan: list[PlanStep]) -> dict[str, RecipientContact]:
+    """Recipient -> where to tell it (its address, the notice's language), for the systems
+    whose data the plan changed."""
     systems = {m.system: m for m in ctx.data_map}
     changed = {st.system for st in plan if isinstance(st, EraseStep | CorrectStep) and st.changes_data}
-    out: dict[str, str] = {}
+    out: dict[str, RecipientContact] = {}
     for name in sorted(changed):
         system = systems.get(name)
         if system is not None:
-            out.update({who: address for who, address in system.recipient_contacts.items()})
+            out.update(system.recipient_contacts)
     return out
 
 
@@ -119,15 +122,19 @@ def send_recipient_notices(ctx: ServiceContext, uow: UnitOfWork, r: PrivacyReque
     if r.type not in (RequestType.DELETION, RequestType.CORRECTION):
         return 0
     sent = 0
-    for recipient, address in recipients_to_notify(ctx, plan).items():
+    # The recipient's name as the data map gives it in the notice's language (a LocalText).
+    names = {str(name): name for m in ctx.data_map for name in m.recipients}
+    for recipient, contact in recipients_to_notify(ctx, plan).items():
         context = _base(ctx, uow, r) | {
-            "recipient": recipient,
+            "recipient": names.get(recipient, recipient),
             "action": "erasure" if r.type is RequestType.DELETION else "correction",
             "person": {"name": r.subject.name, "emails": list(r.subject.emails)},
             "corrections": [{"attribute": c.attribute, "value": c.value} for c in r.corrections],
         }
+        # In the recipient's language (the data map's, else English), not the subject's.
+        kind = notice_kind(recipient)
         if send_letter(
-            ctx, uow, r, notice_kind(recipient), context, to=address, template_kind=RECIPIENT_NOTICE, recipient=recipient, language="en"
+            ctx, uow, r, kind, context, to=contact.address, template_kind=RECIPIENT_NOTICE, recipient=recipient, language=contact.language
         ):
             sent += 1
     return sent

@@ -22,7 +22,6 @@ the package and its spools unreadable.
 from __future__ import annotations
 
 import csv
-import html
 import io
 import json
 import secrets
@@ -56,8 +55,9 @@ from dsar.domain.regimes import AccessScope, RequestType
 from dsar.domain.request import PrivacyRequest
 from dsar.services.context import ServiceContext
 from dsar.services.correspondence import letter_language, letter_request, send_letter
+from dsar.services.package_index import index_html
 from dsar.services.ports import OutgoingMail, UnitOfWork
-from dsar.services.redaction import DOCUMENT_REASONS, REASONS, DocumentScanner, Redactor, field_maps
+from dsar.services.redaction import DocumentScanner, Redactor
 from dsar.services.streams import StreamStore
 from dsar.services.templates import check_approved
 from dsar.services.zipstream import ZipStreamWriter, safe_name
@@ -387,83 +387,18 @@ def _csv_entity(ctx: ServiceContext, request_id: str, info: Mapping[str, Any]) -
 
 
 def _index_html(ctx: ServiceContext, r: PrivacyRequest, summaries: Sequence[Mapping[str, Any]], now: datetime) -> str:
-    """The package's readable index: what each system is, what each file holds, what each
-    field means (from the data map), and what was withheld and why. Everything escaped."""
-    e = html.escape
-    maps = {m.system: m for m in ctx.data_map}
-    org = e(ctx.policy.organisation_name)
-    out = [
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
-        f"<title>Your data held by {org} ({e(r.reference)})</title>",
-        "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto;line-height:1.4}"
-        "table{border-collapse:collapse}td,th{border:1px solid #999;padding:.2em .5em;text-align:left;vertical-align:top}</style>",
-        "</head><body>",
-        f"<h1>Your data held by {org}</h1>",
-        f"<p>Request {e(r.reference)}, received {e(r.received_at.date().isoformat())}. Prepared {e(now.date().isoformat())}.</p>",
-        "<p>Each system below has, per kind of record, a <code>.json</code> file (complete, for computers) and a "
-        "<code>.csv</code> file (for spreadsheets) with the same records. Documents are in each system's "
-        "<code>documents</code> folder.</p>",
-    ]
-    lookback = lookback_start(r.regime)
-    if lookback is not None:
-        out.append(
-            f"<p><strong>Period covered.</strong> This copy covers the personal information we hold about you that we "
-            f"collected on or after {e(lookback.isoformat())}, including what we keep for longer than 12 months.</p>"
-        )
-    withheld_any = False
-    for s in summaries:
-        m = maps.get(str(s["system"]))
-        title = e(m.title if m else str(s["system"]))
-        out.append(f"<h2>{title}</h2>")
-        if m is not None:
-            out.append("<dl>")
-            out.append(f"<dt>Why we hold it</dt><dd>{e('; '.join(m.purposes))}</dd>")
-            out.append(f"<dt>Legal basis</dt><dd>{e(m.legal_basis)}</dd>")
-            out.append(f"<dt>Who receives it</dt><dd>{e('; '.join(m.recipients) or 'nobody outside our organisation')}</dd>")
-            out.append(f"<dt>How long we keep it</dt><dd>{e(m.retention)}</dd>")
-            out.append(f"<dt>Where it comes from</dt><dd>{e(m.source)}</dd></dl>")
-        meanings = field_maps(m) if m is not None else {}
-        system = safe_name(str(s["system"]))
-        for entity, info in s.get("entities", {}).items():
-            files = f"{system}/{safe_name(entity)}.json, {system}/{safe_name(entity)}.csv"
-            out.append(f"<h3>{e(entity)}: {int(info.get('records', 0))} records</h3><p>Files: <code>{e(files)}</code></p>")
-            known = {**meanings.get("*", {}), **meanings.get(entity, {})}
-            rows = []
-            for col in info.get("columns", []):
-                fm = known.get(col)
-                if fm is not None:
-                    what = fm.description or fm.category.replace("_", " ")
-                else:
-                    what = "a document, in the documents folder" if col == "file" else ""
-                rows.append(f"<tr><td><code>{e(col)}</code></td><td>{e(what or 'as held in the system')}</td></tr>")
-            if rows:
-                out.append("<table><tr><th>Field</th><th>What it is</th></tr>" + "".join(rows) + "</table>")
-            gone = s.get("withheld_fields", {}).get(entity, {})
-            if gone:
-                withheld_any = True
-                items = "".join(f"<li><code>{e(f)}</code>: {e(REASONS.get(why, why))}</li>" for f, why in sorted(gone.items()))
-                out.append(f"<p>Held but not included, for your security or to protect others:</p><ul>{items}</ul>")
-        docs = s.get("documents", [])
-        if docs:
-            out.append(f"<p>{len(docs)} documents in <code>{e(system)}/documents/</code>.</p>")
-        kept_back = s.get("withheld_documents", [])
-        if kept_back:
-            withheld_any = True
-            items = "".join(
-                f"<li><code>{e(d['name'])}</code>: not included, because {e(DOCUMENT_REASONS.get(d['reason'], d['reason']))}.</li>"
-                for d in kept_back
-            )
-            out.append(f"<p>Documents held but not included:</p><ul>{items}</ul>")
-    text_withheld = any(k.startswith("text:") for s in summaries for k in s.get("withheld", {}))
-    if withheld_any or text_withheld:
-        out.append(
-            "<h2>What we left out</h2><p>We never include Social Security, driver's licence or other government "
-            "identification numbers, financial account or card numbers, passwords, or security questions and answers, "
-            "nor data about other people. Where such a number appeared inside a text, it reads "
-            "<code>[withheld: ...]</code>.</p>"
-        )
-    out.append(f"<p>Questions: {e(ctx.policy.privacy_contact)}</p></body></html>")
-    return "\n".join(out)
+    """The package's readable index, in the request's language (:mod:`dsar.services.package_index`)."""
+    return index_html(
+        language=letter_language(r),
+        organisation=ctx.policy.organisation_name,
+        contact=ctx.policy.privacy_contact,
+        reference=r.reference,
+        received=r.received_at,
+        prepared=now,
+        lookback=lookback_start(r.regime),
+        data_map=ctx.data_map,
+        summaries=summaries,
+    )
 
 
 # --- delivery: the link, the code, the download ------------------------------------------------------

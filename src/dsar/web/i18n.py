@@ -1,4 +1,4 @@
-"""The public pages' languages: English, German and Spanish (more by adding a catalog).
+"""The public pages' languages: English, German, French and Spanish (more by adding a catalog).
 
 The language comes from ``?lang=`` (the switch; remembered in a cookie), then the ``lang``
 cookie, then ``Accept-Language``; English when nothing matches. Catalogs are plain dicts:
@@ -14,7 +14,7 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 
-LANGUAGES: dict[str, str] = {"en": "English", "de": "Deutsch", "es": "Español"}
+LANGUAGES: dict[str, str] = {"en": "English", "de": "Deutsch", "fr": "Français", "es": "Español"}
 DEFAULT_LANGUAGE = "en"
 
 CATALOGS: dict[str, dict[str, str]] = {
@@ -29,6 +29,12 @@ CATALOGS: dict[str, dict[str, str]] = {
         "error.title": "Etwas stimmt nicht",
         "error.back": "Zurück",
         "lang.switch": "Sprache",
+    },
+    "fr": {
+        "site.title": "Demandes relatives à vos données personnelles",
+        "error.title": "Quelque chose ne va pas",
+        "error.back": "Retour",
+        "lang.switch": "Langue",
     },
     "es": {
         "site.title": "Solicitudes de privacidad",

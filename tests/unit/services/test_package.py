@@ -236,7 +236,7 @@ def test_a_ccpa_package_says_it_covers_data_back_to_2022(shop: World) -> None:
     assert svc.execute_plan(shop.ctx, rid) is Status.RESPONDING
     assert svc.send_response(shop.ctx, rid) is Status.CLOSED
     index = next(v for k, v in download_package(shop, rid).items() if k.endswith("index.html")).decode()
-    assert "on or after 2022-01-01" in index and "longer than 12 months" in index
+    assert "on or after 1 January 2022" in index and "longer than 12 months" in index
 
 
 def test_a_request_for_categories_gets_no_package_and_no_link(shop: World) -> None:

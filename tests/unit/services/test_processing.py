@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import pytest
 
 from dsar.connectors.base import ErasureKind
-from dsar.connectors.schema import Retain
+from dsar.connectors.schema import RecipientContact, Retain
 from dsar.domain.decisions import DENIAL_REASON_TEXT, DENIAL_STEP, SIGN_OFF_STEP, DenialReason, SignOff, SignOffDecision, sign_off
 from dsar.domain.errors import InvalidInput, RetryableConnectorError
 from dsar.domain.plan import ExportStep, ManualStep, Operation
@@ -426,8 +426,9 @@ def test_a_correction_sets_the_approved_fields_and_the_letter_names_where(world:
 # --- acknowledgement, partial refusal, recipient notices ---------------------------------------
 
 
-def notifying_world() -> World:
-    shop = shop_map(("Parcel carrier", "Tax adviser")).model_copy(update={"recipient_contacts": {"Parcel carrier": "privacy@carrier.test"}})
+def notifying_world(**contacts: RecipientContact) -> World:
+    contacts = contacts or {"Parcel carrier": RecipientContact(address="privacy@carrier.test")}
+    shop = shop_map(("Parcel carrier", "Tax adviser")).model_copy(update={"recipient_contacts": contacts})
     return World([shop_data()], (shop,))
 
 
@@ -501,6 +502,18 @@ def test_a_correction_tells_the_recipients_the_new_values_and_an_access_request_
     other = w.log(subject={"name": "Jane Doe", "emails": ["someone@example.org"]})
     steps(w, other)
     assert len(w.letters.contexts("recipient_notice")) == 1
+
+
+def test_each_recipient_is_told_in_its_own_language_not_the_subject_s() -> None:
+    carrier = RecipientContact(address="privacy@carrier.test", language="fr")
+    adviser = RecipientContact(address="office@tax.test")  # the address alone: English
+    w = notifying_world(**{"Parcel carrier": carrier, "Tax adviser": adviser})
+    rid = w.log(type="deletion", language="de")
+    assert steps(w, rid)[-1] is Status.CLOSED
+    sent = {d["recipient"]: d["language"] for d in w.details(rid, "LetterSent") if d["kind"].startswith("recipient_notice.")}
+    assert sent == {"Parcel carrier": "fr", "Tax adviser": "en"}
+    assert {d["kind"]: d["language"] for d in w.details(rid, "LetterSent")}["deletion_response"] == "de"
+    assert {m.to for m in w.mailer.sent.values()} >= {"privacy@carrier.test", "office@tax.test"}
 
 
 # --- manual systems ---------------------------------------------------------------------------
