@@ -46,7 +46,15 @@ def test_a_narrowed_command_answers_as_the_whole_app_does(path: tuple[str, ...],
 
 @pytest.mark.parametrize(
     "argv",
-    [[], ["--help"], ["request"], ["request", "--help"], ["request", "no-such-command"], ["no-such-group", "show"], ["--json", "request", "show", "X"]],
+    [
+        [],
+        ["--help"],
+        ["request"],
+        ["request", "--help"],
+        ["request", "no-such-command"],
+        ["no-such-group", "show"],
+        ["--json", "request", "show", "X"],
+    ],
 )
 def test_anything_but_one_named_command_goes_to_the_whole_app(argv: list[str]) -> None:
     assert _narrowed(argv) is None
