@@ -76,8 +76,9 @@ def verification() -> tuple[int, int, int, int]:
 
 @task(cache_policy=NO_CACHE, persist_result=False)
 def bounces() -> int:
-    """Letters the mail service returned undelivered (DSAR_MAIL_BOUNCE_QUEUE_URL): recorded on
-    their requests, the team alerted, open requests held. How many were recorded."""
+    """Letters the mail service returned undelivered (DSAR_MAIL_BOUNCE_QUEUE_URL for SES,
+    DSAR_MAIL_BOUNCE_MAILDIR for an SMTP server's reports): recorded on their requests, the
+    team alerted, open requests held. How many were recorded."""
     from dsar.app import sweep_bounces
 
     done = sweep_bounces(app())

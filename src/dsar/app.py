@@ -244,17 +244,29 @@ def build_texts(settings: Settings, engine: Engine) -> TextMessenger:
 
 
 def sweep_bounces(app: App) -> BounceSweep | None:
-    """Settle the bounce notices waiting in ``DSAR_MAIL_BOUNCE_QUEUE_URL`` (None when unset)."""
-    url = app.settings.mail_bounce_queue_url
-    if not url:
+    """Settle the bounce notices waiting in ``DSAR_MAIL_BOUNCE_QUEUE_URL`` (SES) and in
+    ``DSAR_MAIL_BOUNCE_MAILDIR`` (an SMTP server's reports): one sweep's figures for both, None
+    when neither is set."""
+    url, maildir = app.settings.mail_bounce_queue_url, app.settings.mail_bounce_maildir
+    if not url and not maildir:
         return None
-    import boto3
-
-    from dsar.letters.bounces import SqsBounceSource
+    from dsar.letters.bounces import MaildirBounceSource, SqsBounceSource
     from dsar.persistence.mail_ledger import SqlMailLedger
+    from dsar.services.bounces import BounceSweep
     from dsar.services.bounces import sweep_bounces as sweep
+    from dsar.services.ports import BounceSource
 
-    return sweep(app.ctx, SqsBounceSource(boto3.client("sqs"), url), SqlMailLedger(app.engine).message_for)
+    sources: list[BounceSource] = []
+    if url:
+        import boto3
+
+        sources.append(SqsBounceSource(boto3.client("sqs"), url))
+    if maildir:
+        sources.append(MaildirBounceSource(maildir))
+    done = BounceSweep()
+    for source in sources:
+        done.add(sweep(app.ctx, source, SqlMailLedger(app.engine).message_for))
+    return done
 
 
 def build_notifier(app: App) -> Notifier:

@@ -1150,7 +1150,7 @@ def alerts_sweep(
         if bounced is not None:
             out.print(
                 f"bounces: {len(bounced.recorded)} letter(s) recorded undelivered, {len(bounced.held)} request(s) held"
-                f"{', ' + str(bounced.malformed) + ' unreadable notice(s) deleted' if bounced.malformed else ''}"
+                f"{', ' + str(bounced.malformed) + ' unreadable notice(s) set aside' if bounced.malformed else ''}"
             )
     if report.failed:
         raise typer.Exit(1)

@@ -291,6 +291,12 @@ class MailSettings(BaseSettings):
         description="AWS SQS queue that receives SES's bounce and complaint notifications (through SNS): the deadline watch "
         "reads it, records each bounced letter on its request, alerts the team and holds an open request. Unset: not read.",
     )
+    mail_bounce_maildir: Path | None = Field(
+        None,
+        description="Maildir folder the SMTP server's bounce reports (RFC 3464) and complaints (RFC 5965) are delivered or "
+        "synchronised into (the mailbox of the letters' sender): the deadline watch reads it as it reads the SES queue and "
+        "moves each mail it read into the folder's 'settled' subfolder. Unset: not read.",
+    )
 
 
 class AlertSettings(BaseSettings):
@@ -594,6 +600,7 @@ class Settings(WebSettings, DemoSettings, AwsSettings, AlertSettings, MailSettin
                 "sms_outbox_dir": str(self.effective_sms_outbox_dir),
                 "sms_sender_id": self.sms_sender_id,
                 "mail_bounce_queue_url": self.mail_bounce_queue_url,
+                "mail_bounce_maildir": str(self.mail_bounce_maildir) if self.mail_bounce_maildir else None,
             },
             "alerts": {
                 "alert_thresholds_days": self.alert_thresholds_days,

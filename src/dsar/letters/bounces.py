@@ -1,15 +1,25 @@
-"""The SQS queue AWS SES's bounce and complaint notifications arrive in.
+"""Where the reports of letters that could not be delivered wait for dsar.
 
-SES reports them (identity notifications, or event publishing through a configuration set) to
-an SNS topic; an SQS queue subscribed to that topic keeps them until dsar reads them
-(``DSAR_MAIL_BOUNCE_QUEUE_URL``). :class:`SqsBounceSource` receives and deletes them;
-:func:`dsar.domain.bounces.parse_notice` reads one.
+* AWS SES reports them (identity notifications, or event publishing through a configuration
+  set) to an SNS topic; an SQS queue subscribed to that topic keeps them until dsar reads them
+  (``DSAR_MAIL_BOUNCE_QUEUE_URL``). :class:`SqsBounceSource` receives and deletes them;
+  :func:`dsar.domain.bounces.parse_notice` reads one.
+* An SMTP server mails its reports (delivery status notifications, complaints) back to the
+  letters' sender. The mailbox they reach is delivered, or synchronised (mbsync, getmail,
+  fetchmail from an IMAP mailbox), into a Maildir folder (``DSAR_MAIL_BOUNCE_MAILDIR``).
+  :class:`MaildirBounceSource` reads its new and current mail and moves each settled one into
+  the Maildir's ``settled`` folder: nothing is deleted, and a mail that was no report (a reply
+  someone wrote) is kept there for a person to read. :func:`dsar.domain.bounces.parse_report`
+  reads one.
 """
 
 from __future__ import annotations
 
+import mailbox
+from pathlib import Path
 from typing import Any
 
+from dsar.domain.errors import ConfigurationError
 from dsar.services.ports import BounceSource, ReceivedNotice
 
 
@@ -25,3 +35,37 @@ class SqsBounceSource(BounceSource):
 
     def delete(self, handle: str) -> None:
         self.client.delete_message(QueueUrl=self.queue_url, ReceiptHandle=handle)
+
+
+class MaildirBounceSource(BounceSource):
+    """A Maildir folder the SMTP server's reports are delivered into. Each mail is a notice
+    (``format="report"``), known by its file's key; ``delete`` moves it into the folder's
+    ``settled`` subfolder (Maildir++ ``.settled``), so a sweep never reads it again and a
+    person still can."""
+
+    SETTLED = "settled"
+
+    def __init__(self, path: Path) -> None:
+        if not (path / "cur").is_dir() or not (path / "new").is_dir():
+            raise ConfigurationError(f"DSAR_MAIL_BOUNCE_MAILDIR is not a Maildir folder (no cur/ and new/): {path}")
+        self.box = mailbox.Maildir(path, factory=None, create=False)
+        folders = self.box.list_folders()
+        self.settled = self.box.get_folder(self.SETTLED) if self.SETTLED in folders else self.box.add_folder(self.SETTLED)
+
+    def receive(self, max_messages: int = 10) -> list[ReceivedNotice]:
+        found = []
+        for key in sorted(self.box.iterkeys())[: max(1, max_messages)]:
+            try:
+                raw = self.box.get_bytes(key)
+            except KeyError:  # moved or deleted by someone else meanwhile
+                continue
+            found.append(ReceivedNotice(key, key, raw.decode("utf-8", "surrogateescape"), format="report"))
+        return found
+
+    def delete(self, handle: str) -> None:
+        try:
+            message = self.box.get_message(handle)
+        except KeyError:
+            return  # already gone
+        self.settled.add(message)  # first a copy where it is kept, then out of the inbox: a crash between reads it again
+        self.box.discard(handle)

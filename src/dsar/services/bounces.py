@@ -1,8 +1,9 @@
 """Letters the mail service accepted and then could not deliver.
 
 The deadline watch (and `dsar alerts sweep`) reads the bounce and complaint notices waiting in
-the configured queue (the BounceSource port; :class:`dsar.letters.bounces.SqsBounceSource`), and for each notice about
-one of dsar's letters:
+the configured queue or mailbox (the BounceSource port: :class:`dsar.letters.bounces.SqsBounceSource`
+for AWS SES, :class:`dsar.letters.bounces.MaildirBounceSource` for the reports an SMTP server
+mails back), and for each notice about one of dsar's letters:
 
 * records ``LetterBounced`` on the request (the letter's purpose, the kind of bounce; never the
   address), once per notice however often the queue delivers it;
@@ -12,8 +13,8 @@ one of dsar's letters:
   goes on as if the subject had the letter (a verification link, an extension notice);
 * a transient bounce (the service tries again itself) and a complaint are recorded only.
 
-Notices about mail that is not dsar's, or that no longer names a request, are deleted and
-counted; a malformed queue message is deleted and counted, never printed.
+Notices about mail that is not dsar's, or that no longer names a request, are deleted (from a
+mailbox: moved to its ``settled`` folder) and counted; a malformed one likewise, never printed.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from dsar.domain.alerts import LETTER_BOUNCED, NewAlert
-from dsar.domain.bounces import COMPLAINT, PERMANENT, TRANSIENT, UNDETERMINED, MalformedNotice, parse_notice
+from dsar.domain.bounces import COMPLAINT, PERMANENT, TRANSIENT, UNDETERMINED, MalformedNotice, parse_notice, parse_report
 from dsar.domain.errors import NotFound
 from dsar.domain.events import LetterBounced
 from dsar.services.context import ServiceContext
@@ -47,6 +48,15 @@ class BounceSweep:
     not_failures: int = 0
     malformed: int = 0
 
+    def add(self, other: BounceSweep) -> None:
+        """Count another source's sweep in this one."""
+        self.recorded += other.recorded
+        self.held += other.held
+        self.alerted += other.alerted
+        self.not_ours += other.not_ours
+        self.not_failures += other.not_failures
+        self.malformed += other.malformed
+
 
 def sweep_bounces(ctx: ServiceContext, source: BounceSource, message_for: Callable[[str], str | None]) -> BounceSweep:
     """Read and settle every notice waiting (at most MAX_PER_SWEEP). ``message_for`` maps the
@@ -66,9 +76,12 @@ def sweep_bounces(ctx: ServiceContext, source: BounceSource, message_for: Callab
 
 def _settle(ctx: ServiceContext, received: ReceivedNotice, message_for: Callable[[str], str | None], done: BounceSweep) -> None:
     try:
-        notice = parse_notice(received.body, received.message_id)
+        if received.format == "report":
+            notice = parse_report(received.body.encode("utf-8", "surrogateescape"), received.message_id)
+        else:
+            notice = parse_notice(received.body, received.message_id)
     except MalformedNotice as exc:
-        log.warning("a bounce queue message was not an SES notification (%s); deleted", exc)
+        log.warning("a bounce notice was not one dsar reads (%s); set aside", exc)
         done.malformed += 1
         return
     if not notice.failure:
@@ -90,8 +103,11 @@ def _settle(ctx: ServiceContext, received: ReceivedNotice, message_for: Callable
         appended = uow.audit.append([LetterBounced(request_id, now, purpose, notice.kind, notice.subtype, notice.notice_id)])
         if appended and notice.kind in (PERMANENT, UNDETERMINED):
             today = local_today(ctx)
-            uow.alerts.add([NewAlert(request_id, reference, LETTER_BOUNCED, today, 0, notify=True)], now)
-            done.alerted.append(reference)
+            # one alert per request and day: a second letter bounced the same day (the link and
+            # the acknowledgement to one dead address) is in the trail, and the team has been told
+            if not any(a.kind == LETTER_BOUNCED and a.due == today for a in uow.alerts.recent(request_id)):
+                uow.alerts.add([NewAlert(request_id, reference, LETTER_BOUNCED, today, 0, notify=True)], now)
+                done.alerted.append(reference)
         uow.commit()
     if not appended:
         return  # this notice was settled before (the queue delivered it again)

@@ -78,10 +78,14 @@ class ReceivedNotice:
     handle: str  # what deletes it from the queue
     message_id: str  # the queue's id of it
     body: str
+    # "ses": a JSON notification of AWS SES; "report": a mail an SMTP server sent back (RFC 3464
+    # delivery status, RFC 5965 complaint), its bytes decoded as UTF-8 with surrogateescape
+    format: str = "ses"
 
 
 class BounceSource(ABC):
-    """Where the mail service's bounce and complaint notices wait (an SQS queue)."""
+    """Where the mail service's bounce and complaint notices wait (an SQS queue, a mailbox).
+    ``delete`` takes a settled notice out of what ``receive`` returns."""
 
     @abstractmethod
     def receive(self, max_messages: int = 10) -> list[ReceivedNotice]: ...
