@@ -19,9 +19,8 @@ Each is sent once (a letter record per request and kind; a recipient's notice is
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from dsar.connectors.schema import RecipientContact
 from dsar.domain.letters import ACKNOWLEDGEMENT_LETTER, PARTIAL_REFUSAL_LETTER, RECIPIENT_NOTICE
 from dsar.domain.plan import CorrectStep, EraseStep, ErasureKind, PlanStep
 from dsar.domain.regimes import REGIMES, RequestType
@@ -30,6 +29,11 @@ from dsar.services.context import ServiceContext
 from dsar.services.correspondence import letter_request, send_letter
 from dsar.services.deadlines import record_receipt_confirmation
 from dsar.services.ports import UnitOfWork
+
+if TYPE_CHECKING:
+    # the data map's models (pydantic, 20 ms): only for the annotation, so reading which letter
+    # a request owes (`request show`) does not import them (issue 13, item 8)
+    from dsar.connectors.schema import RecipientContact
 
 
 def _base(ctx: ServiceContext, uow: UnitOfWork, r: PrivacyRequest) -> dict[str, Any]:
