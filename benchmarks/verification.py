@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from dsar.app import build_app  # noqa: E402
 from dsar.demo.run import latest_link  # noqa: E402
 from dsar.demo.shop import seed_shop  # noqa: E402
-from dsar.services import identity, processing, queries  # noqa: E402
+from dsar.services import processing, queries, verification_summary  # noqa: E402
 from dsar.services.intake import log_request  # noqa: E402
 from dsar.services.orchestration import InMemoryOrchestrator  # noqa: E402
 from dsar.settings import Settings  # noqa: E402
@@ -145,7 +145,7 @@ def main() -> None:
                     posts = act(client, link, person) if link else 0
                     elapsed = time.perf_counter() - started
                     verified = queries.lookup_id(app.ctx, r.id).status.value in ("verified", "withdrawn")
-                    case = identity.summary(app.ctx, r.id)
+                    case = verification_summary.summary(app.ctx, r.id)
                     one_step = verified and case is not None and case.attempts == 0 and case.sends == 1
                     results[shape].append((one_step, elapsed, posts, case.level if case else "?"))
         print(f"identity verification: {len(people)} demo subjects x {len(SHAPES)} request shapes, the subject acting at once")

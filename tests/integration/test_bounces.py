@@ -133,7 +133,7 @@ def test_a_permanent_bounce_is_recorded_once_alerted_and_holds_the_open_request(
 def _provider_id(app: App, mid: str) -> str:
     from sqlmodel import Session, select
 
-    from dsar.persistence.tables import MailLedgerRow
+    from dsar.persistence.mail_ledger import MailLedgerRow
 
     with Session(app.engine) as s:
         row = s.exec(select(MailLedgerRow).where(MailLedgerRow.message_id == mid)).one()

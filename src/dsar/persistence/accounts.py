@@ -4,23 +4,75 @@ stored only as digests (tokens) or scrypt hashes (passwords)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
+from sqlalchemy import BigInteger, Column, LargeBinary
 from sqlalchemy import delete as sa_delete
-from sqlmodel import Session, col, select
+from sqlmodel import Field, Session, SQLModel, col, select
 
 from dsar.domain.accounts import ApiToken, Role, StaffAccount, TokenScope
 from dsar.domain.errors import InvalidInput, NotFound
 from dsar.domain.lockout import CodeFailures
-from dsar.persistence.tables import (
-    ApiTokenRow,
-    StaffAccountRow,
-    StaffPasswordTokenRow,
-    as_utc,
-    as_utc_or_none,
-    refused_if_exists,
-)
+from dsar.persistence.tables import as_utc, as_utc_or_none, refused_if_exists
 from dsar.services.ports import PasswordToken, TotpRecord
+
+
+class StaffAccountRow(SQLModel, table=True):
+    """A staff account (staff data, not subjects'). ``name_key`` is the casefolded name: names
+    are unique whatever their case. ``password_hash`` is scrypt with its parameters."""
+
+    __tablename__ = "staff_account"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=64)
+    name_key: str = Field(unique=True, max_length=64)
+    role: str = Field(max_length=16)
+    active: bool = True
+    created_at: datetime
+    password_hash: str | None = Field(default=None, max_length=300)
+    failed_logins: int = 0
+    locked_until: datetime | None = None
+    last_login_at: datetime | None = None
+    trained_on: date | None = None
+    session_epoch: int = 0
+    # The authenticator's TOTP secret, sealed under the staff stream's data key (migration 0007),
+    # and the last time step one of its codes was used (a code is good once).
+    totp_secret_enc: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    totp_last_step: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    # Wrong authenticator codes counted since totp_failed_since, and the codes' lock-out
+    # (migration 0008, dsar.domain.lockout).
+    totp_failures: int = 0
+    totp_failed_since: datetime | None = None
+    totp_locked_until: datetime | None = None
+
+
+class StaffPasswordTokenRow(SQLModel, table=True):
+    """A set-password link's token, as its SHA-256 digest only; single use."""
+
+    __tablename__ = "staff_password_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="staff_account.id", index=True)
+    digest: str = Field(unique=True, max_length=64)
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None = None
+
+
+class ApiTokenRow(SQLModel, table=True):
+    """An API token: the SHA-256 digest of its secret and the secret's short, non-secret prefix."""
+
+    __tablename__ = "api_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=64)
+    prefix: str = Field(index=True, max_length=16)
+    digest: str = Field(unique=True, max_length=64)
+    scopes: str = Field(max_length=200)  # space-separated, sorted
+    created_at: datetime
+    created_by: str = Field(max_length=200)
+    revoked_at: datetime | None = None
+    last_used_at: datetime | None = None
 
 
 def _account(r: StaffAccountRow) -> StaffAccount:

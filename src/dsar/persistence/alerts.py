@@ -7,13 +7,34 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
+from sqlalchemy import UniqueConstraint, update
 from sqlalchemy import select as sa_select
-from sqlalchemy import update
-from sqlmodel import Session, col, select
+from sqlmodel import Field, Session, SQLModel, col, select
 
 from dsar.domain.alerts import Alert, NewAlert, WatchCandidate, WatchColumn
 from dsar.persistence.sealing import IN_CHUNK
-from dsar.persistence.tables import DeadlineAlertRow, RequestRow, as_utc, as_utc_or_none, refused_if_exists
+from dsar.persistence.tables import RequestRow, as_utc, as_utc_or_none, refused_if_exists
+
+
+class DeadlineAlertRow(SQLModel, table=True):
+    """One deadline alert per request, kind and due date: the unique key is what makes a
+    re-run of the watch send nothing new. Holds the reference and dates, never personal data."""
+
+    __tablename__ = "deadline_alert"
+    __table_args__ = (UniqueConstraint("request_id", "due", "kind"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: str = Field(max_length=32)
+    reference: str = Field(max_length=32)
+    kind: str = Field(max_length=32)
+    due: date
+    days_left: int
+    raised_at: datetime
+    # False when a more urgent alert raised in the same sweep covers this one.
+    notify: bool = True
+    delivered_at: datetime | None = Field(default=None, index=True)
+    attempts: int = 0
+    last_error: str | None = Field(default=None, max_length=500)
 
 
 class SqlAlerts:

@@ -11,9 +11,18 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Field, Session, SQLModel, select
 
-from dsar.persistence.tables import MailLedgerRow
+
+class MailLedgerRow(SQLModel, table=True):
+    """A message a mail transport accepted: a re-run never sends it again."""
+
+    __tablename__ = "mail_ledger"
+
+    message_id: str = Field(primary_key=True, max_length=200)
+    transport: str = Field(max_length=16)
+    provider_id: str | None = Field(default=None, max_length=200)
+    sent_at: datetime
 
 
 class SqlMailLedger:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import update
-from sqlmodel import Session, col, or_, select
+from sqlalchemy import BigInteger, Column, update
+from sqlmodel import Field, Session, SQLModel, col, or_, select
 
 from dsar.domain.errors import NotFound
 from dsar.domain.packages import AccessPackage
-from dsar.persistence.tables import AccessPackageRow, as_utc, as_utc_or_none, refused_if_exists
+from dsar.persistence.tables import as_utc, as_utc_or_none, refused_if_exists
 
 _MUTABLE = (
     "link_digest",
@@ -24,6 +24,33 @@ _MUTABLE = (
     "downloaded_at",
     "links_issued",
 )
+
+
+class AccessPackageRow(SQLModel, table=True):
+    """A request's access package: where its sealed stream is, when its link expires, and the
+    link and one-time code as keyed digests (never the values)."""
+
+    __tablename__ = "access_package"
+
+    id: str = Field(primary_key=True, max_length=32)
+    request_id: str = Field(index=True, max_length=32)
+    object_key: str = Field(max_length=300)
+    size: int = Field(sa_column=Column(BigInteger, nullable=False))
+    sealed_size: int = Field(sa_column=Column(BigInteger, nullable=False))
+    files: int = 0
+    created_at: datetime
+    expires_at: datetime = Field(index=True)
+    link_digest: str = Field(unique=True, max_length=64)
+    code_digest: str | None = Field(default=None, max_length=64)
+    code_expires_at: datetime | None = None
+    code_attempts: int = 0
+    codes_sent: int = 0
+    link_used_at: datetime | None = None
+    deleted_at: datetime | None = None
+    download_starts: int = 0
+    downloaded_at: datetime | None = None
+    links_issued: int = 0
+    revision: int = 0
 
 
 def _package(r: AccessPackageRow) -> AccessPackage:

@@ -218,17 +218,6 @@ class TemplateApprovalRow(SQLModel, table=True):
     totp_step: int = Field(sa_column=Column(BigInteger, nullable=False))
 
 
-class MailLedgerRow(SQLModel, table=True):
-    """A message a mail transport accepted: a re-run never sends it again."""
-
-    __tablename__ = "mail_ledger"
-
-    message_id: str = Field(primary_key=True, max_length=200)
-    transport: str = Field(max_length=16)
-    provider_id: str | None = Field(default=None, max_length=200)
-    sent_at: datetime
-
-
 class ClockPauseRow(SQLModel, table=True):
     """A stop-the-clock pause: the team asked the subject for ID or clarification on
     ``asked_on``; the answer came on ``answered_on`` (NULL: still waiting)."""
@@ -241,27 +230,6 @@ class ClockPauseRow(SQLModel, table=True):
     answered_on: date | None = None
     reason_enc: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
     at: datetime
-
-
-class DeadlineAlertRow(SQLModel, table=True):
-    """One deadline alert per request, kind and due date: the unique key is what makes a
-    re-run of the watch send nothing new. Holds the reference and dates, never personal data."""
-
-    __tablename__ = "deadline_alert"
-    __table_args__ = (UniqueConstraint("request_id", "due", "kind"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    request_id: str = Field(max_length=32)
-    reference: str = Field(max_length=32)
-    kind: str = Field(max_length=32)
-    due: date
-    days_left: int
-    raised_at: datetime
-    # False when a more urgent alert raised in the same sweep covers this one.
-    notify: bool = True
-    delivered_at: datetime | None = Field(default=None, index=True)
-    attempts: int = 0
-    last_error: str | None = Field(default=None, max_length=500)
 
 
 class AuditCheckpointRow(SQLModel, table=True):
@@ -281,62 +249,13 @@ class AuditCheckpointRow(SQLModel, table=True):
     archived_as: str | None = Field(default=None, max_length=300)
 
 
-class StaffAccountRow(SQLModel, table=True):
-    """A staff account (staff data, not subjects'). ``name_key`` is the casefolded name: names
-    are unique whatever their case. ``password_hash`` is scrypt with its parameters."""
-
-    __tablename__ = "staff_account"
-
-    id: int | None = Field(default=None, primary_key=True)
-    name: str = Field(max_length=64)
-    name_key: str = Field(unique=True, max_length=64)
-    role: str = Field(max_length=16)
-    active: bool = True
-    created_at: datetime
-    password_hash: str | None = Field(default=None, max_length=300)
-    failed_logins: int = 0
-    locked_until: datetime | None = None
-    last_login_at: datetime | None = None
-    trained_on: date | None = None
-    session_epoch: int = 0
-    # The authenticator's TOTP secret, sealed under the staff stream's data key (migration 0007),
-    # and the last time step one of its codes was used (a code is good once).
-    totp_secret_enc: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
-    totp_last_step: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
-    # Wrong authenticator codes counted since totp_failed_since, and the codes' lock-out
-    # (migration 0008, dsar.domain.lockout).
-    totp_failures: int = 0
-    totp_failed_since: datetime | None = None
-    totp_locked_until: datetime | None = None
-
-
-class StaffPasswordTokenRow(SQLModel, table=True):
-    """A set-password link's token, as its SHA-256 digest only; single use."""
-
-    __tablename__ = "staff_password_token"
-
-    id: int | None = Field(default=None, primary_key=True)
-    account_id: int = Field(foreign_key="staff_account.id", index=True)
-    digest: str = Field(unique=True, max_length=64)
-    created_at: datetime
-    expires_at: datetime
-    used_at: datetime | None = None
-
-
-class ApiTokenRow(SQLModel, table=True):
-    """An API token: the SHA-256 digest of its secret and the secret's short, non-secret prefix."""
-
-    __tablename__ = "api_token"
-
-    id: int | None = Field(default=None, primary_key=True)
-    name: str = Field(max_length=64)
-    prefix: str = Field(index=True, max_length=16)
-    digest: str = Field(unique=True, max_length=64)
-    scopes: str = Field(max_length=200)  # space-separated, sorted
-    created_at: datetime
-    created_by: str = Field(max_length=200)
-    revoked_at: datetime | None = None
-    last_used_at: datetime | None = None
+def register_all() -> None:
+    """Import every module that declares a table, so ``SQLModel.metadata`` holds the whole schema
+    (alembic's environment, the test comparing the models with the migrations). The tables of
+    staff accounts, alerts, access packages and the mail ledger live with their repositories and
+    are imported where those are used: a command that reads a request does not build them
+    (issue 13, item 8)."""
+    from dsar.persistence import accounts, alerts, mail_ledger, packages, verification  # noqa: F401
 
 
 def as_utc(at: datetime) -> datetime:
@@ -358,30 +277,3 @@ def refused_if_exists(what: str) -> Iterator[None]:
         yield
     except SqlIntegrityError:
         raise IntegrityError(f"{what} exists already") from None
-
-
-class AccessPackageRow(SQLModel, table=True):
-    """A request's access package: where its sealed stream is, when its link expires, and the
-    link and one-time code as keyed digests (never the values)."""
-
-    __tablename__ = "access_package"
-
-    id: str = Field(primary_key=True, max_length=32)
-    request_id: str = Field(index=True, max_length=32)
-    object_key: str = Field(max_length=300)
-    size: int = Field(sa_column=Column(BigInteger, nullable=False))
-    sealed_size: int = Field(sa_column=Column(BigInteger, nullable=False))
-    files: int = 0
-    created_at: datetime
-    expires_at: datetime = Field(index=True)
-    link_digest: str = Field(unique=True, max_length=64)
-    code_digest: str | None = Field(default=None, max_length=64)
-    code_expires_at: datetime | None = None
-    code_attempts: int = 0
-    codes_sent: int = 0
-    link_used_at: datetime | None = None
-    deleted_at: datetime | None = None
-    download_starts: int = 0
-    downloaded_at: datetime | None = None
-    links_issued: int = 0
-    revision: int = 0

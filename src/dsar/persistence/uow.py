@@ -8,6 +8,7 @@ work it opens, so a data key is unwrapped once per process, not once per transac
 
 from __future__ import annotations
 
+from functools import cached_property
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
@@ -15,16 +16,21 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from dsar.crypto import BlindIndex, KeyProvider
-from dsar.persistence.accounts import SqlAccounts, SqlTokens
-from dsar.persistence.alerts import SqlAlerts
 from dsar.persistence.audit_log import SqlAuditLog
 from dsar.persistence.casework import SqlChallenges, SqlDecisions, SqlLetters, SqlPlans, SqlTemplateApprovals
 from dsar.persistence.data_keys import SqlDataKeys
 from dsar.persistence.deadlines import SqlDeadlines
-from dsar.persistence.packages import SqlPackages
 from dsar.persistence.requests import SqlRequests
 from dsar.persistence.sealing import DEFAULT_CACHE_KEYS, DataKeyCache, Sealer
 from dsar.persistence.verification import SqlVerificationCases
+
+if TYPE_CHECKING:
+    from dsar.persistence.accounts import SqlAccounts, SqlTokens
+    from dsar.persistence.alerts import SqlAlerts
+    from dsar.persistence.packages import SqlPackages
+
+
+_LAZY = ("alerts", "accounts", "tokens", "packages")
 
 
 class SqlUnitOfWork:
@@ -38,11 +44,7 @@ class SqlUnitOfWork:
     decisions: SqlDecisions
     plans: SqlPlans
     letters: SqlLetters
-    alerts: SqlAlerts
     keys: SqlDataKeys
-    accounts: SqlAccounts
-    tokens: SqlTokens
-    packages: SqlPackages
     templates: SqlTemplateApprovals
 
     def __init__(self, engine: Engine, keys: KeyProvider, index: BlindIndex, cache: DataKeyCache | None = None) -> None:
@@ -53,6 +55,8 @@ class SqlUnitOfWork:
 
     def __enter__(self) -> Self:
         s = self._session = Session(self._engine, expire_on_commit=False)
+        for lazy in _LAZY:  # a unit of work entered again starts with repositories on its new session
+            self.__dict__.pop(lazy, None)
         sealer = Sealer(s, self._keys, self._cache)
         self.requests = SqlRequests(s, sealer, self._index)
         self.deadlines = SqlDeadlines(s, sealer)
@@ -62,13 +66,40 @@ class SqlUnitOfWork:
         self.decisions = SqlDecisions(s, sealer)
         self.plans = SqlPlans(s)
         self.letters = SqlLetters(s)
-        self.alerts = SqlAlerts(s)
         self.keys = SqlDataKeys(s, sealer)
-        self.accounts = SqlAccounts(s)
-        self.tokens = SqlTokens(s)
-        self.packages = SqlPackages(s)
         self.templates = SqlTemplateApprovals(s)
         return self
+
+    # The repositories of alerts, staff accounts, API tokens and access packages (and their
+    # tables) are imported when first used in this unit of work, not by every command that
+    # opens one (issue 13, item 8: `request show` builds neither their tables nor their mappers).
+    @cached_property
+    def alerts(self) -> SqlAlerts:
+        from dsar.persistence.alerts import SqlAlerts
+
+        return SqlAlerts(self._open())
+
+    @cached_property
+    def accounts(self) -> SqlAccounts:
+        from dsar.persistence.accounts import SqlAccounts
+
+        return SqlAccounts(self._open())
+
+    @cached_property
+    def tokens(self) -> SqlTokens:
+        from dsar.persistence.accounts import SqlTokens
+
+        return SqlTokens(self._open())
+
+    @cached_property
+    def packages(self) -> SqlPackages:
+        from dsar.persistence.packages import SqlPackages
+
+        return SqlPackages(self._open())
+
+    def _open(self) -> Session:
+        assert self._session is not None, "a repository is used outside its unit of work"
+        return self._session
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         assert self._session is not None

@@ -5,7 +5,9 @@ from __future__ import annotations
 from alembic import context
 from sqlmodel import SQLModel
 
-from dsar.persistence import tables  # noqa: F401  (registers the tables on SQLModel.metadata)
+from dsar.persistence import tables
+
+tables.register_all()  # every table on SQLModel.metadata, those kept with their repositories too
 
 target_metadata = SQLModel.metadata
 config = context.config
