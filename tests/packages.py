@@ -11,7 +11,7 @@ from pathlib import Path
 from dsar.services import package
 from dsar.services.context import ServiceContext
 
-LINK = re.compile(r"/package#([0-9a-f]{64})")
+LINK = re.compile(r"/package\?lang=[a-z]{2}#([0-9a-f]{64})")  # the page in the letter's language, the secret in the fragment
 CODE = re.compile(r"^\s+(\d{6})\s*$", re.M)
 
 

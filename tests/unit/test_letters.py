@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from dsar.domain.errors import ConfigurationError, NotFound
+from dsar.domain.letters import in_language
 from dsar.letters.render import LetterRenderer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -93,3 +94,13 @@ def test_a_manifest_naming_a_missing_file_is_refused_naming_it(tmp_path: Path) -
     )
     with pytest.raises(ConfigurationError, match=r"names files that do not exist: denial/x.j2, l.j2, v.toml"):
         LetterRenderer(tmp_path).render("denial", "gdpr", context())
+
+
+def test_a_link_to_a_page_carries_the_letter_s_language_before_its_fragment_and_nothing_else_moves() -> None:
+    base = "https://privacy.example.test"
+    assert in_language(f"{base}/verify/l/3f1c9a", "de") == f"{base}/verify/l/3f1c9a?lang=de"
+    assert in_language(f"{base}/?appeal_of=DSR-2026-000001", "fr") == f"{base}/?appeal_of=DSR-2026-000001&lang=fr"
+    assert in_language(f"{base}/package#a1b2", "es") == f"{base}/package?lang=es#a1b2"  # the secret stays in the fragment
+    assert in_language(f"{base}/letter#DSR-2026-000001.denial.ab", "en") == f"{base}/letter?lang=en#DSR-2026-000001.denial.ab"
+    for unknown in (None, "", "xx", "DE", "de&x=1"):
+        assert in_language(f"{base}/package#a1b2", unknown) == f"{base}/package#a1b2"

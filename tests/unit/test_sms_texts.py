@@ -21,9 +21,11 @@ from dsar.services.ports import TextMessage
 
 ROOT = Path(__file__).resolve().parents[2]
 RENDERER = LetterRenderer(ROOT / "templates")
-LINK = "https://privacy.example-shop.test/verify/l/3f1c9a0b7d2e4f6a8b0c1d2e3f4a5b6c7d8e9f0a"
-CODE_PAGE = "https://privacy.example-shop.test/verify"
-RESEND_PAGE = "https://privacy.example-shop.test/verify/resend"
+# The links as dsar writes them: each opens the page in the request's language (?lang=; every
+# language adds the same eight characters, so the lengths below hold for all four).
+LINK = "https://privacy.example-shop.test/verify/l/3f1c9a0b7d2e4f6a8b0c1d2e3f4a5b6c7d8e9f0a?lang=es"
+CODE_PAGE = "https://privacy.example-shop.test/verify?lang=es"
+RESEND_PAGE = "https://privacy.example-shop.test/verify/resend?lang=es"
 
 
 def context(**overrides: Any) -> dict[str, Any]:
@@ -98,7 +100,7 @@ def test_a_text_cannot_print_a_name_the_context_does_not_hold_and_hostile_values
         RENDERER._text_env.from_string("{{ request.subject_name }}").render(context())
 
 
-LETTER_LINK = "https://privacy.example-shop.test/letter#DSR-2026-000042.access_response.3f1c9a0b7d2e4f6a8b0c1d2e3f4a5b6c7d8e9f0a"
+LETTER_LINK = "https://privacy.example-shop.test/letter?lang=es#DSR-2026-000042.access_response.3f1c9a0b7d2e4f6a8b0c1d2e3f4a5b6c7d8e9f0a"
 
 
 @pytest.mark.parametrize("language", LANGUAGES)

@@ -32,10 +32,11 @@ def shop_web(tmp_path: Path) -> Iterator[WebApp]:
     w.app.engine.dispose()
 
 
-def answered(w: WebApp, email: str = JANE) -> tuple[str, str]:
+def answered(w: WebApp, email: str = JANE, language: str = "en") -> tuple[str, str]:
     """(reference, link token) of an access request run to its letter."""
     r = log_request(
-        w.app.ctx, {"type": "access", "regime": "gdpr", "country": "DE", "subject": {"name": "Jane", "emails": [email]}}
+        w.app.ctx,
+        {"type": "access", "regime": "gdpr", "country": "DE", "subject": {"name": "Jane", "emails": [email]}, "language": language},
     ).request
     run_everything_once(w.app, r.id, r.reference)
     token = link_token(body_of(w.app.settings.effective_outbox_dir / f"{r.reference}.access_response_dsar.eml"))
@@ -143,8 +144,30 @@ def test_the_page_speaks_the_visitors_language(shop_web: WebApp, lang: str) -> N
 def test_the_access_letter_carries_the_link_and_no_attachment(shop_web: WebApp) -> None:
     ref, token = answered(shop_web)
     body = body_of(shop_web.app.settings.effective_outbox_dir / f"{ref}.access_response_dsar.eml")
-    assert f"{shop_web.app.settings.effective_web_url}/package#{token}" in body
+    assert f"{shop_web.app.settings.effective_web_url}/package?lang=en#{token}" in body
     assert "attached" not in body
     with shop_web.app.ctx.uow() as uow:
         rid = uow.requests.id_for_reference(ref)
     assert svc.status_of(shop_web.app.ctx, rid).value == "closed"
+
+
+def test_a_german_request_s_package_link_opens_the_german_page_and_the_token_still_decides(shop_web: WebApp) -> None:
+    """The access letter's link is /package?lang=de#TOKEN: the page opens in German for a
+    browser set to English with a French cookie, the code and download pages after it stay
+    German (the link's visit set the cookie), and the language never stands in for the token."""
+    ref, token = answered(shop_web, language="de")
+    outbox = shop_web.app.settings.effective_outbox_dir
+    assert f"{shop_web.app.settings.effective_web_url}/package?lang=de#{token}" in body_of(outbox / f"{ref}.access_response_dsar.eml")
+    with TestClient(shop_web.fastapi, headers={"Accept-Language": "en"}, cookies={"lang": "fr"}) as client:
+        page = client.get("/package?lang=de")  # what the browser asks for: the fragment stays with it
+        assert page.status_code == 200 and '<html lang="de">' in page.text and CATALOGS["de"]["package.send_code"] in page.text
+        forged = client.post("/package/code?lang=de", data={"csrf_token": csrf_from(page.text), "token": "f" * 64})
+        assert forged.status_code == 410 and CATALOGS["de"]["package.refused.expired"] in forged.text
+        asked = client.post("/package/code", data={"csrf_token": csrf_from(page.text), "token": token})
+        assert asked.status_code == 200 and '<html lang="de">' in asked.text and 'name="code"' in asked.text
+        wrong = client.post("/package/download", data={"csrf_token": csrf_from(page.text), "token": token, "code": "000000"})
+        assert wrong.status_code == 422 and CATALOGS["de"]["package.code.wrong"] in wrong.text
+        got = give_code(client, token, latest_package_code(outbox, ref))
+        assert got.status_code == 200 and got.headers["content-type"] == "application/zip"  # type: ignore[attr-defined]
+    with TestClient(shop_web.fastapi) as fresh:  # an unknown language: as without one
+        assert '<html lang="en">' in fresh.get("/package?lang=xx").text

@@ -94,3 +94,19 @@ def test_a_forged_reference_is_refused_and_not_echoed(web_app: WebApp, client: T
 def test_the_ordinary_form_offers_no_appeal(client: TestClient) -> None:
     page = client.get("/?lang=en").text
     assert 'value="appeal"' not in page
+
+
+def test_a_german_refusal_letter_s_appeal_link_opens_the_german_appeal_page(web_app: WebApp) -> None:
+    """The appeal link carries the request's language after the reference (…&lang=de): the
+    German appeal page for a browser set to English; an unknown language is as none."""
+    reference = refused(web_app, language="de")
+    outbox = web_app.app.settings.effective_outbox_dir / f"{reference}.denial_dsar.eml"
+    body = message_from_bytes(outbox.read_bytes(), policy=policy.default).get_body(preferencelist=("plain",))
+    assert body is not None
+    assert f"{PUBLIC}/?appeal_of={reference}&lang=de" in str(body.get_content())
+    with TestClient(web_app.fastapi, headers={"Accept-Language": "en"}) as browser:
+        page = browser.get(f"/?appeal_of={reference}&lang=de")
+        assert '<html lang="de">' in page.text and CATALOGS["de"]["type.appeal"] in html.unescape(page.text)
+        assert 'name="appeal_of"' in page.text and 'name="country"' not in page.text
+    with TestClient(web_app.fastapi) as fresh:
+        assert '<html lang="en">' in fresh.get(f"/?appeal_of={reference}&lang=xx").text

@@ -6,6 +6,7 @@ foreign links, and the run woken with an empty input."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 from html import unescape
 
@@ -14,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from dsar.services import identity, queries
 from dsar.web.i18n import CATALOGS, LANGUAGES
-from tests.web.conftest import WebApp
+from tests.web.conftest import WebApp, csrf_from
 from tests.web.verify_fixtures import (
     ANA,
     JANE,
@@ -251,3 +252,50 @@ def test_resends_are_limited_and_each_new_link_ends_the_earlier_one(shop_web: We
     with TestClient(shop_web.fastapi) as c:
         assert c.get(sent[0].path).status_code == 404
         assert c.get(sent[-1].path).status_code == 200
+
+
+def _path(url: str) -> str:
+    """A link's path and query as a browser asks for it (the fragment stays in the browser)."""
+    return "/" + url.split("://", 1)[1].split("/", 1)[1].split("#", 1)[0]
+
+
+def test_a_german_request_s_letter_links_open_the_german_pages_whatever_the_browser_says(shop_web: WebApp) -> None:
+    """The letter's link and code page carry the request's language (?lang=de): a browser set
+    to English with a French cookie gets the German landing page, the German answer after it,
+    and can still switch with the picker. The lang parameter changes the language only."""
+    rid = log(shop_web, language="de")
+    start(shop_web, rid)
+    (letter,) = letters(shop_web, reference(shop_web, rid))
+    assert letter.link and f"{letter.link}?lang=de" in letter.body  # the link ends where the token does, then the language
+    code_page = re.search(r"http://\S+/verify\?lang=de(?=\s)", letter.body)
+    assert code_page, "the code page's address carries the letter's language"
+    with TestClient(shop_web.fastapi, headers={"Accept-Language": "en"}, cookies={"lang": "fr"}) as browser:
+        landing = browser.get(_path(f"{letter.link}?lang=de"))
+        assert landing.status_code == 200 and '<html lang="de">' in landing.text
+        assert CATALOGS["de"]["verify.title.landing"] in unescape(landing.text)
+        assert browser.get(_path(code_page.group(0))).text.count(CATALOGS["de"]["verify.title.code"]) >= 1
+        # the picker still switches (the link's page in French), then back
+        assert '<html lang="fr">' in browser.get(f"{letter.path}?lang=fr").text
+        landing = browser.get(_path(f"{letter.link}?lang=de"))
+        done = browser.post(letter.path, data={"csrf_token": csrf_from(landing.text), "confirm": "yes"})
+        assert done.status_code == 200 and '<html lang="de">' in done.text and CATALOGS["de"]["verify.title.done"] in unescape(done.text)
+    assert status(shop_web, rid) == "verified"
+
+
+def test_the_lang_parameter_never_stands_in_for_the_link_s_token(shop_web: WebApp, shop_client: TestClient) -> None:
+    """A forged token with ?lang=de is the invalid-link page (in German); the real one with an
+    unknown language opens as it would without one (the browser's language, else English)."""
+    rid = log(shop_web, language="de")
+    start(shop_web, rid)
+    (letter,) = letters(shop_web, reference(shop_web, rid))
+    assert letter.link
+    forged = letter.path[:-1] + ("1" if letter.path[-1] != "1" else "2")
+    for query in ("?lang=de", "?lang=de&lang=en", "?lang=../de"):
+        page = shop_client.get(forged + query)
+        assert page.status_code == 404 and reference(shop_web, rid) not in page.text
+    assert CATALOGS["de"]["verify.title.invalid"] in unescape(shop_client.get(forged + "?lang=de").text)
+    with TestClient(shop_web.fastapi) as fresh:
+        unknown = fresh.get(f"{letter.path}?lang=xx")
+        assert unknown.status_code == 200 and '<html lang="en">' in unknown.text and "lang" not in unknown.cookies
+        assert '<html lang="es">' in fresh.get(f"{letter.path}?lang=xx", headers={"Accept-Language": "es"}).text
+    assert status(shop_web, rid) == "awaiting_verification"  # nothing spent by any of it

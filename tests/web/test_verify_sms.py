@@ -188,7 +188,7 @@ def test_the_answer_reaches_the_phone_only_subject_behind_a_link_the_page_opens_
     assert processing.send_response(ctx, rid) is Status.CLOSED
     assert all_mail(sms_web) == []  # still nothing mailed: no email on file
     link_text = texts(sms_web, ref)[-1][1]
-    found = re.search(r"http://\S+/letter#(\S+)", link_text)
+    found = re.search(r"http://\S+/letter\?lang=en#(\S+)", link_text)
     assert found and "Max" not in link_text
     token = found.group(1)
 
@@ -216,3 +216,40 @@ def test_the_answer_reaches_the_phone_only_subject_behind_a_link_the_page_opens_
     audit.export_evidence(sms_web.web.ctx, signer, bundle, reference=ref)
     verdict = verify_bundle(bundle, signer.public_pem)
     assert verdict.ok, verdict.message
+
+
+def test_a_german_phone_only_subject_s_texts_link_the_german_pages(sms_web: WebApp) -> None:
+    """The verification text's link and code page, and the later text's letter link, carry the
+    request's language: each opens the German page for a browser set to English."""
+    from dsar.domain.request import Status
+    from dsar.services import processing
+    from tests.signoff import approve
+
+    rid = log_max(sms_web, language="de")
+    ref = reference(sms_web, rid)
+    start(sms_web, rid)
+    ((_, body),) = texts(sms_web, ref)
+    link = re.search(r"http://\S+(/verify/l/[0-9a-f]+\?lang=de)$", body, re.M)
+    code_page = re.search(r"http://\S+(/verify\?lang=de)$", body, re.M)
+    assert link and code_page, body
+    with TestClient(sms_web.fastapi, headers={"Accept-Language": "en"}) as browser:
+        assert CATALOGS["de"]["verify.title.code"] in browser.get(code_page.group(1)).text
+        landing = browser.get(link.group(1))
+        assert landing.status_code == 200 and '<html lang="de">' in landing.text
+        done = browser.post(link.group(1).split("?")[0], data={"csrf_token": csrf_from(landing.text), "confirm": "yes"})
+        assert done.status_code == 200 and '<html lang="de">' in done.text and status(sms_web, rid) == "verified"
+
+        ctx = sms_web.web.ctx
+        assert processing.plan_request(ctx, rid) is Status.AWAITING_SIGN_OFF
+        approve(ctx, rid)
+        processing.execute_plan(ctx, rid)
+        assert processing.send_response(ctx, rid) is Status.CLOSED
+        found = re.search(r"http://\S+(/letter\?lang=de)#(\S+)$", texts(sms_web, ref)[-1][1], re.M)
+        assert found
+        browser.cookies.clear()
+        page = browser.get(found.group(1))
+        assert page.status_code == 200 and CATALOGS["de"]["letter.title"] in page.text and found.group(2) not in page.text
+        asked = browser.post("/letter/code", data={"csrf_token": csrf_from(page.text), "token": found.group(2)})
+        assert asked.status_code == 200 and CATALOGS["de"]["letter.code.intro"] in asked.text
+        forged = browser.post("/letter/code", data={"csrf_token": csrf_from(page.text), "token": found.group(2)[:-1] + "x"})
+        assert forged.status_code == 410 and CATALOGS["de"]["letter.refused.expired"] in forged.text

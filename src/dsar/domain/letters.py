@@ -29,6 +29,18 @@ VERIFICATION_SMS_REMINDER = "verification_sms_reminder"
 LETTER_LANGUAGES = ("en", "de", "fr", "es")
 
 
+def in_language(url: str, language: str | None) -> str:
+    """``url``, a page of the web app a letter, text or mail links the subject to, opening in
+    the letter's ``language``: ``lang=LANGUAGE`` added to its query, before any ``#fragment``
+    (the ``?lang=`` the pages take, docs/web.md). Only the language changes: a token in the
+    path or the fragment stays where it is and is checked as before. A language that is not a
+    letter language adds nothing (the page then picks one as it would without)."""
+    if language not in LETTER_LANGUAGES:
+        return url
+    head, hash_mark, fragment = url.partition("#")
+    return f"{head}{'&' if '?' in head else '?'}lang={language}{hash_mark}{fragment}"
+
+
 def message_id(reference: str, kind: str) -> str:
     """Deterministic per request and letter: sending the same letter twice is a no-op."""
     return f"{reference}.{kind}@dsar"

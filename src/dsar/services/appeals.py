@@ -21,6 +21,7 @@ from enum import StrEnum
 from dsar.domain.decisions import SignOffRefusal
 from dsar.domain.errors import DeliveryFailed, InvalidInput, TransitionNotAllowed
 from dsar.domain.events import SignOffRecorded, SignOffRefused
+from dsar.domain.letters import in_language
 from dsar.domain.regimes import RequestType, get_regime, regime_text
 from dsar.domain.request import Move, PrivacyRequest, Status, clean_text
 from dsar.services import queries, recording
@@ -34,13 +35,14 @@ APPEAL_OUTCOME_LETTER = "appeal_outcome"
 
 
 def appeal_link(ctx: ServiceContext, r: PrivacyRequest) -> str | None:
-    """The public form's appeal page for refused request ``r`` (``…/?appeal_of=REF``), linked
-    from the refusal letter; None when its regime gives no appeal or no public URL is set."""
+    """The public form's appeal page for refused request ``r`` (``…/?appeal_of=REF&lang=LANG``,
+    in the request's language, the letter's), linked from the refusal letter; None when its
+    regime gives no appeal or no public URL is set."""
     base = ctx.policy.public_form_url
     regime = get_regime(r.regime)
     if not base or regime.appeal is None or r.type is RequestType.APPEAL:
         return None
-    return f"{base.rstrip('/')}/?appeal_of={r.reference}"
+    return in_language(f"{base.rstrip('/')}/?appeal_of={r.reference}", r.language)
 
 
 class AppealOutcome(StrEnum):

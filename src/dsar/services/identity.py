@@ -45,7 +45,14 @@ from dsar.crypto import digests_equal, keyed_digest
 from dsar.domain.errors import DeliveryFailed, InvalidInput, NotFound
 from dsar.domain.escalations import escalations_of
 from dsar.domain.events import AuditEvent, LetterSent
-from dsar.domain.letters import VERIFICATION_LETTER, VERIFICATION_REMINDER, VERIFICATION_SMS, VERIFICATION_SMS_REMINDER, message_id
+from dsar.domain.letters import (
+    VERIFICATION_LETTER,
+    VERIFICATION_REMINDER,
+    VERIFICATION_SMS,
+    VERIFICATION_SMS_REMINDER,
+    in_language,
+    message_id,
+)
 from dsar.domain.regimes import RequestType
 from dsar.domain.request import AgentKind, Move, PrivacyRequest, Status, clean_text
 from dsar.domain.verification import CODE_DIGITS, UNVERIFIABLE
@@ -229,8 +236,15 @@ def _digest(ctx: ServiceContext, what: str, token: str) -> str:
     return keyed_digest(ctx.code_key, f"{what}-digest:{token}")
 
 
-def link_url(ctx: ServiceContext, token: str) -> str:
-    return f"{ctx.policy.web_url.rstrip('/')}{LINK_PATH}{token}"
+def link_url(ctx: ServiceContext, token: str, language: str | None = None) -> str:
+    """The single-use link's landing page, opening in ``language`` (the letter's) when given."""
+    return in_language(f"{ctx.policy.web_url.rstrip('/')}{LINK_PATH}{token}", language)
+
+
+def page_url(ctx: ServiceContext, path: str, r: PrivacyRequest) -> str:
+    """A verification page (``CODE_PATH``, ``RESEND_PATH``) as a letter or text to the subject
+    of ``r`` links it: in the request's language, the letter's."""
+    return in_language(f"{ctx.policy.web_url.rstrip('/')}{path}", r.language)
 
 
 def _account_nonce(ctx: ServiceContext, case: VerificationCase, ordinal: int) -> str:
@@ -378,14 +392,15 @@ def _send(ctx: ServiceContext, request_id: str, ordinal: int, opened: PrivacyReq
             # nothing else of the request (no name: the context has none to print).
             assert on_file.sms is not None
             sent_id = message_id(r.reference, f"verify-sms-{case.id}-{ordinal}")
-            context = _text_context(ctx, full) | {"code": code, "link": link_url(ctx, token), "expires_at": case.expires_at, "due": due}
+            link = link_url(ctx, token, full.language)
+            context = _text_context(ctx, full) | {"code": code, "link": link, "expires_at": case.expires_at, "due": due}
             letter = deliver_text(ctx, uow, full, VERIFICATION_SMS, context, sent_id, on_file.sms)
         else:
             context = {
                 "request": letter_request(full),
                 "code": code,
-                "link": link_url(ctx, token),
-                "code_page": f"{ctx.policy.web_url.rstrip('/')}{CODE_PATH}",
+                "link": link_url(ctx, token, full.language),
+                "code_page": page_url(ctx, CODE_PATH, full),
                 "expires_at": case.expires_at,
                 "due": due,
                 "organisation": ctx.policy.organisation_name,
@@ -438,7 +453,7 @@ def _text_context(ctx: ServiceContext, r: PrivacyRequest) -> dict[str, Any]:
     request = {"reference": r.reference, "type": r.type.value, "regime": r.regime, "received": r.received_at.date()}
     return {
         "request": request,
-        "code_page": f"{ctx.policy.web_url.rstrip('/')}{CODE_PATH}",
+        "code_page": page_url(ctx, CODE_PATH, r),
         "organisation": ctx.policy.organisation_name,
         "contact": ctx.policy.privacy_contact,
     }
@@ -501,8 +516,7 @@ def remind(ctx: ServiceContext, request_id: str) -> bool:
             # a text to the number the link went to, from the approved reminder text; recorded
             # under the reminder's letter kind (each goes once, whatever the channel)
             full = uow.requests.get(request_id)  # its language
-            resend_page = f"{ctx.policy.web_url.rstrip('/')}{RESEND_PATH}"
-            context = _text_context(ctx, full) | {"resend_page": resend_page, "expires_at": case.expires_at}
+            context = _text_context(ctx, full) | {"resend_page": page_url(ctx, RESEND_PATH, full), "expires_at": case.expires_at}
             send_text(ctx, uow, full, kind, context, to=on_file.sms, template_kind=VERIFICATION_SMS_REMINDER)
             uow.commit()
             return True
@@ -511,8 +525,8 @@ def remind(ctx: ServiceContext, request_id: str) -> bool:
         full = uow.requests.get(request_id)
         context = {
             "request": letter_request(full),
-            "code_page": f"{ctx.policy.web_url.rstrip('/')}{CODE_PATH}",
-            "resend_page": f"{ctx.policy.web_url.rstrip('/')}{RESEND_PATH}",
+            "code_page": page_url(ctx, CODE_PATH, full),
+            "resend_page": page_url(ctx, RESEND_PATH, full),
             "expires_at": case.expires_at,
             "due": uow.deadlines.get(request_id).due,
             "organisation": ctx.policy.organisation_name,

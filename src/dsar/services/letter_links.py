@@ -39,7 +39,7 @@ from dsar.domain.letter_links import (
     link_expires,
     split_token,
 )
-from dsar.domain.letters import SentLetter, message_id
+from dsar.domain.letters import SentLetter, in_language, message_id
 from dsar.domain.request import PrivacyRequest
 from dsar.services.context import ServiceContext
 from dsar.services.correspondence import deliver_text, letter_language, letter_pdf_aad, letter_pdf_key
@@ -58,9 +58,10 @@ def link_token(ctx: ServiceContext, r: PrivacyRequest, kind: str) -> str:
     return f"{r.reference}.{kind}.{link_mac(ctx, r.id, kind)}"
 
 
-def link_url(ctx: ServiceContext, token: str) -> str:
+def link_url(ctx: ServiceContext, token: str, language: str | None = None) -> str:
+    """``/letter?lang=LANGUAGE#TOKEN``: the page in the letter's language, the secret in the fragment."""
     base = ctx.policy.console_url or "http://127.0.0.1:8000"  # the web app's address (DSAR_WEB_PUBLIC_URL or HOST:PORT)
-    return f"{base.rstrip('/')}/letter#{token}"
+    return in_language(f"{base.rstrip('/')}/letter#{token}", language)
 
 
 def deliver_by_link(
@@ -80,7 +81,8 @@ def deliver_by_link(
     sealed, and text the link to ``phone`` (E.164, on file). ``keep_pdf``: record the PDF's
     digest for the evidence bundle (not for a letter carrying a live link; its PDF is kept for
     the subject's link all the same, sealed, and shredded with the request)."""
-    letter = ctx.letters.render(template_kind, r.regime, context, language or letter_language(r))
+    language = language or letter_language(r)
+    letter = ctx.letters.render(template_kind, r.regime, context, language)
     check_approved(uow, template_kind, letter)
     pdf = ctx.letters.pdf(letter)
     ctx.objects.put(letter_pdf_key(r.id, mail_id), uow.keys.seal(r.id, pdf, letter_pdf_aad(r.id, mail_id)))
@@ -89,7 +91,7 @@ def deliver_by_link(
     text = {
         "organisation": ctx.policy.organisation_name,
         "request": {"reference": r.reference},
-        "link": link_url(ctx, link_token(ctx, r, kind)),
+        "link": link_url(ctx, link_token(ctx, r, kind), language),
         "expires_at": link_expires(ctx.clock()),
     }
     deliver_text(ctx, uow, r, LETTER_SMS, text, message_id(r.reference, f"{kind}.sms-link"), phone)

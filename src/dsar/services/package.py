@@ -36,7 +36,7 @@ from dsar.connectors.base import ExportRecord
 from dsar.crypto import digests_equal, keyed_digest
 from dsar.crypto.stream import SealedWriter, new_content_key, open_chunks, read_header
 from dsar.domain.errors import DeliveryFailed, DownloadStopped, DsarError, IntegrityError, PackageLinkRefused
-from dsar.domain.letters import message_id
+from dsar.domain.letters import in_language, message_id
 from dsar.domain.packages import (
     CODE_DIGITS,
     CODES_PER_LINK,
@@ -267,9 +267,12 @@ def link_digest(ctx: ServiceContext, token: str) -> str:
     return keyed_digest(ctx.code_key, f"package-link-digest/{token.strip()}")
 
 
-def link_for(ctx: ServiceContext, package: AccessPackage) -> PackageLink:
+def link_for(ctx: ServiceContext, package: AccessPackage, language: str | None = None) -> PackageLink:
+    """The package's current link, ``/package?lang=LANGUAGE#TOKEN``: the page in the letter's
+    language (the request's), the secret in the fragment."""
     base = ctx.policy.console_url or "http://127.0.0.1:8000"  # the web app's address (DSAR_WEB_PUBLIC_URL or HOST:PORT)
-    return PackageLink(f"{base.rstrip('/')}/package#{link_token(ctx, package.id, package.links_issued)}", package.expires_at)
+    url = f"{base.rstrip('/')}/package#{link_token(ctx, package.id, package.links_issued)}"
+    return PackageLink(in_language(url, language), package.expires_at)
 
 
 def wants_package(r: PrivacyRequest) -> bool:
@@ -643,7 +646,7 @@ def issue_link(ctx: ServiceContext, request_id: str, *, by: str) -> PackageLink:
             fresh = p.with_new_link(link_digest(ctx, link_token(ctx, p.id, n)), now, ctx.policy.package_link_days)
             if not uow.packages.swap(fresh):
                 continue  # a download or a code changed it meanwhile: look again
-            link = link_for(ctx, fresh)
+            link = link_for(ctx, fresh, letter_language(r))
             context = {
                 "request": letter_request(r),
                 "package": link.__dict__,

@@ -68,7 +68,7 @@ from dsar.services import exemptions, identity, notices, recording
 from dsar.services.accounts import approver_digest, prove_approver
 from dsar.services.appeals import appeal_link
 from dsar.services.context import ServiceContext
-from dsar.services.correspondence import hold_for_failed_delivery, letter_request, send_letter
+from dsar.services.correspondence import hold_for_failed_delivery, letter_language, letter_request, send_letter
 from dsar.services.package import ensure_package, legacy_summary, link_for, spool_export, wants_package
 from dsar.services.pending_letter import PendingLetter, approval_number, letter_due, unverified
 from dsar.services.ports import Attachment, UnitOfWork
@@ -1012,7 +1012,7 @@ def response_context(
     by_hand = [rc for rc in receipts if rc.system in systems and systems[rc.system].type == "manual" and rc.records]
     used += [systems[rc.system] for rc in by_hand]
     records = [_records_of(e) for e in exports]
-    link: dict[str, Any] | None = link_for(ctx, package).__dict__ if package is not None else None
+    link: dict[str, Any] | None = link_for(ctx, package, letter_language(r)).__dict__ if package is not None else None
     if link is None and placeholder_link and kind == RESPONSE_LETTER[RequestType.ACCESS] and wants_package(r):
         link = {"url": "[the single-use download link]", "expires_at": ctx.clock() + timedelta(days=ctx.policy.package_link_days)}
     context = {

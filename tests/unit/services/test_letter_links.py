@@ -33,7 +33,7 @@ def answered(w: World) -> str:
 
 
 def token_in(body: str) -> str:
-    found = re.search(r"/letter#(\S+)", body)
+    found = re.search(r"/letter\?lang=[a-z]{2}#(\S+)", body)
     assert found is not None, body
     return found.group(1)
 

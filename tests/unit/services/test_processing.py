@@ -131,9 +131,9 @@ def test_the_link_and_code_go_to_the_email_on_file_once_per_send_and_confirm_rec
     (mail,) = world.mailer.sent.values()
     assert mail.message_id == f"{ref}.verify-{case.id}-1@dsar" and mail.to == JANE
     context = world.letters.contexts("verification_code")[-1]
-    assert context["link"].startswith("http://127.0.0.1:8000/verify/l/")
+    assert context["link"].startswith("http://127.0.0.1:8000/verify/l/") and context["link"].endswith("?lang=en")
     sent = json.dumps(world.details(rid, "VerificationLinkSent"))
-    assert context["code"] not in sent and context["link"].rsplit("/", 1)[1] not in sent
+    assert context["code"] not in sent and context["link"].rsplit("/", 1)[1].split("?")[0] not in sent
     assert world.details(rid, "VerificationLinkSent")[0]["template"] == "verification_code/default.en.j2"
     assert world.details(rid, "ReceiptConfirmed") == [{"how": "email", "by": "dsar"}]
     assert acknowledged == world.clock.now
@@ -188,7 +188,7 @@ def test_the_verification_sweep_reminds_a_day_after_and_a_day_before_expiry_then
     assert len(sweep_verification(world.ctx, None).reminded) == 1  # a day after the link
     (reminder,) = world.letters.contexts("verification_reminder")
     assert "code" not in reminder and "link" not in reminder  # no secret in the reminder
-    assert reminder["resend_page"].endswith("/verify/resend") and reminder["expires_at"] > world.clock()
+    assert reminder["resend_page"].endswith("/verify/resend?lang=en") and reminder["expires_at"] > world.clock()
     assert sweep_verification(world.ctx, None).reminded == []  # once
     world.clock.advance(hours=ttl - before - after)
     assert len(sweep_verification(world.ctx, None).reminded) == 1  # a day before it expires
@@ -712,7 +712,7 @@ def test_a_could_not_verify_letter_in_a_state_with_an_appeal_links_the_appeal_pa
     assert svc.send_response(world.ctx, rid) is Status.DENIED
     (context,) = world.letters.contexts("could_not_verify")
     reference = context["request"]["reference"]
-    assert context["appeal_url"] == f"https://forms.example-shop.test/?appeal_of={reference}"
+    assert context["appeal_url"] == f"https://forms.example-shop.test/?appeal_of={reference}&lang=en"
     # the page's appeal is accepted for this refusal, as for legal's denial
     appeal = log_request(
         world.ctx, {"type": "appeal", "regime": "vcdpa", "appeal_of": reference, "subject": {"name": "Jane Doe", "emails": [JANE]}}
