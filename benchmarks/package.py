@@ -283,7 +283,8 @@ def main() -> None:
                 f"  of which the zip built from the spools after the last export: {zip_s:.1f} s wall ({size / max(zip_s, 1e-9):.0f} MiB/s)"
             )
 
-        token = re.search(r"/package#([0-9a-f]{64})", body_of(settings.effective_outbox_dir / f"{r.reference}.access_response_dsar.eml"))
+        letter = body_of(settings.effective_outbox_dir / f"{r.reference}.access_response_dsar.eml")
+        token = re.search(r"/package(?:\?lang=[a-z]{2})?#([0-9a-f]{64})", letter)
         assert token is not None, "the letter carries no package link"
         assert package.send_code(ctx, token.group(1)) is None
         mails = sorted(settings.effective_outbox_dir.glob(f"{r.reference}.package-code-*.eml"))
