@@ -104,7 +104,7 @@ def test_bad_filters_are_named_and_ignored_and_never_echoed_raw(console: Console
     a = console.log()
     page = console.client.get("/console", params={"q": "<script>alert(1)</script>", "status": "nonsense", "due_before": "tomorrow"})
     assert page.status_code == 200
-    assert "reference: expected e.g. DSR-2026-000123" in page.text
+    assert "reference: expected a reference or part of one, e.g. DSR-2026-000123" in page.text
     assert "status: unknown" in page.text and "due before: not a date" in page.text
     assert "<script>alert(1)</script>" not in page.text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
@@ -135,3 +135,67 @@ def test_the_queue_says_which_open_requests_never_had_a_flow_run(console: Consol
     page = console.client.get("/console").text
     assert "<strong>none yet</strong>" in row(page, waiting.reference)
     assert "started" in row(page, running.reference) and "none yet" not in row(page, running.reference)
+
+
+def test_a_reference_is_found_by_its_beginning_its_year_and_number_or_its_number(console: Console) -> None:
+    console.sign_in(Role.SUPPORT)
+    a, b, c = (
+        console.log(),
+        console.log(type="deletion"),
+        console.log(type="correction", corrections=[{"attribute": "phone", "value": "+49 30 1"}]),
+    )
+    year, number = a.reference.split("-")[1], int(a.reference.split("-")[2])
+
+    def listed(q: str) -> set[str]:
+        page = console.client.get("/console", params={"q": q})
+        assert page.status_code == 200 and "reference: expected" not in page.text
+        return set(order(page.text))
+
+    everyone = {a.reference, b.reference, c.reference}
+    assert listed(a.reference) == {a.reference}
+    assert listed(f"  {b.reference.lower()} ") == {b.reference}
+    assert listed(f"{year}-{number}") == {a.reference}  # without the zeros
+    assert listed(str(number)) == {a.reference}  # the number, in any year
+    assert listed(f"{number:06d}") == {a.reference}
+    assert listed("DSR") == everyone and listed(f"dsr-{year}") == everyone and listed(f"DSR-{year}-") == everyone
+    assert listed(f"{year}-999999") == set() and listed("999999") == set() and listed("DSR-1999") == set()
+    # the filters still apply together with the search
+    assert set(order(console.client.get("/console", params={"q": f"DSR-{year}", "type": "deletion"}).text)) == {b.reference}
+
+
+def test_a_search_is_never_a_wildcard_nor_sql() -> None:
+    from dsar.domain.errors import InvalidInput
+    from dsar.domain.request import reference_search
+
+    assert reference_search("DSR-2026-000123") == ("DSR-2026-000123", None)
+    assert reference_search("2026-123") == ("DSR-2026-000123", None)
+    assert reference_search("123") == (None, "DSR-%-000123")
+    assert reference_search("1234567") == (None, "DSR-%-1234567")
+    assert reference_search("dsr-2026-00") == (None, "DSR-2026-00%")
+    for hostile in (
+        "%",
+        "_",
+        "DSR-%",
+        "DSR-2026_",
+        "1' OR '1'='1",
+        "123; DROP TABLE privacy_request",
+        "DSR-2026-00-1",
+        "",
+        "x" * 100,
+        "DSR-" + "1" * 30,
+    ):
+        try:
+            reference_search(hostile)
+        except InvalidInput as exc:
+            assert hostile.strip() == "" or hostile not in str(exc)
+        else:
+            raise AssertionError(f"{hostile!r} was accepted")
+
+
+def test_a_search_with_wildcard_characters_is_refused_by_name(console: Console) -> None:
+    console.sign_in(Role.SUPPORT)
+    console.log()
+    page = console.client.get("/console", params={"q": "%"})
+    assert page.status_code == 200
+    assert "reference: expected a reference or part of one" in page.text
+    assert order(page.text) != []  # the filter is ignored, the queue still shows

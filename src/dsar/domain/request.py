@@ -301,3 +301,30 @@ def parse_reference(value: str) -> str:
     if not _REFERENCE.match(v):
         raise InvalidInput("malformed reference; expected e.g. DSR-2026-000123", ["reference: malformed"])
     return v
+
+
+REFERENCE_SEARCH_HINT = "expected a reference or part of one, e.g. DSR-2026-000123, DSR-2026-00, 2026-123 or 123"
+
+
+def reference_search(value: str) -> tuple[str | None, str | None]:
+    """What staff typed to find a request by its reference, as (the exact reference, a SQL LIKE
+    pattern); one of the two is None. Case and spaces around do not matter:
+
+    * a whole reference (``DSR-2026-000123``): that request;
+    * the beginning of one (``DSR-2026``, ``dsr-2026-0001``): every reference that starts so;
+    * a year and a number (``2026-123``): ``DSR-2026-000123``;
+    * a number alone (``123``): that number in every year (``DSR-2025-000123``, ``DSR-2026-000123``).
+
+    The pattern is built from letters, digits and hyphens that were checked, so nothing typed
+    is ever a wildcard. Anything else is InvalidInput (never echoed)."""
+    v = value.strip().upper()
+    if _REFERENCE.match(v):
+        return v, None
+    if len(v) <= 24 and re.fullmatch(r"DSR(-\d{0,4}(-\d*)?)?", v):
+        return None, v + "%"
+    found = re.fullmatch(r"(\d{4})-(\d{1,12})", v)
+    if found:
+        return format_reference(int(found.group(1)), int(found.group(2))), None
+    if re.fullmatch(r"\d{1,12}", v):
+        return None, f"DSR-%-{int(v):06d}"
+    raise InvalidInput(f"reference: {REFERENCE_SEARCH_HINT}", ["reference: malformed"])

@@ -208,6 +208,8 @@ class SqlRequests:
             stmt = stmt.where(RequestRow.type == query.request_type.value)
         if query.reference is not None:
             stmt = stmt.where(RequestRow.reference == query.reference)
+        if query.reference_like is not None:
+            stmt = stmt.where(col(RequestRow.reference).like(query.reference_like))
         stmt = stmt.order_by(col(RequestRow.due), col(RequestRow.reference)).offset(max(query.offset, 0)).limit(query.limit)
         try:
             return [_shell(row) for row in self._s.exec(stmt)]

@@ -233,6 +233,7 @@ class RequestQuery:
     after: tuple[date, str] | None = None
     request_type: RequestType | None = None
     reference: str | None = None  # exactly this reference
+    reference_like: str | None = None  # a SQL LIKE pattern of references (dsar.domain.request.reference_search)
     offset: int = 0  # skip this many (pages of the queue)
 
 

@@ -20,7 +20,7 @@ from typing import Any
 from dsar.domain.alerts import alert_state
 from dsar.domain.events import HoldChanged, SubjectDataViewed
 from dsar.domain.regimes import parse_request_type
-from dsar.domain.request import PrivacyRequest, Status, parse_reference
+from dsar.domain.request import PrivacyRequest, Status, parse_reference, reference_search
 from dsar.services.context import ServiceContext
 from dsar.services.ports import RequestQuery, UnitOfWork
 
@@ -276,14 +276,25 @@ def request_list(
     request_type: str | None = None,
     reference: str | None = None,
     offset: int = 0,
+    search: str | None = None,
 ) -> list[RequestSummary]:
     """The queue, soonest due first (then by reference); filtered by status, due date, regime,
-    type or exact reference (InvalidInput for a malformed reference or an unknown type), a page
-    at a time: ``offset`` rows skipped, or ``after`` = the (due, reference) of the last line
-    already shown continues the list after it."""
+    type, exact reference or what staff typed to find one (``search``: a reference, its
+    beginning, year and number, or a number: :func:`dsar.domain.request.reference_search`;
+    InvalidInput for a malformed reference or search, or an unknown type), a page at a time:
+    ``offset`` rows skipped, or ``after`` = the (due, reference) of the last line already shown
+    continues the list after it."""
     rtype = parse_request_type(request_type) if request_type is not None else None
     ref = parse_reference(reference) if reference is not None else None
-    query = RequestQuery(status, due_before, limit, regime=regime, after=after, request_type=rtype, reference=ref, offset=offset)
+    like = None
+    if search is not None:
+        exact, like = reference_search(search)
+        if exact is not None and ref is not None and exact != ref:
+            return []
+        ref = exact or ref
+    query = RequestQuery(
+        status, due_before, limit, regime=regime, after=after, request_type=rtype, reference=ref, reference_like=like, offset=offset
+    )
     with ctx.uow() as uow:
         return [
             RequestSummary(

@@ -31,7 +31,7 @@ from dsar.domain.escalations import escalations_of
 from dsar.domain.exemptions import GROUND_LABEL, LegalGround
 from dsar.domain.letter_sign_off import letter_sign_off
 from dsar.domain.regimes import REGIMES, AccessScope, RequestType
-from dsar.domain.request import DEADLINE_STOPPED, Channel, Status, parse_reference
+from dsar.domain.request import DEADLINE_STOPPED, REFERENCE_SEARCH_HINT, Channel, Status, parse_reference, reference_search
 from dsar.services import casework, deadlines, package, processing, queries
 from dsar.services.admin import hold_request, release_request, withdraw_request
 from dsar.services.deadline_trace import explain_request
@@ -176,15 +176,16 @@ def _queue(request: Request, staff: StaffAccount) -> Response:
             due_before = date.fromisoformat(values["due_before"])
         except ValueError:
             problems.append("due before: not a date like 2026-12-31")
-    reference: str | None = None
+    search: str | None = None
     if values["q"]:
         try:
-            reference = parse_reference(values["q"])
+            reference_search(values["q"])
+            search = values["q"]
         except InvalidInput:
-            problems.append("reference: expected e.g. DSR-2026-000123")
+            problems.append(f"reference: {REFERENCE_SEARCH_HINT}")
     page = int(values["page"]) if values["page"].isdigit() and 0 < int(values["page"]) < 100_000 else 1
     rows = queries.request_list(
-        ctx, status, due_before, PAGE_SIZE + 1, regime=regime, request_type=rtype, reference=reference, offset=(page - 1) * PAGE_SIZE
+        ctx, status, due_before, PAGE_SIZE + 1, regime=regime, request_type=rtype, search=search, offset=(page - 1) * PAGE_SIZE
     )
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
