@@ -54,6 +54,15 @@ def test_saving_changes_the_code_the_link_use_and_the_deletion(uow_factory: Unit
         uow.commit()
     with uow_factory() as uow:
         assert uow.packages.for_request("r1") is None  # deleted packages are not the request's
+        last = uow.packages.last_for_request("r1")  # but staff see the newest, deleted or not
+        assert last is not None and last.id == pkg(1).id and last.deleted_at == T0 + timedelta(days=1)
+        assert uow.packages.last_for_request("r2") is None
+    with uow_factory() as uow:
+        uow.packages.add(pkg(2))
+        uow.commit()
+    with uow_factory() as uow:
+        newest = uow.packages.last_for_request("r1")
+        assert newest is not None and newest.id == pkg(2).id
         found = uow.packages.by_link(f"{1:064x}")
         assert found is not None and found.deleted_at == T0 + timedelta(days=1)
 

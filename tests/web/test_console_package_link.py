@@ -4,6 +4,8 @@ asked; limited; a package deleted from storage refused with a clear message."""
 
 from __future__ import annotations
 
+import re
+
 from dsar.domain.accounts import Role
 from dsar.domain.packages import LinkRefusal
 from dsar.services import package
@@ -78,3 +80,34 @@ def test_a_package_deleted_from_storage_is_refused_clearly(console: Console) -> 
     refused = console.post(f"/console/requests/{ref}/package-link", {})
     assert refused.status_code == 409 and "was deleted on" in refused.text and "new request" in refused.text
     assert new_link_letters(console, ref) == []
+
+
+def test_the_page_says_where_the_package_stands_from_sent_to_deleted(console: Console) -> None:
+    """Support answering "did they get it?" reads it on the page: sent and not opened, a code
+    sent, downloaded, expired, deleted (the newest package, deleted or not)."""
+    from dataclasses import replace
+    from datetime import timedelta
+
+    from tests.packages import download
+
+    rid, ref, token = answered(console)
+    console.sign_in(Role.SUPPORT)
+
+    def state() -> str:
+        page = console.client.get(f"/console/requests/{ref}").text
+        found = re.search(r'<p class="package-state" data-state="([a-z-]+)"><strong>([^<]+)</strong>', page)
+        assert found, "the page shows no package state"
+        return f"{found.group(1)}: {found.group(2)}"
+
+    assert state() == "waiting: Link sent, not opened yet"
+    assert package.send_code(console.app.ctx, token) is None
+    assert state() == "code-sent: Code sent, not downloaded yet"
+    later = replace(console.app.ctx, clock=lambda: console.app.ctx.clock() + timedelta(days=8))
+    expired = package.package_state(later, rid)
+    assert expired is not None and expired.state == "expired"
+    download(console.app.ctx, console.app.settings.effective_outbox_dir, ref)
+    assert state() == "downloaded: Downloaded"
+    assert package.purge_packages(console.app.ctx) == 1
+    assert state() == "deleted: Deleted"
+    page = console.client.get(f"/console/requests/{ref}").text
+    assert "the sealed copy is gone" in page and "Send a new download link" not in page

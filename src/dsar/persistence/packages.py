@@ -107,6 +107,12 @@ class SqlPackages:
         ).first()
         return None if row is None else _package(row)
 
+    def last_for_request(self, request_id: str) -> AccessPackage | None:
+        row = self._s.exec(
+            select(AccessPackageRow).where(AccessPackageRow.request_id == request_id).order_by(col(AccessPackageRow.created_at).desc())
+        ).first()
+        return None if row is None else _package(row)
+
     def by_link(self, link_digest: str) -> AccessPackage | None:
         row = self._s.exec(select(AccessPackageRow).where(AccessPackageRow.link_digest == link_digest)).first()
         return None if row is None else _package(row)

@@ -690,9 +690,44 @@ def package_status(ctx: ServiceContext, request_id: str) -> AccessPackage | None
         return uow.packages.for_request(request_id)
 
 
+@dataclass(frozen=True)
+class PackageState:
+    """Where a request's access package stands, as staff see it on the console: one of
+    ``deleted``, ``downloaded``, ``spent`` (too many wrong codes), ``expired``, ``started`` (a
+    download began, none finished), ``code-sent`` (the subject asked for a code, downloaded
+    nothing yet) or ``waiting`` (the link works, not opened yet), with the package."""
+
+    state: str
+    package: AccessPackage
+
+
+def package_state(ctx: ServiceContext, request_id: str) -> PackageState | None:
+    """The request's newest package, deleted or not, and where it stands (None: none built)."""
+    with ctx.uow() as uow:
+        p = uow.packages.last_for_request(request_id)
+    if p is None:
+        return None
+    if p.deleted_at is not None:
+        state = "deleted"
+    elif p.downloaded_at is not None:
+        state = "downloaded"
+    elif p.link_used_at is not None:
+        state = "spent"
+    elif ctx.clock() >= p.expires_at:
+        state = "expired"
+    elif p.download_starts:
+        state = "started"
+    elif p.codes_sent:
+        state = "code-sent"
+    else:
+        state = "waiting"
+    return PackageState(state, p)
+
+
 __all__ = [
     "Download",
     "PackageLink",
+    "PackageState",
     "ensure_package",
     "finish_download",
     "issue_link",
@@ -700,6 +735,7 @@ __all__ = [
     "link_for",
     "link_refusal",
     "open_download",
+    "package_state",
     "purge_packages",
     "send_code",
     "spool_export",

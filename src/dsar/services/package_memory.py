@@ -29,6 +29,10 @@ class InMemoryPackages:
         live = [p for p in self._p.values() if p.request_id == request_id and p.deleted_at is None]
         return max(live, key=lambda p: p.created_at) if live else None
 
+    def last_for_request(self, request_id: str) -> AccessPackage | None:
+        found = [p for p in self._p.values() if p.request_id == request_id]
+        return max(found, key=lambda p: p.created_at) if found else None
+
     def by_link(self, link_digest: str) -> AccessPackage | None:
         return next((p for p in self._p.values() if p.link_digest == link_digest), None)
 

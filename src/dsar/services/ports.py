@@ -454,6 +454,10 @@ class PackageRepository(Protocol):
         """The request's package not deleted yet, if any."""
         ...
 
+    def last_for_request(self, request_id: str) -> AccessPackage | None:
+        """The request's newest package, deleted or not (what staff are shown)."""
+        ...
+
     def by_link(self, link_digest: str) -> AccessPackage | None: ...
 
     def save(self, package: AccessPackage) -> None:

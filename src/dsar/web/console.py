@@ -394,7 +394,7 @@ def _request_page(
         pending=pending,
         run=_run_info(web, view.flow_run_id),
         verification=_verification(ctx, view.id),
-        package=package.package_status(ctx, view.id),
+        package=package.package_state(ctx, view.id),
         package_policy=ctx.policy,
         orchestrator=web.orchestrator is not None,
         flash=FLASH.get(done) if not problems else None,
