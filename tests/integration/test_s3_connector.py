@@ -1275,3 +1275,47 @@ def test_a_located_key_outside_a_patterns_layout_is_refused(store: Store) -> Non
         with pytest.raises(PermanentConnectorError, match="does not fit"):
             list(c.export(forged))
     assert len(store.keys()) == len(OBJECTS) + len(PATTERN_OBJECTS)
+
+
+def test_a_jsonl_set_s_fields_give_categories_descriptions_and_withhold_marks_to_the_package(store: Store) -> None:
+    """A jsonl set names its lines' fields like an SQL entity's: each field's category on the
+    exported record, its description in the package's index, and `withhold` keeping it out of the
+    package (redaction's marks and the index read the same data map)."""
+    from dsar.domain.texts import LocalText
+    from dsar.services.redaction import Redactor, field_maps
+
+    system = config(
+        events={
+            "fields": {
+                "event": {"category": "activity", "description": {"en": "What you did", "de": "Was Sie getan haben"}},
+                "total": {"category": "payment", "withhold": "financial_account"},
+            }
+        }
+    )
+    c = S3Connector(system, store.url)
+    events = [r for r in c.export(c.locate(JANE)) if r.entity == "events"]
+    assert events[1].categories == {"email": "usage", "event": "activity", "total": "payment"}
+    redactor = Redactor.for_system(system)
+    kept = [redactor.fields(r.entity, r.fields) for r in events]
+    assert all("total" not in k for k in kept) and kept[1] == {"email": "jane.doe@example.com", "event": "purchase"}
+    assert redactor.withheld_fields == {"events": {"total": "financial_account"}}
+    known = field_maps(system)["events"]
+    described = known["event"].description
+    assert isinstance(described, LocalText) and described == "What you did" and described.in_language("de") == "Was Sie getan haben"
+
+
+@pytest.mark.parametrize(
+    ("patch", "message"),
+    [
+        ({"fields": {"content_type": {"category": "x", "withhold": "credential"}}}, "fields is for jsonl sets only"),
+    ],
+)
+def test_fields_belong_to_jsonl_sets_only(patch: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        config(avatars=patch)
+
+
+@pytest.mark.parametrize("field", [{"category": "usage", "correctable": "phone"}, {"category": "usage", "erase": "pseudonymise"}])
+def test_a_jsonl_field_takes_no_erasure_or_correction_of_its_own(field: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError, match="a jsonl line is deleted or kept whole"):
+        config(events={"fields": {"event": field}})

@@ -108,7 +108,7 @@ from dsar.connectors.base import (
     value_hash,
 )
 from dsar.connectors.s3_api import S3Api, open_backend
-from dsar.connectors.schema import CORRECTION_ATTRIBUTE, IDENTITY_KINDS, Retain, SystemBase, identity_kind
+from dsar.connectors.schema import CORRECTION_ATTRIBUTE, IDENTITY_KINDS, FieldMap, Retain, SystemBase, identity_kind
 from dsar.domain.errors import PermanentConnectorError, RetryableConnectorError
 from dsar.domain.request import Correction
 
@@ -205,6 +205,10 @@ class S3ObjectSet(BaseModel):
     # blob only: an object whose text cannot be checked for government ids, card numbers or
     # passwords (an image, an unreadable file) is withheld from access packages, or included.
     unscannable: Literal["withhold", "include"] = "withhold"
+    # jsonl only: a line's top-level fields as the data map knows them, like an SQL entity's
+    # (category, the access package index's description, withhold: a field never written into an
+    # access package, its name listed with the reason). Fields not listed take the set's category.
+    fields: dict[Annotated[str, Field(min_length=1, max_length=128)], FieldMap] = Field(default_factory=dict)
 
     @property
     def template(self) -> str:
@@ -268,6 +272,8 @@ class S3ObjectSet(BaseModel):
                 raise ValueError("match is for jsonl sets only: a blob set matches by its prefix")
             if self.correctable:
                 raise ValueError("correctable is for jsonl sets only: a blob is deleted or retained whole, never corrected field by field")
+            if self.fields:
+                raise ValueError("fields is for jsonl sets only: a blob is a document, checked as a whole (unscannable: withhold|include)")
             for m in _PLACEHOLDER.finditer(self.prefix or ""):  # a pattern's rules are checked with its syntax
                 if not self.template.startswith("/", m.end()):
                     raise ValueError(
@@ -276,6 +282,12 @@ class S3ObjectSet(BaseModel):
                     )
         elif not self.match:
             raise ValueError("a jsonl set needs match: the JSON field compared with each identity kind (e.g. {email: email})")
+        for name, known in self.fields.items():
+            if known.correctable is not None or known.erase != "null":
+                raise ValueError(
+                    f"fields.{name}: a jsonl line is deleted or kept whole, and corrected through the set's correctable; "
+                    "a field takes only category, description and withhold"
+                )
         return self
 
 
@@ -671,7 +683,7 @@ class S3Connector(Connector):
             finally:
                 body.close()
             for n, obj in records:
-                yield ExportRecord(name, f"{obj_key}#{n}", obj, {f: s.category for f in obj})
+                yield ExportRecord(name, f"{obj_key}#{n}", obj, {f: s.fields[f].category if f in s.fields else s.category for f in obj})
 
     # --- erasure ----------------------------------------------------------------------------
     def plan_erasure(self, located: LocateResult) -> list[ErasureAction]:
