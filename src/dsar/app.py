@@ -5,7 +5,7 @@ from __future__ import annotations
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, overload
 
@@ -244,13 +244,13 @@ def build_texts(settings: Settings, engine: Engine) -> TextMessenger:
 
 
 def sweep_bounces(app: App) -> BounceSweep | None:
-    """Settle the bounce notices waiting in ``DSAR_MAIL_BOUNCE_QUEUE_URL`` (SES) and in
-    ``DSAR_MAIL_BOUNCE_MAILDIR`` (an SMTP server's reports): one sweep's figures for both, None
-    when neither is set."""
-    url, maildir = app.settings.mail_bounce_queue_url, app.settings.mail_bounce_maildir
-    if not url and not maildir:
+    """Settle the bounce notices waiting in ``DSAR_MAIL_BOUNCE_QUEUE_URL`` (SES), in
+    ``DSAR_MAIL_BOUNCE_MAILDIR`` (an SMTP server's reports) and in ``DSAR_SMS_FAILURE_LOG_GROUP``
+    (texts SNS could not deliver): one sweep's figures for all, None when none is set."""
+    url, maildir, sms_log = app.settings.mail_bounce_queue_url, app.settings.mail_bounce_maildir, app.settings.sms_failure_log_group
+    if not url and not maildir and not sms_log:
         return None
-    from dsar.letters.bounces import MaildirBounceSource, SqsBounceSource
+    from dsar.letters.bounces import MaildirBounceSource, SnsSmsFailureSource, SqsBounceSource
     from dsar.persistence.mail_ledger import SqlMailLedger
     from dsar.services.bounces import BounceSweep
     from dsar.services.bounces import sweep_bounces as sweep
@@ -263,6 +263,11 @@ def sweep_bounces(app: App) -> BounceSweep | None:
         sources.append(SqsBounceSource(boto3.client("sqs"), url))
     if maildir:
         sources.append(MaildirBounceSource(maildir))
+    if sms_log:
+        import boto3
+
+        since = app.ctx.clock() - timedelta(hours=app.settings.sms_failure_lookback_hours)
+        sources.append(SnsSmsFailureSource(boto3.client("logs"), sms_log, since_ms=int(since.timestamp() * 1000)))
     done = BounceSweep()
     for source in sources:
         done.add(sweep(app.ctx, source, SqlMailLedger(app.engine).message_for))

@@ -297,6 +297,13 @@ class MailSettings(BaseSettings):
         "synchronised into (the mailbox of the letters' sender): the deadline watch reads it as it reads the SES queue and "
         "moves each mail it read into the folder's 'settled' subfolder. Unset: not read.",
     )
+    sms_failure_log_group: str | None = Field(
+        None,
+        description="CloudWatch Logs group AWS SNS writes undeliverable text messages to (SMS delivery status logging, "
+        "e.g. sns/eu-west-1/123456789012/DirectPublishToPhoneNumber/Failure): the deadline watch reads its last "
+        "SMS_FAILURE_LOOKBACK_HOURS and records, alerts and holds as for a bounced letter. Unset: not read.",
+    )
+    sms_failure_lookback_hours: int = Field(48, ge=1, le=24 * 14, description="How far back each sweep reads SNS's failure log.")
 
 
 class AlertSettings(BaseSettings):
@@ -601,6 +608,8 @@ class Settings(WebSettings, DemoSettings, AwsSettings, AlertSettings, MailSettin
                 "sms_sender_id": self.sms_sender_id,
                 "mail_bounce_queue_url": self.mail_bounce_queue_url,
                 "mail_bounce_maildir": str(self.mail_bounce_maildir) if self.mail_bounce_maildir else None,
+                "sms_failure_log_group": self.sms_failure_log_group,
+                "sms_failure_lookback_hours": self.sms_failure_lookback_hours,
             },
             "alerts": {
                 "alert_thresholds_days": self.alert_thresholds_days,

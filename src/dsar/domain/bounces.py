@@ -158,3 +158,24 @@ def _status(value: object) -> str:
     the address)."""
     found = re.match(r"\s*([245]\.\d{1,3}\.\d{1,3})", str(value or ""))
     return found.group(1) if found else ""
+
+
+def parse_sms_failure(body: str, event_id: str) -> BounceNotice:
+    """One entry of the log AWS SNS writes for a text message it could not deliver (its SMS
+    delivery status logging, the ``…/DirectPublishToPhoneNumber/Failure`` log group of CloudWatch
+    Logs): the text is known by SNS's message id, which the mail ledger maps back to dsar's; the
+    notice by the log event's id. SNS writes a failure only once it has given up, so it is a
+    permanent bounce; nothing else is kept of it (the entry names the number and the carrier's
+    answer). Raises MalformedNotice for an entry that is not such a record."""
+    try:
+        doc: Any = json.loads(body)
+    except (ValueError, TypeError) as exc:
+        raise MalformedNotice("not JSON") from exc
+    if not isinstance(doc, dict) or not isinstance(doc.get("notification"), dict):
+        raise MalformedNotice("not an SMS delivery record")
+    provider_id = str(doc["notification"].get("messageId") or "")
+    status = str(doc.get("status") or "").upper()
+    if not provider_id or not status:
+        raise MalformedNotice("an SMS delivery record without a message id or status")
+    kind = PERMANENT if status == "FAILURE" else status.lower()[:32]
+    return BounceNotice(event_id or f"{provider_id}:{kind}", provider_id, None, kind, "sms")

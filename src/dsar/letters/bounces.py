@@ -69,3 +69,35 @@ class MaildirBounceSource(BounceSource):
             return  # already gone
         self.settled.add(message)  # first a copy where it is kept, then out of the inbox: a crash between reads it again
         self.box.discard(handle)
+
+
+class SnsSmsFailureSource(BounceSource):
+    """The CloudWatch Logs group AWS SNS writes the text messages it could not deliver to (SMS
+    delivery status logging: ``sns/REGION/ACCOUNT/DirectPublishToPhoneNumber/Failure``). A log is
+    not a queue: each sweep reads the entries of the last ``lookback_hours`` (default 48, so a
+    sweep that did not run for a day misses nothing), and one already recorded is recognised by
+    its event id (``LetterBounced`` is recorded once per notice); ``delete`` forgets nothing."""
+
+    def __init__(self, client: Any, log_group: str, *, since_ms: int) -> None:
+        self.client, self.log_group, self.since_ms = client, log_group, since_ms
+        self._next: str | None = None
+        self._pending: list[ReceivedNotice] = []
+        self._done = False
+
+    def receive(self, max_messages: int = 10) -> list[ReceivedNotice]:
+        while len(self._pending) < max_messages and not self._done:
+            page: dict[str, Any] = {"logGroupName": self.log_group, "startTime": self.since_ms, "limit": 100}
+            if self._next:
+                page["nextToken"] = self._next
+            answer = self.client.filter_log_events(**page)
+            self._pending += [
+                ReceivedNotice(str(e.get("eventId", "")), str(e.get("eventId", "")), str(e.get("message", "")), format="sns-sms")
+                for e in answer.get("events", [])
+            ]
+            self._next = answer.get("nextToken")
+            self._done = not self._next
+        batch, self._pending = self._pending[:max_messages], self._pending[max_messages:]
+        return batch
+
+    def delete(self, handle: str) -> None:
+        """Nothing to delete in a log: the entry stays, and is recognised when read again."""

@@ -25,7 +25,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from dsar.domain.alerts import LETTER_BOUNCED, NewAlert
-from dsar.domain.bounces import COMPLAINT, PERMANENT, TRANSIENT, UNDETERMINED, MalformedNotice, parse_notice, parse_report
+from dsar.domain.bounces import (
+    COMPLAINT,
+    PERMANENT,
+    TRANSIENT,
+    UNDETERMINED,
+    MalformedNotice,
+    parse_notice,
+    parse_report,
+    parse_sms_failure,
+)
 from dsar.domain.errors import NotFound
 from dsar.domain.events import LetterBounced
 from dsar.services.context import ServiceContext
@@ -78,6 +87,8 @@ def _settle(ctx: ServiceContext, received: ReceivedNotice, message_for: Callable
     try:
         if received.format == "report":
             notice = parse_report(received.body.encode("utf-8", "surrogateescape"), received.message_id)
+        elif received.format == "sns-sms":
+            notice = parse_sms_failure(received.body, received.message_id)
         else:
             notice = parse_notice(received.body, received.message_id)
     except MalformedNotice as exc:

@@ -79,7 +79,8 @@ class ReceivedNotice:
     message_id: str  # the queue's id of it
     body: str
     # "ses": a JSON notification of AWS SES; "report": a mail an SMTP server sent back (RFC 3464
-    # delivery status, RFC 5965 complaint), its bytes decoded as UTF-8 with surrogateescape
+    # delivery status, RFC 5965 complaint), its bytes decoded as UTF-8 with surrogateescape;
+    # "sns-sms": an entry of SNS's log of text messages it could not deliver
     format: str = "ses"
 
 
