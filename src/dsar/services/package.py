@@ -24,6 +24,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import secrets
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -70,6 +71,8 @@ DOWNLOAD_TAIL = 64 * 1024
 _TRIES = 5  # compare-and-set rounds before a busy package is given up on
 _STREAM_AAD = "stream/"
 _CSV_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+_log = logging.getLogger("dsar.package")
 
 
 def lookback_start(regime: str) -> date | None:
@@ -685,6 +688,35 @@ def purge_packages(ctx: ServiceContext, *, by: str = "dsar") -> int:
     return done
 
 
+# Who a new link the subject asked for on the link's page is recorded as (PackageLinkIssued.by)
+BY_SUBJECT = "the subject (the link's page)"
+
+
+def renew_link(ctx: ServiceContext, token: str) -> bool:
+    """The subject asks, on the page of a link that no longer works, for a new one. A new link
+    goes (``issue_link``: to the contact on file, never to whoever asks, within
+    DSAR_PACKAGE_MAX_NEW_LINKS, recorded as asked for by the subject) when this is the
+    package's current link and it expired, its downloads were started too often, or it was
+    spent by wrong codes before anything was downloaded. Nothing happens for a link that still
+    works, a downloaded or deleted package, or a link that is unknown, altered or replaced.
+    Whether a link went is returned for the tests and the log; the page says the same either
+    way, so it tells nobody whether a link was ever real."""
+    with ctx.uow() as uow:
+        p = _find(uow, ctx, token)
+    if p is None:
+        return False
+    refusal = p.refusal(ctx.clock(), _max_starts(ctx))
+    renewable = refusal in (LinkRefusal.EXPIRED, LinkRefusal.STARTS) or (refusal is LinkRefusal.USED and p.downloaded_at is None)
+    if not renewable:
+        return False
+    try:
+        issue_link(ctx, p.request_id, by=BY_SUBJECT)
+    except (PackageLinkRefused, DeliveryFailed) as exc:
+        _log.info("a new package link the subject asked for was not sent (%s)", type(exc).__name__)
+        return False
+    return True
+
+
 def package_status(ctx: ServiceContext, request_id: str) -> AccessPackage | None:
     with ctx.uow() as uow:
         return uow.packages.for_request(request_id)
@@ -737,6 +769,7 @@ __all__ = [
     "open_download",
     "package_state",
     "purge_packages",
+    "renew_link",
     "send_code",
     "spool_export",
     "wants_package",
