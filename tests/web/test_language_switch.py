@@ -2,7 +2,8 @@
 parameters (the appeal's reference, the thank-you page's signed token) with only ``lang``
 replaced and hostile values escaped; a page answering a post switches to a page that can be
 fetched (the link's page, /verify) or, on a proof page, posts its session again; no link carries
-a secret that the address did not."""
+a secret that the address did not. The fragment's secret on /package and /letter is carried by
+the page's script: tests/e2e/test_language_switch_browser.py."""
 
 from __future__ import annotations
 
@@ -82,6 +83,7 @@ def test_a_link_page_switches_to_the_link_s_page_and_never_writes_the_secret_int
         assert status == 200 and 'name="code"' in code_page
         assert switch(code_page)["de"] == "/package?lang=de"  # /package/code cannot be fetched
         assert token not in _SWITCH.search(code_page).group(0)  # type: ignore[union-attr]
+        assert '<script src="/static/package.js">' in code_page  # which carries the secret in the fragment
         assert client.get("/package?lang=de").status_code == 200
         for part in ("package", "letter"):
             gone = client.post(f"/{part}/code", data={"csrf_token": csrf_from(start_page.text), "token": "0" * 64})
