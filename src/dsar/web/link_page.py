@@ -10,6 +10,8 @@ against the source address's limit first (429 with ``Retry-After``). A refusal t
 link is the refused page (410), one about the code the code page again (422); a send that
 failed is the first page again (503). What each page says comes from its texts
 (``PART.title``, ``PART.refused.KEY``, ``PART.code.REASON`` …, ``locales/PART.LANG.json``).
+The language switch on every step leads to ``/PART?lang=LANG``; the script adds the secret to
+that link's fragment when one is followed (never to its query).
 """
 
 from __future__ import annotations
@@ -67,6 +69,9 @@ class LinkPage(Generic[Refusal, Opened]):
             token=token,
             problem=problem,
             contact=web.settings.privacy_contact,
+            # also from a post's answer (/PART/code …, which cannot be fetched): the link's page,
+            # the secret carried in the fragment by the page's script
+            switch_path=f"/{self.part}",
         )
 
     def refused(self, request: Request, why: Refusal, token: str) -> Response:

@@ -335,6 +335,8 @@ def _form_page(request: Request, values: dict[str, Any] | None = None, errors: d
         or any(f in errors for f in AGENT_FIELDS),
         limits=FIELD_LIMITS,
         max_text=MAX_TEXT,
+        # an appeal's form answering its post (at /?lang=LANG): the switch stays on the appeal
+        switch_keep={"appeal_of": appeal_of} if appeal_of else None,
     )
 
 

@@ -69,7 +69,21 @@ def _resend(web: WebContext, reference: str) -> None:
         log.warning("resend failed (%s)", type(exc).__name__)
 
 
+# Pages whose address a language switch can fetch again (the others answer a post only).
+_FETCHABLE = re.compile(r"^/verify(/resend|/l/[^/]+)?$")
+
+
 def _page(request: Request, view: str, status_code: int = 200, **context: object) -> Response:
+    """A verify page. Its language switch: a page of a proof session (data points, declaration,
+    account) posts the session to ``/verify/step`` (the same step again, in that language; the
+    session never goes into an address); another page answering a post links to ``/verify``
+    (what it said lives in no address)."""
+    step = context.get("step")
+    session = context.get("state") if view == "account_return" else getattr(step, "session", None)
+    if isinstance(session, str) and session:
+        context["switch_post"] = ("/verify/step", {"session": session})
+    elif request.method != "GET" or not _FETCHABLE.match(request.url.path):
+        context["switch_path"] = "/verify"
     return render(request, "verify/page.html", status_code=status_code, view=view, **context)
 
 
@@ -190,6 +204,18 @@ def router() -> APIRouter:
             return slow
         confirms = form.text("confirm") != "no"
         step = await run_in_threadpool(lambda: identity.use_link(web.ctx, token, consumer_confirms=confirms, via="web"))
+        return _answer(request, step)
+
+    @r.post("/verify/step")
+    async def step_again(request: Request) -> Response:
+        """The language switch on a proof page: the session's current step again (in the
+        language of ``?lang=``), spending nothing; counted like a proof page's post."""
+        web: WebContext = request.app.state.web
+        form = await checked_form(request)
+        slow = _over_limit(request)
+        if slow is not None:
+            return slow
+        step = await run_in_threadpool(identity.session_step, web.ctx, form.text("session") or "")
         return _answer(request, step)
 
     @r.post("/verify/points")
