@@ -11,7 +11,9 @@ link is the refused page (410), one about the code the code page again (422); a 
 failed is the first page again (503). What each page says comes from its texts
 (``PART.title``, ``PART.refused.KEY``, ``PART.code.REASON`` …, ``locales/PART.LANG.json``).
 The language switch on every step leads to ``/PART?lang=LANG``; the script adds the secret to
-that link's fragment when one is followed (never to its query).
+that link's fragment when one is followed (never to its query). A page with ``renew`` offers,
+on the refused page of a link that expired (or, as ``renewable`` says, ran out), ``POST
+/PART/renew``: a new link to the contact on file, and the same answer whether one went or not.
 """
 
 from __future__ import annotations
@@ -56,8 +58,14 @@ class LinkPage(Generic[Refusal, Opened]):
     # the key of the refused page's text (PART.refused.KEY) for a refusal that ends the link;
     # None for one about the code (the code page, PART.code.REASON)
     ends_link: Callable[[Refusal], str | None]
+    # a new link to the contact on file, asked for on the refused page (``POST /PART/renew``)
+    # after one of these refusals (their keys); None: the page offers none
+    renew: Callable[[ServiceContext, str], bool] | None = None
+    renewable: frozenset[str] = frozenset()
 
-    def page(self, request: Request, step: str, status: int = 200, token: str = "", problem: str | None = None) -> Response:
+    def page(
+        self, request: Request, step: str, status: int = 200, token: str = "", problem: str | None = None, renew: bool = False
+    ) -> Response:
         web = request.app.state.web
         return render(
             request,
@@ -68,6 +76,7 @@ class LinkPage(Generic[Refusal, Opened]):
             step=step,
             token=token,
             problem=problem,
+            renew=renew,
             contact=web.settings.privacy_contact,
             # also from a post's answer (/PART/code …, which cannot be fetched): the link's page,
             # the secret carried in the fragment by the page's script
@@ -77,7 +86,8 @@ class LinkPage(Generic[Refusal, Opened]):
     def refused(self, request: Request, why: Refusal, token: str) -> Response:
         key = self.ends_link(why)
         if key is not None:
-            return self.page(request, "refused", 410, problem=f"{self.part}.refused.{key}")
+            renew = self.renew is not None and key in self.renewable
+            return self.page(request, "refused", 410, token=token if renew else "", problem=f"{self.part}.refused.{key}", renew=renew)
         return self.page(request, "code", 422, token=token, problem=f"{self.part}.code.{why.value}")
 
     def slow(self, request: Request) -> Response | None:
@@ -131,5 +141,19 @@ class LinkPage(Generic[Refusal, Opened]):
         async def open_link(request: Request) -> Response:
             posted = await self.posted(request)
             return posted if isinstance(posted, Response) else await self.take_code(request, *posted)
+
+        if self.renew is not None:
+            renew = self.renew
+
+            @r.post(f"/{self.part}/renew")
+            async def renew_link(request: Request) -> Response:
+                """A new link to the contact on file, when this one may be renewed; the page
+                says the same whether one went or not (it never tells a real link from a
+                guessed one)."""
+                posted = await self.posted(request)
+                if isinstance(posted, Response):
+                    return posted
+                await run_in_threadpool(renew, request.app.state.web.ctx, posted[0])
+                return self.page(request, "renewed")
 
         return r

@@ -56,6 +56,9 @@ PAGE: LinkPage[LinkRefusal | CodeRefusal, package.Download] = LinkPage(
     opened=package.Download,
     answer=_stream,
     ends_link=_ends_link,
+    renew=package.renew_link,
+    # an unknown link gets the expired page, and its button: the answer is the same
+    renewable=frozenset({LinkRefusal.EXPIRED.value, LinkRefusal.STARTS.value, LinkRefusal.USED.value}),
 )
 
 
