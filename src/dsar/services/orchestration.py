@@ -265,8 +265,13 @@ def wake_when_waiting(
             return True
         run_id = queries.flow_run_id(ctx, request_id)
         try:
-            # ended, or waiting in someone else's form (legal's): it reads the record when it goes on
-            if orchestrator is None or run_id is None or (state := orchestrator.run_state(run_id)).final or state.waiting_for_input:
+            # ended, or waiting in someone else's form (legal's): it reads the record when it goes on.
+            # A run that reached the subject's wait since the wake looked is woken on the next turn
+            # (Prefect 3.8 sets a run Suspended before it stores the form, so the wake can see it
+            # suspended without a form, and this look then with one).
+            if orchestrator is None or run_id is None or (state := orchestrator.run_state(run_id)).final:
+                return False
+            if state.waiting_for_input and not waits_for_subject(state):
                 return False
         except Exception:  # noqa: BLE001 - the orchestrator is away: the record is the truth
             return False
