@@ -138,6 +138,7 @@ class InProcessWorker:
         self._heartbeat: threading.Thread | None = None
         self._cancelled_cls = _abort_class()
         self._events_live = False  # the event stream is connected (cancellations are heard)
+        self._backlog = False  # the last poll left due runs for want of a free thread
         self._cancels_checked = 0.0  # when the poll last looked for runs being cancelled (monotonic)
 
     # --- life cycle -------------------------------------------------------------------------
@@ -220,16 +221,21 @@ class InProcessWorker:
                 self.cancel(fr.id)
         free = self.threads - len(self.executing)
         if free <= 0 or not self._flows:
+            self._backlog = bool(self._flows)  # every thread busy: look again when one is free
             return
-        due = client.get_scheduled_flow_runs_for_deployments(list(self._flows), scheduled_before=now("UTC"), limit=free + len(executing))
+        limit = free + len(executing)
+        due = client.get_scheduled_flow_runs_for_deployments(list(self._flows), scheduled_before=now("UTC"), limit=limit)
         due.sort(key=lambda r: (r.next_scheduled_start_time is None, r.next_scheduled_start_time))
+        left = len(due) >= limit  # perhaps more than were asked for
         for flow_run in due:
             if free <= 0:
+                left = True
                 break
             if flow_run.id in self._running or flow_run.deployment_id not in self._flows:
                 continue
             if self._claim(client, FlowRun.model_validate(flow_run.model_dump())):
                 free -= 1
+        self._backlog = left
 
     def _claim(self, client: SyncPrefectClient, flow_run: FlowRun) -> bool:
         from prefect.exceptions import Abort
@@ -271,7 +277,8 @@ class InProcessWorker:
             with self._running_lock:
                 self._running.pop(flow_run.id, None)
             self.stats.finished += 1
-            self._wake.set()  # a thread is free: look for more work
+            if self._backlog:
+                self._wake.set()  # a thread is free and due work was left waiting for one
 
     def _run_flow(self, execution: _Execution, flow_run: FlowRun, flow: Flow[..., Any]) -> None:
         from prefect.exceptions import Abort, Pause
