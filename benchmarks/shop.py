@@ -190,7 +190,7 @@ class StatusBoard:
         self._engine = create_engine(url, pool_size=1)
         self._ids: set[str] = set()
         self._status: dict[str, Status] = {}
-        self._changed = threading.Condition()
+        self._changed = self.changed = threading.Condition()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._poll, name="bench-status", daemon=True)
         self._thread.start()
@@ -204,10 +204,11 @@ class StatusBoard:
             self._ids.discard(request_id)
             self._status.pop(request_id, None)
 
-    def wait(self, request_id: str, seen: Status | None, timeout: float) -> Status | None:
-        """The request's status once it differs from ``seen`` (or after ``timeout``)."""
+    def wait(self, request_id: str, seen: Status | None, timeout: float, until: Callable[[], bool] | None = None) -> Status | None:
+        """The request's status once it differs from ``seen`` or ``until`` holds (or after
+        ``timeout``)."""
         with self._changed:
-            self._changed.wait_for(lambda: self._status.get(request_id) != seen, timeout)
+            self._changed.wait_for(lambda: self._status.get(request_id) != seen or (until is not None and until()), timeout)
             return self._status.get(request_id)
 
     def _poll(self) -> None:
@@ -228,6 +229,53 @@ class StatusBoard:
         self._stop.set()
         self._thread.join()
         self._engine.dispose()
+
+
+class Suspensions:
+    """Which flow runs suspended since the script last acted on them, from Prefect's
+    ``prefect.flow-run.Suspended`` events on one websocket: legal is asked to act only once the
+    run has suspended (a run that has not waits for nothing; asking anyway cost a read of the
+    record and of the run per try, every tick, for every request in flight)."""
+
+    def __init__(self, notify: threading.Condition) -> None:
+        self._notify = notify
+        self._armed: set[str] = set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="bench-suspensions", daemon=True)
+        self._thread.start()
+
+    def armed(self, run_id: str | None) -> bool:
+        with self._notify:
+            return run_id is not None and run_id in self._armed
+
+    def disarm(self, run_id: str | None) -> None:
+        with self._notify:
+            self._armed.discard(run_id or "")
+
+    def _run(self) -> None:
+        import asyncio
+
+        while not self._stop.is_set():
+            try:
+                asyncio.run(self._listen())
+            except Exception:  # noqa: BLE001 - reconnect
+                time.sleep(0.5)
+
+    async def _listen(self) -> None:
+        from prefect.events.clients import get_events_subscriber
+        from prefect.events.filters import EventFilter, EventNameFilter
+
+        flt = EventFilter(event=EventNameFilter(name=["prefect.flow-run.Suspended"]))
+        async with get_events_subscriber(filter=flt, reconnection_attempts=3) as events:
+            async for event in events:
+                if self._stop.is_set():
+                    return
+                with self._notify:
+                    self._armed.add(event.resource.id.removeprefix("prefect.flow-run."))
+                    self._notify.notify_all()
+
+    def close(self) -> None:
+        self._stop.set()
 
 
 @dataclass
@@ -251,6 +299,11 @@ class Approvers:
 
                         return name, code_at(secret, datetime.fromtimestamp(now, UTC))
             time.sleep(0.5)
+
+    def give_back(self, name: str) -> None:
+        """A code taken but never checked (the run did not wait yet): the account is free again."""
+        with self.lock:
+            self.last_step.pop(name, None)
 
 
 class Shop:
@@ -332,6 +385,7 @@ class Shop:
         from dsar.orchestration.prefect import PrefectOrchestrator
 
         self.orchestrator = PrefectOrchestrator.configured(self.settings)
+        self.suspensions = Suspensions(self.board.changed)
 
     def start_serving(self) -> None:
         self.serve_log = open(self.folder / "serve.log", "wb")  # noqa: SIM115 - closed in stop()
@@ -379,6 +433,8 @@ class Shop:
             pass
         else:
             ENGINES.dispose_all()
+        if hasattr(self, "suspensions"):
+            self.suspensions.close()
         if hasattr(self, "board"):
             self.board.close()
         if hasattr(self, "app"):
@@ -404,21 +460,19 @@ class Shop:
         return True
 
     def sign_off(self, request_id: str) -> bool:
-        ref = queries.lookup_id(self.app.ctx, request_id)
-        if ref.status is not Status.AWAITING_SIGN_OFF or not self._run_waits(request_id):
-            return False
+        """Legal's sign-off as the console gives it; False while the run does not wait for it
+        yet (the service checks that before it checks or records anything: nothing spent)."""
         name, code = self.approvers.take()
-        result = orchestration.sign_off_and_resume(
-            self.app.ctx, self.orchestrator, request_id, SignOff(SignOffDecision.APPROVE), name, code, via="bench"
-        )
+        try:
+            result = orchestration.sign_off_and_resume(
+                self.app.ctx, self.orchestrator, request_id, SignOff(SignOffDecision.APPROVE), name, code, via="bench"
+            )
+        except InvalidInput:
+            self.approvers.give_back(name)
+            return False
         if not result.recorded:
             raise RuntimeError(f"sign-off refused: {result}")
         return True
-
-    def _run_waits(self, request_id: str) -> bool:
-        """The request's run is suspended waiting for a person's input (a form to resume)."""
-        run_id = queries.flow_run_id(self.app.ctx, request_id)
-        return run_id is not None and self.orchestrator.run_state(run_id).waiting_for_input
 
     def approve_letter(self, request_id: str) -> bool:
         """Legal's approval of the letter before it goes out, where DSAR_LETTER_SIGN_OFF asks
@@ -426,15 +480,16 @@ class Shop:
         waits in a run waiting for input (or this dsar predates the letter sign-off)."""
         try:
             from dsar.domain.letter_sign_off import LetterDecision, LetterSignOff
-            from dsar.services.letter_sign_off import letter_state
         except ImportError:  # a dsar from before the letter sign-off (the baseline)
             return False
-        if not letter_state(self.app.ctx, request_id).waiting or not self._run_waits(request_id):
-            return False
         name, code = self.approvers.take()
-        result = orchestration.letter_sign_off_and_resume(
-            self.app.ctx, self.orchestrator, request_id, LetterSignOff(LetterDecision.APPROVE), name, code, via="bench"
-        )
+        try:
+            result = orchestration.letter_sign_off_and_resume(
+                self.app.ctx, self.orchestrator, request_id, LetterSignOff(LetterDecision.APPROVE), name, code, via="bench"
+            )
+        except InvalidInput:
+            self.approvers.give_back(name)
+            return False
         if not result.recorded:
             raise RuntimeError(f"letter sign-off refused: {result}")
         return True
@@ -447,15 +502,22 @@ class Shop:
         answer.raise_for_status()
         reference = answer.json()["reference"]
         request_id = queries.lookup(self.app.ctx, reference).id
+        run_id = queries.flow_run_id(self.app.ctx, request_id)
         waited = 0.0
         acted: set[tuple[Status, int]] = set()
         self.board.watch(request_id)
         status: Status | None = None
         try:
             while True:
-                # the next status from the board; while a step waits to be acted on, look again each tick
+                # The next status from the board. While a step waits to be acted on: the code at
+                # once (the engine judges it; the wake waits for the run), legal once the run has
+                # suspended (a Suspended event), then each tick until the form takes it (Prefect
+                # stores the form just after the state).
                 pending = status in WAITS_FOR_A_PERSON and (status, len(acted)) not in acted
-                status = self.board.wait(request_id, None if pending else status, TICK if pending else 120)
+                if pending and status is not Status.AWAITING_VERIFICATION and not self.suspensions.armed(run_id):
+                    status = self.board.wait(request_id, status, 120, until=lambda: self.suspensions.armed(run_id))
+                else:
+                    status = self.board.wait(request_id, status, TICK if pending else 120)
                 if status is None:
                     continue
                 if status is Status.CLOSED:
@@ -465,8 +527,11 @@ class Shop:
                 if status in WAITS_FOR_A_PERSON:
                     key = (status, len(acted))
                     ready = time.perf_counter()
-                    if key not in acted and self._act(status, request_id, reference):
+                    if key in acted or (status is not Status.AWAITING_VERIFICATION and not self.suspensions.armed(run_id)):
+                        continue
+                    if self._act(status, request_id, reference):
                         acted.add(key)
+                        self.suspensions.disarm(run_id)
                         waited += time.perf_counter() - ready
         finally:
             self.board.forget(request_id)
@@ -526,9 +591,10 @@ class Shop:
             record_letter_sign_off(self.app.ctx, request_id, LetterSignOff(LetterDecision.APPROVE), name, code, via="bench")
 
 
-def cpu_seconds(pid: int) -> float:
+def cpu_seconds(pid: int, *, descendants: bool = True) -> float:
     """CPU time (user + system) of a process and all its descendants now, from /proc (Prefect's
-    `server start` runs its web server in a child process)."""
+    `server start` runs its web server in a child process); with ``descendants=False`` of the
+    process alone (this script, whose children are Prefect's server and `dsar serve`)."""
     tick = os.sysconf("SC_CLK_TCK")
     stats: dict[int, tuple[int, float]] = {}  # pid: (parent, cpu seconds)
     for entry in Path("/proc").iterdir():
@@ -540,7 +606,7 @@ def cpu_seconds(pid: int) -> float:
             continue
         # after the command: state(0) ppid(1) … utime(11) stime(12)
         stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
-    tree, grew = {pid}, True
+    tree, grew = {pid}, descendants
     while grew:
         more = {p for p, (parent, _) in stats.items() if parent in tree} - tree
         grew = bool(more)
@@ -554,12 +620,13 @@ def throughput(
     """Requests per second with ``in_flight`` at once, and the CPU seconds per request each
     process of ``cpu`` (name: pid) spent meanwhile (where two cores went)."""
     cpu = cpu or {}
-    before = {name: cpu_seconds(pid) for name, pid in cpu.items()}
+    alone = {name: pid == os.getpid() for name, pid in cpu.items()}  # the script's children are counted as themselves
+    before = {name: cpu_seconds(pid, descendants=not alone[name]) for name, pid in cpu.items()}
     t0 = time.perf_counter()
     with ThreadPoolExecutor(max_workers=in_flight) as pool:
         list(pool.map(lambda _: fn("access"), range(count)))
     rate = count / (time.perf_counter() - t0)
-    return rate, {name: (cpu_seconds(pid) - before[name]) / count for name, pid in cpu.items()}
+    return rate, {name: (cpu_seconds(pid, descendants=not alone[name]) - before[name]) / count for name, pid in cpu.items()}
 
 
 def stats(values: list[float]) -> dict[str, float]:

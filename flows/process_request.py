@@ -15,6 +15,7 @@ from uuid import UUID
 from prefect import flow, get_client, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import StateType
+from prefect.context import FlowRunContext
 from prefect.flow_runs import suspend_flow_run
 from prefect.input import RunInput
 from prefect.input.run_input import keyset_from_base_key
@@ -359,18 +360,23 @@ def waiting_for(request_id: str, what: str | None) -> None:
     (``awaiting:subject``, ``awaiting:legal``, ``awaiting:legal-letter``, ``awaiting:legal-escalation``,
     ``awaiting:manual:<system>``) and when it is due
     (``due:YYYY-MM-DD``); ``what=None`` clears the waiting tag. No personal data: a system's
-    name, a date. Best effort: a tag that cannot be set is logged, never fatal."""
+    name, a date. Best effort: a tag that cannot be set is logged, never fatal.
+
+    The run's tags as they stand are the engine's copy of the run (read from the API as this
+    attempt began, kept current here), not read again: one call when they change, none when
+    they do not."""
     try:
+        context = FlowRunContext.get()
+        run = context.flow_run if context is not None else None
+        if run is None:
+            return
         due = due_tag(request_id)
-        with get_client(sync_client=True) as client:
-            run_id = current_run.id
-            if run_id is None:
-                return
-            run = client.read_flow_run(UUID(run_id))
-            tags = [x for x in run.tags if not x.startswith((AWAITING, "due:"))]
-            tags += [due] + ([f"{AWAITING}{what}"] if what else [])
-            if sorted(tags) != sorted(run.tags):
-                client.update_flow_run(UUID(run_id), tags=tags)
+        tags = [x for x in run.tags if not x.startswith((AWAITING, "due:"))]
+        tags += [due] + ([f"{AWAITING}{what}"] if what else [])
+        if sorted(tags) != sorted(run.tags):
+            with get_client(sync_client=True) as client:
+                client.update_flow_run(run.id, tags=tags)
+            run.tags = tags
     except Exception as exc:  # noqa: BLE001 - the tags are a convenience; the engine's record is the truth
         get_run_logger().warning("could not update the run's tags (%s)", type(exc).__name__)
 

@@ -6,6 +6,8 @@
 * :mod:`dsar.orchestration.server` — a local Prefect server when none is configured, and
   ``dsar serve`` as a child process (for the demo).
 * :mod:`dsar.orchestration.runtime` — the engine as a flow process builds it, once.
+* :mod:`dsar.orchestration.clients` — one Prefect client per process, shared by the adapter,
+  the worker and the flow engine's attempts.
 
 Nothing here imports Prefect when imported itself: Prefect reads its settings when first
 imported, so :func:`dsar.orchestration.prefect.configure_environment` must run before that.

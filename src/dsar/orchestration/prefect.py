@@ -100,12 +100,14 @@ class PrefectOrchestrator:
         # as_subflow=False: started from inside another flow run (the deadline watch's reconciler)
         # it would otherwise become that run's subflow, which Prefect refuses to suspend.
         from dsar.orchestration import worker
+        from dsar.orchestration.clients import client_context
 
         for attempt in range(3):
             try:
-                run = run_deployment(
-                    self.deployment, parameters={"request_id": request_id}, flow_run_name=reference, timeout=0, as_subflow=False
-                )
+                with client_context():  # run_deployment takes the shared client, not one of its own
+                    run = run_deployment(
+                        self.deployment, parameters={"request_id": request_id}, flow_run_name=reference, timeout=0, as_subflow=False
+                    )
                 break
             except Exception as exc:
                 # A server error (Prefect on SQLite answers "database is locked" under load):
@@ -118,47 +120,61 @@ class PrefectOrchestrator:
         return str(run.id)
 
     def run_state(self, run_id: str) -> RunState:
-        from prefect import get_client
         from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 
-        with get_client(sync_client=True) as client:  # one client for both reads (each costs a TLS context)
-            fr = client.read_flow_run(UUID(run_id))
-            st = fr.state
-            if st is None:
-                return RunState("Unknown", "UNKNOWN")
-            ready = False
-            keyset: Any = st.state_details.run_input_keyset if st.state_details else None
-            if st.type.value == "PAUSED" and keyset:
-                try:
-                    client.read_flow_run_input(UUID(run_id), keyset["schema"])
-                    ready = True
-                except ObjectNotFound:
-                    ready = False
-                except PrefectHTTPStatusError as exc:
-                    if exc.response.status_code != 404:
-                        raise
-            key = st.state_details.pause_key if st.state_details else None
+        from dsar.orchestration.clients import shared_client
+
+        client = shared_client()  # the process's one client (building one costs a TLS context)
+        fr = client.read_flow_run(UUID(run_id))
+        st = fr.state
+        if st is None:
+            return RunState("Unknown", "UNKNOWN")
+        ready = False
+        keyset: Any = st.state_details.run_input_keyset if st.state_details else None
+        if st.type.value == "PAUSED" and keyset:
+            try:
+                client.read_flow_run_input(UUID(run_id), keyset["schema"])
+                ready = True
+            except ObjectNotFound:
+                ready = False
+            except PrefectHTTPStatusError as exc:
+                if exc.response.status_code != 404:
+                    raise
+        key = st.state_details.pause_key if st.state_details else None
         return RunState(st.name or st.type.value, st.type.value, ready, key if ready else None)
 
     def resume(self, run_id: str, run_input: Mapping[str, Any]) -> None:
-        from prefect.flow_runs import resume_flow_run
+        """What Prefect's ``resume_flow_run`` does, on the shared client, without its read of
+        the run first: the server refuses to resume a run that is not paused (an abort, raised
+        here as Prefect's ``NotPausedError``), and checks the input against the form's schema
+        (a rejection, raised as Prefect's function raises it)."""
+        from prefect.client.schemas.objects import StateType
+        from prefect.client.schemas.responses import SetStateStatus
+        from prefect.exceptions import FlowPauseTimeout, NotPausedError
 
         from dsar.orchestration import worker
+        from dsar.orchestration.clients import shared_client
 
-        resume_flow_run(UUID(run_id), run_input=dict(run_input))
+        response = shared_client().resume_flow_run(UUID(run_id), run_input=dict(run_input))
+        if response.status == SetStateStatus.ABORT:
+            raise NotPausedError("Cannot resume a run that isn't paused!")
+        if response.status == SetStateStatus.REJECT:
+            if response.state and response.state.type == StateType.FAILED:
+                raise FlowPauseTimeout("Flow run can no longer be resumed.")
+            raise RuntimeError(f"Cannot resume this run: {getattr(response.details, 'reason', None)}")
         worker.wake()
 
     def wait_for_deployment(self, timeout: float) -> None:
-        from prefect import get_client
+        from dsar.orchestration.clients import shared_client
 
         deadline = time.monotonic() + timeout
-        with get_client(sync_client=True) as client:
-            while time.monotonic() < deadline:
-                try:
-                    client.read_deployment_by_name(self.deployment)
-                    return
-                except Exception:  # noqa: BLE001 - not there yet
-                    time.sleep(1)
+        client = shared_client()
+        while time.monotonic() < deadline:
+            try:
+                client.read_deployment_by_name(self.deployment)
+                return
+            except Exception:  # noqa: BLE001 - not there yet
+                time.sleep(1)
         raise ConfigurationError(f"deployment {self.deployment} did not appear within {timeout:.0f}s (is `dsar serve` running?)")
 
     def run_url(self, run_id: str) -> str:

@@ -137,6 +137,9 @@ class InProcessWorker:
         self._listener: threading.Thread | None = None
         self._heartbeat: threading.Thread | None = None
         self._cancelled_cls = _abort_class()
+        self._events_live = False  # the event stream is connected (cancellations are heard)
+        self._backlog = False  # the last poll left due runs for want of a free thread
+        self._cancels_checked = 0.0  # when the poll last looked for runs being cancelled (monotonic)
 
     # --- life cycle -------------------------------------------------------------------------
     def register(self) -> list[UUID]:
@@ -151,7 +154,7 @@ class InProcessWorker:
         """Register the deployments, then claim and run due runs until :meth:`stop` (or
         Ctrl-C). ``ready`` is called once the deployments are registered."""
         global _current
-        from prefect import get_client
+        from dsar.orchestration.clients import shared_client
 
         self.register()
         self._pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="dsar-flow-run")
@@ -166,14 +169,13 @@ class InProcessWorker:
         if ready is not None:
             ready()
         try:
-            with get_client(sync_client=True) as client:
-                while not self._stop.is_set():
-                    self._wake.clear()
-                    try:
-                        self.poll_once(client)
-                    except Exception as exc:  # noqa: BLE001 - the API may be briefly away; try again at the next poll
-                        log.warning("worker poll failed (%s); trying again", type(exc).__name__)
-                    self._wake.wait(self.poll_seconds)
+            while not self._stop.is_set():
+                self._wake.clear()
+                try:
+                    self.poll_once(shared_client())
+                except Exception as exc:  # noqa: BLE001 - the API may be briefly away; try again at the next poll
+                    log.warning("worker poll failed (%s); trying again", type(exc).__name__)
+                self._wake.wait(self.poll_seconds)
         finally:
             with _current_lock:
                 if _current is self:
@@ -203,7 +205,12 @@ class InProcessWorker:
 
         self.stats.polls += 1
         executing = self.executing
-        if executing:
+        # Cancellations arrive on the event stream (``Cancelling``); the poll looks for any it
+        # missed once per poll interval, not at every wake (a run resumed, a thread free), or
+        # at every poll while the stream is down.
+        started = time.monotonic()
+        if executing and (not self._events_live or started - self._cancels_checked >= self.poll_seconds):
+            self._cancels_checked = started
             cancelling = client.read_flow_runs(
                 flow_run_filter=FlowRunFilter(
                     id=FlowRunFilterId(any_=executing),
@@ -214,16 +221,21 @@ class InProcessWorker:
                 self.cancel(fr.id)
         free = self.threads - len(self.executing)
         if free <= 0 or not self._flows:
+            self._backlog = bool(self._flows)  # every thread busy: look again when one is free
             return
-        due = client.get_scheduled_flow_runs_for_deployments(list(self._flows), scheduled_before=now("UTC"), limit=free + len(executing))
+        limit = free + len(executing)
+        due = client.get_scheduled_flow_runs_for_deployments(list(self._flows), scheduled_before=now("UTC"), limit=limit)
         due.sort(key=lambda r: (r.next_scheduled_start_time is None, r.next_scheduled_start_time))
+        left = len(due) >= limit  # perhaps more than were asked for
         for flow_run in due:
             if free <= 0:
+                left = True
                 break
             if flow_run.id in self._running or flow_run.deployment_id not in self._flows:
                 continue
             if self._claim(client, FlowRun.model_validate(flow_run.model_dump())):
                 free -= 1
+        self._backlog = left
 
     def _claim(self, client: SyncPrefectClient, flow_run: FlowRun) -> bool:
         from prefect.exceptions import Abort
@@ -265,7 +277,8 @@ class InProcessWorker:
             with self._running_lock:
                 self._running.pop(flow_run.id, None)
             self.stats.finished += 1
-            self._wake.set()  # a thread is free: look for more work
+            if self._backlog:
+                self._wake.set()  # a thread is free and due work was left waiting for one
 
     def _run_flow(self, execution: _Execution, flow_run: FlowRun, flow: Flow[..., Any]) -> None:
         from prefect.exceptions import Abort, Pause
@@ -306,14 +319,15 @@ class InProcessWorker:
         return True
 
     def _mark_cancelled(self, flow_run_id: UUID) -> None:
-        from prefect import get_client
         from prefect.states import Cancelled
 
-        with get_client(sync_client=True) as client:
-            fr = client.read_flow_run(flow_run_id)
-            if fr.state is not None and fr.state.is_final():
-                return
-            client.set_flow_run_state(flow_run_id, Cancelled(message="Cancelled while running in dsar's worker"), force=True)
+        from dsar.orchestration.clients import shared_client
+
+        client = shared_client()
+        fr = client.read_flow_run(flow_run_id)
+        if fr.state is not None and fr.state.is_final():
+            return
+        client.set_flow_run_state(flow_run_id, Cancelled(message="Cancelled while running in dsar's worker"), force=True)
         self.stats.cancelled += 1
 
     def _suspended_from_outside(self, flow_run_id: UUID, state_id: UUID, occurred: float) -> None:
@@ -322,15 +336,15 @@ class InProcessWorker:
         before the event arrives): confirm it against the server (the event is that state's,
         and newer than this attempt), then let the engine stop at its next step (Prefect's own
         in-process request, raised as Pause)."""
-        from prefect import get_client
         from prefect._flow_run_suspension import is_suspended_flow_run_state, mark_flow_run_suspension_requested
+
+        from dsar.orchestration.clients import shared_client
 
         with self._running_lock:
             execution = self._running.get(flow_run_id)
         if execution is None or not execution.in_flow or occurred < execution.started:
             return
-        with get_client(sync_client=True) as client:
-            state = client.read_flow_run(flow_run_id).state
+        state = shared_client().read_flow_run(flow_run_id).state
         if state is not None and state.id == state_id and is_suspended_flow_run_state(state):
             mark_flow_run_suspension_requested(flow_run_id, state)
 
@@ -370,27 +384,31 @@ class InProcessWorker:
 
         flt = EventFilter(event=EventNameFilter(name=[*DUE_EVENTS, CANCEL_EVENT, SUSPENDED_EVENT]))
         async with get_events_subscriber(filter=flt, reconnection_attempts=3) as events:
-            async for event in events:
-                if self._stop.is_set():
-                    return
-                self.stats.events += 1
-                ours = any(
-                    r.get("prefect.resource.role") == "deployment"
-                    and r.id.removeprefix("prefect.deployment.") in {str(d) for d in self._flows}
-                    for r in event.related
-                )
-                if not ours:
-                    continue
-                try:
-                    run_id = UUID(event.resource.id.removeprefix("prefect.flow-run."))
-                except ValueError:
-                    continue
-                if event.event == CANCEL_EVENT:
-                    self.cancel(run_id)
-                elif event.event == SUSPENDED_EVENT:
-                    self._suspended_from_outside(run_id, event.id, event.occurred.timestamp())
-                else:
-                    self._wake.set()
+            self._events_live = True
+            try:
+                await self._take(events)
+            finally:
+                self._events_live = False
+
+    async def _take(self, events: Any) -> None:
+        served = {f"prefect.deployment.{d}" for d in self._flows}
+        async for event in events:
+            if self._stop.is_set():
+                return
+            self.stats.events += 1
+            ours = any(r.get("prefect.resource.role") == "deployment" and r.id in served for r in event.related)
+            if not ours:
+                continue
+            try:
+                run_id = UUID(event.resource.id.removeprefix("prefect.flow-run."))
+            except ValueError:
+                continue
+            if event.event == CANCEL_EVENT:
+                self.cancel(run_id)
+            elif event.event == SUSPENDED_EVENT:
+                self._suspended_from_outside(run_id, event.id, event.occurred.timestamp())
+            else:
+                self._wake.set()
 
 
 def execute_claimed(flow: Flow[..., Any], flow_run: FlowRun, error_logger: Any = None) -> None:
@@ -401,15 +419,44 @@ def execute_claimed(flow: Flow[..., Any], flow_run: FlowRun, error_logger: Any =
     suspension watcher (a websocket and a thread per attempt): the worker's one event stream
     does that watcher's work (``InProcessWorker._suspended_from_outside``). The engine reads the
     run again from the API before running the flow, deployment included, so the run's context,
-    events and UI are as Prefect's runner gives them."""
+    events and UI are as Prefect's runner gives them.
+
+    The engine runs on the process's shared Prefect client (:mod:`dsar.orchestration.clients`)
+    instead of building one per attempt. A run that has run before (resumed after a suspension,
+    retried) already bears the name its first attempt gave it: the flow's run-name function is
+    not called again (a read of the record, a rename and a read of the result storage per
+    attempt, for the same name)."""
     from prefect.context import SettingsContext, get_settings_context
     from prefect.flow_engine import run_flow
 
+    from dsar.orchestration.clients import client_context
+
+    if flow_run.run_count > 0 and flow_run.name and flow.flow_run_name is not None:
+        flow = _named_already(flow)
     # The run's own heartbeats off, for this thread only (Prefect's settings are a context
     # variable): the worker sends them for all its runs from one thread (``_beat``).
     current = get_settings_context()
-    with SettingsContext(profile=current.profile, settings=_without_heartbeats(current.settings)):
+    with SettingsContext(profile=current.profile, settings=_without_heartbeats(current.settings)), client_context():
         run_flow(flow, flow_run=flow_run.model_copy(update={"deployment_id": None}), error_logger=error_logger)
+
+
+_named_lock = threading.Lock()
+_named: dict[int, tuple[Any, Any]] = {}
+
+
+def _named_already(flow: Flow[..., Any]) -> Flow[..., Any]:
+    """``flow`` without its run-name function (a copy, made once per flow object)."""
+    import copy
+
+    with _named_lock:
+        found = _named.get(id(flow))
+        if found is None or found[0] is not flow:
+            unnamed = copy.copy(flow)
+            unnamed.flow_run_name = None
+            found = (flow, unnamed)
+            _named[id(flow)] = found
+        result: Flow[..., Any] = found[1]
+        return result
 
 
 _quiet_lock = threading.Lock()

@@ -260,20 +260,31 @@ def wake_when_waiting(
     reconciler starts finds the request verified) or when it has ended."""
     stop = time.monotonic() + for_seconds
     pause = 0.05  # a run suspends within a fraction of a second of its status check: look again soon, then less often
-    while True:
-        if wake_verified(ctx, orchestrator, request_id):
-            return True
+    while orchestrator is not None:
         run_id = queries.flow_run_id(ctx, request_id)
+        if run_id is None:
+            return False
         try:
-            # ended, or waiting in someone else's form (legal's): it reads the record when it goes on
-            if orchestrator is None or run_id is None or (state := orchestrator.run_state(run_id)).final or state.waiting_for_input:
-                return False
+            state = orchestrator.run_state(run_id)  # one look a turn (the wake and the check looked twice)
         except Exception:  # noqa: BLE001 - the orchestrator is away: the record is the truth
             return False
+        if state.final:
+            return False
+        if waits_for_subject(state):
+            try:
+                orchestrator.resume(run_id, {})
+                return True
+            except Exception:  # noqa: BLE001, S110 - resumed meanwhile, or the server refused once: look again
+                pass
+        elif state.waiting_for_input:
+            return False  # in someone else's form (legal's): it reads the record when it goes on
+        # Not waiting yet (Prefect 3.8 sets a run Suspended before it stores the form: a look can
+        # find it suspended without a form, the next one with it): look again.
         if time.monotonic() >= stop:
             return False
         time.sleep(pause)
         pause = min(pause * 2, 1.0)
+    return False
 
 
 def submit_code(

@@ -103,3 +103,28 @@ def test_a_proof_given_while_the_run_waits_in_legal_s_form_wakes_nothing_and_ret
     orch.suspend(run_id, "verify-1-0")
     assert wake_when_waiting(world.ctx, orch, rid, for_seconds=1)
     assert [r.run_input for r in orch.resumed] == [{}]
+
+
+def test_a_run_that_reaches_the_subject_s_wait_between_two_looks_is_woken(world: World, orch: InMemoryOrchestrator) -> None:
+    """Prefect sets the run Suspended, then stores its form: the wake's first look sees a run not
+    waiting for input yet, the next one a run waiting in the subject's wait. It is woken, not
+    left there (it was, until the reconciler came by: a benchmark run stalled on it)."""
+    from dsar.services.orchestration import RunState, wake_when_waiting
+
+    class SuspendsBetweenLooks(InMemoryOrchestrator):
+        looks = 0
+
+        def run_state(self, run_id: str) -> RunState:
+            self.looks += 1
+            if self.looks == 2:  # after the wake's look, before the check that decides to look again
+                self.suspend(run_id, "verify-1-0")
+            return super().run_state(run_id)
+
+    racing = SuspendsBetweenLooks()
+    rid = world.log()
+    processing.start_verification(world.ctx, rid)
+    run_id = start_processing(world.ctx, racing, rid)
+    racing.states[run_id] = RunState("Running", "RUNNING")
+    assert processing.confirm_code(world.ctx, rid, world.letters.last_code()) is VerificationOutcome.VERIFIED
+    assert wake_when_waiting(world.ctx, racing, rid, for_seconds=5)
+    assert [r.run_input for r in racing.resumed] == [{}]
