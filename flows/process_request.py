@@ -190,6 +190,25 @@ def _retry_if_retryable(task: Any, task_run: Any, state: Any) -> bool:
     return False
 
 
+def forget_left_inputs() -> None:
+    """As the run ends: delete every form input Prefect still keeps for it. A decision taken on
+    the console or with the CLI (legal's sign-off, an escalation, the letter's approval) is
+    recorded by the engine and wakes the run, which comes back from the top and never reaches
+    that wait's :func:`forget_input`: its form's description and schema (the legal roster's
+    names), and any answer, would otherwise stay in Prefect's tables. One call when nothing is
+    left."""
+    run_id = current_run.id
+    if run_id is None:
+        return
+    try:
+        with get_client(sync_client=True) as client:
+            left = client.filter_flow_run_input(UUID(str(run_id)), key_prefix="suspended-", limit=500, exclude_keys=set())
+            for found in left:
+                client.delete_flow_run_input(UUID(str(run_id)), found.key)
+    except Exception as exc:  # noqa: BLE001 - best effort: everything is recorded; say so, never the input
+        get_run_logger().warning("could not delete the run's remaining inputs (%s)", type(exc).__name__)
+
+
 def forget_input(key: str) -> None:
     """Delete what a person entered at the suspension ``key`` (code, decision, names, notes),
     the form's description and its schema (the sign-off form's names the legal roster) from
@@ -532,6 +551,7 @@ def process_request(request_id: str) -> str:
                 wait_for_letter_approval(request_id)
                 status = send_response(request_id)
         waiting_for(request_id, None)
+        forget_left_inputs()
     except PermanentConnectorError as exc:
         # A system needs a person (credentials, schema): stop here, keep the record, say which.
         hold(request_id, f"{exc.system}: permanent connector failure")

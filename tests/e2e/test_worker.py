@@ -265,6 +265,10 @@ def test_a_code_and_a_decision_given_while_no_worker_runs_are_applied_when_it_is
     finally:
         stop(serving)
     assert prefect_server.run_state(run_id) == "COMPLETED"
+    # legal's decision was given outside the run's form: the form the run had shown (its
+    # description and schema name the legal roster) is deleted from Prefect all the same
+    left = post(prefect_server, f"/flow_runs/{run_id}/input/filter", {"prefix": "suspended-", "limit": 100, "exclude_keys": []})
+    assert left == [], sorted(i["key"] for i in left)
     # the worker sent the run's heartbeats (Prefect's liveness signal), as Prefect's engine would
     wait_until(lambda: heartbeats(prefect_server, run_id) > 0, 60, "the run's heartbeat events")
 
