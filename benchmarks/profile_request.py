@@ -52,20 +52,13 @@ from dsar.services import orchestration, queries  # noqa: E402
 from dsar.services.submissions import submit  # noqa: E402
 
 
-class SqlCounter:
-    """Every statement any SQLAlchemy engine of this process sends, while counting."""
+class _Counting:
+    """Counts what it sees while :meth:`counting` is open (from any thread)."""
 
     def __init__(self) -> None:
         self.on = False
         self.count: Counter[str] = Counter()
         self._lock = threading.Lock()
-        event.listen(Engine, "before_cursor_execute", self._seen)
-
-    def _seen(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if self.on:
-            db = conn.engine.url.database or "?"
-            with self._lock:
-                self.count["shop" if "shop" in db else "engine"] += 1
 
     @contextmanager
     def counting(self) -> Iterator[Counter[str]]:
@@ -77,7 +70,21 @@ class SqlCounter:
             self.on = False
 
 
-class ApiCounter:
+class SqlCounter(_Counting):
+    """Every statement any SQLAlchemy engine of this process sends, while counting."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        event.listen(Engine, "before_cursor_execute", self._seen)
+
+    def _seen(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if self.on:
+            db = conn.engine.url.database or "?"
+            with self._lock:
+                self.count["shop" if "shop" in db else "engine"] += 1
+
+
+class ApiCounter(_Counting):
     """Every Prefect REST call this process makes (httpx: Prefect's clients; urllib: the plain
     start of a run), by method and path with ids elided, while counting."""
 
@@ -88,10 +95,8 @@ class ApiCounter:
 
         import httpx
 
+        super().__init__()
         self.callers = callers
-        self.on = False
-        self.count: Counter[str] = Counter()
-        self._lock = threading.Lock()
         sync_send, async_send, urlopen = httpx.Client.send, httpx.AsyncClient.send, urllib.request.urlopen
 
         def seen(method: str, url: str) -> None:
@@ -132,15 +137,6 @@ class ApiCounter:
                 continue
             names.append(f"{Path(f.filename).stem}.{f.name}")
         return " < ".join(reversed(names[-3:]))
-
-    @contextmanager
-    def counting(self) -> Iterator[Counter[str]]:
-        self.count = Counter()
-        self.on = True
-        try:
-            yield self.count
-        finally:
-            self.on = False
 
 
 def run_until_it_waits(shop: Shop, run_id: str) -> None:
