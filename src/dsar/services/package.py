@@ -711,7 +711,7 @@ def renew_link(ctx: ServiceContext, token: str) -> bool:
         return False
     try:
         issue_link(ctx, p.request_id, by=BY_SUBJECT)
-    except (PackageLinkRefused, DeliveryFailed) as exc:
+    except DsarError as exc:  # refused, not delivered, or the package kept changing: the page says the same
         _log.info("a new package link the subject asked for was not sent (%s)", type(exc).__name__)
         return False
     return True
