@@ -268,9 +268,9 @@ def sweep_bounces(app: App) -> BounceSweep | None:
 
         since = app.ctx.clock() - timedelta(hours=app.settings.sms_failure_lookback_hours)
         sources.append(SnsSmsFailureSource(boto3.client("logs"), sms_log, since_ms=int(since.timestamp() * 1000)))
-    done = BounceSweep()
+    done, ledger = BounceSweep(), SqlMailLedger(app.engine)
     for source in sources:
-        done.add(sweep(app.ctx, source, SqlMailLedger(app.engine).message_for))
+        done.add(sweep(app.ctx, source, ledger.message_for))
     return done
 
 

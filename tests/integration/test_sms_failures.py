@@ -24,6 +24,7 @@ from dsar.persistence.mail_ledger import SqlMailLedger
 from dsar.services.bounces import sweep_bounces as sweep
 from dsar.services.intake import log_request
 from dsar.services.ports import TextMessage
+from tests.integration.test_bounces import _provider_id
 
 REGION = "eu-west-1"
 NUMBER = "+49305550199"
@@ -66,15 +67,22 @@ def write(logs: Any, *messages: str, at: datetime | None = None) -> None:
     )
 
 
+def texted(app: App, sns: Any, purpose: str) -> tuple[str, str]:
+    """(reference, SNS's message id) of a request whose only contact is a phone, after dsar
+    texted it through SNS for ``purpose``."""
+    ref = log_request(
+        app.ctx, {"type": "access", "regime": "gdpr", "country": "DE", "subject": {"name": "Jane Doe", "phone": NUMBER}}
+    ).request.reference
+    text_id = message_id(ref, purpose)
+    assert SnsTexter(sns, SqlMailLedger(app.engine)).send(TextMessage(text_id, NUMBER, "Please confirm your request")) is True
+    return ref, _provider_id(app, text_id)
+
+
 def test_a_text_sns_could_not_deliver_is_recorded_once_alerted_and_holds_the_open_request(sqlite_app: App, aws: tuple[Any, Any]) -> None:
     sns, logs = aws
     ctx = sqlite_app.ctx
-    logged = log_request(ctx, {"type": "access", "regime": "gdpr", "country": "DE", "subject": {"name": "Jane Doe", "phone": NUMBER}})
-    ref = logged.request.reference
+    ref, sns_id = texted(sqlite_app, sns, "verify-1-1.sms")
     ledger = SqlMailLedger(sqlite_app.engine)
-    text_id = message_id(ref, "verify-1-1.sms")
-    assert SnsTexter(sns, ledger).send(TextMessage(text_id, NUMBER, "Please confirm your request")) is True
-    sns_id = _provider_id(sqlite_app, text_id)
     since = int((datetime.now(UTC) - timedelta(hours=48)).timestamp() * 1000)
 
     write(logs, failure(sns_id), failure(sns_id, status="SUCCESS"), failure("someone-else"), "not json {")
@@ -99,14 +107,9 @@ def test_a_text_sns_could_not_deliver_is_recorded_once_alerted_and_holds_the_ope
 
 def test_the_watch_reads_the_log_group_of_its_settings_across_pages(sqlite_app: App, aws: tuple[Any, Any]) -> None:
     sns, logs = aws
-    ctx = sqlite_app.ctx
-    logged = log_request(ctx, {"type": "access", "regime": "gdpr", "country": "DE", "subject": {"name": "Jane Doe", "phone": NUMBER}})
-    ref = logged.request.reference
-    ledger = SqlMailLedger(sqlite_app.engine)
-    text_id = message_id(ref, "letter-link.sms")
-    assert SnsTexter(sns, ledger).send(TextMessage(text_id, NUMBER, "Your letter")) is True
+    ref, sns_id = texted(sqlite_app, sns, "letter-link.sms")
     write(logs, *[failure(f"unknown-{i}") for i in range(150)])  # more than one page of the log
-    write(logs, failure(_provider_id(sqlite_app, text_id)))
+    write(logs, failure(sns_id))
     configured = replace(sqlite_app, settings=sqlite_app.settings.model_copy(update={"sms_failure_log_group": GROUP}))
     done = sweep_bounces(configured)
     assert done is not None and done.recorded == [f"{ref}: letter-link.sms (permanent)"] and done.not_ours == 150
@@ -118,14 +121,3 @@ def test_an_entry_that_is_no_sms_record_is_refused_without_its_content() -> None
         with pytest.raises(MalformedNotice) as caught:
             parse_sms_failure(body, "ev-2")
         assert NUMBER not in str(caught.value)
-
-
-def _provider_id(app: App, mid: str) -> str:
-    from sqlmodel import Session, select
-
-    from dsar.persistence.mail_ledger import MailLedgerRow
-
-    with Session(app.engine) as s:
-        row = s.exec(select(MailLedgerRow).where(MailLedgerRow.message_id == mid)).one()
-    assert row.provider_id
-    return row.provider_id

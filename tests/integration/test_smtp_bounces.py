@@ -25,6 +25,7 @@ from dsar.letters.bounces import MaildirBounceSource
 from dsar.letters.outbox import build_message
 from dsar.persistence.mail_ledger import SqlMailLedger
 from dsar.services.bounces import sweep_bounces as sweep
+from dsar.services.context import ServiceContext
 from dsar.services.intake import log_request
 from dsar.services.ports import OutgoingMail
 
@@ -94,6 +95,13 @@ def deliver(path: Path, raw: bytes) -> None:
     mailbox.Maildir(path, create=False).add(raw)
 
 
+def logged(ctx: ServiceContext) -> str:
+    """The reference of a new access request whose letters go to SUBJECT_ADDRESS."""
+    return log_request(
+        ctx, {"type": "access", "regime": "gdpr", "country": "DE", "subject": {"name": "Jane Doe", "emails": [SUBJECT_ADDRESS]}}
+    ).request.reference
+
+
 def settled(path: Path) -> list[bytes]:
     box = mailbox.Maildir(path, create=False).get_folder("settled")
     return [box.get_bytes(k) for k in box.keys()]
@@ -101,10 +109,7 @@ def settled(path: Path) -> list[bytes]:
 
 def test_a_failed_delivery_is_recorded_once_alerted_held_and_every_read_mail_is_kept(sqlite_app: App, maildir: Path) -> None:
     ctx = sqlite_app.ctx
-    logged = log_request(
-        ctx, {"type": "access", "regime": "gdpr", "country": "DE", "subject": {"name": "Jane Doe", "emails": [SUBJECT_ADDRESS]}}
-    )
-    ref = logged.request.reference
+    ref = logged(ctx)
     original = letter(message_id(ref, "verify-1-1"))
     ledger = SqlMailLedger(sqlite_app.engine)
     source = MaildirBounceSource(maildir)
@@ -154,10 +159,7 @@ def test_the_watch_reads_the_maildir_of_its_settings_and_refuses_a_folder_that_i
     sqlite_app: App, maildir: Path, tmp_path: Path
 ) -> None:
     ctx = sqlite_app.ctx
-    logged = log_request(
-        ctx, {"type": "access", "regime": "gdpr", "country": "DE", "subject": {"name": "Jane Doe", "emails": [SUBJECT_ADDRESS]}}
-    )
-    ref = logged.request.reference
+    ref = logged(ctx)
     assert sweep_bounces(sqlite_app) is None  # neither a queue nor a Maildir configured
     deliver(maildir, dsn(letter(message_id(ref, "ack")), action="delayed", status="4.2.2"))
     configured = App(**{**sqlite_app.__dict__, "settings": sqlite_app.settings.model_copy(update={"mail_bounce_maildir": maildir})})
