@@ -681,13 +681,16 @@ def _export(ctx: ServiceContext, r: PrivacyRequest, keys: SubjectKeys, step: Exp
     columns, no values) sealed under the request's key beside one receipt."""
     with ctx.connectors.open(step.system) as connector:
         located = connector.locate(keys)
-        copied = (
-            withheld(step, {"entity": rec.entity, "key": rec.key, "fields": dict(rec.fields), "categories": dict(rec.categories)})
-            for rec in connector.export(located)
-        )
-        # Legal's exemptions left out, then redacted and spooled as they stream (constant memory).
-        records = (ExportRecord(c["entity"], c["key"], c["fields"], c["categories"]) for c in copied if c is not None)
-        summary = spool_export(ctx, r.id, step.system, records, keep=wants_package(r))
+        exported = connector.export(located)
+        if step.exemptions:
+            copied = (
+                withheld(step, {"entity": rec.entity, "key": rec.key, "fields": dict(rec.fields), "categories": dict(rec.categories)})
+                for rec in exported
+            )
+            exported = (ExportRecord(c["entity"], c["key"], c["fields"], c["categories"]) for c in copied if c is not None)
+        # Legal's exemptions left out (none: the records as they come), then redacted and
+        # spooled as they stream (constant memory).
+        summary = spool_export(ctx, r.id, step.system, exported, keep=wants_package(r))
     payload = json.dumps(summary, default=str, sort_keys=True).encode()
     with ctx.uow() as uow:
         key = _export_key(r.id, step.system)
