@@ -203,15 +203,15 @@ def spool_export(
                 key = spool_key(request_id, system, rec.entity)
                 writer = stack.enter_context(sealed_writer(ctx, request_id, key)) if keep else None
                 spool = entities[rec.entity] = _EntitySpool(key, writer)
-            # A document's content (base64) is the document itself: checked as a document
+            # A document's content (its bytes; base64 in a field from earlier builds and other
+            # connectors) is the document itself: checked as a document
             # (redaction.DocumentScanner), never scanned as a field's text.
-            content = rec.fields.get("content_base64")
-            plain = rec.fields if content is None else {k: v for k, v in rec.fields.items() if k != "content_base64"}
+            legacy = rec.fields.get("content_base64")
+            content = rec.content if rec.content is not None else _decoded(legacy) if isinstance(legacy, str) else None
+            plain = rec.fields if legacy is None else {k: v for k, v in rec.fields.items() if k != "content_base64"}
             values = redactor.fields(rec.entity, plain)
-            if isinstance(content, str) and keep:
-                verdict = scanner.check(
-                    _decoded(content), _document_name(rec), include_unscannable=_includes_unscannable(system_map, rec.entity)
-                )
+            if content is not None and keep:
+                verdict = scanner.check(content, _document_name(rec), include_unscannable=_includes_unscannable(system_map, rec.entity))
                 if verdict.content is None:
                     assert verdict.withheld is not None
                     withheld_documents.append({"entity": rec.entity, "name": _document_name(rec), "reason": verdict.withheld})
