@@ -103,3 +103,18 @@ def test_an_empty_spool_makes_an_empty_list(world: World) -> None:
         pass
     info = {"spool": "spool/empty/shop/customer.jsonl", "records": 0, "columns": []}
     assert json.loads(b"".join(package._json_entity(world.ctx, rid, "shop", "customer", info)))["items"] == []
+
+
+def test_an_exempt_content_field_keeps_a_documents_bytes_out() -> None:
+    from dsar.connectors.base import ExportRecord
+    from dsar.domain.exemptions import Exemption, LegalGround
+    from dsar.domain.plan import ExportStep
+    from dsar.services.processing import _exempted
+
+    rec = ExportRecord("uploads", "k", {"key": "k", "size": 3}, {"key": "documents"}, b"abc")
+    ground = LegalGround.LEGAL_HOLD
+    kept = _exempted(ExportStep("files", 1, ("uploads",), exemptions=(Exemption("files/uploads.size", ground),)), rec)
+    assert kept is not None and kept.content == b"abc" and dict(kept.fields) == {"key": "k"}
+    dropped = _exempted(ExportStep("files", 1, ("uploads",), exemptions=(Exemption("files/uploads.content_base64", ground),)), rec)
+    assert dropped is not None and dropped.content is None and dict(dropped.fields) == {"key": "k", "size": 3}
+    assert _exempted(ExportStep("files", 1, ("uploads",), exemptions=(Exemption("files/uploads", ground),)), rec) is None
