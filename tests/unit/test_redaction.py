@@ -88,3 +88,81 @@ def test_nested_values_are_scanned_and_secret_keys_dropped_at_any_depth() -> Non
 
 def test_luhn() -> None:
     assert luhn_valid("4111111111111111") and luhn_valid("378282246310005") and not luhn_valid("4111111111111112")
+
+
+# --- the fast paths give the same answers as the plain scan -----------------------------------
+
+import re  # noqa: E402
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from dsar.services import redaction  # noqa: E402
+
+
+def plain_text(r: Redactor, value: str) -> str:
+    """The scan without its pre-check: the three patterns over the whole value."""
+    value = redaction._SSN_WORD.sub(r._ssn_word, value)
+    value = redaction._SSN.sub(r._ssn, value)
+    return redaction._CARD.sub(r._card, value)
+
+
+# Texts dense in what the patterns look at: digits (also non-ASCII ones), separators, the words
+# before an SSN, and every line break str.splitlines() knows.
+_PIECES = st.sampled_from(
+    [
+        *"0123456789",
+        "4111",
+        "1111 ",
+        "123-45-",
+        "6789",
+        " ",
+        "-",
+        "--",
+        "SSN ",
+        "itin: ",
+        "tax id #",
+        "a",
+        "x",
+        ".",
+        ",",
+        "\n",
+        "\r\n",
+        "\r",
+        "\v",
+        "\f",
+        "\x1c",
+        "\x85",
+        "\u2028",
+        "\u2029",
+        "\u0663",
+        "\uff11",
+        "\t",
+    ]
+)
+_TEXTS = st.lists(_PIECES, max_size=60).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_TEXTS)
+def test_the_pre_check_never_skips_a_number(value: str) -> None:
+    fast, plain = Redactor(), Redactor()
+    assert fast.text(value) == plain_text(plain, value)
+    assert fast.scrubbed == plain.scrubbed
+
+
+@settings(max_examples=400, deadline=None)
+@given(_TEXTS)
+def test_a_document_is_scrubbed_line_by_line_as_before(value: str) -> None:
+    fast, plain = Redactor(), Redactor()
+    assert fast.lines(value) == "".join(plain_text(plain, line) for line in value.splitlines(keepends=True))
+    assert fast.scrubbed == plain.scrubbed
+
+
+def test_the_pre_check_covers_every_pattern() -> None:
+    # every shape the three patterns take holds the candidate (nine digits, single separators)
+    for shape in ("123-45-6789", "123 45 6789", "SSN 123456789", VISA, "4111-1111-1111-1", "4 1 1 1 1 1 1 1 1 1 1 1 1"):
+        assert re.search(redaction._CANDIDATE, shape) and re.search(redaction._SHAPE, shape), shape
+    long_quiet = "order 12345678 of 2025-01-01, at 12:00. " * 2000  # no candidate, and longer than the old 4,096-character cut
+    assert Redactor().text(long_quiet) is long_quiet
+    assert Redactor().text(long_quiet + VISA).endswith(CARD_MARK)

@@ -80,12 +80,16 @@ class LocateResult:
 
 @dataclass(frozen=True)
 class ExportRecord:
-    """One exported record: entity, its key, field values and each field's data category."""
+    """One exported record: entity, its key, field values and each field's data category.
+    ``content``: a document's bytes as the system holds them (an S3 blob), apart from its
+    fields (never text to put into JSON; the access package checks it as a document). An
+    exemption of the field ``content_base64`` (its name in earlier builds) leaves it out."""
 
     entity: str
     key: str
     fields: Mapping[str, Any]
     categories: Mapping[str, str] = field(default_factory=dict)
+    content: bytes | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)

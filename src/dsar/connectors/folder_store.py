@@ -10,7 +10,6 @@ kept inside the folder is in the class docstring.
 from __future__ import annotations
 
 import errno
-import hashlib
 import mimetypes
 import os
 import stat
@@ -20,13 +19,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from botocore.exceptions import ClientError  # type: ignore[import-untyped]
+from botocore.exceptions import ClientError, ResponseStreamingError  # type: ignore[import-untyped]
+from isal import isal_zlib
 
 from dsar.connectors.aws import error_code as _code
 
 _MAX_KEY_BYTES = 1024  # S3's limit for an object key
 _READ_CHUNK = 1024 * 1024
-_SNAPSHOT = 16 * 1024 * 1024  # a folder object read stays in memory up to this size
 _MIME = mimetypes.MimeTypes()  # content types of folder objects, from the built-in table only
 _DELETE_BATCH = 1000  # DeleteObjects takes at most 1000 keys, as on S3
 
@@ -36,26 +35,52 @@ def _folder_error(code: str, status: int, operation: str) -> ClientError:
     return ClientError({"Error": {"Code": code, "Message": code}, "ResponseMetadata": {"HTTPStatusCode": status}}, operation)
 
 
-def _quoted_md5(digest: Any) -> str:
-    return f'"{digest.hexdigest()}"'
+def _etag_of(crc: int, size: int, mtime_ns: int) -> str:
+    """A folder object's ETag: the CRC-32 of its content (ISA-L, tens of GB/s), its size and its
+    modification time. Opaque, as S3's are (an upload in parts or under SSE-KMS has no MD5 for
+    ETag either): it names one content of the file, and changes when a write changes it."""
+    return f'"{crc:08x}{size:012x}{mtime_ns:x}"'
 
 
 def _etag_matches(if_match: str, etag: str) -> bool:
     return if_match == "*" or if_match.strip().removeprefix("W/").strip('"') == etag.strip('"')
 
 
-class _FileBody:
-    """The part of botocore's StreamingBody the connector uses, over a snapshot of a file."""
+def _checksum(fd: int) -> tuple[int, int]:
+    """(CRC-32, size) of the file's content, read through one reused buffer."""
+    buf = bytearray(_READ_CHUNK)
+    view = memoryview(buf)
+    crc = size = 0
+    with os.fdopen(os.dup(fd), "rb", buffering=0) as f:
+        while n := f.readinto(view):
+            crc = isal_zlib.crc32(view[:n], crc)
+            size += n
+    return crc, size
 
-    def __init__(self, snapshot: Any) -> None:
-        self._file = snapshot
+
+class _FileBody:
+    """The part of botocore's StreamingBody the connector uses, over the file as it was when its
+    ETag was taken: read straight from the file (no copy of it is made), and checked on the way
+    (CRC-32 and size): a file changed in place meanwhile fails the read, as S3 fails a transfer
+    whose checksum does not match, instead of handing over bytes the ETag does not name."""
+
+    def __init__(self, fd: int, crc: int, size: int) -> None:
+        self._file = os.fdopen(fd, "rb")
+        self._want = (crc, size)
+        self._crc = self._size = 0
 
     def read(self, amt: int | None = None) -> bytes:
-        return bytes(self._file.read() if amt is None else self._file.read(amt))
+        data = self._file.read() if amt is None else self._file.read(amt)
+        if data:
+            self._crc = isal_zlib.crc32(data, self._crc)
+            self._size += len(data)
+        if self._size > self._want[1] or ((not data or amt is None) and (self._crc, self._size) != self._want):
+            raise ResponseStreamingError(error="the object changed while it was read")
+        return data
 
     def iter_chunks(self, chunk_size: int = _READ_CHUNK) -> Iterator[bytes]:
-        while chunk := self._file.read(chunk_size):
-            yield bytes(chunk)
+        while chunk := self.read(chunk_size):
+            yield chunk
 
     def close(self) -> None:
         self._file.close()
@@ -68,10 +93,12 @@ class FolderClient:
     missing object, ``PreconditionFailed`` when If-Match fails), so the connector runs the same
     code on both; the versioned calls answer as S3 does for an unversioned bucket.
 
-    ETags are the quoted MD5 of the content, as S3 gives for single-part uploads. A read takes a
-    snapshot of the file (hashed while copied), so the lines streamed are exactly those the ETag
-    names. A write goes to a temporary file in the same directory and replaces the object with
-    ``os.replace`` (readers see the old or the new content, never a mix); with If-Match, the
+    ETags are opaque, as on S3: the CRC-32 of the content (ISA-L), its size and its modification
+    time (:func:`_etag_of`; the MD5 they once were cost more than reading the file). A read
+    checks the file first (its ETag) and then streams it straight from the file, checked again
+    on the way, so what is streamed is exactly what the ETag names, or the read fails (a file
+    changed in place meanwhile); no copy of the file is made. A write goes to a temporary file in
+    the same directory and replaces the object with ``os.replace`` (readers see the old or the new content, never a mix); with If-Match, the
     current content is compared just before the replace (a writer that is not this engine can
     still slip into that moment, as with any folder). A deletion also removes the directories it
     leaves empty: a subject's directory is named after their identifier.
@@ -171,11 +198,24 @@ class FolderClient:
             if _code(exc) == "NoSuchKey":
                 return None
             raise
-        digest = hashlib.md5(usedforsecurity=False)
-        with os.fdopen(fd, "rb") as f:
-            while chunk := f.read(_READ_CHUNK):
-                digest.update(chunk)
-        return _quoted_md5(digest)
+        try:
+            return self._checked(fd, operation)[0]
+        finally:
+            os.close(fd)
+
+    def _checked(self, fd: int, operation: str) -> tuple[str, int, int]:
+        """(ETag, CRC-32, size) of an open file's content; a file that changed while it was
+        read is read again (a few times, then an error S3 would give: retry later)."""
+        for _ in range(3):
+            try:
+                before = os.fstat(fd)
+                crc, size = _checksum(fd)
+                after = os.fstat(fd)
+            except OSError as exc:
+                raise self._os_error(exc, operation) from None
+            if (before.st_size, before.st_mtime_ns) == (after.st_size, after.st_mtime_ns) == (size, after.st_mtime_ns):
+                return _etag_of(crc, size, after.st_mtime_ns), crc, size
+        raise _folder_error("InternalError", 500, operation)
 
     def _walk(self, root: Path, prefix: str) -> Iterator[str]:
         """Every object key under prefix (unsorted)."""
@@ -307,26 +347,18 @@ class FolderClient:
         if found is None:
             raise _folder_error("NoSuchKey", 404, "GetObject")
         fd, st = self._open(found[1], "GetObject")
-        snapshot = tempfile.SpooledTemporaryFile(max_size=_SNAPSHOT)  # closed with the body
-        digest = hashlib.md5(usedforsecurity=False)
-        size = 0
         try:
-            with os.fdopen(fd, "rb") as f:
-                while chunk := f.read(_READ_CHUNK):
-                    digest.update(chunk)
-                    snapshot.write(chunk)
-                    size += len(chunk)
-        except OSError as exc:
-            snapshot.close()
-            raise self._os_error(exc, "GetObject") from None
-        etag = _quoted_md5(digest)
-        if IfMatch is not None and not _etag_matches(IfMatch, etag):
-            snapshot.close()
-            raise _folder_error("PreconditionFailed", 412, "GetObject")
-        snapshot.seek(0)
+            etag, crc, size = self._checked(fd, "GetObject")
+            if IfMatch is not None and not _etag_matches(IfMatch, etag):
+                raise _folder_error("PreconditionFailed", 412, "GetObject")
+            os.lseek(fd, 0, os.SEEK_SET)
+            body = _FileBody(fd, crc, size)  # closes fd with the body
+        except BaseException:
+            os.close(fd)
+            raise
         content_type = _MIME.guess_type(found[0].name)[0] or "application/octet-stream"
         return {
-            "Body": _FileBody(snapshot),
+            "Body": body,
             "ETag": etag,
             "ContentLength": size,
             "LastModified": datetime.fromtimestamp(st.st_mtime, UTC),
@@ -351,13 +383,15 @@ class FolderClient:
             raise self._os_error(exc, "PutObject") from None
         replaced = False
         try:
-            digest = hashlib.md5(usedforsecurity=False)
+            crc = size = 0
             with os.fdopen(fd, "wb") as out:
                 for chunk in _chunks(Body):
-                    digest.update(chunk)
+                    crc = isal_zlib.crc32(chunk, crc)
+                    size += len(chunk)
                     out.write(chunk)
                 out.flush()
                 os.fsync(out.fileno())
+                etag = _etag_of(crc, size, os.fstat(out.fileno()).st_mtime_ns)  # os.replace keeps it
             if target.is_file():
                 os.chmod(tmp, stat.S_IMODE(target.stat().st_mode))  # keep the object's permissions
             if IfMatch is not None:
@@ -374,7 +408,7 @@ class FolderClient:
             if not replaced:
                 _unlink(tmp)
         _fsync_dir(entry.parent)
-        return {"ETag": _quoted_md5(digest)}
+        return {"ETag": etag}
 
     def delete_object(self, *, Bucket: str, Key: str, IfMatch: str | None = None, **_: Any) -> dict[str, Any]:
         root = self._root("DeleteObject")

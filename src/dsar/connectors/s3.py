@@ -29,7 +29,7 @@ one set of objects in one of two layouts:
   So ``{account_id}-*.pdf`` is refused (for ``42`` it would match ``42-7-x.pdf`` of account
   ``42-7``), as is ``*{account_id}.json`` (``142.json``). Both layouts: one match per object,
   its key is the object key; export returns the object's key, size, last modification, content
-  type and, up to 5 MB, its content in base64; a deletion removes the object, and in a
+  type and, up to 5 MB, its content (the record's ``content``, bytes as they are); a deletion removes the object, and in a
   versioned bucket every version and delete marker of its key.
 * **jsonl** (``prefix: "events/"``, ``match: {email: email}``): uncompressed JSON Lines objects
   shared by many subjects. Every object under the literal part of the prefix (up to the first
@@ -75,7 +75,6 @@ Messages name the system and the set, never a key or a value.
 
 from __future__ import annotations
 
-import base64
 import itertools
 import json
 import re
@@ -660,14 +659,18 @@ class S3Connector(Connector):
                 "last_modified": modified.isoformat() if modified is not None else None,
                 "content_type": response.get("ContentType"),
             }
+            content = None
             try:
                 if size <= _MAX_INLINE:
-                    fields["content_base64"] = base64.b64encode(body.read()).decode("ascii")
+                    content = body.read()  # the bytes themselves, to the package as they are (no base64)
             except BotoCoreError as exc:
                 raise self._fail(exc, where) from None
             finally:
                 body.close()
-            yield ExportRecord(name, key, fields, {f: s.category for f in fields})
+            categories = {f: s.category for f in fields}
+            if content is not None:
+                categories["content_base64"] = s.category  # the document's category (its name in earlier builds)
+            yield ExportRecord(name, key, fields, categories, content)
 
     def _export_lines(self, located: LocateResult, name: str, s: S3ObjectSet) -> Iterator[ExportRecord]:
         where = f"set {name}"

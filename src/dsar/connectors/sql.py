@@ -128,7 +128,12 @@ class SharedEngines:
 ENGINES = SharedEngines()
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def _json_value(v: Any) -> Any:
+    if type(v) in _PLAIN:
+        return v
     if isinstance(v, Decimal):
         return str(v)
     if isinstance(v, datetime | date):
@@ -283,6 +288,7 @@ class SqlConnector(Connector):
             t = self._table(entity)
             link_col = e.key if e.parent is None else e.parent.column
             wanted: dict[str, list[Any]] = {child: [] for child in self.map.children(entity)}
+            categories = {f: fm.category for f, fm in e.fields.items()}  # one for the entity's records (read-only)
             for chunk_start in range(0, len(key_values), _CHUNK):
                 chunk = key_values[chunk_start : chunk_start + _CHUNK]
                 if e.parent is None:
@@ -300,7 +306,7 @@ class SqlConnector(Connector):
                                 entity,
                                 str(row[e.key]),
                                 {f: _json_value(row[f]) for f in e.fields},
-                                {f: fm.category for f, fm in e.fields.items()},
+                                categories,
                             )
                 except SQLAlchemyError as exc:
                     raise self._fail(exc, entity) from None

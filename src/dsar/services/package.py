@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
+import orjson
+
 from dsar.connectors.base import ExportRecord
 from dsar.crypto import digests_equal, keyed_digest
 from dsar.crypto.stream import SealedWriter, new_content_key, open_chunks, read_header
@@ -71,6 +73,7 @@ DOWNLOAD_TAIL = 64 * 1024
 _TRIES = 5  # compare-and-set rounds before a busy package is given up on
 _STREAM_AAD = "stream/"
 _CSV_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+_CSV_QUOTED = ('"', "\r", "\n", "\x00")  # (and the comma) what makes the csv module quote a cell
 
 _log = logging.getLogger("dsar.package")
 
@@ -141,12 +144,43 @@ def _lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
 # --- stage 1: spool one system's export ------------------------------------------------------------
 
 
+# A spool's lines: "spool-2" (this build) holds each record as its JSON file's item, ``{"key":
+# KEY, FIELD: VALUE, ...}``, so the JSON file is the lines joined, never parsed again; "spool-1"
+# (earlier builds, read still) held ``{"key", "fields", "categories"}``.
+SPOOL_FORMAT = "spool-2"
+_FLUSH = 1 << 20  # bytes of lines gathered before they go to the sealed spool in one write
+_ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
+def _json_line(value: Any) -> bytes:
+    """``value`` as one line of compact JSON, as the standard library's ``json.dumps(value,
+    default=str, ensure_ascii=False)`` would write it but for the spaces (dates, decimals and
+    anything else unknown as their ``str``)."""
+    try:
+        return orjson.dumps(value, default=str, option=_ORJSON_OPTIONS)
+    except (orjson.JSONEncodeError, TypeError):  # an integer past 64 bits, a float NaN ...: the slow way
+        return json.dumps(value, default=str, ensure_ascii=False, separators=(",", ":")).encode()
+
+
 @dataclass
 class _EntitySpool:
     key: str
     writer: SealedWriter | None
     records: int = 0
     columns: dict[str, None] = field(default_factory=dict)  # an ordered set
+    pending: list[bytes] = field(default_factory=list)  # lines not yet written
+    pending_size: int = 0
+
+    def add(self, line: bytes) -> None:
+        self.pending.append(line)
+        self.pending_size += len(line)
+        if self.pending_size >= _FLUSH:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.writer is not None and self.pending:
+            self.writer.write(b"".join(self.pending))
+        self.pending, self.pending_size = [], 0
 
 
 def spool_export(
@@ -161,6 +195,7 @@ def spool_export(
     categories: set[str] = set()
     documents: list[dict[str, Any]] = []
     withheld_documents: list[dict[str, str]] = []
+    seen_categories: tuple[Any, ...] = ()  # the last record's categories and field names: most records repeat them
     with ExitStack() as stack:
         for rec in records:
             spool = entities.get(rec.entity)
@@ -168,29 +203,34 @@ def spool_export(
                 key = spool_key(request_id, system, rec.entity)
                 writer = stack.enter_context(sealed_writer(ctx, request_id, key)) if keep else None
                 spool = entities[rec.entity] = _EntitySpool(key, writer)
-            # A document's content (base64) is the document itself: checked as a document
+            # A document's content (its bytes; base64 in a field from earlier builds and other
+            # connectors) is the document itself: checked as a document
             # (redaction.DocumentScanner), never scanned as a field's text.
-            content = rec.fields.get("content_base64")
-            values = redactor.fields(rec.entity, {k: v for k, v in rec.fields.items() if k != "content_base64"})
-            if isinstance(content, str) and keep:
-                verdict = scanner.check(
-                    _decoded(content), _document_name(rec), include_unscannable=_includes_unscannable(system_map, rec.entity)
-                )
+            legacy = rec.fields.get("content_base64")
+            content = rec.content if rec.content is not None else _decoded(legacy) if isinstance(legacy, str) else None
+            plain = rec.fields if legacy is None else {k: v for k, v in rec.fields.items() if k != "content_base64"}
+            values = redactor.fields(rec.entity, plain)
+            if content is not None and keep:
+                verdict = scanner.check(content, _document_name(rec), include_unscannable=_includes_unscannable(system_map, rec.entity))
                 if verdict.content is None:
                     assert verdict.withheld is not None
                     withheld_documents.append({"entity": rec.entity, "name": _document_name(rec), "reason": verdict.withheld})
                     values["file"] = WITHHELD_DOCUMENT
                 else:
                     values["file"] = _spool_document(ctx, request_id, system, rec, verdict.content, len(documents), documents)
-            categories.update(c for f, c in rec.categories.items() if f in values or f == "content_base64")
-            for name in values:
-                spool.columns.setdefault(name, None)
+            if content is not None or seen_categories != (rec.categories, values.keys()):
+                categories.update(c for f, c in rec.categories.items() if f in values or f == "content_base64")
+                seen_categories = (rec.categories, values.keys())
+            if not spool.columns.keys() >= values.keys():
+                for name in values:
+                    spool.columns.setdefault(name, None)
             if spool.writer is not None:
-                line = {"key": rec.key, "fields": values, "categories": {f: c for f, c in rec.categories.items() if f in values}}
-                spool.writer.write(json.dumps(line, default=str, ensure_ascii=False, separators=(",", ":")).encode() + b"\n")
+                spool.add(_json_line({"key": rec.key, **values}) + b"\n")
             spool.records += 1
+        for spool in entities.values():
+            spool.flush()
     return {
-        "format": "spool-1",
+        "format": SPOOL_FORMAT,
         "system": system,
         "records": sum(s.records for s in entities.values()),
         "categories": sorted(categories),
@@ -304,10 +344,11 @@ def ensure_package(ctx: ServiceContext, r: PrivacyRequest, summaries: Sequence[M
         files += 1
         for s in summaries:
             system = safe_name(str(s["system"]))
+            items = s.get("format") == SPOOL_FORMAT  # the spool's lines are the JSON file's items
             for entity, info in s.get("entities", {}).items():
                 base = f"{root}/{system}/{safe_name(entity)}"
-                archive.write_entry(f"{base}.json", _json_entity(ctx, request_id, str(s["system"]), entity, info))
-                archive.write_entry(f"{base}.csv", _csv_entity(ctx, request_id, info))
+                archive.write_entry(f"{base}.json", _json_entity(ctx, request_id, str(s["system"]), entity, info, items=items))
+                archive.write_entry(f"{base}.csv", _csv_entity(ctx, request_id, info, items=items))
                 files += 2
             for d in s.get("documents", []):
                 archive.write_entry(f"{root}/{d['file']}", sealed_chunks(ctx, request_id, d["spool"]), compress=False)
@@ -345,24 +386,51 @@ def _drop_spools(ctx: ServiceContext, request_id: str) -> None:
         store.delete(key)
 
 
-def _records(ctx: ServiceContext, request_id: str, info: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
-    for line in _lines(sealed_chunks(ctx, request_id, info["spool"])):
+def _items(ctx: ServiceContext, request_id: str, info: Mapping[str, Any], *, items: bool) -> Iterator[list[dict[str, Any]]]:
+    """The spooled records as their JSON file's items (``{"key": KEY, FIELD: VALUE ...}``), a
+    list per piece of the spool read."""
+    chunks = sealed_chunks(ctx, request_id, info["spool"])
+    if items:
+        carry = b""
+        for chunk in chunks:
+            data = carry + chunk if carry else chunk
+            cut = data.rfind(b"\n") + 1
+            carry = data[cut:]
+            yield [orjson.loads(line) for line in data[:cut].split(b"\n")[:-1]]
+        if carry.strip():
+            yield [orjson.loads(carry)]
+        return
+    for line in _lines(chunks):  # spool-1: {"key", "fields", "categories"} per line
         if line:
-            rec: dict[str, Any] = json.loads(line)
-            yield rec
+            rec = orjson.loads(line)
+            yield [{"key": rec["key"], **rec["fields"]}]
 
 
-def _json_entity(ctx: ServiceContext, request_id: str, system: str, entity: str, info: Mapping[str, Any]) -> Iterator[bytes]:
+def _json_entity(
+    ctx: ServiceContext, request_id: str, system: str, entity: str, info: Mapping[str, Any], *, items: bool = True
+) -> Iterator[bytes]:
     head = {"system": system, "entity": entity, "records": info.get("records", 0)}
     yield (json.dumps(head, ensure_ascii=False)[:-1] + ', "items": [\n').encode()
+    if items:
+        # The spool is the items, one a line: joined by ",\n" as they come, never parsed.
+        held = b""
+        for chunk in sealed_chunks(ctx, request_id, info["spool"]):
+            if not chunk:
+                continue
+            if held:
+                yield held.replace(b"\n", b",\n")
+            held = chunk
+        yield held[:-1].replace(b"\n", b",\n") + b"\n]}\n" if held.endswith(b"\n") else held + b"\n]}\n"
+        return
     buf: list[bytes] = []
     size = 0
     first = True
-    for rec in _records(ctx, request_id, info):
-        item = json.dumps({"key": rec["key"], **rec["fields"]}, ensure_ascii=False, default=str).encode()
-        buf.append(item if first else b",\n" + item)
-        first = False
-        size += len(item)
+    for batch in _items(ctx, request_id, info, items=False):
+        for item in batch:
+            line = _json_line(item)
+            buf.append(line if first else b",\n" + line)
+            first = False
+            size += len(line) + 2
         if size >= 1 << 20:
             yield b"".join(buf)
             buf, size = [], 0
@@ -371,20 +439,48 @@ def _json_entity(ctx: ServiceContext, request_id: str, system: str, entity: str,
 
 
 def _cell(value: Any) -> str:
-    text = value if isinstance(value, str) else "" if value is None else json.dumps(value, ensure_ascii=False, default=str)
+    if type(value) is str:
+        text = value
+    elif value is None:
+        text = ""
+    elif type(value) is int:
+        text = str(value)
+    else:
+        text = json.dumps(value, ensure_ascii=False, default=str)
     # A cell a spreadsheet would run as a formula is shown as text (CSV injection).
     return "'" + text if text.startswith(_CSV_FORMULA) else text
 
 
-def _csv_entity(ctx: ServiceContext, request_id: str, info: Mapping[str, Any]) -> Iterator[bytes]:
+def csv_rows(items: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> str:
+    """The CSV rows of ``items`` (their ``columns``' cells, see :func:`_cell`), exactly as the
+    csv module writes them (quoting only what needs it, CRLF): a row with no cell to quote is
+    joined by commas at C speed; a row with a comma, quote, line break or NUL in a cell goes
+    through the csv module."""
+    cell, formula, width = _cell, _CSV_FORMULA, len(columns) - 1
+    out: list[str] = []
+    quoted = io.StringIO()
+    w = csv.writer(quoted, lineterminator="\r\n")
+    for item in items:
+        cells = [v if type(v) is str and not v.startswith(formula) else cell(v) for v in map(item.get, columns)]
+        line = ",".join(cells)
+        if width and line.count(",") == width and not any(ch in line for ch in _CSV_QUOTED):
+            out.append(line + "\r\n")
+        else:
+            w.writerow(cells)
+            out.append(quoted.getvalue())
+            quoted.seek(0)
+            quoted.truncate()
+    return "".join(out)
+
+
+def _csv_entity(ctx: ServiceContext, request_id: str, info: Mapping[str, Any], *, items: bool = True) -> Iterator[bytes]:
     columns = ["key", *[c for c in info.get("columns", []) if c != "key"]]
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\r\n")
     out.write("\ufeff")  # so spreadsheets read it as UTF-8
     w.writerow(columns)
-    for rec in _records(ctx, request_id, info):
-        values = rec["fields"]
-        w.writerow([_cell(rec["key"]) if c == "key" else _cell(values.get(c)) for c in columns])
+    for batch in _items(ctx, request_id, info, items=items):
+        out.write(csv_rows(batch, columns))
         if out.tell() >= 1 << 20:
             yield out.getvalue().encode()
             out.seek(0)

@@ -681,13 +681,12 @@ def _export(ctx: ServiceContext, r: PrivacyRequest, keys: SubjectKeys, step: Exp
     columns, no values) sealed under the request's key beside one receipt."""
     with ctx.connectors.open(step.system) as connector:
         located = connector.locate(keys)
-        copied = (
-            withheld(step, {"entity": rec.entity, "key": rec.key, "fields": dict(rec.fields), "categories": dict(rec.categories)})
-            for rec in connector.export(located)
-        )
-        # Legal's exemptions left out, then redacted and spooled as they stream (constant memory).
-        records = (ExportRecord(c["entity"], c["key"], c["fields"], c["categories"]) for c in copied if c is not None)
-        summary = spool_export(ctx, r.id, step.system, records, keep=wants_package(r))
+        exported = connector.export(located)
+        if step.exemptions:
+            exported = (kept for rec in exported if (kept := _exempted(step, rec)) is not None)
+        # Legal's exemptions left out (none: the records as they come), then redacted and
+        # spooled as they stream (constant memory).
+        summary = spool_export(ctx, r.id, step.system, exported, keep=wants_package(r))
     payload = json.dumps(summary, default=str, sort_keys=True).encode()
     with ctx.uow() as uow:
         key = _export_key(r.id, step.system)
@@ -696,6 +695,23 @@ def _export(ctx: ServiceContext, r: PrivacyRequest, keys: SubjectKeys, step: Exp
         uow.plans.add_receipt(r.id, Receipt(step.system, Operation.EXPORT.value, summary["records"], key, now))
         uow.audit.append([SystemExported(r.id, now, step.system, summary["records"])])
         uow.commit()
+
+
+def _exempted(step: ExportStep, rec: ExportRecord) -> ExportRecord | None:
+    """The record as legal approved it (:func:`withheld`): None when its entity is exempt; a
+    document's content goes only while its field (``content_base64``, its name in earlier
+    builds) is not exempt."""
+    fields = dict(rec.fields)
+    if rec.content is not None:
+        fields[_CONTENT] = True
+    c = withheld(step, {"entity": rec.entity, "key": rec.key, "fields": fields, "categories": dict(rec.categories)})
+    if c is None:
+        return None
+    kept = c["fields"].pop(_CONTENT, None) is not None and rec.content is not None
+    return ExportRecord(c["entity"], c["key"], c["fields"], c["categories"], rec.content if kept else None)
+
+
+_CONTENT = "content_base64"
 
 
 def _erase(ctx: ServiceContext, r: PrivacyRequest, keys: SubjectKeys, step: EraseStep) -> None:

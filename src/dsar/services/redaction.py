@@ -52,7 +52,16 @@ _NAME_REASON = [
 _SSN = re.compile(r"(?<![\d-])(\d{3})[- ](\d{2})[- ](\d{4})(?![\d-])")
 _SSN_WORD = re.compile(r"(?i)\b(ssn|itin|social security( number)?|tax id)\b(\s*(no\.?|number|#)?\s*[:=]?\s*)(\d{9})(?!\d)")
 _CARD = re.compile(r"(?<![\d])(?:\d[ -]?){12,18}\d(?![\d])")
-_DIGITS = re.compile(r"\d")
+# What every SSN, ITIN and card number above holds: nine digits, each after at most one space or
+# dash. A text without it can hold none of them, whatever its length: the one pattern is the
+# only scan most texts get (the three above run only on a line that has it).
+_CANDIDATE = re.compile(r"\d(?:[- ]?\d){8}")
+# Narrower, slower to run, still true of every one of them: three digits, two and four (an
+# SSN's shape); nine in a row; thirteen with single separators (a card). Run only where the
+# first found something, so that dates and times ("2025-01-02 10:05") cost no full scan.
+_SHAPE = re.compile(r"\d(?:\d\d[- ]\d\d[- ]\d{4}|\d{8}|(?:[- ]?\d){12})")
+# Where str.splitlines() breaks a text (the lines of a document are scrubbed one by one).
+_LINE_BREAK = re.compile("\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
 
 SSN_MARK = "[withheld: SSN/ITIN]"
 CARD_MARK = "[withheld: card number]"
@@ -88,23 +97,30 @@ class Redactor:
     withheld: Counter[str] = field(default_factory=Counter)  # reason -> fields left out
     scrubbed: Counter[str] = field(default_factory=Counter)  # ssn / card -> values replaced in text
     withheld_fields: dict[str, dict[str, str]] = field(default_factory=dict)  # entity -> field -> reason (for the index)
+    # (entity, field) -> its reason or None, judged once per name (a system's records repeat them)
+    _reasons: dict[tuple[str, str], str | None] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def for_system(cls, system: BaseModel | None) -> Redactor:
         return cls(withhold_marks(system) if system is not None else {})
 
     def reason(self, entity: str, name: str) -> str | None:
-        return self.marked.get(entity, {}).get(name) or self.marked.get("*", {}).get(name) or _name_reason(name)
+        known = self._reasons.get((entity, name), _UNKNOWN)
+        if known is _UNKNOWN:
+            known = self.marked.get(entity, {}).get(name) or self.marked.get("*", {}).get(name) or _name_reason(name)
+            self._reasons[(entity, name)] = known
+        return known  # type: ignore[return-value]
 
     def fields(self, entity: str, values: Mapping[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {}
+        reasons = self._reasons
         for name, value in values.items():
-            why = self.reason(entity, name)
+            why = reasons[(entity, name)] if (entity, name) in reasons else self.reason(entity, name)
             if why is not None:
                 self.withheld[why] += 1
                 self.withheld_fields.setdefault(entity, {})[name] = why
                 continue
-            out[name] = self.scrub(value)
+            out[name] = self.text(value) if type(value) is str else self.scrub(value)
         return out
 
     def scrub(self, value: Any) -> Any:
@@ -124,11 +140,38 @@ class Redactor:
         return self.scrub(value)
 
     def text(self, value: str) -> str:
-        if len(_DIGITS.findall(value, 0, 4096)) < 9 and len(value) <= 4096:
-            return value  # fewer than nine digits: neither an SSN nor a card number
+        if _CANDIDATE.search(value) is None or _SHAPE.search(value) is None:
+            return value  # no nine digits close together: neither an SSN nor a card number
         value = _SSN_WORD.sub(self._ssn_word, value)
         value = _SSN.sub(self._ssn, value)
         return _CARD.sub(self._card, value)
+
+    def lines(self, text: str) -> str:
+        """``text`` scrubbed line by line, as ``"".join(self.text(line) for line in
+        text.splitlines(keepends=True))`` (no number spans two lines), but only the lines
+        holding nine digits close together (:data:`_CANDIDATE`) are looked at: the rest of a
+        document is one scan by one compiled pattern."""
+        out: list[str] = []
+        done = 0  # text[:done] is in out
+        at = 0  # where the next candidate is looked for: a line's start
+        while (m := _CANDIDATE.search(text, at)) is not None:
+            start = max(at, text.rfind("\n", at, m.start()) + 1)
+            while (other := _LINE_BREAK.search(text, start, m.start())) is not None:
+                start = other.end()  # a rarer break (\r, \f, U+2028 ...) nearer to the number
+            brk = _LINE_BREAK.search(text, m.end())
+            end = brk.end() if brk is not None else len(text)
+            if _SHAPE.search(text, start, end) is not None:  # else a date, a time: nothing the patterns take
+                line = text[start:end]
+                scrubbed = self.text(line)
+                if scrubbed != line:
+                    out.append(text[done:start])
+                    out.append(scrubbed)
+                    done = end
+            at = end
+        if not out:
+            return text
+        out.append(text[done:])
+        return "".join(out)
 
     def _ssn(self, m: re.Match[str]) -> str:
         if m.group(1) == "000" or m.group(2) == "00" or m.group(3) == "0000":
@@ -152,6 +195,7 @@ class Redactor:
 
 
 _DROP = object()
+_UNKNOWN = object()
 
 
 def withhold_marks(system: BaseModel) -> dict[str, dict[str, str]]:
@@ -282,7 +326,7 @@ class DocumentScanner:
         kind = document_kind(data, name)
         if kind == "text":
             before = sum(self.redactor.scrubbed.values())
-            scrubbed = "".join(self.redactor.text(line) for line in data.decode("utf-8").splitlines(keepends=True))
+            scrubbed = self.redactor.lines(data.decode("utf-8"))
             return DocumentVerdict(kind, scrubbed.encode("utf-8") if sum(self.redactor.scrubbed.values()) != before else data)
         text = self._text_of(kind, data)
         if text is None:
@@ -290,8 +334,7 @@ class DocumentScanner:
                 return DocumentVerdict(kind, data)
             return self._withhold(kind, UNSCANNABLE)
         probe = Redactor()
-        for line in text.splitlines():
-            probe.text(line)
+        probe.lines(text)
         if probe.scrubbed["ssn"]:
             return self._withhold(kind, "government_id")
         if probe.scrubbed["card"]:
