@@ -155,13 +155,18 @@ def resume(client: Any, run_id: UUID, given: dict[str, str] | None) -> None:
 
 
 def one_request(client: Any, deployment_id: UUID, board: Board, worker: Any) -> float:
+    return request_run(client, deployment_id, board, worker)[0]
+
+
+def request_run(client: Any, deployment_id: UUID, board: Board, worker: Any) -> tuple[float, UUID]:
+    """One request, submit to closed: its seconds and its flow run's id."""
     t0 = time.perf_counter()
     run = client.create_flow_run_from_deployment(deployment_id, parameters={"n": 0 if ONE_ATTEMPT else 1})
     rid = str(run.id)
     worker.wake()
     if ONE_ATTEMPT:
         board.wait(rid, "Completed", 1)
-        return time.perf_counter() - t0
+        return time.perf_counter() - t0, run.id
     board.wait(rid, "Suspended", 1)
     resume(client, run.id, None if PLAIN_FIRST else {"code": "123456"})
     worker.wake()
@@ -169,7 +174,27 @@ def one_request(client: Any, deployment_id: UUID, board: Board, worker: Any) -> 
     resume(client, run.id, {"decision": "approve"})
     worker.wake()
     board.wait(rid, "Completed", 1)
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, run.id
+
+
+def gaps(client: Any, deployment_id: UUID, board: Board, worker: Any, count: int) -> None:
+    """The median time from each of a run's states to the next (the server's timestamps), over
+    ``count`` requests one after the other: where a request's wall time goes."""
+    from collections import defaultdict
+
+    seen: dict[str, list[float]] = defaultdict(list)
+    for _ in range(count):
+        t0 = time.time()
+        run_id = request_run(client, deployment_id, board, worker)[1]
+        states = sorted(client.read_flow_run_states(run_id), key=lambda st: st.timestamp)
+        previous = ("submit", t0)
+        for i, st in enumerate(states):
+            at = st.timestamp.timestamp()
+            seen[f"{i:2d} {previous[0]} → {st.name}"].append(at - previous[1])
+            previous = (st.name, at)
+    print("  between states (median of the requests above, ms):")
+    for key in sorted(seen):
+        print(f"    {key[3:]:<34} {statistics.median(seen[key]) * 1000:7.1f}")
 
 
 def main() -> None:
@@ -179,6 +204,7 @@ def main() -> None:
     parser.add_argument("--per-level", type=int, default=3, help="requests per level = this × in flight (at least 8)")
     parser.add_argument("--no-tasks", action="store_true", help="the four steps as plain calls, not task runs")
     parser.add_argument("--one-attempt", action="store_true", help="no suspension: the four steps in one attempt")
+    parser.add_argument("--states", action="store_true", help="print the median time between the run's states")
     parser.add_argument("--plain-first", action="store_true", help="the first wait without a form (no run input)")
     args = parser.parse_args()
     global TASKS, ONE_ATTEMPT, PLAIN_FIRST
@@ -220,7 +246,8 @@ def run(args: argparse.Namespace, server_pid: int) -> None:
     deployment = floor_flow.to_deployment(name="floor")
     worker = InProcessWorker([(deployment, floor_flow)], threads=16, poll_seconds=5.0)
     ready = threading.Event()
-    threading.Thread(target=worker.run, kwargs={"ready": ready.set}, daemon=True).start()
+    serving = threading.Thread(target=worker.run, kwargs={"ready": ready.set}, daemon=True)
+    serving.start()
     ready.wait(120)
     board = Board()
     client = shared_client()
@@ -234,6 +261,8 @@ def run(args: argparse.Namespace, server_pid: int) -> None:
     print(
         f"  submit → closed, {len(times)} one after the other: median {statistics.median(times):.3f} s ({min(times):.3f}–{max(times):.3f})"
     )
+    if args.states:
+        gaps(client, deployment_id, board, worker, args.sequential)
     for level in (int(x) for x in args.in_flight.split(",")):
         count = max(8, level * args.per_level)
         before = (cpu_seconds(server_pid), cpu_seconds(os.getpid(), descendants=False))
@@ -248,6 +277,7 @@ def run(args: argparse.Namespace, server_pid: int) -> None:
         )
     print(f"  load {os.getloadavg()[0]:.1f}")
     worker.stop()
+    serving.join(30)
     from prefect.logging.handlers import APILogWorker
 
     APILogWorker.drain_all(timeout=5)  # the runs' last logs, while the server still answers
