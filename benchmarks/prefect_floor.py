@@ -19,7 +19,6 @@ script playing the subject and legal). Asserts nothing.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import secrets
 import shutil
@@ -49,7 +48,7 @@ from prefect.cache_policies import NO_CACHE  # noqa: E402
 from prefect.flow_runs import suspend_flow_run  # noqa: E402
 from prefect.input import RunInput  # noqa: E402
 from prefect.runtime import flow_run as current_run  # noqa: E402
-from shop import answers, cpu_seconds, databases, pg_url, wait_for  # noqa: E402 - the benchmark next door
+from shop import RunEvents, answers, cpu_seconds, databases, pg_url, wait_for  # noqa: E402 - the benchmark next door
 
 # What the record says of each request (dsar's status): how far its run got. A run resumed
 # after a suspension starts again from the top, as dsar's does, and skips what is done.
@@ -100,33 +99,18 @@ def floor_flow(n: int) -> str:
     return "closed"
 
 
-class Board:
-    """Which runs suspended or completed, from Prefect's events on one websocket."""
+class Board(RunEvents):
+    """Which runs suspended or completed, and how often, from Prefect's events."""
+
+    names = ("prefect.flow-run.Suspended", "prefect.flow-run.Completed")
 
     def __init__(self) -> None:
         self.cond = threading.Condition()
         self.seen: dict[str, list[str]] = {}
-        self._stop = threading.Event()
-        threading.Thread(target=self._run, daemon=True).start()
+        super().__init__(self.cond)
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                asyncio.run(self._listen())
-            except Exception:  # noqa: BLE001 - reconnect
-                time.sleep(0.5)
-
-    async def _listen(self) -> None:
-        from prefect.events.clients import get_events_subscriber
-        from prefect.events.filters import EventFilter, EventNameFilter
-
-        flt = EventFilter(event=EventNameFilter(name=["prefect.flow-run.Suspended", "prefect.flow-run.Completed"]))
-        async with get_events_subscriber(filter=flt, reconnection_attempts=3) as events:
-            async for event in events:
-                with self.cond:
-                    run = event.resource.id.removeprefix("prefect.flow-run.")
-                    self.seen.setdefault(run, []).append(event.event.rsplit(".", 1)[1])
-                    self.cond.notify_all()
+    def heard(self, run_id: str, name: str) -> None:
+        self.seen.setdefault(run_id, []).append(name.rsplit(".", 1)[1])
 
     def wait(self, run_id: str, what: str, count: int, timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout

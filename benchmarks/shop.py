@@ -231,26 +231,20 @@ class StatusBoard:
         self._engine.dispose()
 
 
-class Suspensions:
-    """Which flow runs suspended since the script last acted on them, from Prefect's
-    ``prefect.flow-run.Suspended`` events on one websocket: legal is asked to act only once the
-    run has suspended (a run that has not waits for nothing; asking anyway cost a read of the
-    record and of the run per try, every tick, for every request in flight)."""
+class RunEvents:
+    """Prefect's events of the names given, about flow runs, heard on one websocket (reconnected
+    when it drops): :meth:`heard` is called for each, under ``notify``, which is then notified."""
+
+    names: tuple[str, ...] = ()
 
     def __init__(self, notify: threading.Condition) -> None:
         self._notify = notify
-        self._armed: set[str] = set()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="bench-suspensions", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="bench-run-events", daemon=True)
         self._thread.start()
 
-    def armed(self, run_id: str | None) -> bool:
-        with self._notify:
-            return run_id is not None and run_id in self._armed
-
-    def disarm(self, run_id: str | None) -> None:
-        with self._notify:
-            self._armed.discard(run_id or "")
+    def heard(self, run_id: str, name: str) -> None:
+        raise NotImplementedError
 
     def _run(self) -> None:
         import asyncio
@@ -265,17 +259,41 @@ class Suspensions:
         from prefect.events.clients import get_events_subscriber
         from prefect.events.filters import EventFilter, EventNameFilter
 
-        flt = EventFilter(event=EventNameFilter(name=["prefect.flow-run.Suspended"]))
+        flt = EventFilter(event=EventNameFilter(name=list(self.names)))
         async with get_events_subscriber(filter=flt, reconnection_attempts=3) as events:
             async for event in events:
                 if self._stop.is_set():
                     return
                 with self._notify:
-                    self._armed.add(event.resource.id.removeprefix("prefect.flow-run."))
+                    self.heard(event.resource.id.removeprefix("prefect.flow-run."), event.event)
                     self._notify.notify_all()
 
     def close(self) -> None:
         self._stop.set()
+
+
+class Suspensions(RunEvents):
+    """Which flow runs suspended since the script last acted on them, from Prefect's
+    ``prefect.flow-run.Suspended`` events: legal is asked to act only once the run has suspended
+    (a run that has not waits for nothing; asking anyway cost a read of the record and of the
+    run per try, every tick, for every request in flight)."""
+
+    names = ("prefect.flow-run.Suspended",)
+
+    def __init__(self, notify: threading.Condition) -> None:
+        self._armed: set[str] = set()
+        super().__init__(notify)
+
+    def heard(self, run_id: str, name: str) -> None:
+        self._armed.add(run_id)
+
+    def armed(self, run_id: str | None) -> bool:
+        with self._notify:
+            return run_id is not None and run_id in self._armed
+
+    def disarm(self, run_id: str | None) -> None:
+        with self._notify:
+            self._armed.discard(run_id or "")
 
 
 @dataclass
