@@ -80,3 +80,20 @@ def test_the_verification_benchmark_verifies_every_demo_subject_in_one_step() ->
     out = run_benchmark("verification.py", "--subjects", "3")
     assert "3 demo subjects x 5 request shapes" in out
     assert "15/15 (100%) verified in one step" in out and "submission -> verified median" in out
+
+
+def test_the_prefect_floor_benchmark_runs_requests_through_prefect_and_reports() -> None:
+    out = run_benchmark("prefect_floor.py", "--sequential", "2", "--in-flight", "2", "--per-level", "1", "--states")
+    assert "three attempts, two hand-overs, four task runs" in out
+    assert "submit → closed, 2 one after the other" in out
+    assert "Suspended → Resuming" in out and "Running → Completed" in out  # every request went through both hand-overs
+    assert " 2 in flight:" in out and "CPU s per request: Prefect server" in out
+
+
+def test_the_shop_benchmark_runs_requests_through_the_flows_and_directly_and_reports(tmp_path: object) -> None:
+    out = run_benchmark(
+        "shop.py", "--access", "1", "--erasure", "1", "--in-flight", "2", "--per-level", "1", "--out", f"{tmp_path}/shop.json"
+    )
+    for line in ("access submit→closed", "erasure engine time", "throughput, 2 in flight", "CPU s per request, 2 in flight (flow)"):
+        assert line in out
+    assert "processes started by dsar serve: 0" in out
