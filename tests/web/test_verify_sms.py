@@ -208,7 +208,18 @@ def test_the_answer_reaches_the_phone_only_subject_behind_a_link_the_page_opens_
     # one character changed (never to itself: a random token ends in "0" one time in sixteen)
     forged_token = token[:-1] + ("1" if token[-1] != "1" else "2")
     forged = sms_client.post("/letter/code", data={"csrf_token": csrf_from(page.text), "token": forged_token})
-    assert forged.status_code == 410 and CATALOGS["en"]["letter.refused.expired"] in forged.text and ref not in forged.text
+    assert forged.status_code == 410 and CATALOGS["en"]["letter.refused.expired"] in forged.text
+    # the expired page offers the link again, carrying what was typed (only there does the
+    # reference appear); the answer is the same for a forged link and for a real one (which
+    # still works: nothing is sent for either)
+    assert ref not in forged.text.replace(f'name="token" value="{forged_token}"', "")
+    assert CATALOGS["en"]["letter.renew"] in forged.text and 'action="/letter/renew"' in forged.text
+    sent_before = len(texts(sms_web, ref))
+    for asked_again in (forged_token, token):
+        again = sms_client.post("/letter/renew", data={"csrf_token": csrf_from(forged.text), "token": asked_again})
+        assert again.status_code == 200 and CATALOGS["en"]["letter.renewed"].split("{")[0] in again.text
+        assert asked_again not in again.text and ref not in again.text
+    assert len(texts(sms_web, ref)) == sent_before
 
     # the request's evidence bundle still verifies, and holds no copy of the letter behind a live link
     signer = build_signer(sms_web.app)

@@ -19,10 +19,11 @@ from enum import StrEnum
 
 from dsar.domain.events import AuditEvent, JsonValue
 
-LINK_DAYS = 30  # a letter's link works this long after the letter went
+LINK_DAYS = 30  # a letter's link works this long after the letter went (or after it was renewed)
 CODE_TTL = timedelta(minutes=15)
 CODE_DIGITS = 6
-CODES_PER_LETTER = 10  # codes one letter's link may ask for, over its life
+CODES_PER_LETTER = 10  # codes one letter's link may ask for, over its life (again after a renewal)
+RENEWALS_PER_LETTER = 3  # times the subject may have a link that stopped working renewed
 WRONG_CODES = 5  # wrong codes after one code was sent: that code is spent; ask for a new one
 CHANNEL = "sms-link"  # LetterSent's channel for a letter delivered this way
 LETTER_SMS = "letter_sms"  # the text carrying the link
@@ -62,19 +63,24 @@ def split_token(token: str) -> LinkParts | None:
 
 
 def link_expires(sent_at: datetime) -> datetime:
+    """When a link sent (or renewed) at ``sent_at`` stops working."""
     return sent_at + timedelta(days=LINK_DAYS)
 
 
 @dataclass(frozen=True)
 class CodeState:
-    """Where a letter's link stands, from its events: codes sent, the last one's digest and
-    expiry, and the wrong codes given since it was sent."""
+    """Where a letter's link stands, from its events: codes sent (in all, and since the link was
+    last renewed), the last one's digest and expiry, the wrong codes given since it was sent,
+    and the link's renewals (how many, the last one's time)."""
 
     codes_sent: int = 0
     last_digest: str | None = None
     last_expires: datetime | None = None
     wrong_since_last: int = 0
     opened: int = 0
+    codes_since_renewal: int = 0
+    renewals: int = 0
+    renewed_at: datetime | None = None
 
 
 def judge(state: CodeState, given_digest: str, now: datetime, equal: Callable[[str, str], bool]) -> CodeProblem | None:
@@ -138,3 +144,22 @@ class LetterLinkRefused(AuditEvent):
     @property
     def idempotency_key(self) -> str:
         return f"{self.request_id}:letter-link:{self.letter}:refused:{self.attempt}"
+
+
+@dataclass(frozen=True)
+class LetterLinkRenewed(AuditEvent):
+    """The subject asked, on the page of the letter's link that had stopped working (expired, or
+    out of codes), for it again: the text with the link went again to the number on file, and
+    the link works another LINK_DAYS days with CODES_PER_LETTER codes; ``number``: the how
+    manyth renewal (at most RENEWALS_PER_LETTER). Any code sent before stops working."""
+
+    letter: str = ""
+    number: int = 0
+    expires_at: str = ""
+
+    def payload(self) -> dict[str, JsonValue]:
+        return {"letter": self.letter, "number": self.number, "expires_at": self.expires_at}
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.request_id}:letter-link:{self.letter}:renewed:{self.number}"

@@ -15,6 +15,7 @@ digest). A forged or mistyped link is told apart from nothing: it is "unknown".
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -29,11 +30,13 @@ from dsar.domain.letter_links import (
     CODES_PER_LETTER,
     LETTER_SMS,
     LETTER_SMS_CODE,
+    RENEWALS_PER_LETTER,
     CodeProblem,
     CodeState,
     LetterLinkCodeSent,
     LetterLinkOpened,
     LetterLinkRefused,
+    LetterLinkRenewed,
     LinkProblem,
     judge,
     link_expires,
@@ -45,6 +48,8 @@ from dsar.services.context import ServiceContext
 from dsar.services.correspondence import deliver_text, letter_language, letter_pdf_aad, letter_pdf_key
 from dsar.services.ports import RenderedLetter, UnitOfWork
 from dsar.services.templates import check_approved
+
+_log = logging.getLogger("dsar.letter_links")
 
 
 def link_mac(ctx: ServiceContext, request_id: str, kind: str) -> str:
@@ -103,9 +108,12 @@ class _Found:
     request_id: str
     kind: str
     sent: SentLetter
+    state: CodeState  # the link's codes and renewals, from the request's events
 
 
-def _find(ctx: ServiceContext, uow: UnitOfWork, token: str, now: datetime) -> _Found | LinkProblem:
+def _find(ctx: ServiceContext, uow: UnitOfWork, token: str, now: datetime, *, expired_too: bool = False) -> _Found | LinkProblem:
+    """The letter a link is for and where its link stands, or why the link does not work
+    (``expired_too``: an expired link is found all the same)."""
     parts = split_token(token)
     if parts is None:
         return LinkProblem.UNKNOWN
@@ -120,9 +128,10 @@ def _find(ctx: ServiceContext, uow: UnitOfWork, token: str, now: datetime) -> _F
     sent = uow.letters.get(request_id, parts.kind)
     if sent is None:
         return LinkProblem.UNKNOWN
-    if now > link_expires(sent.at):
+    state = code_state(uow.audit.events(request_id), parts.kind)
+    if now > link_expires(max(sent.at, state.renewed_at or sent.at)) and not expired_too:
         return LinkProblem.EXPIRED
-    return _Found(request_id, parts.kind, sent)
+    return _Found(request_id, parts.kind, sent, state)
 
 
 def code_state(events: Iterable[Any], kind: str) -> CodeState:
@@ -134,11 +143,20 @@ def code_state(events: Iterable[Any], kind: str) -> CodeState:
         if e.kind == LetterLinkCodeSent.kind:
             expires = datetime.fromisoformat(str(e.details.get("expires_at")))
             digest = str(e.details.get("digest"))
-            state = replace(state, codes_sent=state.codes_sent + 1, last_digest=digest, last_expires=expires, wrong_since_last=0)
+            state = replace(
+                state,
+                codes_sent=state.codes_sent + 1,
+                codes_since_renewal=state.codes_since_renewal + 1,
+                last_digest=digest,
+                last_expires=expires,
+                wrong_since_last=0,
+            )
         elif e.kind == LetterLinkRefused.kind and e.details.get("reason") in (CodeProblem.WRONG.value, CodeProblem.TOO_MANY.value):
             state = replace(state, wrong_since_last=state.wrong_since_last + 1)
         elif e.kind == LetterLinkOpened.kind:
             state = replace(state, opened=state.opened + 1, last_digest=None, last_expires=None)  # each opening spends its code
+        elif e.kind == LetterLinkRenewed.kind:  # a fresh count of codes; the last code stops working
+            state = replace(state, renewals=state.renewals + 1, renewed_at=e.at, codes_since_renewal=0, last_digest=None, last_expires=None)
     return state
 
 
@@ -156,8 +174,8 @@ def send_code(ctx: ServiceContext, token: str) -> LinkProblem | None:
         found = _find(ctx, uow, token, now)
         if isinstance(found, LinkProblem):
             return found
-        state = code_state(uow.audit.events(found.request_id), found.kind)
-        if state.codes_sent >= CODES_PER_LETTER:
+        state = found.state
+        if state.codes_since_renewal >= CODES_PER_LETTER:
             return LinkProblem.TOO_MANY_CODES
         r = uow.requests.get(found.request_id)
         phone = letter_phone(uow, r)
@@ -179,6 +197,48 @@ def send_code(ctx: ServiceContext, token: str) -> LinkProblem | None:
     return None
 
 
+def renew_link(ctx: ServiceContext, token: str) -> bool:
+    """The subject asks, on the page of a letter's link that stopped working, for it again. The
+    text with the link goes again to the number on file (never to whoever asks), and the link
+    works another :data:`LINK_DAYS` days with :data:`CODES_PER_LETTER` codes (the link itself is
+    the same: it is derived, nothing is stored), recorded (``LetterLinkRenewed``), when the link
+    is real, expired or out of codes, the request not shredded, and renewed fewer than
+    :data:`RENEWALS_PER_LETTER` times. Nothing happens otherwise: a link that still works, an
+    unknown one, or a text that could not go. Whether it went is returned for the tests and the
+    log; the page says the same either way, so it tells nobody whether a link was ever real."""
+    from dsar.services.identity import letter_phone
+
+    now = ctx.clock()
+    with ctx.uow() as uow:
+        found = _find(ctx, uow, token, now, expired_too=True)
+        if isinstance(found, LinkProblem):
+            return False
+        state = found.state
+        expired = now > link_expires(max(found.sent.at, state.renewed_at or found.sent.at))
+        if not (expired or state.codes_since_renewal >= CODES_PER_LETTER) or state.renewals >= RENEWALS_PER_LETTER:
+            return False
+        r = uow.requests.get(found.request_id)
+        phone = letter_phone(uow, r)
+        if phone is None:
+            return False
+        number = state.renewals + 1
+        language = letter_language(r)
+        text = {
+            "organisation": ctx.policy.organisation_name,
+            "request": {"reference": r.reference},
+            "link": link_url(ctx, link_token(ctx, r, found.kind), language),
+            "expires_at": link_expires(now),
+        }
+        try:
+            deliver_text(ctx, uow, r, LETTER_SMS, text, message_id(r.reference, f"{found.kind}.sms-link-{number + 1}"), phone)
+        except DsarError as exc:  # not approved, not delivered: the page says the same
+            _log.info("a letter link the subject asked for again was not sent (%s)", type(exc).__name__)
+            return False
+        uow.audit.append([LetterLinkRenewed(r.id, now, found.kind, number, link_expires(now).isoformat())])
+        uow.commit()
+    return True
+
+
 @dataclass(frozen=True)
 class LetterFile:
     filename: str
@@ -193,7 +253,7 @@ def open_letter(ctx: ServiceContext, token: str, code: str) -> LetterFile | Link
         found = _find(ctx, uow, token, now)
         if isinstance(found, LinkProblem):
             return found
-        state = code_state(uow.audit.events(found.request_id), found.kind)
+        state = found.state
         given = _code_digest(ctx, found.request_id, found.kind, state.codes_sent, (code or "")[: CODE_DIGITS + 4])
         problem = judge(state, given, now, digests_equal)
         if problem is not None:

@@ -308,6 +308,11 @@ def _link_opened(d: Details) -> tuple[str, list[str], str | None]:
     return f"The subject opened the {str(d.get('letter', '?')).replace('_', ' ')} letter through its link", [], None
 
 
+def _link_renewed(d: Details) -> tuple[str, list[str], str | None]:
+    letter, until = str(d.get("letter", "?")).replace("_", " "), str(d.get("expires_at", "?"))[:10]
+    return f"The subject had the {letter} letter's link texted again (renewal {d.get('number', '?')}): it works until {until}", [], None
+
+
 def _link_refused(d: Details) -> tuple[str, list[str], str | None]:
     letter = str(d.get("letter", "?")).replace("_", " ")
     return f"A code given to open the {letter} letter was refused ({str(d.get('reason', '?')).replace('_', ' ')})", [], None
@@ -334,6 +339,7 @@ RULES: dict[str, Rule] = {
     "LetterLinkCodeSent": _link_code,
     "LetterLinkOpened": _link_opened,
     "LetterLinkRefused": _link_refused,
+    "LetterLinkRenewed": _link_renewed,
     "EscalationRaised": _escalated,
     "EscalationResolved": _escalation_resolved,
     "EscalationTargetMissed": _escalation_missed,

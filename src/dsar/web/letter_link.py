@@ -5,7 +5,9 @@ The link carries its secret in the URL fragment (``/letter?lang=LANG#TOKEN``: th
 letter's language), which browsers never send to a server: the page's script copies it into the
 form (without JavaScript the person pastes it). Step one texts a fresh one-time code to the
 number on file; step two takes the code and answers with the letter's PDF. A forged, mistyped or
-expired link gets the same page ("no longer works"), never naming the request.
+expired link gets the same page ("no longer works"), never naming the request, with "Text me
+the link again" (``POST /letter/renew``: the text goes again to the number on file and the link
+works again, :func:`dsar.services.letter_links.renew_link`; the same answer whether it went).
 
 The steps, the CSRF check, the rate limit and the pages are :mod:`dsar.web.link_page`'s; this
 module gives what differs.
@@ -48,6 +50,9 @@ PAGE: LinkPage[LinkProblem | CodeProblem, letter_links.LetterFile] = LinkPage(
     opened=letter_links.LetterFile,
     answer=_pdf,
     ends_link=_ends_link,
+    renew=letter_links.renew_link,
+    # an unknown link gets the expired page, and its button: the answer is the same
+    renewable=frozenset({"expired", "too_many_codes"}),
 )
 
 

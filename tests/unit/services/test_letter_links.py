@@ -123,3 +123,55 @@ def test_a_subject_with_an_email_on_file_is_written_to_by_email_as_before() -> N
     assert svc.send_response(w.ctx, rid) is Status.CLOSED
     (sent,) = [d for d in w.details(rid, "LetterSent") if d["kind"] == "access_response"]
     assert sent["channel"] == "email" and not [m for m in w.texts.sent.values() if "sms-link" in m.message_id]
+
+
+def link_texts(w: World, ref: str) -> list[str]:
+    return [m.message_id for m in w.texts.sent.values() if ".sms-link" in m.message_id and m.message_id.startswith(ref)]
+
+
+def test_a_link_that_stopped_working_is_texted_again_to_the_number_on_file_and_works_again() -> None:
+    from dsar.domain.letter_links import CODES_PER_LETTER, RENEWALS_PER_LETTER
+
+    w = sms_world()
+    rid = answered(w)
+    ref = svc.reference_of(w.ctx, rid)
+    token = token_in(next(m.body for m in w.texts.sent.values() if m.message_id.endswith("access_response.sms-link@dsar")))
+    ref_, kind, mac = token.split(".")
+    forged = f"{ref_}.{kind}.{mac[:-1]}{'a' if mac[-1] != 'a' else 'b'}"
+
+    assert letter_links.renew_link(w.ctx, token) is False  # it still works: nothing to renew
+    assert letter_links.send_code(w.ctx, token) is None
+    before = last_code(w)
+    w.clock.advance(days=LINK_DAYS + 1)
+    assert letter_links.send_code(w.ctx, token) is LinkProblem.EXPIRED
+    for bad in (forged, "nonsense", ""):
+        assert letter_links.renew_link(w.ctx, bad) is False
+    assert link_texts(w, ref) == [f"{ref}.access_response.sms-link@dsar"]
+
+    assert letter_links.renew_link(w.ctx, token) is True
+    (again,) = [m for m in w.texts.sent.values() if m.message_id == f"{ref}.access_response.sms-link-2@dsar"]
+    assert again.to == NUMBER and token_in(again.body) == token and "Max" not in again.body  # the same link, to the number on file
+    (renewed,) = w.details(rid, "LetterLinkRenewed")
+    assert renewed["letter"] == "access_response" and renewed["number"] == 1
+    assert letter_links.renew_link(w.ctx, token) is False  # working again: nothing more to renew
+    assert letter_links.open_letter(w.ctx, token, before) is CodeProblem.NONE_SENT  # a code from before stops working
+    assert letter_links.send_code(w.ctx, token) is None
+    assert isinstance(letter_links.open_letter(w.ctx, token, last_code(w)), letter_links.LetterFile)
+
+    # out of codes: renewed too, with a fresh count (the codes' numbering goes on)
+    for _ in range(CODES_PER_LETTER - 1):
+        assert letter_links.send_code(w.ctx, token) is None
+    assert letter_links.send_code(w.ctx, token) is LinkProblem.TOO_MANY_CODES
+    assert letter_links.renew_link(w.ctx, token) is True
+    assert letter_links.send_code(w.ctx, token) is None
+    assert f"{ref}.access_response.sms-code-{CODES_PER_LETTER + 1}@dsar" in {m.message_id for m in w.texts.sent.values()}
+
+    # at most RENEWALS_PER_LETTER renewals; then the page's help (write to the privacy team)
+    for n in range(3, RENEWALS_PER_LETTER + 1):
+        w.clock.advance(days=LINK_DAYS + 1)
+        assert letter_links.renew_link(w.ctx, token) is True, n
+    w.clock.advance(days=LINK_DAYS + 1)
+    assert letter_links.renew_link(w.ctx, token) is False
+    assert letter_links.send_code(w.ctx, token) is LinkProblem.EXPIRED
+    assert w.events(rid).count("LetterLinkRenewed") == RENEWALS_PER_LETTER
+    assert len(link_texts(w, ref)) == RENEWALS_PER_LETTER + 1
