@@ -110,6 +110,11 @@ class _Found:
     sent: SentLetter
     state: CodeState  # the link's codes and renewals, from the request's events
 
+    @property
+    def expires(self) -> datetime:
+        """When the link stops working: LINK_DAYS after the letter went, or after its last renewal."""
+        return link_expires(max(self.sent.at, self.state.renewed_at or self.sent.at))
+
 
 def _find(ctx: ServiceContext, uow: UnitOfWork, token: str, now: datetime, *, expired_too: bool = False) -> _Found | LinkProblem:
     """The letter a link is for and where its link stands, or why the link does not work
@@ -128,10 +133,10 @@ def _find(ctx: ServiceContext, uow: UnitOfWork, token: str, now: datetime, *, ex
     sent = uow.letters.get(request_id, parts.kind)
     if sent is None:
         return LinkProblem.UNKNOWN
-    state = code_state(uow.audit.events(request_id), parts.kind)
-    if now > link_expires(max(sent.at, state.renewed_at or sent.at)) and not expired_too:
+    found = _Found(request_id, parts.kind, sent, code_state(uow.audit.events(request_id), parts.kind))
+    if now > found.expires and not expired_too:
         return LinkProblem.EXPIRED
-    return _Found(request_id, parts.kind, sent, state)
+    return found
 
 
 def code_state(events: Iterable[Any], kind: str) -> CodeState:
@@ -214,8 +219,7 @@ def renew_link(ctx: ServiceContext, token: str) -> bool:
         if isinstance(found, LinkProblem):
             return False
         state = found.state
-        expired = now > link_expires(max(found.sent.at, state.renewed_at or found.sent.at))
-        if not (expired or state.codes_since_renewal >= CODES_PER_LETTER) or state.renewals >= RENEWALS_PER_LETTER:
+        if not (now > found.expires or state.codes_since_renewal >= CODES_PER_LETTER) or state.renewals >= RENEWALS_PER_LETTER:
             return False
         r = uow.requests.get(found.request_id)
         phone = letter_phone(uow, r)
